@@ -1,0 +1,415 @@
+//! `FineTuneJob`: one fine-tuning run at one provider, and the ledger of every remote object it
+//! created.
+
+use std::borrow::Cow;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+
+use super::{LocalObjectRef, SecretKeyRef};
+
+/// Hosted fine-tuning provider.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ProviderType {
+    /// OpenAI's API (`https://api.openai.com/v1` unless baseURL says otherwise).
+    #[default]
+    OpenAI,
+    /// Azure OpenAI (`{endpoint}/openai/...?api-version=`); needs `apiVersion` and `baseURL`.
+    AzureOpenAI,
+}
+
+/// Where and as whom the job runs.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.type != 'AzureOpenAI' || has(self.apiVersion)").message("apiVersion is required when type is AzureOpenAI").reason(Reason::FieldValueRequired))]
+#[x_kube(validation = Rule::new("self.type != 'AzureOpenAI' || has(self.baseURL)").message("baseURL (the Azure OpenAI endpoint) is required when type is AzureOpenAI").reason(Reason::FieldValueRequired))]
+pub struct ProviderSpec {
+    /// Provider type: OpenAI or AzureOpenAI.
+    #[serde(rename = "type", default)]
+    pub type_: ProviderType,
+    /// API base URL. Defaults to `https://api.openai.com/v1` for OpenAI; for AzureOpenAI it is the
+    /// resource endpoint, e.g. `https://my-resource.openai.azure.com`.
+    #[serde(rename = "baseURL", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://"))]
+    pub base_url: Option<String>,
+    /// Secret key holding the API key. The Secret must be in this namespace; tunegate adds the
+    /// finalizer `tunegate.dev/credentials-in-use` while remote objects made with it still exist.
+    pub credentials_secret_ref: SecretKeyRef,
+    /// OpenAI organization id, sent as `OpenAI-Organization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub organization: Option<String>,
+    /// OpenAI project id, sent as `OpenAI-Project`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub project: Option<String>,
+    /// Azure OpenAI data-plane API version, e.g. `2024-10-21`. Required for AzureOpenAI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub api_version: Option<String>,
+}
+
+/// A hyperparameter that is either `"auto"` (the provider chooses) or an explicit positive value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AutoOr<T> {
+    /// Let the provider choose.
+    Auto,
+    /// An explicit positive value.
+    Value(T),
+}
+
+impl<T: Serialize> Serialize for AutoOr<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AutoOr::Auto => s.serialize_str("auto"),
+            AutoOr::Value(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for AutoOr<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw<T> {
+            Text(String),
+            Value(T),
+        }
+        match Raw::<T>::deserialize(d)? {
+            Raw::Text(s) if s == "auto" => Ok(AutoOr::Auto),
+            Raw::Text(_) => Err(serde::de::Error::custom(
+                "expected \"auto\" or a positive number",
+            )),
+            Raw::Value(v) => Ok(AutoOr::Value(v)),
+        }
+    }
+}
+
+// Integer hyperparameters: int-or-string, narrowed by CEL to positive ints or "auto".
+impl JsonSchema for AutoOr<u32> {
+    fn schema_name() -> Cow<'static, str> {
+        "AutoOrPositiveInteger".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "x-kubernetes-int-or-string": true,
+            "x-kubernetes-validations": [{
+                "rule": "type(self) == string ? self == 'auto' : self > 0",
+                "message": "must be a positive integer or \"auto\""
+            }]
+        })
+    }
+}
+
+// Float hyperparameters: any JSON scalar, narrowed by CEL, because structural schemas have no
+// "number or string" type.
+impl JsonSchema for AutoOr<f64> {
+    fn schema_name() -> Cow<'static, str> {
+        "AutoOrPositiveNumber".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "x-kubernetes-preserve-unknown-fields": true,
+            "x-kubernetes-validations": [{
+                "rule": "type(self) == string ? self == 'auto' : (type(self) == double ? self > 0.0 : (type(self) == int ? self > 0 : false))",
+                "message": "must be a positive number or \"auto\""
+            }]
+        })
+    }
+}
+
+/// Training hyperparameters; each is a positive number or `"auto"`. Omitted means `"auto"`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Hyperparameters {
+    /// Number of epochs (passes over the training data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_epochs: Option<AutoOr<u32>>,
+    /// Examples per batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<AutoOr<u32>>,
+    /// Scaling factor for the learning rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_rate_multiplier: Option<AutoOr<f64>>,
+    /// DPO only: weight of the penalty between the policy and the reference model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<AutoOr<f64>>,
+}
+
+/// Fine-tuning method.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MethodType {
+    /// Supervised fine-tuning on Chat or Completion data.
+    #[default]
+    Supervised,
+    /// Direct preference optimization on Preference data.
+    #[serde(rename = "DPO")]
+    Dpo,
+}
+
+/// How the model is trained.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.type == 'DPO' || !has(self.hyperparameters) || !has(self.hyperparameters.beta)").message("hyperparameters.beta is only valid for the DPO method").reason(Reason::FieldValueForbidden))]
+pub struct FineTuneMethod {
+    /// Supervised (default) or DPO. DPO needs a Preference dataset.
+    #[serde(rename = "type", default)]
+    pub type_: MethodType,
+    /// Hyperparameters; omitted ones are chosen by the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hyperparameters: Option<Hyperparameters>,
+}
+
+/// When uploaded training and validation files are deleted at the provider.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FileRetention {
+    /// Delete as soon as the job reaches a terminal state (the shortest exposure; default).
+    #[default]
+    DeleteWhenFinished,
+    /// Keep until this FineTuneJob is deleted.
+    DeleteWithResource,
+    /// Never delete (the provider keeps files until someone deletes them).
+    Retain,
+}
+
+/// What happens to the fine-tuned model.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ModelRetention {
+    /// Keep the model when this FineTuneJob is deleted (default).
+    #[default]
+    Retain,
+    /// Delete the model at the provider when this FineTuneJob is deleted.
+    DeleteWithResource,
+}
+
+/// How long remote copies live at the provider.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Retention {
+    /// Uploaded files: DeleteWhenFinished (default), DeleteWithResource or Retain.
+    #[serde(default)]
+    pub training_files: FileRetention,
+    /// The fine-tuned model: Retain (default) or DeleteWithResource.
+    #[serde(default)]
+    pub model: ModelRetention,
+}
+
+/// What deleting the FineTuneJob does at the provider.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DeletionPolicy {
+    /// Cancel a running job and delete remote objects as `retention` says (default).
+    #[default]
+    Delete,
+    /// Leave every remote object as it is.
+    Orphan,
+}
+
+/// Where to publish the resulting model id for consumers.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputSpec {
+    /// ConfigMap (in this namespace, owned by the FineTuneJob) that receives the keys `model`,
+    /// `baseModel`, `jobID` and `trainingFileDigest`.
+    #[schemars(length(min = 1, max = 253))]
+    pub config_map_name: String,
+}
+
+/// One fine-tuning run at one provider. The spec is immutable once created, except `paused`,
+/// `retention` and `deletionPolicy`.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "tunegate.dev",
+    version = "v1alpha1",
+    kind = "FineTuneJob",
+    namespaced,
+    status = "FineTuneJobStatus",
+    shortname = "ftj",
+    category = "tunegate",
+    doc = "A fine-tuning run at a hosted provider on a redacted TrainingDataset, with a ledger of every remote object it created.",
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the job succeeded and remote cleanup is done"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.remote.status", description = "The provider's job status"),
+    printcolumn(name = "Model", type_ = "string", json_path = ".status.remote.fineTunedModel", description = "The fine-tuned model"),
+    printcolumn(name = "Base", type_ = "string", json_path = ".spec.model", description = "The base model", priority = 1),
+    printcolumn(name = "Job", type_ = "string", json_path = ".status.remote.jobID", description = "The provider's job id", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.trainingDatasetRef == oldSelf.trainingDatasetRef && self.provider == oldSelf.provider && self.model == oldSelf.model && self.method == oldSelf.method && has(self.validationDatasetRef) == has(oldSelf.validationDatasetRef) && (!has(self.validationDatasetRef) || self.validationDatasetRef == oldSelf.validationDatasetRef) && has(self.suffix) == has(oldSelf.suffix) && (!has(self.suffix) || self.suffix == oldSelf.suffix) && has(self.seed) == has(oldSelf.seed) && (!has(self.seed) || self.seed == oldSelf.seed) && has(self.output) == has(oldSelf.output) && (!has(self.output) || self.output == oldSelf.output)").message("spec is immutable after creation, except paused, retention and deletionPolicy").reason(Reason::FieldValueForbidden))]
+pub struct FineTuneJobSpec {
+    /// The TrainingDataset (same namespace) whose redacted output is the training file.
+    pub training_dataset_ref: LocalObjectRef,
+    /// Optional TrainingDataset (same namespace) used as the validation file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_dataset_ref: Option<LocalObjectRef>,
+    /// The provider and its credentials.
+    pub provider: ProviderSpec,
+    /// Base model to fine-tune, e.g. `gpt-4o-mini-2024-07-18`.
+    #[schemars(length(min = 1, max = 256))]
+    pub model: String,
+    /// Training method and hyperparameters.
+    #[serde(default)]
+    pub method: FineTuneMethod,
+    /// Up to 64 characters added to the fine-tuned model's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub suffix: Option<String>,
+    /// Seed for reproducible training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// Pause (true) or resume (false) the remote job.
+    #[serde(default)]
+    pub paused: bool,
+    /// How long uploaded files and the model live at the provider.
+    #[serde(default)]
+    pub retention: Retention,
+    /// Delete (default): cancel and clean up remotely on deletion. Orphan: leave remote objects.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Where to publish the fine-tuned model id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputSpec>,
+}
+
+/// An uploaded file, with the digest of its bytes.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteFileRef {
+    /// The provider's file id.
+    pub id: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// `sha256:<hex>` of the uploaded bytes; equals the dataset's `redactedDigest`.
+    pub digest: String,
+}
+
+/// A provider error, as the provider reported it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteError {
+    /// The provider's error code, e.g. `invalid_n_examples`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The provider's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The parameter the error is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+}
+
+/// What the provider says about the job.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteStatus {
+    /// The provider's job id.
+    #[serde(rename = "jobID", default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// The provider's own status word (validating_files, queued, running, paused, succeeded,
+    /// failed, cancelled, or anything new the provider introduces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The uploaded training file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_file: Option<RemoteFileRef>,
+    /// The uploaded validation file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_file: Option<RemoteFileRef>,
+    /// The resulting model id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tuned_model: Option<String>,
+    /// Tokens trained on, as billed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_tokens: Option<u64>,
+    /// The provider's error for a failed job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RemoteError>,
+    /// Id of the last provider event already turned into a Kubernetes Event.
+    #[serde(rename = "lastEventID", default, skip_serializing_if = "Option::is_none")]
+    pub last_event_id: Option<String>,
+    /// When the job finished, as the provider reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+}
+
+/// Kind of remote object.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RemoteKind {
+    /// An uploaded file.
+    File,
+    /// A multipart upload (Uploads API) in progress.
+    Upload,
+    /// A fine-tuning job.
+    Job,
+    /// A fine-tuned model.
+    Model,
+}
+
+/// Fate of a remote object.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LedgerState {
+    /// Exists at the provider.
+    Present,
+    /// A job still in progress.
+    Running,
+    /// A job that succeeded.
+    Succeeded,
+    /// A job that failed.
+    Failed,
+    /// A job or upload that was cancelled.
+    Cancelled,
+    /// Deleted at the provider (or found already gone).
+    Deleted,
+    /// Deliberately left at the provider (Retain or deletionPolicy Orphan).
+    Retained,
+}
+
+/// One remote object this FineTuneJob created, and its fate.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    /// File, Upload, Job or Model.
+    pub kind: RemoteKind,
+    /// The provider's id.
+    pub id: String,
+    /// For files: the provider purpose, e.g. `fine-tune`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// For files: `training` or `validation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Present, Running, Succeeded, Failed, Cancelled, Deleted or Retained.
+    pub state: LedgerState,
+    /// When tunegate recorded the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
+    /// When tunegate saw it deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Time>,
+}
+
+/// Observed state of a FineTuneJob.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FineTuneJobStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, DatasetReady, Uploaded, Submitted, Succeeded and RemoteCleanedUp conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The provider's view of the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteStatus>,
+    /// Every remote object ever created for this resource, and its fate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ledger: Vec<LedgerEntry>,
+}

@@ -1,0 +1,4 @@
+//! tunegate: a Kubernetes operator that fine-tunes hosted models on redacted, validated, tracked
+//! training data.
+
+pub mod api;
