@@ -232,6 +232,8 @@ pub async fn run_with(
     remotes: Arc<dyn RemoteFactory>,
     metrics: Arc<Metrics>,
 ) -> Result<(), RunError> {
+    // reqwest and kube both use rustls; pick the ring provider once for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = client(&args).await?;
     let ns = args.namespace.as_deref();
     check_crds(&client, ns).await?;

@@ -233,6 +233,7 @@ impl ControlPlane {
         let p = |f: &Path| f.display().to_string();
         let apiserver_args = vec![
             "--advertise-address=127.0.0.1".to_owned(),
+            "--endpoint-reconciler-type=none".to_owned(),
             "--bind-address=127.0.0.1".to_owned(),
             format!("--secure-port={apiserver_port}"),
             format!("--etcd-servers={etcd_url}"),
@@ -307,7 +308,7 @@ impl ControlPlane {
         crds: &[CustomResourceDefinition],
     ) -> Result<(), Error> {
         let client = self.client().await?;
-        let mut last = String::from("not tried yet");
+        let mut last: String;
         loop {
             for m in [&mut self.etcd, &mut self.apiserver] {
                 if let Some(status) = m.exited() {
