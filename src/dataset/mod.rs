@@ -2,3 +2,6 @@
 //! read -> validate -> redact -> digest pipeline shared by the operator, the worker and the CLI.
 
 pub mod jsonl;
+pub mod pipeline;
+pub mod tokens;
+pub mod validate;
