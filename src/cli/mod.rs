@@ -1,0 +1,3 @@
+//! Subcommand logic for the `tunegate` binary.
+
+pub mod check;
