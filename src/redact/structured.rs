@@ -296,7 +296,9 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
             let ends_ok = if z == ng { right_ok } else { groups[z].sep == b' ' };
             if ends_ok {
                 let start = if a == 0 { ctx_start } else { groups[a].start };
-                if let Some(ent) = classify(en, b, &groups[a..z], plus && a == 0, start) {
+                // A card is never a slice of a longer 4-4-4-4 run (order numbers, references).
+                let inside_run = (a > 0 && groups[a - 1].ndig == 4) || (z < ng && groups[z].ndig == 4);
+                if let Some(ent) = classify(en, b, &groups[a..z], plus && a == 0, a == 0, inside_run, start) {
                     matched = Some((start, groups[z - 1].end, ent));
                     break;
                 }
@@ -345,9 +347,31 @@ const PHONE_CONTEXT: &[&[u8]] = &[
     b"phone", b"call", b"tel", b"mobile", b"cell", b"fax", b"text me", b"whatsapp", b"sms",
 ];
 const SSN_CONTEXT: &[&[u8]] = &[b"ssn", b"social security", b"ss#", b"ss #"];
-const VERSION_CONTEXT: &[&[u8]] = &[b"version", b"release", b"build", b"ver "];
+const VERSION_WORDS: &[&[u8]] = &[b"version", b"release", b"build", b"ver", b"v", b"firmware", b"kernel"];
 
-fn classify(en: &Enabled, b: &[u8], gs: &[Group], plus: bool, start: usize) -> Option<u16> {
+/// True when the word right before `start` (skipping spaces and `:`) names a version.
+fn version_word_before(b: &[u8], start: usize) -> bool {
+    let mut e = start;
+    while e > 0 && matches!(b[e - 1], b' ' | b':' | b'\t') {
+        e -= 1;
+    }
+    let mut s = e;
+    while s > 0 && b[s - 1].is_ascii_alphabetic() {
+        s -= 1;
+    }
+    let w = &b[s..e];
+    VERSION_WORDS.iter().any(|v| v.eq_ignore_ascii_case(w))
+}
+
+fn classify(
+    en: &Enabled,
+    b: &[u8],
+    gs: &[Group],
+    plus: bool,
+    at_start: bool,
+    inside_run: bool,
+    start: usize,
+) -> Option<u16> {
     let ng = gs.len();
     let total: usize = gs.iter().map(|g| g.ndig).sum();
     let any_paren = gs.iter().any(|g| g.paren);
@@ -363,7 +387,7 @@ fn classify(en: &Enabled, b: &[u8], gs: &[Group], plus: bool, start: usize) -> O
             let s = &b[g.dstart..g.dstart + g.ndig];
             g.ndig <= 3 && num(s) <= 255 && (g.ndig == 1 || s[0] != b'0')
         });
-        if ok && !context_before(b, start, VERSION_CONTEXT) {
+        if ok && !version_word_before(b, start) {
             return Some(ENT_IP);
         }
         return None;
@@ -392,7 +416,7 @@ fn classify(en: &Enabled, b: &[u8], gs: &[Group], plus: bool, start: usize) -> O
         }
     }
     // Payment card
-    if en.card && !plus && !any_paren && (12..=19).contains(&total) {
+    if en.card && !plus && !any_paren && !inside_run && (12..=19).contains(&total) {
         let shape_ok = ng == 1
             || (seps_same
                 && matches!(sep1, b' ' | b'-')
@@ -414,7 +438,7 @@ fn classify(en: &Enabled, b: &[u8], gs: &[Group], plus: bool, start: usize) -> O
             return ((8..=15).contains(&total) && gs[0].ndig <= 15).then_some(ENT_PHONE);
         }
         // 00 international prefix
-        if ng >= 2 && d.starts_with(b"00") && gs[0].ndig <= 4 && (10..=17).contains(&total) {
+        if at_start && ng >= 2 && d.starts_with(b"00") && gs[0].ndig <= 4 && (10..=17).contains(&total) {
             return Some(ENT_PHONE);
         }
         let lens: [usize; 4] = core::array::from_fn(|k| gs.get(k).map_or(0, |g| g.ndig));
@@ -432,7 +456,8 @@ fn classify(en: &Enabled, b: &[u8], gs: &[Group], plus: bool, start: usize) -> O
             return Some(ENT_PHONE);
         }
         // Trunk-prefixed national numbers (UK 020 7946 0958, FR 06 12 34 56 78, DE 030 1234567).
-        if ng >= 2
+        if at_start
+            && ng >= 2
             && d[0] == b'0'
             && (9..=11).contains(&total)
             && gs.iter().all(|g| g.ndig >= 2)
@@ -637,6 +662,8 @@ mod tests {
         one("mac 00:1A:2B:3C:4D:5E.", "00:1A:2B:3C:4D:5E", ENT_MAC);
         one("mac aa-bb-cc-dd-ee-ff", "aa-bb-cc-dd-ee-ff", ENT_MAC);
         one("mac 00-1a-2b-3c-4d-5e", "00-1a-2b-3c-4d-5e", ENT_MAC);
+        one("server at 10.1.2.3", "10.1.2.3", ENT_IP);
+        none("order 4612 0071 9271 6435");
         none("version 1.2.3.4, 12:30:45, std::io, 550e8400-e29b-41d4-a716-446655440000, 1.2.3.4.5, 999.1.1.1");
     }
 }
