@@ -13,6 +13,7 @@ use super::jsonl::{ConcatSources, DEFAULT_MAX_LINE_BYTES, DigestingReader, Jsonl
 use super::tokens::{DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model};
 use super::validate::{FormatCode, validate_line};
 use crate::api::{DatasetFormat, FormatErrorRef, TrainingDatasetStatus, ValidationSpec};
+use crate::redact::{LineOutcome, RedactionReport, Redactor};
 
 /// How many format errors the summary keeps (the status shows at most 10).
 pub const DEFAULT_MAX_FORMAT_ERRORS: usize = 10;
@@ -79,6 +80,29 @@ impl LineRedactor for NoRedaction {
 
     fn findings(_: &()) -> BTreeMap<String, u64> {
         BTreeMap::new()
+    }
+}
+
+impl LineRedactor for Redactor {
+    type Report = RedactionReport;
+
+    fn redact_line(
+        &self,
+        line: &str,
+        out: &mut String,
+        report: &mut RedactionReport,
+    ) -> Result<RedactOutcome, RedactLineError> {
+        match Redactor::redact_line(self, line, out, report) {
+            Ok(LineOutcome::Unchanged) => Ok(RedactOutcome::Unchanged),
+            Ok(LineOutcome::Redacted) => Ok(RedactOutcome::Redacted),
+            Ok(LineOutcome::Dropped) => Ok(RedactOutcome::Dropped),
+            Ok(LineOutcome::Rejected) => Ok(RedactOutcome::Rejected),
+            Err(e) => Err(RedactLineError { code: e.code }),
+        }
+    }
+
+    fn findings(report: &RedactionReport) -> BTreeMap<String, u64> {
+        report.findings.clone()
     }
 }
 
@@ -434,5 +458,344 @@ impl<W: Write> DigestingWriter<W> {
             format!("sha256:{}", hex::encode(self.hasher.finalize())),
             self.bytes,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// Masks the word SECRET, drops lines with DROP, rejects lines with REJECT.
+    struct FakeRedactor;
+
+    impl LineRedactor for FakeRedactor {
+        type Report = BTreeMap<String, u64>;
+
+        fn redact_line(
+            &self,
+            line: &str,
+            out: &mut String,
+            report: &mut Self::Report,
+        ) -> Result<RedactOutcome, RedactLineError> {
+            if line.contains("REJECT") {
+                return Ok(RedactOutcome::Rejected);
+            }
+            if line.contains("DROP") {
+                return Ok(RedactOutcome::Dropped);
+            }
+            let n = line.matches("SECRET").count() as u64;
+            out.push_str(&line.replace("SECRET", "[SECRET]"));
+            if n == 0 {
+                return Ok(RedactOutcome::Unchanged);
+            }
+            *report.entry("SECRET".into()).or_default() += n;
+            Ok(RedactOutcome::Redacted)
+        }
+
+        fn findings(report: &Self::Report) -> BTreeMap<String, u64> {
+            report.clone()
+        }
+    }
+
+    fn example(text: &str) -> String {
+        format!(
+            r#"{{"messages":[{{"role":"user","content":"{text}"}},{{"role":"assistant","content":"ok"}}]}}"#
+        )
+    }
+
+    fn lines(n: usize) -> Vec<String> {
+        (0..n).map(|i| example(&format!("question {i}"))).collect()
+    }
+
+    fn run_fake(input: &[u8], options: &PipelineOptions) -> (PipelineSummary, Vec<u8>) {
+        let mut out = Vec::new();
+        let (summary, _) = run(
+            Cursor::new(input.to_vec()),
+            &mut out,
+            &FakeRedactor,
+            options,
+        )
+        .unwrap();
+        (summary, out)
+    }
+
+    fn sha(bytes: &[u8]) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    }
+
+    fn opts() -> PipelineOptions {
+        PipelineOptions::new(DatasetFormat::Chat)
+    }
+
+    #[test]
+    fn valid_dataset_digests_and_counts() {
+        let mut src = lines(10);
+        src[3] = example("my SECRET and SECRET");
+        src[7] = example("please DROP me");
+        src.push(example("eleventh"));
+        let input = format!("\u{FEFF}{}", src.join("\r\n"));
+        let (summary, out) = run_fake(input.as_bytes(), &opts());
+
+        assert_eq!(summary.outcome, Outcome::Valid);
+        assert_eq!(summary.lines, 11);
+        assert_eq!(summary.examples, 10);
+        assert_eq!(summary.dropped_examples, 1);
+        assert_eq!(
+            summary.findings,
+            BTreeMap::from([("SECRET".to_string(), 2)])
+        );
+        assert_eq!(summary.source_digest, sha(input.as_bytes()));
+        assert_eq!(summary.source_bytes, input.len() as u64);
+        assert_eq!(summary.redacted_digest, sha(&out));
+        assert_eq!(summary.redacted_bytes, out.len() as u64);
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\r') && !text.contains('\u{FEFF}') && text.ends_with('\n'));
+        assert_eq!(text.lines().count(), 10);
+        assert!(text.contains("my [SECRET] and [SECRET]"));
+        assert!(!text.contains("DROP"));
+        assert!(summary.format_errors.is_empty());
+
+        // Tokens are those of the output examples.
+        let counter = TokenCounter::new(Encoding::O200kBase).unwrap();
+        let expected: u64 = text
+            .lines()
+            .map(|l| counter.example(DatasetFormat::Chat, &serde_json::from_str(l).unwrap()))
+            .sum();
+        assert_eq!(summary.estimated_tokens, expected);
+        assert_eq!(summary.stats.messages_min, 2);
+        assert_eq!(summary.stats.messages_total, 20);
+
+        let mut status = TrainingDatasetStatus::default();
+        summary.apply_to(&mut status);
+        assert_eq!(status.examples, Some(10));
+        assert_eq!(status.dropped_examples, Some(1));
+        assert_eq!(
+            status.redacted_digest.as_deref(),
+            Some(summary.redacted_digest.as_str())
+        );
+    }
+
+    use super::super::tokens::Encoding;
+
+    #[test]
+    fn runs_are_deterministic() {
+        let input = lines(12).join("\n");
+        let a = run_fake(input.as_bytes(), &opts());
+        let b = run_fake(input.as_bytes(), &opts());
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn format_errors_keep_first_ten_with_lines_and_codes() {
+        let mut src = lines(10);
+        for _ in 0..12 {
+            src.push(r#"{"messages":[{"role":"user","content":"x"}]}"#.to_string());
+        }
+        src.insert(2, String::new());
+        src.insert(4, "not json".to_string());
+        let input = src.join("\n");
+        let (summary, out) = run_fake(input.as_bytes(), &opts());
+        assert_eq!(
+            summary.outcome,
+            Outcome::Invalid {
+                codes: vec![
+                    "blank_line".into(),
+                    "example_missing_assistant_message".into(),
+                    "invalid_json".into()
+                ]
+            }
+        );
+        assert_eq!(summary.format_errors.len(), 10);
+        assert_eq!(
+            summary.format_errors[0],
+            FormatErrorRef {
+                line: 3,
+                code: "blank_line".into()
+            }
+        );
+        assert_eq!(
+            summary.format_errors[1],
+            FormatErrorRef {
+                line: 5,
+                code: "invalid_json".into()
+            }
+        );
+        assert_eq!(summary.format_errors[2].line, 13);
+        assert_eq!(summary.format_error_total(), 14);
+        assert_eq!(summary.examples, 10);
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 10);
+    }
+
+    #[test]
+    fn too_few_examples_is_its_own_outcome() {
+        let input = lines(9).join("\n");
+        let (summary, _) = run_fake(input.as_bytes(), &opts());
+        assert_eq!(
+            summary.outcome,
+            Outcome::TooFewExamples {
+                found: 9,
+                required: 10
+            }
+        );
+        assert_eq!(
+            summary.format_errors,
+            vec![FormatErrorRef {
+                line: 0,
+                code: "too_few_examples".into()
+            }]
+        );
+
+        // Dropped examples do not count towards the minimum.
+        let mut src = lines(10);
+        src[0] = example("DROP");
+        let (summary, _) = run_fake(src.join("\n").as_bytes(), &opts());
+        assert!(matches!(
+            summary.outcome,
+            Outcome::TooFewExamples { found: 9, .. }
+        ));
+    }
+
+    #[test]
+    fn rejection_is_reported_and_nothing_rejected_is_written() {
+        let mut src = lines(11);
+        src[5] = example("REJECT this");
+        let (summary, out) = run_fake(src.join("\n").as_bytes(), &opts());
+        assert_eq!(summary.outcome, Outcome::Rejected { lines: 1 });
+        assert_eq!(summary.rejected_examples, 1);
+        assert!(!String::from_utf8(out).unwrap().contains("REJECT"));
+    }
+
+    #[test]
+    fn too_many_tokens_uses_the_model_limit() {
+        let mut options = opts();
+        options.limits.max_example_tokens = 20;
+        let mut src = lines(10);
+        src.push(example(&"word ".repeat(50)));
+        let (summary, _) = run_fake(src.join("\n").as_bytes(), &options);
+        assert_eq!(
+            summary.format_errors,
+            vec![FormatErrorRef {
+                line: 11,
+                code: "too_many_tokens".into()
+            }]
+        );
+        assert!(!summary.outcome.is_valid());
+    }
+
+    #[test]
+    fn over_long_lines_are_format_errors() {
+        let mut options = opts();
+        options.max_line_bytes = 100;
+        let mut src = lines(10);
+        src.push(example(&"x".repeat(200)));
+        let input = src.join("\n");
+        let (summary, _) = run_fake(input.as_bytes(), &options);
+        assert_eq!(
+            summary.format_errors,
+            vec![FormatErrorRef {
+                line: 11,
+                code: "line_too_long".into()
+            }]
+        );
+        assert_eq!(summary.source_bytes, input.len() as u64);
+        assert_eq!(summary.source_digest, sha(input.as_bytes()));
+    }
+
+    #[test]
+    fn concatenated_sources_keep_lines_apart() {
+        let a = lines(5).join("\n");
+        let b = lines(5).join("\n") + "\n";
+        let input = concat_sources(vec![
+            Cursor::new(a.clone().into_bytes()),
+            Cursor::new(b.clone().into_bytes()),
+        ]);
+        let mut out = Vec::new();
+        let (summary, ()) = run(input, &mut out, &NoRedaction, &opts()).unwrap();
+        assert_eq!(summary.outcome, Outcome::Valid);
+        assert_eq!(summary.examples, 10);
+        assert_eq!(summary.source_digest, sha(format!("{a}\n{b}").as_bytes()));
+        // Pass-through output of LF input is the input itself.
+        assert_eq!(out, format!("{a}\n{b}").into_bytes());
+    }
+
+    #[test]
+    fn from_spec_reads_model_and_minimum() {
+        let spec = ValidationSpec {
+            model: Some("gpt-3.5-turbo-0125".into()),
+            min_examples: 3,
+        };
+        let o = PipelineOptions::from_spec(DatasetFormat::Completion, &spec).unwrap();
+        assert_eq!((o.min_examples, o.limits.max_example_tokens), (3, 16_385));
+        let bad = ValidationSpec {
+            model: Some("mystery".into()),
+            min_examples: 10,
+        };
+        assert!(PipelineOptions::from_spec(DatasetFormat::Chat, &bad).is_err());
+    }
+
+    #[test]
+    fn real_redactor_masks_and_reports_findings() {
+        use crate::api::{RedactionMode, RedactionPolicy};
+        let mut src = lines(10);
+        src[4] = example("mail me at jane.doe@example.com");
+        let input = src.join("\n");
+        let redactor = Redactor::new(&RedactionPolicy::default(), None).unwrap();
+        let mut out = Vec::new();
+        let (summary, report) =
+            run(Cursor::new(input.clone()), &mut out, &redactor, &opts()).unwrap();
+        assert_eq!(summary.outcome, Outcome::Valid);
+        assert_eq!(summary.findings.get("EMAIL_ADDRESS"), Some(&1));
+        assert_eq!(report.redacted_examples, 1);
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("jane.doe@example.com"));
+        assert!(text.contains("[EMAIL_ADDRESS]"));
+        assert_eq!(summary.redacted_digest, sha(text.as_bytes()));
+
+        let policy = RedactionPolicy {
+            mode: RedactionMode::DropExample,
+            ..RedactionPolicy::default()
+        };
+        let redactor = Redactor::new(&policy, None).unwrap();
+        let (summary, _) = run(
+            Cursor::new(input.clone()),
+            &mut Vec::new(),
+            &redactor,
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((summary.examples, summary.dropped_examples), (9, 1));
+        assert!(matches!(
+            summary.outcome,
+            Outcome::TooFewExamples { found: 9, .. }
+        ));
+
+        let policy = RedactionPolicy {
+            mode: RedactionMode::Reject,
+            ..RedactionPolicy::default()
+        };
+        let redactor = Redactor::new(&policy, None).unwrap();
+        let (summary, _) = run(Cursor::new(input), &mut Vec::new(), &redactor, &opts()).unwrap();
+        assert_eq!(summary.outcome, Outcome::Rejected { lines: 1 });
+    }
+
+    struct FailAfter(Vec<u8>);
+    impl Read for FailAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("gone"));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_failure_is_an_error_not_a_format_problem() {
+        let input = BufReader::new(FailAfter(format!("{}\n", example("a")).into_bytes()));
+        let err = run(input, &mut Vec::new(), &NoRedaction, &opts()).unwrap_err();
+        assert!(matches!(err, PipelineError::Read { line: 2, .. }), "{err}");
     }
 }
