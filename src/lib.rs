@@ -4,5 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod dataset;
+pub mod redact;
 pub mod source;
 pub mod testenv;

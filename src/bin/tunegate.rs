@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tunegate", version, about = "Fine-tune hosted models on private data, safely")]
+#[command(
+    name = "tunegate",
+    version,
+    about = "Fine-tune hosted models on private data, safely"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,6 +20,8 @@ struct Cli {
 enum Command {
     /// Print both CustomResourceDefinitions as multi-document YAML.
     Crds,
+    /// Validate a JSONL training file and print statistics (exit 0 valid, 1 invalid, 2 unreadable).
+    Check(tunegate::cli::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -25,6 +31,12 @@ fn main() -> ExitCode {
             Ok(yaml) => write_stdout(&yaml),
             Err(e) => fail(&format!("cannot render CRDs: {e}")),
         },
+        Command::Check(args) => ExitCode::from(tunegate::cli::check::run(
+            &args,
+            std::io::stdin().lock(),
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )),
     }
 }
 

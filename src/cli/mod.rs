@@ -1,4 +1,5 @@
-//! Subcommand implementations; the binary only parses and dispatches.
+//! Subcommand logic for the `tunegate` binary.
 
+pub mod check;
 pub mod run;
 pub mod worker;
