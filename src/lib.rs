@@ -2,4 +2,6 @@
 //! training data.
 
 pub mod api;
+pub mod cli;
+pub mod dataset;
 pub mod redact;

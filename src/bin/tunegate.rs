@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Print both CustomResourceDefinitions as multi-document YAML.
     Crds,
+    /// Redact personal data and secrets from a JSONL file (exit 0 ok, 2 invalid input, 3 rejected).
+    Redact(tunegate::cli::redact::RedactArgs),
 }
 
 fn main() -> ExitCode {
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
             Ok(yaml) => write_stdout(&yaml),
             Err(e) => fail(&format!("cannot render CRDs: {e}")),
         },
+        Command::Redact(args) => ExitCode::from(tunegate::cli::redact::run(&args)),
     }
 }
 

@@ -1,0 +1,3 @@
+//! Subcommand logic for the `tunegate` binary (kept out of the binary so it is testable).
+
+pub mod redact;
