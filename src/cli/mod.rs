@@ -1,5 +1,6 @@
-//! Subcommand logic for the `tunegate` binary.
+//! Subcommand logic for the `tunegate` binary (kept out of the binary so it is testable).
 
 pub mod check;
+pub mod redact;
 pub mod run;
 pub mod worker;
