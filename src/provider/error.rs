@@ -335,7 +335,8 @@ impl ProviderError {
     }
 
     /// True when the request may have reached the provider and created something although the
-    /// client saw a failure (a timeout, a broken connection or a 5xx other than 503 on a create).
+    /// client saw a failure (a timeout, a broken connection, or a 5xx other than 503 without
+    /// `x-should-retry: true`, on a create).
     /// The caller must look for the object (by upload filename, or by job `metadata`) before
     /// creating it again.
     pub fn outcome_unknown(&self) -> bool {
@@ -344,9 +345,18 @@ impl ProviderError {
             Self::Transport {
                 operation, kind, ..
             } => creates(operation) && *kind != TransportKind::Connect,
+            // `x-should-retry: true` is the server saying the request had no effect.
             Self::Api {
-                operation, status, ..
-            } => creates(operation) && matches!(*status, 500..=599 | 408) && *status != 503,
+                operation,
+                status,
+                should_retry,
+                ..
+            } => {
+                creates(operation)
+                    && matches!(*status, 500..=599 | 408)
+                    && *status != 503
+                    && *should_retry != Some(true)
+            }
             _ => false,
         }
     }
@@ -525,8 +535,18 @@ mod tests {
             *operation = Operation::CreateJob;
         }
         assert!(e.outcome_unknown());
-        if let ProviderError::Api { status, .. } = &mut e {
+        if let ProviderError::Api { should_retry, .. } = &mut e {
+            *should_retry = Some(true);
+        }
+        assert!(!e.outcome_unknown());
+        if let ProviderError::Api {
+            status,
+            should_retry,
+            ..
+        } = &mut e
+        {
             *status = 503;
+            *should_retry = None;
         }
         assert!(!e.outcome_unknown());
     }
