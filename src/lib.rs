@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod dataset;
+pub mod provider;
 pub mod redact;
 pub mod source;
 pub mod testenv;
