@@ -112,7 +112,7 @@ async fn controllers_with_fakes() {
     .args;
     let operator = tokio::spawn(run_with(
         args,
-        Arc::new(fakes::FakePipeline),
+        Arc::new(tunegate::controller::adapters::RealPipeline),
         Arc::new(provider.clone()),
         Arc::new(Metrics::new()),
     ));

@@ -24,6 +24,11 @@ enum Command {
     Check(tunegate::cli::check::CheckArgs),
     /// Redact personal data and secrets from a JSONL file (exit 0 ok, 2 invalid input, 3 rejected).
     Redact(tunegate::cli::redact::RedactArgs),
+    /// Run the operator (both controllers).
+    Run(tunegate::cli::run::RunArgs),
+    /// Worker tasks run inside Jobs the operator creates.
+    #[command(subcommand)]
+    Worker(tunegate::cli::worker::WorkerCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +45,8 @@ fn main() -> ExitCode {
             &mut std::io::stderr().lock(),
         )),
         Command::Redact(args) => ExitCode::from(tunegate::cli::redact::run(&args)),
+        Command::Run(args) => ExitCode::from(tunegate::cli::run::main(args)),
+        Command::Worker(cmd) => ExitCode::from(tunegate::cli::worker::main(&cmd)),
     }
 }
 

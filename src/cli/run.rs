@@ -379,3 +379,32 @@ fn hostname() -> String {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "tunegate".to_string())
 }
+
+/// `tunegate run`: builds the runtime and the real pipeline and providers; returns the exit code.
+pub fn main(args: RunArgs) -> u8 {
+    init_logging(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tunegate: cannot start the async runtime: {e}");
+            return 2;
+        }
+    };
+    let metrics = Arc::new(Metrics::new());
+    let remotes = Arc::new(crate::controller::adapters::HttpRemotes::new(
+        metrics.clone(),
+    ));
+    let pipeline = Arc::new(crate::controller::adapters::RealPipeline);
+    match runtime.block_on(run_with(args, pipeline, remotes, metrics)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "tunegate run stopped");
+            eprintln!("tunegate: {e}");
+            1
+        }
+    }
+}

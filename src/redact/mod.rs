@@ -581,30 +581,6 @@ fn normalise(entity: u16, value: &str, m: &mut Hmac<Sha256>) {
     }
 }
 
-impl crate::dataset::pipeline::LineRedactor for Redactor {
-    type Report = RedactionReport;
-
-    fn redact_line(
-        &self,
-        line: &str,
-        out: &mut String,
-        report: &mut RedactionReport,
-    ) -> Result<crate::dataset::pipeline::RedactOutcome, crate::dataset::pipeline::RedactLineError> {
-        use crate::dataset::pipeline::RedactOutcome;
-        match Redactor::redact_line(self, line, out, report) {
-            Ok(LineOutcome::Unchanged) => Ok(RedactOutcome::Unchanged),
-            Ok(LineOutcome::Redacted) => Ok(RedactOutcome::Redacted),
-            Ok(LineOutcome::Dropped) => Ok(RedactOutcome::Dropped),
-            Ok(LineOutcome::Rejected) => Ok(RedactOutcome::Rejected),
-            Err(e) => Err(crate::dataset::pipeline::RedactLineError { code: e.code }),
-        }
-    }
-
-    fn findings(report: &RedactionReport) -> std::collections::BTreeMap<String, u64> {
-        report.findings.clone()
-    }
-}
-
 fn apply_edits(text: &str, edits: &[(usize, usize, usize, usize)], repl: &str, out: &mut String) {
     let mut last = 0;
     for &(s, e, rs, re) in edits {

@@ -1,80 +1,14 @@
-//! In-memory stand-ins for the dataset pipeline and the provider, for exercising the
+//! An in-memory stand-in for the provider, for exercising the
 //! controllers against a real API server before/independently of the sandbox.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use sha2::{Digest, Sha256};
-use tunegate::api::{FormatErrorRef, ProviderSpec, TrainingDatasetSpec};
+use tunegate::api::ProviderSpec;
 use tunegate::controller::ports::*;
-
-/// Lines must be JSON objects; output is the input with "@" replaced (a visible "redaction").
-pub struct FakePipeline;
-
-impl DatasetPipeline for FakePipeline {
-    fn run(
-        &self,
-        spec: &TrainingDatasetSpec,
-        input: &mut dyn Read,
-        _key: Option<&[u8]>,
-        out: &mut dyn Write,
-    ) -> Result<PipelineSummary, PipelineError> {
-        let mut src = Sha256::new();
-        let mut red = Sha256::new();
-        let mut s = PipelineSummary::default();
-        let mut reader = BufReader::new(input);
-        let mut line = String::new();
-        let mut n = 0u64;
-        loop {
-            line.clear();
-            let read = reader.read_line(&mut line).map_err(|_| PipelineError {
-                code: "ReadFailed".into(),
-            })?;
-            if read == 0 {
-                break;
-            }
-            n += 1;
-            src.update(line.as_bytes());
-            if line.trim().is_empty() {
-                continue;
-            }
-            if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line).is_err() {
-                s.format_errors.push(FormatErrorRef {
-                    line: n,
-                    code: "invalid_json".into(),
-                });
-                continue;
-            }
-            let hits = line.matches('@').count() as u64;
-            if hits > 0 {
-                *s.findings.entry("EMAIL_ADDRESS".into()).or_default() += hits;
-            }
-            let redacted = line.trim_end().replace('@', "[at]") + "\n";
-            red.update(redacted.as_bytes());
-            out.write_all(redacted.as_bytes())
-                .map_err(|_| PipelineError {
-                    code: "OutputClosed".into(),
-                })?;
-            s.redacted_bytes += redacted.len() as u64;
-            s.examples += 1;
-        }
-        s.source_digest = format!("sha256:{}", hex::encode(src.finalize()));
-        s.redacted_digest = format!("sha256:{}", hex::encode(red.finalize()));
-        s.estimated_tokens = s.redacted_bytes / 4;
-        s.outcome = Some(if !s.format_errors.is_empty() {
-            PipelineOutcome::InvalidFormat
-        } else if s.examples < u64::from(spec.validation.min_examples) {
-            PipelineOutcome::TooFewExamples
-        } else {
-            PipelineOutcome::Valid
-        });
-        Ok(s)
-    }
-}
 
 #[derive(Default, Debug)]
 pub struct FakeState {
