@@ -7,5 +7,6 @@ pub mod controller;
 pub mod dataset;
 pub mod provider;
 pub mod redact;
+pub mod sandbox;
 pub mod source;
 pub mod testenv;
