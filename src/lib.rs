@@ -2,3 +2,4 @@
 //! training data.
 
 pub mod api;
+pub mod testenv;
