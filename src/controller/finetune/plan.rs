@@ -230,19 +230,18 @@ pub fn cleanup(spec: &FineTuneJobSpec, ledger: &[LedgerEntry], phase: Phase) -> 
     if phase == Phase::Deleting && spec.deletion_policy == DeletionPolicy::Orphan {
         return out;
     }
-    for e in ledger {
-        match (e.kind, e.state, phase) {
-            (RemoteKind::Job, LedgerState::Running, Phase::Deleting) => {
-                out.push(Cleanup::CancelJob(e.id.clone()))
+    if phase == Phase::Deleting {
+        for e in ledger {
+            if e.kind == RemoteKind::Job && e.state == LedgerState::Running {
+                out.push(Cleanup::CancelJob(e.id.clone()));
             }
-            _ => {}
         }
     }
-    let delete_files = match (spec.retention.training_files, phase) {
-        (FileRetention::DeleteWhenFinished, _) => true,
-        (FileRetention::DeleteWithResource, Phase::Deleting) => true,
-        _ => false,
-    };
+    let delete_files = matches!(
+        (spec.retention.training_files, phase),
+        (FileRetention::DeleteWhenFinished, _)
+            | (FileRetention::DeleteWithResource, Phase::Deleting)
+    );
     for e in ledger {
         if e.kind == RemoteKind::File && e.state == LedgerState::Present && delete_files {
             out.push(Cleanup::DeleteFile(e.id.clone()));
