@@ -11,6 +11,10 @@ use e2e_support::*;
 use serde_json::{Value, json};
 
 fn worker_job(ns: &str) -> Value {
+    worker_job_named(ns, "-validate-")
+}
+
+fn worker_job_named(ns: &str, part: &str) -> Value {
     wait_for("worker Job", 60, || {
         let out = support::kubectl(&[
             "-n",
@@ -23,7 +27,15 @@ fn worker_job(ns: &str) -> Value {
             "json",
         ]);
         let v: Value = serde_json::from_str(&out.stdout).ok()?;
-        v["items"].as_array()?.first().cloned()
+        v["items"]
+            .as_array()?
+            .iter()
+            .find(|j| {
+                j["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains(part))
+            })
+            .cloned()
     })
 }
 
@@ -35,6 +47,8 @@ fn run_worker_like_a_kubelet(job: &Value, root: &std::path::Path) -> (i32, Strin
     let map = |a: &str| -> String {
         if let Some(rest) = a.strip_prefix("/sources/") {
             root.join("sources").join(rest).display().to_string()
+        } else if a == "/run/tunegate/credentials/apiKey" {
+            root.join("credentials-apiKey").display().to_string()
         } else if a == "/dev/termination-log" {
             root.join("termination-log").display().to_string()
         } else {
@@ -146,6 +160,7 @@ spec:
 #[test]
 fn volume_source_dataset_is_read_by_a_hardened_worker() {
     let ns = support::namespace("e2e-volume");
+    let sandbox = Sandbox::start(&["--job-seconds", "2"]);
     let _op = Operator::start(&ns, &[]);
     apply(&volume_dataset(&ns, "vol"));
     let job = worker_job(&ns);
@@ -207,12 +222,54 @@ fn volume_source_dataset_is_read_by_a_hardened_worker() {
     let tds = wait_condition(&ns, "tds", "vol", "Ready", "True", Some("Valid"), 60);
     assert_eq!(tds["status"]["examples"], 12);
     assert_eq!(tds["status"]["findings"]["EMAIL_ADDRESS"], 10);
-    assert!(
-        tds["status"]["redactedDigest"]
-            .as_str()
-            .unwrap()
-            .starts_with("sha256:")
+    let digest = tds["status"]["redactedDigest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(digest.starts_with("sha256:"));
+
+    // A FineTuneJob on it: the upload runs in a worker Job with the credentials as a file.
+    apply(&format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: creds, namespace: {ns}}}
+stringData: {{apiKey: sk-e2e}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: FineTuneJob
+metadata: {{name: volftj, namespace: {ns}}}
+spec:
+  trainingDatasetRef: {{name: vol}}
+  provider: {{baseURL: {url}, credentialsSecretRef: {{name: creds, key: apiKey}}}}
+  model: gpt-4o-mini-2024-07-18
+"#,
+        url = sandbox.base_url()
+    ));
+    let up = worker_job_named(&ns, "-upload-");
+    let upod = &up["spec"]["template"]["spec"];
+    assert_eq!(upod["automountServiceAccountToken"], false);
+    assert_eq!(up["metadata"]["ownerReferences"][0]["kind"], "FineTuneJob");
+    let creds_volume = upod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "credentials")
+        .expect("credentials volume");
+    assert_eq!(creds_volume["secret"]["secretName"], "creds");
+    std::fs::write(root.path().join("credentials-apiKey"), "sk-e2e").unwrap();
+    let _ = std::fs::remove_file(root.path().join("termination-log"));
+    let (uexit, umessage) = run_worker_like_a_kubelet(&up, root.path());
+    assert_eq!(uexit, 0, "upload worker result: {umessage}");
+    report(&ns, &up, uexit, &umessage);
+    wait_condition(&ns, "ftj", "volftj", "Ready", "True", Some("Succeeded"), 90);
+    let uid = uid(&ns, "ftj", "volftj");
+    let received = sandbox.received_for(&uid);
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        format!("sha256:{}", received[0]["sha256"].as_str().unwrap()),
+        digest
     );
+    assert_eq!(sandbox.live_files_for(&uid), 0);
 
     // A worker that fails (the file is missing on the volume) becomes a condition.
     let ns2 = support::namespace("e2e-volume");

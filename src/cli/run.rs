@@ -338,6 +338,10 @@ pub async fn run_with(
         .run(dataset::reconcile, dataset::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let jobs = ftj_ctrl
+        .owns(
+            api::<Job>(&client, ns),
+            watcher::Config::default().labels("app.kubernetes.io/component=worker"),
+        )
         .watches(
             api::<TrainingDataset>(&client, ns),
             wc,

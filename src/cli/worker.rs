@@ -15,6 +15,37 @@ use crate::controller::worker::{SPEC_ENV, WorkerResult};
 pub enum WorkerCommand {
     /// Validate and redact mounted sources; report the summary as the termination message.
     Validate(ValidateArgs),
+    /// Re-run the pipeline into a provider upload (volume-source datasets); report the file id.
+    Upload(UploadArgs),
+}
+
+/// Flags of `tunegate worker upload`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct UploadArgs {
+    /// A source file, in order; repeat for several sources.
+    #[arg(long = "source", required = true)]
+    pub sources: Vec<PathBuf>,
+    /// File holding the pseudonymization key.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// File holding the provider API key (the mounted credentials Secret).
+    #[arg(long)]
+    pub api_key_file: PathBuf,
+    /// Upload filename (`tunegate-<uid>-<role>.jsonl`).
+    #[arg(long)]
+    pub filename: String,
+    /// Exact size of the redacted output, from the dataset's status.
+    #[arg(long)]
+    pub expected_bytes: u64,
+    /// `sha256:<hex>` the redacted output must hash to (the dataset's redactedDigest).
+    #[arg(long)]
+    pub expected_digest: String,
+    /// `expires_after` of the uploaded file.
+    #[arg(long, default_value_t = 30 * 24 * 3600)]
+    pub expires_after_secs: u64,
+    /// Where to write the result (the container's termination message path).
+    #[arg(long, default_value = "/dev/termination-log")]
+    pub termination_log: PathBuf,
 }
 
 /// Flags of `tunegate worker validate`.
@@ -32,18 +63,20 @@ pub struct ValidateArgs {
 }
 
 /// Runs a worker command; returns the process exit code.
-pub fn run(cmd: &WorkerCommand, pipeline: &dyn DatasetPipeline) -> u8 {
-    match cmd {
-        WorkerCommand::Validate(args) => {
-            let result = validate(args, pipeline);
+pub fn run(cmd: &WorkerCommand, pipeline: std::sync::Arc<dyn DatasetPipeline>) -> u8 {
+    let (result, log) = match cmd {
+        WorkerCommand::Validate(args) => (validate(args, pipeline.as_ref()), &args.termination_log),
+        WorkerCommand::Upload(args) => (upload(args, pipeline), &args.termination_log),
+    };
+    {
+        {
             let code = match &result {
-                WorkerResult::Summary(_) => 0,
+                WorkerResult::Summary(_) | WorkerResult::Uploaded { .. } => 0,
                 WorkerResult::Error { .. } => 1,
             };
             let text = serde_json::to_string(&result)
                 .unwrap_or_else(|_| r#"{"error":{"code":"ResultEncoding"}}"#.to_string());
-            match File::create(&args.termination_log).and_then(|mut f| f.write_all(text.as_bytes()))
-            {
+            match File::create(log).and_then(|mut f| f.write_all(text.as_bytes())) {
                 Ok(()) => code,
                 Err(_) => 2,
             }
@@ -57,36 +90,115 @@ fn err(code: &str) -> WorkerResult {
     }
 }
 
-fn validate(args: &ValidateArgs, pipeline: &dyn DatasetPipeline) -> WorkerResult {
-    let Ok(spec_json) = std::env::var(SPEC_ENV) else {
-        return err("SpecMissing");
-    };
-    let Ok(spec) = serde_json::from_str::<TrainingDatasetSpec>(&spec_json) else {
-        return err("SpecInvalid");
-    };
-    let key = match &args.key_file {
+type Inputs = (TrainingDatasetSpec, Option<Vec<u8>>, Box<dyn Read + Send>);
+
+fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, WorkerResult> {
+    let spec_json = std::env::var(SPEC_ENV).map_err(|_| err("SpecMissing"))?;
+    let spec =
+        serde_json::from_str::<TrainingDatasetSpec>(&spec_json).map_err(|_| err("SpecInvalid"))?;
+    let key = match key_file {
         Some(p) => match std::fs::read(p) {
             Ok(k) if !k.is_empty() => Some(k),
-            _ => return err("KeyUnreadable"),
+            _ => return Err(err("KeyUnreadable")),
         },
         None => None,
     };
-    let mut input: Box<dyn Read> = Box::new(std::io::empty());
-    for p in &args.sources {
+    let mut input: Box<dyn Read + Send> = Box::new(std::io::empty());
+    for p in sources {
         match File::open(p) {
             Ok(f) => input = Box::new(input.chain(std::io::BufReader::new(f))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return err("SourceFileNotFound"),
-            Err(_) => return err("SourceFileUnreadable"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(err("SourceFileNotFound"));
+            }
+            Err(_) => return Err(err("SourceFileUnreadable")),
         }
     }
-    let mut input = input;
+    Ok((spec, key, input))
+}
+
+fn validate(args: &ValidateArgs, pipeline: &dyn DatasetPipeline) -> WorkerResult {
+    let (spec, key, mut input) = match inputs(&args.sources, args.key_file.as_ref()) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
     match pipeline.run(&spec, &mut input, key.as_deref(), &mut std::io::sink()) {
         Ok(s) => WorkerResult::Summary(s),
         Err(e) => err(&e.code),
     }
 }
 
+fn upload(args: &UploadArgs, pipeline: std::sync::Arc<dyn DatasetPipeline>) -> WorkerResult {
+    use crate::controller::finetune::upload::{self, StreamRequest, Streamed};
+    use crate::controller::ports::RemoteFactory;
+    let (spec, key, input) = match inputs(&args.sources, args.key_file.as_ref()) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let Ok(provider_json) = std::env::var(crate::controller::worker::PROVIDER_ENV) else {
+        return err("ProviderSpecMissing");
+    };
+    let Ok(provider) = serde_json::from_str::<crate::api::ProviderSpec>(&provider_json) else {
+        return err("ProviderSpecInvalid");
+    };
+    let api_key = match std::fs::read_to_string(&args.api_key_file) {
+        Ok(k) if !k.trim().is_empty() => k.trim().to_string(),
+        _ => return err("CredentialsUnreadable"),
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    else {
+        return err("RuntimeUnavailable");
+    };
+    let metrics = std::sync::Arc::new(crate::controller::metrics::Metrics::new());
+    let remotes = crate::controller::adapters::HttpRemotes::new(metrics);
+    let remote = match remotes.build(&provider, &api_key) {
+        Ok(r) => r,
+        Err(_) => return err("InvalidProvider"),
+    };
+    let req = StreamRequest {
+        spec,
+        input,
+        key,
+        filename: args.filename.clone(),
+        expected_bytes: args.expected_bytes,
+        expected_digest: args.expected_digest.clone(),
+        expires_after_secs: args.expires_after_secs,
+    };
+    runtime.block_on(async {
+        match upload::stream(remote.as_ref(), pipeline, req).await {
+            Ok(Streamed::Uploaded(f)) => WorkerResult::Uploaded {
+                id: f.id,
+                bytes: f.bytes,
+            },
+            Ok(Streamed::Changed(file)) => {
+                // Nobody can record a file this worker cannot report as good: remove it here.
+                if let Some(f) = file {
+                    let _ = remote.delete_file(&f.id).await;
+                }
+                err("DatasetChanged")
+            }
+            Ok(Streamed::PipelineFailed(file)) => {
+                if let Some(f) = file {
+                    let _ = remote.delete_file(&f.id).await;
+                }
+                err("PipelineFailed")
+            }
+            Err(e) => err(match e {
+                crate::controller::ports::RemoteError::Terminal { .. } => "ProviderRejected",
+                crate::controller::ports::RemoteError::NotFound => "ProviderNotFound",
+                crate::controller::ports::RemoteError::Recoverable { .. } => "ProviderUnavailable",
+            }),
+        }
+    })
+}
+
 /// `tunegate worker ...` with the real pipeline; returns the exit code.
 pub fn main(cmd: &WorkerCommand) -> u8 {
-    run(cmd, &crate::controller::adapters::RealPipeline)
+    run(
+        cmd,
+        std::sync::Arc::new(crate::controller::adapters::RealPipeline),
+    )
 }

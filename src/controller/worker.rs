@@ -36,6 +36,7 @@ pub const KEY_FILE: &str = "/run/tunegate/key/key";
 #[serde(rename_all = "camelCase")]
 pub enum WorkerResult {
     Summary(PipelineSummary),
+    Uploaded { id: String, bytes: u64 },
     Error { code: String },
 }
 
@@ -73,15 +74,123 @@ fn hardened() -> SecurityContext {
     }
 }
 
-/// The worker Job for a dataset. `key` is the (Secret, key) of the pseudonymization key.
+/// Env var carrying the provider spec (JSON) into the upload worker.
+pub const PROVIDER_ENV: &str = "TUNEGATE_PROVIDER_SPEC";
+/// Where the upload worker finds the API key.
+pub const CREDENTIALS_FILE: &str = "/run/tunegate/credentials/apiKey";
+
+/// The (Secret, key) holding a dataset's pseudonymization key, when its mode needs one.
+pub fn key_secret(ds: &TrainingDataset) -> Option<(String, String)> {
+    if ds.spec.redaction.mode != crate::api::RedactionMode::Pseudonymize {
+        return None;
+    }
+    Some(match &ds.spec.redaction.pseudonymization_key_ref {
+        Some(r) => (r.name.clone(), r.key.clone()),
+        None => (
+            crate::controller::dataset::generated_key_secret(&ds.name_any()),
+            crate::controller::dataset::GENERATED_KEY.to_string(),
+        ),
+    })
+}
+
+/// The worker Job that validates a dataset. `key` is the (Secret, key) of the pseudonymization key.
 pub fn validate_job(
     tds: &TrainingDataset,
     config: &Config,
     key: Option<(String, String)>,
 ) -> Result<Job, serde_json::Error> {
+    let owner = tds.controller_owner_ref(&());
+    build(
+        &job_name(tds),
+        tds.namespace(),
+        owner,
+        tds,
+        config,
+        key,
+        None,
+        vec!["worker".into(), "validate".into()],
+        Vec::new(),
+    )
+}
+
+/// What an upload worker uploads.
+#[derive(Clone, Debug)]
+pub struct UploadSpec {
+    pub provider: crate::api::ProviderSpec,
+    pub filename: String,
+    pub expected_bytes: u64,
+    pub expected_digest: String,
+    pub expires_after_secs: u64,
+}
+
+/// A stable upload Job name per resource, role and dataset digest.
+pub fn upload_job_name(ftj: &str, uid: &str, role: &str, digest: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(uid.as_bytes());
+    h.update(role.as_bytes());
+    h.update(digest.as_bytes());
+    let hash = hex::encode(&h.finalize()[..4]);
+    let base: String = ftj.chars().take(36).collect();
+    format!("{}-upload-{hash}", base.trim_end_matches('-'))
+}
+
+/// The worker Job that uploads a volume-source dataset, owned by the FineTuneJob, with the
+/// credentials Secret mounted as a file.
+#[allow(clippy::too_many_arguments)]
+pub fn upload_job(
+    name: &str,
+    namespace: &str,
+    owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+    ds: &TrainingDataset,
+    config: &Config,
+    key: Option<(String, String)>,
+    upload: &UploadSpec,
+) -> Result<Job, serde_json::Error> {
+    let creds = upload.provider.credentials_secret_ref.clone();
+    build(
+        name,
+        Some(namespace.to_string()),
+        Some(owner),
+        ds,
+        config,
+        key,
+        Some((creds.name, creds.key)),
+        vec![
+            "worker".into(),
+            "upload".into(),
+            "--api-key-file".into(),
+            CREDENTIALS_FILE.into(),
+            "--filename".into(),
+            upload.filename.clone(),
+            "--expected-bytes".into(),
+            upload.expected_bytes.to_string(),
+            "--expected-digest".into(),
+            upload.expected_digest.clone(),
+            "--expires-after-secs".into(),
+            upload.expires_after_secs.to_string(),
+        ],
+        vec![(
+            PROVIDER_ENV.to_string(),
+            serde_json::to_string(&upload.provider)?,
+        )],
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    name: &str,
+    namespace: Option<String>,
+    owner: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>,
+    tds: &TrainingDataset,
+    config: &Config,
+    key: Option<(String, String)>,
+    credentials: Option<(String, String)>,
+    command: Vec<String>,
+    extra_env: Vec<(String, String)>,
+) -> Result<Job, serde_json::Error> {
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
-    let mut args = vec!["worker".to_string(), "validate".to_string()];
+    let mut args = command;
     for (i, s) in tds.spec.sources.iter().enumerate() {
         let vname = format!("source-{i}");
         let file = if let Some(v) = &s.volume {
@@ -162,6 +271,28 @@ pub fn validate_job(
         args.push("--key-file".into());
         args.push(KEY_FILE.into());
     }
+    if let Some((secret, k)) = credentials {
+        volumes.push(Volume {
+            name: "credentials".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret),
+                items: Some(vec![KeyToPath {
+                    key: k,
+                    path: "apiKey".into(),
+                    mode: None,
+                    user: None,
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: "credentials".into(),
+            mount_path: "/run/tunegate/credentials".into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
     args.push("--termination-log".into());
     args.push("/dev/termination-log".into());
     let spec_json = serde_json::to_string(&tds.spec)?;
@@ -177,9 +308,9 @@ pub fn validate_job(
     ]);
     Ok(Job {
         metadata: ObjectMeta {
-            name: Some(job_name(tds)),
-            namespace: tds.namespace(),
-            owner_references: tds.controller_owner_ref(&()).map(|o| vec![o]),
+            name: Some(name.to_string()),
+            namespace,
+            owner_references: owner.map(|o| vec![o]),
             labels: Some(labels.clone()),
             ..Default::default()
         },
@@ -210,11 +341,16 @@ pub fn validate_job(
                         name: "worker".into(),
                         image: Some(config.worker_image.clone()),
                         args: Some(args),
-                        env: Some(vec![k8s_openapi::api::core::v1::EnvVar {
-                            name: SPEC_ENV.into(),
-                            value: Some(spec_json),
-                            ..Default::default()
-                        }]),
+                        env: Some(
+                            std::iter::once((SPEC_ENV.to_string(), spec_json))
+                                .chain(extra_env)
+                                .map(|(name, value)| k8s_openapi::api::core::v1::EnvVar {
+                                    name,
+                                    value: Some(value),
+                                    ..Default::default()
+                                })
+                                .collect(),
+                        ),
                         volume_mounts: Some(mounts),
                         security_context: Some(hardened()),
                         termination_message_policy: Some("File".into()),

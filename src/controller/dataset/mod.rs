@@ -255,7 +255,8 @@ async fn volume_verdict(
             reason: "WorkerFailed".into(),
             message: format!("the worker failed ({code})"),
         },
-        (false, Some(Ok(WorkerResult::Summary(_)))) => Verdict::WorkerFailed {
+        (false, Some(Ok(WorkerResult::Summary(_))))
+        | (_, Some(Ok(WorkerResult::Uploaded { .. }))) => Verdict::WorkerFailed {
             reason: "WorkerFailed".into(),
             message: "the worker Job failed".into(),
         },

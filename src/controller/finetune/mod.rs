@@ -7,11 +7,12 @@ pub mod upload;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as FinalizerEvent};
@@ -19,8 +20,9 @@ use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use self::plan::{Cleanup, DatasetCheck, DatasetFacts, Phase, Role, Step};
-use self::upload::GateError;
+use self::upload::Streamed;
 use super::ports::{JobRequest, Remote, RemoteError, RemoteJob};
+use super::worker::{self, WorkerResult};
 use super::{CREDENTIALS_FINALIZER, Context, Error, FIELD_MANAGER, JOB_FINALIZER, name_ns};
 use crate::api::conditions::{ConditionUpdate, Status, set_condition, types};
 use crate::api::{
@@ -316,13 +318,15 @@ impl<'a> Run<'a> {
         }
         .ok_or(Error::MissingField("dataset"))?;
         if source::has_volume(&ds.spec.sources) {
-            return self
-                .blocked(
-                    "VolumeUploadUnsupported",
-                    "uploading volume-source datasets is not supported yet".into(),
-                    Duration::from_secs(600),
-                )
-                .await;
+            if let Err(p) =
+                source::check_allowed(&self.ctx.client, &self.ns, &ds.spec.sources).await
+            {
+                self.set(types::UPLOADED, false, p.reason(), p.to_string());
+                return self
+                    .blocked(p.reason(), p.to_string(), Duration::from_secs(60))
+                    .await;
+            }
+            return self.upload_via_worker(role, facts, &ds).await;
         }
         let parts =
             match source::read_in_process(&self.ctx.client, &self.ns, &ds.spec.sources).await {
@@ -336,62 +340,140 @@ impl<'a> Run<'a> {
             };
         let key = dataset_key(&self.ctx.client, &ds).await?;
         self.ensure_credentials_finalizer().await?;
-        let (mut gate, body) = upload::gate(facts.redacted_bytes);
-        let pipeline = self.ctx.pipeline.clone();
-        let spec = ds.spec.clone();
-        let digest = facts.redacted_digest.clone();
-        let writer = tokio::task::spawn_blocking(move || {
-            let mut input = super::dataset::concat(parts);
-            match pipeline.run(&spec, &mut input, key.as_deref(), &mut gate) {
-                Ok(_) => gate.finish(&digest).map_err(Some),
-                Err(_) => {
-                    gate.abort();
-                    Err(None)
-                }
-            }
-        });
-        let expiry = self.ctx.config.file_expiry.as_secs();
         let remote = match self.remote().await? {
             Ok(r) => r,
             Err(_) => return Err(Error::MissingField("provider")),
         };
-        let sent = remote.upload_file(
+        let req = upload::StreamRequest {
+            spec: ds.spec.clone(),
+            input: Box::new(super::dataset::concat(parts)),
+            key,
             filename,
-            "fine-tune".into(),
-            facts.redacted_bytes,
-            expiry,
-            body,
-        );
-        let (sent, gate) = futures::join!(sent, writer);
-        let gate = gate.map_err(|_| Error::Join)?;
-        match (sent, gate) {
-            (Ok(file), Ok(_)) => {
+            expected_bytes: facts.redacted_bytes,
+            expected_digest: facts.redacted_digest.clone(),
+            expires_after_secs: self.ctx.config.file_expiry.as_secs(),
+        };
+        match upload::stream(remote.as_ref(), self.ctx.pipeline.clone(), req).await? {
+            Streamed::Uploaded(file) => {
                 failpoint("after-upload");
                 self.record_file(role, &file.id, &facts).await?;
                 Ok(None)
             }
-            (sent, Err(Some(GateError::DigestMismatch | GateError::LengthMismatch { .. }))) => {
-                if let Ok(file) = sent {
+            Streamed::Changed(file) => {
+                if let Some(file) = file {
                     // The provider accepted a body that ended in an error: record and remove it.
                     self.record_file(role, &file.id, &facts).await?;
                     self.delete_file(&file.id).await?;
                 }
-                let msg = format!(
-                    "the data of dataset {} changed since it was validated; waiting for re-validation",
-                    facts.name
-                );
-                self.set(types::UPLOADED, false, "DatasetChanged", msg.clone());
-                self.event(EventType::Warning, "DatasetChanged", "Upload", msg.clone())
-                    .await;
-                self.blocked("DatasetChanged", msg, Duration::from_secs(30))
+                self.dataset_changed(&facts).await
+            }
+            Streamed::PipelineFailed(file) => {
+                if let Some(file) = file {
+                    self.record_file(role, &file.id, &facts).await?;
+                    self.delete_file(&file.id).await?;
+                    self.save().await?;
+                }
+                Err(Error::Finalizer("the pipeline failed during upload".into()))
+            }
+        }
+    }
+
+    async fn dataset_changed(&mut self, facts: &DatasetFacts) -> Result<Option<Action>, Error> {
+        let msg = format!(
+            "the data of dataset {} changed since it was validated; waiting for re-validation",
+            facts.name
+        );
+        self.set(types::UPLOADED, false, "DatasetChanged", msg.clone());
+        self.event(EventType::Warning, "DatasetChanged", "Upload", msg.clone())
+            .await;
+        self.blocked("DatasetChanged", msg, Duration::from_secs(30))
+            .await
+    }
+
+    /// Volume-source datasets: a worker Job (credentials mounted as a file, no API token) streams
+    /// the upload; its termination message carries the file id. A crash or failure in between is
+    /// covered by adoption by filename before any new attempt.
+    async fn upload_via_worker(
+        &mut self,
+        role: Role,
+        facts: DatasetFacts,
+        ds: &TrainingDataset,
+    ) -> Result<Option<Action>, Error> {
+        let jobs: Api<Job> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        let name =
+            worker::upload_job_name(&self.name, &self.uid, role.as_str(), &facts.redacted_digest);
+        let Some(job) = jobs.get_opt(&name).await? else {
+            self.ensure_credentials_finalizer().await?;
+            let key_secret = worker::key_secret(ds);
+            let owner = self
+                .obj
+                .controller_owner_ref(&())
+                .ok_or(Error::MissingField("uid"))?;
+            let upload = worker::UploadSpec {
+                provider: self.obj.spec.provider.clone(),
+                filename: plan::upload_filename(&self.uid, role),
+                expected_bytes: facts.redacted_bytes,
+                expected_digest: facts.redacted_digest.clone(),
+                expires_after_secs: self.ctx.config.file_expiry.as_secs(),
+            };
+            let manifest = worker::upload_job(
+                &name,
+                &self.ns,
+                owner,
+                ds,
+                &self.ctx.config,
+                key_secret,
+                &upload,
+            )
+            .map_err(|_| Error::MissingField("worker manifest"))?;
+            jobs.create(&PostParams::default(), &manifest).await?;
+            self.set(
+                types::UPLOADED,
+                false,
+                "WorkerUploading",
+                format!("a worker Job uploads the {} file", role.as_str()),
+            );
+            return self
+                .blocked(
+                    "WorkerUploading",
+                    "a worker Job is uploading".into(),
+                    Duration::from_secs(30),
+                )
+                .await;
+        };
+        let Some(_succeeded) = worker::job_finished(&job) else {
+            return Ok(Some(Action::requeue(Duration::from_secs(30))));
+        };
+        let pods: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        let list = pods
+            .list(&ListParams::default().labels(&format!("job-name={name}")))
+            .await?;
+        let result = list
+            .items
+            .iter()
+            .find_map(worker::termination_message)
+            .map(|m| WorkerResult::parse(&m));
+        // Whatever happened, the next attempt needs a fresh Job.
+        let _ = jobs.delete(&name, &DeleteParams::background()).await;
+        match result {
+            Some(Ok(WorkerResult::Uploaded { id, .. })) => {
+                self.record_file(role, &id, &facts).await?;
+                Ok(None)
+            }
+            Some(Ok(WorkerResult::Error { code })) if code == "DatasetChanged" => {
+                self.dataset_changed(&facts).await
+            }
+            Some(Ok(WorkerResult::Error { code })) => {
+                let msg = format!("the upload worker failed ({code})");
+                self.set(types::UPLOADED, false, "WorkerFailed", msg.clone());
+                self.blocked("WorkerFailed", msg, Duration::from_secs(30))
                     .await
             }
-            (Err(e), _) => Err(e.into()),
-            (Ok(file), Err(_)) => {
-                self.record_file(role, &file.id, &facts).await?;
-                self.delete_file(&file.id).await?;
-                self.save().await?;
-                Err(Error::Finalizer("the pipeline failed during upload".into()))
+            _ => {
+                let msg = "the upload worker ended without a result".to_string();
+                self.set(types::UPLOADED, false, "WorkerFailed", msg.clone());
+                self.blocked("WorkerFailed", msg, Duration::from_secs(30))
+                    .await
             }
         }
     }

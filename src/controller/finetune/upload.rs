@@ -189,3 +189,71 @@ mod tests {
         assert!(writer.await.unwrap());
     }
 }
+
+/// How one streamed upload ended.
+#[derive(Debug)]
+pub enum Streamed {
+    /// The bytes matched the dataset and the provider created the file.
+    Uploaded(crate::controller::ports::RemoteFile),
+    /// The bytes differ from the dataset's digest; the body was aborted. A provider that created
+    /// a file anyway returns it here, so it can be recorded and deleted.
+    Changed(Option<crate::controller::ports::RemoteFile>),
+    /// The pipeline itself failed (I/O, policy); same caveat.
+    PipelineFailed(Option<crate::controller::ports::RemoteFile>),
+}
+
+/// What one upload streams, and what it must hash to.
+pub struct StreamRequest {
+    pub spec: crate::api::TrainingDatasetSpec,
+    pub input: Box<dyn std::io::Read + Send>,
+    pub key: Option<Vec<u8>>,
+    pub filename: String,
+    pub expected_bytes: u64,
+    pub expected_digest: String,
+    pub expires_after_secs: u64,
+}
+
+/// Re-runs the pipeline straight into the provider's upload body through the digest gate. Used
+/// in-process by the controller and inside the upload worker Job.
+pub async fn stream(
+    remote: &dyn crate::controller::ports::Remote,
+    pipeline: std::sync::Arc<dyn crate::controller::ports::DatasetPipeline>,
+    req: StreamRequest,
+) -> Result<Streamed, crate::controller::ports::RemoteError> {
+    let StreamRequest {
+        spec,
+        mut input,
+        key,
+        filename,
+        expected_bytes,
+        expected_digest,
+        expires_after_secs,
+    } = req;
+    let (mut gate, body) = gate(expected_bytes);
+    let writer = tokio::task::spawn_blocking(move || {
+        match pipeline.run(&spec, &mut input, key.as_deref(), &mut gate) {
+            Ok(_) => gate.finish(&expected_digest).map_err(Some),
+            Err(_) => {
+                gate.abort();
+                Err(None)
+            }
+        }
+    });
+    let sent = remote.upload_file(
+        filename,
+        "fine-tune".into(),
+        expected_bytes,
+        expires_after_secs,
+        body,
+    );
+    let (sent, gate) = futures::join!(sent, writer);
+    let gate = gate.unwrap_or(Err(None));
+    match (sent, gate) {
+        (Ok(file), Ok(_)) => Ok(Streamed::Uploaded(file)),
+        (sent, Err(Some(GateError::DigestMismatch | GateError::LengthMismatch { .. }))) => {
+            Ok(Streamed::Changed(sent.ok()))
+        }
+        (Err(e), _) => Err(e),
+        (Ok(file), Err(_)) => Ok(Streamed::PipelineFailed(Some(file))),
+    }
+}
