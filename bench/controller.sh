@@ -106,15 +106,19 @@ echo "==> kubectl apply --server-side ($objects objects)"
 kubectl apply --server-side -f "$work/bench.yaml" >/dev/null
 echo "==> waiting until every FineTuneJob is Succeeded"
 while :; do
-  done_count="$(kubectl -n "$ns" get ftj -o json | jq '[.items[] | select(.status.conditions // [] | any(.type=="Ready" and .status=="True"))] | length')"
-  failed="$(kubectl -n "$ns" get ftj -o json | jq '[.items[] | select(.status.conditions // [] | any(.type=="Succeeded" and .status=="False"))] | length')"
+  # One list per round (1000 objects); a busy apiserver may time out: then just try again.
+  if ! kubectl -n "$ns" get ftj -o json --request-timeout=120s >"$work/ftj.json" 2>/dev/null; then
+    sleep 5; continue
+  fi
+  done_count="$(jq '[.items[] | select(.status.conditions // [] | any(.type=="Ready" and .status=="True"))] | length' "$work/ftj.json")"
+  failed="$(jq '[.items[] | select(.status.conditions // [] | any(.type=="Succeeded" and .status=="False"))] | length' "$work/ftj.json")"
   now=$(date +%s.%N)
   printf '    %6.1fs  %4d/%d succeeded, %d failed, operator RSS %s\n' "$(echo "$now - $start" | bc)" \
     "$done_count" "$jobs" "$failed" "$(awk '/VmRSS/{print $2" "$3}' /proc/$op/status)"
   [[ "$done_count" -ge "$jobs" ]] && break
   [[ "$failed" -gt 0 ]] && { echo "some jobs failed" >&2; exit 1; }
   kill -0 "$op" 2>/dev/null || { echo "operator died" >&2; tail -20 "$work/operator.log" >&2; exit 1; }
-  sleep 5
+  sleep 10
 done
 end=$(date +%s.%N)
 sleep 3

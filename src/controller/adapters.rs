@@ -75,24 +75,52 @@ impl RequestObserver for MetricsObserver {
     }
 }
 
-/// Builds HTTP providers that report to the operator's metrics.
+/// Builds HTTP providers that report to the operator's metrics. One client (and connection
+/// pool) per distinct provider spec and key, reused across reconciles.
 pub struct HttpRemotes {
     metrics: Arc<Metrics>,
+    cache: std::sync::Mutex<std::collections::HashMap<String, Arc<dyn FineTuneProvider>>>,
 }
 
 impl HttpRemotes {
     pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+        Self {
+            metrics,
+            cache: Default::default(),
+        }
     }
+}
+
+/// Cache key: a digest of the spec and the key, so the map never holds the key itself.
+fn cache_key(spec: &ProviderSpec, api_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(spec).unwrap_or_default());
+    h.update([0]);
+    h.update(api_key.as_bytes());
+    hex::encode(h.finalize())
 }
 
 impl RemoteFactory for HttpRemotes {
     fn build(&self, spec: &ProviderSpec, api_key: &str) -> Result<Box<dyn Remote>, RemoteError> {
+        let key = cache_key(spec, api_key);
+        if let Ok(cache) = self.cache.lock()
+            && let Some(p) = cache.get(&key)
+        {
+            return Ok(Box::new(ProviderRemote(p.clone())));
+        }
         let options = ProviderOptions {
             observer: Arc::new(MetricsObserver(self.metrics.clone())),
             ..Default::default()
         };
         let p = provider::from_spec(spec, api_key.as_bytes(), options).map_err(classify)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            // Rotated keys leave stale entries; bound the map rather than track usage.
+            if cache.len() >= 256 {
+                cache.clear();
+            }
+            cache.insert(key, p.clone());
+        }
         Ok(Box::new(ProviderRemote(p)))
     }
 }
