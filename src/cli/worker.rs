@@ -92,14 +92,14 @@ fn err(code: &str) -> WorkerResult {
 
 type Inputs = (TrainingDatasetSpec, Option<Vec<u8>>, Box<dyn Read + Send>);
 
-fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, WorkerResult> {
-    let spec_json = std::env::var(SPEC_ENV).map_err(|_| err("SpecMissing"))?;
+fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, &'static str> {
+    let spec_json = std::env::var(SPEC_ENV).map_err(|_| "SpecMissing")?;
     let spec =
-        serde_json::from_str::<TrainingDatasetSpec>(&spec_json).map_err(|_| err("SpecInvalid"))?;
+        serde_json::from_str::<TrainingDatasetSpec>(&spec_json).map_err(|_| "SpecInvalid")?;
     let key = match key_file {
         Some(p) => match std::fs::read(p) {
             Ok(k) if !k.is_empty() => Some(k),
-            _ => return Err(err("KeyUnreadable")),
+            _ => return Err("KeyUnreadable"),
         },
         None => None,
     };
@@ -108,9 +108,9 @@ fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, Wor
         match File::open(p) {
             Ok(f) => input = Box::new(input.chain(std::io::BufReader::new(f))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(err("SourceFileNotFound"));
+                return Err("SourceFileNotFound");
             }
-            Err(_) => return Err(err("SourceFileUnreadable")),
+            Err(_) => return Err("SourceFileUnreadable"),
         }
     }
     Ok((spec, key, input))
@@ -119,7 +119,7 @@ fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, Wor
 fn validate(args: &ValidateArgs, pipeline: &dyn DatasetPipeline) -> WorkerResult {
     let (spec, key, mut input) = match inputs(&args.sources, args.key_file.as_ref()) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(code) => return err(code),
     };
     match pipeline.run(&spec, &mut input, key.as_deref(), &mut std::io::sink()) {
         Ok(s) => WorkerResult::Summary(s),
@@ -132,7 +132,7 @@ fn upload(args: &UploadArgs, pipeline: std::sync::Arc<dyn DatasetPipeline>) -> W
     use crate::controller::ports::RemoteFactory;
     let (spec, key, input) = match inputs(&args.sources, args.key_file.as_ref()) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(code) => return err(code),
     };
     let Ok(provider_json) = std::env::var(crate::controller::worker::PROVIDER_ENV) else {
         return err("ProviderSpecMissing");
