@@ -42,7 +42,13 @@ struct Probe {
 fn start_probe(mode: &str) -> Probe {
     let exe = std::env::current_exe().expect("current test executable");
     let mut child = Command::new(exe)
-        .args(["--ignored", "--exact", "probe", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "probe",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(MODE_ENV, mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -89,7 +95,10 @@ fn pgrep(dir: &str) -> Vec<String> {
 fn alive(pid: u32) -> bool {
     // A zombie has no command line left to kill; it only waits for its reaper.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -114,7 +123,10 @@ fn assert_all_gone(probe: &Probe) {
 fn no_process_left_after_a_failing_test() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut probe = start_probe("panic");
-    assert!(probe.pids.iter().all(|&p| alive(p)), "control plane not running in the probe");
+    assert!(
+        probe.pids.iter().all(|&p| alive(p)),
+        "control plane not running in the probe"
+    );
     let status = probe.child.wait().expect("wait for probe");
     assert!(!status.success(), "the probe test should have failed");
     assert_all_gone(&probe);
@@ -124,7 +136,10 @@ fn no_process_left_after_a_failing_test() {
 fn no_process_left_after_sigkill() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut probe = start_probe("hang");
-    assert!(probe.pids.iter().all(|&p| alive(p)), "control plane not running in the probe");
+    assert!(
+        probe.pids.iter().all(|&p| alive(p)),
+        "control plane not running in the probe"
+    );
     probe.child.kill().expect("SIGKILL the probe"); // Child::kill sends SIGKILL
     let _ = probe.child.wait();
     assert_all_gone(&probe);

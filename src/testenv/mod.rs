@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
@@ -43,14 +43,18 @@ pub enum Error {
     Binaries(String),
     #[error("certificate generation: {0}")]
     Pki(#[from] rcgen::Error),
-    #[error("{name} exited before the control plane was ready ({status}); last lines of {log}:\n{tail}")]
+    #[error(
+        "{name} exited before the control plane was ready ({status}); last lines of {log}:\n{tail}"
+    )]
     EarlyExit {
         name: &'static str,
         status: String,
         log: String,
         tail: String,
     },
-    #[error("kube-apiserver not ready after {secs} s (last /readyz result: {last}); last lines of {log}:\n{tail}")]
+    #[error(
+        "kube-apiserver not ready after {secs} s (last /readyz result: {last}); last lines of {log}:\n{tail}"
+    )]
     NotReady {
         secs: u64,
         last: String,
@@ -125,9 +129,8 @@ impl Binaries {
             .rev()
             .find(|l| !l.trim().is_empty())
             .ok_or_else(|| Error::Binaries(format!("{} printed no directory", script.display())))?;
-        Self::in_dir(Path::new(dir.trim())).ok_or_else(|| {
-            Error::Binaries(format!("{dir} lacks kube-apiserver or etcd"))
-        })
+        Self::in_dir(Path::new(dir.trim()))
+            .ok_or_else(|| Error::Binaries(format!("{dir} lacks kube-apiserver or etcd")))
     }
 }
 
@@ -482,9 +485,8 @@ pub async fn install_crds(
 /// Three distinct free loopback ports. All listeners are held until the end so that the
 /// kernel cannot hand out the same port twice; a race with other programs remains possible.
 fn free_ports() -> Result<[u16; 3], Error> {
-    let bind = || {
-        TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("bind a free loopback port", e))
-    };
+    let bind =
+        || TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("bind a free loopback port", e));
     let listeners = [bind()?, bind()?, bind()?];
     let mut ports = [0u16; 3];
     for (port, l) in ports.iter_mut().zip(&listeners) {

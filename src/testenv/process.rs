@@ -96,10 +96,7 @@ pub fn spawn(
         .try_clone()
         .map_err(|e| Error::io(format!("open {}", log.display()), e))?;
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
+    cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
     let spawn_err = |e: io::Error| Error::io(format!("start {name} ({})", program.display()), e);
     let child = match lifetime {
         Lifetime::Attached => {
@@ -112,8 +109,13 @@ pub fn spawn(
                     if libc::setpgid(0, 0) != 0 {
                         return Err(io::Error::last_os_error());
                     }
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0)
-                        != 0
+                    if libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    ) != 0
                     {
                         return Err(io::Error::last_os_error());
                     }
