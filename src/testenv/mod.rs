@@ -68,11 +68,24 @@ pub enum Error {
     #[error("kubeconfig: {0}")]
     Kubeconfig(#[from] kube::config::KubeconfigError),
     #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
+    Kube(String),
     #[error("dev cluster state in {dir}: {msg}")]
     State { dir: String, msg: String },
     #[error("async runtime: {0}")]
     Runtime(String),
+}
+
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
+        // kube's Display of an API error embeds the whole Status in Debug form; the
+        // server's message (which names the field and rule) is the useful line.
+        Error::Kube(match e {
+            kube::Error::Api(status) => {
+                format!("{} ({} {})", status.message, status.code, status.reason)
+            }
+            other => other.to_string(),
+        })
+    }
 }
 
 impl Error {
