@@ -194,6 +194,7 @@ pub struct ControlPlane {
     // Dropped after the processes are stopped (field order), so their files outlive them.
     _tmp: Option<tempfile::TempDir>,
     armed: bool,
+    at_exit: Option<u64>,
 }
 
 impl ControlPlane {
@@ -213,11 +214,15 @@ impl ControlPlane {
                 (None, d)
             }
             None => {
+                remove_stale_temp_dirs();
                 let t = tempfile::Builder::new()
-                    .prefix("tunegate-cp-")
+                    .prefix(TEMP_PREFIX)
                     .tempdir()
                     .map_err(|e| Error::io("create a temporary directory", e))?;
                 let d = t.path().to_owned();
+                let owner = d.join(OWNER_FILE);
+                std::fs::write(&owner, std::process::id().to_string())
+                    .map_err(|e| Error::io(format!("write {}", owner.display()), e))?;
                 (Some(t), d)
             }
         };
@@ -295,7 +300,15 @@ impl ControlPlane {
             etcd,
             _tmp: tmp,
             armed: true,
+            at_exit: None,
         };
+        if options.lifetime == Lifetime::Attached {
+            let temp = cp._tmp.as_ref().map(|t| t.path().to_owned());
+            cp.at_exit = Some(process::register_at_exit(
+                vec![cp.apiserver.pid(), cp.etcd.pid()],
+                temp,
+            ));
+        }
         write_kubeconfig(&cp.kubeconfig, &cp.server, &cp.pki)?;
         let deadline = spawn_at + options.ready_timeout;
         let crds = options.crds;
@@ -428,6 +441,9 @@ impl ControlPlane {
 
     /// Stops both processes now (also done on drop).
     pub fn stop(&mut self) {
+        if let Some(key) = self.at_exit.take() {
+            process::unregister_at_exit(key);
+        }
         if self.armed {
             self.armed = false;
             self.apiserver.stop(Duration::from_secs(10));
@@ -493,6 +509,34 @@ pub async fn install_crds(
         }
     }
     Ok(())
+}
+
+const TEMP_PREFIX: &str = "tunegate-cp-";
+/// Pid of the process that created a temporary control-plane directory.
+const OWNER_FILE: &str = "owner.pid";
+
+/// A killed test binary cannot remove its temporary directory (its processes do die, see
+/// `process`); remove such leftovers, recognised by an owner pid that no longer runs.
+fn remove_stale_temp_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(owner) = std::fs::read_to_string(dir.join(OWNER_FILE)) else {
+            continue;
+        };
+        let alive = owner
+            .trim()
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 }
 
 /// Three distinct free loopback ports. All listeners are held until the end so that the
