@@ -50,6 +50,7 @@ fn start_probe(mode: &str) -> Probe {
             "--test-threads=1",
         ])
         .env(MODE_ENV, mode)
+        .env("RUST_BACKTRACE", "0") // its panic is on purpose; keep the log short
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -143,4 +144,22 @@ fn no_process_left_after_sigkill() {
     probe.child.kill().expect("SIGKILL the probe"); // Child::kill sends SIGKILL
     let _ = probe.child.wait();
     assert_all_gone(&probe);
+}
+
+#[test]
+fn drop_stops_both_processes_and_removes_the_directory() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cp = tunegate::testenv::ControlPlane::start(Default::default())
+        .unwrap_or_else(|e| panic!("control plane did not start: {e}"));
+    let (etcd, apiserver) = cp.pids();
+    let dir = cp.dir().to_owned();
+    assert!(alive(etcd) && alive(apiserver));
+    drop(cp);
+    // Drop waits for both children, so they are gone (and reaped) already.
+    assert!(
+        !alive(etcd) && !alive(apiserver),
+        "still running after drop"
+    );
+    assert!(pgrep(&dir.to_string_lossy()).is_empty());
+    assert!(!dir.exists(), "{} not removed", dir.display());
 }
