@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tunegate", version, about = "Fine-tune hosted models on private data, safely")]
+#[command(
+    name = "tunegate",
+    version,
+    about = "Fine-tune hosted models on private data, safely"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
