@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::blob::{Blob, BlobWriter};
 use super::error::{ApiError, Flavor};
-use super::jobs::{JobRec, JobSpec, MethodType};
+use super::jobs::{JobRec, JobSpec, MethodType, Validation};
 use super::state::{self, FileRec, MetadataFilter, PartRec, UploadRec, UploadStatus};
 use super::validate::{self, FormatFailure, LineFormat};
 use super::{MAX_FILE_BYTES, MAX_PART_BYTES, MAX_UPLOAD_BYTES, Shared};
@@ -37,6 +37,9 @@ const UPLOAD_PURPOSES: &[&str] = &[
 const EXPIRES_MIN: i64 = 3600;
 const EXPIRES_MAX: i64 = 2_592_000;
 const UPLOAD_TTL: i64 = 3600;
+/// Training data up to this size is validated before the create call returns; larger files in
+/// the background while the job is `validating_files`.
+const INLINE_VALIDATION_BYTES: u64 = 16 * 1024 * 1024;
 
 fn flavor(uri: &Uri) -> Flavor {
     if uri.path().starts_with("/openai/") {
@@ -221,22 +224,35 @@ fn check_fine_tune_filename(purpose: &str, filename: &str) -> Result<(), ApiErro
     Ok(())
 }
 
-async fn azure_import_check(
+/// Azure imports a fine-tune file before it is usable: check it in the background and record
+/// the outcome on the file (`running` until then, `processed` or `error` after).
+fn spawn_azure_import_check(
+    app: &Shared,
     flavor: Flavor,
     purpose: &str,
+    id: &str,
     blob: &Blob,
-) -> Result<Option<u64>, ApiError> {
+) -> Option<Option<u64>> {
     if flavor != Flavor::Azure || purpose != "fine-tune" {
-        return Ok(None);
+        return Some(None);
     }
-    let blob = blob.clone();
-    tokio::task::spawn_blocking(move || {
-        let reader = blob.reader()?;
-        validate::first_invalid_json_line(std::io::BufReader::with_capacity(1 << 16, reader))
-    })
-    .await
-    .map_err(|_| io_error(std::io::Error::other("join")))?
-    .map_err(io_error)
+    let (app, id, blob) = (app.clone(), id.to_owned(), blob.clone());
+    tokio::spawn(async move {
+        let outcome = tokio::task::spawn_blocking(move || {
+            let reader = blob.reader()?;
+            validate::first_invalid_json_line(std::io::BufReader::with_capacity(1 << 16, reader))
+        })
+        .await;
+        // An unreadable spool file is reported as a bad first line rather than left pending.
+        let bad = match outcome {
+            Ok(Ok(bad)) => bad,
+            _ => Some(1),
+        };
+        if let Some(f) = app.lock().files.get_mut(&id) {
+            f.azure_check = Some(bad);
+        }
+    });
+    None
 }
 
 // ---------------------------------------------------------------------------------------- files
@@ -275,11 +291,11 @@ pub async fn create_file(
         .unwrap_or_else(|| "file".into());
     check_fine_tune_filename(&purpose, &filename)?;
     let expires_after = parse_expires_after(anchor, seconds)?;
-    let bad_line = azure_import_check(flavor, &purpose, &blob).await?;
     let mut st = app.lock();
     let now = st.now();
     let id = st.new_file_id(flavor);
     let seq = st.ids.next_seq();
+    let azure_check = spawn_azure_import_check(&app, flavor, &purpose, &id, &blob);
     let rec = FileRec {
         id: id.clone(),
         flavor,
@@ -289,7 +305,7 @@ pub async fn create_file(
         created: now,
         expires_at: expires_after.map(|s| now as i64 + s),
         blob,
-        azure_bad_line: bad_line,
+        azure_check,
     };
     let body = rec.json(now, app.cfg.azure_file_seconds);
     st.insert_file(rec, Some("files"));
@@ -611,22 +627,14 @@ pub async fn complete_upload(
         ))
         .param("part_ids"));
     }
-    let blob = tokio::task::spawn_blocking(move || Blob::concat_blocking(&blobs))
-        .await
-        .map_err(|_| io_error(std::io::Error::other("join")))?
-        .map_err(io_error)?;
-    if md5.as_deref().is_some_and(|m| m != blob.md5()) {
+    let blob = Blob::concat(&blobs);
+    if let Some(expected) = md5
+        && blob.digests().await.map_err(io_error)?.md5 != expected
+    {
         return Err(
             ApiError::invalid("The md5 checksum does not match the uploaded bytes.").param("md5"),
         );
     }
-    let purpose = app
-        .lock()
-        .uploads
-        .get(&id)
-        .map(|u| u.purpose.clone())
-        .unwrap_or_default();
-    let bad_line = azure_import_check(flavor, &purpose, &blob).await?;
     let (mut st, now) = app.ticked();
     let file_id = st.new_file_id(flavor);
     let seq = st.ids.next_seq();
@@ -640,16 +648,19 @@ pub async fn complete_upload(
     u.status = UploadStatus::Completed;
     u.file_id = Some(file_id.clone());
     u.parts.clear();
+    let (filename, purpose, expires_after) =
+        (u.filename.clone(), u.purpose.clone(), u.file_expires_after);
+    let azure_check = spawn_azure_import_check(&app, flavor, &purpose, &file_id, &blob);
     let rec = FileRec {
         id: file_id,
         flavor,
         seq,
-        filename: u.filename.clone(),
-        purpose: u.purpose.clone(),
+        filename,
+        purpose,
         created: now,
-        expires_at: u.file_expires_after.map(|s| now as i64 + s),
+        expires_at: expires_after.map(|s| now as i64 + s),
         blob,
-        azure_bad_line: bad_line,
+        azure_check,
     };
     st.insert_file(rec, Some("uploads"));
     let u = st.uploads.get(&id).ok_or_else(|| not_found_upload(&id))?;
@@ -785,6 +796,46 @@ fn job_file(
         }
     }
     Ok((f.blob.clone(), f.blob.len()))
+}
+
+/// Validate the job's files in the background, as the real service does in `validating_files`;
+/// the job leaves that stage once the outcome is known and its time has come.
+fn spawn_validation(app: &Shared, id: &str, format: LineFormat, train: Blob, val: Option<Blob>) {
+    let (app, id) = (app.clone(), id.to_owned());
+    tokio::spawn(async move {
+        let outcome = validate_files(format, train, val).await;
+        let mut st = app.lock();
+        let now = st.now();
+        if let Some(job) = st.jobs.get_mut(&id) {
+            job.set_validation(outcome, now);
+        }
+    });
+}
+
+async fn validate_files(format: LineFormat, train: Blob, val: Option<Blob>) -> Validation {
+    let unreadable = || FormatFailure {
+        code: "invalid_file_format",
+        message: "The file could not be read.".into(),
+    };
+    let t = match analyze_blob(train, format, validate::MIN_EXAMPLES).await {
+        Ok(a) => a,
+        Err(_) => return Err((unreadable(), "training_file")),
+    };
+    if let Some(f) = t.failure {
+        return Err((f, "training_file"));
+    }
+    if let Some(vb) = val {
+        match analyze_blob(vb, format, 1).await {
+            Ok(a) => {
+                if let Some(mut f) = a.failure {
+                    f.message = f.message.replace("Training file", "Validation file");
+                    return Err((f, "validation_file"));
+                }
+            }
+            Err(_) => return Err((unreadable(), "validation_file")),
+        }
+    }
+    Ok(t.examples)
 }
 
 async fn analyze_blob(
@@ -1043,41 +1094,43 @@ pub async fn create_job(
         MethodType::Dpo => LineFormat::Preference,
         MethodType::Reinforcement => LineFormat::Reinforcement,
     };
-    let train = analyze_blob(train_blob, format, validate::MIN_EXAMPLES).await?;
-    let validation: Result<u64, (FormatFailure, &'static str)> = match train.failure {
-        Some(f) => Err((f, "training_file")),
-        None => match val_blob {
-            Some(vb) => match analyze_blob(vb, format, 1).await?.failure {
-                Some(mut f) => {
-                    f.message = f.message.replace("Training file", "Validation file");
-                    Err((f, "validation_file"))
-                }
-                None => Ok(train.examples),
-            },
-            None => Ok(train.examples),
-        },
+    // Small files are validated before the call returns, so their timeline depends only on the
+    // clock; larger ones in the background while the job is `validating_files`.
+    let total = train_blob.len() + val_blob.as_ref().map_or(0, Blob::len);
+    let inline = if total <= INLINE_VALIDATION_BYTES {
+        Some(validate_files(format, train_blob.clone(), val_blob.clone()).await)
+    } else {
+        None
     };
-
-    let (mut st, now) = app.ticked();
-    let force_failure = st.faults.job_must_fail(metadata.as_ref());
-    let seed = seed.unwrap_or_else(|| st.ids.seed_value());
-    let spec = JobSpec {
-        model,
-        training_file,
-        training_bytes: train_bytes,
-        validation_file,
-        method,
-        hyperparameters: hp,
-        method_extra,
-        suffix,
-        seed,
-        metadata,
-        integrations,
-        validation,
-        force_failure,
+    let background = inline.is_none();
+    let (id, body) = {
+        let (mut st, now) = app.ticked();
+        let force_failure = st.faults.job_must_fail(metadata.as_ref());
+        let seed = seed.unwrap_or_else(|| st.ids.seed_value());
+        let spec = JobSpec {
+            model,
+            training_file,
+            training_bytes: train_bytes,
+            validation_file,
+            method,
+            hyperparameters: hp,
+            method_extra,
+            suffix,
+            seed,
+            metadata,
+            integrations,
+            force_failure,
+        };
+        let id = JobRec::create(&mut st, flavor, spec, now, &app.ctx);
+        if let (Some(job), Some(v)) = (st.jobs.get_mut(&id), inline) {
+            job.set_validation(v, now);
+        }
+        let body = st.jobs.get(&id).map(JobRec::json).unwrap_or(Value::Null);
+        (id, body)
     };
-    let id = JobRec::create(&mut st, flavor, spec, now, &app.ctx);
-    let body = st.jobs.get(&id).map(JobRec::json).unwrap_or(Value::Null);
+    if background {
+        spawn_validation(&app, &id, format, train_blob, val_blob);
+    }
     Ok(created(flavor, body))
 }
 

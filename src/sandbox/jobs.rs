@@ -112,11 +112,10 @@ pub struct JobSpec {
     pub seed: i64,
     pub metadata: Option<Map<String, Value>>,
     pub integrations: Value,
-    /// Outcome of validating the files, computed up front and revealed at the end of the
-    /// `validating_files` stage: Ok(examples) or the failure and the parameter it concerns.
-    pub validation: Result<u64, (FormatFailure, &'static str)>,
     pub force_failure: bool,
 }
+
+pub type Validation = Result<u64, (FormatFailure, &'static str)>;
 
 pub struct JobRec {
     pub id: String,
@@ -124,6 +123,11 @@ pub struct JobRec {
     pub seq: u64,
     pub created: f64,
     pub spec: JobSpec,
+    /// Outcome of validating the files (computed in the background, revealed at the end of the
+    /// `validating_files` stage): Ok(examples) or the failure and the parameter it concerns.
+    validation: Option<Validation>,
+    /// When the validation outcome became known (virtual time).
+    validation_ready_at: f64,
     pub status: String,
     pub resolved: Option<Map<String, Value>>,
     pub paused_since: Option<f64>,
@@ -202,8 +206,10 @@ impl JobRec {
             organization_id: ctx.org_id.clone(),
             span: ctx.job_seconds.max(0.0),
             spec,
+            validation: None,
+            validation_ready_at: now,
         };
-        job.plan();
+        job.milestones = vec![(VALIDATED_AT, Milestone::Validated)];
         let ts = now as i64;
         job.event(
             st,
@@ -224,12 +230,9 @@ impl JobRec {
         id
     }
 
-    fn plan(&mut self) {
-        let mut ms = vec![(VALIDATED_AT, Milestone::Validated)];
-        let Ok(examples) = self.spec.validation else {
-            self.milestones = ms;
-            return;
-        };
+    /// Lay out training once the files are validated.
+    fn plan_training(&mut self, examples: u64) {
+        let mut ms = Vec::new();
         let hp = &self.spec.hyperparameters;
         let n_epochs = hp
             .get("n_epochs")
@@ -283,7 +286,7 @@ impl JobRec {
         }
         ms.push((1.0, Milestone::Succeeded));
         ms.sort_by(|a, b| a.0.total_cmp(&b.0));
-        self.milestones = ms;
+        self.milestones.extend(ms);
     }
 
     fn event(
@@ -302,6 +305,11 @@ impl JobRec {
             message,
             metrics,
         });
+    }
+
+    pub fn set_validation(&mut self, outcome: Validation, now: f64) {
+        self.validation = Some(outcome);
+        self.validation_ready_at = now.max(self.created);
     }
 
     /// Seconds of un-paused time since creation.
@@ -454,8 +462,18 @@ pub fn advance(st: &mut State, id: &str, now: f64, ctx: &JobCtx) {
     let span = ctx.job_seconds.max(0.0);
     while job.next < job.milestones.len() && !job.is_terminal() && job.paused_since.is_none() {
         let (at, m) = job.milestones[job.next].clone();
-        if job.active_elapsed(now) < at * span {
+        let elapsed = job.active_elapsed(now);
+        if elapsed < at * span {
             break;
+        }
+        if matches!(m, Milestone::Validated) {
+            if job.validation.is_none() {
+                // Still reading the file (large files take longer): the job waits.
+                break;
+            }
+            // Time spent validating beyond the planned stage does not shorten training.
+            let ready = job.validation_ready_at - job.created - job.paused_total;
+            job.paused_total += (ready - at * span).max(0.0);
         }
         job.next += 1;
         let ts = (job.created + job.paused_total + at * span) as i64;
@@ -466,7 +484,7 @@ pub fn advance(st: &mut State, id: &str, now: f64, ctx: &JobCtx) {
 
 fn apply(st: &mut State, job: &mut JobRec, m: Milestone, ts: i64, ctx: &JobCtx) {
     match m {
-        Milestone::Validated => match job.spec.validation.clone() {
+        Milestone::Validated => match job.validation.clone().unwrap_or(Ok(0)) {
             Err((failure, param)) => {
                 job.status = "failed".into();
                 job.finished_at = Some(ts);
@@ -474,7 +492,8 @@ fn apply(st: &mut State, job: &mut JobRec, m: Milestone, ts: i64, ctx: &JobCtx) 
                     Some(json!({"code": failure.code, "message": failure.message, "param": param}));
                 job.event(st, ts, "error", failure.message, None);
             }
-            Ok(_) => {
+            Ok(examples) => {
+                job.plan_training(examples);
                 job.status = "queued".into();
                 job.event(
                     st,
@@ -547,7 +566,7 @@ fn apply(st: &mut State, job: &mut JobRec, m: Milestone, ts: i64, ctx: &JobCtx) 
                     created: ts as f64,
                     expires_at: None,
                     blob: Blob::from_bytes(csv.into_bytes().into()),
-                    azure_bad_line: None,
+                    azure_check: Some(None),
                 },
                 None,
             );
