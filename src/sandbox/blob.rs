@@ -161,6 +161,8 @@ impl BlobWriter {
     pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.len += chunk.len() as u64;
         if self.disk.is_none() && self.buf.len() + chunk.len() > self.spill_at {
+            // Recreate the spool if something cleaned /tmp under a running sandbox.
+            std::fs::create_dir_all(&self.dir)?;
             let tmp = NamedTempFile::new_in(&self.dir)?;
             let mut f = tokio::fs::File::from_std(tmp.reopen()?);
             f.write_all(&self.buf).await?;

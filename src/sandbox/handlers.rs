@@ -1186,7 +1186,7 @@ fn page<T>(
 pub async fn list_jobs(State(app): State<Shared>, uri: OriginalUri) -> ApiResult {
     let flavor = flavor(&uri);
     let q = query_pairs(&uri);
-    let limit = parse_limit(&q, 20, 100)?;
+    let limit = parse_limit(&q, 20, 10_000)?;
     let after = query_get(&q, "after");
     let filter = metadata_filter(&q);
     let (st, _) = app.ticked();
@@ -1304,7 +1304,7 @@ pub async fn list_events(
 ) -> ApiResult {
     let flavor = flavor(&uri);
     let q = query_pairs(&uri);
-    let limit = parse_limit(&q, 20, 100)?;
+    let limit = parse_limit(&q, 20, 10_000)?;
     let after = query_get(&q, "after");
     let (st, _) = app.ticked();
     let j = st
@@ -1327,7 +1327,7 @@ pub async fn list_checkpoints(
 ) -> ApiResult {
     let flavor = flavor(&uri);
     let q = query_pairs(&uri);
-    let limit = parse_limit(&q, 10, 100)?;
+    let limit = parse_limit(&q, 10, 10_000)?;
     let after = query_get(&q, "after");
     let (st, _) = app.ticked();
     let j = st
