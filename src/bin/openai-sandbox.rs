@@ -42,7 +42,8 @@ struct Cli {
     /// Comma-separated route patterns (`[METHOD ]PATH_GLOB`) the fault rate and latency apply to.
     #[arg(long, default_value = "*", value_delimiter = ',')]
     fault_routes: Vec<String>,
-    /// Comma-separated fault kinds: 429, 500, 502, 503, drop.
+    /// Comma-separated fault kinds: 429, 500, 502, 503, drop (before processing), drop_after
+    /// (processed, response lost).
     #[arg(long, default_value = "429,500,503", value_delimiter = ',')]
     fault_kinds: Vec<String>,
     /// Retry-After advertised on injected 429/503, in milliseconds.
@@ -82,7 +83,9 @@ fn fault_config(cli: &Cli) -> Result<FaultConfig, String> {
         .iter()
         .map(|k| {
             FaultKind::parse(k).ok_or_else(|| {
-                format!("unknown fault kind {k:?} (expected 429, 500, 502, 503 or drop)")
+                format!(
+                    "unknown fault kind {k:?} (expected 429, 500, 502, 503, drop or drop_after)"
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

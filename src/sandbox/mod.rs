@@ -300,7 +300,7 @@ fn fault_error(kind: FaultKind, retry_after_ms: u64, flavor: Flavor, org: &str) 
             "The server is overloaded or not ready yet.",
         )),
         // Never rendered: the connection is cut instead.
-        FaultKind::Drop => {
+        FaultKind::Drop | FaultKind::DropAfter => {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "dropped")
         }
     }
@@ -338,6 +338,15 @@ async fn frontdoor(AxState(app): AxState<Shared>, req: Request, next: Next) -> R
                         if let Some(c) = &conn {
                             c.kill();
                         }
+                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    }
+                    Some((FaultKind::DropAfter, _)) => {
+                        fault_label = Some(FaultKind::DropAfter.label());
+                        let r = next.run(req).await;
+                        if let Some(c) = &conn {
+                            c.kill();
+                        }
+                        drop(r);
                         StatusCode::INTERNAL_SERVER_ERROR.into_response()
                     }
                     Some((kind, retry_ms)) => {
@@ -402,7 +411,7 @@ async fn frontdoor(AxState(app): AxState<Shared>, req: Request, next: Next) -> R
         method,
         path,
         query,
-        status: if fault_label == Some("drop") {
+        status: if matches!(fault_label, Some("drop" | "drop_after")) {
             0
         } else {
             resp.status().as_u16()
