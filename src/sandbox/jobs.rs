@@ -597,3 +597,153 @@ fn apply(st: &mut State, job: &mut JobRec, m: Milestone, ts: i64, ctx: &JobCtx) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::faults::{FaultConfig, Faults};
+
+    fn ctx() -> JobCtx {
+        JobCtx {
+            job_seconds: 100.0,
+            org_name: "acme".into(),
+            org_id: "org-acme".into(),
+        }
+    }
+
+    fn spec(force_failure: bool, suffix: Option<&str>) -> JobSpec {
+        let mut hp = Map::new();
+        hp.insert("n_epochs".into(), json!(2));
+        JobSpec {
+            model: "gpt-4o-mini-2024-07-18".into(),
+            training_file: "file-t".into(),
+            training_bytes: 4000,
+            validation_file: None,
+            method: MethodType::Supervised,
+            hyperparameters: hp,
+            method_extra: Map::new(),
+            suffix: suffix.map(str::to_owned),
+            seed: 3,
+            metadata: None,
+            integrations: json!([]),
+            force_failure,
+        }
+    }
+
+    fn new_job(st: &mut State, force_failure: bool, validation: Option<Validation>) -> String {
+        let id = JobRec::create(
+            st,
+            Flavor::OpenAI,
+            spec(force_failure, Some("bot")),
+            1000.0,
+            &ctx(),
+        );
+        if let Some(v) = validation {
+            st.jobs.get_mut(&id).unwrap().set_validation(v, 1000.0);
+        }
+        id
+    }
+
+    fn status_at(st: &mut State, id: &str, now: f64) -> String {
+        advance(st, id, now, &ctx());
+        st.jobs[id].status.clone()
+    }
+
+    fn state() -> State {
+        State::new(1, Faults::new(FaultConfig::default()))
+    }
+
+    #[test]
+    fn timeline_from_validation_to_success() {
+        let mut st = state();
+        let id = new_job(&mut st, false, Some(Ok(20)));
+        assert_eq!(status_at(&mut st, &id, 1010.0), "validating_files");
+        assert_eq!(status_at(&mut st, &id, 1016.0), "queued");
+        assert_eq!(status_at(&mut st, &id, 1030.0), "running");
+        assert_eq!(status_at(&mut st, &id, 1100.0), "succeeded");
+        let job = &st.jobs[&id];
+        let model = job.fine_tuned_model.clone().unwrap();
+        assert!(
+            model.starts_with("ft:gpt-4o-mini-2024-07-18:acme:bot:"),
+            "{model}"
+        );
+        assert!(st.models.contains_key(&model));
+        assert_eq!(job.trained_tokens, Some(1000 * 2));
+        assert_eq!(job.finished_at, Some(1100));
+        assert_eq!(job.checkpoints.len(), 2, "one per epoch, last three kept");
+        assert_eq!(st.files[&job.result_files[0]].purpose, "fine-tune-results");
+        let ids: Vec<&str> = job.events.iter().map(|e| e.id.as_str()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "event ids increase");
+    }
+
+    #[test]
+    fn pause_stops_the_clock_and_resume_continues() {
+        let mut st = state();
+        let id = new_job(&mut st, false, Some(Ok(20)));
+        assert_eq!(status_at(&mut st, &id, 1050.0), "running");
+        let mut job = st.jobs.remove(&id).unwrap();
+        assert!(job.pause(&mut st, 1050.0));
+        assert!(!job.pause(&mut st, 1050.0));
+        st.jobs.insert(id.clone(), job);
+        assert_eq!(status_at(&mut st, &id, 5000.0), "paused");
+        let mut job = st.jobs.remove(&id).unwrap();
+        assert!(job.resume(&mut st, 5000.0));
+        st.jobs.insert(id.clone(), job);
+        assert_eq!(status_at(&mut st, &id, 5049.0), "running");
+        assert_eq!(status_at(&mut st, &id, 5050.0), "succeeded");
+    }
+
+    #[test]
+    fn validation_failures_and_forced_failures() {
+        let mut st = state();
+        let failure = FormatFailure {
+            code: "invalid_n_examples",
+            message: "Training file has 5 example(s)".into(),
+        };
+        let bad = new_job(&mut st, false, Some(Err((failure, "training_file"))));
+        assert_eq!(status_at(&mut st, &bad, 1016.0), "failed");
+        let job = &st.jobs[&bad];
+        assert_eq!(
+            job.error.as_ref().unwrap()["code"],
+            json!("invalid_n_examples")
+        );
+        assert!(job.fine_tuned_model.is_none() && job.result_files.is_empty());
+
+        let forced = new_job(&mut st, true, Some(Ok(20)));
+        assert_eq!(status_at(&mut st, &forced, 1100.0), "failed");
+        assert_eq!(
+            st.jobs[&forced].error.as_ref().unwrap()["code"],
+            json!("server_error")
+        );
+        assert!(st.models.is_empty());
+    }
+
+    #[test]
+    fn slow_validation_delays_the_job_without_shortening_training() {
+        let mut st = state();
+        let id = new_job(&mut st, false, None);
+        assert_eq!(
+            status_at(&mut st, &id, 1050.0),
+            "validating_files",
+            "waits for the outcome"
+        );
+        st.jobs.get_mut(&id).unwrap().set_validation(Ok(20), 1060.0);
+        assert_eq!(status_at(&mut st, &id, 1061.0), "queued");
+        // Validation ended 45 s late (planned at 15 s): training still takes its share.
+        assert_eq!(status_at(&mut st, &id, 1144.0), "running");
+        assert_eq!(status_at(&mut st, &id, 1145.0), "succeeded");
+    }
+
+    #[test]
+    fn cancel_is_final() {
+        let mut st = state();
+        let id = new_job(&mut st, false, Some(Ok(20)));
+        let mut job = st.jobs.remove(&id).unwrap();
+        assert!(job.cancel(&mut st, 1001.0));
+        assert!(!job.cancel(&mut st, 1002.0));
+        assert!(!job.resume(&mut st, 1002.0));
+        st.jobs.insert(id.clone(), job);
+        assert_eq!(status_at(&mut st, &id, 2000.0), "cancelled");
+        assert!(st.models.is_empty());
+    }
+}
