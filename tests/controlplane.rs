@@ -202,6 +202,32 @@ fn hyperparameters_are_positive_or_auto() {
             json!("auto-ish"),
             "must be a positive integer or \"auto\"",
         ),
+        (
+            "learningRateMultiplier",
+            json!(0),
+            "should be greater than 0",
+        ),
+        (
+            "learningRateMultiplier",
+            json!(-0.5),
+            "should be greater than 0",
+        ),
+        (
+            "learningRateMultiplier",
+            json!("fast"),
+            "should match '^auto$'",
+        ),
+        (
+            "learningRateMultiplier",
+            json!(true),
+            "must not validate the schema",
+        ),
+        (
+            "learningRateMultiplier",
+            json!([0.1]),
+            "must have at most 0 items",
+        ),
+        ("beta", json!({"value": 0.1}), "beta"),
     ]
     .into_iter()
     .enumerate()
@@ -213,6 +239,10 @@ fn hyperparameters_are_positive_or_auto() {
     let mut job = finetunejob(&ns, "good");
     job["spec"]["method"]["hyperparameters"] =
         json!({"nEpochs": "auto", "batchSize": 8, "learningRateMultiplier": 0.1});
+    apply(&job).ok();
+    let mut job = finetunejob(&ns, "good-auto");
+    job["spec"]["method"]["hyperparameters"] =
+        json!({"learningRateMultiplier": "auto", "nEpochs": 2});
     apply(&job).ok();
 }
 
