@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the few tools tunegate's scripts need beyond Rust and Go, idempotently.
+set -euo pipefail
+
+need_apt=()
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubectl)
+[ -x /usr/bin/time ] || need_apt+=(time)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing with apt: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if command -v rustup >/dev/null 2>&1; then
+  installed=$(rustup component list --installed 2>/dev/null || true)
+  for c in rustfmt clippy; do
+    grep -q "^$c" <<<"$installed" || rustup component add "$c"
+  done
+fi
+
+for t in cargo go kubectl python3; do
+  command -v "$t" >/dev/null 2>&1 || { echo "ensure-tools: $t is missing and cannot be installed here" >&2; exit 1; }
+done

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every tunegate test: formatting, lints, unit tests, and the integration and end-to-end tests
+# against a real kube-apiserver + etcd (built from Go modules on first use and cached) and the
+# openai-sandbox. Installs what it needs by itself; see README.md "What the scripts install".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "tools"
+scripts/ensure-tools.sh
+
+step "control plane binaries (cached after the first build)"
+KUBEBUILDER_ASSETS="$(hack/build-controlplane.sh | tail -n 1)"
+export KUBEBUILDER_ASSETS
+echo "using $KUBEBUILDER_ASSETS"
+
+step "cargo fmt"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --locked --all-targets
+cargo test --locked --doc
