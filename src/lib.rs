@@ -4,3 +4,4 @@
 pub mod api;
 pub mod provider;
 pub mod sandbox;
+pub mod testenv;
