@@ -2,5 +2,6 @@
 //! training data.
 
 pub mod api;
+pub mod provider;
 pub mod sandbox;
 pub mod testenv;
