@@ -2,4 +2,5 @@
 //! training data.
 
 pub mod api;
+pub mod sandbox;
 pub mod testenv;
