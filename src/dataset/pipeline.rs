@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::jsonl::{ConcatSources, DEFAULT_MAX_LINE_BYTES, DigestingReader, JsonlReader};
 use super::tokens::{DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model};
-use super::validate::{FormatCode, validate_line};
+use super::validate::{ExampleShape, FormatCode, validate_line};
 use crate::api::{DatasetFormat, FormatErrorRef, TrainingDatasetStatus, ValidationSpec};
 use crate::redact::{LineOutcome, RedactionReport, Redactor};
 
@@ -49,7 +49,8 @@ pub trait LineRedactor {
     /// Counts accumulated over a run; never values.
     type Report: Default;
 
-    /// Redacts one validated JSONL line into `out` (cleared by the caller).
+    /// Redacts one validated JSONL line, appending the output line (without terminator) to `out`
+    /// unless the example is dropped or rejected.
     fn redact_line(
         &self,
         line: &str,
@@ -116,6 +117,8 @@ pub struct PipelineOptions {
     pub max_format_errors: usize,
     /// Keep per-example token and message counts for percentiles (the CLI's statistics).
     pub collect_distribution: bool,
+    /// Threads that count tokens (the costly step); output order never depends on it.
+    pub token_threads: usize,
 }
 
 /// The configured model is not in the token-limit table.
@@ -135,6 +138,7 @@ impl PipelineOptions {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_format_errors: DEFAULT_MAX_FORMAT_ERRORS,
             collect_distribution: false,
+            token_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 
@@ -273,7 +277,38 @@ where
     let mut dropped = 0u64;
     let mut rejected = 0u64;
     let mut tokens_total = 0u64;
-    let mut out = String::new();
+    let mut batch = Batch::default();
+    let threads = options.token_threads.max(1);
+
+    // Lines are validated and redacted in order into a bounded batch; the batch's token counts are
+    // computed in parallel (the dominant cost), then its lines are written in order.
+    let mut flush = |batch: &mut Batch, errors: &mut ErrorLog| -> Result<(), PipelineError> {
+        let counts = batch.count_tokens(&counter, options.format, threads);
+        for (item, tokens) in batch.items.iter().zip(counts) {
+            let Some(tokens) = tokens else {
+                errors.push(item.number, "redaction_invalid_json");
+                continue;
+            };
+            if tokens > options.limits.max_example_tokens {
+                errors.push(item.number, FormatCode::TooManyTokens.as_str());
+                continue;
+            }
+            output
+                .write_line(&batch.text[item.start..item.end])
+                .map_err(PipelineError::Write)?;
+            examples += 1;
+            tokens_total += tokens;
+            stats.record(
+                tokens,
+                item.shape.messages,
+                item.shape.has_tools,
+                examples == 1,
+                options.collect_distribution,
+            );
+        }
+        batch.clear();
+        Ok(())
+    };
 
     while let Some(item) = reader.next_line() {
         let line = match item {
@@ -301,49 +336,44 @@ where
                 continue;
             }
         };
-        out.clear();
-        let outcome = match redactor.redact_line(line.text, &mut out, &mut report) {
+        let start = batch.text.len();
+        let outcome = match redactor.redact_line(line.text, &mut batch.text, &mut report) {
             Ok(outcome) => outcome,
             Err(e) => {
+                batch.text.truncate(start);
                 errors.push(number, e.code);
                 continue;
             }
         };
-        let tokens = match outcome {
+        match outcome {
             RedactOutcome::Dropped => {
+                batch.text.truncate(start);
                 dropped += 1;
                 continue;
             }
             RedactOutcome::Rejected => {
+                batch.text.truncate(start);
                 rejected += 1;
                 continue;
             }
-            RedactOutcome::Unchanged if out == line.text => counter.example(options.format, &value),
-            RedactOutcome::Unchanged | RedactOutcome::Redacted => {
-                match serde_json::from_str::<Value>(&out) {
-                    Ok(redacted) => counter.example(options.format, &redacted),
-                    Err(_) => {
-                        errors.push(number, "redaction_invalid_json");
-                        continue;
-                    }
-                }
-            }
-        };
-        if tokens > options.limits.max_example_tokens {
-            errors.push(number, FormatCode::TooManyTokens.as_str());
-            continue;
+            RedactOutcome::Unchanged | RedactOutcome::Redacted => {}
         }
-        output.write_line(&out).map_err(PipelineError::Write)?;
-        examples += 1;
-        tokens_total += tokens;
-        stats.record(
-            tokens,
-            shape.messages,
-            shape.has_tools,
-            examples == 1,
-            options.collect_distribution,
-        );
+        let end = batch.text.len();
+        // An unchanged line keeps its parsed value; anything else is parsed again for counting.
+        let parsed = (batch.text[start..end] == *line.text).then_some(value);
+        batch.items.push(Pending {
+            number,
+            shape,
+            start,
+            end,
+            parsed,
+        });
+        if batch.is_full() {
+            flush(&mut batch, &mut errors)?;
+        }
     }
+    flush(&mut batch, &mut errors)?;
+    drop(flush);
 
     let lines = reader.lines_read();
     let (source_digest, source_bytes) = reader.into_inner().finish();
@@ -401,6 +431,75 @@ impl ExampleStats {
     }
 }
 
+/// A validated, redacted line waiting for its token count.
+struct Pending {
+    number: u64,
+    shape: ExampleShape,
+    /// Range of the output line in `Batch::text`.
+    start: usize,
+    end: usize,
+    /// The parsed example when redaction left the line unchanged.
+    parsed: Option<Value>,
+}
+
+#[derive(Default)]
+struct Batch {
+    text: String,
+    items: Vec<Pending>,
+}
+
+/// Batch bounds: memory stays bounded, and each batch has enough work to share across threads.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
+const BATCH_ITEMS: usize = 4096;
+/// Below this many examples a batch is counted on the calling thread.
+const MIN_PARALLEL_ITEMS: usize = 32;
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.text.len() >= BATCH_BYTES || self.items.len() >= BATCH_ITEMS
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.items.clear();
+    }
+
+    /// Token counts per item, in order; `None` where the output line is not JSON.
+    fn count_tokens(
+        &self,
+        counter: &TokenCounter,
+        format: DatasetFormat,
+        threads: usize,
+    ) -> Vec<Option<u64>> {
+        let count = |item: &Pending| match &item.parsed {
+            Some(value) => Some(counter.example(format, value)),
+            None => serde_json::from_str::<Value>(&self.text[item.start..item.end])
+                .ok()
+                .map(|value| counter.example(format, &value)),
+        };
+        if threads <= 1 || self.items.len() < MIN_PARALLEL_ITEMS {
+            return self.items.iter().map(count).collect();
+        }
+        let chunk = self.items.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .items
+                .chunks(chunk)
+                .map(|items| scope.spawn(move || items.iter().map(count).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(counts) => counts,
+                    // Counting does not panic on any input; if it ever did, fail these lines.
+                    Err(_) => vec![None; chunk],
+                })
+                .take(self.items.len())
+                .collect()
+        })
+    }
+}
+
 struct ErrorLog {
     first: Vec<FormatErrorRef>,
     counts: BTreeMap<String, u64>,
@@ -416,12 +515,19 @@ impl ErrorLog {
         }
     }
 
+    /// Keeps the `max` errors with the smallest line numbers, in line order (errors of a batch
+    /// can arrive after errors of later lines).
     fn push(&mut self, line: u64, code: &str) {
-        if self.first.len() < self.max {
-            self.first.push(FormatErrorRef {
-                line,
-                code: code.to_string(),
-            });
+        let at = self.first.partition_point(|e| e.line <= line);
+        if at < self.max {
+            self.first.insert(
+                at,
+                FormatErrorRef {
+                    line,
+                    code: code.to_string(),
+                },
+            );
+            self.first.truncate(self.max);
         }
         *self.counts.entry(code.to_string()).or_default() += 1;
     }
@@ -625,6 +731,31 @@ mod tests {
         assert_eq!(summary.format_error_total(), 14);
         assert_eq!(summary.examples, 10);
         assert_eq!(String::from_utf8(out).unwrap().lines().count(), 10);
+    }
+
+    #[test]
+    fn thread_count_changes_nothing() {
+        let mut src = lines(300);
+        for i in (0..300).step_by(17) {
+            src[i] = example(&"word ".repeat(60));
+        }
+        for i in (5..300).step_by(23) {
+            src[i] = "{}".to_string();
+        }
+        src[42] = example("SECRET");
+        let input = src.join("\n");
+        let mut options = opts();
+        options.limits.max_example_tokens = 40;
+        options.collect_distribution = true;
+        options.token_threads = 1;
+        let single = run_fake(input.as_bytes(), &options);
+        options.token_threads = 3;
+        let multi = run_fake(input.as_bytes(), &options);
+        assert_eq!(single, multi);
+        let lines: Vec<u64> = single.0.format_errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![1, 6, 18, 29, 35, 52, 52 + 17, 75, 86, 98]);
+        assert_eq!(single.0.format_error_counts["too_many_tokens"], 17); // line 52 is also a `{}` line
+        assert_eq!(single.0.format_error_counts["missing_messages_list"], 13);
     }
 
     #[test]
