@@ -52,13 +52,15 @@ bytes=$(stat -c %s "$file")
 
 run() {
   local label="$1"; shift
+  local pin=()
+  if [[ "$label" == *"1 core"* ]] && command -v taskset >/dev/null; then pin=(taskset -c 0); fi
   local start end rss
   start=$(date +%s.%N)
   if command -v /usr/bin/time >/dev/null; then
-    /usr/bin/time -f '%M' -o "$dir/rss.txt" "$bin" check "$file" --json "$@" >"$dir/report.json" || [[ $? -eq 1 ]]
+    "${pin[@]}" /usr/bin/time -f '%M' -o "$dir/rss.txt" "$bin" check "$file" --json "$@" >"$dir/report.json" || [[ $? -eq 1 ]]
     rss="$(cat "$dir/rss.txt") KiB"
   else
-    "$bin" check "$file" --json "$@" >"$dir/report.json" || [[ $? -eq 1 ]]
+    "${pin[@]}" "$bin" check "$file" --json "$@" >"$dir/report.json" || [[ $? -eq 1 ]]
     rss="n/a"
   fi
   end=$(date +%s.%N)
@@ -72,5 +74,7 @@ print(f"{label}: {size/1e6:.1f} MB, {r['examples']} examples, {r['totalTokens']}
 PY
 }
 
-run "check (o200k_base, gpt-4o-mini)"
-run "check (cl100k_base, gpt-3.5-turbo)" --model gpt-3.5-turbo-0125
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+run "check, 1 core (o200k_base, gpt-4o-mini)"
+run "check, all cores (o200k_base, gpt-4o-mini)"
+run "check, 1 core (cl100k_base, gpt-3.5-turbo)" --model gpt-3.5-turbo-0125

@@ -329,7 +329,7 @@ where
             },
         };
         let number = line.number;
-        let (value, shape) = match validate_line(options.format, line.text) {
+        let (_, shape) = match validate_line(options.format, line.text) {
             Ok(parsed) => parsed,
             Err(code) => {
                 errors.push(number, code.as_str());
@@ -358,22 +358,17 @@ where
             }
             RedactOutcome::Unchanged | RedactOutcome::Redacted => {}
         }
-        let end = batch.text.len();
-        // An unchanged line keeps its parsed value; anything else is parsed again for counting.
-        let parsed = (batch.text[start..end] == *line.text).then_some(value);
         batch.items.push(Pending {
             number,
             shape,
             start,
-            end,
-            parsed,
+            end: batch.text.len(),
         });
         if batch.is_full() {
             flush(&mut batch, &mut errors)?;
         }
     }
     flush(&mut batch, &mut errors)?;
-    drop(flush);
 
     let lines = reader.lines_read();
     let (source_digest, source_bytes) = reader.into_inner().finish();
@@ -438,8 +433,6 @@ struct Pending {
     /// Range of the output line in `Batch::text`.
     start: usize,
     end: usize,
-    /// The parsed example when redaction left the line unchanged.
-    parsed: Option<Value>,
 }
 
 #[derive(Default)]
@@ -449,7 +442,7 @@ struct Batch {
 }
 
 /// Batch bounds: memory stays bounded, and each batch has enough work to share across threads.
-const BATCH_BYTES: usize = 4 * 1024 * 1024;
+const BATCH_BYTES: usize = 2 * 1024 * 1024;
 const BATCH_ITEMS: usize = 4096;
 /// Below this many examples a batch is counted on the calling thread.
 const MIN_PARALLEL_ITEMS: usize = 32;
@@ -471,11 +464,12 @@ impl Batch {
         format: DatasetFormat,
         threads: usize,
     ) -> Vec<Option<u64>> {
-        let count = |item: &Pending| match &item.parsed {
-            Some(value) => Some(counter.example(format, value)),
-            None => serde_json::from_str::<Value>(&self.text[item.start..item.end])
+        // Output lines are parsed again here, in parallel, rather than keeping every parsed
+        // example of the batch in memory.
+        let count = |item: &Pending| {
+            serde_json::from_str::<Value>(&self.text[item.start..item.end])
                 .ok()
-                .map(|value| counter.example(format, &value)),
+                .map(|value| counter.example(format, &value))
         };
         if threads <= 1 || self.items.len() < MIN_PARALLEL_ITEMS {
             return self.items.iter().map(count).collect();
