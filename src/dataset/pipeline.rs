@@ -10,7 +10,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jsonl::{ConcatSources, DEFAULT_MAX_LINE_BYTES, DigestingReader, JsonlReader};
-use super::tokens::{DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model};
+use super::tokens::{
+    CountCache, DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model,
+};
 use super::validate::{ExampleShape, FormatCode, validate_line};
 use crate::api::{DatasetFormat, FormatErrorRef, TrainingDatasetStatus, ValidationSpec};
 use crate::redact::{LineOutcome, RedactionReport, Redactor};
@@ -278,12 +280,14 @@ where
     let mut rejected = 0u64;
     let mut tokens_total = 0u64;
     let mut batch = Batch::default();
-    let threads = options.token_threads.max(1);
+    let mut caches: Vec<CountCache> = (0..options.token_threads.max(1))
+        .map(|_| CountCache::new())
+        .collect();
 
     // Lines are validated and redacted in order into a bounded batch; the batch's token counts are
     // computed in parallel (the dominant cost), then its lines are written in order.
     let mut flush = |batch: &mut Batch, errors: &mut ErrorLog| -> Result<(), PipelineError> {
-        let counts = batch.count_tokens(&counter, options.format, threads);
+        let counts = batch.count_tokens(&counter, options.format, &mut caches);
         for (item, tokens) in batch.items.iter().zip(counts) {
             let Some(tokens) = tokens else {
                 errors.push(item.number, "redaction_invalid_json");
@@ -457,29 +461,41 @@ impl Batch {
         self.items.clear();
     }
 
-    /// Token counts per item, in order; `None` where the output line is not JSON.
+    /// Token counts per item, in order; `None` where the output line is not JSON. One worker
+    /// thread per cache.
     fn count_tokens(
         &self,
         counter: &TokenCounter,
         format: DatasetFormat,
-        threads: usize,
+        caches: &mut [CountCache],
     ) -> Vec<Option<u64>> {
         // Output lines are parsed again here, in parallel, rather than keeping every parsed
         // example of the batch in memory.
-        let count = |item: &Pending| {
+        let count = |item: &Pending, cache: &mut CountCache| {
             serde_json::from_str::<Value>(&self.text[item.start..item.end])
                 .ok()
-                .map(|value| counter.example(format, &value))
+                .map(|value| counter.example_cached(format, &value, cache))
         };
+        let threads = caches.len();
         if threads <= 1 || self.items.len() < MIN_PARALLEL_ITEMS {
-            return self.items.iter().map(count).collect();
+            let Some(cache) = caches.first_mut() else {
+                return self
+                    .items
+                    .iter()
+                    .map(|i| count(i, &mut CountCache::disabled()))
+                    .collect();
+            };
+            return self.items.iter().map(|i| count(i, cache)).collect();
         }
         let chunk = self.items.len().div_ceil(threads);
         std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .items
                 .chunks(chunk)
-                .map(|items| scope.spawn(move || items.iter().map(count).collect::<Vec<_>>()))
+                .zip(caches.iter_mut())
+                .map(|(items, cache)| {
+                    scope.spawn(move || items.iter().map(|i| count(i, cache)).collect::<Vec<_>>())
+                })
                 .collect();
             handles
                 .into_iter()
