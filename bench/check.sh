@@ -5,7 +5,8 @@
 #
 # Generates a deterministic chat file (system/user/assistant turns, some tool calls, some
 # non-ASCII text) under target/bench/, builds the release binary, runs `tunegate check --json`
-# and prints MB/s and peak RSS. Needs python3 (standard library only).
+# and prints MB/s and peak RSS; then runs examples/pipeline_bench.rs (the library pipeline with and
+# without redaction) on one core and on all cores. Needs python3 (standard library only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,3 +79,10 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 run "check, 1 core (o200k_base, gpt-4o-mini)"
 run "check, all cores (o200k_base, gpt-4o-mini)"
 run "check, 1 core (cl100k_base, gpt-3.5-turbo)" --model gpt-3.5-turbo-0125
+
+echo "library pipeline (examples/pipeline_bench.rs)"
+cargo build --release --quiet --example pipeline_bench
+if command -v taskset >/dev/null; then
+  taskset -c 0 target/release/examples/pipeline_bench "$file" 1
+fi
+target/release/examples/pipeline_bench "$file"
