@@ -5,3 +5,5 @@ pub mod api;
 pub mod cli;
 pub mod dataset;
 pub mod redact;
+pub mod sandbox;
+pub mod testenv;

@@ -1,6 +1,10 @@
 //! `FineTuneJob`: one fine-tuning run at one provider, and the ledger of every remote object it
 //! created.
 
+// Each `printcolumn(...)` repeats keys such as `type_ = "string"`, which clippy mistakes for
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use std::borrow::Cow;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -106,8 +110,11 @@ impl JsonSchema for AutoOr<u32> {
     }
 }
 
-// Float hyperparameters: any JSON scalar, narrowed by CEL, because structural schemas have no
-// "number or string" type.
+// Float hyperparameters: any JSON scalar, because structural schemas have no "number or string"
+// type (x-kubernetes-int-or-string rejects 0.1). No CEL rule can narrow it: kube-apiserver cannot
+// build CEL type information for a schemaless field and rejects the whole CRD ("unable to convert
+// structural schema to CEL declarations"). So positivity of these two is checked by the
+// controller, not at admission.
 impl JsonSchema for AutoOr<f64> {
     fn schema_name() -> Cow<'static, str> {
         "AutoOrPositiveNumber".into()
@@ -117,11 +124,7 @@ impl JsonSchema for AutoOr<f64> {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "x-kubernetes-preserve-unknown-fields": true,
-            "x-kubernetes-validations": [{
-                "rule": "type(self) == string ? self == 'auto' : (type(self) == double ? self > 0.0 : (type(self) == int ? self > 0 : false))",
-                "message": "must be a positive number or \"auto\""
-            }]
+            "x-kubernetes-preserve-unknown-fields": true
         })
     }
 }
@@ -158,7 +161,9 @@ pub enum MethodType {
 /// How the model is trained.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.type == 'DPO' || !has(self.hyperparameters) || !has(self.hyperparameters.beta)").message("hyperparameters.beta is only valid for the DPO method").reason(Reason::FieldValueForbidden))]
+// No CEL rule for "beta only with DPO": `beta` is schemaless (number or "auto"), and CEL drops
+// schemaless fields from the object type, so kube-apiserver rejects the CRD when a rule names
+// `self.hyperparameters.beta` ("undefined field 'beta'"). The controller has to check it.
 pub struct FineTuneMethod {
     /// Supervised (default) or DPO. DPO needs a Preference dataset.
     #[serde(rename = "type", default)]
@@ -234,12 +239,43 @@ pub struct OutputSpec {
     shortname = "ftj",
     category = "tunegate",
     doc = "A fine-tuning run at a hosted provider on a redacted TrainingDataset, with a ledger of every remote object it created.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the job succeeded and remote cleanup is done"),
-    printcolumn(name = "Status", type_ = "string", json_path = ".status.remote.status", description = "The provider's job status"),
-    printcolumn(name = "Model", type_ = "string", json_path = ".status.remote.fineTunedModel", description = "The fine-tuned model"),
-    printcolumn(name = "Base", type_ = "string", json_path = ".spec.model", description = "The base model", priority = 1),
-    printcolumn(name = "Job", type_ = "string", json_path = ".status.remote.jobID", description = "The provider's job id", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Whether the job succeeded and remote cleanup is done"
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.remote.status",
+        description = "The provider's job status"
+    ),
+    printcolumn(
+        name = "Model",
+        type_ = "string",
+        json_path = ".status.remote.fineTunedModel",
+        description = "The fine-tuned model"
+    ),
+    printcolumn(
+        name = "Base",
+        type_ = "string",
+        json_path = ".spec.model",
+        description = "The base model",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Job",
+        type_ = "string",
+        json_path = ".status.remote.jobID",
+        description = "The provider's job id",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.trainingDatasetRef == oldSelf.trainingDatasetRef && self.provider == oldSelf.provider && self.model == oldSelf.model && self.method == oldSelf.method && has(self.validationDatasetRef) == has(oldSelf.validationDatasetRef) && (!has(self.validationDatasetRef) || self.validationDatasetRef == oldSelf.validationDatasetRef) && has(self.suffix) == has(oldSelf.suffix) && (!has(self.suffix) || self.suffix == oldSelf.suffix) && has(self.seed) == has(oldSelf.seed) && (!has(self.seed) || self.seed == oldSelf.seed) && has(self.output) == has(oldSelf.output) && (!has(self.output) || self.output == oldSelf.output)").message("spec is immutable after creation, except paused, retention and deletionPolicy").reason(Reason::FieldValueForbidden))]
@@ -332,7 +368,11 @@ pub struct RemoteStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RemoteError>,
     /// Id of the last provider event already turned into a Kubernetes Event.
-    #[serde(rename = "lastEventID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastEventID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_event_id: Option<String>,
     /// When the job finished, as the provider reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
