@@ -120,28 +120,44 @@ impl Engine {
         if out.is_empty() {
             return;
         }
+        out.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
         self.drop_protected(text, out);
         resolve_overlaps(out);
     }
 
+    /// Drops findings that overlap a mask token or lie inside an allow-listed value. Linear: both
+    /// the findings and the protected ranges are sorted by start.
     fn drop_protected(&self, text: &str, out: &mut Vec<Finding>) {
         let b = text.as_bytes();
         // Mask tokens from an earlier pass: `[NAME]` or `[NAME_xxxxxxxx]`.
         if memchr::memchr(b'[', b).is_some() {
-            for m in self.mask_names.find_iter(b) {
-                if let Some(end) = mask_token_end(b, m.end()) {
-                    let (s, e) = (m.start() as u32, end as u32);
-                    out.retain(|f| f.end <= s || f.start >= e);
-                }
-            }
+            let masks = self
+                .mask_names
+                .find_iter(b)
+                .filter_map(|m| mask_token_end(b, m.end()).map(|e| (m.start() as u32, e as u32)));
+            sweep(out, masks, |f, (s, e)| s < f.end && f.start < e);
         }
         if let Some(allow) = &self.allow {
-            for m in allow.find_iter(b) {
-                let (s, e) = (m.start() as u32, m.end() as u32);
-                out.retain(|f| !(f.start >= s && f.end <= e));
-            }
+            let ranges = allow.find_iter(b).map(|m| (m.start() as u32, m.end() as u32));
+            sweep(out, ranges, |f, (s, e)| s <= f.start && f.end <= e);
         }
     }
+}
+
+/// Removes every finding for which `hit(finding, range)` holds for the first range ending after
+/// the finding's start. `out` is sorted by start; `ranges` are sorted and non-overlapping.
+fn sweep(out: &mut Vec<Finding>, ranges: impl Iterator<Item = (u32, u32)>, hit: impl Fn(&Finding, (u32, u32)) -> bool) {
+    let mut ranges = ranges.peekable();
+    out.retain(|f| {
+        while let Some(&(_, e)) = ranges.peek() {
+            if e <= f.start {
+                ranges.next();
+            } else {
+                break;
+            }
+        }
+        !ranges.peek().is_some_and(|&r| hit(f, r))
+    });
 }
 
 /// After `[NAME`, accept `]` or `_` + 8 lowercase hex + `]`.
@@ -159,9 +175,8 @@ fn mask_token_end(b: &[u8], p: usize) -> Option<usize> {
     None
 }
 
-/// Earliest start wins; at equal starts the longest wins.
+/// Earliest start wins; at equal starts the longest wins (`v` is sorted that way).
 fn resolve_overlaps(v: &mut Vec<Finding>) {
-    v.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut last_end = 0u32;
     let mut first = true;
     v.retain(|f| {
