@@ -10,17 +10,95 @@ use tunegate::redact::EntityType;
 use tunegate::redact::corpus::{LOOKALIKE_KINDS, Rng, entity_value, lookalike};
 
 const WORDS: &[&str] = &[
-    "the", "order", "account", "please", "update", "shipping", "address", "thanks", "for", "your",
-    "help", "with", "my", "subscription", "invoice", "was", "charged", "twice", "can", "you",
-    "check", "status", "of", "refund", "delivery", "arrived", "damaged", "and", "I", "would",
-    "like", "to", "return", "it", "password", "reset", "link", "does", "not", "work", "on",
-    "mobile", "app", "version", "after", "upgrade", "customer", "support", "team", "replied",
+    "the",
+    "order",
+    "account",
+    "please",
+    "update",
+    "shipping",
+    "address",
+    "thanks",
+    "for",
+    "your",
+    "help",
+    "with",
+    "my",
+    "subscription",
+    "invoice",
+    "was",
+    "charged",
+    "twice",
+    "can",
+    "you",
+    "check",
+    "status",
+    "of",
+    "refund",
+    "delivery",
+    "arrived",
+    "damaged",
+    "and",
+    "I",
+    "would",
+    "like",
+    "to",
+    "return",
+    "it",
+    "password",
+    "reset",
+    "link",
+    "does",
+    "not",
+    "work",
+    "on",
+    "mobile",
+    "app",
+    "version",
+    "after",
+    "upgrade",
+    "customer",
+    "support",
+    "team",
+    "replied",
 ];
 const WORDS_NON_ASCII: &[&str] = &[
-    "la", "commande", "été", "expédiée", "déjà", "reçu", "Straße", "Bestellung", "übermorgen",
-    "Grüße", "заказ", "доставка", "спасибо", "пожалуйста", "您的", "订单", "已经", "发货", "请",
-    "确认", "地址", "注文", "ありがとう", "配送", "確認", "お願いします", "pedido", "envío", "mañana",
-    "naïve", "café", "Zürich", "😊", "ok", "and", "the", "account",
+    "la",
+    "commande",
+    "été",
+    "expédiée",
+    "déjà",
+    "reçu",
+    "Straße",
+    "Bestellung",
+    "übermorgen",
+    "Grüße",
+    "заказ",
+    "доставка",
+    "спасибо",
+    "пожалуйста",
+    "您的",
+    "订单",
+    "已经",
+    "发货",
+    "请",
+    "确认",
+    "地址",
+    "注文",
+    "ありがとう",
+    "配送",
+    "確認",
+    "お願いします",
+    "pedido",
+    "envío",
+    "mañana",
+    "naïve",
+    "café",
+    "Zürich",
+    "😊",
+    "ok",
+    "and",
+    "the",
+    "account",
 ];
 
 fn sentence(rng: &mut Rng, words: &[&str], n: usize) -> String {
@@ -37,7 +115,10 @@ fn sentence(rng: &mut Rng, words: &[&str], n: usize) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let target: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100 << 20);
+    let target: u64 = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100 << 20);
     let non_ascii = args.get(2).is_some_and(|s| s == "nonascii");
     let words = if non_ascii { WORDS_NON_ASCII } else { WORDS };
     let mut rng = Rng::new(if non_ascii { 0xB0B } else { 0xA11CE });
@@ -77,7 +158,10 @@ fn main() {
             {"role": "assistant", "content": assistant.trim_end()},
         ]})
         .to_string();
-        if w.write_all(line.as_bytes()).and_then(|_| w.write_all(b"\n")).is_err() {
+        if w.write_all(line.as_bytes())
+            .and_then(|_| w.write_all(b"\n"))
+            .is_err()
+        {
             return;
         }
         written += line.len() as u64 + 1;

@@ -93,7 +93,11 @@ pub enum RunError {
     #[error("cannot open input: {0}")]
     InputOpen(io::Error),
     #[error("line {line}: {cause} ({code})")]
-    Line { line: u64, cause: &'static str, code: String },
+    Line {
+        line: u64,
+        cause: &'static str,
+        code: String,
+    },
     #[error("cannot read input at line {line}: {source}")]
     Read { line: u64, source: io::Error },
     #[error("cannot write output: {0}")]
@@ -134,7 +138,10 @@ fn execute(args: &RedactArgs) -> Result<u8, RunError> {
     let input: Box<dyn BufRead> = if args.input == "-" {
         Box::new(BufReader::with_capacity(1 << 20, io::stdin()))
     } else {
-        Box::new(BufReader::with_capacity(1 << 20, File::open(&args.input).map_err(RunError::InputOpen)?))
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            File::open(&args.input).map_err(RunError::InputOpen)?,
+        ))
     };
 
     let mut report = RedactionReport::default();
@@ -153,13 +160,18 @@ fn execute(args: &RedactArgs) -> Result<u8, RunError> {
             let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(RunError::Write)?;
             let mut w = BufWriter::with_capacity(1 << 20, tmp);
             stream(input, &mut w, &redactor, args.format, &mut report)?;
-            let tmp = w.into_inner().map_err(|e| RunError::Write(e.into_error()))?;
+            let tmp = w
+                .into_inner()
+                .map_err(|e| RunError::Write(e.into_error()))?;
             tmp.as_file().sync_all().map_err(RunError::Write)?;
             tmp.persist(path).map_err(|e| RunError::Write(e.error))?;
         }
     }
     if let Some(path) = &args.report {
-        let file = ReportFile { mode: policy.mode, report: &report };
+        let file = ReportFile {
+            mode: policy.mode,
+            report: &report,
+        };
         let json = serde_json::to_vec_pretty(&file).map_err(|e| RunError::Report(e.into()))?;
         std::fs::write(path, json).map_err(RunError::Report)?;
     }
@@ -190,15 +202,25 @@ pub fn stream<R: BufRead, W: Write>(
                 let line = e.line;
                 let code = e.code();
                 return Err(match e.kind {
-                    crate::dataset::jsonl::ReadErrorKind::Io(source) => RunError::Read { line, source },
-                    _ => RunError::Line { line, cause: "unreadable line", code: code.to_string() },
+                    crate::dataset::jsonl::ReadErrorKind::Io(source) => {
+                        RunError::Read { line, source }
+                    }
+                    _ => RunError::Line {
+                        line,
+                        cause: "unreadable line",
+                        code: code.to_string(),
+                    },
                 });
             }
         };
         if let Some(f) = format
             && let Err(code) = validate_line(f.into(), line.text)
         {
-            return Err(RunError::Line { line: line.number, cause: "format error", code: code.as_str().to_string() });
+            return Err(RunError::Line {
+                line: line.number,
+                cause: "format error",
+                code: code.as_str().to_string(),
+            });
         }
         buf.clear();
         match redactor.redact_line(line.text, &mut buf, report) {
@@ -208,7 +230,11 @@ pub fn stream<R: BufRead, W: Write>(
             }
             Ok(LineOutcome::Dropped | LineOutcome::Rejected) => {}
             Err(e) => {
-                return Err(RunError::Line { line: line.number, cause: "invalid JSON", code: e.code.to_string() });
+                return Err(RunError::Line {
+                    line: line.number,
+                    cause: "invalid JSON",
+                    code: e.code.to_string(),
+                });
             }
         }
     }
