@@ -22,6 +22,8 @@ enum Command {
     Crds,
     /// Validate a JSONL training file and print statistics (exit 0 valid, 1 invalid, 2 unreadable).
     Check(tunegate::cli::check::CheckArgs),
+    /// Redact personal data and secrets from a JSONL file (exit 0 ok, 2 invalid input, 3 rejected).
+    Redact(tunegate::cli::redact::RedactArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
             &mut std::io::stdout().lock(),
             &mut std::io::stderr().lock(),
         )),
+        Command::Redact(args) => ExitCode::from(tunegate::cli::redact::run(&args)),
     }
 }
 

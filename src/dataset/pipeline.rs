@@ -15,7 +15,6 @@ use super::tokens::{
 };
 use super::validate::{ExampleShape, FormatCode, validate_line};
 use crate::api::{DatasetFormat, FormatErrorRef, TrainingDatasetStatus, ValidationSpec};
-use crate::redact::{LineOutcome, RedactionReport, Redactor};
 
 /// How many format errors the summary keeps (the status shows at most 10).
 pub const DEFAULT_MAX_FORMAT_ERRORS: usize = 10;
@@ -83,29 +82,6 @@ impl LineRedactor for NoRedaction {
 
     fn findings(_: &()) -> BTreeMap<String, u64> {
         BTreeMap::new()
-    }
-}
-
-impl LineRedactor for Redactor {
-    type Report = RedactionReport;
-
-    fn redact_line(
-        &self,
-        line: &str,
-        out: &mut String,
-        report: &mut RedactionReport,
-    ) -> Result<RedactOutcome, RedactLineError> {
-        match Redactor::redact_line(self, line, out, report) {
-            Ok(LineOutcome::Unchanged) => Ok(RedactOutcome::Unchanged),
-            Ok(LineOutcome::Redacted) => Ok(RedactOutcome::Redacted),
-            Ok(LineOutcome::Dropped) => Ok(RedactOutcome::Dropped),
-            Ok(LineOutcome::Rejected) => Ok(RedactOutcome::Rejected),
-            Err(e) => Err(RedactLineError { code: e.code }),
-        }
-    }
-
-    fn findings(report: &RedactionReport) -> BTreeMap<String, u64> {
-        report.findings.clone()
     }
 }
 
@@ -878,6 +854,7 @@ mod tests {
     #[test]
     fn real_redactor_masks_and_reports_findings() {
         use crate::api::{RedactionMode, RedactionPolicy};
+        use crate::redact::Redactor;
         let mut src = lines(10);
         src[4] = example("mail me at jane.doe@example.com");
         let input = src.join("\n");
