@@ -2,6 +2,9 @@
 //! training data.
 
 pub mod api;
+pub mod cli;
+pub mod dataset;
 pub mod provider;
+pub mod redact;
 pub mod sandbox;
 pub mod testenv;

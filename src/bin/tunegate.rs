@@ -20,6 +20,10 @@ struct Cli {
 enum Command {
     /// Print both CustomResourceDefinitions as multi-document YAML.
     Crds,
+    /// Validate a JSONL training file and print statistics (exit 0 valid, 1 invalid, 2 unreadable).
+    Check(tunegate::cli::check::CheckArgs),
+    /// Redact personal data and secrets from a JSONL file (exit 0 ok, 2 invalid input, 3 rejected).
+    Redact(tunegate::cli::redact::RedactArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +33,13 @@ fn main() -> ExitCode {
             Ok(yaml) => write_stdout(&yaml),
             Err(e) => fail(&format!("cannot render CRDs: {e}")),
         },
+        Command::Check(args) => ExitCode::from(tunegate::cli::check::run(
+            &args,
+            std::io::stdin().lock(),
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )),
+        Command::Redact(args) => ExitCode::from(tunegate::cli::redact::run(&args)),
     }
 }
 

@@ -1,0 +1,4 @@
+//! Subcommand logic for the `tunegate` binary (kept out of the binary so it is testable).
+
+pub mod check;
+pub mod redact;
