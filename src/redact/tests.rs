@@ -274,3 +274,18 @@ fn redactor_is_send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Redactor>();
 }
+
+#[test]
+fn pathological_inputs_stay_linear() {
+    // Many findings without spaces, many failing JWT anchors, many mask look-alikes. Quadratic
+    // behaviour would make this test hang rather than pass.
+    let emails = "a@b.co,".repeat(20_000);
+    let jwts = "eyJ".repeat(100_000);
+    let masks = "[EMAIL_ADDRESS]".repeat(20_000) + &"x@y.io ".repeat(20_000);
+    for s in [emails, jwts, masks] {
+        let line = serde_json::json!({ "c": s }).to_string();
+        let (o, out, _) = red(&RedactionPolicy::default(), None, &line);
+        o.unwrap();
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+}
