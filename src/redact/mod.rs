@@ -137,6 +137,10 @@ pub enum LineOutcome {
     Rejected,
 }
 
+/// Re-scans of a changed string. Real text converges in one or two; only adversarial chains of
+/// findings that each unlock the next need more.
+const MAX_FIXPOINT_ROUNDS: usize = 32;
+
 const ROLES: [&str; 7] = [
     "system",
     "developer",
@@ -516,9 +520,10 @@ impl Redactor {
         let mut next = std::mem::take(&mut st.red_b);
         self.count_tokens(text, &findings, st);
         self.apply(text, &findings, &mut cur);
-        // Masking can join fragments into a new finding; repeat until a fixpoint so the output is
-        // stable under a second run.
-        for _ in 0..4 {
+        // Masking changes the neighbours of a finding (boundaries), which can expose a new one;
+        // repeat until a fixpoint so the output is stable under a second run. Each round only runs
+        // when the previous one found something, and masked text is never found again.
+        for _ in 0..MAX_FIXPOINT_ROUNDS {
             self.engine.find(&cur, &mut findings);
             if findings.is_empty() {
                 break;

@@ -289,3 +289,15 @@ fn pathological_inputs_stay_linear() {
         serde_json::from_str::<serde_json::Value>(&out).unwrap();
     }
 }
+
+#[test]
+fn fuzz_regressions_are_idempotent() {
+    // Found by `cargo fuzz` (redact_line): mask tokens used to act as phone context words.
+    let line = r#""8888888~---%----------0PHONE_36--------0PHONE_NUMB36-----9607166210 0 0204------0PHONE_36--------0PHONE_NUMB36-----9607166210 0 0204369011%49J&(----9607166210 0 0204369016%4369011%49J&(----9607166210 0 0204369016%491&(+|&""#;
+    let chain =
+        r#"{"c":"x@y.co-4111111111111111-4111111111111111-4111111111111111-4111111111111111"}"#;
+    for l in [line, chain] {
+        let once = mask(l);
+        assert_eq!(mask(&once), once);
+    }
+}
