@@ -54,7 +54,7 @@ impl From<FormatArg> for DatasetFormat {
 pub struct RedactArgs {
     /// Input JSONL file, or `-` for stdin.
     pub input: String,
-    /// Output file (default: stdout). Written to a temporary file and renamed on success.
+    /// Output file (default, or `-`: stdout). Written to a temporary file and renamed on success.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
     /// Redaction policy (YAML or JSON; the `redaction` section of a TrainingDataset). Default: Mask
@@ -106,11 +106,44 @@ pub enum RunError {
     Report(io::Error),
 }
 
-/// Loads a policy file (YAML; JSON is YAML too).
+const POLICY_FIELDS: [&str; 6] = [
+    "mode",
+    "entities",
+    "customPatterns",
+    "denyList",
+    "allowList",
+    "pseudonymizationKeyRef",
+];
+
+/// Loads a policy file (YAML; JSON is YAML too). Unknown top-level fields are errors: a misspelt
+/// `entites` must not silently fall back to the defaults.
 pub fn load_policy(path: &Path) -> Result<RedactionPolicy, RunError> {
     let text = std::fs::read_to_string(path).map_err(RunError::PolicyRead)?;
+    parse_policy(&text)
+}
+
+/// Parses a policy document (see [`load_policy`]).
+pub fn parse_policy(text: &str) -> Result<RedactionPolicy, RunError> {
     // serde_yaml errors may quote the offending YAML; the policy is configuration, not data.
-    serde_yaml::from_str(&text).map_err(|e| RunError::PolicyParse(e.to_string()))
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| RunError::PolicyParse(e.to_string()))?;
+    if value.is_null() {
+        return Ok(RedactionPolicy::default());
+    }
+    let map = value
+        .as_mapping()
+        .ok_or_else(|| RunError::PolicyParse("the policy must be a mapping".into()))?;
+    for k in map.keys() {
+        let known = k.as_str().is_some_and(|k| POLICY_FIELDS.contains(&k));
+        if !known {
+            return Err(RunError::PolicyParse(format!(
+                "unknown field {}; expected one of {}",
+                serde_yaml::to_string(k).unwrap_or_default().trim(),
+                POLICY_FIELDS.join(", ")
+            )));
+        }
+    }
+    serde_yaml::from_value(value).map_err(|e| RunError::PolicyParse(e.to_string()))
 }
 
 /// Runs the command; returns the process exit code. Errors are printed as one line on stderr.
@@ -145,7 +178,8 @@ fn execute(args: &RedactArgs) -> Result<u8, RunError> {
     };
 
     let mut report = RedactionReport::default();
-    match &args.output {
+    let output = args.output.as_ref().filter(|p| p.as_os_str() != "-");
+    match output {
         None => {
             let stdout = io::stdout();
             let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
@@ -239,4 +273,21 @@ pub fn stream<R: BufRead, W: Write>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_files() {
+        assert_eq!(parse_policy("").unwrap(), RedactionPolicy::default());
+        assert_eq!(parse_policy("{}").unwrap(), RedactionPolicy::default());
+        let p = parse_policy("mode: Reject\nentities: [EMAIL_ADDRESS]\n").unwrap();
+        assert_eq!(p.mode, RedactionMode::Reject);
+        assert!(parse_policy("entites: [EMAIL_ADDRESS]").is_err());
+        assert!(parse_policy("mode: Shred").is_err());
+        assert!(parse_policy("[1, 2]").is_err());
+        assert!(parse_policy(r#"{"mode": "DropExample"}"#).is_ok());
+    }
 }

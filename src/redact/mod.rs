@@ -137,6 +137,10 @@ pub enum LineOutcome {
     Rejected,
 }
 
+/// Re-scans of a changed string. Real text converges in one or two; only adversarial chains of
+/// findings that each unlock the next need more.
+const MAX_FIXPOINT_ROUNDS: usize = 32;
+
 const ROLES: [&str; 7] = [
     "system",
     "developer",
@@ -516,9 +520,10 @@ impl Redactor {
         let mut next = std::mem::take(&mut st.red_b);
         self.count_tokens(text, &findings, st);
         self.apply(text, &findings, &mut cur);
-        // Masking can join fragments into a new finding; repeat until a fixpoint so the output is
-        // stable under a second run.
-        for _ in 0..4 {
+        // Masking changes the neighbours of a finding (boundaries), which can expose a new one;
+        // repeat until a fixpoint so the output is stable under a second run. Each round only runs
+        // when the previous one found something, and masked text is never found again.
+        for _ in 0..MAX_FIXPOINT_ROUNDS {
             self.engine.find(&cur, &mut findings);
             if findings.is_empty() {
                 break;
@@ -571,14 +576,15 @@ impl Redactor {
 
     /// Token change over the words around each finding. BPE pre-tokenisation never merges across a
     /// space followed by a non-space, so windows bounded by spaces count exactly what the whole
-    /// string would, at a fraction of the cost.
+    /// string would, at a fraction of the cost (windows reach at most 64 bytes for a space, so text
+    /// without spaces gets a close estimate in linear time).
     fn count_tokens(&self, text: &str, findings: &[Finding], st: &mut Scratch) {
         let bpe = tiktoken_rs::o200k_base_singleton();
         let mut new_w = String::new();
         let mut i = 0;
         while i < findings.len() {
             let s0 = findings[i].start as usize;
-            let ws = text[..s0].rfind(' ').unwrap_or(0);
+            let ws = window_start(text, s0);
             let mut we = window_end(text, findings[i].end as usize);
             let mut j = i + 1;
             while j < findings.len() && (findings[j].start as usize) < we {
@@ -610,8 +616,23 @@ impl Redactor {
     }
 }
 
+/// Furthest a token window reaches for a space; text without spaces (CJK, blobs) stays linear.
+const WINDOW_REACH: usize = 64;
+
+fn window_start(text: &str, before: usize) -> usize {
+    let mut lo = before.saturating_sub(WINDOW_REACH);
+    while !text.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    text[lo..before].rfind(' ').map_or(lo, |k| lo + k)
+}
+
 fn window_end(text: &str, from: usize) -> usize {
-    text[from..].find(' ').map_or(text.len(), |k| from + k)
+    let mut hi = (from + WINDOW_REACH).min(text.len());
+    while !text.is_char_boundary(hi) {
+        hi += 1;
+    }
+    text[from..hi].find(' ').map_or(hi, |k| from + k)
 }
 
 fn role_id(s: &str) -> u8 {

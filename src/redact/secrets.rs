@@ -147,7 +147,14 @@ impl SecretScanner {
                     class,
                     needs_digit,
                 } => prefixed(b, m.start(), m.end(), min, max, class, needs_digit),
-                Anchor::Jwt => jwt(b, m.start()),
+                Anchor::Jwt => match jwt(b, m.start()) {
+                    Ok(found) => Some(found),
+                    Err(run_end) => {
+                        // Every later `eyJ` in the same run fails the same way: skip it (linear).
+                        skip_to = run_end;
+                        None
+                    }
+                },
                 Anchor::Pem => pem(b, m.start()),
                 Anchor::UrlCreds => url_password(b, m.start()),
                 Anchor::Keyword { password } => keyword_value(b, m.end(), password),
@@ -196,20 +203,20 @@ fn b64url_run(b: &[u8], mut p: usize) -> usize {
     p
 }
 
-fn jwt(b: &[u8], s: usize) -> Option<(usize, usize)> {
-    if &b[s..s + 3] != b"eyJ" || (s > 0 && is_word(b[s - 1])) {
-        return None;
-    }
+/// `header.payload.signature`; on failure, the end of the header run.
+fn jwt(b: &[u8], s: usize) -> Result<(usize, usize), usize> {
     let h = b64url_run(b, s);
+    if s > 0 && is_word(b[s - 1]) {
+        return Err(s + 3);
+    }
     if h - s < 10 || h >= b.len() || b[h] != b'.' {
-        return None;
+        return Err(h);
     }
     let p = b64url_run(b, h + 1);
     if p - h - 1 < 10 || p >= b.len() || b[p] != b'.' {
-        return None;
+        return Err(h);
     }
-    let sig = b64url_run(b, p + 1);
-    Some((s, sig))
+    Ok((s, b64url_run(b, p + 1)))
 }
 
 fn pem(b: &[u8], s: usize) -> Option<(usize, usize)> {

@@ -359,12 +359,25 @@ fn num(b: &[u8]) -> u32 {
 }
 
 /// Words before `start` that make a number a phone number or an SSN even without separators.
+/// Words inside `[...]` do not count: mask tokens such as `[PHONE_NUMBER]` or `[US_SSN]` must not
+/// turn the next number into a finding on a second run (idempotence).
 fn context_before(b: &[u8], start: usize, words: &[&[u8]]) -> bool {
     let from = start.saturating_sub(32);
     let window = &b[from..start];
-    words
-        .iter()
-        .any(|w| window.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)))
+    words.iter().any(|w| {
+        window.windows(w.len()).enumerate().any(|(k, x)| {
+            x.eq_ignore_ascii_case(w) && {
+                let before = &window[..k];
+                let open = before.iter().rposition(|&c| c == b'[');
+                let close = before.iter().rposition(|&c| c == b']');
+                match (open, close) {
+                    (Some(o), Some(c)) => c > o,
+                    (Some(_), None) => false,
+                    _ => true,
+                }
+            }
+        })
+    })
 }
 
 const PHONE_CONTEXT: &[&[u8]] = &[
@@ -699,6 +712,7 @@ mod tests {
         one("1-800-555-0199", "1-800-555-0199", ENT_PHONE);
         one("phone: 4155552671", "4155552671", ENT_PHONE);
         one("room 12 415-555-2671", "415-555-2671", ENT_PHONE);
+        none("[PHONE_NUMBER] 4155552671 and [US_SSN] 536221234");
         none("on 2024-05-01 at 12:30:45 for $1299.99 (v1.2.3) order 4155552671");
     }
 

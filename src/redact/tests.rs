@@ -274,3 +274,30 @@ fn redactor_is_send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Redactor>();
 }
+
+#[test]
+fn pathological_inputs_stay_linear() {
+    // Many findings without spaces, many failing JWT anchors, many mask look-alikes. Quadratic
+    // behaviour would make this test hang rather than pass.
+    let emails = "a@b.co,".repeat(20_000);
+    let jwts = "eyJ".repeat(100_000);
+    let masks = "[EMAIL_ADDRESS]".repeat(20_000) + &"x@y.io ".repeat(20_000);
+    for s in [emails, jwts, masks] {
+        let line = serde_json::json!({ "c": s }).to_string();
+        let (o, out, _) = red(&RedactionPolicy::default(), None, &line);
+        o.unwrap();
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+}
+
+#[test]
+fn fuzz_regressions_are_idempotent() {
+    // Found by `cargo fuzz` (redact_line): mask tokens used to act as phone context words.
+    let line = r#""8888888~---%----------0PHONE_36--------0PHONE_NUMB36-----9607166210 0 0204------0PHONE_36--------0PHONE_NUMB36-----9607166210 0 0204369011%49J&(----9607166210 0 0204369016%4369011%49J&(----9607166210 0 0204369016%491&(+|&""#;
+    let chain =
+        r#"{"c":"x@y.co-4111111111111111-4111111111111111-4111111111111111-4111111111111111"}"#;
+    for l in [line, chain] {
+        let once = mask(l);
+        assert_eq!(mask(&once), once);
+    }
+}
