@@ -22,7 +22,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-OPENAI_SANDBOX_API_KEY="$KEY" target/release/openai-sandbox --listen 127.0.0.1:0 >"$LOG" 2>&1 &
+# The sandbox spools received bytes to disk; keep them under target/, away from /tmp cleaners.
+SPOOL="$PWD/target/bench-spool"; mkdir -p "$SPOOL"
+TMPDIR="$SPOOL" OPENAI_SANDBOX_API_KEY="$KEY" target/release/openai-sandbox --listen 127.0.0.1:0 >"$LOG" 2>&1 &
 SANDBOX_PID=$!
 BASE=""
 for _ in $(seq 1 100); do

@@ -90,7 +90,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let digest = hex::encode(hasher.lock().map_err(|_| "hasher poisoned")?.clone().finalize());
+    let digest = hex::encode(
+        hasher
+            .lock()
+            .map_err(|_| "hasher poisoned")?
+            .clone()
+            .finalize(),
+    );
     println!("file_id={}", file.id);
     println!("bytes={}", file.bytes.unwrap_or(0));
     println!("sha256={digest}");

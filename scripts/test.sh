@@ -24,3 +24,6 @@ cargo clippy --locked --all-targets -- -D warnings
 step "cargo test"
 cargo test --locked --all-targets
 cargo test --locked --doc
+
+step "no control-plane process left behind"
+hack/check-no-leftovers.sh

@@ -195,3 +195,23 @@ fn unknown_model_exits_two() {
             .contains("unknown model")
     );
 }
+
+#[test]
+fn over_long_lines_are_reported_not_buffered() {
+    let (code, r) = json_report(&[&fixture("chat_valid.jsonl"), "--max-line-bytes", "200"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["errorCounts"]["line_too_long"], 12);
+    assert_eq!(r["errors"][0]["line"], 1);
+}
+
+#[test]
+fn empty_input_is_invalid_not_unreadable() {
+    let out = tunegate()
+        .args(["check", "-", "--json"])
+        .write_stdin(Vec::new())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["errors"][0]["code"], "too_few_examples");
+}

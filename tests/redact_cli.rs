@@ -14,7 +14,14 @@ const CHAT_CLEAN: &str = r#"{"messages":[{"role":"user","content":"Order 4111 11
 #[test]
 fn stdin_to_stdout_mask_by_default() {
     let input = format!("\u{feff}{CHAT_PII}\r\n{CHAT_CLEAN}\n");
-    let out = tunegate().args(["redact", "-"]).write_stdin(input).assert().success().get_output().stdout.clone();
+    let out = tunegate()
+        .args(["redact", "-"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let out = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2);
@@ -59,10 +66,17 @@ fn files_report_and_format() {
 #[test]
 fn invalid_json_exits_2_naming_the_line_not_the_content() {
     let input = format!("{CHAT_CLEAN}\n{{\"secret\": jane@example.com}}\n");
-    let a = tunegate().args(["redact", "-"]).write_stdin(input).assert().code(2);
+    let a = tunegate()
+        .args(["redact", "-"])
+        .write_stdin(input)
+        .assert()
+        .code(2);
     let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("line 2") && err.contains("invalid_json"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("invalid_json"),
+        "{err}"
+    );
     assert!(!err.contains("jane"));
 }
 
@@ -71,15 +85,34 @@ fn unreadable_input_exits_2() {
     // Invalid UTF-8 on line 2, blank line, missing file, bad policy, format error.
     let mut bytes = format!("{CHAT_CLEAN}\n").into_bytes();
     bytes.extend_from_slice(b"{\"a\":\"\xff\"}\n");
-    let a = tunegate().args(["redact", "-"]).write_stdin(bytes).assert().code(2);
+    let a = tunegate()
+        .args(["redact", "-"])
+        .write_stdin(bytes)
+        .assert()
+        .code(2);
     let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
-    assert!(err.contains("line 2") && err.contains("invalid_utf8"), "{err}");
-    tunegate().args(["redact", "-"]).write_stdin(format!("{CHAT_CLEAN}\n\n{CHAT_CLEAN}\n")).assert().code(2);
-    tunegate().args(["redact", "/nonexistent/in.jsonl"]).assert().code(2);
+    assert!(
+        err.contains("line 2") && err.contains("invalid_utf8"),
+        "{err}"
+    );
+    tunegate()
+        .args(["redact", "-"])
+        .write_stdin(format!("{CHAT_CLEAN}\n\n{CHAT_CLEAN}\n"))
+        .assert()
+        .code(2);
+    tunegate()
+        .args(["redact", "/nonexistent/in.jsonl"])
+        .assert()
+        .code(2);
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("p.yaml");
     std::fs::write(&policy, "customPatterns: [{name: BAD, regex: '('}]\n").unwrap();
-    tunegate().args(["redact", "-", "--policy"]).arg(&policy).write_stdin(CHAT_CLEAN).assert().code(2);
+    tunegate()
+        .args(["redact", "-", "--policy"])
+        .arg(&policy)
+        .write_stdin(CHAT_CLEAN)
+        .assert()
+        .code(2);
     let a = tunegate()
         .args(["redact", "-", "--format", "completion"])
         .write_stdin(format!("{CHAT_CLEAN}\n"))
@@ -106,7 +139,12 @@ fn reject_mode_exits_3_and_still_writes_the_report() {
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(r["rejectedExamples"], 1);
     // Clean input in Reject mode succeeds.
-    tunegate().args(["redact", "-", "--policy"]).arg(&policy).write_stdin(format!("{CHAT_CLEAN}\n")).assert().code(0);
+    tunegate()
+        .args(["redact", "-", "--policy"])
+        .arg(&policy)
+        .write_stdin(format!("{CHAT_CLEAN}\n"))
+        .assert()
+        .code(0);
 }
 
 #[test]
@@ -123,7 +161,12 @@ fn drop_and_pseudonymize_modes() {
         .stdout(format!("{CHAT_CLEAN}\n"));
     let pseudo = dir.path().join("p.yaml");
     std::fs::write(&pseudo, "mode: Pseudonymize\nentities: [EMAIL_ADDRESS]\n").unwrap();
-    tunegate().args(["redact", "-", "--policy"]).arg(&pseudo).write_stdin(CHAT_PII).assert().code(2);
+    tunegate()
+        .args(["redact", "-", "--policy"])
+        .arg(&pseudo)
+        .write_stdin(CHAT_PII)
+        .assert()
+        .code(2);
     let run = |key: &str| {
         let out = tunegate()
             .args(["redact", "-", "--policy"])
@@ -145,6 +188,18 @@ fn drop_and_pseudonymize_modes() {
 
 #[test]
 fn output_is_idempotent() {
-    let first = tunegate().args(["redact", "-"]).write_stdin(format!("{CHAT_PII}\n")).assert().success().get_output().stdout.clone();
-    tunegate().args(["redact", "-"]).write_stdin(first.clone()).assert().success().stdout(first);
+    let first = tunegate()
+        .args(["redact", "-"])
+        .write_stdin(format!("{CHAT_PII}\n"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    tunegate()
+        .args(["redact", "-"])
+        .write_stdin(first.clone())
+        .assert()
+        .success()
+        .stdout(first);
 }

@@ -15,7 +15,8 @@ fn text() -> impl Strategy<Value = String> {
         Just("é中文🙂".to_string()),
         Just("\n\t\"\\".to_string()),
         Just("{\"k\": \"".to_string()),
-        (0u64..1000, 0usize..8).prop_map(|(s, t)| entity_value(&mut Rng::new(s), EntityType::ALL[t])),
+        (0u64..1000, 0usize..8)
+            .prop_map(|(s, t)| entity_value(&mut Rng::new(s), EntityType::ALL[t])),
         (0u64..1000, 0usize..10).prop_map(|(s, k)| lookalike(&mut Rng::new(s), LOOKALIKE_KINDS[k])),
         "[0-9 .:+()-]{0,20}",
     ];
@@ -26,14 +27,15 @@ fn value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| Value::from(n)),
-        (-1e6f64..1e6).prop_map(|f| Value::from(f)),
+        any::<i64>().prop_map(Value::from),
+        (-1e6f64..1e6).prop_map(Value::from),
         text().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 32, 5, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((text(), inner.clone()), 0..4).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            prop::collection::vec((text(), inner.clone()), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
             // A string that holds JSON (tool-call arguments).
             inner.prop_map(|v| Value::String(v.to_string())),
         ]
@@ -44,9 +46,14 @@ fn value() -> impl Strategy<Value = Value> {
 fn same_shape(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|((ka, va), (kb, vb))| ka == kb && same_shape(va, vb))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_shape(va, vb))
         }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_shape(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_shape(p, q))
+        }
         (Value::String(_), Value::String(_)) => true,
         _ => a == b,
     }

@@ -36,7 +36,9 @@ fn recall_and_lookalike_keep_rate() {
     let mut misses = Vec::new();
     for ex in &corpus {
         let mut out = String::new();
-        redactor.redact_line(&ex.line, &mut out, &mut report).unwrap();
+        redactor
+            .redact_line(&ex.line, &mut out, &mut report)
+            .unwrap();
         let v: serde_json::Value = serde_json::from_str(&out).expect("output is JSON");
         let mut text = String::new();
         strings(&v, &mut text);
@@ -59,22 +61,36 @@ fn recall_and_lookalike_keep_rate() {
             }
         }
     }
-    println!("\n{:<16} {:>7} {:>7} {:>8}", "entity", "found", "total", "recall");
+    println!(
+        "\n{:<16} {:>7} {:>7} {:>8}",
+        "entity", "found", "total", "recall"
+    );
     let (mut fh, mut ft) = (0, 0);
     for (k, (h, t)) in &recall {
         println!("{k:<16} {h:>7} {t:>7} {:>8.4}", *h as f64 / *t as f64);
         fh += h;
         ft += t;
     }
-    println!("{:<16} {fh:>7} {ft:>7} {:>8.4}", "ALL", fh as f64 / ft as f64);
-    println!("\n{:<16} {:>7} {:>7} {:>8}", "look-alike", "kept", "total", "rate");
+    println!(
+        "{:<16} {fh:>7} {ft:>7} {:>8.4}",
+        "ALL",
+        fh as f64 / ft as f64
+    );
+    println!(
+        "\n{:<16} {:>7} {:>7} {:>8}",
+        "look-alike", "kept", "total", "rate"
+    );
     let (mut kh, mut kt) = (0, 0);
     for (k, (h, t)) in &kept {
         println!("{k:<16} {h:>7} {t:>7} {:>8.4}", *h as f64 / *t as f64);
         kh += h;
         kt += t;
     }
-    println!("{:<16} {kh:>7} {kt:>7} {:>8.4}", "ALL", kh as f64 / kt as f64);
+    println!(
+        "{:<16} {kh:>7} {kt:>7} {:>8.4}",
+        "ALL",
+        kh as f64 / kt as f64
+    );
     for m in &misses {
         println!("{m}");
     }
@@ -82,6 +98,9 @@ fn recall_and_lookalike_keep_rate() {
         assert!(*h as f64 / *t as f64 >= 0.99, "recall for {k} is {h}/{t}");
     }
     for (k, (h, t)) in &kept {
-        assert!(*h as f64 / *t as f64 >= 0.99, "look-alike keep rate for {k} is {h}/{t}");
+        assert!(
+            *h as f64 / *t as f64 >= 0.99,
+            "look-alike keep rate for {k} is {h}/{t}"
+        );
     }
 }

@@ -1,6 +1,10 @@
 //! `FineTuneJob`: one fine-tuning run at one provider, and the ledger of every remote object it
 //! created.
 
+// Each `printcolumn(...)` repeats keys such as `type_ = "string"`, which clippy mistakes for
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use std::borrow::Cow;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -106,11 +110,10 @@ impl JsonSchema for AutoOr<u32> {
     }
 }
 
-// Float hyperparameters: any JSON scalar, because structural schemas have no "number or string"
-// type (x-kubernetes-int-or-string rejects 0.1). No CEL rule can narrow it: kube-apiserver cannot
-// build CEL type information for a schemaless field and rejects the whole CRD ("unable to convert
-// structural schema to CEL declarations"). So positivity of these two is checked by the
-// controller, not at admission.
+// Float hyperparameters: an untyped node, because structural schemas have no "number or string"
+// type (x-kubernetes-int-or-string rejects 0.1), and CEL cannot see untyped fields (kube-apiserver
+// rejects such a rule: "unable to convert structural schema to CEL declarations"). Plain OpenAPI
+// value validations, which each apply to one JSON type, narrow it instead.
 impl JsonSchema for AutoOr<f64> {
     fn schema_name() -> Cow<'static, str> {
         "AutoOrPositiveNumber".into()
@@ -119,8 +122,19 @@ impl JsonSchema for AutoOr<f64> {
         true
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // Value validations apply per JSON type only, so each line below constrains one type and
+        // passes the others: numbers must be > 0, strings must be "auto", objects can never
+        // satisfy `required` and arrays never both item bounds, and `not` excludes booleans.
+        // Together they admit exactly a positive number or "auto".
         json_schema!({
-            "x-kubernetes-preserve-unknown-fields": true
+            "x-kubernetes-preserve-unknown-fields": true,
+            "minimum": 0,
+            "exclusiveMinimum": true,
+            "pattern": "^auto$",
+            "required": ["a positive number or \"auto\""],
+            "minItems": 1,
+            "maxItems": 0,
+            "not": {"enum": [true, false]}
         })
     }
 }

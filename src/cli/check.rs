@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use crate::api::DatasetFormat;
+use crate::dataset::jsonl::DEFAULT_MAX_LINE_BYTES;
 use crate::dataset::pipeline::{self, NoRedaction, Outcome, PipelineOptions, PipelineSummary};
 use crate::dataset::tokens::limits_for_model;
 
@@ -65,6 +66,9 @@ pub struct CheckArgs {
     /// Fewest examples required.
     #[arg(long, default_value_t = 10)]
     pub min_examples: u64,
+    /// Longest accepted line in bytes; longer lines are `line_too_long` errors.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -166,6 +170,7 @@ pub fn check_reader<R: BufRead>(input: R, args: &CheckArgs) -> Result<CheckRepor
         None => options.limits.family.to_string(),
     };
     options.min_examples = args.min_examples;
+    options.max_line_bytes = args.max_line_bytes;
     options.max_format_errors = MAX_LISTED_ERRORS;
     options.collect_distribution = true;
     let (summary, ()) = pipeline::run(input, &mut io::sink(), &NoRedaction, &options)?;

@@ -54,7 +54,7 @@ impl From<FormatArg> for DatasetFormat {
 pub struct RedactArgs {
     /// Input JSONL file, or `-` for stdin.
     pub input: String,
-    /// Output file (default: stdout). Written to a temporary file and renamed on success.
+    /// Output file (default, or `-`: stdout). Written to a temporary file and renamed on success.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
     /// Redaction policy (YAML or JSON; the `redaction` section of a TrainingDataset). Default: Mask
@@ -93,7 +93,11 @@ pub enum RunError {
     #[error("cannot open input: {0}")]
     InputOpen(io::Error),
     #[error("line {line}: {cause} ({code})")]
-    Line { line: u64, cause: &'static str, code: String },
+    Line {
+        line: u64,
+        cause: &'static str,
+        code: String,
+    },
     #[error("cannot read input at line {line}: {source}")]
     Read { line: u64, source: io::Error },
     #[error("cannot write output: {0}")]
@@ -102,11 +106,44 @@ pub enum RunError {
     Report(io::Error),
 }
 
-/// Loads a policy file (YAML; JSON is YAML too).
+const POLICY_FIELDS: [&str; 6] = [
+    "mode",
+    "entities",
+    "customPatterns",
+    "denyList",
+    "allowList",
+    "pseudonymizationKeyRef",
+];
+
+/// Loads a policy file (YAML; JSON is YAML too). Unknown top-level fields are errors: a misspelt
+/// `entites` must not silently fall back to the defaults.
 pub fn load_policy(path: &Path) -> Result<RedactionPolicy, RunError> {
     let text = std::fs::read_to_string(path).map_err(RunError::PolicyRead)?;
+    parse_policy(&text)
+}
+
+/// Parses a policy document (see [`load_policy`]).
+pub fn parse_policy(text: &str) -> Result<RedactionPolicy, RunError> {
     // serde_yaml errors may quote the offending YAML; the policy is configuration, not data.
-    serde_yaml::from_str(&text).map_err(|e| RunError::PolicyParse(e.to_string()))
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| RunError::PolicyParse(e.to_string()))?;
+    if value.is_null() {
+        return Ok(RedactionPolicy::default());
+    }
+    let map = value
+        .as_mapping()
+        .ok_or_else(|| RunError::PolicyParse("the policy must be a mapping".into()))?;
+    for k in map.keys() {
+        let known = k.as_str().is_some_and(|k| POLICY_FIELDS.contains(&k));
+        if !known {
+            return Err(RunError::PolicyParse(format!(
+                "unknown field {}; expected one of {}",
+                serde_yaml::to_string(k).unwrap_or_default().trim(),
+                POLICY_FIELDS.join(", ")
+            )));
+        }
+    }
+    serde_yaml::from_value(value).map_err(|e| RunError::PolicyParse(e.to_string()))
 }
 
 /// Runs the command; returns the process exit code. Errors are printed as one line on stderr.
@@ -134,11 +171,15 @@ fn execute(args: &RedactArgs) -> Result<u8, RunError> {
     let input: Box<dyn BufRead> = if args.input == "-" {
         Box::new(BufReader::with_capacity(1 << 20, io::stdin()))
     } else {
-        Box::new(BufReader::with_capacity(1 << 20, File::open(&args.input).map_err(RunError::InputOpen)?))
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            File::open(&args.input).map_err(RunError::InputOpen)?,
+        ))
     };
 
     let mut report = RedactionReport::default();
-    match &args.output {
+    let output = args.output.as_ref().filter(|p| p.as_os_str() != "-");
+    match output {
         None => {
             let stdout = io::stdout();
             let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
@@ -153,13 +194,18 @@ fn execute(args: &RedactArgs) -> Result<u8, RunError> {
             let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(RunError::Write)?;
             let mut w = BufWriter::with_capacity(1 << 20, tmp);
             stream(input, &mut w, &redactor, args.format, &mut report)?;
-            let tmp = w.into_inner().map_err(|e| RunError::Write(e.into_error()))?;
+            let tmp = w
+                .into_inner()
+                .map_err(|e| RunError::Write(e.into_error()))?;
             tmp.as_file().sync_all().map_err(RunError::Write)?;
             tmp.persist(path).map_err(|e| RunError::Write(e.error))?;
         }
     }
     if let Some(path) = &args.report {
-        let file = ReportFile { mode: policy.mode, report: &report };
+        let file = ReportFile {
+            mode: policy.mode,
+            report: &report,
+        };
         let json = serde_json::to_vec_pretty(&file).map_err(|e| RunError::Report(e.into()))?;
         std::fs::write(path, json).map_err(RunError::Report)?;
     }
@@ -190,15 +236,25 @@ pub fn stream<R: BufRead, W: Write>(
                 let line = e.line;
                 let code = e.code();
                 return Err(match e.kind {
-                    crate::dataset::jsonl::ReadErrorKind::Io(source) => RunError::Read { line, source },
-                    _ => RunError::Line { line, cause: "unreadable line", code: code.to_string() },
+                    crate::dataset::jsonl::ReadErrorKind::Io(source) => {
+                        RunError::Read { line, source }
+                    }
+                    _ => RunError::Line {
+                        line,
+                        cause: "unreadable line",
+                        code: code.to_string(),
+                    },
                 });
             }
         };
         if let Some(f) = format
             && let Err(code) = validate_line(f.into(), line.text)
         {
-            return Err(RunError::Line { line: line.number, cause: "format error", code: code.as_str().to_string() });
+            return Err(RunError::Line {
+                line: line.number,
+                cause: "format error",
+                code: code.as_str().to_string(),
+            });
         }
         buf.clear();
         match redactor.redact_line(line.text, &mut buf, report) {
@@ -208,9 +264,30 @@ pub fn stream<R: BufRead, W: Write>(
             }
             Ok(LineOutcome::Dropped | LineOutcome::Rejected) => {}
             Err(e) => {
-                return Err(RunError::Line { line: line.number, cause: "invalid JSON", code: e.code.to_string() });
+                return Err(RunError::Line {
+                    line: line.number,
+                    cause: "invalid JSON",
+                    code: e.code.to_string(),
+                });
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_files() {
+        assert_eq!(parse_policy("").unwrap(), RedactionPolicy::default());
+        assert_eq!(parse_policy("{}").unwrap(), RedactionPolicy::default());
+        let p = parse_policy("mode: Reject\nentities: [EMAIL_ADDRESS]\n").unwrap();
+        assert_eq!(p.mode, RedactionMode::Reject);
+        assert!(parse_policy("entites: [EMAIL_ADDRESS]").is_err());
+        assert!(parse_policy("mode: Shred").is_err());
+        assert!(parse_policy("[1, 2]").is_err());
+        assert!(parse_policy(r#"{"mode": "DropExample"}"#).is_ok());
+    }
 }

@@ -10,10 +10,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jsonl::{ConcatSources, DEFAULT_MAX_LINE_BYTES, DigestingReader, JsonlReader};
-use super::tokens::{DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model};
-use super::validate::{FormatCode, validate_line};
+use super::tokens::{
+    CountCache, DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model,
+};
+use super::validate::{ExampleShape, FormatCode, validate_line};
 use crate::api::{DatasetFormat, FormatErrorRef, TrainingDatasetStatus, ValidationSpec};
-use crate::redact::{LineOutcome, RedactionReport, Redactor};
 
 /// How many format errors the summary keeps (the status shows at most 10).
 pub const DEFAULT_MAX_FORMAT_ERRORS: usize = 10;
@@ -49,7 +50,8 @@ pub trait LineRedactor {
     /// Counts accumulated over a run; never values.
     type Report: Default;
 
-    /// Redacts one validated JSONL line into `out` (cleared by the caller).
+    /// Redacts one validated JSONL line, appending the output line (without terminator) to `out`
+    /// unless the example is dropped or rejected.
     fn redact_line(
         &self,
         line: &str,
@@ -83,29 +85,6 @@ impl LineRedactor for NoRedaction {
     }
 }
 
-impl LineRedactor for Redactor {
-    type Report = RedactionReport;
-
-    fn redact_line(
-        &self,
-        line: &str,
-        out: &mut String,
-        report: &mut RedactionReport,
-    ) -> Result<RedactOutcome, RedactLineError> {
-        match Redactor::redact_line(self, line, out, report) {
-            Ok(LineOutcome::Unchanged) => Ok(RedactOutcome::Unchanged),
-            Ok(LineOutcome::Redacted) => Ok(RedactOutcome::Redacted),
-            Ok(LineOutcome::Dropped) => Ok(RedactOutcome::Dropped),
-            Ok(LineOutcome::Rejected) => Ok(RedactOutcome::Rejected),
-            Err(e) => Err(RedactLineError { code: e.code }),
-        }
-    }
-
-    fn findings(report: &RedactionReport) -> BTreeMap<String, u64> {
-        report.findings.clone()
-    }
-}
-
 /// Pipeline settings.
 #[derive(Debug, Clone)]
 pub struct PipelineOptions {
@@ -116,6 +95,8 @@ pub struct PipelineOptions {
     pub max_format_errors: usize,
     /// Keep per-example token and message counts for percentiles (the CLI's statistics).
     pub collect_distribution: bool,
+    /// Threads that count tokens (the costly step); output order never depends on it.
+    pub token_threads: usize,
 }
 
 /// The configured model is not in the token-limit table.
@@ -135,6 +116,7 @@ impl PipelineOptions {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_format_errors: DEFAULT_MAX_FORMAT_ERRORS,
             collect_distribution: false,
+            token_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 
@@ -273,7 +255,40 @@ where
     let mut dropped = 0u64;
     let mut rejected = 0u64;
     let mut tokens_total = 0u64;
-    let mut out = String::new();
+    let mut batch = Batch::default();
+    let mut caches: Vec<CountCache> = (0..options.token_threads.max(1))
+        .map(|_| CountCache::new())
+        .collect();
+
+    // Lines are validated and redacted in order into a bounded batch; the batch's token counts are
+    // computed in parallel (the dominant cost), then its lines are written in order.
+    let mut flush = |batch: &mut Batch, errors: &mut ErrorLog| -> Result<(), PipelineError> {
+        let counts = batch.count_tokens(&counter, options.format, &mut caches);
+        for (item, tokens) in batch.items.iter().zip(counts) {
+            let Some(tokens) = tokens else {
+                errors.push(item.number, "redaction_invalid_json");
+                continue;
+            };
+            if tokens > options.limits.max_example_tokens {
+                errors.push(item.number, FormatCode::TooManyTokens.as_str());
+                continue;
+            }
+            output
+                .write_line(&batch.text[item.start..item.end])
+                .map_err(PipelineError::Write)?;
+            examples += 1;
+            tokens_total += tokens;
+            stats.record(
+                tokens,
+                item.shape.messages,
+                item.shape.has_tools,
+                examples == 1,
+                options.collect_distribution,
+            );
+        }
+        batch.clear();
+        Ok(())
+    };
 
     while let Some(item) = reader.next_line() {
         let line = match item {
@@ -294,56 +309,46 @@ where
             },
         };
         let number = line.number;
-        let (value, shape) = match validate_line(options.format, line.text) {
+        let (_, shape) = match validate_line(options.format, line.text) {
             Ok(parsed) => parsed,
             Err(code) => {
                 errors.push(number, code.as_str());
                 continue;
             }
         };
-        out.clear();
-        let outcome = match redactor.redact_line(line.text, &mut out, &mut report) {
+        let start = batch.text.len();
+        let outcome = match redactor.redact_line(line.text, &mut batch.text, &mut report) {
             Ok(outcome) => outcome,
             Err(e) => {
+                batch.text.truncate(start);
                 errors.push(number, e.code);
                 continue;
             }
         };
-        let tokens = match outcome {
+        match outcome {
             RedactOutcome::Dropped => {
+                batch.text.truncate(start);
                 dropped += 1;
                 continue;
             }
             RedactOutcome::Rejected => {
+                batch.text.truncate(start);
                 rejected += 1;
                 continue;
             }
-            RedactOutcome::Unchanged if out == line.text => counter.example(options.format, &value),
-            RedactOutcome::Unchanged | RedactOutcome::Redacted => {
-                match serde_json::from_str::<Value>(&out) {
-                    Ok(redacted) => counter.example(options.format, &redacted),
-                    Err(_) => {
-                        errors.push(number, "redaction_invalid_json");
-                        continue;
-                    }
-                }
-            }
-        };
-        if tokens > options.limits.max_example_tokens {
-            errors.push(number, FormatCode::TooManyTokens.as_str());
-            continue;
+            RedactOutcome::Unchanged | RedactOutcome::Redacted => {}
         }
-        output.write_line(&out).map_err(PipelineError::Write)?;
-        examples += 1;
-        tokens_total += tokens;
-        stats.record(
-            tokens,
-            shape.messages,
-            shape.has_tools,
-            examples == 1,
-            options.collect_distribution,
-        );
+        batch.items.push(Pending {
+            number,
+            shape,
+            start,
+            end: batch.text.len(),
+        });
+        if batch.is_full() {
+            flush(&mut batch, &mut errors)?;
+        }
     }
+    flush(&mut batch, &mut errors)?;
 
     let lines = reader.lines_read();
     let (source_digest, source_bytes) = reader.into_inner().finish();
@@ -401,6 +406,86 @@ impl ExampleStats {
     }
 }
 
+/// A validated, redacted line waiting for its token count.
+struct Pending {
+    number: u64,
+    shape: ExampleShape,
+    /// Range of the output line in `Batch::text`.
+    start: usize,
+    end: usize,
+}
+
+#[derive(Default)]
+struct Batch {
+    text: String,
+    items: Vec<Pending>,
+}
+
+/// Batch bounds: memory stays bounded, and each batch has enough work to share across threads.
+const BATCH_BYTES: usize = 2 * 1024 * 1024;
+const BATCH_ITEMS: usize = 4096;
+/// Below this many examples a batch is counted on the calling thread.
+const MIN_PARALLEL_ITEMS: usize = 32;
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.text.len() >= BATCH_BYTES || self.items.len() >= BATCH_ITEMS
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.items.clear();
+    }
+
+    /// Token counts per item, in order; `None` where the output line is not JSON. One worker
+    /// thread per cache.
+    fn count_tokens(
+        &self,
+        counter: &TokenCounter,
+        format: DatasetFormat,
+        caches: &mut [CountCache],
+    ) -> Vec<Option<u64>> {
+        // Output lines are parsed again here, in parallel, rather than keeping every parsed
+        // example of the batch in memory.
+        let count = |item: &Pending, cache: &mut CountCache| {
+            serde_json::from_str::<Value>(&self.text[item.start..item.end])
+                .ok()
+                .map(|value| counter.example_cached(format, &value, cache))
+        };
+        let threads = caches.len();
+        if threads <= 1 || self.items.len() < MIN_PARALLEL_ITEMS {
+            let Some(cache) = caches.first_mut() else {
+                return self
+                    .items
+                    .iter()
+                    .map(|i| count(i, &mut CountCache::disabled()))
+                    .collect();
+            };
+            return self.items.iter().map(|i| count(i, cache)).collect();
+        }
+        let chunk = self.items.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .items
+                .chunks(chunk)
+                .zip(caches.iter_mut())
+                .map(|(items, cache)| {
+                    scope.spawn(move || items.iter().map(|i| count(i, cache)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(counts) => counts,
+                    // Counting does not panic on any input; if it ever did, fail these lines.
+                    Err(_) => vec![None; chunk],
+                })
+                .take(self.items.len())
+                .collect()
+        })
+    }
+}
+
 struct ErrorLog {
     first: Vec<FormatErrorRef>,
     counts: BTreeMap<String, u64>,
@@ -416,12 +501,19 @@ impl ErrorLog {
         }
     }
 
+    /// Keeps the `max` errors with the smallest line numbers, in line order (errors of a batch
+    /// can arrive after errors of later lines).
     fn push(&mut self, line: u64, code: &str) {
-        if self.first.len() < self.max {
-            self.first.push(FormatErrorRef {
-                line,
-                code: code.to_string(),
-            });
+        let at = self.first.partition_point(|e| e.line <= line);
+        if at < self.max {
+            self.first.insert(
+                at,
+                FormatErrorRef {
+                    line,
+                    code: code.to_string(),
+                },
+            );
+            self.first.truncate(self.max);
         }
         *self.counts.entry(code.to_string()).or_default() += 1;
     }
@@ -628,6 +720,31 @@ mod tests {
     }
 
     #[test]
+    fn thread_count_changes_nothing() {
+        let mut src = lines(300);
+        for i in (0..300).step_by(17) {
+            src[i] = example(&"word ".repeat(60));
+        }
+        for i in (5..300).step_by(23) {
+            src[i] = "{}".to_string();
+        }
+        src[42] = example("SECRET");
+        let input = src.join("\n");
+        let mut options = opts();
+        options.limits.max_example_tokens = 40;
+        options.collect_distribution = true;
+        options.token_threads = 1;
+        let single = run_fake(input.as_bytes(), &options);
+        options.token_threads = 3;
+        let multi = run_fake(input.as_bytes(), &options);
+        assert_eq!(single, multi);
+        let lines: Vec<u64> = single.0.format_errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![1, 6, 18, 29, 35, 52, 52 + 17, 75, 86, 98]);
+        assert_eq!(single.0.format_error_counts["too_many_tokens"], 17); // line 52 is also a `{}` line
+        assert_eq!(single.0.format_error_counts["missing_messages_list"], 13);
+    }
+
+    #[test]
     fn too_few_examples_is_its_own_outcome() {
         let input = lines(9).join("\n");
         let (summary, _) = run_fake(input.as_bytes(), &opts());
@@ -737,6 +854,7 @@ mod tests {
     #[test]
     fn real_redactor_masks_and_reports_findings() {
         use crate::api::{RedactionMode, RedactionPolicy};
+        use crate::redact::Redactor;
         let mut src = lines(10);
         src[4] = example("mail me at jane.doe@example.com");
         let input = src.join("\n");

@@ -1,5 +1,8 @@
 //! Per-example token counting, the way OpenAI counts chat messages, and per-model limits.
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -174,6 +177,43 @@ impl TokenCounter {
 
     /// Tokens of one example of `format` (already validated).
     pub fn example(&self, format: DatasetFormat, value: &Value) -> u64 {
+        self.example_cached(format, value, &mut CountCache::disabled())
+    }
+
+    /// Like `example`, remembering counts of long strings that repeat (system prompts, tool
+    /// definitions) in `cache`. Counts are identical with or without the cache.
+    pub fn example_cached(
+        &self,
+        format: DatasetFormat,
+        value: &Value,
+        cache: &mut CountCache,
+    ) -> u64 {
+        Walk {
+            bpe: self.bpe,
+            cache,
+        }
+        .example(format, value)
+    }
+
+    /// Chat messages: per-message overhead plus fields, then the reply priming.
+    pub fn messages(&self, messages: Option<&Value>) -> u64 {
+        Walk {
+            bpe: self.bpe,
+            cache: &mut CountCache::disabled(),
+        }
+        .messages(messages)
+    }
+}
+
+/// Walks one example, counting its strings.
+struct Walk<'a> {
+    bpe: &'static CoreBPE,
+    cache: &'a mut CountCache,
+}
+
+impl Walk<'_> {
+    /// Tokens of one example of `format` (already validated).
+    fn example(&mut self, format: DatasetFormat, value: &Value) -> u64 {
         match format {
             DatasetFormat::Chat => {
                 let mut n = self.messages(value.get("messages"));
@@ -201,14 +241,14 @@ impl TokenCounter {
     }
 
     /// Chat messages: per-message overhead plus fields, then the reply priming.
-    pub fn messages(&self, messages: Option<&Value>) -> u64 {
+    fn messages(&mut self, messages: Option<&Value>) -> u64 {
         let Some(Value::Array(messages)) = messages else {
             return 0;
         };
         messages.iter().map(|m| self.message(m)).sum::<u64>() + REPLY_PRIMING
     }
 
-    fn message(&self, message: &Value) -> u64 {
+    fn message(&mut self, message: &Value) -> u64 {
         let Some(msg) = message.as_object() else {
             return 0;
         };
@@ -234,13 +274,13 @@ impl TokenCounter {
         n
     }
 
-    fn call(&self, call: &Value) -> u64 {
+    fn call(&mut self, call: &Value) -> u64 {
         call.get("name").map_or(0, |v| self.string(v))
             + call.get("arguments").map_or(0, |v| self.string(v))
             + TOKENS_PER_CALL
     }
 
-    fn content(&self, content: &Value) -> u64 {
+    fn content(&mut self, content: &Value) -> u64 {
         match content {
             Value::String(s) => self.text(s),
             Value::Array(parts) => parts
@@ -258,7 +298,7 @@ impl TokenCounter {
 
     /// Tool and function definitions are part of the prompt; OpenAI does not publish their exact
     /// rendering, so count their compact JSON.
-    fn tool_definitions(&self, obj: &Value) -> u64 {
+    fn tool_definitions(&mut self, obj: &Value) -> u64 {
         ["tools", "functions"]
             .iter()
             .filter_map(|key| obj.get(*key))
@@ -267,12 +307,70 @@ impl TokenCounter {
             .sum()
     }
 
-    fn string(&self, value: &Value) -> u64 {
+    fn string(&mut self, value: &Value) -> u64 {
         value.as_str().map_or(0, |s| self.text(s))
     }
 
-    fn str_field(&self, value: &Value, key: &str) -> u64 {
+    fn text(&mut self, text: &str) -> u64 {
+        let bpe = self.bpe;
+        self.cache
+            .count(text, |t| bpe.encode_ordinary(t).len() as u64)
+    }
+
+    fn str_field(&mut self, value: &Value, key: &str) -> u64 {
         value.get(key).map_or(0, |v| self.string(v))
+    }
+}
+
+/// Remembers token counts of long strings seen at least twice. Bounded: it forgets everything
+/// when it grows past its limits.
+#[derive(Debug, Default)]
+pub struct CountCache {
+    enabled: bool,
+    seen: HashSet<u64>,
+    counts: HashMap<Box<str>, u64>,
+    bytes: usize,
+}
+
+/// Shorter strings are cheaper to count than to look up.
+const MIN_CACHED_LEN: usize = 128;
+const MAX_CACHED_BYTES: usize = 8 * 1024 * 1024;
+const MAX_SEEN: usize = 1 << 16;
+
+impl CountCache {
+    pub fn new() -> Self {
+        Self {
+            enabled: true,
+            ..Self::default()
+        }
+    }
+
+    /// A cache that never stores anything.
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    fn count(&mut self, text: &str, count: impl FnOnce(&str) -> u64) -> u64 {
+        if !self.enabled || text.len() < MIN_CACHED_LEN || text.len() > MAX_CACHED_BYTES / 8 {
+            return count(text);
+        }
+        if let Some(&n) = self.counts.get(text) {
+            return n;
+        }
+        let n = count(text);
+        let mut hasher = DefaultHasher::new();
+        text.hash(&mut hasher);
+        if !self.seen.insert(hasher.finish()) {
+            if self.bytes + text.len() > MAX_CACHED_BYTES {
+                self.counts.clear();
+                self.bytes = 0;
+            }
+            self.bytes += text.len();
+            self.counts.insert(text.into(), n);
+        } else if self.seen.len() > MAX_SEEN {
+            self.seen.clear();
+        }
+        n
     }
 }
 
@@ -343,6 +441,26 @@ mod tests {
         ]}]);
         // 3 + role(1) + name(1) + arguments(2) + call overhead(1) + priming 3.
         assert_eq!(c.messages(Some(&call)), 11);
+    }
+
+    #[test]
+    fn cache_gives_identical_counts() {
+        let c = TokenCounter::new(Encoding::O200kBase).unwrap();
+        let system = "You are a careful assistant. ".repeat(20);
+        let mut cache = CountCache::new();
+        for i in 0..50 {
+            let example = json!({"messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": format!("question number {i} ").repeat(10)},
+                {"role": "assistant", "content": "ok"}
+            ], "tools": [{"type": "function", "function": {"name": "f", "description": system}}]});
+            assert_eq!(
+                c.example_cached(DatasetFormat::Chat, &example, &mut cache),
+                c.example(DatasetFormat::Chat, &example)
+            );
+        }
+        // The repeated system prompt and tool definitions are cached, unique texts are not.
+        assert_eq!(cache.counts.len(), 2);
     }
 
     #[test]

@@ -326,6 +326,14 @@ impl ProviderError {
         }
     }
 
+    /// The provider's request id (`x-request-id`), for support tickets.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Api { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The server's retry hint, so a controller can requeue after it.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

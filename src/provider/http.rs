@@ -164,6 +164,7 @@ impl HttpProvider {
                         attempt = attempts,
                         error = failure.code(),
                         status = failure.status(),
+                        request_id = failure.request_id().unwrap_or("-"),
                         delay_ms = delay.as_millis() as u64,
                         "provider request failed, retrying"
                     );

@@ -40,7 +40,9 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
     fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
     }
     fn chars(&mut self, n: usize, alphabet: &[u8]) -> String {
         (0..n).map(|_| char::from(*self.pick(alphabet))).collect()
@@ -50,9 +52,19 @@ impl Rng {
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const HEX: &[u8] = b"0123456789abcdef";
-const FIRST: &[&str] = &["jane", "john", "maria", "li", "olga", "ahmed", "chloe", "sven", "priya", "tomás"];
-const LAST: &[&str] = &["doe", "smith", "garcia", "wang", "ivanova", "khan", "martin", "berg", "patel", "lopez"];
-const DOMAINS: &[&str] = &["example.com", "mail.example.org", "acme-corp.io", "corp.example.co.uk", "uni.example.edu"];
+const FIRST: &[&str] = &[
+    "jane", "john", "maria", "li", "olga", "ahmed", "chloe", "sven", "priya", "tomás",
+];
+const LAST: &[&str] = &[
+    "doe", "smith", "garcia", "wang", "ivanova", "khan", "martin", "berg", "patel", "lopez",
+];
+const DOMAINS: &[&str] = &[
+    "example.com",
+    "mail.example.org",
+    "acme-corp.io",
+    "corp.example.co.uk",
+    "uni.example.edu",
+];
 
 /// A value the redactor must remove, or a look-alike it must keep.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,8 +141,20 @@ pub fn entity_value(rng: &mut Rng, t: EntityType) -> String {
                 3 => format!("{area}-{exch}-{line}"),
                 4 => format!("+44 20 {} {}", rng.digits(4), rng.digits(4)),
                 5 => format!("020 {} {}", rng.digits(4), rng.digits(4)),
-                6 => format!("+33 6 {} {} {} {}", rng.digits(2), rng.digits(2), rng.digits(2), rng.digits(2)),
-                7 => format!("06 {} {} {} {}", rng.digits(2), rng.digits(2), rng.digits(2), rng.digits(2)),
+                6 => format!(
+                    "+33 6 {} {} {} {}",
+                    rng.digits(2),
+                    rng.digits(2),
+                    rng.digits(2),
+                    rng.digits(2)
+                ),
+                7 => format!(
+                    "06 {} {} {} {}",
+                    rng.digits(2),
+                    rng.digits(2),
+                    rng.digits(2),
+                    rng.digits(2)
+                ),
                 8 => format!("+49 30 {}", rng.digits(7)),
                 _ => format!("+1{area}{exch}{line}"),
             }
@@ -148,7 +172,10 @@ pub fn entity_value(rng: &mut Rng, t: EntityType) -> String {
             while d.len() < len - 1 {
                 d.push(rng.below(10) as u8);
             }
-            let s: String = luhn_complete(d).iter().map(|x| char::from(x + b'0')).collect();
+            let s: String = luhn_complete(d)
+                .iter()
+                .map(|x| char::from(x + b'0'))
+                .collect();
             if len == 15 {
                 return match rng.below(2) {
                     0 => group(&s, &[4, 6, 5], " "),
@@ -174,45 +201,85 @@ pub fn entity_value(rng: &mut Rng, t: EntityType) -> String {
         EntityType::IbanCode => {
             let (cc, bban) = match rng.below(6) {
                 0 => ("DE", rng.digits(18)),
-                1 => ("GB", format!("{}{}", rng.pick(&["WEST", "NWBK", "BARC"]), rng.digits(14))),
+                1 => (
+                    "GB",
+                    format!("{}{}", rng.pick(&["WEST", "NWBK", "BARC"]), rng.digits(14)),
+                ),
                 2 => ("FR", rng.digits(23)),
-                3 => ("NL", format!("{}{}", rng.pick(&["ABNA", "RABO", "INGB"]), rng.digits(10))),
+                3 => (
+                    "NL",
+                    format!("{}{}", rng.pick(&["ABNA", "RABO", "INGB"]), rng.digits(10)),
+                ),
                 4 => ("ES", rng.digits(20)),
                 _ => ("BE", rng.digits(12)),
             };
             let numeric: String = format!("{bban}{cc}00")
                 .chars()
-                .map(|c| if c.is_ascii_uppercase() { (c as u32 - 'A' as u32 + 10).to_string() } else { c.to_string() })
+                .map(|c| {
+                    if c.is_ascii_uppercase() {
+                        (c as u32 - 'A' as u32 + 10).to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
                 .collect();
-            let rem = numeric.bytes().fold(0u32, |r, c| (r * 10 + u32::from(c - b'0')) % 97);
+            let rem = numeric
+                .bytes()
+                .fold(0u32, |r, c| (r * 10 + u32::from(c - b'0')) % 97);
             let iban = format!("{cc}{:02}{bban}", 98 - rem);
-            if rng.chance(0.5) { group(&iban, &[4; 9], " ") } else { iban }
+            if rng.chance(0.5) {
+                group(&iban, &[4; 9], " ")
+            } else {
+                iban
+            }
         }
         EntityType::IpAddress => match rng.below(3) {
-            0 => format!("{}.{}.{}.{}", rng.range(1, 223), rng.range(0, 255), rng.range(0, 255), rng.range(1, 254)),
-            1 => format!("2001:db8:{:x}:{:x}::{:x}", rng.range(1, 0xffff), rng.range(0, 0xffff), rng.range(1, 0xffff)),
-            _ => (0..8).map(|_| format!("{:x}", rng.range(0, 0xffff))).collect::<Vec<_>>().join(":"),
+            0 => format!(
+                "{}.{}.{}.{}",
+                rng.range(1, 223),
+                rng.range(0, 255),
+                rng.range(0, 255),
+                rng.range(1, 254)
+            ),
+            1 => format!(
+                "2001:db8:{:x}:{:x}::{:x}",
+                rng.range(1, 0xffff),
+                rng.range(0, 0xffff),
+                rng.range(1, 0xffff)
+            ),
+            _ => (0..8)
+                .map(|_| format!("{:x}", rng.range(0, 0xffff)))
+                .collect::<Vec<_>>()
+                .join(":"),
         },
         EntityType::MacAddress => {
             let sep = rng.pick(&[":", "-"]);
             let upper = rng.chance(0.5);
-            let m = (0..6)
+            (0..6)
                 .map(|_| {
                     let h = format!("{:02x}", rng.range(0, 255));
                     if upper { h.to_uppercase() } else { h }
                 })
                 .collect::<Vec<_>>()
-                .join(sep);
-            m
+                .join(sep)
         }
         EntityType::Secret => match rng.below(10) {
             0 => format!("sk-proj-{}", rng.chars(40, ALNUM)) + &rng.digits(2),
             1 => format!("AKIA{}", rng.chars(16, UPPER_ALNUM)),
             2 => format!("ghp_{}", rng.chars(36, ALNUM)),
-            3 => format!("xoxb-{}-{}-{}", rng.digits(12), rng.digits(13), rng.chars(24, ALNUM)),
+            3 => format!(
+                "xoxb-{}-{}-{}",
+                rng.digits(12),
+                rng.digits(13),
+                rng.chars(24, ALNUM)
+            ),
             4 => format!("sk_live_{}", rng.chars(24, ALNUM)),
             5 => format!("AIza{}", rng.chars(35, ALNUM)),
-            6 => format!("eyJhbGciOiJIUzI1NiJ9.eyJ{}.{}", rng.chars(30, ALNUM), rng.chars(43, ALNUM)),
+            6 => format!(
+                "eyJhbGciOiJIUzI1NiJ9.eyJ{}.{}",
+                rng.chars(30, ALNUM),
+                rng.chars(43, ALNUM)
+            ),
             7 => format!(
                 "-----BEGIN RSA PRIVATE KEY-----\n{}\n{}\n-----END RSA PRIVATE KEY-----",
                 rng.chars(64, ALNUM),
@@ -245,20 +312,59 @@ pub fn lookalike(rng: &mut Rng, kind: &str) -> String {
             rng.chars(12, HEX)
         ),
         "git_sha" => {
-            if rng.chance(0.5) { rng.chars(40, HEX) } else { rng.chars(7, HEX) }
+            if rng.chance(0.5) {
+                rng.chars(40, HEX)
+            } else {
+                rng.chars(7, HEX)
+            }
         }
         "version" => match rng.below(3) {
-            0 => format!("v{}.{}.{}", rng.range(0, 20), rng.range(0, 40), rng.range(0, 99)),
-            1 => format!("{}.{}.{}", rng.range(0, 20), rng.range(0, 40), rng.range(0, 99)),
-            _ => format!("{}.{}.{}-rc{}", rng.range(0, 9), rng.range(0, 9), rng.range(0, 9), rng.range(1, 5)),
+            0 => format!(
+                "v{}.{}.{}",
+                rng.range(0, 20),
+                rng.range(0, 40),
+                rng.range(0, 99)
+            ),
+            1 => format!(
+                "{}.{}.{}",
+                rng.range(0, 20),
+                rng.range(0, 40),
+                rng.range(0, 99)
+            ),
+            _ => format!(
+                "{}.{}.{}-rc{}",
+                rng.range(0, 9),
+                rng.range(0, 9),
+                rng.range(0, 9),
+                rng.range(1, 5)
+            ),
         },
         "timestamp" => match rng.below(3) {
-            0 => format!("2024-{:02}-{:02}T{:02}:{:02}:{:02}Z", rng.range(1, 12), rng.range(1, 28), rng.range(0, 23), rng.range(0, 59), rng.range(0, 59)),
-            1 => format!("2025-{:02}-{:02} {:02}:{:02}:{:02}", rng.range(1, 12), rng.range(1, 28), rng.range(0, 23), rng.range(0, 59), rng.range(0, 59)),
+            0 => format!(
+                "2024-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                rng.range(1, 12),
+                rng.range(1, 28),
+                rng.range(0, 23),
+                rng.range(0, 59),
+                rng.range(0, 59)
+            ),
+            1 => format!(
+                "2025-{:02}-{:02} {:02}:{:02}:{:02}",
+                rng.range(1, 12),
+                rng.range(1, 28),
+                rng.range(0, 23),
+                rng.range(0, 59),
+                rng.range(0, 59)
+            ),
             _ => format!("17{}", rng.digits(8)),
         },
         "price" => match rng.below(3) {
-            0 => format!("${},{:03}.{:02}", rng.range(1, 9), rng.range(0, 999), rng.range(0, 99)),
+            0 => format!(
+                "${},{:03}.{:02}",
+                rng.range(1, 9),
+                rng.range(0, 999),
+                rng.range(0, 99)
+            ),
             1 => format!("{}.{:02} EUR", rng.range(1, 9999), rng.range(0, 99)),
             _ => format!("€{}.{:02}", rng.range(1, 999), rng.range(0, 99)),
         },
@@ -267,15 +373,40 @@ pub fn lookalike(rng: &mut Rng, kind: &str) -> String {
             1 => format!("INC{}", rng.digits(7)),
             _ => format!("#{}", rng.range(1000, 999999)),
         },
-        "domain" => rng.pick(&["example.com", "api.acme-corp.io", "docs.example.org", "status.example.net"]).to_string(),
-        "handle" => format!("@{}_{}", rng.pick(&["jane", "devops", "acme", "sven"]), rng.range(1, 999)),
-        _ => format!("{}/{:02}/20{:02}", rng.range(1, 12), rng.range(1, 28), rng.range(10, 30)),
+        "domain" => rng
+            .pick(&[
+                "example.com",
+                "api.acme-corp.io",
+                "docs.example.org",
+                "status.example.net",
+            ])
+            .to_string(),
+        "handle" => format!(
+            "@{}_{}",
+            rng.pick(&["jane", "devops", "acme", "sven"]),
+            rng.range(1, 999)
+        ),
+        _ => format!(
+            "{}/{:02}/20{:02}",
+            rng.range(1, 12),
+            rng.range(1, 28),
+            rng.range(10, 30)
+        ),
     }
 }
 
 /// Look-alike kinds in the corpus.
 pub const LOOKALIKE_KINDS: &[&str] = &[
-    "order_number", "uuid", "git_sha", "version", "timestamp", "price", "ticket_id", "domain", "handle", "date",
+    "order_number",
+    "uuid",
+    "git_sha",
+    "version",
+    "timestamp",
+    "price",
+    "ticket_id",
+    "domain",
+    "handle",
+    "date",
 ];
 
 const LEAD_IN: &[&str] = &[
@@ -292,13 +423,17 @@ const LEAD_IN: &[&str] = &[
 fn entity_phrase(rng: &mut Rng, t: EntityType, v: &str) -> String {
     let label = match t {
         EntityType::EmailAddress => rng.pick(&["email", "e-mail", "邮箱", "mail"]).to_string(),
-        EntityType::PhoneNumber => rng.pick(&["phone", "tel.", "电话", "call me on", "Telefon"]).to_string(),
+        EntityType::PhoneNumber => rng
+            .pick(&["phone", "tel.", "电话", "call me on", "Telefon"])
+            .to_string(),
         EntityType::CreditCard => rng.pick(&["card", "Karte", "carte", "信用卡"]).to_string(),
         EntityType::UsSsn => "SSN".to_string(),
         EntityType::IbanCode => "IBAN".to_string(),
         EntityType::IpAddress => rng.pick(&["server at", "client IP", "host"]).to_string(),
         EntityType::MacAddress => rng.pick(&["MAC", "device"]).to_string(),
-        EntityType::Secret => rng.pick(&["here is the key", "token", "credential:", "use"]).to_string(),
+        EntityType::Secret => rng
+            .pick(&["here is the key", "token", "credential:", "use"])
+            .to_string(),
     };
     match rng.below(6) {
         0 => format!("{label}: {v}."),
@@ -344,12 +479,18 @@ pub fn generate(seed: u64, n: usize) -> Vec<LabelledExample> {
         let v = entity_value(&mut rng, t);
         user.push(' ');
         user.push_str(&entity_phrase(&mut rng, t, &v));
-        entities.push(Label { kind: t.as_str().to_string(), value: v });
+        entities.push(Label {
+            kind: t.as_str().to_string(),
+            value: v,
+        });
         let k = LOOKALIKE_KINDS[(i / 3) % LOOKALIKE_KINDS.len()];
         let lv = lookalike(&mut rng, k);
         user.push(' ');
         user.push_str(&lookalike_phrase(&mut rng, k, &lv));
-        lookalikes.push(Label { kind: k.to_string(), value: lv });
+        lookalikes.push(Label {
+            kind: k.to_string(),
+            value: lv,
+        });
         let mut messages = vec![
             json!({"role": "system", "content": "You are a helpful support agent."}),
             json!({"role": "user", "content": user}),
@@ -360,12 +501,20 @@ pub fn generate(seed: u64, n: usize) -> Vec<LabelledExample> {
             let v2 = entity_value(&mut rng, t2);
             let k2 = *rng.pick(LOOKALIKE_KINDS);
             let lv2 = lookalike(&mut rng, k2);
-            let args = json!({"customer": {"contact": v2, "note": format!("ref {lv2}")}, "limit": 5}).to_string();
+            let args =
+                json!({"customer": {"contact": v2, "note": format!("ref {lv2}")}, "limit": 5})
+                    .to_string();
             messages.push(json!({"role": "assistant", "tool_calls": [{"id": format!("call_{i}"), "type": "function",
                 "function": {"name": "update_customer", "arguments": args}}]}));
             messages.push(json!({"role": "tool", "tool_call_id": format!("call_{i}"), "content": "{\"ok\":true}"}));
-            entities.push(Label { kind: t2.as_str().to_string(), value: v2 });
-            lookalikes.push(Label { kind: k2.to_string(), value: lv2 });
+            entities.push(Label {
+                kind: t2.as_str().to_string(),
+                value: v2,
+            });
+            lookalikes.push(Label {
+                kind: k2.to_string(),
+                value: lv2,
+            });
         }
         messages.push(json!({"role": "assistant", "content": "Thanks, I have updated your record.", "weight": 1}));
         let mut line = json!({"messages": messages}).to_string();
@@ -376,7 +525,11 @@ pub fn generate(seed: u64, n: usize) -> Vec<LabelledExample> {
         if rng.chance(0.15) {
             line = line.replace('-', "\\u002d");
         }
-        out.push(LabelledExample { line, entities, lookalikes });
+        out.push(LabelledExample {
+            line,
+            entities,
+            lookalikes,
+        });
     }
     out
 }

@@ -36,9 +36,17 @@ impl Engine {
         } else {
             None
         };
-        let mut names: Vec<String> = EntityType::ALL.iter().map(|e| e.as_str().to_string()).collect();
+        let mut names: Vec<String> = EntityType::ALL
+            .iter()
+            .map(|e| e.as_str().to_string())
+            .collect();
         let intern = |name: &str, names: &mut Vec<String>| -> Result<u16, PolicyError> {
-            if name.is_empty() || !name.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_') || !name.as_bytes()[0].is_ascii_uppercase() {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+                || !name.as_bytes()[0].is_ascii_uppercase()
+            {
                 return Err(PolicyError::InvalidName(name.to_string()));
             }
             if let Some(k) = names.iter().position(|n| n == name) {
@@ -57,9 +65,14 @@ impl Engine {
                 .size_limit(8 << 20)
                 .dfa_size_limit(8 << 20)
                 .build()
-                .map_err(|e| PolicyError::InvalidPattern { name: cp.name.clone(), reason: e.to_string() })?;
+                .map_err(|e| PolicyError::InvalidPattern {
+                    name: cp.name.clone(),
+                    reason: e.to_string(),
+                })?;
             if re.is_match("") {
-                return Err(PolicyError::EmptyMatch { name: cp.name.clone() });
+                return Err(PolicyError::EmptyMatch {
+                    name: cp.name.clone(),
+                });
             }
             custom.push((id, re));
         }
@@ -69,7 +82,9 @@ impl Engine {
             let id = intern(&dl.name, &mut names)?;
             for t in &dl.terms {
                 if t.trim().is_empty() {
-                    return Err(PolicyError::EmptyDenyTerm { name: dl.name.clone() });
+                    return Err(PolicyError::EmptyDenyTerm {
+                        name: dl.name.clone(),
+                    });
                 }
                 terms.push(t.clone());
                 term_ids.push(id);
@@ -82,15 +97,36 @@ impl Engine {
                 .build(pats)
                 .map_err(|e| PolicyError::Matcher(e.to_string()))
         };
-        let deny = if terms.is_empty() { None } else { Some((ci(&terms, MatchKind::LeftmostLongest)?, term_ids)) };
-        let allow_terms: Vec<String> = policy.allow_list.iter().filter(|t| !t.is_empty()).cloned().collect();
-        let allow = if allow_terms.is_empty() { None } else { Some(ci(&allow_terms, MatchKind::LeftmostLongest)?) };
+        let deny = if terms.is_empty() {
+            None
+        } else {
+            Some((ci(&terms, MatchKind::LeftmostLongest)?, term_ids))
+        };
+        let allow_terms: Vec<String> = policy
+            .allow_list
+            .iter()
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect();
+        let allow = if allow_terms.is_empty() {
+            None
+        } else {
+            Some(ci(&allow_terms, MatchKind::LeftmostLongest)?)
+        };
         let bracketed: Vec<String> = names.iter().map(|n| format!("[{n}")).collect();
         let mask_names = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&bracketed)
             .map_err(|e| PolicyError::Matcher(e.to_string()))?;
-        Ok(Self { enabled, secrets, custom, deny, allow, names, mask_names })
+        Ok(Self {
+            enabled,
+            secrets,
+            custom,
+            deny,
+            allow,
+            names,
+            mask_names,
+        })
     }
 
     /// Findings in `text`, sorted, non-overlapping, minus allow-listed values and mask tokens.
@@ -110,38 +146,66 @@ impl Engine {
         if let Some((ac, ids)) = &self.deny {
             let b = text.as_bytes();
             for m in ac.find_iter(b) {
-                let left_ok = m.start() == 0 || !is_word(b[m.start()]) || !is_word(b[m.start() - 1]);
-                let right_ok = m.end() == b.len() || !is_word(b[m.end() - 1]) || !is_word(b[m.end()]);
+                let left_ok =
+                    m.start() == 0 || !is_word(b[m.start()]) || !is_word(b[m.start() - 1]);
+                let right_ok =
+                    m.end() == b.len() || !is_word(b[m.end() - 1]) || !is_word(b[m.end()]);
                 if left_ok && right_ok {
-                    out.push(Finding::new(m.start(), m.end(), ids[m.pattern().as_usize()]));
+                    out.push(Finding::new(
+                        m.start(),
+                        m.end(),
+                        ids[m.pattern().as_usize()],
+                    ));
                 }
             }
         }
         if out.is_empty() {
             return;
         }
+        out.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
         self.drop_protected(text, out);
         resolve_overlaps(out);
     }
 
+    /// Drops findings that overlap a mask token or lie inside an allow-listed value. Linear: both
+    /// the findings and the protected ranges are sorted by start.
     fn drop_protected(&self, text: &str, out: &mut Vec<Finding>) {
         let b = text.as_bytes();
         // Mask tokens from an earlier pass: `[NAME]` or `[NAME_xxxxxxxx]`.
         if memchr::memchr(b'[', b).is_some() {
-            for m in self.mask_names.find_iter(b) {
-                if let Some(end) = mask_token_end(b, m.end()) {
-                    let (s, e) = (m.start() as u32, end as u32);
-                    out.retain(|f| f.end <= s || f.start >= e);
-                }
-            }
+            let masks = self
+                .mask_names
+                .find_iter(b)
+                .filter_map(|m| mask_token_end(b, m.end()).map(|e| (m.start() as u32, e as u32)));
+            sweep(out, masks, |f, (s, e)| s < f.end && f.start < e);
         }
         if let Some(allow) = &self.allow {
-            for m in allow.find_iter(b) {
-                let (s, e) = (m.start() as u32, m.end() as u32);
-                out.retain(|f| !(f.start >= s && f.end <= e));
-            }
+            let ranges = allow
+                .find_iter(b)
+                .map(|m| (m.start() as u32, m.end() as u32));
+            sweep(out, ranges, |f, (s, e)| s <= f.start && f.end <= e);
         }
     }
+}
+
+/// Removes every finding for which `hit(finding, range)` holds for the first range ending after
+/// the finding's start. `out` is sorted by start; `ranges` are sorted and non-overlapping.
+fn sweep(
+    out: &mut Vec<Finding>,
+    ranges: impl Iterator<Item = (u32, u32)>,
+    hit: impl Fn(&Finding, (u32, u32)) -> bool,
+) {
+    let mut ranges = ranges.peekable();
+    out.retain(|f| {
+        while let Some(&(_, e)) = ranges.peek() {
+            if e <= f.start {
+                ranges.next();
+            } else {
+                break;
+            }
+        }
+        !ranges.peek().is_some_and(|&r| hit(f, r))
+    });
 }
 
 /// After `[NAME`, accept `]` or `_` + 8 lowercase hex + `]`.
@@ -151,7 +215,9 @@ fn mask_token_end(b: &[u8], p: usize) -> Option<usize> {
     }
     if b.get(p) == Some(&b'_')
         && b.len() > p + 9
-        && b[p + 1..p + 9].iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+        && b[p + 1..p + 9]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
         && b[p + 9] == b']'
     {
         return Some(p + 10);
@@ -159,9 +225,8 @@ fn mask_token_end(b: &[u8], p: usize) -> Option<usize> {
     None
 }
 
-/// Earliest start wins; at equal starts the longest wins.
+/// Earliest start wins; at equal starts the longest wins (`v` is sorted that way).
 fn resolve_overlaps(v: &mut Vec<Finding>) {
-    v.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut last_end = 0u32;
     let mut first = true;
     v.retain(|f| {

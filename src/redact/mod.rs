@@ -65,7 +65,11 @@ pub(crate) struct Finding {
 
 impl Finding {
     pub(crate) fn new(start: usize, end: usize, entity: u16) -> Self {
-        Self { start: start as u32, end: end as u32, entity }
+        Self {
+            start: start as u32,
+            end: end as u32,
+            entity,
+        }
     }
 }
 
@@ -107,10 +111,16 @@ pub struct LineError {
 
 impl LineError {
     pub(crate) fn syntax(offset: usize) -> Self {
-        Self { code: "invalid_json", offset }
+        Self {
+            code: "invalid_json",
+            offset,
+        }
     }
     fn too_deep(offset: usize) -> Self {
-        Self { code: "nesting_too_deep", offset }
+        Self {
+            code: "nesting_too_deep",
+            offset,
+        }
     }
 }
 
@@ -127,7 +137,19 @@ pub enum LineOutcome {
     Rejected,
 }
 
-const ROLES: [&str; 7] = ["system", "developer", "user", "assistant", "tool", "function", "other"];
+/// Re-scans of a changed string. Real text converges in one or two; only adversarial chains of
+/// findings that each unlock the next need more.
+const MAX_FIXPOINT_ROUNDS: usize = 32;
+
+const ROLES: [&str; 7] = [
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+    "other",
+];
 const NO_ROLE: u8 = u8::MAX;
 
 #[derive(Clone, Copy)]
@@ -148,6 +170,8 @@ struct Scratch {
     repl: String,
     tokens_removed: u64,
     tokens_added: u64,
+    /// Token counts of recent post-redaction windows: in Mask mode they repeat (`[EMAIL_ADDRESS].`).
+    token_cache: std::collections::HashMap<String, u64>,
 }
 
 thread_local! {
@@ -164,14 +188,20 @@ pub struct Redactor {
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redactor").field("mode", &self.mode).field("entities", &self.engine.names).finish()
+        f.debug_struct("Redactor")
+            .field("mode", &self.mode)
+            .field("entities", &self.engine.names)
+            .finish()
     }
 }
 
 impl Redactor {
     /// Compiles `policy`. `pseudonym_key` is required (non-empty) in Pseudonymize mode and ignored
     /// otherwise.
-    pub fn new(policy: &RedactionPolicy, pseudonym_key: Option<&[u8]>) -> Result<Redactor, PolicyError> {
+    pub fn new(
+        policy: &RedactionPolicy,
+        pseudonym_key: Option<&[u8]>,
+    ) -> Result<Redactor, PolicyError> {
         let engine = Engine::new(policy)?;
         let hmac = match (policy.mode, pseudonym_key) {
             (RedactionMode::Pseudonymize, Some(k)) if !k.is_empty() => {
@@ -180,7 +210,11 @@ impl Redactor {
             (RedactionMode::Pseudonymize, _) => return Err(PolicyError::MissingKey),
             _ => None,
         };
-        Ok(Redactor { engine, mode: policy.mode, hmac })
+        Ok(Redactor {
+            engine,
+            mode: policy.mode,
+            hmac,
+        })
     }
 
     /// The policy mode.
@@ -211,7 +245,10 @@ impl Redactor {
         st: &mut Scratch,
     ) -> Result<LineOutcome, LineError> {
         st.frames.clear();
-        st.frames.push(Frame { parent: 0, role: NO_ROLE });
+        st.frames.push(Frame {
+            parent: 0,
+            role: NO_ROLE,
+        });
         st.hits.clear();
         st.tokens_removed = 0;
         st.tokens_added = 0;
@@ -323,7 +360,10 @@ impl Redactor {
         }
         match b.get(p) {
             Some(b'{') => {
-                st.frames.push(Frame { parent: frame, role: NO_ROLE });
+                st.frames.push(Frame {
+                    parent: frame,
+                    role: NO_ROLE,
+                });
                 let me = (st.frames.len() - 1) as u32;
                 let mut q = json::skip_ws(b, p + 1);
                 if b.get(q) == Some(&b'}') {
@@ -422,11 +462,25 @@ impl Redactor {
     }
 
     /// Scans one decoded string. Returns the rewritten text when rewriting and something changed.
-    fn scan_text(&self, text: &str, frame: u32, json_depth: u32, st: &mut Scratch) -> Option<String> {
+    fn scan_text(
+        &self,
+        text: &str,
+        frame: u32,
+        json_depth: u32,
+        st: &mut Scratch,
+    ) -> Option<String> {
         // Strings that hold JSON (tool-call arguments) are redacted structurally.
-        let first = text.as_bytes().iter().find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+        let first = text
+            .as_bytes()
+            .iter()
+            .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
         if matches!(first, Some(b'{' | b'[')) && json_depth < 4 {
-            let (hits, frames, tr, ta) = (st.hits.len(), st.frames.len(), st.tokens_removed, st.tokens_added);
+            let (hits, frames, tr, ta) = (
+                st.hits.len(),
+                st.frames.len(),
+                st.tokens_removed,
+                st.tokens_added,
+            );
             let mut edits = Vec::new();
             let mut repl = String::new();
             let saved_dec = std::mem::take(&mut st.dec);
@@ -466,9 +520,10 @@ impl Redactor {
         let mut next = std::mem::take(&mut st.red_b);
         self.count_tokens(text, &findings, st);
         self.apply(text, &findings, &mut cur);
-        // Masking can join fragments into a new finding; repeat until a fixpoint so the output is
-        // stable under a second run.
-        for _ in 0..4 {
+        // Masking changes the neighbours of a finding (boundaries), which can expose a new one;
+        // repeat until a fixpoint so the output is stable under a second run. Each round only runs
+        // when the previous one found something, and masked text is never found again.
+        for _ in 0..MAX_FIXPOINT_ROUNDS {
             self.engine.find(&cur, &mut findings);
             if findings.is_empty() {
                 break;
@@ -490,7 +545,9 @@ impl Redactor {
         let mut last = 0usize;
         for f in findings {
             let (s, e) = (f.start as usize, f.end as usize);
-            let Some(value) = text.get(s..e) else { continue };
+            let Some(value) = text.get(s..e) else {
+                continue;
+            };
             if s < last {
                 continue;
             }
@@ -519,14 +576,15 @@ impl Redactor {
 
     /// Token change over the words around each finding. BPE pre-tokenisation never merges across a
     /// space followed by a non-space, so windows bounded by spaces count exactly what the whole
-    /// string would, at a fraction of the cost.
+    /// string would, at a fraction of the cost (windows reach at most 64 bytes for a space, so text
+    /// without spaces gets a close estimate in linear time).
     fn count_tokens(&self, text: &str, findings: &[Finding], st: &mut Scratch) {
         let bpe = tiktoken_rs::o200k_base_singleton();
         let mut new_w = String::new();
         let mut i = 0;
         while i < findings.len() {
             let s0 = findings[i].start as usize;
-            let ws = text[..s0].rfind(' ').unwrap_or(0);
+            let ws = window_start(text, s0);
             let mut we = window_end(text, findings[i].end as usize);
             let mut j = i + 1;
             while j < findings.len() && (findings[j].start as usize) < we {
@@ -540,18 +598,48 @@ impl Redactor {
                 .collect();
             self.apply(old_w, &rel, &mut new_w);
             st.tokens_removed += bpe.encode_ordinary(old_w).len() as u64;
-            st.tokens_added += bpe.encode_ordinary(&new_w).len() as u64;
+            st.tokens_added += match st.token_cache.get(new_w.as_str()) {
+                Some(&n) => n,
+                None => {
+                    let n = bpe.encode_ordinary(&new_w).len() as u64;
+                    if st.token_cache.len() >= 4096 {
+                        st.token_cache.clear();
+                    }
+                    if self.hmac.is_none() {
+                        st.token_cache.insert(new_w.clone(), n);
+                    }
+                    n
+                }
+            };
             i = j;
         }
     }
 }
 
+/// Furthest a token window reaches for a space; text without spaces (CJK, blobs) stays linear.
+const WINDOW_REACH: usize = 64;
+
+fn window_start(text: &str, before: usize) -> usize {
+    let mut lo = before.saturating_sub(WINDOW_REACH);
+    while !text.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    text[lo..before].rfind(' ').map_or(lo, |k| lo + k)
+}
+
 fn window_end(text: &str, from: usize) -> usize {
-    text[from..].find(' ').map_or(text.len(), |k| from + k)
+    let mut hi = (from + WINDOW_REACH).min(text.len());
+    while !text.is_char_boundary(hi) {
+        hi += 1;
+    }
+    text[from..hi].find(' ').map_or(hi, |k| from + k)
 }
 
 fn role_id(s: &str) -> u8 {
-    ROLES[..6].iter().position(|r| *r == s).map_or(6, |k| k as u8)
+    ROLES[..6]
+        .iter()
+        .position(|r| *r == s)
+        .map_or(6, |k| k as u8)
 }
 
 /// Feeds the normalised form of a value into the HMAC, so that formatting variants of the same
@@ -564,7 +652,11 @@ fn normalise(entity: u16, value: &str, m: &mut Hmac<Sha256>) {
             m.update(&digits);
         }
         ENT_IBAN => {
-            let v: Vec<u8> = value.bytes().filter(u8::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect();
+            let v: Vec<u8> = value
+                .bytes()
+                .filter(u8::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
             m.update(&v);
         }
         ENT_IP => match value.parse::<std::net::IpAddr>() {
@@ -572,12 +664,41 @@ fn normalise(entity: u16, value: &str, m: &mut Hmac<Sha256>) {
             Err(_) => m.update(value.as_bytes()),
         },
         ENT_MAC => {
-            let v: Vec<u8> = value.bytes().filter(u8::is_ascii_hexdigit).map(|c| c.to_ascii_lowercase()).collect();
+            let v: Vec<u8> = value
+                .bytes()
+                .filter(u8::is_ascii_hexdigit)
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
             m.update(&v);
         }
         ENT_SECRET => m.update(value.as_bytes()),
         // Custom and deny-list values: deny terms match case-insensitively, so fold case.
         _ => m.update(value.to_lowercase().as_bytes()),
+    }
+}
+
+impl crate::dataset::pipeline::LineRedactor for Redactor {
+    type Report = RedactionReport;
+
+    fn redact_line(
+        &self,
+        line: &str,
+        out: &mut String,
+        report: &mut RedactionReport,
+    ) -> Result<crate::dataset::pipeline::RedactOutcome, crate::dataset::pipeline::RedactLineError>
+    {
+        use crate::dataset::pipeline::RedactOutcome;
+        match Redactor::redact_line(self, line, out, report) {
+            Ok(LineOutcome::Unchanged) => Ok(RedactOutcome::Unchanged),
+            Ok(LineOutcome::Redacted) => Ok(RedactOutcome::Redacted),
+            Ok(LineOutcome::Dropped) => Ok(RedactOutcome::Dropped),
+            Ok(LineOutcome::Rejected) => Ok(RedactOutcome::Rejected),
+            Err(e) => Err(crate::dataset::pipeline::RedactLineError { code: e.code }),
+        }
+    }
+
+    fn findings(report: &RedactionReport) -> std::collections::BTreeMap<String, u64> {
+        report.findings.clone()
     }
 }
 

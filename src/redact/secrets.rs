@@ -1,9 +1,10 @@
 //! SECRET detection: provider key prefixes, JWTs, PEM private keys, passwords in URLs, and
 //! high-entropy values right after words such as key, token, secret or password.
 //!
-//! One ASCII case-insensitive Aho-Corasick automaton finds every anchor (prefixes and keywords) in a
-//! single pass; each anchor then gets a small hand-written check. Prefixes are re-checked for exact
-//! case, keywords are not.
+//! One case-sensitive Aho-Corasick searcher finds every anchor (prefixes and keywords) in a single
+//! pass; each anchor then gets a small hand-written check. Keywords are listed in lower, Title and
+//! UPPER case rather than matched case-insensitively: that keeps the pattern set small enough for
+//! the SIMD (Teddy) prefilter, which is several times faster than an automaton over every byte.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
@@ -14,11 +15,18 @@ use super::{ENT_SECRET, Finding};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Anchor {
     /// A literal prefix followed by a body of `min..=max` bytes from `class`.
-    Prefix { min: usize, max: usize, class: BodyClass, needs_digit: bool },
+    Prefix {
+        min: usize,
+        max: usize,
+        class: BodyClass,
+        needs_digit: bool,
+    },
     Jwt,
     Pem,
     UrlCreds,
-    Keyword { password: bool },
+    Keyword {
+        password: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +56,12 @@ impl BodyClass {
 }
 
 const fn prefix(min: usize, max: usize, class: BodyClass, needs_digit: bool) -> Anchor {
-    Anchor::Prefix { min, max, class, needs_digit }
+    Anchor::Prefix {
+        min,
+        max,
+        class,
+        needs_digit,
+    }
 }
 
 const ANCHORS: &[(&str, Anchor)] = &[
@@ -95,15 +108,29 @@ const ANCHORS: &[(&str, Anchor)] = &[
 
 pub(crate) struct SecretScanner {
     ac: AhoCorasick,
+    kinds: Vec<Anchor>,
 }
 
 impl SecretScanner {
     pub(crate) fn new() -> Result<Self, aho_corasick::BuildError> {
+        let mut pats = Vec::new();
+        let mut kinds = Vec::new();
+        for (lit, anchor) in ANCHORS {
+            if let Anchor::Keyword { .. } = anchor {
+                let title = format!("{}{}", lit[..1].to_ascii_uppercase(), &lit[1..]);
+                for v in [lit.to_string(), title, lit.to_ascii_uppercase()] {
+                    pats.push(v);
+                    kinds.push(*anchor);
+                }
+            } else {
+                pats.push(lit.to_string());
+                kinds.push(*anchor);
+            }
+        }
         let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            .build(ANCHORS.iter().map(|(p, _)| p))?;
-        Ok(Self { ac })
+            .build(&pats)?;
+        Ok(Self { ac, kinds })
     }
 
     pub(crate) fn scan(&self, text: &str, out: &mut Vec<Finding>) {
@@ -113,16 +140,21 @@ impl SecretScanner {
             if m.start() < skip_to {
                 continue;
             }
-            let (lit, anchor) = ANCHORS[m.pattern().as_usize()];
-            let found = match anchor {
-                Anchor::Prefix { min, max, class, needs_digit } => {
-                    if &b[m.start()..m.end()] != lit.as_bytes() {
+            let found = match self.kinds[m.pattern().as_usize()] {
+                Anchor::Prefix {
+                    min,
+                    max,
+                    class,
+                    needs_digit,
+                } => prefixed(b, m.start(), m.end(), min, max, class, needs_digit),
+                Anchor::Jwt => match jwt(b, m.start()) {
+                    Ok(found) => Some(found),
+                    Err(run_end) => {
+                        // Every later `eyJ` in the same run fails the same way: skip it (linear).
+                        skip_to = run_end;
                         None
-                    } else {
-                        prefixed(b, m.start(), m.end(), min, max, class, needs_digit)
                     }
-                }
-                Anchor::Jwt => jwt(b, m.start()),
+                },
                 Anchor::Pem => pem(b, m.start()),
                 Anchor::UrlCreds => url_password(b, m.start()),
                 Anchor::Keyword { password } => keyword_value(b, m.end(), password),
@@ -156,7 +188,9 @@ fn prefixed(
         return None;
     }
     let tail = &b[body..e];
-    if needs_digit && !(tail.iter().any(u8::is_ascii_digit) && tail.iter().any(u8::is_ascii_alphabetic)) {
+    if needs_digit
+        && !(tail.iter().any(u8::is_ascii_digit) && tail.iter().any(u8::is_ascii_alphabetic))
+    {
         return None;
     }
     Some((s, e))
@@ -169,20 +203,20 @@ fn b64url_run(b: &[u8], mut p: usize) -> usize {
     p
 }
 
-fn jwt(b: &[u8], s: usize) -> Option<(usize, usize)> {
-    if &b[s..s + 3] != b"eyJ" || (s > 0 && is_word(b[s - 1])) {
-        return None;
-    }
+/// `header.payload.signature`; on failure, the end of the header run.
+fn jwt(b: &[u8], s: usize) -> Result<(usize, usize), usize> {
     let h = b64url_run(b, s);
+    if s > 0 && is_word(b[s - 1]) {
+        return Err(s + 3);
+    }
     if h - s < 10 || h >= b.len() || b[h] != b'.' {
-        return None;
+        return Err(h);
     }
     let p = b64url_run(b, h + 1);
     if p - h - 1 < 10 || p >= b.len() || b[p] != b'.' {
-        return None;
+        return Err(h);
     }
-    let sig = b64url_run(b, p + 1);
-    Some((s, sig))
+    Ok((s, b64url_run(b, p + 1)))
 }
 
 fn pem(b: &[u8], s: usize) -> Option<(usize, usize)> {
@@ -212,7 +246,10 @@ fn url_password(b: &[u8], colon_slash: usize) -> Option<(usize, usize)> {
     if colon_slash == 0 || !b[colon_slash - 1].is_ascii_alphabetic() {
         return None;
     }
-    let stop = |c: u8| c.is_ascii_whitespace() || matches!(c, b'/' | b'@' | b'"' | b'\'' | b'<' | b'>' | b'?' | b'#');
+    let stop = |c: u8| {
+        c.is_ascii_whitespace()
+            || matches!(c, b'/' | b'@' | b'"' | b'\'' | b'<' | b'>' | b'?' | b'#')
+    };
     let mut p = colon_slash + 3;
     while p < b.len() && !stop(b[p]) && b[p] != b':' {
         p += 1;
@@ -225,7 +262,12 @@ fn url_password(b: &[u8], colon_slash: usize) -> Option<(usize, usize)> {
     while q < b.len() && !stop(b[q]) {
         q += 1;
     }
-    if q == pw_start || q >= b.len() || b[q] != b'@' || q + 1 >= b.len() || !b[q + 1].is_ascii_alphanumeric() {
+    if q == pw_start
+        || q >= b.len()
+        || b[q] != b'@'
+        || q + 1 >= b.len()
+        || !b[q + 1].is_ascii_alphanumeric()
+    {
         return None;
     }
     Some((pw_start, q))
@@ -252,7 +294,10 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     // Separator: quotes, whitespace, ':' or '=' (at least one byte), optionally "is"/"was".
     let sep_start = p;
     let mut assign = false;
-    while p < n && p - sep_start < 8 && matches!(b[p], b' ' | b'\t' | b'"' | b'\'' | b':' | b'=' | b'>') {
+    while p < n
+        && p - sep_start < 8
+        && matches!(b[p], b' ' | b'\t' | b'"' | b'\'' | b':' | b'=' | b'>')
+    {
         assign |= matches!(b[p], b':' | b'=');
         p += 1;
     }
@@ -303,7 +348,9 @@ mod tests {
         let s = SecretScanner::new().unwrap();
         let mut v = Vec::new();
         s.scan(text, &mut v);
-        v.iter().map(|f| &text[f.start as usize..f.end as usize]).collect()
+        v.iter()
+            .map(|f| &text[f.start as usize..f.end as usize])
+            .collect()
     }
 
     #[test]
@@ -325,17 +372,26 @@ mod tests {
     fn structured_secrets() {
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
         assert_eq!(found(&format!("Bearer {jwt}")), vec![jwt]);
-        let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----";
+        let pem =
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----";
         assert_eq!(found(&format!("x {pem} y")), vec![pem]);
-        assert_eq!(found("postgres://admin:S3cr3t!@db.internal:5432/app"), vec!["S3cr3t!"]);
-        assert_eq!(found("api_key = \"Zx8Qp2Lm9Rt4Vb7Nc1Kd\""), vec!["Zx8Qp2Lm9Rt4Vb7Nc1Kd"]);
+        assert_eq!(
+            found("postgres://admin:S3cr3t!@db.internal:5432/app"),
+            vec!["S3cr3t!"]
+        );
+        assert_eq!(
+            found("api_key = \"Zx8Qp2Lm9Rt4Vb7Nc1Kd\""),
+            vec!["Zx8Qp2Lm9Rt4Vb7Nc1Kd"]
+        );
         assert_eq!(found("my password is hunter22!"), vec!["hunter22!"]);
     }
 
     #[test]
     fn look_alikes_stay() {
         assert!(found("the task-force met; sk-learn rocks; EURASIA").is_empty());
-        assert!(found("the key point is clear; token: 550e8400-e29b-41d4-a716-446655440000").is_empty());
+        assert!(
+            found("the key point is clear; token: 550e8400-e29b-41d4-a716-446655440000").is_empty()
+        );
         assert!(found("see https://example.com/a:b and -----BEGIN CERTIFICATE-----").is_empty());
         assert!(found("keyboard shortcuts, password reset link").is_empty());
     }

@@ -87,7 +87,9 @@ pub(crate) fn scan(en: &Enabled, text: &str, out: &mut Vec<Finding>) {
             T_AT if en.email => email(b, i, out),
             T_COLON if en.ip || en.mac => colon_token(en, b, i, out),
             T_DASH if en.mac => {
-                if i >= 2 && let Some(e) = mac_at(b, i - 2) {
+                if i >= 2
+                    && let Some(e) = mac_at(b, i - 2)
+                {
                     out.push(Finding::new(i - 2, e, ENT_MAC));
                     e
                 } else {
@@ -199,7 +201,9 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
     if i > 0 {
         let p = b[i - 1];
         let ident = is_word(p)
-            || (matches!(p, b'-' | b'.' | b'/' | b'#' | b'$' | b'\\') && i >= 2 && is_word(b[i - 2]))
+            || (matches!(p, b'-' | b'.' | b'/' | b'#' | b'$' | b'\\')
+                && i >= 2
+                && is_word(b[i - 2]))
             || matches!(p, b'#' | b'$' | b'/' | b'\\');
         if ident {
             let mut e = i;
@@ -245,7 +249,14 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
             truncated = true;
             break;
         }
-        groups[ng] = Group { start: gstart, end: p, dstart, ndig, sep, paren };
+        groups[ng] = Group {
+            start: gstart,
+            end: p,
+            dstart,
+            ndig,
+            sep,
+            paren,
+        };
         ng += 1;
         // Separator to the next group.
         let mut r = p;
@@ -293,12 +304,25 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         let mut matched = None;
         let mut z = ng;
         while z > a {
-            let ends_ok = if z == ng { right_ok } else { groups[z].sep == b' ' };
+            let ends_ok = if z == ng {
+                right_ok
+            } else {
+                groups[z].sep == b' '
+            };
             if ends_ok {
                 let start = if a == 0 { ctx_start } else { groups[a].start };
                 // A card is never a slice of a longer 4-4-4-4 run (order numbers, references).
-                let inside_run = (a > 0 && groups[a - 1].ndig == 4) || (z < ng && groups[z].ndig == 4);
-                if let Some(ent) = classify(en, b, &groups[a..z], plus && a == 0, a == 0, inside_run, start) {
+                let inside_run =
+                    (a > 0 && groups[a - 1].ndig == 4) || (z < ng && groups[z].ndig == 4);
+                if let Some(ent) = classify(
+                    en,
+                    b,
+                    &groups[a..z],
+                    plus && a == 0,
+                    a == 0,
+                    inside_run,
+                    start,
+                ) {
                     matched = Some((start, groups[z - 1].end, ent));
                     break;
                 }
@@ -329,25 +353,54 @@ fn digits_of(b: &[u8], gs: &[Group], buf: &mut [u8; 24]) -> usize {
 }
 
 fn num(b: &[u8]) -> u32 {
-    b.iter().fold(0u32, |a, &d| a.saturating_mul(10).saturating_add(u32::from(d - b'0')))
+    b.iter().fold(0u32, |a, &d| {
+        a.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+    })
 }
 
 /// Words before `start` that make a number a phone number or an SSN even without separators.
+/// Words inside `[...]` do not count: mask tokens such as `[PHONE_NUMBER]` or `[US_SSN]` must not
+/// turn the next number into a finding on a second run (idempotence).
 fn context_before(b: &[u8], start: usize, words: &[&[u8]]) -> bool {
     let from = start.saturating_sub(32);
     let window = &b[from..start];
     words.iter().any(|w| {
-        window
-            .windows(w.len())
-            .any(|x| x.eq_ignore_ascii_case(w))
+        window.windows(w.len()).enumerate().any(|(k, x)| {
+            x.eq_ignore_ascii_case(w) && {
+                let before = &window[..k];
+                let open = before.iter().rposition(|&c| c == b'[');
+                let close = before.iter().rposition(|&c| c == b']');
+                match (open, close) {
+                    (Some(o), Some(c)) => c > o,
+                    (Some(_), None) => false,
+                    _ => true,
+                }
+            }
+        })
     })
 }
 
 const PHONE_CONTEXT: &[&[u8]] = &[
-    b"phone", b"call", b"tel", b"mobile", b"cell", b"fax", b"text me", b"whatsapp", b"sms",
+    b"phone",
+    b"call",
+    b"tel",
+    b"mobile",
+    b"cell",
+    b"fax",
+    b"text me",
+    b"whatsapp",
+    b"sms",
 ];
 const SSN_CONTEXT: &[&[u8]] = &[b"ssn", b"social security", b"ss#", b"ss #"];
-const VERSION_WORDS: &[&[u8]] = &[b"version", b"release", b"build", b"ver", b"v", b"firmware", b"kernel"];
+const VERSION_WORDS: &[&[u8]] = &[
+    b"version",
+    b"release",
+    b"build",
+    b"ver",
+    b"v",
+    b"firmware",
+    b"kernel",
+];
 
 /// True when the word right before `start` (skipping spaces and `:`) names a version.
 fn version_word_before(b: &[u8], start: usize) -> bool {
@@ -375,7 +428,9 @@ fn classify(
     let ng = gs.len();
     let total: usize = gs.iter().map(|g| g.ndig).sum();
     let any_paren = gs.iter().any(|g| g.paren);
-    let seps_same = gs[1..].iter().all(|g| g.sep == gs.get(1).map_or(0, |x| x.sep));
+    let seps_same = gs[1..]
+        .iter()
+        .all(|g| g.sep == gs.get(1).map_or(0, |x| x.sep));
     let sep1 = gs.get(1).map_or(0, |g| g.sep);
     let mut digits = [0u8; 24];
     let nd = digits_of(b, gs, &mut digits);
@@ -423,14 +478,19 @@ fn classify(
                 && ((ng >= 3
                     && gs[..ng - 1].iter().all(|g| g.ndig == 4)
                     && (1..=4).contains(&gs[ng - 1].ndig))
-                    || (ng == 3 && gs[0].ndig == 4 && gs[1].ndig == 6 && matches!(gs[2].ndig, 4 | 5))));
+                    || (ng == 3
+                        && gs[0].ndig == 4
+                        && gs[1].ndig == 6
+                        && matches!(gs[2].ndig, 4 | 5))));
         if shape_ok && luhn(d) && card_brand_ok(d) {
             return Some(ENT_CARD);
         }
     }
     // Phone
     if en.phone {
-        let seps_phone = gs[1..].iter().all(|g| matches!(g.sep, b' ' | b'-' | b'.') || gs_prev_paren(gs, g));
+        let seps_phone = gs[1..]
+            .iter()
+            .all(|g| matches!(g.sep, b' ' | b'-' | b'.') || gs_prev_paren(gs, g));
         if !seps_phone {
             return None;
         }
@@ -438,13 +498,20 @@ fn classify(
             return ((8..=15).contains(&total) && gs[0].ndig <= 15).then_some(ENT_PHONE);
         }
         // 00 international prefix
-        if at_start && ng >= 2 && d.starts_with(b"00") && gs[0].ndig <= 4 && (10..=17).contains(&total) {
+        if at_start
+            && ng >= 2
+            && d.starts_with(b"00")
+            && gs[0].ndig <= 4
+            && (10..=17).contains(&total)
+        {
             return Some(ENT_PHONE);
         }
         let lens: [usize; 4] = core::array::from_fn(|k| gs.get(k).map_or(0, |g| g.ndig));
         // NANP: (NXX) NXX-XXXX, NXX-NXX-XXXX, 1-NXX-NXX-XXXX
         let nanp = |off: usize| -> bool {
-            d.len() == off + 10 && (b'2'..=b'9').contains(&d[off]) && (b'2'..=b'9').contains(&d[off + 3])
+            d.len() == off + 10
+                && (b'2'..=b'9').contains(&d[off])
+                && (b'2'..=b'9').contains(&d[off + 3])
         };
         if ng == 3 && lens[..3] == [3, 3, 4] && nanp(0) {
             return Some(ENT_PHONE);
@@ -499,7 +566,12 @@ fn iban_at(b: &[u8], s: usize) -> Option<usize> {
             k += 1;
             since_space += 1;
             p += 1;
-        } else if c == b' ' && since_space == 4 && k % 4 == 0 && p + 1 < b.len() && b[p + 1].is_ascii_alphanumeric() {
+        } else if c == b' '
+            && since_space == 4
+            && k % 4 == 0
+            && p + 1 < b.len()
+            && b[p + 1].is_ascii_alphanumeric()
+        {
             since_space = 0;
             p += 1;
         } else {
@@ -590,10 +662,20 @@ mod tests {
     use super::*;
 
     fn found(text: &str) -> Vec<(&str, u16)> {
-        let en = Enabled { email: true, phone: true, card: true, ssn: true, iban: true, ip: true, mac: true };
+        let en = Enabled {
+            email: true,
+            phone: true,
+            card: true,
+            ssn: true,
+            iban: true,
+            ip: true,
+            mac: true,
+        };
         let mut v = Vec::new();
         scan(&en, text, &mut v);
-        v.iter().map(|f| (&text[f.start as usize..f.end as usize], f.entity)).collect()
+        v.iter()
+            .map(|f| (&text[f.start as usize..f.end as usize], f.entity))
+            .collect()
     }
 
     fn one(text: &str, want: &str, ent: u16) {
@@ -606,7 +688,11 @@ mod tests {
 
     #[test]
     fn emails() {
-        one("mail john.doe+x@example.co.uk now", "john.doe+x@example.co.uk", ENT_EMAIL);
+        one(
+            "mail john.doe+x@example.co.uk now",
+            "john.doe+x@example.co.uk",
+            ENT_EMAIL,
+        );
         one("(a_b@sub.example.com).", "a_b@sub.example.com", ENT_EMAIL);
         one("josé@example.com", "josé@example.com", ENT_EMAIL);
         one("请联系john@example.com谢谢", "john@example.com", ENT_EMAIL);
@@ -626,16 +712,25 @@ mod tests {
         one("1-800-555-0199", "1-800-555-0199", ENT_PHONE);
         one("phone: 4155552671", "4155552671", ENT_PHONE);
         one("room 12 415-555-2671", "415-555-2671", ENT_PHONE);
+        none("[PHONE_NUMBER] 4155552671 and [US_SSN] 536221234");
         none("on 2024-05-01 at 12:30:45 for $1299.99 (v1.2.3) order 4155552671");
     }
 
     #[test]
     fn cards() {
-        one("card 4111 1111 1111 1111 exp", "4111 1111 1111 1111", ENT_CARD);
+        one(
+            "card 4111 1111 1111 1111 exp",
+            "4111 1111 1111 1111",
+            ENT_CARD,
+        );
         one("card 4111-1111-1111-1111", "4111-1111-1111-1111", ENT_CARD);
         one("2223003122003222", "2223003122003222", ENT_CARD);
         one("amex 3782 822463 10005", "3782 822463 10005", ENT_CARD);
-        one("card 4111 1111 1111 1111 2 times", "4111 1111 1111 1111", ENT_CARD);
+        one(
+            "card 4111 1111 1111 1111 2 times",
+            "4111 1111 1111 1111",
+            ENT_CARD,
+        );
         none("order 4111 1111 1111 1112 shipped");
         none("order ORD-4111111111111111");
     }
@@ -649,21 +744,39 @@ mod tests {
 
     #[test]
     fn ibans() {
-        one("IBAN DE89 3704 0044 0532 0130 00.", "DE89 3704 0044 0532 0130 00", ENT_IBAN);
-        one("to GB82WEST12345698765432", "GB82WEST12345698765432", ENT_IBAN);
+        one(
+            "IBAN DE89 3704 0044 0532 0130 00.",
+            "DE89 3704 0044 0532 0130 00",
+            ENT_IBAN,
+        );
+        one(
+            "to GB82WEST12345698765432",
+            "GB82WEST12345698765432",
+            ENT_IBAN,
+        );
         none("to DE89370400440532013001 or DE8937040044");
     }
 
     #[test]
     fn ips_and_macs() {
         one("from 192.168.1.20:8080", "192.168.1.20", ENT_IP);
-        one("addr 2001:db8::8a2e:370:7334 up", "2001:db8::8a2e:370:7334", ENT_IP);
-        one("link fe80::1ff:fe23:4567:890a%eth0", "fe80::1ff:fe23:4567:890a", ENT_IP);
+        one(
+            "addr 2001:db8::8a2e:370:7334 up",
+            "2001:db8::8a2e:370:7334",
+            ENT_IP,
+        );
+        one(
+            "link fe80::1ff:fe23:4567:890a%eth0",
+            "fe80::1ff:fe23:4567:890a",
+            ENT_IP,
+        );
         one("mac 00:1A:2B:3C:4D:5E.", "00:1A:2B:3C:4D:5E", ENT_MAC);
         one("mac aa-bb-cc-dd-ee-ff", "aa-bb-cc-dd-ee-ff", ENT_MAC);
         one("mac 00-1a-2b-3c-4d-5e", "00-1a-2b-3c-4d-5e", ENT_MAC);
         one("server at 10.1.2.3", "10.1.2.3", ENT_IP);
         none("order 4612 0071 9271 6435");
-        none("version 1.2.3.4, 12:30:45, std::io, 550e8400-e29b-41d4-a716-446655440000, 1.2.3.4.5, 999.1.1.1");
+        none(
+            "version 1.2.3.4, 12:30:45, std::io, 550e8400-e29b-41d4-a716-446655440000, 1.2.3.4.5, 999.1.1.1",
+        );
     }
 }
