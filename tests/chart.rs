@@ -40,43 +40,55 @@ fn triples(list: &[(&str, &[&str], &[&str])]) -> BTreeSet<(String, String, Strin
     out
 }
 
-/// What the operator needs in every namespace it reconciles (docs/operations.md, "RBAC").
+/// What the operator needs in every namespace it reconciles, derived from the Kubernetes API calls
+/// in src/controller and src/cli/run.rs (docs/operations.md, "RBAC"). Nothing more.
 fn expected_namespaced_grants() -> BTreeSet<(String, String, String)> {
     triples(&[
         (
             "tunegate.dev",
-            &["trainingdatasets", "finetunejobs"],
-            &["get", "list", "watch", "patch", "update"],
+            &["trainingdatasets"],
+            &["get", "list", "watch"],
         ),
         (
             "tunegate.dev",
-            &[
-                "trainingdatasets/status",
-                "finetunejobs/status",
-                "trainingdatasets/finalizers",
-                "finetunejobs/finalizers",
-            ],
-            &["get", "patch", "update"],
+            &["finetunejobs"],
+            &["get", "list", "watch", "patch"],
+        ),
+        (
+            "tunegate.dev",
+            &["trainingdatasets/status", "finetunejobs/status"],
+            &["patch"],
+        ),
+        (
+            "tunegate.dev",
+            &["trainingdatasets/finalizers", "finetunejobs/finalizers"],
+            &["update"],
         ),
         (
             "",
             &["secrets"],
-            &["get", "list", "watch", "create", "patch", "update"],
+            &["get", "list", "watch", "create", "patch"],
         ),
         (
             "",
             &["configmaps"],
             &["get", "list", "watch", "create", "patch"],
         ),
-        (
-            "batch",
-            &["jobs"],
-            &["get", "list", "watch", "create", "delete"],
-        ),
-        ("", &["pods"], &["get", "list", "watch"]),
+        ("batch", &["jobs"], &["get", "list", "watch", "create"]),
+        ("", &["pods"], &["list"]),
         ("events.k8s.io", &["events"], &["create", "patch"]),
     ])
 }
+
+/// Verbs nobody should hand a controller that reads Secrets.
+const NEVER: &[&str] = &[
+    "*",
+    "delete",
+    "deletecollection",
+    "escalate",
+    "bind",
+    "impersonate",
+];
 
 #[test]
 fn chart_crds_are_identical_to_the_top_level_crds() {
@@ -246,26 +258,9 @@ fn single_namespace_mode_grants_data_access_in_that_namespace_only() {
     assert_eq!(binding["roleRef"]["kind"], "Role");
     assert_eq!(binding["subjects"][0]["namespace"], RELEASE_NS);
 
-    // The only cluster-scoped grant left: reading the two tunegate CRDs by name.
-    let cluster_roles = of_kind(&docs, "ClusterRole");
-    assert_eq!(cluster_roles.len(), 1, "only the CRD check is cluster-wide");
-    let crd_check = cluster_roles[0];
-    assert_eq!(name(crd_check), "tunegate-crd-check");
-    assert_eq!(
-        grants(&crd_check["rules"]),
-        triples(&[(
-            "apiextensions.k8s.io",
-            &["customresourcedefinitions"],
-            &["get"]
-        )])
-    );
-    assert_eq!(
-        crd_check["rules"][0]["resourceNames"],
-        json!(["trainingdatasets.tunegate.dev", "finetunejobs.tunegate.dev"])
-    );
-    for b in of_kind(&docs, "ClusterRoleBinding") {
-        assert_eq!(b["roleRef"]["name"], "tunegate-crd-check");
-    }
+    // Nothing cluster-scoped at all.
+    assert!(of_kind(&docs, "ClusterRole").is_empty());
+    assert!(of_kind(&docs, "ClusterRoleBinding").is_empty());
 
     let args = container(&docs)["args"].as_array().unwrap().clone();
     assert!(args.contains(&json!("--namespace=team-a")), "{args:?}");
@@ -281,19 +276,80 @@ fn leader_election_lease_access_is_confined_to_the_release_namespace() {
             .find(|r| name(r) == "tunegate-leader-election")
             .expect("leader-election Role");
         assert_eq!(role["metadata"]["namespace"], RELEASE_NS);
+        let rules = role["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 2, "{rules:#?}");
+        assert_eq!(rules[0]["resources"], json!(["leases"]));
+        assert_eq!(rules[0]["verbs"], json!(["create"]));
+        assert!(rules[0]["resourceNames"].is_null());
+        assert_eq!(rules[1]["resourceNames"], json!(["tunegate-leader"]));
+        assert_eq!(rules[1]["verbs"], json!(["get", "patch"]));
+        let c = container(&docs);
+        assert!(
+            c["args"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("--lease-name=tunegate-leader"))
+        );
+        let lease_ns = c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "TUNEGATE_LEASE_NAMESPACE")
+            .expect("TUNEGATE_LEASE_NAMESPACE");
         assert_eq!(
-            grants(&role["rules"]),
-            triples(&[(
-                "coordination.k8s.io",
-                &["leases"],
-                &["get", "list", "watch", "create", "update", "patch"]
-            )])
+            lease_ns["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.namespace"
         );
         // No other role mentions leases.
         for r in of_kind(&docs, "ClusterRole") {
             assert!(!r["rules"].to_string().contains("leases"), "{}", name(r));
         }
     }
+}
+
+#[test]
+fn no_role_grants_dangerous_verbs_or_wildcards() {
+    for extra in [&[][..], &["--set", "watchNamespace=team-a"][..]] {
+        let docs = template(extra);
+        for k in ["Role", "ClusterRole"] {
+            for r in of_kind(&docs, k) {
+                for (group, resource, verb) in grants(&r["rules"]) {
+                    assert!(
+                        !NEVER.contains(&verb.as_str()),
+                        "{k} {}: {verb} {resource}",
+                        name(r)
+                    );
+                    assert!(group != "*" && resource != "*", "{k} {}: wildcard", name(r));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn leader_election_can_be_turned_off_only_for_one_replica() {
+    let docs = template(&["--set", "leaderElection.enabled=false"]);
+    let args = container(&docs)["args"].as_array().unwrap().clone();
+    assert!(args.contains(&json!("--no-leader-election")), "{args:?}");
+    let chart = chart_dir();
+    let run = helm_run(&[
+        "template",
+        "t",
+        chart.to_str().unwrap(),
+        "--kube-version",
+        KUBE_VERSION,
+        "--set",
+        "leaderElection.enabled=false",
+        "--set",
+        "replicaCount=2",
+    ]);
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .contains("leaderElection.enabled=false needs replicaCount <= 1"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -56,37 +56,55 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- .Values.watchNamespace -}}
 {{- end -}}
 
+{{/* The Lease that leader election uses, in the release namespace. */}}
+{{- define "tunegate.leaseName" -}}
+{{- printf "%s-leader" (include "tunegate.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/*
-The rules for the namespaced resources the operator reconciles. The same list serves a ClusterRole
-(cluster-wide mode) and a Role in the watched namespace (single-namespace mode). Each rule names
-the code that needs it; docs/operations.md has the table.
+The rules for the namespaced resources the operator reconciles, derived from the API calls in
+src/controller and src/cli/run.rs (docs/operations.md has the table). The same list serves a
+ClusterRole (cluster-wide mode) and a Role in the watched namespace (single-namespace mode).
 */}}
 {{- define "tunegate.namespacedRules" -}}
-# The two custom resources: watch them, add/remove finalizers, write status.
+# Watch both kinds (the start-up CRD check is a list of each, so no CRD access is needed).
 - apiGroups: ["tunegate.dev"]
-  resources: ["trainingdatasets", "finetunejobs"]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  resources: ["trainingdatasets"]
+  verbs: ["get", "list", "watch"]
+# FineTuneJobs: the tunegate.dev/cleanup finalizer is added and removed with a patch.
 - apiGroups: ["tunegate.dev"]
-  resources: ["trainingdatasets/status", "finetunejobs/status", "trainingdatasets/finalizers", "finetunejobs/finalizers"]
-  verbs: ["get", "patch", "update"]
-# Training-data sources and provider credentials (read only if labelled tunegate.dev/training-data
-# for data; credentials by reference). create: the generated pseudonymization key. patch/update: the
-# tunegate.dev/credentials-in-use finalizer on a credentials Secret while remote objects exist.
+  resources: ["finetunejobs"]
+  verbs: ["get", "list", "watch", "patch"]
+# Status is written by server-side apply.
+- apiGroups: ["tunegate.dev"]
+  resources: ["trainingdatasets/status", "finetunejobs/status"]
+  verbs: ["patch"]
+# Worker Jobs, generated key Secrets and output ConfigMaps name their owner with
+# blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement admission plugin allows only
+# to whoever may update the owner's finalizers.
+- apiGroups: ["tunegate.dev"]
+  resources: ["trainingdatasets/finalizers", "finetunejobs/finalizers"]
+  verbs: ["update"]
+# Training-data sources (used only if labelled tunegate.dev/training-data=true) and provider
+# credentials (by reference): get/list/watch. create: the generated pseudonymization key. patch:
+# the tunegate.dev/credentials-in-use finalizer on a credentials Secret while remote objects exist.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch", "create", "patch", "update"]
-# Training-data sources (read), and the FineTuneJob's output ConfigMap (create/patch).
+  verbs: ["get", "list", "watch", "create", "patch"]
+# Training-data sources (get/list/watch), and the FineTuneJob's output ConfigMap (server-side
+# apply: create/patch).
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create", "patch"]
-# Worker Jobs that read volume sources, and their pods' termination messages.
+# Worker Jobs that read volume sources (finished ones are removed by their TTL, not by tunegate).
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "watch", "create", "delete"]
+  verbs: ["get", "list", "watch", "create"]
+# The worker pod's termination message carries its result.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
-# Kubernetes Events about the custom resources.
+  verbs: ["list"]
+# Kubernetes Events about the custom resources (a repeated event is patched into a series).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
