@@ -2,3 +2,6 @@
 //! training data.
 
 pub mod api;
+pub mod cli;
+pub mod controller;
+pub mod source;

@@ -1,0 +1,4 @@
+//! Subcommand implementations; the binary only parses and dispatches.
+
+pub mod run;
+pub mod worker;

@@ -1,0 +1,379 @@
+//! `tunegate run`: the operator process. Connects, checks the CRDs, elects a leader, runs both
+//! controllers, serves health and metrics, and shuts down gracefully on SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::sync::watch;
+
+use crate::api::{FineTuneJob, TRAINING_DATA_LABEL, TrainingDataset};
+use crate::controller::metrics::Metrics;
+use crate::controller::ports::{DatasetPipeline, RemoteFactory};
+use crate::controller::{self, Config, Context, dataset, finetune};
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Flags of `tunegate run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Kubeconfig file; defaults to in-cluster config, then $KUBECONFIG / ~/.kube/config.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch only this namespace (the chart's namespaced mode); default: cluster-wide.
+    #[arg(long, env = "TUNEGATE_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Address for /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Image of worker Jobs (the operator's own image).
+    #[arg(
+        long,
+        env = "TUNEGATE_WORKER_IMAGE",
+        default_value = "ghcr.io/tunegate/tunegate:latest"
+    )]
+    pub worker_image: String,
+    /// Reconciles in flight per controller.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: u16,
+    /// Base poll interval for running jobs, in seconds (backed off by provider status).
+    #[arg(long, default_value_t = 15.0)]
+    pub poll_seconds: f64,
+    /// Expiry (`expires_after`) of uploaded files, in days: a backstop if cleanup never happens.
+    #[arg(long, default_value_t = 30)]
+    pub file_expiry_days: u64,
+    /// Seconds after which finished worker Jobs are garbage-collected.
+    #[arg(long, default_value_t = 600)]
+    pub worker_ttl_seconds: i32,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Disable leader election (only for a single replica, e.g. local development).
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// Name of the Lease used for leader election.
+    #[arg(long, default_value = "tunegate-leader")]
+    pub lease_name: String,
+    /// Namespace of the Lease; defaults to --namespace, then $POD_NAMESPACE, then `default`.
+    #[arg(long, env = "TUNEGATE_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+}
+
+/// Why the operator stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot configure the Kubernetes client: {0}")]
+    Config(String),
+    #[error("the tunegate CRDs are not installed ({0}); install them with: kubectl apply -f crds/")]
+    CrdsMissing(&'static str),
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("cannot serve metrics: {0}")]
+    Serve(#[from] std::io::Error),
+    #[error("leader election: {0}")]
+    Lease(String),
+    #[error("lost leadership")]
+    LostLeadership,
+}
+
+/// Sets up tracing; JSON lines or human text, filter from RUST_LOG (default info).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn client(args: &RunArgs) -> Result<Client, RunError> {
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| RunError::Config(e.to_string()))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .map_err(|e| RunError::Config(e.to_string()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| RunError::Config(e.to_string()))?,
+    };
+    Client::try_from(config).map_err(RunError::Kube)
+}
+
+fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Verifies both CRDs are served, with a list of at most one object (works with namespaced RBAC).
+pub async fn check_crds(client: &Client, ns: Option<&str>) -> Result<(), RunError> {
+    let lp = ListParams::default().limit(1);
+    let missing = |e: &kube::Error| matches!(e, kube::Error::Api(s) if s.code == 404);
+    if let Err(e) = api::<TrainingDataset>(client, ns).list_metadata(&lp).await {
+        return Err(if missing(&e) {
+            RunError::CrdsMissing("trainingdatasets.tunegate.dev")
+        } else {
+            e.into()
+        });
+    }
+    if let Err(e) = api::<FineTuneJob>(client, ns).list_metadata(&lp).await {
+        return Err(if missing(&e) {
+            RunError::CrdsMissing("finetunejobs.tunegate.dev")
+        } else {
+            e.into()
+        });
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+struct Health {
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+}
+
+async fn serve(
+    addr: SocketAddr,
+    health: Health,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|State(h): State<Health>| async move {
+                if h.ready.load(Ordering::Relaxed) {
+                    (StatusCode::OK, "ready")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|State(h): State<Health>| async move {
+                (
+                    [(
+                        "content-type",
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    h.metrics.encode(),
+                )
+            }),
+        )
+        .with_state(health);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|v| *v).await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn shutdown_signal(tx: watch::Sender<bool>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+}
+
+/// Runs the operator with the given pipeline and provider implementations until SIGTERM.
+pub async fn run_with(
+    args: RunArgs,
+    pipeline: Arc<dyn DatasetPipeline>,
+    remotes: Arc<dyn RemoteFactory>,
+    metrics: Arc<Metrics>,
+) -> Result<(), RunError> {
+    let client = client(&args).await?;
+    let ns = args.namespace.as_deref();
+    check_crds(&client, ns).await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    shutdown_signal(stop_tx.clone());
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(serve(
+        args.metrics_addr,
+        Health {
+            metrics: metrics.clone(),
+            ready: ready.clone(),
+        },
+        stop_rx.clone(),
+    ));
+
+    // Leader election: standbys are ready (they serve probes) but never reconcile.
+    let mut leader_rx = None;
+    if !args.no_leader_election {
+        let lease_ns = args
+            .lease_namespace
+            .clone()
+            .or_else(|| args.namespace.clone())
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".to_string());
+        let identity = std::env::var("POD_NAME")
+            .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
+        let manager = LeaseManagerBuilder::new(client.clone(), &args.lease_name)
+            .with_namespace(lease_ns)
+            .with_identity(identity)
+            .with_duration(15)
+            .with_grace(5)
+            .with_field_manager(controller::FIELD_MANAGER)
+            .build()
+            .await
+            .map_err(|e| RunError::Lease(e.to_string()))?;
+        let (mut rx, _task) = manager.watch().await;
+        ready.store(true, Ordering::Relaxed);
+        let mut stop = stop_rx.clone();
+        tracing::info!("waiting for leadership");
+        tokio::select! {
+            r = rx.wait_for(|leader| *leader) => { r.map_err(|e| RunError::Lease(e.to_string()))?; }
+            _ = stop.wait_for(|v| *v) => { return Ok(()); }
+        }
+        tracing::info!("became the leader");
+        leader_rx = Some(rx);
+    }
+    ready.store(true, Ordering::Relaxed);
+
+    let config = Config {
+        worker_image: args.worker_image.clone(),
+        poll_interval: Duration::from_secs_f64(args.poll_seconds.max(0.1)),
+        file_expiry: Duration::from_secs(args.file_expiry_days.max(1) * 24 * 3600),
+        worker_ttl_seconds: args.worker_ttl_seconds,
+        concurrency: args.concurrency.max(1),
+    };
+    let wc = watcher::Config::default().any_semantic();
+    let tds_ctrl = Controller::new(api::<TrainingDataset>(&client, ns), wc.clone());
+    let ftj_ctrl = Controller::new(api::<FineTuneJob>(&client, ns), wc.clone());
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Context::new_recorder(client.clone()),
+        metrics,
+        pipeline,
+        remotes,
+        config: config.clone(),
+        datasets: tds_ctrl.store(),
+        jobs: ftj_ctrl.store(),
+    });
+    let labelled = watcher::Config::default().labels(&format!("{TRAINING_DATA_LABEL}=true"));
+    let ds_store = ctx.datasets.clone();
+    let ds_store2 = ctx.datasets.clone();
+    let job_store = ctx.jobs.clone();
+    let shutdown = |rx: watch::Receiver<bool>| async move {
+        let mut rx = rx;
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let cc = ControllerConfig::default().concurrency(config.concurrency);
+    let datasets = tds_ctrl
+        .owns(
+            api::<Job>(&client, ns),
+            watcher::Config::default().labels("app.kubernetes.io/component=worker"),
+        )
+        .watches(
+            api::<Secret>(&client, ns),
+            labelled.clone(),
+            move |s: Secret| {
+                let ns = s.namespace().unwrap_or_default();
+                dataset::datasets_referencing(&ds_store.state(), &ns, &s.name_any(), true)
+            },
+        )
+        .watches(
+            api::<ConfigMap>(&client, ns),
+            labelled,
+            move |c: ConfigMap| {
+                let ns = c.namespace().unwrap_or_default();
+                dataset::datasets_referencing(&ds_store2.state(), &ns, &c.name_any(), false)
+            },
+        )
+        .with_config(cc.clone())
+        .graceful_shutdown_on(shutdown(stop_rx.clone()))
+        .run(dataset::reconcile, dataset::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let jobs = ftj_ctrl
+        .watches(
+            api::<TrainingDataset>(&client, ns),
+            wc,
+            move |d: TrainingDataset| {
+                let ns = d.namespace().unwrap_or_default();
+                finetune::jobs_using_dataset(&job_store.state(), &ns, &d.name_any())
+            },
+        )
+        .with_config(cc)
+        .graceful_shutdown_on(shutdown(stop_rx.clone()))
+        .run(finetune::reconcile, finetune::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers started");
+
+    let lost = async move {
+        match leader_rx {
+            Some(mut rx) => {
+                let _ = rx.wait_for(|leader| !*leader).await;
+                true
+            }
+            None => futures::future::pending().await,
+        }
+    };
+    let lost_leadership = tokio::select! {
+        _ = futures::future::join(datasets, jobs) => false,
+        l = lost => l,
+    };
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    if lost_leadership {
+        // Stop acting at once: another replica may already be leading.
+        return Err(RunError::LostLeadership);
+    }
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "tunegate".to_string())
+}

@@ -1,0 +1,1034 @@
+//! The FineTuneJob controller: datasets -> upload -> submit -> poll -> finish -> clean up, with
+//! every remote id recorded in the ledger right after it exists.
+
+pub mod plan;
+pub mod upload;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::events::v1::Event as K8sEvent;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{self, Event as FinalizerEvent};
+use kube::{Resource, ResourceExt};
+use sha2::{Digest, Sha256};
+
+use self::plan::{Cleanup, DatasetCheck, DatasetFacts, Phase, Role, Step};
+use self::upload::GateError;
+use super::ports::{JobRequest, Remote, RemoteError, RemoteJob};
+use super::{CREDENTIALS_FINALIZER, Context, Error, FIELD_MANAGER, JOB_FINALIZER, name_ns};
+use crate::api::conditions::{ConditionUpdate, Status, set_condition, types};
+use crate::api::{
+    FineTuneJob, FineTuneJobStatus, LedgerState, RemoteFileRef, RemoteKind, RemoteStatus,
+    TrainingDataset,
+};
+use crate::source;
+
+/// Controller name in metrics and logs.
+pub const NAME: &str = "finetunejob";
+/// Env var naming a crash point for crash-safety tests: `after-upload` or `after-job-create`
+/// aborts the process right after the remote object exists and before it is recorded.
+pub const FAILPOINT_ENV: &str = "TUNEGATE_FAILPOINT";
+
+fn failpoint(name: &str) {
+    if std::env::var(FAILPOINT_ENV).is_ok_and(|v| v == name) {
+        tracing::error!(failpoint = name, "failpoint reached: aborting");
+        std::process::abort();
+    }
+}
+
+pub async fn reconcile(ftj: Arc<FineTuneJob>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let start = Instant::now();
+    let r = reconcile_with_finalizer(ftj, &ctx).await;
+    ctx.metrics.reconciled(NAME, start.elapsed(), r.is_err());
+    r
+}
+
+async fn reconcile_with_finalizer(ftj: Arc<FineTuneJob>, ctx: &Context) -> Result<Action, Error> {
+    let (_, ns) = name_ns(ftj.as_ref())?;
+    let api: Api<FineTuneJob> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer::finalizer(&api, JOB_FINALIZER, ftj, |ev| async move {
+        match ev {
+            FinalizerEvent::Apply(obj) => Run::new(&obj, ctx)?.apply().await,
+            FinalizerEvent::Cleanup(obj) => Run::new(&obj, ctx)?.cleanup().await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+        finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
+        other => Error::Finalizer(other.to_string()),
+    })
+}
+
+pub fn error_policy(_ftj: Arc<FineTuneJob>, err: &Error, _ctx: Arc<Context>) -> Action {
+    let base = match err {
+        Error::Remote(RemoteError::Recoverable {
+            retry_after: Some(d),
+            ..
+        }) => *d,
+        Error::Remote(_) => Duration::from_secs(5),
+        _ => Duration::from_secs(3),
+    };
+    tracing::warn!(controller = NAME, error = %err, "reconcile failed");
+    Action::requeue(base + super::jitter(Duration::from_secs(5)))
+}
+
+/// CamelCase from a provider's snake_case error code, for condition reasons.
+pub fn camel_reason(code: &str) -> String {
+    let out: String = code
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut cs = p.chars();
+            match cs.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + cs.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    match out.chars().next() {
+        Some(c) if c.is_ascii_alphabetic() => out,
+        _ => "ProviderError".to_string(),
+    }
+}
+
+struct Run<'a> {
+    obj: &'a FineTuneJob,
+    ctx: &'a Context,
+    api: Api<FineTuneJob>,
+    name: String,
+    ns: String,
+    uid: String,
+    status: FineTuneJobStatus,
+    remote: Option<Arc<dyn Remote>>,
+    training: Option<TrainingDataset>,
+    validation: Option<TrainingDataset>,
+}
+
+impl<'a> Run<'a> {
+    fn new(obj: &'a FineTuneJob, ctx: &'a Context) -> Result<Self, Error> {
+        let (name, ns) = name_ns(obj)?;
+        let uid = obj.uid().ok_or(Error::MissingField("uid"))?;
+        let mut status = obj.status.clone().unwrap_or_default();
+        status.observed_generation = obj.metadata.generation;
+        Ok(Self {
+            obj,
+            ctx,
+            api: Api::namespaced(ctx.client.clone(), &ns),
+            name,
+            ns,
+            uid,
+            status,
+            remote: None,
+            training: None,
+            validation: None,
+        })
+    }
+
+    fn set(&mut self, type_: &'static str, status: impl Into<Status>, reason: &str, msg: String) {
+        set_condition(
+            &mut self.status.conditions,
+            ConditionUpdate::new(type_, status, reason, msg),
+            self.obj.metadata.generation,
+            Timestamp::now(),
+        );
+    }
+
+    fn remote_status(&mut self) -> &mut RemoteStatus {
+        self.status.remote.get_or_insert_with(Default::default)
+    }
+
+    /// Writes status if it differs from what the object already says.
+    async fn save(&mut self) -> Result<(), Error> {
+        if self.obj.status.as_ref() == Some(&self.status) {
+            return Ok(());
+        }
+        super::apply_status(&self.api, &self.name, &self.status).await?;
+        Ok(())
+    }
+
+    async fn event(&self, type_: EventType, reason: &str, action: &str, note: String) {
+        self.ctx.event(self.obj, type_, reason, action, note).await;
+    }
+
+    async fn remote(&mut self) -> Result<Result<Arc<dyn Remote>, (String, String)>, Error> {
+        if self.remote.is_none() {
+            let p = &self.obj.spec.provider;
+            let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+            let key = secrets
+                .get_opt(&p.credentials_secret_ref.name)
+                .await?
+                .and_then(|s| source::secret_key_bytes(&s, &p.credentials_secret_ref.key))
+                .and_then(|k| String::from_utf8(k).ok())
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty());
+            let Some(key) = key else {
+                return Ok(Err((
+                    "CredentialsNotFound".into(),
+                    format!(
+                        "Secret {} has no key {}",
+                        p.credentials_secret_ref.name, p.credentials_secret_ref.key
+                    ),
+                )));
+            };
+            match self.ctx.remotes.build(p, &key) {
+                Ok(r) => self.remote = Some(Arc::from(r)),
+                Err(e) => return Ok(Err(("InvalidProvider".into(), e.to_string()))),
+            }
+        }
+        match &self.remote {
+            Some(r) => Ok(Ok(r.clone())),
+            None => Err(Error::MissingField("provider")),
+        }
+    }
+
+    async fn load_datasets(&mut self) -> Result<DatasetCheck, Error> {
+        let api: Api<TrainingDataset> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        self.training = api
+            .get_opt(&self.obj.spec.training_dataset_ref.name)
+            .await?;
+        let validation = match &self.obj.spec.validation_dataset_ref {
+            Some(r) => {
+                self.validation = api.get_opt(&r.name).await?;
+                Some(self.validation.as_ref())
+            }
+            None => None,
+        };
+        Ok(plan::check_datasets(
+            &self.obj.spec,
+            self.training.as_ref(),
+            validation,
+        ))
+    }
+
+    async fn apply(mut self) -> Result<Action, Error> {
+        let ledger_has_job = plan::ledger_id(&self.status.ledger, RemoteKind::Job, None).is_some();
+        let check = if ledger_has_job {
+            None
+        } else {
+            Some(self.load_datasets().await?)
+        };
+        let facts = match &check {
+            Some(DatasetCheck::Ready {
+                training,
+                validation,
+            }) => {
+                let msg = format!("dataset {} is Ready", training.name);
+                self.set(types::DATASET_READY, true, "DatasetReady", msg);
+                Some((training.clone(), validation.clone()))
+            }
+            Some(DatasetCheck::NotReady { reason, message }) => {
+                self.set(types::DATASET_READY, false, reason, message.clone());
+                None
+            }
+            None => None,
+        };
+        loop {
+            let step = plan::next_step(&self.obj.spec, &self.status, facts.is_some());
+            let action = match step {
+                Step::WaitForDatasets => {
+                    let (reason, msg) = match &check {
+                        Some(DatasetCheck::NotReady { reason, message }) => {
+                            (reason.to_string(), message.clone())
+                        }
+                        _ => ("DatasetNotReady".to_string(), String::new()),
+                    };
+                    self.set(types::READY, false, &reason, msg);
+                    self.save().await?;
+                    // Dataset changes trigger a reconcile through the watch; the timer is a backstop.
+                    return Ok(Action::requeue(Duration::from_secs(300)));
+                }
+                Step::Upload(role) => {
+                    let Some((t, v)) = &facts else {
+                        return Err(Error::MissingField("dataset"));
+                    };
+                    let f = match role {
+                        Role::Training => t.clone(),
+                        Role::Validation => v.clone().ok_or(Error::MissingField("validation"))?,
+                    };
+                    self.upload(role, f).await?
+                }
+                Step::CreateJob => self.create_job().await?,
+                Step::Poll { job_id } => self.poll(&job_id).await?,
+                Step::Finish { job_id } => Some(self.finish(&job_id).await?),
+            };
+            if let Some(a) = action {
+                return Ok(a);
+            }
+        }
+    }
+
+    /// Records a blocking problem in Ready and waits.
+    async fn blocked(
+        &mut self,
+        reason: &str,
+        msg: String,
+        wait: Duration,
+    ) -> Result<Option<Action>, Error> {
+        self.set(types::READY, false, reason, msg);
+        self.save().await?;
+        Ok(Some(Action::requeue(wait)))
+    }
+
+    async fn upload(&mut self, role: Role, facts: DatasetFacts) -> Result<Option<Action>, Error> {
+        let filename = plan::upload_filename(&self.uid, role);
+        let remote = match self.remote().await? {
+            Ok(r) => r,
+            Err((reason, msg)) => {
+                return self.blocked(&reason, msg, Duration::from_secs(60)).await;
+            }
+        };
+        // Adopt a file a previous run uploaded but did not record.
+        let found = remote.find_files(&filename).await?;
+        if let Some(f) = found.into_iter().find(|f| f.bytes == facts.redacted_bytes) {
+            tracing::info!(file = %f.id, role = role.as_str(), "adopting uploaded file");
+            return self.record_file(role, &f.id, &facts).await.map(|_| None);
+        }
+        let ds = match role {
+            Role::Training => self.training.clone(),
+            Role::Validation => self.validation.clone(),
+        }
+        .ok_or(Error::MissingField("dataset"))?;
+        if source::has_volume(&ds.spec.sources) {
+            return self
+                .blocked(
+                    "VolumeUploadUnsupported",
+                    "uploading volume-source datasets is not supported yet".into(),
+                    Duration::from_secs(600),
+                )
+                .await;
+        }
+        let parts =
+            match source::read_in_process(&self.ctx.client, &self.ns, &ds.spec.sources).await {
+                Ok(p) => p,
+                Err(p) => {
+                    self.set(types::UPLOADED, false, p.reason(), p.to_string());
+                    return self
+                        .blocked(p.reason(), p.to_string(), Duration::from_secs(60))
+                        .await;
+                }
+            };
+        let key = dataset_key(&self.ctx.client, &ds).await?;
+        self.ensure_credentials_finalizer().await?;
+        let (mut gate, body) = upload::gate(facts.redacted_bytes);
+        let pipeline = self.ctx.pipeline.clone();
+        let spec = ds.spec.clone();
+        let digest = facts.redacted_digest.clone();
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut input = super::dataset::concat(parts);
+            match pipeline.run(&spec, &mut input, key.as_deref(), &mut gate) {
+                Ok(_) => gate.finish(&digest).map_err(Some),
+                Err(_) => {
+                    gate.abort();
+                    Err(None)
+                }
+            }
+        });
+        let expiry = self.ctx.config.file_expiry.as_secs();
+        let remote = match self.remote().await? {
+            Ok(r) => r,
+            Err(_) => return Err(Error::MissingField("provider")),
+        };
+        let sent = remote.upload_file(
+            filename,
+            "fine-tune".into(),
+            facts.redacted_bytes,
+            expiry,
+            body,
+        );
+        let (sent, gate) = futures::join!(sent, writer);
+        let gate = gate.map_err(|_| Error::Join)?;
+        match (sent, gate) {
+            (Ok(file), Ok(_)) => {
+                failpoint("after-upload");
+                self.record_file(role, &file.id, &facts).await?;
+                Ok(None)
+            }
+            (sent, Err(Some(GateError::DigestMismatch | GateError::LengthMismatch { .. }))) => {
+                if let Ok(file) = sent {
+                    // The provider accepted a body that ended in an error: record and remove it.
+                    self.record_file(role, &file.id, &facts).await?;
+                    self.delete_file(&file.id).await?;
+                }
+                let msg = format!(
+                    "the data of dataset {} changed since it was validated; waiting for re-validation",
+                    facts.name
+                );
+                self.set(types::UPLOADED, false, "DatasetChanged", msg.clone());
+                self.event(EventType::Warning, "DatasetChanged", "Upload", msg.clone())
+                    .await;
+                self.blocked("DatasetChanged", msg, Duration::from_secs(30))
+                    .await
+            }
+            (Err(e), _) => Err(e.into()),
+            (Ok(file), Err(_)) => {
+                self.record_file(role, &file.id, &facts).await?;
+                self.delete_file(&file.id).await?;
+                Err(Error::Finalizer("the pipeline failed during upload".into()))
+            }
+        }
+    }
+
+    async fn record_file(
+        &mut self,
+        role: Role,
+        id: &str,
+        facts: &DatasetFacts,
+    ) -> Result<(), Error> {
+        let now = Timestamp::now();
+        plan::record(
+            &mut self.status.ledger,
+            RemoteKind::File,
+            id,
+            Some(role),
+            LedgerState::Present,
+            now,
+        );
+        let fref = RemoteFileRef {
+            id: id.to_string(),
+            bytes: facts.redacted_bytes,
+            digest: facts.redacted_digest.clone(),
+        };
+        match role {
+            Role::Training => self.remote_status().training_file = Some(fref),
+            Role::Validation => self.remote_status().validation_file = Some(fref),
+        }
+        let msg = format!(
+            "{} file uploaded ({} bytes)",
+            role.as_str(),
+            facts.redacted_bytes
+        );
+        self.set(types::UPLOADED, true, "Uploaded", msg.clone());
+        self.save().await?;
+        self.event(EventType::Normal, "Uploaded", "Upload", msg)
+            .await;
+        Ok(())
+    }
+
+    async fn create_job(&mut self) -> Result<Option<Action>, Error> {
+        let training = plan::ledger_id(&self.status.ledger, RemoteKind::File, Some(Role::Training))
+            .ok_or(Error::MissingField("training file"))?
+            .to_string();
+        let validation = plan::ledger_id(
+            &self.status.ledger,
+            RemoteKind::File,
+            Some(Role::Validation),
+        )
+        .map(str::to_string);
+        let uid = self.uid.clone();
+        let spec = self.obj.spec.clone();
+        let remote = match self.remote().await? {
+            Ok(r) => r,
+            Err((reason, msg)) => return self.blocked(&reason, msg, Duration::from_secs(60)).await,
+        };
+        let existing = remote.find_jobs(plan::UID_METADATA_KEY, &uid).await?;
+        let job = match existing.into_iter().next() {
+            Some(j) => {
+                tracing::info!(job = %j.id, "adopting remote job");
+                j
+            }
+            None => {
+                let req = JobRequest {
+                    model: spec.model.clone(),
+                    training_file: training,
+                    validation_file: validation,
+                    suffix: spec.suffix.clone(),
+                    seed: spec.seed,
+                    method: plan::method_json(&spec.method),
+                    metadata: plan::job_metadata(&uid),
+                };
+                match remote.create_job(req).await {
+                    Ok(j) => j,
+                    Err(RemoteError::Terminal { code, message, .. }) => {
+                        let reason = camel_reason(&code);
+                        let msg = format!("the provider refused the job: {code}: {message}");
+                        self.set(types::SUBMITTED, false, &reason, msg.clone());
+                        self.event(EventType::Warning, &reason, "Submit", msg.clone())
+                            .await;
+                        // Terminal: no retry storm; a spec change cannot happen (immutable), so wait long.
+                        return self.blocked(&reason, msg, Duration::from_secs(3600)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        failpoint("after-job-create");
+        let now = Timestamp::now();
+        plan::record(
+            &mut self.status.ledger,
+            RemoteKind::Job,
+            &job.id,
+            None,
+            plan::job_state(&job.status),
+            now,
+        );
+        self.observe(&job);
+        let msg = format!("job {} submitted", job.id);
+        self.set(types::SUBMITTED, true, "Submitted", msg.clone());
+        self.set(
+            types::READY,
+            false,
+            "Running",
+            format!("provider status: {}", job.status),
+        );
+        self.save().await?;
+        self.event(EventType::Normal, "Submitted", "Submit", msg)
+            .await;
+        self.ctx.metrics.job_status(&self.uid, Some(&job.status));
+        Ok(None)
+    }
+
+    fn observe(&mut self, job: &RemoteJob) {
+        let r = self.remote_status();
+        r.job_id = Some(job.id.clone());
+        r.status = Some(job.status.clone());
+        if job.fine_tuned_model.is_some() {
+            r.fine_tuned_model = job.fine_tuned_model.clone();
+        }
+        if job.trained_tokens.is_some() {
+            r.trained_tokens = job.trained_tokens;
+        }
+        if job.error_code.is_some() || job.error_message.is_some() {
+            r.error = Some(crate::api::RemoteError {
+                code: job.error_code.clone(),
+                message: job.error_message.clone(),
+                param: None,
+            });
+        }
+    }
+
+    async fn poll(&mut self, job_id: &str) -> Result<Option<Action>, Error> {
+        let paused = self.obj.spec.paused;
+        let remote = match self.remote().await? {
+            Ok(r) => r,
+            Err((reason, msg)) => return self.blocked(&reason, msg, Duration::from_secs(60)).await,
+        };
+        let mut job = match remote.get_job(job_id).await {
+            Ok(j) => j,
+            Err(RemoteError::NotFound) => RemoteJob {
+                id: job_id.to_string(),
+                status: "failed".into(),
+                error_code: Some("job_not_found".into()),
+                error_message: Some("the provider no longer knows this job".into()),
+                ..Default::default()
+            },
+            Err(e) => return Err(e.into()),
+        };
+        let after = self
+            .status
+            .remote
+            .as_ref()
+            .and_then(|r| r.last_event_id.clone());
+        let events = remote.events_after(job_id, after.as_deref()).await?;
+        if !plan::is_terminal(&job.status) {
+            let change = match (paused, job.status.as_str()) {
+                (true, "paused") | (false, "running" | "queued" | "validating_files") => None,
+                (true, _) => Some(remote.pause_job(job_id).await),
+                (false, "paused") => Some(remote.resume_job(job_id).await),
+                _ => None,
+            };
+            match change {
+                Some(Ok(j)) => job = j,
+                Some(Err(RemoteError::Terminal { code, .. })) => {
+                    tracing::info!(code = %code, "pause/resume refused by the provider");
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => {}
+            }
+        }
+        for ev in &events {
+            self.provider_event(ev).await;
+        }
+        if let Some(last) = events.last() {
+            self.remote_status().last_event_id = Some(last.id.clone());
+        }
+        self.observe(&job);
+        self.ctx.metrics.job_status(&self.uid, Some(&job.status));
+        plan::set_state(
+            &mut self.status.ledger,
+            RemoteKind::Job,
+            job_id,
+            plan::job_state(&job.status),
+            Timestamp::now(),
+        );
+        if plan::is_terminal(&job.status) {
+            return Ok(None);
+        }
+        let reason = if job.status == "paused" {
+            "Paused"
+        } else {
+            "Running"
+        };
+        self.set(
+            types::READY,
+            false,
+            reason,
+            format!("provider status: {}", job.status),
+        );
+        self.save().await?;
+        Ok(Some(Action::requeue(plan::poll_interval(
+            &job.status,
+            self.ctx.config.poll_interval,
+        ))))
+    }
+
+    /// One Kubernetes Event per provider event, named after it so that a repeat is a no-op.
+    async fn provider_event(&self, ev: &super::ports::RemoteEvent) {
+        let mut h = Sha256::new();
+        h.update(self.uid.as_bytes());
+        h.update(ev.id.as_bytes());
+        let name = format!("{}.{}", self.name, &hex::encode(h.finalize())[..16]);
+        let warning = matches!(ev.level.as_str(), "warn" | "warning" | "error");
+        let note: String = ev.message.chars().take(1000).collect();
+        let event = K8sEvent {
+            metadata: ObjectMeta {
+                name: Some(name),
+                namespace: Some(self.ns.clone()),
+                ..Default::default()
+            },
+            action: Some("Poll".into()),
+            reason: Some("ProviderEvent".into()),
+            note: Some(note),
+            event_time: Some(MicroTime(Timestamp::now())),
+            regarding: Some(self.obj.object_ref(&())),
+            reporting_controller: Some("tunegate".into()),
+            reporting_instance: Some(
+                std::env::var("POD_NAME").unwrap_or_else(|_| "tunegate".into()),
+            ),
+            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+            ..Default::default()
+        };
+        let api: Api<K8sEvent> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        match api.create(&PostParams::default(), &event).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => tracing::warn!(error = %e, "cannot publish provider event"),
+        }
+    }
+
+    async fn finish(&mut self, job_id: &str) -> Result<Action, Error> {
+        let now = Timestamp::now();
+        let remote = self.status.remote.clone().unwrap_or_default();
+        let word = remote.status.clone().unwrap_or_default();
+        plan::set_state(
+            &mut self.status.ledger,
+            RemoteKind::Job,
+            job_id,
+            plan::job_state(&word),
+            now,
+        );
+        let was_succeeded = crate::api::conditions::find(&self.status.conditions, types::SUCCEEDED)
+            .map(|c| c.status.clone());
+        if word == "succeeded" {
+            if let Some(model) = &remote.fine_tuned_model {
+                plan::record(
+                    &mut self.status.ledger,
+                    RemoteKind::Model,
+                    model,
+                    None,
+                    LedgerState::Present,
+                    now,
+                );
+                self.write_output(model, job_id).await?;
+            }
+            let msg = format!(
+                "model {}",
+                remote.fine_tuned_model.clone().unwrap_or_default()
+            );
+            self.set(types::SUCCEEDED, true, "Succeeded", msg);
+        } else {
+            let code = remote.error.as_ref().and_then(|e| e.code.clone());
+            let reason = match (&code, word.as_str()) {
+                (_, "cancelled") => "Cancelled".to_string(),
+                (Some(c), _) => camel_reason(c),
+                (None, _) => "Failed".to_string(),
+            };
+            let msg = match &remote.error {
+                Some(e) => format!(
+                    "job {word}: {}: {}",
+                    e.code.clone().unwrap_or_default(),
+                    e.message.clone().unwrap_or_default()
+                ),
+                None => format!("job {word}"),
+            };
+            self.set(types::SUCCEEDED, false, &reason, msg);
+        }
+        let actions = plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Finished);
+        if !actions.is_empty() {
+            match self.remote().await? {
+                Ok(_) => {}
+                Err((reason, msg)) => {
+                    self.set(types::REMOTE_CLEANED_UP, false, &reason, msg.clone());
+                    self.save().await?;
+                    return Ok(Action::requeue(Duration::from_secs(60)));
+                }
+            }
+            for a in actions {
+                self.run_cleanup(&a).await?;
+            }
+        }
+        let cleaned =
+            plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Finished).is_empty();
+        if cleaned {
+            self.set(
+                types::REMOTE_CLEANED_UP,
+                true,
+                "CleanedUp",
+                "retention applied".into(),
+            );
+        }
+        let ok = word == "succeeded";
+        let (reason, msg) = if ok {
+            (
+                "Succeeded",
+                "the job succeeded and retention is applied".to_string(),
+            )
+        } else {
+            ("Failed", format!("the job ended {word}"))
+        };
+        self.set(types::READY, ok && cleaned, reason, msg.clone());
+        self.save().await?;
+        let now_succeeded = crate::api::conditions::find(&self.status.conditions, types::SUCCEEDED)
+            .map(|c| c.status.clone());
+        if was_succeeded != now_succeeded {
+            let t = if ok {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            };
+            self.event(t, if ok { "Succeeded" } else { "Failed" }, "Finish", msg)
+                .await;
+        }
+        self.release_credentials().await?;
+        Ok(Action::await_change())
+    }
+
+    async fn write_output(&self, model: &str, job_id: &str) -> Result<(), Error> {
+        let Some(out) = &self.obj.spec.output else {
+            return Ok(());
+        };
+        let digest = self
+            .status
+            .remote
+            .as_ref()
+            .and_then(|r| r.training_file.as_ref())
+            .map(|f| f.digest.clone())
+            .unwrap_or_default();
+        let data = std::collections::BTreeMap::from([
+            ("model".to_string(), model.to_string()),
+            ("baseModel".to_string(), self.obj.spec.model.clone()),
+            ("jobID".to_string(), job_id.to_string()),
+            ("trainingFileDigest".to_string(), digest),
+        ]);
+        let api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        if let Some(cm) = api.get_opt(&out.config_map_name).await?
+            && cm.data.as_ref() == Some(&data)
+        {
+            return Ok(());
+        }
+        let cm = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": out.config_map_name,
+                "namespace": self.ns,
+                "ownerReferences": [self.obj.controller_owner_ref(&())],
+                "labels": {"app.kubernetes.io/managed-by": "tunegate"},
+            },
+            "data": data,
+        });
+        api.patch(
+            &out.config_map_name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&cm),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_file(&mut self, id: &str) -> Result<(), Error> {
+        let remote = match self.remote().await? {
+            Ok(r) => r,
+            Err(_) => return Err(Error::MissingField("provider")),
+        };
+        match remote.delete_file(id).await {
+            Ok(()) | Err(RemoteError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        plan::set_state(
+            &mut self.status.ledger,
+            RemoteKind::File,
+            id,
+            LedgerState::Deleted,
+            Timestamp::now(),
+        );
+        self.save().await
+    }
+
+    async fn run_cleanup(&mut self, action: &Cleanup) -> Result<(), Error> {
+        let remote = match self.remote().await? {
+            Ok(r) => r,
+            Err(_) => return Err(Error::MissingField("provider")),
+        };
+        let now = Timestamp::now();
+        match action {
+            Cleanup::CancelJob(id) => {
+                match remote.cancel_job(id).await {
+                    Ok(_) | Err(RemoteError::NotFound) => {}
+                    // Already terminal: the provider refuses to cancel; nothing is running.
+                    Err(RemoteError::Terminal { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                plan::set_state(
+                    &mut self.status.ledger,
+                    RemoteKind::Job,
+                    id,
+                    LedgerState::Cancelled,
+                    now,
+                );
+                self.save().await
+            }
+            Cleanup::DeleteFile(id) => self.delete_file(id).await,
+            Cleanup::DeleteModel(id) => {
+                match remote.delete_model(id).await {
+                    Ok(()) | Err(RemoteError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                plan::set_state(
+                    &mut self.status.ledger,
+                    RemoteKind::Model,
+                    id,
+                    LedgerState::Deleted,
+                    now,
+                );
+                self.save().await
+            }
+        }
+    }
+
+    /// Finds remote objects a crashed run created but never recorded, so deletion cleans them up.
+    async fn adopt_unrecorded(&mut self) -> Result<(), Error> {
+        let uid = self.uid.clone();
+        let remote = match self.remote().await? {
+            Ok(r) => r,
+            Err(_) => return Ok(()),
+        };
+        let mut files = Vec::new();
+        for role in [Role::Training, Role::Validation] {
+            for f in remote
+                .find_files(&plan::upload_filename(&uid, role))
+                .await?
+            {
+                files.push((role, f.id));
+            }
+        }
+        let jobs = remote.find_jobs(plan::UID_METADATA_KEY, &uid).await?;
+        let now = Timestamp::now();
+        let mut changed = false;
+        for (role, id) in files {
+            if plan::ledger_id(&self.status.ledger, RemoteKind::File, Some(role))
+                != Some(id.as_str())
+            {
+                changed |= plan::record(
+                    &mut self.status.ledger,
+                    RemoteKind::File,
+                    &id,
+                    Some(role),
+                    LedgerState::Present,
+                    now,
+                );
+            }
+        }
+        for j in jobs {
+            if !self
+                .status
+                .ledger
+                .iter()
+                .any(|e| e.kind == RemoteKind::Job && e.id == j.id)
+            {
+                changed |= plan::record(
+                    &mut self.status.ledger,
+                    RemoteKind::Job,
+                    &j.id,
+                    None,
+                    plan::job_state(&j.status),
+                    now,
+                );
+            }
+        }
+        if changed {
+            self.save().await?;
+        }
+        Ok(())
+    }
+
+    async fn cleanup(mut self) -> Result<Action, Error> {
+        self.ctx.metrics.job_status(&self.uid, None);
+        if self.obj.spec.deletion_policy == crate::api::DeletionPolicy::Orphan {
+            plan::mark_retained(&mut self.status.ledger);
+            self.save().await?;
+            self.release_credentials().await?;
+            return Ok(Action::await_change());
+        }
+        // Objects may exist that a crash kept out of the ledger; only the credentials can tell.
+        let in_flight = !plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Deleting)
+            .is_empty()
+            || !self
+                .status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == types::SUBMITTED && c.status == "True");
+        if in_flight {
+            self.adopt_unrecorded().await?;
+        }
+        let actions = plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Deleting);
+        if !actions.is_empty() {
+            if let Err((reason, msg)) = self.remote().await? {
+                self.set(types::REMOTE_CLEANED_UP, false, &reason, msg);
+                self.save().await?;
+                return Err(Error::Finalizer(
+                    "cannot clean up without credentials".into(),
+                ));
+            }
+            for a in &actions {
+                self.run_cleanup(a).await?;
+            }
+            self.event(
+                EventType::Normal,
+                "CleanedUp",
+                "Delete",
+                format!("{} remote operations done", actions.len()),
+            )
+            .await;
+        }
+        plan::mark_retained(&mut self.status.ledger);
+        self.set(
+            types::REMOTE_CLEANED_UP,
+            true,
+            "CleanedUp",
+            "remote objects cleaned up".into(),
+        );
+        self.save().await?;
+        self.release_credentials().await?;
+        Ok(Action::await_change())
+    }
+
+    /// Adds the credentials finalizer before the first remote object is created.
+    async fn ensure_credentials_finalizer(&self) -> Result<(), Error> {
+        let name = &self.obj.spec.provider.credentials_secret_ref.name;
+        let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        let Some(meta) = secrets.get_metadata_opt(name).await? else {
+            return Ok(());
+        };
+        let mut fins = meta.metadata.finalizers.clone().unwrap_or_default();
+        if fins.iter().any(|f| f == CREDENTIALS_FINALIZER) {
+            return Ok(());
+        }
+        fins.push(CREDENTIALS_FINALIZER.to_string());
+        let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": meta.metadata.resource_version}});
+        secrets
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the credentials finalizer once no job using the Secret could need it.
+    async fn release_credentials(&self) -> Result<(), Error> {
+        let name = &self.obj.spec.provider.credentials_secret_ref.name;
+        if plan::needs_credentials(&self.obj.spec, &self.status.ledger) {
+            return Ok(());
+        }
+        // Another job that has not uploaded yet adds the finalizer itself before it does; the
+        // resourceVersion precondition below makes the two patches race safely.
+        let others_need = self.ctx.jobs.state().iter().any(|j| {
+            j.uid().as_deref() != Some(self.uid.as_str())
+                && j.namespace().as_deref() == Some(self.ns.as_str())
+                && j.spec.provider.credentials_secret_ref.name == *name
+                && j.status
+                    .as_ref()
+                    .is_some_and(|s| plan::needs_credentials(&j.spec, &s.ledger))
+        });
+        if others_need {
+            return Ok(());
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        let Some(meta) = secrets.get_metadata_opt(name).await? else {
+            return Ok(());
+        };
+        let fins = meta.metadata.finalizers.clone().unwrap_or_default();
+        if !fins.iter().any(|f| f == CREDENTIALS_FINALIZER) {
+            return Ok(());
+        }
+        let kept: Vec<String> = fins
+            .into_iter()
+            .filter(|f| f != CREDENTIALS_FINALIZER)
+            .collect();
+        let patch = serde_json::json!({"metadata": {"finalizers": kept, "resourceVersion": meta.metadata.resource_version}});
+        secrets
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        Ok(())
+    }
+}
+
+/// The pseudonymization key of a dataset, for re-running its pipeline at upload time.
+async fn dataset_key(
+    client: &kube::Client,
+    ds: &TrainingDataset,
+) -> Result<Option<Vec<u8>>, Error> {
+    if ds.spec.redaction.mode != crate::api::RedactionMode::Pseudonymize {
+        return Ok(None);
+    }
+    let ns = ds.namespace().ok_or(Error::MissingField("namespace"))?;
+    let (secret, key) = match &ds.spec.redaction.pseudonymization_key_ref {
+        Some(r) => (r.name.clone(), r.key.clone()),
+        None => (
+            super::dataset::generated_key_secret(&ds.name_any()),
+            super::dataset::GENERATED_KEY.to_string(),
+        ),
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    Ok(api
+        .get_opt(&secret)
+        .await?
+        .and_then(|s| source::secret_key_bytes(&s, &key)))
+}
+
+/// FineTuneJobs in `ns` that use dataset `name`: the watch mapper.
+pub fn jobs_using_dataset(
+    store: &[Arc<FineTuneJob>],
+    ns: &str,
+    name: &str,
+) -> Vec<kube::runtime::reflector::ObjectRef<FineTuneJob>> {
+    store
+        .iter()
+        .filter(|j| j.namespace().as_deref() == Some(ns))
+        .filter(|j| {
+            j.spec.training_dataset_ref.name == name
+                || j.spec
+                    .validation_dataset_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == name)
+        })
+        .map(|j| kube::runtime::reflector::ObjectRef::from_obj(j.as_ref()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_codes_become_camel_case_reasons() {
+        assert_eq!(camel_reason("invalid_n_examples"), "InvalidNExamples");
+        assert_eq!(camel_reason("rate_limit_exceeded"), "RateLimitExceeded");
+        assert_eq!(camel_reason(""), "ProviderError");
+        assert_eq!(camel_reason("500"), "ProviderError");
+    }
+}

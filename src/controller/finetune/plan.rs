@@ -1,0 +1,639 @@
+//! Pure decisions of the FineTuneJob state machine: which step comes next, what to clean up, how
+//! the ledger changes, how long to wait. No Kubernetes or network I/O here.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::conditions;
+use crate::api::{
+    AutoOr, DatasetFormat, DeletionPolicy, FileRetention, FineTuneJobSpec, FineTuneJobStatus,
+    FineTuneMethod, LedgerEntry, LedgerState, MethodType, ModelRetention, RemoteKind,
+    TrainingDataset,
+};
+
+/// Metadata key tagging remote jobs with the resource uid, for adoption after a crash.
+pub const UID_METADATA_KEY: &str = "tunegate-uid";
+
+/// A training or validation file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Training,
+    Validation,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Training => "training",
+            Role::Validation => "validation",
+        }
+    }
+}
+
+/// The upload filename: unique per resource and role, so a restarted controller can find it.
+pub fn upload_filename(uid: &str, role: Role) -> String {
+    format!("tunegate-{uid}-{}.jsonl", role.as_str())
+}
+
+/// What the controller knows about a Ready dataset and needs for the upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetFacts {
+    pub name: String,
+    pub redacted_digest: String,
+    pub redacted_bytes: u64,
+}
+
+/// Whether the referenced datasets can be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatasetCheck {
+    Ready {
+        training: DatasetFacts,
+        validation: Option<DatasetFacts>,
+    },
+    NotReady {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+fn facts(ds: &TrainingDataset) -> Result<DatasetFacts, (&'static str, String)> {
+    let name = ds.metadata.name.clone().unwrap_or_default();
+    let Some(st) = ds.status.as_ref() else {
+        return Err((
+            "DatasetNotReady",
+            format!("dataset {name} has not been validated yet"),
+        ));
+    };
+    let current = st.observed_generation == ds.metadata.generation;
+    if !current || !conditions::is_true(&st.conditions, conditions::types::READY) {
+        let why = conditions::find(&st.conditions, conditions::types::READY)
+            .map(|c| c.reason.clone())
+            .unwrap_or_else(|| "Pending".to_string());
+        return Err((
+            "DatasetNotReady",
+            format!("dataset {name} is not Ready ({why})"),
+        ));
+    }
+    match (&st.redacted_digest, st.redacted_bytes) {
+        (Some(d), Some(b)) => Ok(DatasetFacts {
+            name,
+            redacted_digest: d.clone(),
+            redacted_bytes: b,
+        }),
+        _ => Err((
+            "DatasetNotReady",
+            format!("dataset {name} has no digest yet"),
+        )),
+    }
+}
+
+/// Checks the datasets a job refers to (`None` = not found) against its method.
+pub fn check_datasets(
+    spec: &FineTuneJobSpec,
+    training: Option<&TrainingDataset>,
+    validation: Option<Option<&TrainingDataset>>,
+) -> DatasetCheck {
+    let not_ready = |reason, message| DatasetCheck::NotReady { reason, message };
+    let Some(training) = training else {
+        return not_ready(
+            "DatasetNotFound",
+            format!(
+                "TrainingDataset {} not found",
+                spec.training_dataset_ref.name
+            ),
+        );
+    };
+    let want_preference = spec.method.type_ == MethodType::Dpo;
+    let datasets: Vec<&TrainingDataset> = std::iter::once(training)
+        .chain(validation.flatten())
+        .collect();
+    for ds in &datasets {
+        let is_preference = ds.spec.format == DatasetFormat::Preference;
+        if want_preference != is_preference {
+            let msg = if want_preference {
+                "the DPO method needs a Preference dataset"
+            } else {
+                "a Preference dataset needs the DPO method"
+            };
+            return not_ready("MethodFormatMismatch", msg.to_string());
+        }
+    }
+    let training = match facts(training) {
+        Ok(f) => f,
+        Err((r, m)) => return not_ready(r, m),
+    };
+    let validation = match validation {
+        None => None,
+        Some(None) => {
+            let name = spec
+                .validation_dataset_ref
+                .as_ref()
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            return not_ready(
+                "DatasetNotFound",
+                format!("TrainingDataset {name} not found"),
+            );
+        }
+        Some(Some(v)) => match facts(v) {
+            Ok(f) => Some(f),
+            Err((r, m)) => return not_ready(r, m),
+        },
+    };
+    DatasetCheck::Ready {
+        training,
+        validation,
+    }
+}
+
+/// True for the provider's terminal job states.
+pub fn is_terminal(status: &str) -> bool {
+    matches!(status, "succeeded" | "failed" | "cancelled")
+}
+
+/// The next thing the controller does for a live (not deleting) resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Datasets are missing or not Ready; wait for them.
+    WaitForDatasets,
+    /// Upload (or adopt) a file.
+    Upload(Role),
+    /// Create (or adopt) the remote job.
+    CreateJob,
+    /// Poll the remote job.
+    Poll { job_id: String },
+    /// The job is terminal: record the model, write output, apply retention.
+    Finish { job_id: String },
+}
+
+/// The id of the live ledger entry of a kind (and role for files).
+pub fn ledger_id(ledger: &[LedgerEntry], kind: RemoteKind, role: Option<Role>) -> Option<&str> {
+    ledger
+        .iter()
+        .rev()
+        .find(|e| e.kind == kind && role.is_none_or(|r| e.role.as_deref() == Some(r.as_str())))
+        .map(|e| e.id.as_str())
+}
+
+/// Decides the next step. Once a job exists, dataset readiness no longer matters.
+pub fn next_step(spec: &FineTuneJobSpec, status: &FineTuneJobStatus, datasets_ready: bool) -> Step {
+    if let Some(job_id) = ledger_id(&status.ledger, RemoteKind::Job, None) {
+        let terminal = status
+            .remote
+            .as_ref()
+            .and_then(|r| r.status.as_deref())
+            .is_some_and(is_terminal);
+        let job_id = job_id.to_string();
+        return if terminal {
+            Step::Finish { job_id }
+        } else {
+            Step::Poll { job_id }
+        };
+    }
+    if !datasets_ready {
+        return Step::WaitForDatasets;
+    }
+    if ledger_id(&status.ledger, RemoteKind::File, Some(Role::Training)).is_none() {
+        return Step::Upload(Role::Training);
+    }
+    if spec.validation_dataset_ref.is_some()
+        && ledger_id(&status.ledger, RemoteKind::File, Some(Role::Validation)).is_none()
+    {
+        return Step::Upload(Role::Validation);
+    }
+    Step::CreateJob
+}
+
+/// A remote operation that retention or deletion calls for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cleanup {
+    CancelJob(String),
+    DeleteFile(String),
+    DeleteModel(String),
+}
+
+/// When cleanup is being decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The job reached a terminal state; the resource lives on.
+    Finished,
+    /// The resource is being deleted.
+    Deleting,
+}
+
+/// What to clean up remotely now, in order (cancel before deleting the files it reads).
+pub fn cleanup(spec: &FineTuneJobSpec, ledger: &[LedgerEntry], phase: Phase) -> Vec<Cleanup> {
+    let mut out = Vec::new();
+    if phase == Phase::Deleting && spec.deletion_policy == DeletionPolicy::Orphan {
+        return out;
+    }
+    for e in ledger {
+        match (e.kind, e.state, phase) {
+            (RemoteKind::Job, LedgerState::Running, Phase::Deleting) => {
+                out.push(Cleanup::CancelJob(e.id.clone()))
+            }
+            _ => {}
+        }
+    }
+    let delete_files = match (spec.retention.training_files, phase) {
+        (FileRetention::DeleteWhenFinished, _) => true,
+        (FileRetention::DeleteWithResource, Phase::Deleting) => true,
+        _ => false,
+    };
+    for e in ledger {
+        if e.kind == RemoteKind::File && e.state == LedgerState::Present && delete_files {
+            out.push(Cleanup::DeleteFile(e.id.clone()));
+        }
+    }
+    if phase == Phase::Deleting && spec.retention.model == ModelRetention::DeleteWithResource {
+        for e in ledger {
+            if e.kind == RemoteKind::Model && e.state == LedgerState::Present {
+                out.push(Cleanup::DeleteModel(e.id.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// True while deleting this resource could still require provider calls, i.e. while the
+/// credentials Secret must not disappear.
+pub fn needs_credentials(spec: &FineTuneJobSpec, ledger: &[LedgerEntry]) -> bool {
+    !cleanup(spec, ledger, Phase::Deleting).is_empty()
+}
+
+/// Marks objects that stay at the provider on purpose once the resource is deleted.
+pub fn mark_retained(ledger: &mut [LedgerEntry]) {
+    for e in ledger {
+        if matches!(e.state, LedgerState::Present | LedgerState::Running) {
+            e.state = LedgerState::Retained;
+        }
+    }
+}
+
+/// Records a remote object (idempotent by kind and id).
+pub fn record(
+    ledger: &mut Vec<LedgerEntry>,
+    kind: RemoteKind,
+    id: &str,
+    role: Option<Role>,
+    state: LedgerState,
+    now: Timestamp,
+) -> bool {
+    if ledger.iter().any(|e| e.kind == kind && e.id == id) {
+        return set_state(ledger, kind, id, state, now);
+    }
+    ledger.push(LedgerEntry {
+        kind,
+        id: id.to_string(),
+        purpose: (kind == RemoteKind::File).then(|| "fine-tune".to_string()),
+        role: role.map(|r| r.as_str().to_string()),
+        state,
+        created_at: Some(Time(now)),
+        deleted_at: None,
+    });
+    true
+}
+
+/// Updates an entry's state; sets `deletedAt` when it becomes Deleted. Returns true on change.
+pub fn set_state(
+    ledger: &mut [LedgerEntry],
+    kind: RemoteKind,
+    id: &str,
+    state: LedgerState,
+    now: Timestamp,
+) -> bool {
+    match ledger.iter_mut().find(|e| e.kind == kind && e.id == id) {
+        Some(e) if e.state != state => {
+            e.state = state;
+            if state == LedgerState::Deleted {
+                e.deleted_at = Some(Time(now));
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The ledger state of a job for a provider status word.
+pub fn job_state(status: &str) -> LedgerState {
+    match status {
+        "succeeded" => LedgerState::Succeeded,
+        "failed" => LedgerState::Failed,
+        "cancelled" => LedgerState::Cancelled,
+        _ => LedgerState::Running,
+    }
+}
+
+/// How long to wait before polling a job again, by provider status.
+pub fn poll_interval(status: &str, base: Duration) -> Duration {
+    let factor = match status {
+        "running" => 1,
+        "validating_files" | "queued" => 2,
+        "paused" => 6,
+        _ => 3,
+    };
+    (base * factor).min(Duration::from_secs(300))
+}
+
+fn hyper_value<T: serde::Serialize>(v: &Option<AutoOr<T>>) -> Option<serde_json::Value> {
+    v.as_ref().and_then(|v| serde_json::to_value(v).ok())
+}
+
+/// The provider's `method` object for a method spec.
+pub fn method_json(method: &FineTuneMethod) -> serde_json::Value {
+    let mut hp = serde_json::Map::new();
+    if let Some(h) = &method.hyperparameters {
+        let fields = [
+            ("n_epochs", hyper_value(&h.n_epochs)),
+            ("batch_size", hyper_value(&h.batch_size)),
+            (
+                "learning_rate_multiplier",
+                hyper_value(&h.learning_rate_multiplier),
+            ),
+            ("beta", hyper_value(&h.beta)),
+        ];
+        for (k, v) in fields {
+            if let Some(v) = v {
+                hp.insert(k.to_string(), v);
+            }
+        }
+    }
+    let kind = match method.type_ {
+        MethodType::Supervised => "supervised",
+        MethodType::Dpo => "dpo",
+    };
+    serde_json::json!({ "type": kind, kind: { "hyperparameters": hp } })
+}
+
+/// Metadata for the remote job: the resource uid, so that it can be adopted after a crash.
+pub fn job_metadata(uid: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(UID_METADATA_KEY.to_string(), uid.to_string())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn spec(extra: &str) -> FineTuneJobSpec {
+        serde_yaml::from_str(&format!(
+            r#"
+trainingDatasetRef: {{name: d}}
+provider: {{credentialsSecretRef: {{name: openai, key: apiKey}}}}
+model: gpt-4o-mini-2024-07-18
+{extra}
+"#
+        ))
+        .unwrap()
+    }
+
+    fn status(y: &str) -> FineTuneJobStatus {
+        serde_yaml::from_str(y).unwrap()
+    }
+
+    fn dataset(y: &str) -> TrainingDataset {
+        serde_yaml::from_str(y).unwrap()
+    }
+
+    const READY_DS: &str = r#"
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {name: d, namespace: n, generation: 2}
+spec: {format: Chat, sources: [{secret: {name: s, key: k}}]}
+status:
+  observedGeneration: 2
+  redactedDigest: "sha256:ab"
+  redactedBytes: 100
+  conditions: [{type: Ready, status: "True", reason: Valid, message: ok, lastTransitionTime: "2026-01-01T00:00:00Z"}]
+"#;
+
+    #[test]
+    fn steps_follow_the_ledger() {
+        let s = spec("");
+        assert_eq!(next_step(&s, &status("{}"), false), Step::WaitForDatasets);
+        assert_eq!(
+            next_step(&s, &status("{}"), true),
+            Step::Upload(Role::Training)
+        );
+        let uploaded = status(
+            "ledger: [{kind: File, id: file-1, role: training, purpose: fine-tune, state: Present}]",
+        );
+        assert_eq!(next_step(&s, &uploaded, true), Step::CreateJob);
+        let with_val = spec("validationDatasetRef: {name: v}");
+        assert_eq!(
+            next_step(&with_val, &uploaded, true),
+            Step::Upload(Role::Validation)
+        );
+        let running = status(
+            r#"
+remote: {jobID: ftjob-1, status: running}
+ledger:
+- {kind: File, id: file-1, role: training, state: Present}
+- {kind: Job, id: ftjob-1, state: Running}
+"#,
+        );
+        // Once the job exists the dataset no longer gates anything.
+        assert_eq!(
+            next_step(&s, &running, false),
+            Step::Poll {
+                job_id: "ftjob-1".into()
+            }
+        );
+        let done = status(
+            r#"
+remote: {jobID: ftjob-1, status: succeeded}
+ledger: [{kind: Job, id: ftjob-1, state: Succeeded}]
+"#,
+        );
+        assert_eq!(
+            next_step(&s, &done, true),
+            Step::Finish {
+                job_id: "ftjob-1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn dataset_checks() {
+        let s = spec("");
+        assert!(matches!(
+            check_datasets(&s, None, None),
+            DatasetCheck::NotReady {
+                reason: "DatasetNotFound",
+                ..
+            }
+        ));
+        let ds = dataset(READY_DS);
+        assert_eq!(
+            check_datasets(&s, Some(&ds), None),
+            DatasetCheck::Ready {
+                training: DatasetFacts {
+                    name: "d".into(),
+                    redacted_digest: "sha256:ab".into(),
+                    redacted_bytes: 100
+                },
+                validation: None
+            }
+        );
+        let mut stale = ds.clone();
+        stale.metadata.generation = Some(3);
+        assert!(matches!(
+            check_datasets(&s, Some(&stale), None),
+            DatasetCheck::NotReady {
+                reason: "DatasetNotReady",
+                ..
+            }
+        ));
+        let dpo = spec("method: {type: DPO}");
+        assert!(matches!(
+            check_datasets(&dpo, Some(&ds), None),
+            DatasetCheck::NotReady {
+                reason: "MethodFormatMismatch",
+                ..
+            }
+        ));
+        let with_val = spec("validationDatasetRef: {name: v}");
+        assert!(matches!(
+            check_datasets(&with_val, Some(&ds), Some(None)),
+            DatasetCheck::NotReady {
+                reason: "DatasetNotFound",
+                ..
+            }
+        ));
+    }
+
+    const LEDGER: &str = r#"
+ledger:
+- {kind: File, id: file-1, role: training, state: Present}
+- {kind: Job, id: ftjob-1, state: Running}
+- {kind: Model, id: "ft:m", state: Present}
+"#;
+
+    #[test]
+    fn cleanup_on_finish_deletes_files_only_by_default() {
+        let st = status(LEDGER);
+        assert_eq!(
+            cleanup(&spec(""), &st.ledger, Phase::Finished),
+            vec![Cleanup::DeleteFile("file-1".into())]
+        );
+        let keep = spec("retention: {trainingFiles: DeleteWithResource}");
+        assert_eq!(cleanup(&keep, &st.ledger, Phase::Finished), vec![]);
+    }
+
+    #[test]
+    fn cleanup_on_delete_cancels_first_and_honours_policies() {
+        let st = status(LEDGER);
+        let all = spec("retention: {model: DeleteWithResource}");
+        assert_eq!(
+            cleanup(&all, &st.ledger, Phase::Deleting),
+            vec![
+                Cleanup::CancelJob("ftjob-1".into()),
+                Cleanup::DeleteFile("file-1".into()),
+                Cleanup::DeleteModel("ft:m".into())
+            ]
+        );
+        let retain = spec("retention: {trainingFiles: Retain}");
+        assert_eq!(
+            cleanup(&retain, &st.ledger, Phase::Deleting),
+            vec![Cleanup::CancelJob("ftjob-1".into())]
+        );
+        let orphan = spec("deletionPolicy: Orphan");
+        assert_eq!(cleanup(&orphan, &st.ledger, Phase::Deleting), vec![]);
+        assert!(!needs_credentials(&orphan, &st.ledger));
+        assert!(needs_credentials(&spec(""), &st.ledger));
+    }
+
+    #[test]
+    fn credentials_released_when_only_retained_objects_remain() {
+        let st = status(
+            r#"
+ledger:
+- {kind: File, id: file-1, role: training, state: Deleted}
+- {kind: Job, id: ftjob-1, state: Succeeded}
+- {kind: Model, id: "ft:m", state: Present}
+"#,
+        );
+        assert!(!needs_credentials(&spec(""), &st.ledger));
+        assert!(needs_credentials(
+            &spec("retention: {model: DeleteWithResource}"),
+            &st.ledger
+        ));
+    }
+
+    #[test]
+    fn ledger_records_are_idempotent_and_track_deletion() {
+        let now = Timestamp::from_second(5).unwrap();
+        let mut l = Vec::new();
+        assert!(record(
+            &mut l,
+            RemoteKind::File,
+            "f",
+            Some(Role::Training),
+            LedgerState::Present,
+            now
+        ));
+        assert!(!record(
+            &mut l,
+            RemoteKind::File,
+            "f",
+            Some(Role::Training),
+            LedgerState::Present,
+            now
+        ));
+        assert_eq!(l.len(), 1);
+        assert!(set_state(
+            &mut l,
+            RemoteKind::File,
+            "f",
+            LedgerState::Deleted,
+            now
+        ));
+        assert_eq!(l[0].deleted_at, Some(Time(now)));
+        assert!(!set_state(
+            &mut l,
+            RemoteKind::File,
+            "f",
+            LedgerState::Deleted,
+            now
+        ));
+        assert_eq!(l[0].role.as_deref(), Some("training"));
+    }
+
+    #[test]
+    fn method_wire_shape() {
+        let m: FineTuneMethod = serde_yaml::from_str(
+            "{type: Supervised, hyperparameters: {nEpochs: 3, batchSize: auto}}",
+        )
+        .unwrap();
+        assert_eq!(
+            method_json(&m),
+            serde_json::json!({"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3, "batch_size": "auto"}}})
+        );
+        let d: FineTuneMethod =
+            serde_yaml::from_str("{type: DPO, hyperparameters: {beta: 0.1}}").unwrap();
+        assert_eq!(
+            method_json(&d),
+            serde_json::json!({"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}})
+        );
+    }
+
+    #[test]
+    fn polling_backs_off_by_status() {
+        let b = Duration::from_secs(10);
+        assert_eq!(poll_interval("running", b), b);
+        assert_eq!(poll_interval("queued", b), b * 2);
+        assert_eq!(poll_interval("something_new", b), b * 3);
+        assert_eq!(
+            poll_interval("paused", Duration::from_secs(100)),
+            Duration::from_secs(300)
+        );
+        assert!(is_terminal("cancelled") && !is_terminal("paused"));
+        assert_eq!(
+            upload_filename("u1", Role::Training),
+            "tunegate-u1-training.jsonl"
+        );
+    }
+}

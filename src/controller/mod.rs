@@ -1,0 +1,150 @@
+//! The two controllers (TrainingDataset, FineTuneJob) and what they share.
+
+pub mod dataset;
+pub mod finetune;
+pub mod metrics;
+pub mod ports;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{FineTuneJob, TrainingDataset};
+
+/// The one field manager for every write the operator makes.
+pub const FIELD_MANAGER: &str = "tunegate";
+/// Finalizer on FineTuneJobs: remote cleanup before the resource goes.
+pub const JOB_FINALIZER: &str = "tunegate.dev/cleanup";
+/// Finalizer on credentials Secrets while jobs using them have live remote objects.
+pub const CREDENTIALS_FINALIZER: &str = "tunegate.dev/credentials-in-use";
+
+/// Settings from the command line.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Image of the worker Job (the operator's own image).
+    pub worker_image: String,
+    /// Base poll interval for running jobs.
+    pub poll_interval: Duration,
+    /// `expires_after` for uploaded files, a backstop if cleanup never happens.
+    pub file_expiry: Duration,
+    /// Worker Jobs are deleted this long after they finish.
+    pub worker_ttl_seconds: i32,
+    /// Reconciles in flight per controller.
+    pub concurrency: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            worker_image: "ghcr.io/tunegate/tunegate:latest".to_string(),
+            poll_interval: Duration::from_secs(15),
+            file_expiry: Duration::from_secs(30 * 24 * 3600),
+            worker_ttl_seconds: 600,
+            concurrency: 8,
+        }
+    }
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<metrics::Metrics>,
+    pub pipeline: Arc<dyn ports::DatasetPipeline>,
+    pub remotes: Arc<dyn ports::RemoteFactory>,
+    pub config: Config,
+    pub datasets: Store<TrainingDataset>,
+    pub jobs: Store<FineTuneJob>,
+}
+
+impl Context {
+    pub fn new_recorder(client: Client) -> Recorder {
+        Recorder::new(
+            client,
+            Reporter {
+                controller: "tunegate".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        )
+    }
+
+    /// Publishes an Event; failures are logged, never fatal.
+    pub async fn event<K>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) where
+        K: Resource<DynamicType = ()>,
+    {
+        let ev = Event {
+            type_,
+            reason: reason.to_string(),
+            note: Some(note),
+            action: action.to_string(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+            tracing::warn!(error = %e, reason, "cannot publish event");
+        }
+    }
+}
+
+/// Errors a reconcile returns (the error policy requeues with backoff). No content, no secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("provider: {0}")]
+    Remote(#[from] ports::RemoteError),
+    #[error("object has no {0}")]
+    MissingField(&'static str),
+    #[error("background task failed")]
+    Join,
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    #[error("{0}")]
+    Source(#[from] crate::source::SourceProblem),
+}
+
+/// Writes `status` by server-side apply with the single field manager.
+pub async fn apply_status<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize,
+{
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Name and namespace of a namespaced object, or an error.
+pub fn name_ns<K: Resource>(obj: &K) -> Result<(String, String), Error> {
+    let name = obj.meta().name.clone().ok_or(Error::MissingField("name"))?;
+    let ns = obj.namespace().ok_or(Error::MissingField("namespace"))?;
+    Ok((name, ns))
+}
+
+/// Random jitter up to `max`, so that many objects failing together do not retry together.
+pub fn jitter(max: Duration) -> Duration {
+    let ms = max.as_millis().max(1) as u64;
+    Duration::from_millis(rand::random_range(0..ms))
+}

@@ -1,0 +1,176 @@
+//! The two narrow interfaces the controllers consume: the dataset pipeline and the provider.
+//!
+//! The controllers depend on these traits, not on the concrete `dataset` and `provider` modules, so
+//! that the reconcile logic can be exercised with in-memory fakes and so that adapting to those
+//! modules stays in one thin file (`adapters.rs`).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+use crate::api::{FormatErrorRef, ProviderSpec, TrainingDatasetSpec};
+
+/// Why a dataset is not usable, as a CamelCase condition reason.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum PipelineOutcome {
+    /// Every example parsed, validated and was redacted.
+    Valid,
+    /// At least one line failed format validation.
+    InvalidFormat,
+    /// Fewer examples than `validation.minExamples` remain.
+    TooFewExamples,
+    /// Reject mode found something.
+    RedactionRejected,
+}
+
+impl PipelineOutcome {
+    /// The condition reason for this outcome.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PipelineOutcome::Valid => "Valid",
+            PipelineOutcome::InvalidFormat => "InvalidFormat",
+            PipelineOutcome::TooFewExamples => "TooFewExamples",
+            PipelineOutcome::RedactionRejected => "RedactionRejected",
+        }
+    }
+}
+
+/// What one pass of the pipeline found: counts, digests and codes only, never content.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineSummary {
+    pub outcome: Option<PipelineOutcome>,
+    pub examples: u64,
+    pub dropped_examples: u64,
+    pub estimated_tokens: u64,
+    pub redacted_bytes: u64,
+    pub source_digest: String,
+    pub redacted_digest: String,
+    pub findings: BTreeMap<String, u64>,
+    pub format_errors: Vec<FormatErrorRef>,
+}
+
+/// A pipeline failure that is not a verdict on the data (I/O, a bad policy). Code only.
+#[derive(Debug, thiserror::Error)]
+#[error("pipeline error {code}")]
+pub struct PipelineError {
+    /// Stable CamelCase code, e.g. `InvalidPolicy`, `ReadFailed`, `OutputClosed`.
+    pub code: String,
+}
+
+/// Streams concatenated source bytes through JSONL parsing, validation and redaction into `out`.
+pub trait DatasetPipeline: Send + Sync {
+    fn run(
+        &self,
+        spec: &TrainingDatasetSpec,
+        input: &mut dyn Read,
+        key: Option<&[u8]>,
+        out: &mut dyn Write,
+    ) -> Result<PipelineSummary, PipelineError>;
+}
+
+/// A classified provider error. Messages come from the provider and carry no request content.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RemoteError {
+    /// The request is wrong and retrying it will not help (4xx other than 404/408/409/429).
+    #[error("provider rejected the request ({code}, HTTP {http})")]
+    Terminal {
+        code: String,
+        message: String,
+        http: u16,
+    },
+    /// The object does not exist (or no longer does).
+    #[error("not found at the provider")]
+    NotFound,
+    /// Try again later (429, 5xx, timeouts, dropped connections).
+    #[error("provider temporarily unavailable ({code})")]
+    Recoverable {
+        code: String,
+        retry_after: Option<std::time::Duration>,
+    },
+}
+
+/// A file at the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteFile {
+    pub id: String,
+    pub filename: String,
+    pub bytes: u64,
+    pub purpose: String,
+}
+
+/// What the controller asks the provider to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRequest {
+    pub model: String,
+    pub training_file: String,
+    pub validation_file: Option<String>,
+    pub suffix: Option<String>,
+    pub seed: Option<i64>,
+    /// The `method` object, already in the provider's wire shape.
+    pub method: serde_json::Value,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The provider's view of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RemoteJob {
+    pub id: String,
+    pub status: String,
+    pub fine_tuned_model: Option<String>,
+    pub trained_tokens: Option<u64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// One provider job event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteEvent {
+    pub id: String,
+    pub level: String,
+    pub message: String,
+}
+
+/// The request body of an upload: a stream of chunks with a known total length. An `Err` item
+/// aborts the request so that the provider never creates the file.
+pub type UploadBody = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// The provider operations the FineTuneJob controller needs. Object-safe.
+pub trait Remote: Send + Sync {
+    fn find_files(&self, filename: &str) -> BoxFuture<'_, Result<Vec<RemoteFile>, RemoteError>>;
+    fn upload_file(
+        &self,
+        filename: String,
+        purpose: String,
+        len: u64,
+        expires_after_secs: u64,
+        body: UploadBody,
+    ) -> BoxFuture<'_, Result<RemoteFile, RemoteError>>;
+    fn delete_file(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>>;
+    fn create_job(&self, req: JobRequest) -> BoxFuture<'_, Result<RemoteJob, RemoteError>>;
+    fn find_jobs(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> BoxFuture<'_, Result<Vec<RemoteJob>, RemoteError>>;
+    fn get_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>>;
+    fn cancel_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>>;
+    fn pause_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>>;
+    fn resume_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>>;
+    /// Events strictly after `after` (oldest first). `None` means from the beginning.
+    fn events_after(
+        &self,
+        job_id: &str,
+        after: Option<&str>,
+    ) -> BoxFuture<'_, Result<Vec<RemoteEvent>, RemoteError>>;
+    fn delete_model(&self, model: &str) -> BoxFuture<'_, Result<(), RemoteError>>;
+}
+
+/// Builds a `Remote` for a provider spec and API key.
+pub trait RemoteFactory: Send + Sync {
+    fn build(&self, spec: &ProviderSpec, api_key: &str) -> Result<Box<dyn Remote>, RemoteError>;
+}

@@ -1,0 +1,368 @@
+//! The worker Job that reads volume sources: manifest building and result parsing (pure).
+//!
+//! The worker runs the operator's image as `tunegate worker validate`, with every source mounted
+//! read-only (PVCs, and Secrets/ConfigMaps the controller already checked for the opt-in label),
+//! no service-account token, a hardened securityContext, and reports a small JSON result (counts,
+//! digests, codes; well under 4 KB) through its termination message.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, KeyToPath, PersistentVolumeClaimVolumeSource,
+    Pod, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
+    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::ObjectMeta;
+use kube::{Resource, ResourceExt};
+use sha2::{Digest, Sha256};
+
+use super::Config;
+use crate::api::TrainingDataset;
+use crate::controller::ports::PipelineSummary;
+
+/// Env var carrying the dataset spec (JSON) into the worker.
+pub const SPEC_ENV: &str = "TUNEGATE_DATASET_SPEC";
+/// Where source `i` is mounted.
+pub fn source_dir(i: usize) -> String {
+    format!("/sources/{i}")
+}
+/// Where the pseudonymization key file is mounted.
+pub const KEY_FILE: &str = "/run/tunegate/key/key";
+
+/// The result the worker writes to its termination message.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WorkerResult {
+    Summary(PipelineSummary),
+    Error { code: String },
+}
+
+impl WorkerResult {
+    pub fn parse(s: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+}
+
+/// A stable name per dataset generation, so that re-reconciling finds the same Job.
+pub fn job_name(tds: &TrainingDataset) -> String {
+    let mut h = Sha256::new();
+    h.update(tds.uid().unwrap_or_default().as_bytes());
+    h.update(tds.metadata.generation.unwrap_or(0).to_le_bytes());
+    let hash = hex::encode(&h.finalize()[..4]);
+    let base: String = tds.name_any().chars().take(40).collect();
+    format!("{}-validate-{hash}", base.trim_end_matches('-'))
+}
+
+fn hardened() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        privileged: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The worker Job for a dataset. `key` is the (Secret, key) of the pseudonymization key.
+pub fn validate_job(
+    tds: &TrainingDataset,
+    config: &Config,
+    key: Option<(String, String)>,
+) -> Result<Job, serde_json::Error> {
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    let mut args = vec!["worker".to_string(), "validate".to_string()];
+    for (i, s) in tds.spec.sources.iter().enumerate() {
+        let vname = format!("source-{i}");
+        let file = if let Some(v) = &s.volume {
+            volumes.push(Volume {
+                name: vname.clone(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: v.claim_name.clone(),
+                    read_only: Some(true),
+                }),
+                ..Default::default()
+            });
+            format!("{}/{}", source_dir(i), v.path)
+        } else if let Some(r) = &s.secret {
+            volumes.push(Volume {
+                name: vname.clone(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(r.name.clone()),
+                    items: Some(vec![KeyToPath {
+                        key: r.key.clone(),
+                        path: "data".into(),
+                        mode: None,
+                        user: None,
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            format!("{}/data", source_dir(i))
+        } else if let Some(r) = &s.config_map {
+            volumes.push(Volume {
+                name: vname.clone(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: r.name.clone(),
+                    items: Some(vec![KeyToPath {
+                        key: r.key.clone(),
+                        path: "data".into(),
+                        mode: None,
+                        user: None,
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            format!("{}/data", source_dir(i))
+        } else {
+            continue;
+        };
+        mounts.push(VolumeMount {
+            name: vname,
+            mount_path: source_dir(i),
+            read_only: Some(true),
+            ..Default::default()
+        });
+        args.push("--source".into());
+        args.push(file);
+    }
+    if let Some((secret, k)) = key {
+        volumes.push(Volume {
+            name: "pseudonymization-key".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret),
+                items: Some(vec![KeyToPath {
+                    key: k,
+                    path: "key".into(),
+                    mode: None,
+                    user: None,
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: "pseudonymization-key".into(),
+            mount_path: "/run/tunegate/key".into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+        args.push("--key-file".into());
+        args.push(KEY_FILE.into());
+    }
+    args.push("--termination-log".into());
+    args.push("/dev/termination-log".into());
+    let spec_json = serde_json::to_string(&tds.spec)?;
+    let labels = BTreeMap::from([
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "tunegate".to_string(),
+        ),
+        (
+            "app.kubernetes.io/component".to_string(),
+            "worker".to_string(),
+        ),
+    ]);
+    Ok(Job {
+        metadata: ObjectMeta {
+            name: Some(job_name(tds)),
+            namespace: tds.namespace(),
+            owner_references: tds.controller_owner_ref(&()).map(|o| vec![o]),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        },
+        spec: Some(JobSpec {
+            backoff_limit: Some(0),
+            ttl_seconds_after_finished: Some(config.worker_ttl_seconds),
+            active_deadline_seconds: Some(3600),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".into()),
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(65532),
+                        run_as_group: Some(65532),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    containers: vec![Container {
+                        name: "worker".into(),
+                        image: Some(config.worker_image.clone()),
+                        args: Some(args),
+                        env: Some(vec![k8s_openapi::api::core::v1::EnvVar {
+                            name: SPEC_ENV.into(),
+                            value: Some(spec_json),
+                            ..Default::default()
+                        }]),
+                        volume_mounts: Some(mounts),
+                        security_context: Some(hardened()),
+                        termination_message_policy: Some("File".into()),
+                        resources: Some(ResourceRequirements {
+                            requests: Some(BTreeMap::from([
+                                ("cpu".to_string(), Quantity("100m".into())),
+                                ("memory".to_string(), Quantity("64Mi".into())),
+                            ])),
+                            limits: Some(BTreeMap::from([(
+                                "memory".to_string(),
+                                Quantity("256Mi".into()),
+                            )])),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }],
+                    volumes: Some(volumes),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// `Some(true)` once the Job completed, `Some(false)` once it failed, `None` while running.
+pub fn job_finished(job: &Job) -> Option<bool> {
+    let conds = job.status.as_ref()?.conditions.as_ref()?;
+    for c in conds {
+        if c.status == "True" && (c.type_ == "Complete" || c.type_ == "SuccessCriteriaMet") {
+            return Some(true);
+        }
+        if c.status == "True" && (c.type_ == "Failed" || c.type_ == "FailureTarget") {
+            return Some(false);
+        }
+    }
+    None
+}
+
+/// The worker container's termination message, if it terminated.
+pub fn termination_message(pod: &Pod) -> Option<String> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == "worker")?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()?
+        .message
+        .clone()
+}
+
+/// True when `obj` is a worker Job (for the owns() watch).
+pub fn is_worker(job: &Job) -> bool {
+    job.meta()
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("app.kubernetes.io/component"))
+        .is_some_and(|v| v == "worker")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tds() -> TrainingDataset {
+        serde_yaml::from_str(
+            r#"
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {name: vol, namespace: team, uid: 1234, generation: 3}
+spec:
+  sources:
+    - volume: {claimName: datasets, path: team-a/train.jsonl}
+    - secret: {name: extra, key: more.jsonl}
+"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn worker_job_is_hardened_and_read_only() {
+        let job =
+            validate_job(&tds(), &Config::default(), Some(("k".into(), "key".into()))).unwrap();
+        let v = serde_json::to_value(&job).unwrap();
+        let pod = &v["spec"]["template"]["spec"];
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        assert_eq!(pod["restartPolicy"], "Never");
+        let c = &pod["containers"][0];
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+        assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+        assert_eq!(c["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+        assert_eq!(
+            c["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        assert!(
+            c["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["readOnly"] == true)
+        );
+        assert_eq!(pod["volumes"][0]["persistentVolumeClaim"]["readOnly"], true);
+        assert_eq!(
+            c["args"],
+            serde_json::json!([
+                "worker",
+                "validate",
+                "--source",
+                "/sources/0/team-a/train.jsonl",
+                "--source",
+                "/sources/1/data",
+                "--key-file",
+                KEY_FILE,
+                "--termination-log",
+                "/dev/termination-log"
+            ])
+        );
+        assert!(v["spec"]["ttlSecondsAfterFinished"].as_i64().is_some());
+        assert_eq!(
+            v["metadata"]["ownerReferences"][0]["kind"],
+            "TrainingDataset"
+        );
+        assert!(job_name(&tds()).starts_with("vol-validate-"));
+    }
+
+    #[test]
+    fn results_round_trip_and_stay_small() {
+        let r = WorkerResult::Summary(PipelineSummary {
+            format_errors: (0..10)
+                .map(|l| crate::api::FormatErrorRef {
+                    line: l,
+                    code: "missing_assistant_message".into(),
+                })
+                .collect(),
+            source_digest: format!("sha256:{}", "a".repeat(64)),
+            redacted_digest: format!("sha256:{}", "b".repeat(64)),
+            ..Default::default()
+        });
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(s.len() < 4096);
+        assert_eq!(WorkerResult::parse(&s).unwrap(), r);
+        assert!(WorkerResult::parse("not json").is_err());
+    }
+}

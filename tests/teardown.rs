@@ -1,0 +1,122 @@
+//! No etcd or kube-apiserver outlives a test binary that started them, whether a test failed
+//! or the binary was killed with SIGKILL (which runs no destructor at all).
+//!
+//! Each check runs this same test binary again as a child, restricted to the ignored `probe`
+//! test, which starts a control plane, reports its pids and then panics or hangs.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const MODE_ENV: &str = "TUNEGATE_TEARDOWN_PROBE";
+
+/// Started by the tests below, never on its own (it does nothing without `MODE_ENV`).
+#[test]
+#[ignore = "helper process for the teardown tests"]
+fn probe() {
+    let Ok(mode) = std::env::var(MODE_ENV) else {
+        return;
+    };
+    let cp = support::control_plane();
+    let (etcd, apiserver) = cp.pids();
+    println!("PROBE {etcd} {apiserver} {}", cp.dir().display());
+    match mode.as_str() {
+        "panic" => panic!("probe: failing on purpose with the control plane running"),
+        _ => std::thread::sleep(Duration::from_secs(600)),
+    }
+}
+
+/// Two probes at once would double the load on a small machine for no gain.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Probe {
+    child: Child,
+    pids: [u32; 2],
+    dir: String,
+}
+
+fn start_probe(mode: &str) -> Probe {
+    let exe = std::env::current_exe().expect("current test executable");
+    let mut child = Command::new(exe)
+        .args(["--ignored", "--exact", "probe", "--nocapture", "--test-threads=1"])
+        .env(MODE_ENV, mode)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the probe");
+    let stdout = child.stdout.take().expect("probe stdout");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("read probe output");
+        if let Some(rest) = line.strip_prefix("PROBE ") {
+            let parts: Vec<&str> = rest.splitn(3, ' ').collect();
+            assert_eq!(parts.len(), 3, "bad probe line {line:?}");
+            let pid = |s: &str| s.parse::<u32>().expect("pid");
+            return Probe {
+                child,
+                pids: [pid(parts[0]), pid(parts[1])],
+                dir: parts[2].to_owned(),
+            };
+        }
+    }
+    let status = child.wait().expect("wait for probe");
+    panic!("probe exited ({status}) without starting a control plane");
+}
+
+/// Pids (as pgrep prints them) of live processes whose command line mentions `dir`.
+fn pgrep(dir: &str) -> Vec<String> {
+    let out = Command::new("pgrep")
+        .args(["-f", "--", dir])
+        .output()
+        .expect("run pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie has no command line left to kill; it only waits for its reaper.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+fn assert_all_gone(probe: &Probe) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left: Vec<u32> = probe.pids.into_iter().filter(|&p| alive(p)).collect();
+        let matching = pgrep(&probe.dir);
+        if left.is_empty() && matching.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after the test process ended: pids {left:?}, pgrep -f {}: {matching:?}",
+            probe.dir
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn no_process_left_after_a_failing_test() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut probe = start_probe("panic");
+    assert!(probe.pids.iter().all(|&p| alive(p)), "control plane not running in the probe");
+    let status = probe.child.wait().expect("wait for probe");
+    assert!(!status.success(), "the probe test should have failed");
+    assert_all_gone(&probe);
+}
+
+#[test]
+fn no_process_left_after_sigkill() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut probe = start_probe("hang");
+    assert!(probe.pids.iter().all(|&p| alive(p)), "control plane not running in the probe");
+    probe.child.kill().expect("SIGKILL the probe"); // Child::kill sends SIGKILL
+    let _ = probe.child.wait();
+    assert_all_gone(&probe);
+}
