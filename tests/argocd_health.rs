@@ -217,11 +217,14 @@ fn succeeded_job_is_healthy_and_names_the_model() {
 fn failed_job_is_degraded() {
     let s = json!({"observedGeneration": 2,
         "remote": {"jobID": "ftjob-abc", "status": "failed", "error": {"code": "invalid_n_examples", "message": "m"}},
-        "conditions": [cond("Succeeded", "False", "RemoteFailed", "invalid_n_examples"),
-                       cond("Ready", "False", "RemoteFailed", "invalid_n_examples")]});
+        "conditions": [cond("Succeeded", "False", "InvalidNExamples", "job failed: invalid_n_examples: too few"),
+                       cond("Ready", "False", "Failed", "the job ended failed")]});
     assert_eq!(
         health(FTJ, &job(false, Some(s))),
-        ("Degraded".into(), "RemoteFailed: invalid_n_examples".into())
+        (
+            "Degraded".into(),
+            "InvalidNExamples: job failed: invalid_n_examples: too few".into()
+        )
     );
     // The provider's word alone is enough, before the conditions catch up.
     let s = json!({"observedGeneration": 2, "remote": {"status": "cancelled"},
@@ -257,8 +260,8 @@ fn running_or_new_job_is_progressing() {
             "Running: the provider is training".into()
         )
     );
-    let s = json!({"observedGeneration": 2, "conditions": [cond("DatasetReady", "False", "WaitingForDataset", "x"),
-                                                           cond("Ready", "False", "WaitingForDataset", "x")]});
+    let s = json!({"observedGeneration": 2, "conditions": [cond("DatasetReady", "False", "DatasetNotReady", "x"),
+                                                           cond("Ready", "False", "DatasetNotReady", "x")]});
     assert_eq!(health(FTJ, &job(false, Some(s))).0, "Progressing");
     let stale =
         json!({"observedGeneration": 1, "conditions": [cond("Ready", "True", "Succeeded", "ok")]});
@@ -283,4 +286,45 @@ fn scripts_never_fail_on_odd_objects() {
             );
         }
     }
+}
+
+#[test]
+fn progressing_reasons_are_reasons_the_controller_really_sets() {
+    // The scripts treat a few Ready=False reasons as "not yet"; each must exist in the code, so a
+    // renamed reason cannot silently turn a running job Degraded.
+    let mut code = String::new();
+    for dir in ["src/controller", "src/source"] {
+        for entry in walk(&repo_root().join(dir)) {
+            code.push_str(&std::fs::read_to_string(entry).unwrap());
+        }
+    }
+    for script in [TDS, FTJ] {
+        let text = std::fs::read_to_string(repo_root().join("deploy/argocd").join(script)).unwrap();
+        let start = text.find("local progressing_reasons = {").unwrap();
+        let end = start + text[start..].find('}').unwrap();
+        let reasons: Vec<&str> = text[start..end]
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+            .collect();
+        assert!(!reasons.is_empty(), "{script}");
+        for r in reasons {
+            assert!(
+                code.contains(&format!("\"{r}\"")),
+                "{script}: reason {r} is not set anywhere in src/"
+            );
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -4,17 +4,16 @@
 --   Suspended    spec.paused is true.
 --   Healthy      Succeeded=True (the fine-tuned model exists), or Ready=True.
 --   Degraded     Succeeded=False (the remote job failed or was cancelled), or Ready=False for a
---                reason that needs a person (bad credentials, dataset changed, provider refused).
---   Progressing  no status yet, status older than the spec, or work under way (waiting for the
---                dataset, uploading, queued or running at the provider, retrying).
+--                reason that needs a person (CredentialsNotFound, DatasetNotFound, a source
+--                refused, the provider refused the job, ...).
+--   Progressing  no status yet, status older than the spec, or Ready=False while work is under
+--                way: DatasetNotReady (the dataset is still being validated), Running, Paused at
+--                the provider without spec.paused, DatasetChanged (re-validating, then retried).
 local hs = {}
 
--- Ready=False reasons that mean "not yet" rather than "broken".
+-- Ready=False reasons that mean "not yet" rather than "broken" (src/controller/finetune).
 local progressing_reasons = {
-  Pending = true, Reconciling = true, Progressing = true, InProgress = true,
-  WaitingForDataset = true, DatasetNotReady = true, Uploading = true, Submitting = true,
-  Submitted = true, Running = true, Queued = true, ValidatingFiles = true, Retrying = true,
-  ProviderUnavailable = true, RateLimited = true, CleaningUp = true, Paused = true,
+  DatasetNotReady = true, Running = true, Paused = true, DatasetChanged = true,
 }
 
 -- The provider's own words for a finished job that did not succeed.

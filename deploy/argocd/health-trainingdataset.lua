@@ -2,16 +2,15 @@
 -- Argo CD runs this with the object as the global `obj` and expects {status, message} back.
 -- Written for Lua 5.1 (Argo CD's gopher-lua); tested with lua5.1 and lua5.4.
 --   Healthy      Ready=True: validated, redacted, ready to upload.
---   Progressing  no status yet, status older than the spec, Ready=Unknown, or a Ready=False reason
---                that means work is still under way (a worker Job reading a volume, say).
+--   Progressing  no status yet, status older than the spec, Ready=Unknown, or Ready=False with
+--                reason WorkerRunning (a worker Job is reading the volume sources).
 --   Degraded     Ready=False for any other reason (a source is missing or refused, the data is
 --                invalid, redaction rejected it): a person has to act. The message says why.
 local hs = {}
 
--- Ready=False reasons that mean "not yet" rather than "broken".
+-- Ready=False reasons that mean "not yet" rather than "broken" (src/controller/dataset).
 local progressing_reasons = {
-  Pending = true, Reconciling = true, Progressing = true, InProgress = true,
-  WorkerPending = true, WorkerRunning = true, WorkerScheduled = true,
+  WorkerRunning = true,
 }
 
 local function condition(status, wanted)
