@@ -75,6 +75,8 @@ const NOT_REASONS: &[&str] = &[
     "Model",
     "PersistentVolumeClaim",
     "Pod",
+    // Inside a message ("dataset x is not Ready (Pending)"), not a reason.
+    "Pending",
 ];
 
 #[test]
