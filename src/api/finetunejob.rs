@@ -106,8 +106,11 @@ impl JsonSchema for AutoOr<u32> {
     }
 }
 
-// Float hyperparameters: any JSON scalar, narrowed by CEL, because structural schemas have no
-// "number or string" type.
+// Float hyperparameters: any JSON scalar, because structural schemas have no "number or string"
+// type (x-kubernetes-int-or-string rejects 0.1). No CEL rule can narrow it: kube-apiserver cannot
+// build CEL type information for a schemaless field and rejects the whole CRD ("unable to convert
+// structural schema to CEL declarations"). So positivity of these two is checked by the
+// controller, not at admission.
 impl JsonSchema for AutoOr<f64> {
     fn schema_name() -> Cow<'static, str> {
         "AutoOrPositiveNumber".into()
@@ -117,11 +120,7 @@ impl JsonSchema for AutoOr<f64> {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "x-kubernetes-preserve-unknown-fields": true,
-            "x-kubernetes-validations": [{
-                "rule": "type(self) == string ? self == 'auto' : (type(self) == double ? self > 0.0 : (type(self) == int ? self > 0 : false))",
-                "message": "must be a positive number or \"auto\""
-            }]
+            "x-kubernetes-preserve-unknown-fields": true
         })
     }
 }
@@ -158,7 +157,9 @@ pub enum MethodType {
 /// How the model is trained.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.type == 'DPO' || !has(self.hyperparameters) || !has(self.hyperparameters.beta)").message("hyperparameters.beta is only valid for the DPO method").reason(Reason::FieldValueForbidden))]
+// No CEL rule for "beta only with DPO": `beta` is schemaless (number or "auto"), and CEL drops
+// schemaless fields from the object type, so kube-apiserver rejects the CRD when a rule names
+// `self.hyperparameters.beta` ("undefined field 'beta'"). The controller has to check it.
 pub struct FineTuneMethod {
     /// Supervised (default) or DPO. DPO needs a Preference dataset.
     #[serde(rename = "type", default)]

@@ -233,6 +233,9 @@ impl ControlPlane {
         let p = |f: &Path| f.display().to_string();
         let apiserver_args = vec![
             "--advertise-address=127.0.0.1".to_owned(),
+            // Kubernetes 1.37 refuses a loopback advertise address for the endpoint
+            // reconciler of the `kubernetes` Service; nothing here routes to that Service.
+            "--endpoint-reconciler-type=none".to_owned(),
             "--bind-address=127.0.0.1".to_owned(),
             format!("--secure-port={apiserver_port}"),
             format!("--etcd-servers={etcd_url}"),
@@ -307,7 +310,7 @@ impl ControlPlane {
         crds: &[CustomResourceDefinition],
     ) -> Result<(), Error> {
         let client = self.client().await?;
-        let mut last = String::from("not tried yet");
+        let mut last: String;
         loop {
             for m in [&mut self.etcd, &mut self.apiserver] {
                 if let Some(status) = m.exited() {
@@ -430,6 +433,9 @@ impl Drop for ControlPlane {
 
 /// A client for the context of the kubeconfig at `path`.
 pub async fn client_for(path: &Path) -> Result<kube::Client, Error> {
+    // More than one rustls backend is compiled in (through dependencies), so rustls cannot
+    // pick one by itself; choose ring, as kube's features do. Fails harmlessly if already set.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let kc = Kubeconfig::read_from(path)?;
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
     Ok(kube::Client::try_from(config)?)
