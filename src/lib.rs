@@ -4,5 +4,6 @@
 pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod sandbox;
 pub mod source;
 pub mod testenv;
