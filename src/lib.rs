@@ -4,6 +4,9 @@
 pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod dataset;
+pub mod provider;
+pub mod redact;
 pub mod sandbox;
 pub mod source;
 pub mod testenv;

@@ -36,7 +36,10 @@ fn both_crds_have_status_subresource_and_printer_columns() {
         assert_eq!(categories, vec!["tunegate".to_string()], "{name}");
         for v in &crd.spec.versions {
             assert!(
-                v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(),
+                v.subresources
+                    .as_ref()
+                    .and_then(|s| s.status.as_ref())
+                    .is_some(),
                 "{name} has no status subresource"
             );
             let cols: Vec<String> = v

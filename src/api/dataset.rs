@@ -92,15 +92,62 @@ impl Default for ValidationSpec {
     shortname = "tds",
     category = "tunegate",
     doc = "A validated, redacted view of fine-tuning data held in Secrets, ConfigMaps or volumes.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the dataset is valid and redacted"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason", description = "Reason of the Ready condition"),
-    printcolumn(name = "Format", type_ = "string", json_path = ".spec.format", description = "Training data format"),
-    printcolumn(name = "Examples", type_ = "integer", json_path = ".status.examples", description = "Examples after redaction"),
-    printcolumn(name = "Dropped", type_ = "integer", json_path = ".status.droppedExamples", description = "Examples dropped by redaction", priority = 1),
-    printcolumn(name = "Tokens", type_ = "integer", json_path = ".status.estimatedTokens", description = "Estimated training tokens per epoch", priority = 1),
-    printcolumn(name = "Model", type_ = "string", json_path = ".spec.validation.model", description = "Model the data is validated for"),
-    printcolumn(name = "Digest", type_ = "string", json_path = ".status.redactedDigest", description = "Digest of the redacted bytes", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Whether the dataset is valid and redacted"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        description = "Reason of the Ready condition"
+    ),
+    printcolumn(
+        name = "Format",
+        type_ = "string",
+        json_path = ".spec.format",
+        description = "Training data format"
+    ),
+    printcolumn(
+        name = "Examples",
+        type_ = "integer",
+        json_path = ".status.examples",
+        description = "Examples after redaction"
+    ),
+    printcolumn(
+        name = "Dropped",
+        type_ = "integer",
+        json_path = ".status.droppedExamples",
+        description = "Examples dropped by redaction",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Tokens",
+        type_ = "integer",
+        json_path = ".status.estimatedTokens",
+        description = "Estimated training tokens per epoch",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Model",
+        type_ = "string",
+        json_path = ".spec.validation.model",
+        description = "Model the data is validated for"
+    ),
+    printcolumn(
+        name = "Digest",
+        type_ = "string",
+        json_path = ".status.redactedDigest",
+        description = "Digest of the redacted bytes",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingDatasetSpec {

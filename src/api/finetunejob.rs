@@ -235,12 +235,43 @@ pub struct OutputSpec {
     shortname = "ftj",
     category = "tunegate",
     doc = "A fine-tuning run at a hosted provider on a redacted TrainingDataset, with a ledger of every remote object it created.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the job succeeded and remote cleanup is done"),
-    printcolumn(name = "Status", type_ = "string", json_path = ".status.remote.status", description = "The provider's job status"),
-    printcolumn(name = "Model", type_ = "string", json_path = ".status.remote.fineTunedModel", description = "The fine-tuned model"),
-    printcolumn(name = "Base", type_ = "string", json_path = ".spec.model", description = "The base model", priority = 1),
-    printcolumn(name = "Job", type_ = "string", json_path = ".status.remote.jobID", description = "The provider's job id", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Whether the job succeeded and remote cleanup is done"
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.remote.status",
+        description = "The provider's job status"
+    ),
+    printcolumn(
+        name = "Model",
+        type_ = "string",
+        json_path = ".status.remote.fineTunedModel",
+        description = "The fine-tuned model"
+    ),
+    printcolumn(
+        name = "Base",
+        type_ = "string",
+        json_path = ".spec.model",
+        description = "The base model",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Job",
+        type_ = "string",
+        json_path = ".status.remote.jobID",
+        description = "The provider's job id",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.trainingDatasetRef == oldSelf.trainingDatasetRef && self.provider == oldSelf.provider && self.model == oldSelf.model && self.method == oldSelf.method && has(self.validationDatasetRef) == has(oldSelf.validationDatasetRef) && (!has(self.validationDatasetRef) || self.validationDatasetRef == oldSelf.validationDatasetRef) && has(self.suffix) == has(oldSelf.suffix) && (!has(self.suffix) || self.suffix == oldSelf.suffix) && has(self.seed) == has(oldSelf.seed) && (!has(self.seed) || self.seed == oldSelf.seed) && has(self.output) == has(oldSelf.output) && (!has(self.output) || self.output == oldSelf.output)").message("spec is immutable after creation, except paused, retention and deletionPolicy").reason(Reason::FieldValueForbidden))]
@@ -333,7 +364,11 @@ pub struct RemoteStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RemoteError>,
     /// Id of the last provider event already turned into a Kubernetes Event.
-    #[serde(rename = "lastEventID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastEventID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_event_id: Option<String>,
     /// When the job finished, as the provider reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tunegate", version, about = "Fine-tune hosted models on private data, safely")]
+#[command(
+    name = "tunegate",
+    version,
+    about = "Fine-tune hosted models on private data, safely"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,6 +20,15 @@ struct Cli {
 enum Command {
     /// Print both CustomResourceDefinitions as multi-document YAML.
     Crds,
+    /// Validate a JSONL training file and print statistics (exit 0 valid, 1 invalid, 2 unreadable).
+    Check(tunegate::cli::check::CheckArgs),
+    /// Redact personal data and secrets from a JSONL file (exit 0 ok, 2 invalid input, 3 rejected).
+    Redact(tunegate::cli::redact::RedactArgs),
+    /// Run the operator (both controllers).
+    Run(tunegate::cli::run::RunArgs),
+    /// Worker tasks run inside Jobs the operator creates.
+    #[command(subcommand)]
+    Worker(tunegate::cli::worker::WorkerCommand),
 }
 
 fn main() -> ExitCode {
@@ -25,6 +38,15 @@ fn main() -> ExitCode {
             Ok(yaml) => write_stdout(&yaml),
             Err(e) => fail(&format!("cannot render CRDs: {e}")),
         },
+        Command::Check(args) => ExitCode::from(tunegate::cli::check::run(
+            &args,
+            std::io::stdin().lock(),
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )),
+        Command::Redact(args) => ExitCode::from(tunegate::cli::redact::run(&args)),
+        Command::Run(args) => ExitCode::from(tunegate::cli::run::main(args)),
+        Command::Worker(cmd) => ExitCode::from(tunegate::cli::worker::main(&cmd)),
     }
 }
 

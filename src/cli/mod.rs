@@ -1,4 +1,6 @@
-//! Subcommand implementations; the binary only parses and dispatches.
+//! Subcommand logic for the `tunegate` binary (kept out of the binary so it is testable).
 
+pub mod check;
+pub mod redact;
 pub mod run;
 pub mod worker;

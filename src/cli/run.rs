@@ -232,6 +232,8 @@ pub async fn run_with(
     remotes: Arc<dyn RemoteFactory>,
     metrics: Arc<Metrics>,
 ) -> Result<(), RunError> {
+    // reqwest and kube both use rustls; pick the ring provider once for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = client(&args).await?;
     let ns = args.namespace.as_deref();
     check_crds(&client, ns).await?;
@@ -376,4 +378,33 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "tunegate".to_string())
+}
+
+/// `tunegate run`: builds the runtime and the real pipeline and providers; returns the exit code.
+pub fn main(args: RunArgs) -> u8 {
+    init_logging(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tunegate: cannot start the async runtime: {e}");
+            return 2;
+        }
+    };
+    let metrics = Arc::new(Metrics::new());
+    let remotes = Arc::new(crate::controller::adapters::HttpRemotes::new(
+        metrics.clone(),
+    ));
+    let pipeline = Arc::new(crate::controller::adapters::RealPipeline);
+    match runtime.block_on(run_with(args, pipeline, remotes, metrics)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "tunegate run stopped");
+            eprintln!("tunegate: {e}");
+            1
+        }
+    }
 }

@@ -85,3 +85,8 @@ fn validate(args: &ValidateArgs, pipeline: &dyn DatasetPipeline) -> WorkerResult
         Err(e) => err(&e.code),
     }
 }
+
+/// `tunegate worker ...` with the real pipeline; returns the exit code.
+pub fn main(cmd: &WorkerCommand) -> u8 {
+    run(cmd, &crate::controller::adapters::RealPipeline)
+}

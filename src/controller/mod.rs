@@ -1,5 +1,6 @@
 //! The two controllers (TrainingDataset, FineTuneJob) and what they share.
 
+pub mod adapters;
 pub mod dataset;
 pub mod finetune;
 pub mod metrics;

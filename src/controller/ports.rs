@@ -110,8 +110,8 @@ pub struct JobRequest {
     pub validation_file: Option<String>,
     pub suffix: Option<String>,
     pub seed: Option<i64>,
-    /// The `method` object, already in the provider's wire shape.
-    pub method: serde_json::Value,
+    /// Method and hyperparameters, as in the FineTuneJob spec.
+    pub method: crate::api::FineTuneMethod,
     pub metadata: BTreeMap<String, String>,
 }
 

@@ -440,7 +440,7 @@ impl<'a> Run<'a> {
                     validation_file: validation,
                     suffix: spec.suffix.clone(),
                     seed: spec.seed,
-                    method: plan::method_json(&spec.method),
+                    method: spec.method.clone(),
                     metadata: plan::job_metadata(&uid),
                 };
                 match remote.create_job(req).await {

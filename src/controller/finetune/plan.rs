@@ -9,9 +9,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::conditions;
 use crate::api::{
-    AutoOr, DatasetFormat, DeletionPolicy, FileRetention, FineTuneJobSpec, FineTuneJobStatus,
-    FineTuneMethod, LedgerEntry, LedgerState, MethodType, ModelRetention, RemoteKind,
-    TrainingDataset,
+    DatasetFormat, DeletionPolicy, FileRetention, FineTuneJobSpec, FineTuneJobStatus, LedgerEntry,
+    LedgerState, MethodType, ModelRetention, RemoteKind, TrainingDataset,
 };
 
 /// Metadata key tagging remote jobs with the resource uid, for adoption after a crash.
@@ -338,36 +337,6 @@ pub fn poll_interval(status: &str, base: Duration) -> Duration {
     (base * factor).min(Duration::from_secs(300))
 }
 
-fn hyper_value<T: serde::Serialize>(v: &Option<AutoOr<T>>) -> Option<serde_json::Value> {
-    v.as_ref().and_then(|v| serde_json::to_value(v).ok())
-}
-
-/// The provider's `method` object for a method spec.
-pub fn method_json(method: &FineTuneMethod) -> serde_json::Value {
-    let mut hp = serde_json::Map::new();
-    if let Some(h) = &method.hyperparameters {
-        let fields = [
-            ("n_epochs", hyper_value(&h.n_epochs)),
-            ("batch_size", hyper_value(&h.batch_size)),
-            (
-                "learning_rate_multiplier",
-                hyper_value(&h.learning_rate_multiplier),
-            ),
-            ("beta", hyper_value(&h.beta)),
-        ];
-        for (k, v) in fields {
-            if let Some(v) = v {
-                hp.insert(k.to_string(), v);
-            }
-        }
-    }
-    let kind = match method.type_ {
-        MethodType::Supervised => "supervised",
-        MethodType::Dpo => "dpo",
-    };
-    serde_json::json!({ "type": kind, kind: { "hyperparameters": hp } })
-}
-
 /// Metadata for the remote job: the resource uid, so that it can be adopted after a crash.
 pub fn job_metadata(uid: &str) -> BTreeMap<String, String> {
     BTreeMap::from([(UID_METADATA_KEY.to_string(), uid.to_string())])
@@ -600,24 +569,6 @@ ledger:
             now
         ));
         assert_eq!(l[0].role.as_deref(), Some("training"));
-    }
-
-    #[test]
-    fn method_wire_shape() {
-        let m: FineTuneMethod = serde_yaml::from_str(
-            "{type: Supervised, hyperparameters: {nEpochs: 3, batchSize: auto}}",
-        )
-        .unwrap();
-        assert_eq!(
-            method_json(&m),
-            serde_json::json!({"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3, "batch_size": "auto"}}})
-        );
-        let d: FineTuneMethod =
-            serde_yaml::from_str("{type: DPO, hyperparameters: {beta: 0.1}}").unwrap();
-        assert_eq!(
-            method_json(&d),
-            serde_json::json!({"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}})
-        );
     }
 
     #[test]

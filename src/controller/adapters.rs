@@ -1,0 +1,284 @@
+//! The thin layer between the controller's ports and the real `dataset` and `provider` modules.
+
+use std::io::{BufReader, Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::metrics::Metrics;
+use super::ports::{
+    DatasetPipeline, JobRequest, PipelineError, PipelineOutcome, PipelineSummary, Remote,
+    RemoteError, RemoteEvent, RemoteFactory, RemoteFile, RemoteJob, UploadBody,
+};
+use crate::api::{ProviderSpec, TrainingDatasetSpec};
+use crate::dataset::pipeline::{self, Outcome, PipelineOptions};
+use crate::provider::{
+    self, FileUpload, FineTuneProvider, FineTuningJob, JobCreate, Operation, ProviderError,
+    ProviderOptions, RequestObserver, RequestOutcome,
+};
+use crate::redact::Redactor;
+
+/// The real pipeline: JSONL reader, format validation, the redaction engine.
+pub struct RealPipeline;
+
+fn perr(code: &str) -> PipelineError {
+    PipelineError {
+        code: code.to_string(),
+    }
+}
+
+impl DatasetPipeline for RealPipeline {
+    fn run(
+        &self,
+        spec: &TrainingDatasetSpec,
+        input: &mut dyn Read,
+        key: Option<&[u8]>,
+        out: &mut dyn Write,
+    ) -> Result<PipelineSummary, PipelineError> {
+        let options = PipelineOptions::from_spec(spec.format, &spec.validation)
+            .map_err(|_| perr("UnknownModel"))?;
+        let redactor = Redactor::new(&spec.redaction, key).map_err(|_| perr("InvalidPolicy"))?;
+        let input = BufReader::with_capacity(64 * 1024, input);
+        let (s, _) = pipeline::run(input, out, &redactor, &options).map_err(|e| match e {
+            pipeline::PipelineError::Read { .. } => perr("ReadFailed"),
+            pipeline::PipelineError::Write(_) => perr("OutputClosed"),
+            pipeline::PipelineError::Tokenizer(_) => perr("TokenizerUnavailable"),
+        })?;
+        let outcome = match s.outcome {
+            Outcome::Valid => PipelineOutcome::Valid,
+            Outcome::Invalid { .. } => PipelineOutcome::InvalidFormat,
+            Outcome::Rejected { .. } => PipelineOutcome::RedactionRejected,
+            Outcome::TooFewExamples { .. } => PipelineOutcome::TooFewExamples,
+        };
+        Ok(PipelineSummary {
+            outcome: Some(outcome),
+            examples: s.examples,
+            dropped_examples: s.dropped_examples,
+            estimated_tokens: s.estimated_tokens,
+            redacted_bytes: s.redacted_bytes,
+            source_digest: s.source_digest,
+            redacted_digest: s.redacted_digest,
+            findings: s.findings,
+            format_errors: s.format_errors,
+        })
+    }
+}
+
+/// Counts every outbound provider request in the operator's metrics.
+struct MetricsObserver(Arc<Metrics>);
+
+impl RequestObserver for MetricsObserver {
+    fn observe(&self, operation: Operation, outcome: RequestOutcome, _elapsed: Duration) {
+        self.0
+            .provider_request(operation.as_str(), &outcome.label());
+    }
+}
+
+/// Builds HTTP providers that report to the operator's metrics.
+pub struct HttpRemotes {
+    metrics: Arc<Metrics>,
+}
+
+impl HttpRemotes {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl RemoteFactory for HttpRemotes {
+    fn build(&self, spec: &ProviderSpec, api_key: &str) -> Result<Box<dyn Remote>, RemoteError> {
+        let options = ProviderOptions {
+            observer: Arc::new(MetricsObserver(self.metrics.clone())),
+            ..Default::default()
+        };
+        let p = provider::from_spec(spec, api_key.as_bytes(), options).map_err(classify)?;
+        Ok(Box::new(ProviderRemote(p)))
+    }
+}
+
+/// Maps a provider error onto terminal / not found / recoverable.
+pub fn classify(e: ProviderError) -> RemoteError {
+    if let ProviderError::Api { status: 404, .. } = &e {
+        return RemoteError::NotFound;
+    }
+    if e.is_recoverable() {
+        return RemoteError::Recoverable {
+            code: e.code().to_string(),
+            retry_after: e.retry_after(),
+        };
+    }
+    let (code, http) = match &e {
+        ProviderError::Api { status, error, .. } => (
+            error.code.clone().unwrap_or_else(|| e.code().to_string()),
+            *status,
+        ),
+        _ => (e.code().to_string(), 0),
+    };
+    let message: String = e.to_string().chars().take(300).collect();
+    RemoteError::Terminal {
+        code,
+        message,
+        http,
+    }
+}
+
+struct ProviderRemote(Arc<dyn FineTuneProvider>);
+
+fn job(j: FineTuningJob) -> RemoteJob {
+    let (error_code, error_message) = match j.failure() {
+        Some(e) => (e.code.clone(), e.message.clone()),
+        None => (None, None),
+    };
+    RemoteJob {
+        id: j.id,
+        status: j.status.as_str().to_string(),
+        fine_tuned_model: j.fine_tuned_model,
+        trained_tokens: j.trained_tokens,
+        error_code,
+        error_message,
+        metadata: j.metadata.unwrap_or_default(),
+    }
+}
+
+impl Remote for ProviderRemote {
+    fn find_files(&self, filename: &str) -> BoxFuture<'_, Result<Vec<RemoteFile>, RemoteError>> {
+        let filename = filename.to_string();
+        Box::pin(async move {
+            let files = self
+                .0
+                .find_files_by_filename(&filename)
+                .await
+                .map_err(classify)?;
+            Ok(files
+                .into_iter()
+                .map(|f| RemoteFile {
+                    id: f.id,
+                    filename: f.filename.unwrap_or_default(),
+                    bytes: f.bytes.unwrap_or(0),
+                    purpose: "fine-tune".into(),
+                })
+                .collect())
+        })
+    }
+
+    fn upload_file(
+        &self,
+        filename: String,
+        purpose: String,
+        len: u64,
+        expires_after_secs: u64,
+        body: UploadBody,
+    ) -> BoxFuture<'_, Result<RemoteFile, RemoteError>> {
+        Box::pin(async move {
+            let upload = FileUpload {
+                filename: filename.clone(),
+                bytes: len,
+                expires_after: Some(Duration::from_secs(expires_after_secs)),
+                body,
+                on_upload_created: None,
+            };
+            let f = self.0.upload_file(upload).await.map_err(classify)?;
+            Ok(RemoteFile {
+                id: f.id,
+                filename,
+                bytes: f.bytes.unwrap_or(len),
+                purpose,
+            })
+        })
+    }
+
+    fn delete_file(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            match self.0.delete_file(&id).await.map_err(classify)? {
+                provider::DeleteOutcome::Deleted => Ok(()),
+                provider::DeleteOutcome::AlreadyGone => Err(RemoteError::NotFound),
+            }
+        })
+    }
+
+    fn create_job(&self, req: JobRequest) -> BoxFuture<'_, Result<RemoteJob, RemoteError>> {
+        Box::pin(async move {
+            let create = JobCreate {
+                model: req.model,
+                training_file: req.training_file,
+                validation_file: req.validation_file,
+                method: req.method,
+                suffix: req.suffix,
+                seed: req.seed,
+                metadata: req.metadata,
+            };
+            self.0.create_job(&create).await.map(job).map_err(classify)
+        })
+    }
+
+    fn find_jobs(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> BoxFuture<'_, Result<Vec<RemoteJob>, RemoteError>> {
+        let (key, value) = (key.to_string(), value.to_string());
+        Box::pin(async move {
+            let jobs = self
+                .0
+                .find_jobs_by_metadata(&key, &value)
+                .await
+                .map_err(classify)?;
+            Ok(jobs.into_iter().map(job).collect())
+        })
+    }
+
+    fn get_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move { self.0.retrieve_job(&id).await.map(job).map_err(classify) })
+    }
+
+    fn cancel_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move { self.0.cancel_job(&id).await.map(job).map_err(classify) })
+    }
+
+    fn pause_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move { self.0.pause_job(&id).await.map(job).map_err(classify) })
+    }
+
+    fn resume_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move { self.0.resume_job(&id).await.map(job).map_err(classify) })
+    }
+
+    fn events_after(
+        &self,
+        job_id: &str,
+        after: Option<&str>,
+    ) -> BoxFuture<'_, Result<Vec<RemoteEvent>, RemoteError>> {
+        let (job_id, after) = (job_id.to_string(), after.map(str::to_string));
+        Box::pin(async move {
+            let events = self
+                .0
+                .job_events_since(&job_id, after.as_deref())
+                .await
+                .map_err(classify)?;
+            Ok(events
+                .into_iter()
+                .map(|e| RemoteEvent {
+                    id: e.id,
+                    level: e.level.unwrap_or_else(|| "info".into()),
+                    message: e.message.unwrap_or_default(),
+                })
+                .collect())
+        })
+    }
+
+    fn delete_model(&self, model: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
+        let model = model.to_string();
+        Box::pin(async move {
+            match self.0.delete_model(&model).await.map_err(classify)? {
+                provider::DeleteOutcome::Deleted => Ok(()),
+                provider::DeleteOutcome::AlreadyGone => Err(RemoteError::NotFound),
+            }
+        })
+    }
+}

@@ -1,0 +1,235 @@
+//! Clients for hosted fine-tuning providers (OpenAI and Azure OpenAI), behind one trait the
+//! controller holds as `Arc<dyn FineTuneProvider>`.
+//!
+//! - Pure parts, unit-tested: status words ([`status`]), error parsing and classification
+//!   ([`error`]), retry hints and backoff ([`retry`]), URL and header building ([`endpoint`]),
+//!   request bodies ([`types`]), upload stream adapters (`body`).
+//! - I/O: [`HttpProvider`] (reqwest, rustls with ring, one connection pool per provider).
+//!
+//! Nothing here logs or returns the API key or uploaded bytes.
+
+mod body;
+pub mod endpoint;
+pub mod error;
+mod http;
+pub mod key;
+pub mod metrics;
+pub mod retry;
+pub mod status;
+pub mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use endpoint::{Dialect, Endpoint, OPENAI_DEFAULT_BASE_URL};
+pub use error::{ApiError, ProviderError, TransportKind};
+pub use http::HttpProvider;
+pub use key::ApiKey;
+pub use metrics::{NoopObserver, Operation, RequestObserver, RequestOutcome};
+pub use retry::RetryPolicy;
+pub use status::{FileStatus, JobStatus, UploadStatus};
+pub use types::{
+    ByteStream, Checkpoint, DeleteOutcome, FileListQuery, FileObject, FileUpload, FineTuningJob,
+    JobCreate, JobError, JobEvent, JobListQuery, Page, UploadCreatedHook,
+};
+
+use crate::api::{ProviderSpec, ProviderType};
+
+/// Everything the controller does at a provider. Object-safe; every method is one logical
+/// operation with retries inside (except uploads, whose bodies cannot be replayed: see
+/// [`FileUpload`]).
+#[async_trait]
+pub trait FineTuneProvider: Send + Sync {
+    /// OpenAI or AzureOpenAI.
+    fn provider_type(&self) -> ProviderType;
+
+    /// Uploads a file with purpose `fine-tune`: one multipart request up to
+    /// [`UploadLimits::single_request_max`], the Uploads API (64 MB parts) above it, up to 8 GB.
+    /// Returns the file as created; on Azure it may still be `pending`: call
+    /// [`wait_file_ready`](Self::wait_file_ready) (after recording the id) before using it.
+    async fn upload_file(&self, upload: FileUpload) -> Result<FileObject, ProviderError>;
+
+    /// Polls the file until it is processed (Azure) with bounded backoff. Immediate on OpenAI.
+    /// `FileProcessingFailed` is terminal; `FileNotReady` is recoverable.
+    async fn wait_file_ready(&self, file_id: &str) -> Result<FileObject, ProviderError>;
+
+    /// One file.
+    async fn retrieve_file(&self, file_id: &str) -> Result<FileObject, ProviderError>;
+
+    /// One page of files.
+    async fn list_files(&self, query: &FileListQuery) -> Result<Page<FileObject>, ProviderError>;
+
+    /// Every `fine-tune` file with this exact name (adoption after a crash).
+    async fn find_files_by_filename(
+        &self,
+        filename: &str,
+    ) -> Result<Vec<FileObject>, ProviderError>;
+
+    /// Deletes a file; 404 is [`DeleteOutcome::AlreadyGone`].
+    async fn delete_file(&self, file_id: &str) -> Result<DeleteOutcome, ProviderError>;
+
+    /// Creates a job. Not retried when the outcome is unknown
+    /// ([`ProviderError::outcome_unknown`]): look for it by metadata first.
+    async fn create_job(&self, job: &JobCreate) -> Result<FineTuningJob, ProviderError>;
+
+    /// One job.
+    async fn retrieve_job(&self, job_id: &str) -> Result<FineTuningJob, ProviderError>;
+
+    /// One page of jobs, newest first, filtered by `metadata[k]=v`.
+    async fn list_jobs(&self, query: &JobListQuery) -> Result<Page<FineTuningJob>, ProviderError>;
+
+    /// Every job whose metadata has `key=value`, across pages (adoption after a crash). The
+    /// filter is also applied client-side, in case a provider ignores it.
+    async fn find_jobs_by_metadata(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<FineTuningJob>, ProviderError>;
+
+    /// Cancels a job.
+    async fn cancel_job(&self, job_id: &str) -> Result<FineTuningJob, ProviderError>;
+
+    /// Pauses a running job.
+    async fn pause_job(&self, job_id: &str) -> Result<FineTuningJob, ProviderError>;
+
+    /// Resumes a paused job.
+    async fn resume_job(&self, job_id: &str) -> Result<FineTuningJob, ProviderError>;
+
+    /// Deletes a (terminal) job record: Azure OpenAI only; OpenAI answers `Unsupported`.
+    async fn delete_job(&self, job_id: &str) -> Result<DeleteOutcome, ProviderError>;
+
+    /// One page of events, newest first, older than the `after` event.
+    async fn list_job_events(
+        &self,
+        job_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<JobEvent>, ProviderError>;
+
+    /// The events newer than `last_seen` (all of them when `None`), oldest first, so the
+    /// controller can turn each into a Kubernetes Event once and store the last id. Reads at
+    /// most 20 pages of 100.
+    async fn job_events_since(
+        &self,
+        job_id: &str,
+        last_seen: Option<&str>,
+    ) -> Result<Vec<JobEvent>, ProviderError>;
+
+    /// One page of checkpoints, newest first.
+    async fn list_job_checkpoints(
+        &self,
+        job_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Checkpoint>, ProviderError>;
+
+    /// Deletes a fine-tuned model; 404 is `AlreadyGone`. Azure OpenAI has no data-plane call
+    /// for this and answers [`ProviderError::ModelDeletionUnsupported`].
+    async fn delete_model(&self, model: &str) -> Result<DeleteOutcome, ProviderError>;
+}
+
+/// Size limits of file uploads. Decimal megabytes, the conservative reading of the API docs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Largest file sent as one `POST /files` (512 MB); larger ones use the Uploads API.
+    pub single_request_max: u64,
+    /// Uploads API part size (64 MB, the API's maximum). One part is buffered in memory so a
+    /// failed part can be retried.
+    pub part_size: u64,
+    /// Largest file accepted at all (8 GB).
+    pub max_bytes: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            single_request_max: 512_000_000,
+            part_size: 64_000_000,
+            max_bytes: 8_000_000_000,
+        }
+    }
+}
+
+/// Tuning of an [`HttpProvider`]. The defaults suit production.
+#[derive(Clone)]
+pub struct ProviderOptions {
+    /// TCP + TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout for JSON calls.
+    pub request_timeout: Duration,
+    /// Whole-request timeout for one upload request (a file up to 512 MB or one part).
+    pub upload_timeout: Duration,
+    /// Retries of replayable requests.
+    pub retry: RetryPolicy,
+    /// Upload size limits.
+    pub upload: UploadLimits,
+    /// How long `wait_file_ready` polls before `FileNotReady`.
+    pub file_ready_timeout: Duration,
+    /// First poll interval of `wait_file_ready` (doubles up to 10 s).
+    pub file_ready_poll: Duration,
+    /// Receives one call per HTTP attempt.
+    pub observer: Arc<dyn RequestObserver>,
+}
+
+impl Default for ProviderOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            upload_timeout: Duration::from_secs(30 * 60),
+            retry: RetryPolicy::default(),
+            upload: UploadLimits::default(),
+            file_ready_timeout: Duration::from_secs(10 * 60),
+            file_ready_poll: Duration::from_secs(1),
+            observer: Arc::new(NoopObserver),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProviderOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderOptions")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("upload_timeout", &self.upload_timeout)
+            .field("retry", &self.retry)
+            .field("upload", &self.upload)
+            .field("file_ready_timeout", &self.file_ready_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The dialect and base URL a `ProviderSpec` describes.
+pub fn endpoint_from_spec(spec: &ProviderSpec) -> Result<Endpoint, ProviderError> {
+    match spec.type_ {
+        ProviderType::OpenAI => Endpoint::new(
+            spec.base_url.as_deref().unwrap_or(OPENAI_DEFAULT_BASE_URL),
+            Dialect::OpenAi {
+                organization: spec.organization.clone(),
+                project: spec.project.clone(),
+            },
+        ),
+        ProviderType::AzureOpenAI => {
+            let base = spec.base_url.as_deref().ok_or_else(|| {
+                ProviderError::InvalidConfig("AzureOpenAI needs baseURL (the endpoint)".into())
+            })?;
+            let api_version = spec.api_version.clone().ok_or_else(|| {
+                ProviderError::InvalidConfig("AzureOpenAI needs apiVersion".into())
+            })?;
+            Endpoint::new(base, Dialect::Azure { api_version })
+        }
+    }
+}
+
+/// Builds the provider a `FineTuneJob` names, from its spec and the key bytes from its Secret.
+pub fn from_spec(
+    spec: &ProviderSpec,
+    api_key: &[u8],
+    options: ProviderOptions,
+) -> Result<Arc<dyn FineTuneProvider>, ProviderError> {
+    let endpoint = endpoint_from_spec(spec)?;
+    let key = ApiKey::from_bytes(api_key)?;
+    Ok(Arc::new(HttpProvider::new(endpoint, key, options)?))
+}

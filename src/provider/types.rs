@@ -1,0 +1,692 @@
+//! What the provider sends back, and what the client sends. Response types are lenient (only
+//! `id` and the status are required) so that a provider omitting a field, as Azure OpenAI does at
+//! times, does not break the controller; request types validate against the API's bounds before
+//! anything is sent.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::error::ProviderError;
+use super::status::{FileStatus, JobStatus, UploadStatus};
+use crate::api::{AutoOr, FineTuneMethod, Hyperparameters, MethodType};
+
+/// The `purpose` of every file tunegate uploads.
+pub const FINE_TUNE_PURPOSE: &str = "fine-tune";
+
+/// MIME type declared for JSONL training files in the Uploads API.
+pub const JSONL_MIME: &str = "text/jsonl";
+
+/// A file at the provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileObject {
+    /// The file id.
+    pub id: String,
+    /// Size in bytes.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    /// Unix seconds; set when `expires_after` was given.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// The name given at upload.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// e.g. `fine-tune`, `fine-tune-results`.
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// Processing status (see [`FileStatus`]).
+    #[serde(default)]
+    pub status: Option<FileStatus>,
+    /// Why processing failed, if it did.
+    #[serde(default)]
+    pub status_details: Option<String>,
+}
+
+impl FileObject {
+    /// Ready for a job: processed, or no status at all (OpenAI deprecated it).
+    pub fn is_ready(&self) -> bool {
+        self.status.as_ref().is_none_or(FileStatus::is_ready)
+    }
+}
+
+/// A multipart upload (Uploads API).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UploadObject {
+    /// The upload id.
+    pub id: String,
+    /// pending, completed, cancelled or expired.
+    pub status: UploadStatus,
+    /// Declared size.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// Unix seconds after which an incomplete upload is dropped.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// The file, once completed.
+    #[serde(default)]
+    pub file: Option<FileObject>,
+}
+
+/// One uploaded part.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UploadPart {
+    /// The part id, listed in order on completion.
+    pub id: String,
+}
+
+/// Why a job failed, as the provider says.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    /// e.g. `invalid_n_examples`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Human-readable message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The parameter at fault, e.g. `training_file`.
+    #[serde(default)]
+    pub param: Option<String>,
+}
+
+/// A fine-tuning job at the provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FineTuningJob {
+    /// The job id.
+    pub id: String,
+    /// The provider's status word.
+    pub status: JobStatus,
+    /// The base model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The resulting model, once succeeded.
+    #[serde(default)]
+    pub fine_tuned_model: Option<String>,
+    /// The training file id.
+    #[serde(default)]
+    pub training_file: Option<String>,
+    /// The validation file id.
+    #[serde(default)]
+    pub validation_file: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    /// Unix seconds, once terminal.
+    #[serde(default)]
+    pub finished_at: Option<i64>,
+    /// Unix seconds, while running.
+    #[serde(default)]
+    pub estimated_finish: Option<i64>,
+    /// Billable tokens, once finished.
+    #[serde(default)]
+    pub trained_tokens: Option<u64>,
+    /// Why it failed.
+    #[serde(default)]
+    pub error: Option<JobError>,
+    /// Result file ids (metrics CSVs); they are the provider's, purpose `fine-tune-results`.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub result_files: Vec<String>,
+    /// The metadata given at creation.
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// The seed used.
+    #[serde(default)]
+    pub seed: Option<i64>,
+}
+
+impl FineTuningJob {
+    /// The job's error if it carries a real one (Azure sends `{}` or empty strings for "none").
+    pub fn failure(&self) -> Option<&JobError> {
+        self.error.as_ref().filter(|e| {
+            e.code.as_deref().is_some_and(|c| !c.is_empty())
+                || e.message.as_deref().is_some_and(|m| !m.is_empty())
+        })
+    }
+
+    /// Whether `metadata[key] == value`.
+    pub fn has_metadata(&self, key: &str, value: &str) -> bool {
+        self.metadata
+            .as_ref()
+            .and_then(|m| m.get(key))
+            .is_some_and(|v| v == value)
+    }
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A job event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// The event id (the cursor).
+    pub id: String,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    /// info, warn or error.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// The provider's message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// message or metrics.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// Structured data (metrics).
+    #[serde(default)]
+    pub data: Option<Value>,
+}
+
+/// A checkpoint of a job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The checkpoint id.
+    pub id: String,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    /// The checkpoint model name, usable like a fine-tuned model.
+    #[serde(default)]
+    pub fine_tuned_model_checkpoint: Option<String>,
+    /// The step it was taken at.
+    #[serde(default)]
+    pub step_number: Option<u64>,
+    /// Training metrics at that step.
+    #[serde(default)]
+    pub metrics: Option<Value>,
+    /// The job.
+    #[serde(default)]
+    pub fine_tuning_job_id: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
+    /// Whether another page follows.
+    #[serde(default)]
+    pub has_more: bool,
+    /// First id of the page, when the provider sends it.
+    #[serde(default)]
+    pub first_id: Option<String>,
+    /// Last id of the page: the `after` cursor for the next page.
+    #[serde(default)]
+    pub last_id: Option<String>,
+}
+
+/// The result of a delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// Deleted now.
+    Deleted,
+    /// The provider answered 404: it was already gone. Not an error.
+    AlreadyGone,
+}
+
+/// Called with the upload id right after an Uploads-API upload is created, before any part is
+/// sent, so the controller can record it in its ledger.
+pub type UploadCreatedHook = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The bytes to upload: a stream of chunks. Returning an error aborts the upload; see
+/// [`FileUpload`].
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, io::Error>> + Send + 'static>>;
+
+/// A file to upload, as a stream of known length.
+///
+/// **Guarantee:** if `body` returns an error, or produces more or fewer than `bytes` bytes, no
+/// file is created. A single-request upload never lets its last chunk leave the process until
+/// the stream has ended cleanly with exactly `bytes` bytes, so the provider sees a body short of
+/// its `Content-Length` and discards it; an Uploads-API upload is cancelled and never completed.
+///
+/// **Retries:** the body is consumed once and cannot be replayed, so a failed upload is not
+/// retried by the client. A recoverable error (see `ProviderError::is_recoverable`) means: run
+/// the pipeline again and call `upload_file` again, after `find_files_by_filename` shows that no
+/// file was created (`ProviderError::outcome_unknown` is true when one may have been).
+pub struct FileUpload {
+    /// The file name, e.g. `tunegate-<uid>-training.jsonl` (used to find it again after a crash).
+    pub filename: String,
+    /// Exact length of the stream.
+    pub bytes: u64,
+    /// Backstop expiry (`expires_after` anchored at `created_at`), 1 hour to 30 days. Sent to
+    /// OpenAI; Azure OpenAI's Files API does not take it, so it is not sent there.
+    pub expires_after: Option<Duration>,
+    /// The bytes.
+    pub body: ByteStream,
+    /// See [`UploadCreatedHook`].
+    pub on_upload_created: Option<UploadCreatedHook>,
+}
+
+impl std::fmt::Debug for FileUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileUpload")
+            .field("filename", &self.filename)
+            .field("bytes", &self.bytes)
+            .field("expires_after", &self.expires_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `expires_after` bounds from the API (1 hour to 30 days).
+pub const EXPIRES_AFTER_MIN: Duration = Duration::from_secs(3600);
+/// See [`EXPIRES_AFTER_MIN`].
+pub const EXPIRES_AFTER_MAX: Duration = Duration::from_secs(2_592_000);
+
+/// Validates `expires_after` and returns it in whole seconds.
+pub fn expires_after_secs(expires: Duration) -> Result<u64, ProviderError> {
+    if (EXPIRES_AFTER_MIN..=EXPIRES_AFTER_MAX).contains(&expires) {
+        Ok(expires.as_secs())
+    } else {
+        Err(ProviderError::InvalidRequest(format!(
+            "expires_after must be between 3600 and 2592000 seconds, got {}",
+            expires.as_secs()
+        )))
+    }
+}
+
+/// Validates an upload file name (it is sent in a multipart header and a JSON body).
+pub fn validate_filename(name: &str) -> Result<(), ProviderError> {
+    if name.is_empty() || name.len() > 255 {
+        return Err(ProviderError::InvalidRequest(
+            "filename must be 1 to 255 bytes".into(),
+        ));
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '"' || c == '/' || c == '\\')
+    {
+        return Err(ProviderError::InvalidRequest(
+            "filename must not contain control characters, quotes or slashes".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /uploads` body (CreateUploadRequest).
+pub fn create_upload_body(
+    filename: &str,
+    bytes: u64,
+    expires_after: Option<Duration>,
+) -> Result<Value, ProviderError> {
+    validate_filename(filename)?;
+    let mut body = json!({
+        "filename": filename,
+        "purpose": FINE_TUNE_PURPOSE,
+        "bytes": bytes,
+        "mime_type": JSONL_MIME,
+    });
+    if let Some(expires) = expires_after {
+        body["expires_after"] =
+            json!({"anchor": "created_at", "seconds": expires_after_secs(expires)?});
+    }
+    Ok(body)
+}
+
+/// `POST /uploads/{id}/complete` body (CompleteUploadRequest).
+pub fn complete_upload_body(part_ids: &[String]) -> Value {
+    json!({ "part_ids": part_ids })
+}
+
+/// A fine-tuning job to create.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JobCreate {
+    /// Base model.
+    pub model: String,
+    /// Training file id (processed).
+    pub training_file: String,
+    /// Validation file id.
+    pub validation_file: Option<String>,
+    /// Method and hyperparameters (omitted hyperparameters mean "auto").
+    pub method: FineTuneMethod,
+    /// Up to 64 characters for the model name.
+    pub suffix: Option<String>,
+    /// Seed, 0 to 2147483647.
+    pub seed: Option<i64>,
+    /// Up to 16 pairs; tunegate sets `tunegate-uid` for adoption after a crash.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl JobCreate {
+    /// The `POST /fine_tuning/jobs` body (CreateFineTuningJobRequest), after checking every
+    /// field against the API's bounds so a mistake surfaces as a clear client-side error.
+    pub fn to_body(&self) -> Result<Value, ProviderError> {
+        let bad = |m: String| Err(ProviderError::InvalidRequest(m));
+        if self.model.trim().is_empty() {
+            return bad("model must not be empty".into());
+        }
+        if self.training_file.trim().is_empty() {
+            return bad("training_file must not be empty".into());
+        }
+        let mut body = Map::new();
+        body.insert("model".into(), json!(self.model));
+        body.insert("training_file".into(), json!(self.training_file));
+        if let Some(v) = &self.validation_file {
+            body.insert("validation_file".into(), json!(v));
+        }
+        if let Some(suffix) = &self.suffix {
+            let n = suffix.chars().count();
+            if !(1..=64).contains(&n) {
+                return bad(format!("suffix must be 1 to 64 characters, got {n}"));
+            }
+            body.insert("suffix".into(), json!(suffix));
+        }
+        if let Some(seed) = self.seed {
+            if !(0..=2_147_483_647).contains(&seed) {
+                return bad(format!("seed must be between 0 and 2147483647, got {seed}"));
+            }
+            body.insert("seed".into(), json!(seed));
+        }
+        if !self.metadata.is_empty() {
+            if self.metadata.len() > 16 {
+                return bad("metadata holds at most 16 pairs".into());
+            }
+            for (k, v) in &self.metadata {
+                if k.is_empty() || k.chars().count() > 64 || v.chars().count() > 512 {
+                    return bad(
+                        "metadata keys must be 1 to 64 characters and values at most 512".into(),
+                    );
+                }
+            }
+            body.insert("metadata".into(), json!(self.metadata));
+        }
+        body.insert("method".into(), method_body(&self.method)?);
+        Ok(Value::Object(body))
+    }
+}
+
+fn method_body(method: &FineTuneMethod) -> Result<Value, ProviderError> {
+    let (word, dpo) = match method.type_ {
+        MethodType::Supervised => ("supervised", false),
+        MethodType::Dpo => ("dpo", true),
+    };
+    let hp = hyperparameters_body(method.hyperparameters.as_ref(), dpo)?;
+    let mut inner = Map::new();
+    if !hp.is_empty() {
+        inner.insert("hyperparameters".into(), Value::Object(hp));
+    }
+    Ok(json!({ "type": word, word: inner }))
+}
+
+fn hyperparameters_body(
+    hp: Option<&Hyperparameters>,
+    dpo: bool,
+) -> Result<Map<String, Value>, ProviderError> {
+    let mut out = Map::new();
+    let Some(hp) = hp else { return Ok(out) };
+    let int = |name: &str, v: Option<AutoOr<u32>>, max: u32, out: &mut Map<String, Value>| match v {
+        None => Ok(()),
+        Some(AutoOr::Auto) => {
+            out.insert(name.into(), json!("auto"));
+            Ok(())
+        }
+        Some(AutoOr::Value(n)) if (1..=max).contains(&n) => {
+            out.insert(name.into(), json!(n));
+            Ok(())
+        }
+        Some(AutoOr::Value(n)) => Err(ProviderError::InvalidRequest(format!(
+            "{name} must be \"auto\" or 1 to {max}, got {n}"
+        ))),
+    };
+    let float = |name: &str, v: Option<AutoOr<f64>>, max: f64, out: &mut Map<String, Value>| match v
+    {
+        None => Ok(()),
+        Some(AutoOr::Auto) => {
+            out.insert(name.into(), json!("auto"));
+            Ok(())
+        }
+        Some(AutoOr::Value(x)) if x.is_finite() && x > 0.0 && x <= max => {
+            out.insert(name.into(), json!(x));
+            Ok(())
+        }
+        Some(AutoOr::Value(x)) => Err(ProviderError::InvalidRequest(format!(
+            "{name} must be \"auto\" or a number in (0, {max}], got {x}"
+        ))),
+    };
+    int("n_epochs", hp.n_epochs, 50, &mut out)?;
+    int("batch_size", hp.batch_size, 256, &mut out)?;
+    float(
+        "learning_rate_multiplier",
+        hp.learning_rate_multiplier,
+        f64::MAX,
+        &mut out,
+    )?;
+    match (dpo, hp.beta) {
+        (_, None) => {}
+        (true, beta) => float("beta", beta, 2.0, &mut out)?,
+        (false, Some(_)) => {
+            return Err(ProviderError::InvalidRequest(
+                "hyperparameters.beta is only valid for the DPO method".into(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Filters for listing files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileListQuery {
+    /// Only files with this purpose.
+    pub purpose: Option<String>,
+    /// Cursor: the last id of the previous page.
+    pub after: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+}
+
+/// Filters for listing jobs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobListQuery {
+    /// Cursor: the last id of the previous page.
+    pub after: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// `metadata[k]=v` filters.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl JobListQuery {
+    /// The query pairs, `metadata[k]=v` included.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(after) = &self.after {
+            out.push(("after".to_owned(), after.clone()));
+        }
+        if let Some(limit) = self.limit {
+            out.push(("limit".to_owned(), limit.to_string()));
+        }
+        for (k, v) in &self.metadata {
+            out.push((format!("metadata[{k}]"), v.clone()));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(method: FineTuneMethod) -> JobCreate {
+        JobCreate {
+            model: "gpt-4o-mini-2024-07-18".into(),
+            training_file: "file-1".into(),
+            method,
+            ..JobCreate::default()
+        }
+    }
+
+    #[test]
+    fn supervised_body_with_auto_and_values() {
+        let mut j = job(FineTuneMethod {
+            type_: MethodType::Supervised,
+            hyperparameters: Some(Hyperparameters {
+                n_epochs: Some(AutoOr::Value(3)),
+                batch_size: Some(AutoOr::Auto),
+                learning_rate_multiplier: Some(AutoOr::Value(0.5)),
+                beta: None,
+            }),
+        });
+        j.suffix = Some("bot".into());
+        j.seed = Some(42);
+        j.metadata.insert("tunegate-uid".into(), "u-1".into());
+        assert_eq!(
+            j.to_body().unwrap(),
+            json!({
+                "model": "gpt-4o-mini-2024-07-18",
+                "training_file": "file-1",
+                "suffix": "bot",
+                "seed": 42,
+                "metadata": {"tunegate-uid": "u-1"},
+                "method": {"type": "supervised", "supervised": {"hyperparameters": {
+                    "n_epochs": 3, "batch_size": "auto", "learning_rate_multiplier": 0.5}}}
+            })
+        );
+    }
+
+    #[test]
+    fn dpo_body_and_empty_hyperparameters() {
+        let j = job(FineTuneMethod {
+            type_: MethodType::Dpo,
+            hyperparameters: Some(Hyperparameters {
+                beta: Some(AutoOr::Value(0.1)),
+                ..Hyperparameters::default()
+            }),
+        });
+        assert_eq!(
+            j.to_body().unwrap()["method"],
+            json!({"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}})
+        );
+        let j = job(FineTuneMethod::default());
+        assert_eq!(
+            j.to_body().unwrap()["method"],
+            json!({"type": "supervised", "supervised": {}})
+        );
+    }
+
+    #[test]
+    fn rejects_out_of_range_fields() {
+        let hp = |h: Hyperparameters, t| {
+            job(FineTuneMethod {
+                type_: t,
+                hyperparameters: Some(h),
+            })
+        };
+        let cases = [
+            hp(
+                Hyperparameters {
+                    n_epochs: Some(AutoOr::Value(51)),
+                    ..Default::default()
+                },
+                MethodType::Supervised,
+            ),
+            hp(
+                Hyperparameters {
+                    batch_size: Some(AutoOr::Value(0)),
+                    ..Default::default()
+                },
+                MethodType::Supervised,
+            ),
+            hp(
+                Hyperparameters {
+                    learning_rate_multiplier: Some(AutoOr::Value(f64::NAN)),
+                    ..Default::default()
+                },
+                MethodType::Supervised,
+            ),
+            hp(
+                Hyperparameters {
+                    beta: Some(AutoOr::Value(0.1)),
+                    ..Default::default()
+                },
+                MethodType::Supervised,
+            ),
+            hp(
+                Hyperparameters {
+                    beta: Some(AutoOr::Value(2.5)),
+                    ..Default::default()
+                },
+                MethodType::Dpo,
+            ),
+            JobCreate {
+                seed: Some(-1),
+                ..job(FineTuneMethod::default())
+            },
+            JobCreate {
+                suffix: Some("x".repeat(65)),
+                ..job(FineTuneMethod::default())
+            },
+            JobCreate {
+                model: String::new(),
+                ..job(FineTuneMethod::default())
+            },
+        ];
+        for case in cases {
+            let err = case.to_body().unwrap_err();
+            assert_eq!(err.code(), "invalid_request", "{case:?}");
+        }
+    }
+
+    #[test]
+    fn upload_bodies() {
+        assert_eq!(
+            create_upload_body("a.jsonl", 10, Some(Duration::from_secs(7200))).unwrap(),
+            json!({"filename": "a.jsonl", "purpose": "fine-tune", "bytes": 10,
+                   "mime_type": "text/jsonl",
+                   "expires_after": {"anchor": "created_at", "seconds": 7200}})
+        );
+        assert!(create_upload_body("a.jsonl", 10, Some(Duration::from_secs(60))).is_err());
+        assert!(create_upload_body("a\"b", 10, None).is_err());
+        assert_eq!(
+            complete_upload_body(&["p1".into(), "p2".into()]),
+            json!({"part_ids": ["p1", "p2"]})
+        );
+    }
+
+    #[test]
+    fn job_list_pairs() {
+        let mut q = JobListQuery {
+            after: Some("ftjob-9".into()),
+            limit: Some(50),
+            ..Default::default()
+        };
+        q.metadata.insert("tunegate-uid".into(), "u".into());
+        assert_eq!(
+            q.pairs(),
+            vec![
+                ("after".into(), "ftjob-9".into()),
+                ("limit".into(), "50".into()),
+                ("metadata[tunegate-uid]".into(), "u".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn lenient_job_parsing() {
+        let j: FineTuningJob = serde_json::from_value(json!({
+            "id": "ftjob-1", "status": "paused", "result_files": null, "error": {},
+            "metadata": {"tunegate-uid": "u"}
+        }))
+        .unwrap();
+        assert_eq!(j.status, JobStatus::Paused);
+        assert!(j.result_files.is_empty());
+        assert!(j.failure().is_none());
+        assert!(j.has_metadata("tunegate-uid", "u"));
+        assert!(!j.has_metadata("tunegate-uid", "v"));
+        let f: FileObject =
+            serde_json::from_value(json!({"id": "file-1", "status": "pending"})).unwrap();
+        assert!(!f.is_ready());
+        let f: FileObject = serde_json::from_value(json!({"id": "file-1"})).unwrap();
+        assert!(f.is_ready());
+    }
+}

@@ -1,0 +1,176 @@
+//! The compiled policy: every detector, plus the allow-list and the mask guard, over one decoded
+//! string value.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use super::secrets::SecretScanner;
+use super::structured::{self, Enabled, is_word};
+use super::{EntityType, Finding, PolicyError, RedactionPolicy};
+
+pub(crate) struct Engine {
+    enabled: Enabled,
+    secrets: Option<SecretScanner>,
+    custom: Vec<(u16, regex::Regex)>,
+    deny: Option<(AhoCorasick, Vec<u16>)>,
+    allow: Option<AhoCorasick>,
+    /// Entity names in index order: the 8 built-ins, then custom patterns, then deny lists.
+    pub(crate) names: Vec<String>,
+    /// Names that a mask token may carry; text inside such a token is never a finding again.
+    mask_names: AhoCorasick,
+}
+
+impl Engine {
+    pub(crate) fn new(policy: &RedactionPolicy) -> Result<Self, PolicyError> {
+        let has = |e: EntityType| policy.entities.contains(&e);
+        let enabled = Enabled {
+            email: has(EntityType::EmailAddress),
+            phone: has(EntityType::PhoneNumber),
+            card: has(EntityType::CreditCard),
+            ssn: has(EntityType::UsSsn),
+            iban: has(EntityType::IbanCode),
+            ip: has(EntityType::IpAddress),
+            mac: has(EntityType::MacAddress),
+        };
+        let secrets = if has(EntityType::Secret) {
+            Some(SecretScanner::new().map_err(|e| PolicyError::Matcher(e.to_string()))?)
+        } else {
+            None
+        };
+        let mut names: Vec<String> = EntityType::ALL.iter().map(|e| e.as_str().to_string()).collect();
+        let intern = |name: &str, names: &mut Vec<String>| -> Result<u16, PolicyError> {
+            if name.is_empty() || !name.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_') || !name.as_bytes()[0].is_ascii_uppercase() {
+                return Err(PolicyError::InvalidName(name.to_string()));
+            }
+            if let Some(k) = names.iter().position(|n| n == name) {
+                return Ok(k as u16);
+            }
+            if names.len() >= u16::MAX as usize {
+                return Err(PolicyError::TooMany);
+            }
+            names.push(name.to_string());
+            Ok((names.len() - 1) as u16)
+        };
+        let mut custom = Vec::new();
+        for cp in &policy.custom_patterns {
+            let id = intern(&cp.name, &mut names)?;
+            let re = regex::RegexBuilder::new(&cp.regex)
+                .size_limit(8 << 20)
+                .dfa_size_limit(8 << 20)
+                .build()
+                .map_err(|e| PolicyError::InvalidPattern { name: cp.name.clone(), reason: e.to_string() })?;
+            if re.is_match("") {
+                return Err(PolicyError::EmptyMatch { name: cp.name.clone() });
+            }
+            custom.push((id, re));
+        }
+        let mut terms = Vec::new();
+        let mut term_ids = Vec::new();
+        for dl in &policy.deny_list {
+            let id = intern(&dl.name, &mut names)?;
+            for t in &dl.terms {
+                if t.trim().is_empty() {
+                    return Err(PolicyError::EmptyDenyTerm { name: dl.name.clone() });
+                }
+                terms.push(t.clone());
+                term_ids.push(id);
+            }
+        }
+        let ci = |pats: &[String], kind: MatchKind| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(kind)
+                .build(pats)
+                .map_err(|e| PolicyError::Matcher(e.to_string()))
+        };
+        let deny = if terms.is_empty() { None } else { Some((ci(&terms, MatchKind::LeftmostLongest)?, term_ids)) };
+        let allow_terms: Vec<String> = policy.allow_list.iter().filter(|t| !t.is_empty()).cloned().collect();
+        let allow = if allow_terms.is_empty() { None } else { Some(ci(&allow_terms, MatchKind::LeftmostLongest)?) };
+        let bracketed: Vec<String> = names.iter().map(|n| format!("[{n}")).collect();
+        let mask_names = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&bracketed)
+            .map_err(|e| PolicyError::Matcher(e.to_string()))?;
+        Ok(Self { enabled, secrets, custom, deny, allow, names, mask_names })
+    }
+
+    /// Findings in `text`, sorted, non-overlapping, minus allow-listed values and mask tokens.
+    pub(crate) fn find(&self, text: &str, out: &mut Vec<Finding>) {
+        out.clear();
+        structured::scan(&self.enabled, text, out);
+        if let Some(s) = &self.secrets {
+            s.scan(text, out);
+        }
+        for (id, re) in &self.custom {
+            for m in re.find_iter(text) {
+                if m.end() > m.start() {
+                    out.push(Finding::new(m.start(), m.end(), *id));
+                }
+            }
+        }
+        if let Some((ac, ids)) = &self.deny {
+            let b = text.as_bytes();
+            for m in ac.find_iter(b) {
+                let left_ok = m.start() == 0 || !is_word(b[m.start()]) || !is_word(b[m.start() - 1]);
+                let right_ok = m.end() == b.len() || !is_word(b[m.end() - 1]) || !is_word(b[m.end()]);
+                if left_ok && right_ok {
+                    out.push(Finding::new(m.start(), m.end(), ids[m.pattern().as_usize()]));
+                }
+            }
+        }
+        if out.is_empty() {
+            return;
+        }
+        self.drop_protected(text, out);
+        resolve_overlaps(out);
+    }
+
+    fn drop_protected(&self, text: &str, out: &mut Vec<Finding>) {
+        let b = text.as_bytes();
+        // Mask tokens from an earlier pass: `[NAME]` or `[NAME_xxxxxxxx]`.
+        if memchr::memchr(b'[', b).is_some() {
+            for m in self.mask_names.find_iter(b) {
+                if let Some(end) = mask_token_end(b, m.end()) {
+                    let (s, e) = (m.start() as u32, end as u32);
+                    out.retain(|f| f.end <= s || f.start >= e);
+                }
+            }
+        }
+        if let Some(allow) = &self.allow {
+            for m in allow.find_iter(b) {
+                let (s, e) = (m.start() as u32, m.end() as u32);
+                out.retain(|f| !(f.start >= s && f.end <= e));
+            }
+        }
+    }
+}
+
+/// After `[NAME`, accept `]` or `_` + 8 lowercase hex + `]`.
+fn mask_token_end(b: &[u8], p: usize) -> Option<usize> {
+    if b.get(p) == Some(&b']') {
+        return Some(p + 1);
+    }
+    if b.get(p) == Some(&b'_')
+        && b.len() > p + 9
+        && b[p + 1..p + 9].iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+        && b[p + 9] == b']'
+    {
+        return Some(p + 10);
+    }
+    None
+}
+
+/// Earliest start wins; at equal starts the longest wins.
+fn resolve_overlaps(v: &mut Vec<Finding>) {
+    v.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut last_end = 0u32;
+    let mut first = true;
+    v.retain(|f| {
+        if first || f.start >= last_end {
+            first = false;
+            last_end = f.end;
+            true
+        } else {
+            false
+        }
+    });
+}

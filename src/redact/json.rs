@@ -1,0 +1,203 @@
+//! A small JSON tokenizer that copies every byte verbatim and only decodes string values, so
+//! numbers, key order, whitespace and untouched strings keep their exact bytes. Only string values
+//! with findings are re-encoded.
+
+use super::LineError;
+
+pub(crate) const MAX_DEPTH: u32 = 128;
+
+#[inline]
+pub(crate) fn skip_ws(b: &[u8], mut p: usize) -> usize {
+    while p < b.len() && matches!(b[p], b' ' | b'\t' | b'\n' | b'\r') {
+        p += 1;
+    }
+    p
+}
+
+/// Finds the end of the string whose opening quote is at `start`. Returns the index just past the
+/// closing quote and whether the body contains escapes.
+pub(crate) fn string_end(b: &[u8], start: usize) -> Result<(usize, bool), LineError> {
+    let mut p = start + 1;
+    let mut escaped = false;
+    loop {
+        match memchr::memchr2(b'"', b'\\', &b[p..]) {
+            None => return Err(LineError::syntax(b.len())),
+            Some(k) => {
+                let q = p + k;
+                if b[q] == b'"' {
+                    let body = &b[start + 1..q];
+                    if body.iter().any(|&c| c < 0x20) {
+                        return Err(LineError::syntax(start));
+                    }
+                    return Ok((q + 1, escaped));
+                }
+                escaped = true;
+                p = q + 2;
+                if p > b.len() {
+                    return Err(LineError::syntax(q));
+                }
+            }
+        }
+    }
+}
+
+fn hex4(b: &[u8], p: usize) -> Result<u32, LineError> {
+    let s = b.get(p..p + 4).ok_or(LineError::syntax(p))?;
+    let mut v = 0u32;
+    for &c in s {
+        let d = (c as char).to_digit(16).ok_or(LineError::syntax(p))?;
+        v = v * 16 + d;
+    }
+    Ok(v)
+}
+
+/// Decodes a string body (between the quotes) with escapes into `out`. Lone surrogates become
+/// U+FFFD: they cannot be represented in UTF-8, and hiding nothing matters more than round-tripping
+/// invalid text.
+pub(crate) fn decode(body: &str, base: usize, out: &mut String) -> Result<(), LineError> {
+    out.clear();
+    let b = body.as_bytes();
+    let mut last = 0;
+    let mut p = 0;
+    while let Some(k) = memchr::memchr(b'\\', &b[p..]) {
+        let q = p + k;
+        out.push_str(&body[last..q]);
+        let esc = *b.get(q + 1).ok_or(LineError::syntax(base + q))?;
+        p = q + 2;
+        match esc {
+            b'"' => out.push('"'),
+            b'\\' => out.push('\\'),
+            b'/' => out.push('/'),
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'u' => {
+                let hi = hex4(b, p).map_err(|_| LineError::syntax(base + q))?;
+                p += 4;
+                let c = if (0xD800..0xDC00).contains(&hi) {
+                    if b.get(p) == Some(&b'\\') && b.get(p + 1) == Some(&b'u') {
+                        let lo = hex4(b, p + 2).map_err(|_| LineError::syntax(base + q))?;
+                        if (0xDC00..0xE000).contains(&lo) {
+                            p += 6;
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                        } else {
+                            None
+                        }
+                    } else {
+                        None
+                    }
+                } else {
+                    char::from_u32(hi)
+                };
+                out.push(c.unwrap_or('\u{FFFD}'));
+            }
+            _ => return Err(LineError::syntax(base + q)),
+        }
+        last = p;
+    }
+    out.push_str(&body[last..]);
+    Ok(())
+}
+
+/// Appends `s` as a JSON string literal with minimal escaping (raw UTF-8 stays raw).
+pub(crate) fn encode(s: &str, out: &mut String) {
+    out.push('"');
+    let b = s.as_bytes();
+    let mut last = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &str = match c {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[last..i]);
+        if esc.is_empty() {
+            out.push_str(&format!("\\u{:04x}", c));
+        } else {
+            out.push_str(esc);
+        }
+        last = i + 1;
+    }
+    out.push_str(&s[last..]);
+    out.push('"');
+}
+
+/// Strict JSON number; returns the index after it.
+pub(crate) fn number_end(b: &[u8], mut p: usize) -> Result<usize, LineError> {
+    let start = p;
+    if b.get(p) == Some(&b'-') {
+        p += 1;
+    }
+    match b.get(p) {
+        Some(b'0') => p += 1,
+        Some(b'1'..=b'9') => {
+            while p < b.len() && b[p].is_ascii_digit() {
+                p += 1;
+            }
+        }
+        _ => return Err(LineError::syntax(start)),
+    }
+    if b.get(p) == Some(&b'.') {
+        p += 1;
+        let d = p;
+        while p < b.len() && b[p].is_ascii_digit() {
+            p += 1;
+        }
+        if p == d {
+            return Err(LineError::syntax(start));
+        }
+    }
+    if matches!(b.get(p), Some(b'e' | b'E')) {
+        p += 1;
+        if matches!(b.get(p), Some(b'+' | b'-')) {
+            p += 1;
+        }
+        let d = p;
+        while p < b.len() && b[p].is_ascii_digit() {
+            p += 1;
+        }
+        if p == d {
+            return Err(LineError::syntax(start));
+        }
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_escapes() {
+        let mut s = String::new();
+        decode(r#"a\u0040b\n\"\\\/\ud83d\ude00\ud800x"#, 0, &mut s).unwrap();
+        assert_eq!(s, "a@b\n\"\\/😀\u{FFFD}x");
+        assert!(decode(r"\q", 0, &mut s).is_err());
+        assert!(decode(r"\u12", 0, &mut s).is_err());
+    }
+
+    #[test]
+    fn encode_roundtrip() {
+        let mut o = String::new();
+        encode("a\"b\\c\nd\u{1}é", &mut o);
+        assert_eq!(o, "\"a\\\"b\\\\c\\nd\\u0001é\"");
+        let back: String = serde_json::from_str(&o).unwrap();
+        assert_eq!(back, "a\"b\\c\nd\u{1}é");
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number_end(b"-12.5e+3,", 0).unwrap(), 8);
+        assert!(number_end(b"01", 0).map(|e| e == 1).unwrap());
+        assert!(number_end(b"1.", 0).is_err());
+        assert!(number_end(b"-", 0).is_err());
+    }
+}

@@ -1,0 +1,669 @@
+//! Detectors for structured identifiers: e-mail, phone, payment card, SSN, IBAN, IPv4/IPv6, MAC.
+//!
+//! One byte loop finds trigger bytes (digits, `+`, `(`, `@`, `:`, `-`) through a lookup table and
+//! skips everything else, so prose costs about one table lookup per byte whatever its script.
+//! Candidates are isolated with ASCII boundary rules (never Unicode `\b`) and then validated.
+
+use std::net::Ipv6Addr;
+use std::str::FromStr;
+
+use super::validate::{card_brand_ok, iban_length, iban_mod97, luhn, ssn_ok};
+use super::{ENT_CARD, ENT_EMAIL, ENT_IBAN, ENT_IP, ENT_MAC, ENT_PHONE, ENT_SSN, Finding};
+
+const T_DIGIT: u8 = 1;
+const T_PLUS: u8 = 2;
+const T_PAREN: u8 = 3;
+const T_AT: u8 = 4;
+const T_COLON: u8 = 5;
+const T_DASH: u8 = 6;
+
+static TRIGGER: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = T_DIGIT;
+        c += 1;
+    }
+    t[b'+' as usize] = T_PLUS;
+    t[b'(' as usize] = T_PAREN;
+    t[b'@' as usize] = T_AT;
+    t[b':' as usize] = T_COLON;
+    t[b'-' as usize] = T_DASH;
+    t
+};
+
+#[inline]
+pub(crate) fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+#[inline]
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+
+/// Which structured detectors run.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Enabled {
+    pub email: bool,
+    pub phone: bool,
+    pub card: bool,
+    pub ssn: bool,
+    pub iban: bool,
+    pub ip: bool,
+    pub mac: bool,
+}
+
+impl Enabled {
+    fn numeric(&self) -> bool {
+        self.phone || self.card || self.ssn || self.iban || self.ip || self.mac
+    }
+    fn any(&self) -> bool {
+        self.numeric() || self.email
+    }
+}
+
+/// Scans `text` and appends findings (possibly overlapping; the caller resolves overlaps).
+pub(crate) fn scan(en: &Enabled, text: &str, out: &mut Vec<Finding>) {
+    if !en.any() {
+        return;
+    }
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        // Tight skip over bytes that cannot start anything.
+        while i < n && TRIGGER[b[i] as usize] == 0 {
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        let next = match TRIGGER[b[i] as usize] {
+            T_DIGIT if en.numeric() => numeric(en, b, i, out),
+            T_PLUS | T_PAREN if en.phone && i + 1 < n && b[i + 1].is_ascii_digit() => {
+                numeric(en, b, i, out)
+            }
+            T_AT if en.email => email(b, i, out),
+            T_COLON if en.ip || en.mac => colon_token(en, b, i, out),
+            T_DASH if en.mac => {
+                if i >= 2 && let Some(e) = mac_at(b, i - 2) {
+                    out.push(Finding::new(i - 2, e, ENT_MAC));
+                    e
+                } else {
+                    i + 1
+                }
+            }
+            _ => i + 1,
+        };
+        i = next.max(i + 1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// E-mail
+
+fn is_local(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'\'')
+}
+
+fn is_domain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
+}
+
+fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
+    // Local part: ASCII, unless the character right before '@' is non-ASCII (josé@...).
+    let non_ascii_local = at > 0 && b[at - 1] >= 0x80;
+    let mut s = at;
+    while s > 0 && at - s < 64 && (is_local(b[s - 1]) || (non_ascii_local && b[s - 1] >= 0x80)) {
+        s -= 1;
+    }
+    // Never start inside a UTF-8 sequence.
+    while s < at && (b[s] & 0xC0) == 0x80 {
+        s += 1;
+    }
+    while s < at && matches!(b[s], b'.' | b'\'' | b'-') {
+        s += 1;
+    }
+    if s == at {
+        return at + 1;
+    }
+    let mut e = at + 1;
+    while e < b.len() && e - at < 255 && is_domain(b[e]) {
+        e += 1;
+    }
+    while e > at + 1 && matches!(b[e - 1], b'.' | b'-') {
+        e -= 1;
+    }
+    let domain = &b[at + 1..e];
+    if domain.is_empty() || !valid_domain(domain) {
+        return at + 1;
+    }
+    out.push(Finding::new(s, e, ENT_EMAIL));
+    e
+}
+
+fn valid_domain(d: &[u8]) -> bool {
+    let mut labels = 0;
+    let mut last: &[u8] = &[];
+    for label in d.split(|&c| c == b'.') {
+        if label.is_empty() || label[0] == b'-' || label[label.len() - 1] == b'-' {
+            return false;
+        }
+        labels += 1;
+        last = label;
+    }
+    labels >= 2 && last.len() >= 2 && last.iter().all(|c| c.is_ascii_alphabetic())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Digit clusters: phones, cards, SSNs, IPv4, plus IBAN and dash-MAC which start near digits.
+
+#[derive(Clone, Copy, Default)]
+struct Group {
+    start: usize,
+    end: usize,
+    dstart: usize,
+    ndig: usize,
+    /// Separator before this group: 0 none, or b' ', b'-', b'.'.
+    sep: u8,
+    paren: bool,
+}
+
+const MAX_GROUPS: usize = 12;
+
+fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
+    let n = b.len();
+    // IBAN: two uppercase letters right before the first digit.
+    if en.iban
+        && b[i].is_ascii_digit()
+        && i >= 2
+        && b[i - 1].is_ascii_uppercase()
+        && b[i - 2].is_ascii_uppercase()
+        && (i == 2 || !is_word(b[i - 3]))
+        && let Some(e) = iban_at(b, i - 2)
+    {
+        out.push(Finding::new(i - 2, e, ENT_IBAN));
+        return e;
+    }
+    // MAC with dashes starting with a digit (00-1A-2B-...).
+    if en.mac
+        && b[i].is_ascii_digit()
+        && (i == 0 || !is_word(b[i - 1]))
+        && let Some(e) = mac_at(b, i)
+    {
+        out.push(Finding::new(i, e, ENT_MAC));
+        return e;
+    }
+    // Left boundary: inside a word or an identifier like `ORD-123`, `v1.2`, `a/12` -> skip the run.
+    if i > 0 {
+        let p = b[i - 1];
+        let ident = is_word(p)
+            || (matches!(p, b'-' | b'.' | b'/' | b'#' | b'$' | b'\\') && i >= 2 && is_word(b[i - 2]))
+            || matches!(p, b'#' | b'$' | b'/' | b'\\');
+        if ident {
+            let mut e = i;
+            while e < n && (is_word(b[e]) || b[e] == b'.' && e + 1 < n && is_word(b[e + 1])) {
+                e += 1;
+            }
+            return e;
+        }
+    }
+    let mut groups = [Group::default(); MAX_GROUPS];
+    let mut ng = 0;
+    let mut p = i;
+    let plus = b[p] == b'+';
+    if plus {
+        p += 1;
+    }
+    let mut sep = 0u8;
+    let mut truncated = false;
+    loop {
+        let gstart = p;
+        let paren = p < n && b[p] == b'(';
+        if paren {
+            p += 1;
+        }
+        let dstart = p;
+        while p < n && b[p].is_ascii_digit() {
+            p += 1;
+        }
+        if p == dstart {
+            p = gstart;
+            break;
+        }
+        let ndig = p - dstart;
+        if paren {
+            if p < n && b[p] == b')' {
+                p += 1;
+            } else {
+                p = dstart;
+                break;
+            }
+        }
+        if ng == MAX_GROUPS {
+            truncated = true;
+            break;
+        }
+        groups[ng] = Group { start: gstart, end: p, dstart, ndig, sep, paren };
+        ng += 1;
+        // Separator to the next group.
+        let mut r = p;
+        let mut s = 0u8;
+        if r < n && matches!(b[r], b' ' | b'-' | b'.') {
+            s = b[r];
+            r += 1;
+        } else if !paren {
+            break;
+        }
+        let more = r < n
+            && (b[r].is_ascii_digit() || (b[r] == b'(' && r + 1 < n && b[r + 1].is_ascii_digit()));
+        if !more {
+            break;
+        }
+        sep = s;
+        p = r;
+    }
+    let cluster_end = p;
+    if ng == 0 || truncated {
+        // Not a number after all (`(` without digits) or an absurdly long run: skip it.
+        let mut e = cluster_end.max(i + 1);
+        while e < n && (b[e].is_ascii_digit() || matches!(b[e], b' ' | b'-' | b'.')) {
+            e += 1;
+        }
+        return e;
+    }
+    let total: usize = groups[..ng].iter().map(|g| g.ndig).sum();
+    if ng == 1 && total < 9 && !plus {
+        return cluster_end;
+    }
+    // Right boundary of the cluster.
+    let right_ok = cluster_end >= n
+        || !(is_word(b[cluster_end])
+            || (matches!(b[cluster_end], b'.' | b'-' | b'/' | b'@')
+                && cluster_end + 1 < n
+                && is_word(b[cluster_end + 1])));
+    let ctx_start = if plus { i } else { groups[0].start };
+    let mut a = 0;
+    while a < ng {
+        if a > 0 && groups[a].sep != b' ' {
+            a += 1;
+            continue;
+        }
+        let mut matched = None;
+        let mut z = ng;
+        while z > a {
+            let ends_ok = if z == ng { right_ok } else { groups[z].sep == b' ' };
+            if ends_ok {
+                let start = if a == 0 { ctx_start } else { groups[a].start };
+                // A card is never a slice of a longer 4-4-4-4 run (order numbers, references).
+                let inside_run = (a > 0 && groups[a - 1].ndig == 4) || (z < ng && groups[z].ndig == 4);
+                if let Some(ent) = classify(en, b, &groups[a..z], plus && a == 0, a == 0, inside_run, start) {
+                    matched = Some((start, groups[z - 1].end, ent));
+                    break;
+                }
+            }
+            z -= 1;
+        }
+        if let Some((s, e, ent)) = matched {
+            out.push(Finding::new(s, e, ent));
+            a = z;
+        } else {
+            a += 1;
+        }
+    }
+    cluster_end
+}
+
+fn digits_of(b: &[u8], gs: &[Group], buf: &mut [u8; 24]) -> usize {
+    let mut k = 0;
+    for g in gs {
+        for &d in &b[g.dstart..g.dstart + g.ndig] {
+            if k < buf.len() {
+                buf[k] = d;
+                k += 1;
+            }
+        }
+    }
+    k
+}
+
+fn num(b: &[u8]) -> u32 {
+    b.iter().fold(0u32, |a, &d| a.saturating_mul(10).saturating_add(u32::from(d - b'0')))
+}
+
+/// Words before `start` that make a number a phone number or an SSN even without separators.
+fn context_before(b: &[u8], start: usize, words: &[&[u8]]) -> bool {
+    let from = start.saturating_sub(32);
+    let window = &b[from..start];
+    words.iter().any(|w| {
+        window
+            .windows(w.len())
+            .any(|x| x.eq_ignore_ascii_case(w))
+    })
+}
+
+const PHONE_CONTEXT: &[&[u8]] = &[
+    b"phone", b"call", b"tel", b"mobile", b"cell", b"fax", b"text me", b"whatsapp", b"sms",
+];
+const SSN_CONTEXT: &[&[u8]] = &[b"ssn", b"social security", b"ss#", b"ss #"];
+const VERSION_WORDS: &[&[u8]] = &[b"version", b"release", b"build", b"ver", b"v", b"firmware", b"kernel"];
+
+/// True when the word right before `start` (skipping spaces and `:`) names a version.
+fn version_word_before(b: &[u8], start: usize) -> bool {
+    let mut e = start;
+    while e > 0 && matches!(b[e - 1], b' ' | b':' | b'\t') {
+        e -= 1;
+    }
+    let mut s = e;
+    while s > 0 && b[s - 1].is_ascii_alphabetic() {
+        s -= 1;
+    }
+    let w = &b[s..e];
+    VERSION_WORDS.iter().any(|v| v.eq_ignore_ascii_case(w))
+}
+
+fn classify(
+    en: &Enabled,
+    b: &[u8],
+    gs: &[Group],
+    plus: bool,
+    at_start: bool,
+    inside_run: bool,
+    start: usize,
+) -> Option<u16> {
+    let ng = gs.len();
+    let total: usize = gs.iter().map(|g| g.ndig).sum();
+    let any_paren = gs.iter().any(|g| g.paren);
+    let seps_same = gs[1..].iter().all(|g| g.sep == gs.get(1).map_or(0, |x| x.sep));
+    let sep1 = gs.get(1).map_or(0, |g| g.sep);
+    let mut digits = [0u8; 24];
+    let nd = digits_of(b, gs, &mut digits);
+    let d = &digits[..nd];
+
+    // IPv4
+    if en.ip && !plus && ng == 4 && !any_paren && gs[1..].iter().all(|g| g.sep == b'.') {
+        let ok = gs.iter().all(|g| {
+            let s = &b[g.dstart..g.dstart + g.ndig];
+            g.ndig <= 3 && num(s) <= 255 && (g.ndig == 1 || s[0] != b'0')
+        });
+        if ok && !version_word_before(b, start) {
+            return Some(ENT_IP);
+        }
+        return None;
+    }
+    if gs[1..].iter().any(|g| g.sep == b'.') && !en.phone {
+        return None;
+    }
+    // SSN
+    if en.ssn && !plus && !any_paren {
+        if ng == 3
+            && seps_same
+            && matches!(sep1, b'-' | b' ')
+            && gs[0].ndig == 3
+            && gs[1].ndig == 2
+            && gs[2].ndig == 4
+            && ssn_ok(num(&d[..3]), num(&d[3..5]), num(&d[5..9]))
+        {
+            return Some(ENT_SSN);
+        }
+        if ng == 1
+            && total == 9
+            && ssn_ok(num(&d[..3]), num(&d[3..5]), num(&d[5..9]))
+            && context_before(b, start, SSN_CONTEXT)
+        {
+            return Some(ENT_SSN);
+        }
+    }
+    // Payment card
+    if en.card && !plus && !any_paren && !inside_run && (12..=19).contains(&total) {
+        let shape_ok = ng == 1
+            || (seps_same
+                && matches!(sep1, b' ' | b'-')
+                && ((ng >= 3
+                    && gs[..ng - 1].iter().all(|g| g.ndig == 4)
+                    && (1..=4).contains(&gs[ng - 1].ndig))
+                    || (ng == 3 && gs[0].ndig == 4 && gs[1].ndig == 6 && matches!(gs[2].ndig, 4 | 5))));
+        if shape_ok && luhn(d) && card_brand_ok(d) {
+            return Some(ENT_CARD);
+        }
+    }
+    // Phone
+    if en.phone {
+        let seps_phone = gs[1..].iter().all(|g| matches!(g.sep, b' ' | b'-' | b'.') || gs_prev_paren(gs, g));
+        if !seps_phone {
+            return None;
+        }
+        if plus {
+            return ((8..=15).contains(&total) && gs[0].ndig <= 15).then_some(ENT_PHONE);
+        }
+        // 00 international prefix
+        if at_start && ng >= 2 && d.starts_with(b"00") && gs[0].ndig <= 4 && (10..=17).contains(&total) {
+            return Some(ENT_PHONE);
+        }
+        let lens: [usize; 4] = core::array::from_fn(|k| gs.get(k).map_or(0, |g| g.ndig));
+        // NANP: (NXX) NXX-XXXX, NXX-NXX-XXXX, 1-NXX-NXX-XXXX
+        let nanp = |off: usize| -> bool {
+            d.len() == off + 10 && (b'2'..=b'9').contains(&d[off]) && (b'2'..=b'9').contains(&d[off + 3])
+        };
+        if ng == 3 && lens[..3] == [3, 3, 4] && nanp(0) {
+            return Some(ENT_PHONE);
+        }
+        if ng == 4 && lens == [1, 3, 3, 4] && d[0] == b'1' && nanp(1) {
+            return Some(ENT_PHONE);
+        }
+        if ng == 2 && any_paren && gs[0].paren && lens[..2] == [3, 7] && nanp(0) {
+            return Some(ENT_PHONE);
+        }
+        // Trunk-prefixed national numbers (UK 020 7946 0958, FR 06 12 34 56 78, DE 030 1234567).
+        if at_start
+            && ng >= 2
+            && d[0] == b'0'
+            && (9..=11).contains(&total)
+            && gs.iter().all(|g| g.ndig >= 2)
+            && !(sep1 == b'.' && ng == 3)
+        {
+            return Some(ENT_PHONE);
+        }
+        // Local 7-digit numbers: 555-0199.
+        if ng == 2 && lens[..2] == [3, 4] && sep1 == b'-' && d[0] >= b'2' && !any_paren {
+            return Some(ENT_PHONE);
+        }
+        // Unseparated numbers only with a phone word nearby.
+        if ng == 1
+            && ((total == 10 && nanp(0)) || (total == 11 && d[0] == b'1' && nanp(1)))
+            && context_before(b, start, PHONE_CONTEXT)
+        {
+            return Some(ENT_PHONE);
+        }
+    }
+    None
+}
+
+fn gs_prev_paren(gs: &[Group], g: &Group) -> bool {
+    // A group right after `(NNN)` may follow without separator: (555)123-4567.
+    g.sep == 0 && gs.iter().any(|x| x.paren && x.end == g.start)
+}
+
+/// IBAN starting at `s` (country code), optionally grouped by single spaces every four characters.
+fn iban_at(b: &[u8], s: usize) -> Option<usize> {
+    let len = iban_length([b[s], b[s + 1]])?;
+    let mut buf = [0u8; 34];
+    let mut k = 0;
+    let mut p = s;
+    let mut since_space = 0;
+    while p < b.len() && k < len {
+        let c = b[p];
+        if c.is_ascii_digit() || c.is_ascii_uppercase() {
+            buf[k] = c;
+            k += 1;
+            since_space += 1;
+            p += 1;
+        } else if c == b' ' && since_space == 4 && k % 4 == 0 && p + 1 < b.len() && b[p + 1].is_ascii_alphanumeric() {
+            since_space = 0;
+            p += 1;
+        } else {
+            break;
+        }
+    }
+    if k != len || !buf[2].is_ascii_digit() || !buf[3].is_ascii_digit() {
+        return None;
+    }
+    if p < b.len() && is_word(b[p]) {
+        return None;
+    }
+    iban_mod97(&buf[..k]).then_some(p)
+}
+
+/// `hh:hh:hh:hh:hh:hh` or `hh-hh-hh-hh-hh-hh` starting at `s`.
+fn mac_at(b: &[u8], s: usize) -> Option<usize> {
+    if s + 17 > b.len() || (s > 0 && is_word(b[s - 1])) {
+        return None;
+    }
+    let sep = b[s + 2];
+    if sep != b':' && sep != b'-' {
+        return None;
+    }
+    for k in 0..6 {
+        let o = s + k * 3;
+        if !is_hex(b[o]) || !is_hex(b[o + 1]) {
+            return None;
+        }
+        if k < 5 && b[o + 2] != sep {
+            return None;
+        }
+    }
+    let e = s + 17;
+    if e < b.len() && (is_word(b[e]) || b[e] == sep) {
+        return None;
+    }
+    Some(e)
+}
+
+fn colon_token(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
+    let n = b.len();
+    let tok = |c: u8| is_hex(c) || c == b':' || c == b'.';
+    if !(i + 1 < n && (is_hex(b[i + 1]) || b[i + 1] == b':')) {
+        return i + 1;
+    }
+    let mut s = i;
+    while s > 0 && tok(b[s - 1]) && i - s < 45 {
+        s -= 1;
+    }
+    let mut e = i + 1;
+    while e < n && tok(b[e]) && e - s < 45 {
+        e += 1;
+    }
+    while e > i + 1 && b[e - 1] == b'.' {
+        e -= 1;
+    }
+    while s < i && b[s] == b'.' {
+        s += 1;
+    }
+    if (s > 0 && is_word(b[s - 1])) || (e < n && is_word(b[e])) {
+        return e;
+    }
+    let t = &b[s..e];
+    if en.mac
+        && let Some(me) = mac_at(b, s)
+        && me == e
+    {
+        out.push(Finding::new(s, e, ENT_MAC));
+        return e;
+    }
+    if en.ip {
+        let colons = t.iter().filter(|&&c| c == b':').count();
+        let hex = t.iter().filter(|c| c.is_ascii_hexdigit()).count();
+        if colons >= 2
+            && (colons >= 3 || hex >= 4)
+            && let Ok(txt) = std::str::from_utf8(t)
+            && Ipv6Addr::from_str(txt).is_ok()
+        {
+            out.push(Finding::new(s, e, ENT_IP));
+        }
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(&str, u16)> {
+        let en = Enabled { email: true, phone: true, card: true, ssn: true, iban: true, ip: true, mac: true };
+        let mut v = Vec::new();
+        scan(&en, text, &mut v);
+        v.iter().map(|f| (&text[f.start as usize..f.end as usize], f.entity)).collect()
+    }
+
+    fn one(text: &str, want: &str, ent: u16) {
+        assert_eq!(found(text), vec![(want, ent)], "in {text:?}");
+    }
+
+    fn none(text: &str) {
+        assert_eq!(found(text), vec![], "in {text:?}");
+    }
+
+    #[test]
+    fn emails() {
+        one("mail john.doe+x@example.co.uk now", "john.doe+x@example.co.uk", ENT_EMAIL);
+        one("(a_b@sub.example.com).", "a_b@sub.example.com", ENT_EMAIL);
+        one("josé@example.com", "josé@example.com", ENT_EMAIL);
+        one("请联系john@example.com谢谢", "john@example.com", ENT_EMAIL);
+        none("ping @john_doe on example.com");
+        none("user@localhost and a@b");
+    }
+
+    #[test]
+    fn phones() {
+        one("call +1 415-555-2671 now", "+1 415-555-2671", ENT_PHONE);
+        one("call (415) 555-2671.", "(415) 555-2671", ENT_PHONE);
+        one("call 415.555.2671", "415.555.2671", ENT_PHONE);
+        one("tel:+442079460958", "+442079460958", ENT_PHONE);
+        one("uk 020 7946 0958 ok", "020 7946 0958", ENT_PHONE);
+        one("fr 06 12 34 56 78", "06 12 34 56 78", ENT_PHONE);
+        one("+49 30 1234567", "+49 30 1234567", ENT_PHONE);
+        one("1-800-555-0199", "1-800-555-0199", ENT_PHONE);
+        one("phone: 4155552671", "4155552671", ENT_PHONE);
+        one("room 12 415-555-2671", "415-555-2671", ENT_PHONE);
+        none("on 2024-05-01 at 12:30:45 for $1299.99 (v1.2.3) order 4155552671");
+    }
+
+    #[test]
+    fn cards() {
+        one("card 4111 1111 1111 1111 exp", "4111 1111 1111 1111", ENT_CARD);
+        one("card 4111-1111-1111-1111", "4111-1111-1111-1111", ENT_CARD);
+        one("2223003122003222", "2223003122003222", ENT_CARD);
+        one("amex 3782 822463 10005", "3782 822463 10005", ENT_CARD);
+        one("card 4111 1111 1111 1111 2 times", "4111 1111 1111 1111", ENT_CARD);
+        none("order 4111 1111 1111 1112 shipped");
+        none("order ORD-4111111111111111");
+    }
+
+    #[test]
+    fn ssns() {
+        one("ssn 536-22-1234.", "536-22-1234", ENT_SSN);
+        one("SSN: 536221234", "536221234", ENT_SSN);
+        none("ref 666-22-1234 and 900-12-1234 and 536-00-1234 and 536221234");
+    }
+
+    #[test]
+    fn ibans() {
+        one("IBAN DE89 3704 0044 0532 0130 00.", "DE89 3704 0044 0532 0130 00", ENT_IBAN);
+        one("to GB82WEST12345698765432", "GB82WEST12345698765432", ENT_IBAN);
+        none("to DE89370400440532013001 or DE8937040044");
+    }
+
+    #[test]
+    fn ips_and_macs() {
+        one("from 192.168.1.20:8080", "192.168.1.20", ENT_IP);
+        one("addr 2001:db8::8a2e:370:7334 up", "2001:db8::8a2e:370:7334", ENT_IP);
+        one("link fe80::1ff:fe23:4567:890a%eth0", "fe80::1ff:fe23:4567:890a", ENT_IP);
+        one("mac 00:1A:2B:3C:4D:5E.", "00:1A:2B:3C:4D:5E", ENT_MAC);
+        one("mac aa-bb-cc-dd-ee-ff", "aa-bb-cc-dd-ee-ff", ENT_MAC);
+        one("mac 00-1a-2b-3c-4d-5e", "00-1a-2b-3c-4d-5e", ENT_MAC);
+        one("server at 10.1.2.3", "10.1.2.3", ENT_IP);
+        none("order 4612 0071 9271 6435");
+        none("version 1.2.3.4, 12:30:45, std::io, 550e8400-e29b-41d4-a716-446655440000, 1.2.3.4.5, 999.1.1.1");
+    }
+}
