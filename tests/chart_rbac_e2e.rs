@@ -45,30 +45,64 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A plain HTTP/1.1 GET on loopback (no curl needed): (status, body).
+fn http(url: &str, bearer: Option<&str>) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = std::net::TcpStream::connect(host).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let auth = bearer
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Some((status, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
 fn http_status(url: &str) -> Option<u16> {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "2",
-            url,
-        ])
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    http(url, None).map(|(s, _)| s)
 }
 
 fn http_get(url: &str, bearer: Option<&str>) -> String {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "--max-time", "5", url]);
-    if let Some(key) = bearer {
-        cmd.args(["-H", &format!("Authorization: Bearer {key}")]);
+    match http(url, bearer) {
+        Some((200, body)) => body,
+        other => panic!("GET {url}: {other:?}"),
     }
-    String::from_utf8(cmd.output().expect("curl").stdout).unwrap()
 }
 
 /// A kubeconfig that authenticates as `system:serviceaccount:<ns>:<sa>` with a TokenRequest token.
