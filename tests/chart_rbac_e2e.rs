@@ -322,7 +322,7 @@ async fn operator_as_the_chart_service_account_runs_the_happy_path() {
 
     // Nothing was refused along the way (a refused Event is only logged, so look at the log).
     let log = op.log();
-    for bad in ["forbidden", "Forbidden", "403"] {
+    for bad in ["forbidden", "Forbidden", "code: 403"] {
         assert!(!log.contains(bad), "the operator hit {bad}:\n{log}");
     }
 }
