@@ -26,5 +26,9 @@ if readelf -l "$bin" | grep -q INTERP; then
   echo "build-static.sh: $bin has an ELF interpreter (not static)" >&2; exit 1
 fi
 "$bin" --version >&2
-echo "build-static.sh: $(du -h "$bin" | cut -f1) static binary; ldd: ${ldd_out//$'\n'/ }" >&2
+# The image strips it (install -s in the Dockerfile); report both sizes.
+stripped="$(mktemp)"; trap 'rm -f "$stripped"' EXIT
+strip -o "$stripped" "$bin"
+"$stripped" crds >/dev/null
+echo "build-static.sh: static binary $(du -h "$bin" | cut -f1), stripped $(du -h "$stripped" | cut -f1); ldd: ${ldd_out//$'\n'/ }" >&2
 echo "$bin"
