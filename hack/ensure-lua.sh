@@ -21,5 +21,5 @@ for v in 5.1 5.4; do command -v "lua$v" >/dev/null 2>&1 || missing+=("lua$v"); d
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 echo "ensure-lua.sh: installing ${missing[*]} with apt" >&2
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get install -y --no-install-recommends "${missing[@]}" >&2 || {
-  $sudo apt-get update >&2 && $sudo apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
+$sudo apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends "${missing[@]}" >&2 || {
+  $sudo apt-get -o DPkg::Lock::Timeout=120 update >&2 && $sudo apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends "${missing[@]}" >&2; }
