@@ -1,5 +1,9 @@
 //! `TrainingDataset`: a validated, redacted view of training data that lives in the cluster.
 
+// Each `printcolumn(...)` repeats keys such as `type_ = "string"`, which clippy mistakes for
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;

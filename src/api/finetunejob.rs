@@ -1,6 +1,10 @@
 //! `FineTuneJob`: one fine-tuning run at one provider, and the ledger of every remote object it
 //! created.
 
+// Each `printcolumn(...)` repeats keys such as `type_ = "string"`, which clippy mistakes for
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use std::borrow::Cow;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
