@@ -427,3 +427,72 @@ fn single_namespace_rbac_cannot_read_secrets_elsewhere() {
         );
     }
 }
+
+/// Helm itself against the real API server, as a platform team runs it.
+fn helm_cluster(args: &[&str]) -> packaging::Run {
+    let out = Command::new(packaging::helm())
+        .args(args)
+        .env("KUBECONFIG", control_plane().kubeconfig())
+        .env("HELM_CACHE_HOME", control_plane().dir().join("helm-cache"))
+        .env(
+            "HELM_CONFIG_HOME",
+            control_plane().dir().join("helm-config"),
+        )
+        .env("HELM_DATA_HOME", control_plane().dir().join("helm-data"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run helm");
+    packaging::Run {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn helm_install_upgrade_and_uninstall() {
+    let release_ns = format!("{}-helm", namespace("h"));
+    let chart = packaging::chart_dir();
+    let chart = chart.to_str().unwrap();
+    let ok = |r: packaging::Run| {
+        assert!(r.success, "helm failed:\n{}{}", r.stdout, r.stderr);
+        r
+    };
+    ok(helm_cluster(&[
+        "install",
+        "tg",
+        chart,
+        "-n",
+        &release_ns,
+        "--create-namespace",
+    ]));
+    kubectl(&[
+        "get",
+        "deployment/tg-tunegate",
+        "clusterrole/tg-tunegate",
+        "-n",
+        &release_ns,
+    ])
+    .ok();
+    // An upgrade to two replicas adds the PodDisruptionBudget; to single-namespace mode swaps
+    // the ClusterRole for a Role.
+    let team = namespace("h-team");
+    ok(helm_cluster(&[
+        "upgrade",
+        "tg",
+        chart,
+        "-n",
+        &release_ns,
+        "--set",
+        "replicaCount=2",
+        "--set",
+        &format!("watchNamespace={team}"),
+    ]));
+    kubectl(&["get", "poddisruptionbudget/tg-tunegate", "-n", &release_ns]).ok();
+    kubectl(&["get", "role/tg-tunegate", "-n", &team]).ok();
+    kubectl(&["get", "clusterrole/tg-tunegate"]).fails_with("NotFound");
+    ok(helm_cluster(&["uninstall", "tg", "-n", &release_ns]));
+    kubectl(&["get", "deployment/tg-tunegate", "-n", &release_ns]).fails_with("NotFound");
+    // Helm never deletes CRDs: the resources and their ledgers survive an uninstall.
+    kubectl(&["get", "crd", "finetunejobs.tunegate.dev"]).ok();
+}
