@@ -8,7 +8,7 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 const MODE_ENV: &str = "TUNEGATE_TEARDOWN_PROBE";
@@ -23,6 +23,7 @@ fn probe() {
     let cp = support::control_plane();
     let (etcd, apiserver) = cp.pids();
     println!("PROBE {etcd} {apiserver} {}", cp.dir().display());
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     match mode.as_str() {
         "panic" => panic!("probe: failing on purpose with the control plane running"),
         _ => std::thread::sleep(Duration::from_secs(600)),
@@ -48,21 +49,29 @@ fn start_probe(mode: &str) -> Probe {
         .spawn()
         .expect("spawn the probe");
     let stdout = child.stdout.take().expect("probe stdout");
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("read probe output");
-        if let Some(rest) = line.strip_prefix("PROBE ") {
-            let parts: Vec<&str> = rest.splitn(3, ' ').collect();
-            assert_eq!(parts.len(), 3, "bad probe line {line:?}");
-            let pid = |s: &str| s.parse::<u32>().expect("pid");
-            return Probe {
-                child,
-                pids: [pid(parts[0]), pid(parts[1])],
-                dir: parts[2].to_owned(),
-            };
+    // Read on a thread of its own so that a probe that never reports cannot hang the test.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // libtest prints "test probe ... " on the same line before the test's own output.
+            if let Some((_, rest)) = line.split_once("PROBE ") {
+                let _ = tx.send(rest.to_owned());
+            }
         }
+    });
+    let Ok(rest) = rx.recv_timeout(Duration::from_secs(300)) else {
+        let _ = child.kill();
+        let status = child.wait().expect("wait for probe");
+        panic!("probe ended ({status}) without reporting a running control plane");
+    };
+    let parts: Vec<&str> = rest.splitn(3, ' ').collect();
+    assert_eq!(parts.len(), 3, "bad probe line {rest:?}");
+    let pid = |s: &str| s.parse::<u32>().expect("pid");
+    Probe {
+        child,
+        pids: [pid(parts[0]), pid(parts[1])],
+        dir: parts[2].trim().to_owned(),
     }
-    let status = child.wait().expect("wait for probe");
-    panic!("probe exited ({status}) without starting a control plane");
 }
 
 /// Pids (as pgrep prints them) of live processes whose command line mentions `dir`.

@@ -106,6 +106,7 @@ struct Run<'a> {
     ns: String,
     uid: String,
     status: FineTuneJobStatus,
+    persisted: Option<FineTuneJobStatus>,
     remote: Option<Arc<dyn Remote>>,
     training: Option<TrainingDataset>,
     validation: Option<TrainingDataset>,
@@ -125,6 +126,7 @@ impl<'a> Run<'a> {
             ns,
             uid,
             status,
+            persisted: obj.status.clone(),
             remote: None,
             training: None,
             validation: None,
@@ -144,13 +146,31 @@ impl<'a> Run<'a> {
         self.status.remote.get_or_insert_with(Default::default)
     }
 
-    /// Writes status if it differs from what the object already says.
+    /// Writes status if it differs from what was last written (or read).
     async fn save(&mut self) -> Result<(), Error> {
-        if self.obj.status.as_ref() == Some(&self.status) {
+        if self.persisted.as_ref() == Some(&self.status) {
             return Ok(());
         }
         super::apply_status(&self.api, &self.name, &self.status).await?;
+        self.persisted = Some(self.status.clone());
         Ok(())
+    }
+
+    /// Like `save`, but a moved provider-event cursor alone is not worth a write: provider events
+    /// become Kubernetes Events with deterministic names, so republishing after a restart is a
+    /// no-op (409), and the cursor is persisted with the next real change.
+    async fn save_progress(&mut self) -> Result<(), Error> {
+        let mut without_cursor = self.status.clone();
+        if let (Some(r), Some(p)) = (
+            without_cursor.remote.as_mut(),
+            self.persisted.as_ref().and_then(|p| p.remote.as_ref()),
+        ) {
+            r.last_event_id = p.last_event_id.clone();
+        }
+        if self.persisted.as_ref() == Some(&without_cursor) {
+            return Ok(());
+        }
+        self.save().await
     }
 
     async fn event(&self, type_: EventType, reason: &str, action: &str, note: String) {
@@ -370,6 +390,7 @@ impl<'a> Run<'a> {
             (Ok(file), Err(_)) => {
                 self.record_file(role, &file.id, &facts).await?;
                 self.delete_file(&file.id).await?;
+                self.save().await?;
                 Err(Error::Finalizer("the pipeline failed during upload".into()))
             }
         }
@@ -571,7 +592,7 @@ impl<'a> Run<'a> {
             reason,
             format!("provider status: {}", job.status),
         );
-        self.save().await?;
+        self.save_progress().await?;
         Ok(Some(Action::requeue(plan::poll_interval(
             &job.status,
             self.ctx.config.poll_interval,
@@ -768,7 +789,7 @@ impl<'a> Run<'a> {
             LedgerState::Deleted,
             Timestamp::now(),
         );
-        self.save().await
+        Ok(())
     }
 
     async fn run_cleanup(&mut self, action: &Cleanup) -> Result<(), Error> {
@@ -792,7 +813,7 @@ impl<'a> Run<'a> {
                     LedgerState::Cancelled,
                     now,
                 );
-                self.save().await
+                Ok(())
             }
             Cleanup::DeleteFile(id) => self.delete_file(id).await,
             Cleanup::DeleteModel(id) => {
@@ -807,7 +828,7 @@ impl<'a> Run<'a> {
                     LedgerState::Deleted,
                     now,
                 );
-                self.save().await
+                Ok(())
             }
         }
     }

@@ -168,11 +168,12 @@ pub enum Step {
     Finish { job_id: String },
 }
 
-/// The id of the live ledger entry of a kind (and role for files).
+/// The id of the newest ledger entry of a kind (and role for files) that was not deleted.
 pub fn ledger_id(ledger: &[LedgerEntry], kind: RemoteKind, role: Option<Role>) -> Option<&str> {
     ledger
         .iter()
         .rev()
+        .filter(|e| e.state != LedgerState::Deleted)
         .find(|e| e.kind == kind && role.is_none_or(|r| e.role.as_deref() == Some(r.as_str())))
         .map(|e| e.id.as_str())
 }
@@ -391,6 +392,11 @@ status:
             "ledger: [{kind: File, id: file-1, role: training, purpose: fine-tune, state: Present}]",
         );
         assert_eq!(next_step(&s, &uploaded, true), Step::CreateJob);
+        // A file deleted before any job existed (the dataset changed mid-upload) is uploaded again.
+        let deleted = status(
+            "ledger: [{kind: File, id: file-1, role: training, purpose: fine-tune, state: Deleted}]",
+        );
+        assert_eq!(next_step(&s, &deleted, true), Step::Upload(Role::Training));
         let with_val = spec("validationDatasetRef: {name: v}");
         assert_eq!(
             next_step(&with_val, &uploaded, true),
