@@ -50,10 +50,13 @@ fn run() -> Result<(), String> {
                 } else {
                     "already running"
                 };
-                eprintln!("control plane {verb}: {server} (etcd pid {etcd_pid}, kube-apiserver pid {apiserver_pid})");
+                eprintln!(
+                    "control plane {verb}: {server} (etcd pid {etcd_pid}, kube-apiserver pid {apiserver_pid})"
+                );
             }
             if let Some(t) = report.ready_after {
-                let kib = |v: Option<u64>| v.map_or("?".to_owned(), |k| format!("{} MiB", k / 1024));
+                let kib =
+                    |v: Option<u64>| v.map_or("?".to_owned(), |k| format!("{} MiB", k / 1024));
                 eprintln!(
                     "ready after {:.1} s; RSS etcd {}, kube-apiserver {}",
                     t.as_secs_f64(),

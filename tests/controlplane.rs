@@ -91,7 +91,14 @@ fn finetunejob_spec_is_immutable_except_paused_retention_and_deletion_policy() {
         json!({"spec": {"method": {"hyperparameters": {"learningRateMultiplier": 2.0}}}}),
     ] {
         kubectl(&[
-            "patch", "-n", &ns, "ftj", "job", "--type=merge", "-p", &patch.to_string(),
+            "patch",
+            "-n",
+            &ns,
+            "ftj",
+            "job",
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
         ])
         .fails_with(msg);
     }
@@ -101,11 +108,27 @@ fn finetunejob_spec_is_immutable_except_paused_retention_and_deletion_policy() {
         json!({"spec": {"deletionPolicy": "Orphan"}}),
     ] {
         kubectl(&[
-            "patch", "-n", &ns, "ftj", "job", "--type=merge", "-p", &patch.to_string(),
+            "patch",
+            "-n",
+            &ns,
+            "ftj",
+            "job",
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
         ])
         .ok();
     }
-    let paused = kubectl(&["get", "-n", &ns, "ftj", "job", "-o", "jsonpath={.spec.paused}"]).ok();
+    let paused = kubectl(&[
+        "get",
+        "-n",
+        &ns,
+        "ftj",
+        "job",
+        "-o",
+        "jsonpath={.spec.paused}",
+    ])
+    .ok();
     assert_eq!(paused.stdout.trim(), "true");
 }
 
@@ -134,7 +157,8 @@ fn a_volume_path_is_relative_without_dot_dot() {
         let sources = json!([{"volume": {"claimName": "datasets", "path": path}}]);
         apply(&dataset(&ns, &format!("bad-{i}"), sources)).fails_with(msg);
     }
-    let sources = json!([{"volume": {"claimName": "datasets", "path": "team-a/2026-11/train..v2.jsonl"}}]);
+    let sources =
+        json!([{"volume": {"claimName": "datasets", "path": "team-a/2026-11/train..v2.jsonl"}}]);
     apply(&dataset(&ns, "good", sources)).ok();
 }
 
@@ -153,11 +177,31 @@ fn azure_requires_api_version() {
 fn hyperparameters_are_positive_or_auto() {
     let ns = namespace("hyper");
     for (i, (field, value, msg)) in [
-        ("nEpochs", json!(0), "must be a positive integer or \"auto\""),
-        ("nEpochs", json!(-2), "must be a positive integer or \"auto\""),
-        ("nEpochs", json!("many"), "must be a positive integer or \"auto\""),
-        ("batchSize", json!(0), "must be a positive integer or \"auto\""),
-        ("batchSize", json!("auto-ish"), "must be a positive integer or \"auto\""),
+        (
+            "nEpochs",
+            json!(0),
+            "must be a positive integer or \"auto\"",
+        ),
+        (
+            "nEpochs",
+            json!(-2),
+            "must be a positive integer or \"auto\"",
+        ),
+        (
+            "nEpochs",
+            json!("many"),
+            "must be a positive integer or \"auto\"",
+        ),
+        (
+            "batchSize",
+            json!(0),
+            "must be a positive integer or \"auto\"",
+        ),
+        (
+            "batchSize",
+            json!("auto-ish"),
+            "must be a positive integer or \"auto\"",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -191,7 +235,9 @@ fn get_shows_the_printer_columns() {
                     &wide.stdout
                 };
                 assert!(
-                    listing.lines().any(|l| l.split_whitespace().any(|w| w == header)),
+                    listing
+                        .lines()
+                        .any(|l| l.split_whitespace().any(|w| w == header)),
                     "{kind} column {header} missing from `kubectl get tds,ftj`:\n{listing}"
                 );
             }
@@ -208,11 +254,11 @@ fn explain_prints_the_doc_comment() {
         .find(|c| c.spec.names.kind == "FineTuneJob")
         .expect("FineTuneJob CRD");
     let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema as JSON");
-    let doc = schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["retention"]
-        ["description"]
-        .as_str()
-        .expect("spec.retention has a description")
-        .to_owned();
+    let doc =
+        schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["retention"]["description"]
+            .as_str()
+            .expect("spec.retention has a description")
+            .to_owned();
     let out = kubectl(&["explain", "finetunejob.spec.retention"]).ok();
     let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
@@ -222,7 +268,11 @@ fn explain_prints_the_doc_comment() {
     );
     // The fields below it are documented too.
     for field in ["trainingFiles", "model"] {
-        assert!(out.stdout.contains(field), "{field} missing:\n{}", out.stdout);
+        assert!(
+            out.stdout.contains(field),
+            "{field} missing:\n{}",
+            out.stdout
+        );
     }
 }
 
@@ -233,7 +283,11 @@ fn server_reports_the_built_version() {
     let raw = kubectl(&["get", "--raw", "/version"]).ok();
     let v: Value = serde_json::from_str(&raw.stdout).expect("/version is JSON");
     assert_eq!(v["gitVersion"], json!(want), "{}", raw.stdout);
-    let minor = want.trim_start_matches("v1.").split('.').next().unwrap_or_default();
+    let minor = want
+        .trim_start_matches("v1.")
+        .split('.')
+        .next()
+        .unwrap_or_default();
     assert_eq!(v["major"], json!("1"));
     assert_eq!(v["minor"], json!(minor));
     let client = kubectl(&["version", "-o", "json"]).ok();

@@ -42,8 +42,15 @@ struct Probe {
 fn start_probe(mode: &str) -> Probe {
     let exe = std::env::current_exe().expect("current test executable");
     let mut child = Command::new(exe)
-        .args(["--ignored", "--exact", "probe", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "probe",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(MODE_ENV, mode)
+        .env("RUST_BACKTRACE", "0") // its panic is on purpose; keep the log short
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -89,7 +96,10 @@ fn pgrep(dir: &str) -> Vec<String> {
 fn alive(pid: u32) -> bool {
     // A zombie has no command line left to kill; it only waits for its reaper.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -114,7 +124,10 @@ fn assert_all_gone(probe: &Probe) {
 fn no_process_left_after_a_failing_test() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut probe = start_probe("panic");
-    assert!(probe.pids.iter().all(|&p| alive(p)), "control plane not running in the probe");
+    assert!(
+        probe.pids.iter().all(|&p| alive(p)),
+        "control plane not running in the probe"
+    );
     let status = probe.child.wait().expect("wait for probe");
     assert!(!status.success(), "the probe test should have failed");
     assert_all_gone(&probe);
@@ -124,8 +137,29 @@ fn no_process_left_after_a_failing_test() {
 fn no_process_left_after_sigkill() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut probe = start_probe("hang");
-    assert!(probe.pids.iter().all(|&p| alive(p)), "control plane not running in the probe");
+    assert!(
+        probe.pids.iter().all(|&p| alive(p)),
+        "control plane not running in the probe"
+    );
     probe.child.kill().expect("SIGKILL the probe"); // Child::kill sends SIGKILL
     let _ = probe.child.wait();
     assert_all_gone(&probe);
+}
+
+#[test]
+fn drop_stops_both_processes_and_removes_the_directory() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cp = tunegate::testenv::ControlPlane::start(Default::default())
+        .unwrap_or_else(|e| panic!("control plane did not start: {e}"));
+    let (etcd, apiserver) = cp.pids();
+    let dir = cp.dir().to_owned();
+    assert!(alive(etcd) && alive(apiserver));
+    drop(cp);
+    // Drop waits for both children, so they are gone (and reaped) already.
+    assert!(
+        !alive(etcd) && !alive(apiserver),
+        "still running after drop"
+    );
+    assert!(pgrep(&dir.to_string_lossy()).is_empty());
+    assert!(!dir.exists(), "{} not removed", dir.display());
 }

@@ -139,7 +139,8 @@ impl DevCluster {
         let json = serde_json::to_string_pretty(&state)
             .map_err(|e| self.state_error(format!("encode state: {e}")))?;
         let path = self.dir.join(STATE_FILE);
-        std::fs::write(&path, json).map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+        std::fs::write(&path, json)
+            .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
         // Only now that the pids are recorded may the processes outlive `cp`.
         cp.disarm();
         Ok(UpReport {
@@ -173,7 +174,11 @@ impl DevCluster {
         if self.dir.join(MARKER).exists() {
             std::fs::remove_dir_all(&self.dir)
                 .map_err(|e| Error::io(format!("remove {}", self.dir.display()), e))?;
-        } else if self.dir.exists() && std::fs::read_dir(&self.dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        } else if self.dir.exists()
+            && std::fs::read_dir(&self.dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
             return Err(self.state_error(format!(
                 "not a dev cluster directory (no {MARKER}); refusing to delete it"
             )));

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
@@ -43,14 +43,18 @@ pub enum Error {
     Binaries(String),
     #[error("certificate generation: {0}")]
     Pki(#[from] rcgen::Error),
-    #[error("{name} exited before the control plane was ready ({status}); last lines of {log}:\n{tail}")]
+    #[error(
+        "{name} exited before the control plane was ready ({status}); last lines of {log}:\n{tail}"
+    )]
     EarlyExit {
         name: &'static str,
         status: String,
         log: String,
         tail: String,
     },
-    #[error("kube-apiserver not ready after {secs} s (last /readyz result: {last}); last lines of {log}:\n{tail}")]
+    #[error(
+        "kube-apiserver not ready after {secs} s (last /readyz result: {last}); last lines of {log}:\n{tail}"
+    )]
     NotReady {
         secs: u64,
         last: String,
@@ -64,11 +68,24 @@ pub enum Error {
     #[error("kubeconfig: {0}")]
     Kubeconfig(#[from] kube::config::KubeconfigError),
     #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
+    Kube(String),
     #[error("dev cluster state in {dir}: {msg}")]
     State { dir: String, msg: String },
     #[error("async runtime: {0}")]
     Runtime(String),
+}
+
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
+        // kube's Display of an API error embeds the whole Status in Debug form; the
+        // server's message (which names the field and rule) is the useful line.
+        Error::Kube(match e {
+            kube::Error::Api(status) => {
+                format!("{} ({} {})", status.message, status.code, status.reason)
+            }
+            other => other.to_string(),
+        })
+    }
 }
 
 impl Error {
@@ -125,9 +142,8 @@ impl Binaries {
             .rev()
             .find(|l| !l.trim().is_empty())
             .ok_or_else(|| Error::Binaries(format!("{} printed no directory", script.display())))?;
-        Self::in_dir(Path::new(dir.trim())).ok_or_else(|| {
-            Error::Binaries(format!("{dir} lacks kube-apiserver or etcd"))
-        })
+        Self::in_dir(Path::new(dir.trim()))
+            .ok_or_else(|| Error::Binaries(format!("{dir} lacks kube-apiserver or etcd")))
     }
 }
 
@@ -178,6 +194,7 @@ pub struct ControlPlane {
     // Dropped after the processes are stopped (field order), so their files outlive them.
     _tmp: Option<tempfile::TempDir>,
     armed: bool,
+    at_exit: Option<u64>,
 }
 
 impl ControlPlane {
@@ -197,11 +214,15 @@ impl ControlPlane {
                 (None, d)
             }
             None => {
+                remove_stale_temp_dirs();
                 let t = tempfile::Builder::new()
-                    .prefix("tunegate-cp-")
+                    .prefix(TEMP_PREFIX)
                     .tempdir()
                     .map_err(|e| Error::io("create a temporary directory", e))?;
                 let d = t.path().to_owned();
+                let owner = d.join(OWNER_FILE);
+                std::fs::write(&owner, std::process::id().to_string())
+                    .map_err(|e| Error::io(format!("write {}", owner.display()), e))?;
                 (Some(t), d)
             }
         };
@@ -279,7 +300,15 @@ impl ControlPlane {
             etcd,
             _tmp: tmp,
             armed: true,
+            at_exit: None,
         };
+        if options.lifetime == Lifetime::Attached {
+            let temp = cp._tmp.as_ref().map(|t| t.path().to_owned());
+            cp.at_exit = Some(process::register_at_exit(
+                vec![cp.apiserver.pid(), cp.etcd.pid()],
+                temp,
+            ));
+        }
         write_kubeconfig(&cp.kubeconfig, &cp.server, &cp.pki)?;
         let deadline = spawn_at + options.ready_timeout;
         let crds = options.crds;
@@ -412,6 +441,9 @@ impl ControlPlane {
 
     /// Stops both processes now (also done on drop).
     pub fn stop(&mut self) {
+        if let Some(key) = self.at_exit.take() {
+            process::unregister_at_exit(key);
+        }
         if self.armed {
             self.armed = false;
             self.apiserver.stop(Duration::from_secs(10));
@@ -479,12 +511,39 @@ pub async fn install_crds(
     Ok(())
 }
 
+const TEMP_PREFIX: &str = "tunegate-cp-";
+/// Pid of the process that created a temporary control-plane directory.
+const OWNER_FILE: &str = "owner.pid";
+
+/// A killed test binary cannot remove its temporary directory (its processes do die, see
+/// `process`); remove such leftovers, recognised by an owner pid that no longer runs.
+fn remove_stale_temp_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(owner) = std::fs::read_to_string(dir.join(OWNER_FILE)) else {
+            continue;
+        };
+        let alive = owner
+            .trim()
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
 /// Three distinct free loopback ports. All listeners are held until the end so that the
 /// kernel cannot hand out the same port twice; a race with other programs remains possible.
 fn free_ports() -> Result<[u16; 3], Error> {
-    let bind = || {
-        TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("bind a free loopback port", e))
-    };
+    let bind =
+        || TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("bind a free loopback port", e));
     let listeners = [bind()?, bind()?, bind()?];
     let mut ports = [0u16; 3];
     for (port, l) in ports.iter_mut().zip(&listeners) {

@@ -81,7 +81,9 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
     write_private(&pki.serving_key, &serving_key.serialize_pem())?;
 
     let mut admin = CertificateParams::default();
-    admin.distinguished_name.push(DnType::CommonName, ADMIN_USER);
+    admin
+        .distinguished_name
+        .push(DnType::CommonName, ADMIN_USER);
     admin
         .distinguished_name
         .push(DnType::OrganizationName, "system:masters");

@@ -11,8 +11,8 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -96,10 +96,7 @@ pub fn spawn(
         .try_clone()
         .map_err(|e| Error::io(format!("open {}", log.display()), e))?;
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
+    cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
     let spawn_err = |e: io::Error| Error::io(format!("start {name} ({})", program.display()), e);
     let child = match lifetime {
         Lifetime::Attached => {
@@ -112,8 +109,13 @@ pub fn spawn(
                     if libc::setpgid(0, 0) != 0 {
                         return Err(io::Error::last_os_error());
                     }
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0)
-                        != 0
+                    if libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    ) != 0
                     {
                         return Err(io::Error::last_os_error());
                     }
@@ -205,5 +207,53 @@ pub fn log_tail(path: &Path, n: usize) -> String {
             lines[lines.len().saturating_sub(n)..].join("\n")
         }
         Err(e) => format!("(cannot read {}: {e})", path.display()),
+    }
+}
+
+/// Attached control planes still running: (process group ids, directory to remove or None).
+/// A control plane shared through a static is never dropped, so `exit` cleans up after it.
+type Registry = Vec<(u64, Vec<u32>, Option<PathBuf>)>;
+static AT_EXIT: Mutex<Registry> = Mutex::new(Vec::new());
+
+/// Registers attached processes (and a temporary directory) to be killed (and removed) when
+/// the process exits normally; returns a key for [`unregister_at_exit`].
+pub fn register_at_exit(pgids: Vec<u32>, dir: Option<PathBuf>) -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    static HOOK: OnceLock<()> = OnceLock::new();
+    HOOK.get_or_init(|| {
+        // SAFETY: registers a plain extern "C" function that never unwinds.
+        unsafe { libc::atexit(cleanup_at_exit) };
+    });
+    let key = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Ok(mut r) = AT_EXIT.lock() {
+        r.push((key, pgids, dir));
+    }
+    key
+}
+
+pub fn unregister_at_exit(key: u64) {
+    if let Ok(mut r) = AT_EXIT.lock() {
+        r.retain(|(k, _, _)| *k != key);
+    }
+}
+
+extern "C" fn cleanup_at_exit() {
+    // Never block or unwind in an exit handler.
+    let Ok(mut registry) = AT_EXIT.try_lock() else {
+        return;
+    };
+    for (_, pgids, dir) in registry.drain(..) {
+        for pgid in pgids {
+            if let Ok(pgid) = libc::pid_t::try_from(pgid) {
+                // SAFETY: kill(2) and waitpid(2) on process groups and children we created.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                    libc::waitpid(pgid, std::ptr::null_mut(), 0);
+                }
+            }
+        }
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -104,10 +104,10 @@ fn kubectl_with_stdin(args: &[&str], stdin: Option<&str>) -> Kubectl {
         Ok(c) => c,
         Err(e) => panic!("cannot run kubectl (is it on PATH?): {e}"),
     };
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        if let Err(e) = pipe.write_all(input.as_bytes()) {
-            panic!("cannot write kubectl's stdin: {e}");
-        }
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take())
+        && let Err(e) = pipe.write_all(input.as_bytes())
+    {
+        panic!("cannot write kubectl's stdin: {e}");
     }
     let out: Output = match child.wait_with_output() {
         Ok(o) => o,
