@@ -1098,6 +1098,36 @@ async fn faults_are_injected_as_configured() {
     let cfg = h.inspect("/_sandbox/faults").await;
     assert_eq!(cfg["rules"][0]["injected"], json!(3));
 
+    // drop_after: the job is created but the response is lost; the client finds it by metadata.
+    let f = h.upload_file("t.jsonl", chat_jsonl(10), &[]).await;
+    h.http
+        .post(h.url("/_sandbox/faults"))
+        .json(&json!({"rules": [{"route": "POST /v1/fine_tuning/jobs", "count": 1, "kinds": ["drop_after"]}]}))
+        .send()
+        .await
+        .unwrap();
+    let lost = h
+        .req(Method::POST, "/v1/fine_tuning/jobs")
+        .json(&json!({"model": "gpt-4o-mini", "training_file": f["id"], "metadata": {"tunegate-uid": "lost"}}))
+        .send()
+        .await;
+    assert!(lost.is_err(), "response lost");
+    let found = h
+        .call(
+            h.req(
+                Method::GET,
+                "/v1/fine_tuning/jobs?metadata[tunegate-uid]=lost",
+            ),
+            "/fine_tuning/jobs",
+            200,
+        )
+        .await;
+    assert_eq!(
+        found["data"].as_array().unwrap().len(),
+        1,
+        "the job was created"
+    );
+
     // Reset forgets everything.
     h.upload_file("t.jsonl", chat_jsonl(10), &[]).await;
     h.http.post(h.url("/_sandbox/reset")).send().await.unwrap();

@@ -14,6 +14,10 @@ fn official_python_sdk_drives_the_sandbox() {
         .expect("run tests/sdk/run.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "SDK script failed ({}):\n{stdout}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "SDK script failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
     assert!(stdout.contains("all SDK checks passed"), "{stdout}");
 }

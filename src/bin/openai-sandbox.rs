@@ -42,7 +42,8 @@ struct Cli {
     /// Comma-separated route patterns (`[METHOD ]PATH_GLOB`) the fault rate and latency apply to.
     #[arg(long, default_value = "*", value_delimiter = ',')]
     fault_routes: Vec<String>,
-    /// Comma-separated fault kinds: 429, 500, 502, 503, drop.
+    /// Comma-separated fault kinds: 429, 500, 502, 503, drop (before processing), drop_after
+    /// (processed, response lost).
     #[arg(long, default_value = "429,500,503", value_delimiter = ',')]
     fault_kinds: Vec<String>,
     /// Retry-After advertised on injected 429/503, in milliseconds.
@@ -57,6 +58,10 @@ struct Cli {
     /// Jobs whose metadata has this key fail while running.
     #[arg(long)]
     fail_jobs_with_metadata: Option<String>,
+    /// Directory for the spool of large request bodies (a private subdirectory is created and
+    /// removed on exit); the system temp directory by default.
+    #[arg(long)]
+    spool_dir: Option<std::path::PathBuf>,
     /// A full fault configuration as JSON (same shape as `POST /_sandbox/faults`); rules built
     /// from the other fault flags are appended to it.
     #[arg(long)]
@@ -78,7 +83,9 @@ fn fault_config(cli: &Cli) -> Result<FaultConfig, String> {
         .iter()
         .map(|k| {
             FaultKind::parse(k).ok_or_else(|| {
-                format!("unknown fault kind {k:?} (expected 429, 500, 502, 503 or drop)")
+                format!(
+                    "unknown fault kind {k:?} (expected 429, 500, 502, 503, drop or drop_after)"
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -126,7 +133,8 @@ async fn main() -> ExitCode {
     cfg.seed = cli.seed;
     cfg.azure_file_seconds = cli.azure_file_seconds.max(0.0);
     cfg.faults = faults;
-    let running = match start(cfg, cli.listen).await {
+    cfg.spool_dir = cli.spool_dir.clone();
+    let mut running = match start(cfg, cli.listen).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("openai-sandbox: {e}");
@@ -135,7 +143,7 @@ async fn main() -> ExitCode {
     };
     // Tests parse this line to learn the port when listening on port 0.
     println!("listening on http://{}", running.addr);
-    tokio::select! {
+    let code = tokio::select! {
         r = running.wait() => match r {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -143,6 +151,20 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        _ = shutdown_signal() => ExitCode::SUCCESS,
+    };
+    // Stops the server and removes its spool directory (only a SIGKILL leaves it behind).
+    drop(running);
+    code
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use futures::Stream;
@@ -19,44 +19,52 @@ enum Segment {
     Disk { file: Arc<NamedTempFile>, len: u64 },
 }
 
-/// Immutable bytes with their SHA-256 and MD5, cheap to clone.
+/// Digests of a blob's bytes, computed on first use: hashing while receiving would cap upload
+/// throughput (notably in debug builds), and most blobs are never asked for theirs.
+#[derive(Clone, Debug)]
+pub struct Digests {
+    pub sha256: String,
+    pub md5: String,
+}
+
+/// Immutable bytes, cheap to clone.
 #[derive(Clone)]
 pub struct Blob {
     segments: Arc<Vec<Segment>>,
     len: u64,
-    sha256: String,
-    md5: String,
+    digests: Arc<OnceLock<Digests>>,
 }
 
 impl Blob {
     pub fn from_bytes(bytes: Bytes) -> Self {
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let md5 = hex::encode(Md5::digest(&bytes));
+        Self::from_segments(vec![Segment::Mem(bytes.clone())], bytes.len() as u64)
+    }
+
+    fn from_segments(segments: Vec<Segment>, len: u64) -> Self {
         Self {
-            len: bytes.len() as u64,
-            segments: Arc::new(vec![Segment::Mem(bytes)]),
-            sha256,
-            md5,
+            segments: Arc::new(segments),
+            len,
+            digests: Arc::new(OnceLock::new()),
         }
     }
 
-    /// Concatenate blobs without copying; digests are recomputed by reading (done off the async
-    /// threads by the caller).
-    pub fn concat_blocking(parts: &[Blob]) -> io::Result<Self> {
+    /// Concatenate blobs without copying any bytes.
+    pub fn concat(parts: &[Blob]) -> Self {
         let segments: Vec<Segment> = parts
             .iter()
             .flat_map(|b| b.segments.iter().cloned())
             .collect();
-        let len = parts.iter().map(|b| b.len).sum();
-        let mut blob = Self {
-            segments: Arc::new(segments),
-            len,
-            sha256: String::new(),
-            md5: String::new(),
-        };
+        Self::from_segments(segments, parts.iter().map(|b| b.len).sum())
+    }
+
+    /// SHA-256 and MD5 of the bytes; reads them all the first time (call off the async threads).
+    pub fn digests_blocking(&self) -> io::Result<Digests> {
+        if let Some(d) = self.digests.get() {
+            return Ok(d.clone());
+        }
         let mut sha = Sha256::new();
         let mut md5 = Md5::new();
-        let mut reader = blob.reader()?;
+        let mut reader = self.reader()?;
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = reader.read(&mut buf)?;
@@ -66,21 +74,22 @@ impl Blob {
             sha.update(&buf[..n]);
             md5.update(&buf[..n]);
         }
-        blob.sha256 = hex::encode(sha.finalize());
-        blob.md5 = hex::encode(md5.finalize());
-        Ok(blob)
+        let d = Digests {
+            sha256: hex::encode(sha.finalize()),
+            md5: hex::encode(md5.finalize()),
+        };
+        Ok(self.digests.get_or_init(|| d).clone())
+    }
+
+    pub async fn digests(&self) -> io::Result<Digests> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.digests_blocking())
+            .await
+            .map_err(io::Error::other)?
     }
 
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    pub fn sha256(&self) -> &str {
-        &self.sha256
-    }
-
-    pub fn md5(&self) -> &str {
-        &self.md5
     }
 
     /// A blocking reader over all segments (for validation in `spawn_blocking`).
@@ -132,8 +141,6 @@ pub struct BlobWriter {
     buf: Vec<u8>,
     disk: Option<(NamedTempFile, tokio::fs::File)>,
     len: u64,
-    sha: Sha256,
-    md5: Md5,
 }
 
 impl BlobWriter {
@@ -144,8 +151,6 @@ impl BlobWriter {
             buf: Vec::new(),
             disk: None,
             len: 0,
-            sha: Sha256::new(),
-            md5: Md5::new(),
         }
     }
 
@@ -154,10 +159,10 @@ impl BlobWriter {
     }
 
     pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.sha.update(chunk);
-        self.md5.update(chunk);
         self.len += chunk.len() as u64;
         if self.disk.is_none() && self.buf.len() + chunk.len() > self.spill_at {
+            // Recreate the spool if something cleaned /tmp under a running sandbox.
+            std::fs::create_dir_all(&self.dir)?;
             let tmp = NamedTempFile::new_in(&self.dir)?;
             let mut f = tokio::fs::File::from_std(tmp.reopen()?);
             f.write_all(&self.buf).await?;
@@ -174,12 +179,10 @@ impl BlobWriter {
     }
 
     pub async fn finish(self) -> io::Result<Blob> {
-        let sha256 = hex::encode(self.sha.finalize());
-        let md5 = hex::encode(self.md5.finalize());
         let segment = match self.disk {
             Some((tmp, mut f)) => {
+                // A scratch spool: flushed for readers, no fsync needed.
                 f.flush().await?;
-                f.sync_data().await?;
                 Segment::Disk {
                     file: Arc::new(tmp),
                     len: self.len,
@@ -187,12 +190,7 @@ impl BlobWriter {
             }
             None => Segment::Mem(Bytes::from(self.buf)),
         };
-        Ok(Blob {
-            segments: Arc::new(vec![segment]),
-            len: self.len,
-            sha256,
-            md5,
-        })
+        Ok(Blob::from_segments(vec![segment], self.len))
     }
 }
 
@@ -218,14 +216,18 @@ mod tests {
         w.write(b"world, this spills").await.unwrap();
         let a = w.finish().await.unwrap();
         let b = Blob::from_bytes(Bytes::from_static(b"!"));
-        let c = tokio::task::spawn_blocking(move || Blob::concat_blocking(&[a, b]))
-            .await
-            .unwrap()
-            .unwrap();
+        let c = Blob::concat(&[a, b]);
         let expect = b"hello world, this spills!".to_vec();
         assert_eq!(collect(&c).await, expect);
         assert_eq!(c.len(), expect.len() as u64);
-        assert_eq!(c.sha256(), hex::encode(Sha256::digest(&expect)));
+        assert_eq!(
+            c.digests().await.unwrap().sha256,
+            hex::encode(Sha256::digest(&expect))
+        );
+        assert_eq!(
+            c.digests_blocking().unwrap().md5,
+            hex::encode(Md5::digest(&expect))
+        );
         let mut r = String::new();
         c.reader().unwrap().read_to_string(&mut r).unwrap();
         assert_eq!(r.as_bytes(), expect);

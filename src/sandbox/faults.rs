@@ -17,6 +17,10 @@ pub enum FaultKind {
     Unavailable,
     #[serde(rename = "drop")]
     Drop,
+    /// The request is processed, then the connection is closed instead of answering: the client
+    /// cannot tell whether its create happened (tests adoption after a lost response).
+    #[serde(rename = "drop_after")]
+    DropAfter,
 }
 
 impl FaultKind {
@@ -27,6 +31,7 @@ impl FaultKind {
             "502" => Some(Self::BadGateway),
             "503" => Some(Self::Unavailable),
             "drop" => Some(Self::Drop),
+            "drop_after" => Some(Self::DropAfter),
             _ => None,
         }
     }
@@ -38,6 +43,7 @@ impl FaultKind {
             Self::BadGateway => "502",
             Self::Unavailable => "503",
             Self::Drop => "drop",
+            Self::DropAfter => "drop_after",
         }
     }
 }

@@ -36,28 +36,48 @@ async fn state(State(app): State<Shared>) -> Response {
 }
 
 async fn received(State(app): State<Shared>) -> Response {
-    let (st, _) = app.ticked();
-    Json(json!({"object": "list", "data": st.received})).into_response()
+    let (mut rows, blobs): (Vec<Value>, Vec<_>) = {
+        let (st, _) = app.ticked();
+        st.received
+            .iter()
+            .map(|r| {
+                (
+                    serde_json::to_value(r).unwrap_or(Value::Null),
+                    r.blob.clone(),
+                )
+            })
+            .unzip()
+    };
+    // Digests are computed on first request (off the lock, off the async threads).
+    for (row, blob) in rows.iter_mut().zip(blobs) {
+        row["sha256"] = match blob.digests().await {
+            Ok(d) => json!(d.sha256),
+            Err(_) => Value::Null,
+        };
+    }
+    Json(json!({"object": "list", "data": rows})).into_response()
 }
 
 async fn received_bytes(State(app): State<Shared>, Path(id): Path<String>) -> Response {
-    let (st, _) = app.ticked();
-    let Some(&i) = st.received_index.get(&id) else {
+    let found = {
+        let (st, _) = app.ticked();
+        st.received_index
+            .get(&id)
+            .map(|&i| (st.received[i].bytes, st.received[i].blob.clone()))
+    };
+    let Some((bytes, blob)) = found else {
         return plain_error(
             StatusCode::NOT_FOUND,
             "no file with this id was ever received",
         );
     };
-    let r = &st.received[i];
+    let sha = blob.digests().await.map(|d| d.sha256).unwrap_or_default();
     let headers = [
         (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-        (header::CONTENT_LENGTH, r.bytes.to_string()),
-        (
-            header::HeaderName::from_static("x-sandbox-sha256"),
-            r.sha256.clone(),
-        ),
+        (header::CONTENT_LENGTH, bytes.to_string()),
+        (header::HeaderName::from_static("x-sandbox-sha256"), sha),
     ];
-    (headers, Body::from_stream(r.blob.stream())).into_response()
+    (headers, Body::from_stream(blob.stream())).into_response()
 }
 
 #[derive(Deserialize)]

@@ -112,11 +112,10 @@ pub struct JobSpec {
     pub seed: i64,
     pub metadata: Option<Map<String, Value>>,
     pub integrations: Value,
-    /// Outcome of validating the files, computed up front and revealed at the end of the
-    /// `validating_files` stage: Ok(examples) or the failure and the parameter it concerns.
-    pub validation: Result<u64, (FormatFailure, &'static str)>,
     pub force_failure: bool,
 }
+
+pub type Validation = Result<u64, (FormatFailure, &'static str)>;
 
 pub struct JobRec {
     pub id: String,
@@ -124,6 +123,11 @@ pub struct JobRec {
     pub seq: u64,
     pub created: f64,
     pub spec: JobSpec,
+    /// Outcome of validating the files (computed in the background, revealed at the end of the
+    /// `validating_files` stage): Ok(examples) or the failure and the parameter it concerns.
+    validation: Option<Validation>,
+    /// When the validation outcome became known (virtual time).
+    validation_ready_at: f64,
     pub status: String,
     pub resolved: Option<Map<String, Value>>,
     pub paused_since: Option<f64>,
@@ -202,8 +206,10 @@ impl JobRec {
             organization_id: ctx.org_id.clone(),
             span: ctx.job_seconds.max(0.0),
             spec,
+            validation: None,
+            validation_ready_at: now,
         };
-        job.plan();
+        job.milestones = vec![(VALIDATED_AT, Milestone::Validated)];
         let ts = now as i64;
         job.event(
             st,
@@ -224,12 +230,9 @@ impl JobRec {
         id
     }
 
-    fn plan(&mut self) {
-        let mut ms = vec![(VALIDATED_AT, Milestone::Validated)];
-        let Ok(examples) = self.spec.validation else {
-            self.milestones = ms;
-            return;
-        };
+    /// Lay out training once the files are validated.
+    fn plan_training(&mut self, examples: u64) {
+        let mut ms = Vec::new();
         let hp = &self.spec.hyperparameters;
         let n_epochs = hp
             .get("n_epochs")
@@ -283,7 +286,7 @@ impl JobRec {
         }
         ms.push((1.0, Milestone::Succeeded));
         ms.sort_by(|a, b| a.0.total_cmp(&b.0));
-        self.milestones = ms;
+        self.milestones.extend(ms);
     }
 
     fn event(
@@ -302,6 +305,11 @@ impl JobRec {
             message,
             metrics,
         });
+    }
+
+    pub fn set_validation(&mut self, outcome: Validation, now: f64) {
+        self.validation = Some(outcome);
+        self.validation_ready_at = now.max(self.created);
     }
 
     /// Seconds of un-paused time since creation.
@@ -454,8 +462,18 @@ pub fn advance(st: &mut State, id: &str, now: f64, ctx: &JobCtx) {
     let span = ctx.job_seconds.max(0.0);
     while job.next < job.milestones.len() && !job.is_terminal() && job.paused_since.is_none() {
         let (at, m) = job.milestones[job.next].clone();
-        if job.active_elapsed(now) < at * span {
+        let elapsed = job.active_elapsed(now);
+        if elapsed < at * span {
             break;
+        }
+        if matches!(m, Milestone::Validated) {
+            if job.validation.is_none() {
+                // Still reading the file (large files take longer): the job waits.
+                break;
+            }
+            // Time spent validating beyond the planned stage does not shorten training.
+            let ready = job.validation_ready_at - job.created - job.paused_total;
+            job.paused_total += (ready - at * span).max(0.0);
         }
         job.next += 1;
         let ts = (job.created + job.paused_total + at * span) as i64;
@@ -466,7 +484,7 @@ pub fn advance(st: &mut State, id: &str, now: f64, ctx: &JobCtx) {
 
 fn apply(st: &mut State, job: &mut JobRec, m: Milestone, ts: i64, ctx: &JobCtx) {
     match m {
-        Milestone::Validated => match job.spec.validation.clone() {
+        Milestone::Validated => match job.validation.clone().unwrap_or(Ok(0)) {
             Err((failure, param)) => {
                 job.status = "failed".into();
                 job.finished_at = Some(ts);
@@ -474,7 +492,8 @@ fn apply(st: &mut State, job: &mut JobRec, m: Milestone, ts: i64, ctx: &JobCtx) 
                     Some(json!({"code": failure.code, "message": failure.message, "param": param}));
                 job.event(st, ts, "error", failure.message, None);
             }
-            Ok(_) => {
+            Ok(examples) => {
+                job.plan_training(examples);
                 job.status = "queued".into();
                 job.event(
                     st,
@@ -547,7 +566,7 @@ fn apply(st: &mut State, job: &mut JobRec, m: Milestone, ts: i64, ctx: &JobCtx) 
                     created: ts as f64,
                     expires_at: None,
                     blob: Blob::from_bytes(csv.into_bytes().into()),
-                    azure_bad_line: None,
+                    azure_check: Some(None),
                 },
                 None,
             );
@@ -576,5 +595,155 @@ fn apply(st: &mut State, job: &mut JobRec, m: Milestone, ts: i64, ctx: &JobCtx) 
                 None,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::faults::{FaultConfig, Faults};
+
+    fn ctx() -> JobCtx {
+        JobCtx {
+            job_seconds: 100.0,
+            org_name: "acme".into(),
+            org_id: "org-acme".into(),
+        }
+    }
+
+    fn spec(force_failure: bool, suffix: Option<&str>) -> JobSpec {
+        let mut hp = Map::new();
+        hp.insert("n_epochs".into(), json!(2));
+        JobSpec {
+            model: "gpt-4o-mini-2024-07-18".into(),
+            training_file: "file-t".into(),
+            training_bytes: 4000,
+            validation_file: None,
+            method: MethodType::Supervised,
+            hyperparameters: hp,
+            method_extra: Map::new(),
+            suffix: suffix.map(str::to_owned),
+            seed: 3,
+            metadata: None,
+            integrations: json!([]),
+            force_failure,
+        }
+    }
+
+    fn new_job(st: &mut State, force_failure: bool, validation: Option<Validation>) -> String {
+        let id = JobRec::create(
+            st,
+            Flavor::OpenAI,
+            spec(force_failure, Some("bot")),
+            1000.0,
+            &ctx(),
+        );
+        if let Some(v) = validation {
+            st.jobs.get_mut(&id).unwrap().set_validation(v, 1000.0);
+        }
+        id
+    }
+
+    fn status_at(st: &mut State, id: &str, now: f64) -> String {
+        advance(st, id, now, &ctx());
+        st.jobs[id].status.clone()
+    }
+
+    fn state() -> State {
+        State::new(1, Faults::new(FaultConfig::default()))
+    }
+
+    #[test]
+    fn timeline_from_validation_to_success() {
+        let mut st = state();
+        let id = new_job(&mut st, false, Some(Ok(20)));
+        assert_eq!(status_at(&mut st, &id, 1010.0), "validating_files");
+        assert_eq!(status_at(&mut st, &id, 1016.0), "queued");
+        assert_eq!(status_at(&mut st, &id, 1030.0), "running");
+        assert_eq!(status_at(&mut st, &id, 1100.0), "succeeded");
+        let job = &st.jobs[&id];
+        let model = job.fine_tuned_model.clone().unwrap();
+        assert!(
+            model.starts_with("ft:gpt-4o-mini-2024-07-18:acme:bot:"),
+            "{model}"
+        );
+        assert!(st.models.contains_key(&model));
+        assert_eq!(job.trained_tokens, Some(1000 * 2));
+        assert_eq!(job.finished_at, Some(1100));
+        assert_eq!(job.checkpoints.len(), 2, "one per epoch, last three kept");
+        assert_eq!(st.files[&job.result_files[0]].purpose, "fine-tune-results");
+        let ids: Vec<&str> = job.events.iter().map(|e| e.id.as_str()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "event ids increase");
+    }
+
+    #[test]
+    fn pause_stops_the_clock_and_resume_continues() {
+        let mut st = state();
+        let id = new_job(&mut st, false, Some(Ok(20)));
+        assert_eq!(status_at(&mut st, &id, 1050.0), "running");
+        let mut job = st.jobs.remove(&id).unwrap();
+        assert!(job.pause(&mut st, 1050.0));
+        assert!(!job.pause(&mut st, 1050.0));
+        st.jobs.insert(id.clone(), job);
+        assert_eq!(status_at(&mut st, &id, 5000.0), "paused");
+        let mut job = st.jobs.remove(&id).unwrap();
+        assert!(job.resume(&mut st, 5000.0));
+        st.jobs.insert(id.clone(), job);
+        assert_eq!(status_at(&mut st, &id, 5049.0), "running");
+        assert_eq!(status_at(&mut st, &id, 5050.0), "succeeded");
+    }
+
+    #[test]
+    fn validation_failures_and_forced_failures() {
+        let mut st = state();
+        let failure = FormatFailure {
+            code: "invalid_n_examples",
+            message: "Training file has 5 example(s)".into(),
+        };
+        let bad = new_job(&mut st, false, Some(Err((failure, "training_file"))));
+        assert_eq!(status_at(&mut st, &bad, 1016.0), "failed");
+        let job = &st.jobs[&bad];
+        assert_eq!(
+            job.error.as_ref().unwrap()["code"],
+            json!("invalid_n_examples")
+        );
+        assert!(job.fine_tuned_model.is_none() && job.result_files.is_empty());
+
+        let forced = new_job(&mut st, true, Some(Ok(20)));
+        assert_eq!(status_at(&mut st, &forced, 1100.0), "failed");
+        assert_eq!(
+            st.jobs[&forced].error.as_ref().unwrap()["code"],
+            json!("server_error")
+        );
+        assert!(st.models.is_empty());
+    }
+
+    #[test]
+    fn slow_validation_delays_the_job_without_shortening_training() {
+        let mut st = state();
+        let id = new_job(&mut st, false, None);
+        assert_eq!(
+            status_at(&mut st, &id, 1050.0),
+            "validating_files",
+            "waits for the outcome"
+        );
+        st.jobs.get_mut(&id).unwrap().set_validation(Ok(20), 1060.0);
+        assert_eq!(status_at(&mut st, &id, 1061.0), "queued");
+        // Validation ended 45 s late (planned at 15 s): training still takes its share.
+        assert_eq!(status_at(&mut st, &id, 1144.0), "running");
+        assert_eq!(status_at(&mut st, &id, 1145.0), "succeeded");
+    }
+
+    #[test]
+    fn cancel_is_final() {
+        let mut st = state();
+        let id = new_job(&mut st, false, Some(Ok(20)));
+        let mut job = st.jobs.remove(&id).unwrap();
+        assert!(job.cancel(&mut st, 1001.0));
+        assert!(!job.cancel(&mut st, 1002.0));
+        assert!(!job.resume(&mut st, 1002.0));
+        st.jobs.insert(id.clone(), job);
+        assert_eq!(status_at(&mut st, &id, 2000.0), "cancelled");
+        assert!(st.models.is_empty());
     }
 }

@@ -208,8 +208,11 @@ fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
 
 fn authenticate(cfg: &Config, flavor: Flavor, req: &Request) -> Result<(), ApiError> {
     let h = req.headers();
-    let bearer = header_str(h, "authorization")
-        .and_then(|a| a.strip_prefix("Bearer ").map(|k| k.trim().to_owned()));
+    let bearer = header_str(h, "authorization").and_then(|a| {
+        a.get(..7)
+            .filter(|p| p.eq_ignore_ascii_case("bearer "))
+            .map(|_| a[7..].trim().to_owned())
+    });
     match flavor {
         Flavor::OpenAI => match bearer {
             None => Err(ApiError::new(
@@ -297,7 +300,7 @@ fn fault_error(kind: FaultKind, retry_after_ms: u64, flavor: Flavor, org: &str) 
             "The server is overloaded or not ready yet.",
         )),
         // Never rendered: the connection is cut instead.
-        FaultKind::Drop => {
+        FaultKind::Drop | FaultKind::DropAfter => {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "dropped")
         }
     }
@@ -335,6 +338,15 @@ async fn frontdoor(AxState(app): AxState<Shared>, req: Request, next: Next) -> R
                         if let Some(c) = &conn {
                             c.kill();
                         }
+                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    }
+                    Some((FaultKind::DropAfter, _)) => {
+                        fault_label = Some(FaultKind::DropAfter.label());
+                        let r = next.run(req).await;
+                        if let Some(c) = &conn {
+                            c.kill();
+                        }
+                        drop(r);
                         StatusCode::INTERNAL_SERVER_ERROR.into_response()
                     }
                     Some((kind, retry_ms)) => {
@@ -399,7 +411,7 @@ async fn frontdoor(AxState(app): AxState<Shared>, req: Request, next: Next) -> R
         method,
         path,
         query,
-        status: if fault_label == Some("drop") {
+        status: if matches!(fault_label, Some("drop" | "drop_after")) {
             0
         } else {
             resp.status().as_u16()
@@ -413,10 +425,12 @@ async fn frontdoor(AxState(app): AxState<Shared>, req: Request, next: Next) -> R
     resp
 }
 
-/// A sandbox bound to an address and serving in the background; stops when dropped.
+/// A sandbox bound to an address and serving in the background; stops and removes its spool
+/// directory when dropped.
 pub struct Running {
     pub addr: SocketAddr,
     pub app: Shared,
+    spool: PathBuf,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -426,9 +440,8 @@ impl Running {
     }
 
     /// Serve until the server fails.
-    pub async fn wait(mut self) -> Result<(), SandboxError> {
-        let task = std::mem::replace(&mut self.task, tokio::spawn(async { Ok(()) }));
-        match task.await {
+    pub async fn wait(&mut self) -> Result<(), SandboxError> {
+        match (&mut self.task).await {
             Ok(r) => r.map_err(SandboxError::Serve),
             Err(e) => Err(SandboxError::Serve(std::io::Error::other(e))),
         }
@@ -438,17 +451,26 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.task.abort();
+        // Connection tasks may still hold the app (and its TempDir) for a moment; the spool is
+        // removed here so that nothing received outlives the sandbox.
+        let _ = std::fs::remove_dir_all(&self.spool);
     }
 }
 
 /// Bind `addr` (port 0 picks a free port) and serve in a background task.
 pub async fn start(cfg: Config, addr: SocketAddr) -> Result<Running, SandboxError> {
     let app = Arc::new(App::new(cfg)?);
+    let spool = app.spool_dir();
     let tcp = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(SandboxError::Bind)?;
     let addr = tcp.local_addr().map_err(SandboxError::Bind)?;
     let service = router(app.clone()).into_make_service_with_connect_info::<ConnHandle>();
     let task = tokio::spawn(async move { axum::serve(KillableListener::new(tcp), service).await });
-    Ok(Running { addr, app, task })
+    Ok(Running {
+        addr,
+        app,
+        spool,
+        task,
+    })
 }

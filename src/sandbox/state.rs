@@ -24,8 +24,8 @@ pub struct FileRec {
     pub created: f64,
     pub expires_at: Option<i64>,
     pub blob: Blob,
-    /// Azure import result: the first line that is not JSON, if any.
-    pub azure_bad_line: Option<u64>,
+    /// Azure import check: `None` while it runs, then the first line that is not JSON, if any.
+    pub azure_check: Option<Option<u64>>,
 }
 
 impl FileRec {
@@ -37,9 +37,9 @@ impl FileRec {
         let age = now - self.created;
         if age < processing_secs / 3.0 {
             "pending"
-        } else if age < processing_secs {
+        } else if age < processing_secs || self.azure_check.is_none() {
             "running"
-        } else if self.azure_bad_line.is_some() {
+        } else if matches!(self.azure_check, Some(Some(_))) {
             "error"
         } else {
             "processed"
@@ -64,7 +64,7 @@ impl FileRec {
                 let status = self.azure_status(now, azure_secs);
                 v["status"] = json!(status);
                 if status == "error"
-                    && let Some(line) = self.azure_bad_line
+                    && let Some(Some(line)) = self.azure_check
                 {
                     v["status_details"] = json!(format!(
                         "Invalid file format: line {line} is not valid JSON."
@@ -84,7 +84,6 @@ pub struct ReceivedRec {
     pub filename: String,
     pub purpose: String,
     pub bytes: u64,
-    pub sha256: String,
     /// `files` (multipart upload) or `uploads` (Uploads API).
     pub via: &'static str,
     pub received_at: i64,
@@ -228,7 +227,6 @@ impl State {
                 filename: file.filename.clone(),
                 purpose: file.purpose.clone(),
                 bytes: file.blob.len(),
-                sha256: file.blob.sha256().to_owned(),
                 via,
                 received_at: file.created_at(),
                 deleted: false,

@@ -116,14 +116,8 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
 fn check_example(obj: &Map<String, Value>, format: LineFormat) -> Option<&'static str> {
     match format {
         LineFormat::Chat => {
-            if obj.keys().any(|k| {
-                !matches!(
-                    k.as_str(),
-                    "messages" | "tools" | "functions" | "parallel_tool_calls"
-                )
-            }) {
-                return Some("has an unrecognized top-level key");
-            }
+            // Like OpenAI's checks, only the messages are inspected; other top-level keys
+            // (tools, functions, parallel_tool_calls, ...) are passed through.
             let msgs = obj.get("messages").and_then(Value::as_array);
             let Some(msgs) = msgs else {
                 return Some("is missing the messages list");

@@ -152,6 +152,32 @@ def openai_flow():
     p = wait_status(client, p.id, {"succeeded", "failed", "cancelled"})
     check(p.status == "succeeded", "resumed job succeeded")
 
+    # DPO with a validation file, hyperparameters in `method`; legacy top-level hyperparameters.
+    pref = "".join(json.dumps({
+        "input": {"messages": [{"role": "user", "content": f"pick {i}"}]},
+        "preferred_output": [{"role": "assistant", "content": "good"}],
+        "non_preferred_output": [{"role": "assistant", "content": "bad"}],
+    }) + "\n" for i in range(10)).encode()
+    pt = client.files.create(file=("pref.jsonl", pref), purpose="fine-tune")
+    pv = client.files.create(file=("pref-val.jsonl", pref[: len(pref) // 2]), purpose="fine-tune")
+    d = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini-2024-07-18", training_file=pt.id, validation_file=pv.id,
+        method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2}}},
+    )
+    d = wait_status(client, d.id, {"succeeded", "failed", "cancelled"})
+    check(d.status == "succeeded" and d.method.type == "dpo" and d.method.dpo.hyperparameters.beta == 0.2
+          and d.validation_file == pv.id, "DPO job with a validation file succeeded")
+    legacy = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=f.id, hyperparameters={"n_epochs": 1})
+    check(legacy.method.type == "supervised" and legacy.method.supervised.hyperparameters.n_epochs == 1,
+          "legacy hyperparameters map to method.supervised")
+    client.fine_tuning.jobs.cancel(legacy.id)
+    try:
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=pt.id, method={"type": "supervised"})
+        bad_format = wait_status(client, client.fine_tuning.jobs.list(limit=1).data[0].id, {"failed", "succeeded"})
+        check(bad_format.error.code == "invalid_file_format", "preference data in a supervised job fails the format check")
+    except openai.BadRequestError:
+        check(False, "format errors surface on the job, not on create")
+
     # Uploads API: several parts, md5 checked, completion creates a File.
     big = chat_jsonl(400, "upload")
     up = client.uploads.upload_file_chunked(
@@ -181,7 +207,7 @@ def openai_flow():
     inspect("/_sandbox/faults", "POST", {})
 
     # Models: delete the fine-tuned ones; base models cannot be deleted.
-    for m in {job.fine_tuned_model, p.fine_tuned_model}:
+    for m in {job.fine_tuned_model, p.fine_tuned_model, d.fine_tuned_model}:
         d = client.models.delete(m)
         check(d.deleted and d.id == m, f"model deleted")
         try:
