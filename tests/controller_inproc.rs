@@ -1,7 +1,7 @@
-//! The controllers in-process against a real API server, with in-memory pipeline and provider
-//! fakes: finalizers, status writes, ledger, adoption, deletion, confused-deputy refusal.
+//! The controllers in-process (so a debugger and the test share one process) against a real API
+//! server and an in-process `openai-sandbox` over real HTTP: finalizers, status writes, ledger,
+//! deletion of a paused job, confused-deputy refusal and re-validation after labelling.
 
-mod fakes;
 mod support;
 
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
+use serde_json::Value;
 use tunegate::api::{FineTuneJob, TrainingDataset};
 use tunegate::cli::run::{RunArgs, run_with};
 use tunegate::controller::metrics::Metrics;
@@ -27,7 +28,7 @@ fn data(lines: usize) -> String {
         .join("\n")
 }
 
-fn manifests(ns: &str, label: bool, paused: bool, name: &str) -> String {
+fn manifests(ns: &str, label: bool, paused: bool, name: &str, base_url: &str) -> String {
     let label = if label {
         "labels: {tunegate.dev/training-data: \"true\"}"
     } else {
@@ -58,13 +59,32 @@ kind: FineTuneJob
 metadata: {{name: {name}, namespace: {ns}}}
 spec:
   trainingDatasetRef: {{name: {name}}}
-  provider: {{credentialsSecretRef: {{name: creds, key: apiKey}}}}
+  provider: {{baseURL: "{base_url}/v1", credentialsSecretRef: {{name: creds, key: apiKey}}}}
   model: gpt-4o-mini-2024-07-18
   paused: {paused}
   output: {{configMapName: {name}-model}}
 "#,
         data = data(12)
     )
+}
+
+async fn sandbox_state(base: &str) -> Value {
+    reqwest::get(format!("{base}/_sandbox/state"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Uploaded training files still at the sandbox (result files the provider makes don't count).
+fn training_files(state: &Value) -> usize {
+    state["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["purpose"] == "fine-tune")
+        .count()
 }
 
 async fn wait<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
@@ -93,11 +113,17 @@ fn cond(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn controllers_with_fakes() {
+async fn controllers_against_the_sandbox() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cp = support::control_plane();
     let client = cp.client().await.unwrap();
-    let provider = fakes::FakeProvider::default();
+    let mut cfg = tunegate::sandbox::Config::new("sk-test");
+    cfg.job_seconds = 2.0;
+    let sandbox = tunegate::sandbox::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = sandbox.base_url();
+    let metrics = Arc::new(Metrics::new());
     let kubeconfig = cp.kubeconfig().display().to_string();
     let args = Wrap::parse_from([
         "run",
@@ -113,13 +139,19 @@ async fn controllers_with_fakes() {
     let operator = tokio::spawn(run_with(
         args,
         Arc::new(tunegate::controller::adapters::RealPipeline),
-        Arc::new(provider.clone()),
-        Arc::new(Metrics::new()),
+        Arc::new(tunegate::controller::adapters::HttpRemotes::new(
+            metrics.clone(),
+        )),
+        metrics,
     ));
 
     // Happy path.
     let ns = support::namespace("inproc");
-    support::kubectl_stdin(&["apply", "-f", "-"], &manifests(&ns, true, false, "happy")).ok();
+    support::kubectl_stdin(
+        &["apply", "-f", "-"],
+        &manifests(&ns, true, false, "happy", &base),
+    )
+    .ok();
     let jobs: Api<FineTuneJob> = Api::namespaced(client.clone(), &ns);
     let done = wait("happy job Ready", 60, || {
         let jobs = jobs.clone();
@@ -152,11 +184,14 @@ async fn controllers_with_fakes() {
             ("Model".into(), "Present".into())
         ]
     );
-    {
-        let s = provider.state.lock().unwrap();
-        assert_eq!((s.created_files, s.created_jobs), (1, 1));
-        assert!(s.files.is_empty(), "training file deleted at the provider");
-    }
+    let st_sb = sandbox_state(&base).await;
+    assert_eq!(st_sb["counts"]["received"], 1, "exactly one upload");
+    assert_eq!(st_sb["counts"]["jobs"], 1, "exactly one job");
+    assert_eq!(
+        training_files(&st_sb),
+        0,
+        "training file deleted at the provider"
+    );
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let creds = wait("credentials finalizer released", 20, || {
         let secrets = secrets.clone();
@@ -179,7 +214,11 @@ async fn controllers_with_fakes() {
 
     // Deleting a paused (live) job cancels it and deletes its file.
     let ns2 = support::namespace("inproc");
-    support::kubectl_stdin(&["apply", "-f", "-"], &manifests(&ns2, true, true, "del")).ok();
+    support::kubectl_stdin(
+        &["apply", "-f", "-"],
+        &manifests(&ns2, true, true, "del", &base),
+    )
+    .ok();
     let jobs2: Api<FineTuneJob> = Api::namespaced(client.clone(), &ns2);
     wait("del job paused", 60, || {
         let jobs2 = jobs2.clone();
@@ -208,16 +247,15 @@ async fn controllers_with_fakes() {
         "--timeout=60s",
     ])
     .ok();
-    {
-        let s = provider.state.lock().unwrap();
-        let job = s
-            .jobs
-            .values()
-            .find(|(j, _)| j.id == "ftjob-2")
-            .map(|(j, _)| j.status.clone());
-        assert_eq!(job.as_deref(), Some("cancelled"));
-        assert!(s.files.is_empty(), "no file left at the provider");
-    }
+    let st_sb = sandbox_state(&base).await;
+    let statuses: Vec<&str> = st_sb["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "cancelled").count(), 1);
+    assert_eq!(training_files(&st_sb), 0, "no file left at the provider");
     wait("credentials finalizer released after deletion", 20, || {
         let secrets2 = secrets2.clone();
         async move {
@@ -236,7 +274,7 @@ async fn controllers_with_fakes() {
     let ns3 = support::namespace("inproc");
     support::kubectl_stdin(
         &["apply", "-f", "-"],
-        &manifests(&ns3, false, false, "deputy"),
+        &manifests(&ns3, false, false, "deputy", &base),
     )
     .ok();
     let ds3: Api<TrainingDataset> = Api::namespaced(client.clone(), &ns3);
@@ -287,6 +325,6 @@ async fn controllers_with_fakes() {
         }
     })
     .await;
-    assert_eq!(provider.state.lock().unwrap().created_jobs, 3);
+    assert_eq!(sandbox_state(&base).await["counts"]["jobs"], 3);
     operator.abort();
 }

@@ -62,20 +62,22 @@ fn both_crds_are_established_and_discoverable() {
 
 #[test]
 fn every_example_is_accepted() {
-    let dir = repo_root().join("deploy/examples");
-    let dir = dir.to_string_lossy();
-    let out = kubectl(&["apply", "-f", &dir]).ok();
-    let files = std::fs::read_dir(repo_root().join("deploy/examples"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    let applied = out.stdout.lines().filter(|l| !l.trim().is_empty()).count();
-    assert!(
-        files > 0 && applied >= files,
-        "expected one applied object per example file ({files}), got:\n{}",
-        out.stdout
-    );
-    // Everything in them now exists as written.
-    kubectl(&["get", "-f", &dir]).ok();
+    // The top-level examples (the demo's) and the extra ones under more/ (another namespace).
+    for sub in ["deploy/examples", "deploy/examples/more"] {
+        let path = repo_root().join(sub);
+        let yaml_files = std::fs::read_dir(&path)
+            .expect("examples dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+            .count();
+        let out = kubectl(&["apply", "-f", &path.to_string_lossy()]).ok();
+        let applied = out.stdout.lines().filter(|l| !l.trim().is_empty()).count();
+        assert!(
+            yaml_files > 0 && applied >= yaml_files,
+            "expected at least one applied object per example file in {sub} ({yaml_files}), got:\n{}",
+            out.stdout
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Every example in deploy/examples/ and deploy/examples/more/ is valid against the CRDs' OpenAPI
-//! schemas (offline; tests/chart_cluster.rs also applies them to a real API server, which checks the
-//! CEL rules too), and the Secrets/ConfigMaps used as training data carry the opt-in label.
+//! v3.0 schemas, checked with JSON Schema draft 4 semantics as Kubernetes does (a boolean
+//! `exclusiveMinimum`), offline (tests/chart_cluster.rs also applies them to a real API server,
+//! which checks the CEL rules too), and the Secrets/ConfigMaps used as training data carry the
+//! opt-in label.
 
 mod packaging;
 
@@ -50,7 +52,7 @@ fn every_example_matches_its_crd_schema() {
             continue;
         };
         assert_eq!(doc["apiVersion"], "tunegate.dev/v1alpha1", "{file}");
-        let validator = jsonschema::validator_for(schema).expect("CRD schema compiles");
+        let validator = jsonschema::draft4::new(schema).expect("CRD schema compiles");
         let errors: Vec<String> = validator
             .iter_errors(doc)
             .map(|e| format!("{e} at {}", e.instance_path()))
@@ -70,7 +72,7 @@ fn the_schema_check_catches_a_broken_example() {
         .find(|(_, d)| kind(d) == "FineTuneJob")
         .unwrap();
     doc["spec"]["retention"]["trainingFiles"] = Value::from("KeepForever");
-    let validator = jsonschema::validator_for(&schemas["FineTuneJob"]).unwrap();
+    let validator = jsonschema::draft4::new(&schemas["FineTuneJob"]).unwrap();
     assert!(!validator.is_valid(&doc));
 }
 

@@ -295,6 +295,7 @@ impl Remote for ProviderRemote {
                     id: e.id,
                     level: e.level.unwrap_or_else(|| "info".into()),
                     message: e.message.unwrap_or_default(),
+                    metrics: e.kind.as_deref() == Some("metrics"),
                 })
                 .collect())
         })

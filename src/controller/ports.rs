@@ -133,6 +133,9 @@ pub struct RemoteEvent {
     pub id: String,
     pub level: String,
     pub message: String,
+    /// A per-step training-metrics event (`type: metrics`). These arrive once per training step,
+    /// so they advance the cursor but do not become Kubernetes Events.
+    pub metrics: bool,
 }
 
 /// The request body of an upload: a stream of chunks with a known total length. An `Err` item

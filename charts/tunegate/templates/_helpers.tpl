@@ -96,10 +96,11 @@ ClusterRole (cluster-wide mode) and a Role in the watched namespace (single-name
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create", "patch"]
-# Worker Jobs that read volume sources (finished ones are removed by their TTL, not by tunegate).
+# Worker Jobs that read volume sources or upload their output. A finished upload worker is deleted
+# once its result is read, so the next attempt gets a fresh Job; validation workers expire by TTL.
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "watch", "create"]
+  verbs: ["get", "list", "watch", "create", "delete"]
 # The worker pod's termination message carries its result.
 - apiGroups: [""]
   resources: ["pods"]

@@ -454,7 +454,9 @@ impl<'a> Run<'a> {
             .find_map(worker::termination_message)
             .map(|m| WorkerResult::parse(&m));
         // Whatever happened, the next attempt needs a fresh Job.
-        let _ = jobs.delete(&name, &DeleteParams::background()).await;
+        if let Err(e) = jobs.delete(&name, &DeleteParams::background()).await {
+            tracing::warn!(job = %name, error = %e, "cannot delete the finished upload worker Job");
+        }
         match result {
             Some(Ok(WorkerResult::Uploaded { id, .. })) => {
                 self.record_file(role, &id, &facts).await?;
@@ -645,7 +647,7 @@ impl<'a> Run<'a> {
                 None => {}
             }
         }
-        for ev in &events {
+        for ev in events.iter().filter(|ev| !ev.metrics) {
             self.provider_event(ev).await;
         }
         if let Some(last) = events.last() {
