@@ -12,6 +12,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/tunegate-demo.XXXXXX")"
 cluster="$work/cluster"
 ns=tunegate-demo
 
+"$root/scripts/ensure-tools.sh"
 echo "==> building tunegate, openai-sandbox and the control-plane launcher"
 cargo build --quiet --bin tunegate --bin openai-sandbox --example controlplane
 bin="$root/target/debug"
@@ -54,7 +55,7 @@ pids+=($!)
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18081/readyz >/dev/null && break; sleep 0.1; done
 
 echo "==> kubectl apply -f deploy/examples/"
-kubectl apply -f deploy/examples/00-namespace.yaml
+kubectl apply -f deploy/examples/00-namespace.yaml >/dev/null
 kubectl apply -f deploy/examples/
 
 echo "==> waiting for FineTuneJob support-bot"
@@ -85,6 +86,10 @@ echo
 echo "==> kubectl get tds,ftj -n $ns -o wide"
 kubectl -n "$ns" get tds,ftj -o wide
 echo
+echo "==> what redaction found in support-chats (counts only; the values never leave the cluster)"
+kubectl -n "$ns" get tds support-chats -o json |
+  jq -r '.status.findings // {} | to_entries[] | "    \(.key)\t\(.value)"'
+
 echo "==> ledger of support-bot (every remote object and its fate)"
 kubectl -n "$ns" get ftj support-bot -o json |
   jq -r '.status.ledger[] | "    \(.kind)\t\(.id)\t\(.state)"'
