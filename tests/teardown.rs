@@ -25,7 +25,12 @@ fn probe() {
     println!("PROBE {etcd} {apiserver} {}", cp.dir().display());
     let _ = std::io::Write::flush(&mut std::io::stdout());
     match mode.as_str() {
-        "panic" => panic!("probe: failing on purpose with the control plane running"),
+        "panic" => {
+            // Wait until the parent has seen the processes alive, else it races our exit.
+            let mut go = String::new();
+            let _ = std::io::stdin().read_line(&mut go);
+            panic!("probe: failing on purpose with the control plane running")
+        }
         _ => std::thread::sleep(Duration::from_secs(600)),
     }
 }
@@ -51,6 +56,7 @@ fn start_probe(mode: &str) -> Probe {
         ])
         .env(MODE_ENV, mode)
         .env("RUST_BACKTRACE", "0") // its panic is on purpose; keep the log short
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -128,6 +134,8 @@ fn no_process_left_after_a_failing_test() {
         probe.pids.iter().all(|&p| alive(p)),
         "control plane not running in the probe"
     );
+    // Let it fail now; dropping its stdin (EOF) is the signal.
+    drop(probe.child.stdin.take());
     let status = probe.child.wait().expect("wait for probe");
     assert!(!status.success(), "the probe test should have failed");
     assert_all_gone(&probe);
