@@ -21,10 +21,10 @@ ns=bench
 
 if [[ "$profile" == release ]]; then
   cargo build --quiet --release --bin tunegate --bin openai-sandbox --example controlplane
-  bin="$root/target/release"
+  bin="${CARGO_TARGET_DIR:-$root/target}/release"
 else
   cargo build --quiet --bin tunegate --bin openai-sandbox --example controlplane
-  bin="$root/target/debug"
+  bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 fi
 
 pids=()
