@@ -119,7 +119,9 @@ pub struct TokenizerError {
     pub encoding: &'static str,
 }
 
-fn load(encoding: Encoding) -> Result<&'static CoreBPE, TokenizerError> {
+/// The process-wide tokenizer for `encoding`, loaded once and shared by every user (the redaction
+/// report included): each vocabulary costs tens of MB, so there must be one copy of it.
+pub(crate) fn load(encoding: Encoding) -> Result<&'static CoreBPE, TokenizerError> {
     static O200K: OnceLock<Option<CoreBPE>> = OnceLock::new();
     static CL100K: OnceLock<Option<CoreBPE>> = OnceLock::new();
     let slot = match encoding {

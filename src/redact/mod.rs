@@ -579,7 +579,12 @@ impl Redactor {
     /// string would, at a fraction of the cost (windows reach at most 64 bytes for a space, so text
     /// without spaces gets a close estimate in linear time).
     fn count_tokens(&self, text: &str, findings: &[Finding], st: &mut Scratch) {
-        let bpe = tiktoken_rs::o200k_base_singleton();
+        // The same copy the dataset pipeline counts with; without it there is no token change to
+        // report, which must not stop redaction.
+        let Ok(bpe) = crate::dataset::tokens::load(crate::dataset::tokens::Encoding::O200kBase)
+        else {
+            return;
+        };
         let mut new_w = String::new();
         let mut i = 0;
         while i < findings.len() {
