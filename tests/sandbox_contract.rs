@@ -267,6 +267,18 @@ impl Harness {
         assert!(r.status().is_success());
     }
 
+    /// DELETE answers 200 with `deleted: true`; afterwards the object is gone: GET and a second
+    /// DELETE both answer 404 (each response schema-checked by `call`).
+    async fn delete_then_gone(&self, path: &str, template: &str) {
+        let d = self
+            .call(self.req(Method::DELETE, path), template, 200)
+            .await;
+        assert_eq!(d["deleted"], json!(true));
+        for method in [Method::GET, Method::DELETE] {
+            self.call(self.req(method, path), template, 404).await;
+        }
+    }
+
     async fn inspect(&self, path: &str) -> Value {
         self.http
             .get(self.url(path))
@@ -431,26 +443,8 @@ async fn files_and_errors_match_the_spec() {
         .await
         .unwrap();
     assert_eq!(received.bytes().await.unwrap().to_vec(), data);
-    let d = h
-        .call(
-            h.req(Method::DELETE, &format!("/v1/files/{id}")),
-            "/files/{file_id}",
-            200,
-        )
+    h.delete_then_gone(&format!("/v1/files/{id}"), "/files/{file_id}")
         .await;
-    assert_eq!(d["deleted"], json!(true));
-    h.call(
-        h.req(Method::GET, &format!("/v1/files/{id}")),
-        "/files/{file_id}",
-        404,
-    )
-    .await;
-    h.call(
-        h.req(Method::DELETE, &format!("/v1/files/{id}")),
-        "/files/{file_id}",
-        404,
-    )
-    .await;
     let rec = h.inspect("/_sandbox/received").await;
     let entry = rec["data"]
         .as_array()
@@ -1018,26 +1012,8 @@ async fn fine_tuning_jobs_and_models_match_the_spec() {
         403,
     )
     .await;
-    let del = h
-        .call(
-            h.req(Method::DELETE, &format!("/v1/models/{model}")),
-            "/models/{model}",
-            200,
-        )
+    h.delete_then_gone(&format!("/v1/models/{model}"), "/models/{model}")
         .await;
-    assert_eq!(del["deleted"], json!(true));
-    h.call(
-        h.req(Method::GET, &format!("/v1/models/{model}")),
-        "/models/{model}",
-        404,
-    )
-    .await;
-    h.call(
-        h.req(Method::DELETE, &format!("/v1/models/{model}")),
-        "/models/{model}",
-        404,
-    )
-    .await;
     let state = h.inspect("/_sandbox/state").await;
     assert_eq!(state["counts"]["models"], json!(0));
 }
