@@ -18,13 +18,13 @@ use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 
 use crate::api::{FineTuneJob, TRAINING_DATA_LABEL, TrainingDataset};
+use crate::cli::leader;
 use crate::controller::metrics::Metrics;
 use crate::controller::ports::{DatasetPipeline, RemoteFactory};
-use crate::controller::{self, Config, Context, dataset, finetune};
+use crate::controller::{Config, Context, dataset, finetune};
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -261,13 +261,7 @@ pub async fn run_with(
             .unwrap_or_else(|| "default".to_string());
         let identity = std::env::var("POD_NAME")
             .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
-        let manager = LeaseManagerBuilder::new(client.clone(), &args.lease_name)
-            .with_namespace(lease_ns)
-            .with_identity(identity)
-            .with_duration(15)
-            .with_grace(5)
-            .with_field_manager(controller::FIELD_MANAGER)
-            .build()
+        let manager = leader::lease_manager(client.clone(), &args.lease_name, &lease_ns, &identity)
             .await
             .map_err(|e| RunError::Lease(e.to_string()))?;
         let (mut rx, _task) = manager.watch().await;
