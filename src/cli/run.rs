@@ -16,7 +16,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, ResourceExt};
 use tokio::sync::watch;
 
@@ -76,6 +76,27 @@ pub struct RunArgs {
     /// Namespace of the Lease; defaults to --namespace, then $POD_NAMESPACE, then `default`.
     #[arg(long, env = "TUNEGATE_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
+}
+
+/// A controller whose cache holds objects without `managedFields`: nothing reads them, and at
+/// 1,000 FineTuneJobs they were the largest item on the heap (14 MB of 62 MB at peak, heaptrack).
+fn trimmed_controller<K>(api: Api<K>, wc: watcher::Config) -> Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, wc)
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects();
+    Controller::for_stream(stream, reader)
 }
 
 /// Why the operator stopped.
@@ -285,8 +306,8 @@ pub async fn run_with(
         concurrency: args.concurrency.max(1),
     };
     let wc = watcher::Config::default().any_semantic();
-    let tds_ctrl = Controller::new(api::<TrainingDataset>(&client, ns), wc.clone());
-    let ftj_ctrl = Controller::new(api::<FineTuneJob>(&client, ns), wc.clone());
+    let tds_ctrl = trimmed_controller(api::<TrainingDataset>(&client, ns), wc.clone());
+    let ftj_ctrl = trimmed_controller(api::<FineTuneJob>(&client, ns), wc.clone());
     let ctx = Arc::new(Context {
         client: client.clone(),
         recorder: Context::new_recorder(client.clone()),
@@ -296,6 +317,7 @@ pub async fn run_with(
         config: config.clone(),
         datasets: tds_ctrl.store(),
         jobs: ftj_ctrl.store(),
+        event_cursors: Default::default(),
     });
     let labelled = watcher::Config::default().labels(&format!("{TRAINING_DATA_LABEL}=true"));
     let ds_store = ctx.datasets.clone();

@@ -63,6 +63,40 @@ pub struct Context {
     pub config: Config,
     pub datasets: Store<TrainingDataset>,
     pub jobs: Store<FineTuneJob>,
+    /// The last provider event published per FineTuneJob uid. The status cursor is only written
+    /// with a real status change, so without this every poll would re-publish (409) the events
+    /// seen since that write; after a restart the status cursor and the 409 take over.
+    pub event_cursors: EventCursors,
+}
+
+/// Last published provider event id per FineTuneJob uid (entries leave when the job finishes).
+#[derive(Default)]
+pub struct EventCursors(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl EventCursors {
+    pub fn get(&self, uid: &str) -> Option<String> {
+        self.0.lock().ok().and_then(|m| m.get(uid).cloned())
+    }
+
+    pub fn set(&self, uid: &str, event_id: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(uid.to_string(), event_id.to_string());
+        }
+    }
+
+    pub fn forget(&self, uid: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(uid);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Context {

@@ -625,11 +625,12 @@ impl<'a> Run<'a> {
             },
             Err(e) => return Err(e.into()),
         };
-        let after = self
-            .status
-            .remote
-            .as_ref()
-            .and_then(|r| r.last_event_id.clone());
+        let after = self.ctx.event_cursors.get(&self.uid).or_else(|| {
+            self.status
+                .remote
+                .as_ref()
+                .and_then(|r| r.last_event_id.clone())
+        });
         let events = remote.events_after(job_id, after.as_deref()).await?;
         if !plan::is_terminal(&job.status) {
             let change = match (paused, job.status.as_str()) {
@@ -651,6 +652,7 @@ impl<'a> Run<'a> {
             self.provider_event(ev).await;
         }
         if let Some(last) = events.last() {
+            self.ctx.event_cursors.set(&self.uid, &last.id);
             self.remote_status().last_event_id = Some(last.id.clone());
         }
         self.observe(&job);
@@ -799,6 +801,8 @@ impl<'a> Run<'a> {
         };
         self.set(types::READY, ok && cleaned, reason, msg.clone());
         self.save().await?;
+        // The final status holds the cursor; a finished job is never polled again.
+        self.ctx.event_cursors.forget(&self.uid);
         let now_succeeded = crate::api::conditions::find(&self.status.conditions, types::SUCCEEDED)
             .map(|c| c.status.clone());
         if was_succeeded != now_succeeded {
@@ -975,6 +979,7 @@ impl<'a> Run<'a> {
 
     async fn cleanup(mut self) -> Result<Action, Error> {
         self.ctx.metrics.job_status(&self.uid, None);
+        self.ctx.event_cursors.forget(&self.uid);
         if self.obj.spec.deletion_policy == crate::api::DeletionPolicy::Orphan {
             plan::mark_retained(&mut self.status.ledger);
             self.save().await?;
