@@ -376,3 +376,61 @@ fn twenty_percent_faults_still_succeed_without_duplicates() {
         assert_eq!(sandbox.live_files_for(&uid), 0, "{n}: files deleted");
     }
 }
+
+/// A rotated pseudonymization key lives in a Secret the dataset controller does not watch (it
+/// carries no training-data label), so the dataset's digest goes stale. The upload's digest gate
+/// refuses (`DatasetChanged`, nothing uploaded), that refusal makes the dataset re-validate, and the
+/// job then uploads the bytes of the new digest: one file, pseudonymized with the new key.
+#[test]
+fn a_rotated_pseudonymization_key_is_revalidated_before_upload() {
+    let ns = support::namespace("e2e-rotate");
+    let sandbox = Sandbox::start(&["--job-seconds", "2"]);
+    let _op = Operator::start(&ns, &[]);
+    let docs: Vec<String> = scenario(
+        &ns,
+        "rot",
+        &sandbox.base_url(),
+        &chat_lines(10, "mail me at rotate.canary@example.com"),
+        "",
+    )
+    .split("---\n")
+    .map(|d| {
+        d.replace(
+            "  format: Chat\n",
+            "  format: Chat\n  redaction: {mode: Pseudonymize, pseudonymizationKeyRef: {name: rot-hmac, key: key}}\n",
+        )
+    })
+    .collect();
+    let (setup, job) = (docs[..3].join("---\n"), docs[3].clone());
+    let hmac = |k: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: rot-hmac, namespace: {ns}}}\nstringData: {{key: {k}}}\n"
+        )
+    };
+    apply(&format!("{}---\n{setup}", hmac("first-key-0123456789")));
+    let tds = wait_condition(&ns, "tds", "rot", "Ready", "True", None, 60);
+    let first = tds["status"]["redactedDigest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+
+    apply(&hmac("second-key-9876543210"));
+    apply(&job);
+    let ftj = wait_condition(&ns, "ftj", "rot", "Ready", "True", Some("Succeeded"), 120);
+    let tds = get(&ns, "tds", "rot").expect("dataset");
+    let second = tds["status"]["redactedDigest"].as_str().expect("digest");
+    assert_ne!(
+        second, first,
+        "the dataset was re-validated with the new key"
+    );
+    let received = sandbox.received_for(&uid(&ns, "ftj", "rot"));
+    assert_eq!(received.len(), 1, "the refused attempt uploaded nothing");
+    assert_eq!(
+        format!("sha256:{}", received[0]["sha256"].as_str().unwrap()),
+        second
+    );
+    assert_eq!(
+        ftj["status"]["remote"]["trainingFile"]["digest"].as_str(),
+        Some(second)
+    );
+}

@@ -1112,6 +1112,25 @@ async fn faults_are_injected_as_configured() {
     assert_eq!(state["counts"]["received"], json!(0));
 }
 
+/// An Azure file once its import check ran. The check is real work on a background task, so
+/// past its (virtual) processing time the file says `running` until that task has finished
+/// reading it: wait for it in real time, briefly.
+async fn imported(az: &impl Fn(Method, &str) -> reqwest::RequestBuilder, id: &str) -> Value {
+    for _ in 0..200 {
+        let f: Value = az(Method::GET, &format!("/files/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if f["status"] != json!("running") {
+            return f;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the import check of {id} did not finish in 10 s");
+}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_flavour_differs_where_azure_does() {
     let h = Harness::new().await;
@@ -1188,13 +1207,7 @@ async fn azure_flavour_differs_where_azure_does() {
         .unwrap();
     assert_eq!(f["status"], json!("running"));
     h.advance(20.0).await;
-    let f: Value = az(Method::GET, &format!("/files/{fid}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f = imported(&az, &fid).await;
     assert_eq!(f["status"], json!("processed"));
     // Not JSON lines: Azure's import puts the file in `error`.
     let form = reqwest::multipart::Form::new()
@@ -1212,13 +1225,7 @@ async fn azure_flavour_differs_where_azure_does() {
         .await
         .unwrap();
     h.advance(31.0).await;
-    let bad: Value = az(Method::GET, &format!("/files/{}", s(&bad, "id")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bad = imported(&az, &s(&bad, "id")).await;
     assert_eq!(bad["status"], json!("error"));
 
     let r = az(Method::POST, "/fine_tuning/jobs")

@@ -349,6 +349,11 @@ pub async fn run_with(
                 dataset::datasets_referencing(&ds_store2.state(), &ns, &c.name_any(), false)
             },
         )
+        .watches(
+            api::<FineTuneJob>(&client, ns),
+            wc.clone(),
+            |j: FineTuneJob| finetune::datasets_to_revalidate(&j),
+        )
         .with_config(cc.clone())
         .graceful_shutdown_on(shutdown(stop_rx.clone()))
         .run(dataset::reconcile, dataset::error_policy, ctx.clone())

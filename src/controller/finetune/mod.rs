@@ -1130,6 +1130,26 @@ pub fn jobs_using_dataset(
         .collect()
 }
 
+/// The datasets a FineTuneJob needs re-validated: those it reads, while its upload is refused
+/// with `DatasetChanged`. The dataset controller maps FineTuneJob changes through this, so a digest
+/// drift it cannot see itself (e.g. a rotated pseudonymization key in an unlabelled Secret) is
+/// re-validated instead of leaving the job waiting forever.
+pub fn datasets_to_revalidate(
+    job: &FineTuneJob,
+) -> Vec<kube::runtime::reflector::ObjectRef<TrainingDataset>> {
+    let changed = job.status.as_ref().is_some_and(|s| {
+        crate::api::conditions::find(&s.conditions, types::UPLOADED)
+            .is_some_and(|c| c.status == "False" && c.reason == "DatasetChanged")
+    });
+    let Some(ns) = job.namespace().filter(|_| changed) else {
+        return Vec::new();
+    };
+    std::iter::once(&job.spec.training_dataset_ref)
+        .chain(job.spec.validation_dataset_ref.as_ref())
+        .map(|r| kube::runtime::reflector::ObjectRef::new(&r.name).within(&ns))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1140,5 +1160,44 @@ mod tests {
         assert_eq!(camel_reason("rate_limit_exceeded"), "RateLimitExceeded");
         assert_eq!(camel_reason(""), "ProviderError");
         assert_eq!(camel_reason("500"), "ProviderError");
+    }
+
+    fn job_with_uploaded(status: &str, reason: &str) -> FineTuneJob {
+        serde_yaml::from_str(&format!(
+            r#"
+apiVersion: tunegate.dev/v1alpha1
+kind: FineTuneJob
+metadata: {{name: bot, namespace: team-a}}
+spec:
+  trainingDatasetRef: {{name: chats}}
+  validationDatasetRef: {{name: held-out}}
+  model: gpt-4o-mini-2024-07-18
+  provider: {{type: OpenAI, credentialsSecretRef: {{name: creds, key: apiKey}}}}
+status:
+  conditions:
+  - {{type: Uploaded, status: "{status}", reason: {reason}, message: m, lastTransitionTime: "2026-01-01T00:00:00Z"}}
+"#
+        ))
+        .expect("fixture")
+    }
+
+    #[test]
+    fn a_refused_upload_asks_both_datasets_for_revalidation() {
+        let refs = datasets_to_revalidate(&job_with_uploaded("False", "DatasetChanged"));
+        let names: Vec<_> = refs
+            .iter()
+            .map(|r| (r.name.as_str(), r.namespace.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            [("chats", Some("team-a")), ("held-out", Some("team-a"))]
+        );
+    }
+
+    #[test]
+    fn other_upload_states_ask_nothing() {
+        for (status, reason) in [("True", "Uploaded"), ("False", "UploadFailed")] {
+            assert!(datasets_to_revalidate(&job_with_uploaded(status, reason)).is_empty());
+        }
     }
 }
