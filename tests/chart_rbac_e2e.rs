@@ -7,7 +7,6 @@
 mod packaging;
 mod support;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -37,12 +36,16 @@ impl Operator {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The port the operator's metrics server bound (it is started with port 0 and logs the address),
+/// so no other process can take the port between choosing it and binding it.
+fn bound_metrics_port(log: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.contains("serving /healthz"))?;
+    let at = line.find("127.0.0.1:")? + "127.0.0.1:".len();
+    let digits: String = line[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 /// A plain HTTP/1.1 GET on loopback (no curl needed): (status, body).
@@ -166,9 +169,9 @@ async fn wait_for<T>(what: &str, secs: u64, op: &Operator, mut f: impl FnMut() -
     }
 }
 
-/// The chart's Deployment arguments, with the metrics address moved to a free loopback port and
+/// The chart's Deployment arguments, with the metrics address moved to an ephemeral loopback port and
 /// the kubeconfig of the ServiceAccount added (in a cluster the token is mounted instead).
-fn operator_args(deployment: &Value, metrics_port: u16, kubeconfig: &Path) -> Vec<String> {
+fn operator_args(deployment: &Value, kubeconfig: &Path) -> Vec<String> {
     let c = &deployment["spec"]["template"]["spec"]["containers"][0];
     let mut args: Vec<String> = c["args"]
         .as_array()
@@ -177,7 +180,7 @@ fn operator_args(deployment: &Value, metrics_port: u16, kubeconfig: &Path) -> Ve
         .map(|a| a.as_str().unwrap().to_string())
         .map(|a| {
             if a.starts_with("--metrics-addr=") {
-                format!("--metrics-addr=127.0.0.1:{metrics_port}")
+                "--metrics-addr=127.0.0.1:0".to_string()
             } else {
                 a
             }
@@ -217,11 +220,10 @@ async fn operator_as_the_chart_service_account_runs_the_happy_path() {
         .unwrap();
     let kubeconfig = service_account_kubeconfig(&release, sa);
 
-    let metrics_port = free_port();
     let log = control_plane().dir().join(format!("operator-{team}.log"));
     let log_file = std::fs::File::create(&log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_tunegate"))
-        .args(operator_args(deployment, metrics_port, &kubeconfig))
+        .args(operator_args(deployment, &kubeconfig))
         // What the Deployment sets from the downward API.
         .env("TUNEGATE_LEASE_NAMESPACE", &release)
         .env("POD_NAME", format!("tunegate-{team}"))
@@ -233,6 +235,10 @@ async fn operator_as_the_chart_service_account_runs_the_happy_path() {
         .spawn()
         .expect("start tunegate run");
     let op = Operator { child, log };
+    let metrics_port = wait_for("the metrics server", 60, &op, || {
+        bound_metrics_port(&op.log())
+    })
+    .await;
     let readyz = format!("http://127.0.0.1:{metrics_port}/readyz");
     wait_for("/readyz", 60, &op, || {
         (http_status(&readyz) == Some(200)).then_some(())
@@ -294,23 +300,39 @@ async fn operator_as_the_chart_service_account_runs_the_happy_path() {
     let model = ftj["status"]["remote"]["fineTunedModel"].as_str().unwrap();
     let cm = get_json(&["configmap", "support-bot-model", "-n", &team]).expect("output ConfigMap");
     assert_eq!(cm["data"]["model"], model);
-    let events = get_json(&["events.events.k8s.io", "-n", &team]).unwrap();
-    let reasons: Vec<&str> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["reason"].as_str())
-        .collect();
-    for want in ["Uploaded", "Submitted", "Succeeded"] {
-        assert!(reasons.contains(&want), "no {want} event: {reasons:?}");
-    }
-    let secret = get_json(&["secret", "openai", "-n", &team]).unwrap();
-    assert!(
-        secret["metadata"]["finalizers"]
+    // The Succeeded Event and the finalizer release follow the final status write: poll.
+    let reasons_of = |events: &Value| -> Vec<String> {
+        events["items"]
             .as_array()
-            .is_none_or(|f| f.is_empty()),
-        "{secret}"
-    );
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|e| e["reason"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wait_for(
+        "the Succeeded Event and the finalizer released",
+        30,
+        &op,
+        || {
+            let events = get_json(&["events.events.k8s.io", "-n", &team])?;
+            let secret = get_json(&["secret", "openai", "-n", &team])?;
+            let released = secret["metadata"]["finalizers"]
+                .as_array()
+                .is_none_or(|f| f.is_empty());
+            (released && reasons_of(&events).iter().any(|r| r == "Succeeded")).then_some(())
+        },
+    )
+    .await;
+    let reasons = reasons_of(&get_json(&["events.events.k8s.io", "-n", &team]).unwrap());
+    for want in ["Uploaded", "Submitted", "Succeeded"] {
+        assert!(
+            reasons.iter().any(|r| r == want),
+            "no {want} event: {reasons:?}"
+        );
+    }
     // Leader election took the chart's Lease in the release namespace.
     kubectl(&["get", "lease", "tunegate-leader", "-n", &release]).ok();
 

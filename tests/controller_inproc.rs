@@ -212,11 +212,19 @@ async fn controllers_against_the_sandbox() {
     assert_eq!(tds.examples, Some(12));
     assert_eq!(tds.findings.get("EMAIL_ADDRESS"), Some(&12));
 
-    // Deleting a paused (live) job cancels it and deletes its file.
+    // Deleting a paused (live) job cancels it and deletes its file. The sandbox accepts a pause
+    // only while a job is running, so this one gets a sandbox whose jobs run for 30 s (a 2 s job
+    // runs for 1.5 s: one slow reconcile on a busy machine and it would finish unpaused).
+    let mut slow_cfg = tunegate::sandbox::Config::new("sk-test");
+    slow_cfg.job_seconds = 40.0;
+    let slow = tunegate::sandbox::start(slow_cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let slow_base = slow.base_url();
     let ns2 = support::namespace("inproc");
     support::kubectl_stdin(
         &["apply", "-f", "-"],
-        &manifests(&ns2, true, true, "del", &base),
+        &manifests(&ns2, true, true, "del", &slow_base),
     )
     .ok();
     let jobs2: Api<FineTuneJob> = Api::namespaced(client.clone(), &ns2);
@@ -247,7 +255,7 @@ async fn controllers_against_the_sandbox() {
         "--timeout=60s",
     ])
     .ok();
-    let st_sb = sandbox_state(&base).await;
+    let st_sb = sandbox_state(&slow_base).await;
     let statuses: Vec<&str> = st_sb["jobs"]
         .as_array()
         .unwrap()
@@ -325,6 +333,6 @@ async fn controllers_against_the_sandbox() {
         }
     })
     .await;
-    assert_eq!(sandbox_state(&base).await["counts"]["jobs"], 3);
+    assert_eq!(sandbox_state(&base).await["counts"]["jobs"], 2);
     operator.abort();
 }

@@ -113,6 +113,20 @@ fn happy_path_with_canaries() {
     });
 }
 
+/// Waits until the job exists at the sandbox, then moves the sandbox clock into its `running`
+/// span (a 300 s job runs from 75 s on): a busy machine cannot make the test miss it.
+fn running_at_the_sandbox(ns: &str, name: &str, sandbox: &Sandbox) {
+    wait_for("job submitted", 120, || {
+        let f = get(ns, "ftj", name)?;
+        f["status"]["remote"]["jobID"].as_str().map(|_| ())
+    });
+    sandbox.advance(80.0);
+    wait_for("job running", 60, || {
+        let f = get(ns, "ftj", name)?;
+        (f["status"]["remote"]["status"] == "running").then_some(())
+    });
+}
+
 #[test]
 fn deleting_a_running_job_cancels_it_and_deletes_its_files() {
     let ns = support::namespace("e2e-delete");
@@ -125,10 +139,7 @@ fn deleting_a_running_job_cancels_it_and_deletes_its_files() {
         &chat_lines(10, ""),
         "",
     ));
-    wait_for("job running", 90, || {
-        let f = get(&ns, "ftj", "victim")?;
-        (f["status"]["remote"]["status"] == "running").then_some(())
-    });
+    running_at_the_sandbox(&ns, "victim", &sandbox);
     let uid = uid(&ns, "ftj", "victim");
     let creds = get(&ns, "secret", "victim-creds").unwrap();
     assert_eq!(
@@ -161,10 +172,7 @@ fn deleting_the_namespace_still_cleans_up_at_the_provider() {
         &chat_lines(10, ""),
         "",
     ));
-    wait_for("job running", 90, || {
-        let f = get(&ns, "ftj", "doomed")?;
-        (f["status"]["remote"]["status"] == "running").then_some(())
-    });
+    running_at_the_sandbox(&ns, "doomed", &sandbox);
     let uid = uid(&ns, "ftj", "doomed");
     support::kubectl(&["delete", "namespace", &ns, "--wait=false"]).ok();
     // No kube-controller-manager here: act as the namespace controller and delete everything in

@@ -59,7 +59,15 @@ fn no_writes_while_idle() {
         "  output: {configMapName: quiet-model}\n",
     ));
     wait_condition(&ns, "ftj", "quiet", "Ready", "True", Some("Succeeded"), 120);
-    // Let the last status write's watch event come back and be reconciled.
+    // The last writes of a finished job (the Succeeded Event, the credentials finalizer release)
+    // follow the final status write: wait for them, then let their watch events settle.
+    wait_for("credentials finalizer released", 60, || {
+        let s = get(&ns, "secret", "quiet-creds")?;
+        s["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(|f| f.is_empty())
+            .then_some(())
+    });
     std::thread::sleep(Duration::from_secs(5));
     let before = writes_by_resource();
     // The counter does see this operator's writes (else the assertion below would prove nothing).

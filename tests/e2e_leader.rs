@@ -23,7 +23,13 @@ fn two_replicas_never_both_act() {
     std::thread::sleep(Duration::from_secs(5));
     assert!(leads(&a) != leads(&b), "exactly one replica leads");
     let (leader, standby) = if leads(&a) { (a, b) } else { (b, a) };
-    assert!(standby.logs().contains("waiting for leadership"));
+    wait_for("the standby to wait for leadership", 60, || {
+        standby
+            .logs()
+            .contains("waiting for leadership")
+            .then_some(())
+    });
+    assert!(!leads(&standby), "the standby never led");
 
     apply(&scenario(
         &ns,

@@ -199,7 +199,9 @@ impl RequestObserver for Counter {
 
 #[tokio::test]
 async fn openai_full_lifecycle() {
-    let sb = sandbox(3.0).await;
+    // A 60 s job driven by the sandbox clock: the pause below must land while it runs, which a
+    // short wall-clock job on a busy machine can miss.
+    let sb = sandbox(60.0).await;
     let counter = Arc::new(Counter::default());
     let p: Arc<dyn FineTuneProvider> = Arc::new(openai_with(
         &sb,
@@ -258,11 +260,13 @@ async fn openai_full_lifecycle() {
             .unwrap()
             .is_empty()
     );
+    post_json(&sb, "/_sandbox/clock/advance", json!({"seconds": 16})).await;
     wait_for_status(p.as_ref(), &job.id, |s| *s == JobStatus::Running).await;
     let paused = p.pause_job(&job.id).await.unwrap();
     assert_eq!(paused.status, JobStatus::Paused);
     assert!(paused.status.is_paused() && !paused.status.is_terminal());
     assert!(!p.resume_job(&job.id).await.unwrap().status.is_paused());
+    post_json(&sb, "/_sandbox/clock/advance", json!({"seconds": 60})).await;
     let done = wait_for_status(p.as_ref(), &job.id, JobStatus::is_terminal).await;
     assert_eq!(done.status, JobStatus::Succeeded);
     let model = done.fine_tuned_model.clone().expect("fine-tuned model");

@@ -62,6 +62,24 @@ impl Sandbox {
         serde_json::from_slice(&out.stdout).expect("json")
     }
 
+    /// Moves the sandbox's clock forward (jobs progress by it as well as by wall time).
+    pub fn advance(&self, seconds: f64) {
+        let out = Command::new("curl")
+            .args([
+                "-fsS",
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+                "-d",
+                &format!(r#"{{"seconds": {seconds}}}"#),
+                &format!("{}/_sandbox/clock/advance", self.url),
+            ])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "clock advance failed");
+    }
+
     pub fn get_bytes(&self, path: &str) -> Vec<u8> {
         let out = Command::new("curl")
             .args(["-fsS", &format!("{}{}", self.url, path)])
