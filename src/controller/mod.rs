@@ -89,14 +89,6 @@ impl EventCursors {
             m.remove(uid);
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.0.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Context {
