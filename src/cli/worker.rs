@@ -103,16 +103,18 @@ fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, &'s
         },
         None => None,
     };
-    let mut input: Box<dyn Read + Send> = Box::new(std::io::empty());
+    let mut files = Vec::with_capacity(sources.len());
     for p in sources {
         match File::open(p) {
-            Ok(f) => input = Box::new(input.chain(std::io::BufReader::new(f))),
+            Ok(f) => files.push(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err("SourceFileNotFound");
             }
             Err(_) => return Err("SourceFileUnreadable"),
         }
     }
+    // Same joining as in-process sources, so both paths give the same digests.
+    let input: Box<dyn Read + Send> = Box::new(crate::dataset::pipeline::concat_sources(files));
     Ok((spec, key, input))
 }
 

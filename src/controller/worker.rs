@@ -407,15 +407,6 @@ pub fn termination_message(pod: &Pod) -> Option<String> {
         .clone()
 }
 
-/// True when `obj` is a worker Job (for the owns() watch).
-pub fn is_worker(job: &Job) -> bool {
-    job.meta()
-        .labels
-        .as_ref()
-        .and_then(|l| l.get("app.kubernetes.io/component"))
-        .is_some_and(|v| v == "worker")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,10 +46,14 @@ pub fn error_policy(_tds: Arc<TrainingDataset>, err: &Error, _ctx: Arc<Context>)
 
 async fn reconcile_inner(tds: &TrainingDataset, ctx: &Context) -> Result<Action, Error> {
     let (name, ns) = name_ns(tds)?;
-    let (verdict, requeue) = if source::has_volume(&tds.spec.sources) {
-        volume_verdict(tds, ctx, &name, &ns).await?
+    let verdict = if source::has_volume(&tds.spec.sources) {
+        match volume_verdict(tds, ctx, &name, &ns).await? {
+            Some(v) => v,
+            // The final verdict for this generation stands: its status is already written.
+            None => return Ok(Action::await_change()),
+        }
     } else {
-        (in_process_verdict(tds, ctx, &name, &ns).await?, None)
+        in_process_verdict(tds, ctx, &name, &ns).await?
     };
     let next = status::compute(
         tds.status.as_ref(),
@@ -62,10 +66,7 @@ async fn reconcile_inner(tds: &TrainingDataset, ctx: &Context) -> Result<Action,
         apply_status(&api, &name, &next).await?;
         publish_transition(tds, ctx, &next).await;
     }
-    Ok(match requeue {
-        Some(d) => Action::requeue(d),
-        None => Action::await_change(),
-    })
+    Ok(Action::await_change())
 }
 
 /// One Event when Ready changes (or first appears), none otherwise.
@@ -194,23 +195,22 @@ async fn in_process_verdict(
     })
 }
 
-/// The sources as one reader, in order.
+/// The sources as one reader, in order, never merging one source's last line with the next
+/// source's first (what `sourceDigest` covers).
 pub fn concat(parts: Vec<Vec<u8>>) -> impl Read + Send {
-    parts.into_iter().map(std::io::Cursor::new).fold(
-        Box::new(std::io::empty()) as Box<dyn Read + Send>,
-        |acc, c| Box::new(acc.chain(c)),
-    )
+    crate::dataset::pipeline::concat_sources(parts.into_iter().map(std::io::Cursor::new).collect())
 }
 
-/// Volume sources: a worker Job reads them; its termination message is the verdict.
+/// Volume sources: a worker Job reads them; its termination message is the verdict. `None` when
+/// the final verdict for this generation is already in the status.
 async fn volume_verdict(
     tds: &TrainingDataset,
     ctx: &Context,
     name: &str,
     ns: &str,
-) -> Result<(Verdict, Option<Duration>), Error> {
+) -> Result<Option<Verdict>, Error> {
     if let Err(p) = source::check_allowed(&ctx.client, ns, &tds.spec.sources).await {
-        return Ok((source_verdict(&p)?, None));
+        return Ok(Some(source_verdict(&p)?));
     }
     // A final verdict for this generation stands; volumes have no change notifications, so a
     // spec change (new generation) is what triggers another read.
@@ -222,15 +222,12 @@ async fn volume_verdict(
                 && c.reason != "SourceNotFound"
         })
     {
-        return Ok((current_verdict(st), None));
+        return Ok(None);
     }
     let key_secret = match pseudonymization_key(tds, ctx, name, ns).await? {
-        Ok(Some(_)) => Some(match &tds.spec.redaction.pseudonymization_key_ref {
-            Some(r) => (r.name.clone(), r.key.clone()),
-            None => (generated_key_secret(name), GENERATED_KEY.to_string()),
-        }),
-        Ok(None) => None,
-        Err(v) => return Ok((v, None)),
+        // Ok(None) exactly when the mode needs no key, as for `key_secret`.
+        Ok(_) => worker::key_secret(tds),
+        Err(v) => return Ok(Some(v)),
     };
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
     let job_name = worker::job_name(tds);
@@ -238,11 +235,11 @@ async fn volume_verdict(
         let manifest = worker::validate_job(tds, &ctx.config, key_secret)
             .map_err(|_| Error::MissingField("uid"))?;
         jobs.create(&PostParams::default(), &manifest).await?;
-        return Ok((Verdict::WorkerRunning, None));
+        return Ok(Some(Verdict::WorkerRunning));
     };
     let finished = worker::job_finished(&job);
     let Some(succeeded) = finished else {
-        return Ok((Verdict::WorkerRunning, None));
+        return Ok(Some(Verdict::WorkerRunning));
     };
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let list = pods
@@ -269,38 +266,7 @@ async fn volume_verdict(
             message: "the worker Job failed without a result".into(),
         },
     };
-    Ok((verdict, None))
-}
-
-/// Rebuilds the verdict a final status stands for, so recomputing it changes nothing.
-fn current_verdict(st: &crate::api::TrainingDatasetStatus) -> Verdict {
-    let ready = conditions::find(&st.conditions, types::READY);
-    let reason = ready.map(|c| c.reason.clone()).unwrap_or_default();
-    let message = ready.map(|c| c.message.clone()).unwrap_or_default();
-    match st.examples {
-        Some(examples) => {
-            use crate::controller::ports::{PipelineOutcome, PipelineSummary};
-            let outcome = match reason.as_str() {
-                "Valid" => PipelineOutcome::Valid,
-                "InvalidFormat" => PipelineOutcome::InvalidFormat,
-                "TooFewExamples" => PipelineOutcome::TooFewExamples,
-                _ => PipelineOutcome::RedactionRejected,
-            };
-            Verdict::Pipeline(PipelineSummary {
-                outcome: Some(outcome),
-                examples,
-                dropped_examples: st.dropped_examples.unwrap_or(0),
-                estimated_tokens: st.estimated_tokens.unwrap_or(0),
-                redacted_bytes: st.redacted_bytes.unwrap_or(0),
-                source_digest: st.source_digest.clone().unwrap_or_default(),
-                redacted_digest: st.redacted_digest.clone().unwrap_or_default(),
-                findings: st.findings.clone(),
-                format_errors: st.format_errors.clone(),
-            })
-        }
-        None if reason.starts_with("Worker") => Verdict::WorkerFailed { reason, message },
-        None => Verdict::PipelineFailed { reason, message },
-    }
+    Ok(Some(verdict))
 }
 
 /// Datasets in `ns` that read Secret (`secret == true`) or ConfigMap `name`: the watch mapper.
@@ -361,6 +327,15 @@ spec:
     fn concat_keeps_order() {
         let mut out = String::new();
         concat(vec![b"a\n".to_vec(), b"b\n".to_vec()])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "a\nb\n");
+    }
+
+    #[test]
+    fn concat_keeps_sources_on_separate_lines() {
+        let mut out = String::new();
+        concat(vec![b"a".to_vec(), b"b\n".to_vec()])
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, "a\nb\n");

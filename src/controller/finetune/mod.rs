@@ -1092,17 +1092,10 @@ async fn dataset_key(
     client: &kube::Client,
     ds: &TrainingDataset,
 ) -> Result<Option<Vec<u8>>, Error> {
-    if ds.spec.redaction.mode != crate::api::RedactionMode::Pseudonymize {
+    let Some((secret, key)) = worker::key_secret(ds) else {
         return Ok(None);
-    }
-    let ns = ds.namespace().ok_or(Error::MissingField("namespace"))?;
-    let (secret, key) = match &ds.spec.redaction.pseudonymization_key_ref {
-        Some(r) => (r.name.clone(), r.key.clone()),
-        None => (
-            super::dataset::generated_key_secret(&ds.name_any()),
-            super::dataset::GENERATED_KEY.to_string(),
-        ),
     };
+    let ns = ds.namespace().ok_or(Error::MissingField("namespace"))?;
     let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     Ok(api
         .get_opt(&secret)
