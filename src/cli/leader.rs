@@ -28,8 +28,7 @@ pub fn lease_field_manager(identity: &str) -> String {
     }
     // Long identities (e.g. long pod names) are hashed: still unique per replica, within the limit.
     let digest = Sha256::digest(identity.as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{FIELD_MANAGER}-leader-{hex}")
+    format!("{FIELD_MANAGER}-leader-{}", hex::encode(&digest[..16]))
 }
 
 /// Builds the lease manager for one replica (it creates the Lease if it does not exist).

@@ -13,10 +13,11 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 
-use crate::api::{DatasetFormat, RedactionMode, RedactionPolicy};
+use super::check::FormatArg;
+use crate::api::{RedactionMode, RedactionPolicy};
 use crate::dataset::jsonl::{DEFAULT_MAX_LINE_BYTES, JsonlReader};
 use crate::dataset::validate::validate_line;
 use crate::redact::{LineOutcome, RedactionReport, Redactor};
@@ -30,24 +31,6 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_INVALID: u8 = 2;
 /// Exit code: Reject mode found something.
 pub const EXIT_REJECTED: u8 = 3;
-
-/// Training data format, as the CLI spells it.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FormatArg {
-    Chat,
-    Completion,
-    Preference,
-}
-
-impl From<FormatArg> for DatasetFormat {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Chat => DatasetFormat::Chat,
-            FormatArg::Completion => DatasetFormat::Completion,
-            FormatArg::Preference => DatasetFormat::Preference,
-        }
-    }
-}
 
 /// Arguments of `tunegate redact`.
 #[derive(Args, Debug, Clone)]

@@ -340,10 +340,6 @@ impl<'a> Run<'a> {
             };
         let key = dataset_key(&self.ctx.client, &ds).await?;
         self.ensure_credentials_finalizer().await?;
-        let remote = match self.remote().await? {
-            Ok(r) => r,
-            Err(_) => return Err(Error::MissingField("provider")),
-        };
         let req = upload::StreamRequest {
             spec: ds.spec.clone(),
             input: Box::new(super::dataset::concat(parts)),
@@ -989,11 +985,7 @@ impl<'a> Run<'a> {
         // Objects may exist that a crash kept out of the ledger; only the credentials can tell.
         let in_flight = !plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Deleting)
             .is_empty()
-            || !self
-                .status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == types::SUBMITTED && c.status == "True");
+            || !crate::api::conditions::is_true(&self.status.conditions, types::SUBMITTED);
         if in_flight {
             self.adopt_unrecorded().await?;
         }
