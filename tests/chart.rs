@@ -318,6 +318,8 @@ fn leader_election_lease_access_is_confined_to_the_release_namespace() {
 fn no_role_grants_dangerous_verbs_or_wildcards() {
     for extra in [&[][..], &["--set", "watchNamespace=team-a"][..]] {
         let docs = template(extra);
+        let roles = of_kind(&docs, "Role").len() + of_kind(&docs, "ClusterRole").len();
+        assert!(roles > 0, "no Role or ClusterRole rendered with {extra:?}");
         for k in ["Role", "ClusterRole"] {
             for r in of_kind(&docs, k) {
                 for (group, resource, verb) in grants(&r["rules"]) {
@@ -364,6 +366,7 @@ fn leader_election_can_be_turned_off_only_for_one_replica() {
 #[test]
 fn rbac_can_be_left_to_the_cluster_admin() {
     let docs = template(&["--set", "rbac.create=false"]);
+    one(&docs, "Deployment");
     for k in ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"] {
         assert!(
             of_kind(&docs, k).is_empty(),

@@ -28,6 +28,7 @@ fn tunegate_crds_command_prints_the_committed_file() {
 
 #[test]
 fn both_crds_have_status_subresource_and_printer_columns() {
+    assert_eq!(tunegate::api::crds().len(), 2);
     for crd in tunegate::api::crds() {
         let name = crd.metadata.name.clone().unwrap_or_default();
         assert_eq!(crd.spec.group, "tunegate.dev");

@@ -82,6 +82,10 @@ fn happy_path_with_canaries() {
     let events = support::kubectl(&["-n", &ns, "get", "events", "-o", "json"])
         .ok()
         .stdout;
+    assert!(
+        events.contains("\"Succeeded\""),
+        "the operator's Events are there: {events}"
+    );
     let statuses = format!("{tds}{ftj}");
     let logs = op.logs();
     assert!(logs.contains("controllers started"));

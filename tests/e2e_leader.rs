@@ -39,6 +39,7 @@ fn two_replicas_never_both_act() {
         "",
     ));
     wait_condition(&ns, "ftj", "first", "Ready", "True", Some("Succeeded"), 90);
+    assert!(leader.logs().contains("controllers started"));
     assert!(
         !standby.logs().contains("controllers started"),
         "the standby did not act"

@@ -45,21 +45,24 @@ async fn racing_replicas_never_both_lead() {
             w.iter().filter(|(rx, _)| *rx.borrow()).count()
         };
         let start = Instant::now();
-        let mut seen_leader = false;
-        // Watch for a while after the first leader appears: a lost race shows up as a second
+        let mut first_leader: Option<Instant> = None;
+        // Watch for 3 s after the first leader appears: a lost race shows up as a second
         // leader within a few hundred milliseconds (the loser's next sync), so 3 s is ample.
         while start.elapsed() < Duration::from_secs(30) {
             let n = leaders(&watches);
             assert!(n <= 1, "round {round}: {n} replicas lead at once");
-            if n == 1 && !seen_leader {
-                seen_leader = true;
+            if n == 1 && first_leader.is_none() {
+                first_leader = Some(Instant::now());
             }
-            if seen_leader && start.elapsed() > Duration::from_secs(3) {
+            if first_leader.is_some_and(|t| t.elapsed() > Duration::from_secs(3)) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(seen_leader, "round {round}: nobody took the Lease in 30 s");
+        assert!(
+            first_leader.is_some(),
+            "round {round}: nobody took the Lease in 30 s"
+        );
         for (_, task) in watches {
             task.abort();
         }

@@ -94,6 +94,9 @@ fn recall_and_lookalike_keep_rate() {
     for m in &misses {
         println!("{m}");
     }
+    // Every entity type and look-alike kind the corpus is built from was measured.
+    assert_eq!(recall.len(), 8, "{:?}", recall.keys());
+    assert_eq!(kept.len(), 10, "{:?}", kept.keys());
     for (k, (h, t)) in &recall {
         assert!(*h as f64 / *t as f64 >= 0.99, "recall for {k} is {h}/{t}");
     }

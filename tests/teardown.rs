@@ -134,6 +134,10 @@ fn no_process_left_after_a_failing_test() {
         probe.pids.iter().all(|&p| alive(p)),
         "control plane not running in the probe"
     );
+    assert!(
+        !pgrep(&probe.dir).is_empty(),
+        "pgrep -f finds the probe's processes"
+    );
     // Let it fail now; dropping its stdin (EOF) is the signal.
     drop(probe.child.stdin.take());
     let status = probe.child.wait().expect("wait for probe");
@@ -149,6 +153,10 @@ fn no_process_left_after_sigkill() {
         probe.pids.iter().all(|&p| alive(p)),
         "control plane not running in the probe"
     );
+    assert!(
+        !pgrep(&probe.dir).is_empty(),
+        "pgrep -f finds the probe's processes"
+    );
     probe.child.kill().expect("SIGKILL the probe"); // Child::kill sends SIGKILL
     let _ = probe.child.wait();
     assert_all_gone(&probe);
@@ -162,6 +170,10 @@ fn drop_stops_both_processes_and_removes_the_directory() {
     let (etcd, apiserver) = cp.pids();
     let dir = cp.dir().to_owned();
     assert!(alive(etcd) && alive(apiserver));
+    assert!(
+        !pgrep(&dir.to_string_lossy()).is_empty(),
+        "pgrep -f finds them"
+    );
     drop(cp);
     // Drop waits for both children, so they are gone (and reaped) already.
     assert!(

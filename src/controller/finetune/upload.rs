@@ -184,9 +184,10 @@ mod tests {
     #[tokio::test]
     async fn too_many_bytes_is_refused() {
         let (mut g, body) = gate(3);
-        let writer = tokio::task::spawn_blocking(move || g.write_all(b"abcd").is_err());
+        let writer = tokio::task::spawn_blocking(move || g.write_all(b"abcd"));
         drop(body);
-        assert!(writer.await.unwrap());
+        let err = writer.await.unwrap().expect_err("a fourth byte is refused");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     }
 }
 
