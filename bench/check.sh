@@ -81,7 +81,7 @@ run "check, all cores (o200k_base, gpt-4o-mini)"
 run "check, 1 core (cl100k_base, gpt-3.5-turbo)" --model gpt-3.5-turbo-0125
 
 echo "library pipeline (examples/pipeline_bench.rs)"
-cargo build --release --quiet --example pipeline_bench
+cargo build --release --quiet -p tunegate-core --example pipeline_bench
 if command -v taskset >/dev/null; then
   taskset -c 0 target/release/examples/pipeline_bench "$file" 1
 fi

@@ -20,10 +20,10 @@ cluster="$work/cluster"
 ns=bench
 
 if [[ "$profile" == release ]]; then
-  cargo build --quiet --release --bin tunegate --bin openai-sandbox --example controlplane
+  cargo build --quiet --release -p tunegate -p openai-sandbox -p tunegate-testenv --bins --example controlplane
   bin="${CARGO_TARGET_DIR:-$root/target}/release"
 else
-  cargo build --quiet --bin tunegate --bin openai-sandbox --example controlplane
+  cargo build --quiet -p tunegate -p openai-sandbox -p tunegate-testenv --bins --example controlplane
   bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 fi
 

@@ -23,7 +23,7 @@ if [ ! -x /usr/bin/time ]; then
   if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
 fi
 
-cargo build -q --release --bin tunegate --example redact_bench_gen
+cargo build -q --release -p tunegate --bin tunegate && cargo build -q --release -p tunegate-core --example redact_bench_gen
 BIN=target/release/tunegate
 GEN=target/release/examples/redact_bench_gen
 

@@ -9,9 +9,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 SIZE_MB="${SIZE_MB:-600}"
 BIN="${BIN:-$ROOT/target/debug/openai-sandbox}"
-[ -x "$BIN" ] || (cd "$ROOT" && cargo build --quiet --bin openai-sandbox)
+[ -x "$BIN" ] || (cd "$ROOT" && cargo build --quiet -p openai-sandbox --bin openai-sandbox)
 # The SDK venv from the SDK test (created idempotently there).
-VENV="$ROOT/tests/sdk/.venv"
+VENV="$ROOT/crates/openai-sandbox/tests/sdk/.venv"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "openai==3.57.0"

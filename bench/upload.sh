@@ -12,7 +12,7 @@ if [ ! -x /usr/bin/time ]; then
   apt-get install -y -q time >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q time >/dev/null; }
 fi
 
-cargo build --release --bin openai-sandbox --example upload_bench
+cargo build --release -p openai-sandbox --bin openai-sandbox && cargo build --release -p tunegate --example upload_bench
 
 LOG="$(mktemp)"; OUT="$(mktemp)"
 SANDBOX_PID=""

@@ -14,4 +14,4 @@ case "$cmd" in
 esac
 dir="${TUNEGATE_DEV_CLUSTER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tunegate/dev-cluster}"
 cd "$root"
-exec cargo run --quiet --example controlplane -- "$cmd" --dir "$dir"
+exec cargo run --quiet -p tunegate-testenv --example controlplane -- "$cmd" --dir "$dir"

@@ -14,7 +14,8 @@ ns=tunegate-demo
 
 "$root/scripts/ensure-tools.sh"
 echo "==> building tunegate, openai-sandbox and the control-plane launcher"
-cargo build --quiet --bin tunegate --bin openai-sandbox --example controlplane
+cargo build --quiet -p tunegate -p openai-sandbox --bins
+cargo build --quiet -p tunegate-testenv --example controlplane
 bin="$root/target/debug"
 
 pids=()

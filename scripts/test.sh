@@ -19,11 +19,13 @@ step "cargo fmt"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "cargo test"
-cargo test --locked --all-targets --no-fail-fast
-cargo test --locked --doc
+# The end-to-end tests start the workspace's binaries (tunegate, openai-sandbox) as processes.
+cargo build --locked --workspace --bins
+cargo test --locked --workspace --all-targets --no-fail-fast
+cargo test --locked --workspace --doc
 
 step "no control-plane process left behind"
 hack/check-no-leftovers.sh

@@ -2,7 +2,7 @@
 //! Standard, and the committed copies (chart CRDs, deploy/manifests, the Argo CD snippet).
 //! Helm is built from Go modules by hack/build-helm.sh on first use and cached.
 
-mod packaging;
+use tunegate_testkit::packaging;
 
 use std::collections::BTreeSet;
 

@@ -1,11 +1,11 @@
-//! The chart on a real kube-apiserver (tunegate::testenv, RBAC on, PodSecurity admission on):
+//! The chart on a real kube-apiserver (tunegate_testenv, RBAC on, PodSecurity admission on):
 //! the rendered manifests apply with server-side apply in both modes, the operator's and the
 //! worker's pods pass the restricted Pod Security Standard, the chart's ServiceAccount (through a
 //! TokenRequest token) may do every API call the controller makes, and in single-namespace mode it
 //! cannot read Secrets anywhere else.
 
-mod packaging;
-mod support;
+use tunegate_testkit::cluster as support;
+use tunegate_testkit::packaging;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -216,7 +216,7 @@ fn worker_job_pods_pass_restricted_pss_in_a_tenant_namespace() {
         "pod-security.kubernetes.io/enforce=restricted",
     ])
     .ok();
-    let tds: tunegate::api::TrainingDataset = serde_yaml::from_str(&format!(
+    let tds: tunegate_api::TrainingDataset = serde_yaml::from_str(&format!(
         "apiVersion: tunegate.dev/v1alpha1\nkind: TrainingDataset\nmetadata: {{name: vol, namespace: {ns}, uid: 0d6f-1, generation: 1}}\n\
          spec:\n  format: Chat\n  sources:\n    - volume: {{claimName: datasets, path: a/train.jsonl}}\n"
     ))

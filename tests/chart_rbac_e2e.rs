@@ -4,8 +4,8 @@
 //! real kube-apiserver and openai-sandbox: the dataset becomes Ready, the job Succeeded, the output
 //! ConfigMap is written, the uploaded file is deleted, and no API call was ever Forbidden.
 
-mod packaging;
-mod support;
+use tunegate_testkit::cluster as support;
+use tunegate_testkit::packaging;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -195,9 +195,9 @@ fn operator_args(deployment: &Value, kubeconfig: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn operator_as_the_chart_service_account_runs_the_happy_path() {
     let _ = control_plane();
-    let mut cfg = tunegate::sandbox::Config::new(SANDBOX_KEY);
+    let mut cfg = openai_sandbox::Config::new(SANDBOX_KEY);
     cfg.job_seconds = 2.0;
-    let sandbox = tunegate::sandbox::start(cfg, "127.0.0.1:0".parse().unwrap())
+    let sandbox = openai_sandbox::start(cfg, "127.0.0.1:0".parse().unwrap())
         .await
         .expect("sandbox starts");
     let base = sandbox.base_url();

@@ -2,7 +2,7 @@
 //! server and an in-process `openai-sandbox` over real HTTP: finalizers, status writes, ledger,
 //! deletion of a paused job, confused-deputy refusal and re-validation after labelling.
 
-mod support;
+use tunegate_testkit::cluster as support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +11,9 @@ use clap::Parser;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use serde_json::Value;
-use tunegate::api::{FineTuneJob, TrainingDataset};
 use tunegate::cli::run::{RunArgs, run_with};
 use tunegate::controller::metrics::Metrics;
+use tunegate_api::{FineTuneJob, TrainingDataset};
 
 #[derive(Parser)]
 struct Wrap {
@@ -117,9 +117,9 @@ async fn controllers_against_the_sandbox() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cp = support::control_plane();
     let client = cp.client().await.unwrap();
-    let mut cfg = tunegate::sandbox::Config::new("sk-test");
+    let mut cfg = openai_sandbox::Config::new("sk-test");
     cfg.job_seconds = 2.0;
-    let sandbox = tunegate::sandbox::start(cfg, "127.0.0.1:0".parse().unwrap())
+    let sandbox = openai_sandbox::start(cfg, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let base = sandbox.base_url();
@@ -215,9 +215,9 @@ async fn controllers_against_the_sandbox() {
     // Deleting a paused (live) job cancels it and deletes its file. The sandbox accepts a pause
     // only while a job is running, so this one gets a sandbox whose jobs run for 30 s (a 2 s job
     // runs for 1.5 s: one slow reconcile on a busy machine and it would finish unpaused).
-    let mut slow_cfg = tunegate::sandbox::Config::new("sk-test");
+    let mut slow_cfg = openai_sandbox::Config::new("sk-test");
     slow_cfg.job_seconds = 40.0;
-    let slow = tunegate::sandbox::start(slow_cfg, "127.0.0.1:0".parse().unwrap())
+    let slow = openai_sandbox::start(slow_cfg, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let slow_base = slow.base_url();

@@ -1,7 +1,7 @@
 //! The CRDs and examples against a real kube-apiserver (built by hack/build-controlplane.sh),
 //! driven through kubectl with the generated kubeconfig, as a user would.
 
-mod support;
+use tunegate_testkit::cluster as support;
 
 use serde_json::{Value, json};
 use support::{control_plane, kubectl, kubectl_stdin, namespace, pinned_version, repo_root};
@@ -253,7 +253,7 @@ fn get_shows_the_printer_columns() {
     apply(&finetunejob(&ns, "support-bot")).ok();
     let out = kubectl(&["get", "-n", &ns, "tds,ftj"]).ok();
     let wide = kubectl(&["get", "-n", &ns, "tds,ftj", "-o", "wide"]).ok();
-    for crd in tunegate::api::crds() {
+    for crd in tunegate_api::crds() {
         let kind = crd.spec.names.kind.clone();
         for version in &crd.spec.versions {
             for column in version.additional_printer_columns.iter().flatten() {
@@ -278,7 +278,7 @@ fn get_shows_the_printer_columns() {
 #[test]
 fn explain_prints_the_doc_comment() {
     control_plane();
-    let crd = tunegate::api::crds()
+    let crd = tunegate_api::crds()
         .into_iter()
         .find(|c| c.spec.names.kind == "FineTuneJob")
         .expect("FineTuneJob CRD");

@@ -6,7 +6,7 @@ use std::path::Path;
 fn committed_crds_match_generated() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds/tunegate.dev.yaml");
     let committed = std::fs::read_to_string(&path).expect("crds/tunegate.dev.yaml is readable");
-    let generated = tunegate::api::crds_yaml().expect("CRDs render");
+    let generated = tunegate_api::crds_yaml().expect("CRDs render");
     assert!(
         committed == generated,
         "crds/tunegate.dev.yaml is stale: run `cargo run -- crds > crds/tunegate.dev.yaml`"
@@ -28,8 +28,8 @@ fn tunegate_crds_command_prints_the_committed_file() {
 
 #[test]
 fn both_crds_have_status_subresource_and_printer_columns() {
-    assert_eq!(tunegate::api::crds().len(), 2);
-    for crd in tunegate::api::crds() {
+    assert_eq!(tunegate_api::crds().len(), 2);
+    for crd in tunegate_api::crds() {
         let name = crd.metadata.name.clone().unwrap_or_default();
         assert_eq!(crd.spec.group, "tunegate.dev");
         assert_eq!(crd.spec.scope, "Namespaced");

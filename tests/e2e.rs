@@ -2,8 +2,8 @@
 //! control plane, resources applied with kubectl. One control plane for this binary; each test has
 //! its own namespace, sandbox and operator (watching only that namespace).
 
-mod e2e_support;
-mod support;
+use tunegate_testkit::cluster as support;
+use tunegate_testkit::e2e as e2e_support;
 
 use e2e_support::*;
 

@@ -3,8 +3,8 @@
 //! other test writes meanwhile). Lease renewals (leader election) are excluded: they are the one
 //! write an idle, healthy operator is expected to make.
 
-mod e2e_support;
-mod support;
+use tunegate_testkit::cluster as support;
+use tunegate_testkit::e2e as e2e_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! Leader election: two replicas on one Lease, exactly one acts; when it dies, the other takes
 //! over and finishes the work.
 
-mod e2e_support;
-mod support;
+use tunegate_testkit::cluster as support;
+use tunegate_testkit::e2e as e2e_support;
 
 use std::time::Duration;
 

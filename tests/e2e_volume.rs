@@ -2,8 +2,8 @@
 //! would: it runs the worker pod's command on the host (sources placed where the pod would mount
 //! them), then reports the container's termination and the Job's completion through the API.
 
-mod e2e_support;
-mod support;
+use tunegate_testkit::cluster as support;
+use tunegate_testkit::e2e as e2e_support;
 
 use std::process::Command;
 

@@ -4,7 +4,7 @@
 //! which checks the CEL rules too), and the Secrets/ConfigMaps used as training data carry the
 //! opt-in label.
 
-mod packaging;
+use tunegate_testkit::packaging;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! both believe they lead (the election relies on server-side-apply conflicts, which need one
 //! field manager per replica; a shared one let two replicas lead at once).
 
-mod support;
+use tunegate_testkit::cluster as support;
 
 use std::time::{Duration, Instant};
 

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tunegate::api::{AutoOr, FineTuneMethod, Hyperparameters, MethodType};
 use tunegate::provider::JobCreate;
 use tunegate::provider::types::{complete_upload_body, create_upload_body};
+use tunegate_api::{AutoOr, FineTuneMethod, Hyperparameters, MethodType};
 
 const STRICT: &[&str] = &[
     "CreateFineTuningJobRequest",
@@ -29,13 +29,7 @@ const STRICT: &[&str] = &[
 ];
 
 fn spec() -> Value {
-    // `../shared` beside the checkout (CI, main); `../../shared` from a git worktree.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = ["../shared", "../../shared"]
-        .iter()
-        .map(|dir| root.join(dir).join("reference/openai-openapi.yaml"))
-        .find(|p| p.exists())
-        .expect("../shared/reference/openai-openapi.yaml next to the checkout");
+    let path = tunegate_testkit::reference_dir().join("openai-openapi.yaml");
     let text = std::fs::read_to_string(path).expect("read the OpenAPI spec");
     // The spec has integer bounds beyond 64 bits (seed: -9223372036854776000) that no YAML
     // value type holds; make them floats before parsing.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
+use openai_sandbox::{Config, Running, start};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tunegate::provider::{
@@ -17,7 +18,6 @@ use tunegate::provider::{
     HttpProvider, JobCreate, JobStatus, Operation, ProviderOptions, RequestObserver,
     RequestOutcome, RetryPolicy, UploadLimits,
 };
-use tunegate::sandbox::{Config, Running, start};
 
 const KEY: &str = "sk-sandbox-test-key";
 

@@ -4,7 +4,7 @@
 //! Each check runs this same test binary again as a child, restricted to the ignored `probe`
 //! test, which starts a control plane, reports its pids and then panics or hangs.
 
-mod support;
+use tunegate_testkit::cluster as support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -165,7 +165,7 @@ fn no_process_left_after_sigkill() {
 #[test]
 fn drop_stops_both_processes_and_removes_the_directory() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cp = tunegate::testenv::ControlPlane::start(Default::default())
+    let cp = tunegate_testenv::ControlPlane::start(Default::default())
         .unwrap_or_else(|e| panic!("control plane did not start: {e}"));
     let (etcd, apiserver) = cp.pids();
     let dir = cp.dir().to_owned();

@@ -5,9 +5,9 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tunegate::api::{CustomPattern, DenyList, RedactionMode, RedactionPolicy};
-use tunegate::dataset::jsonl::JsonlReader;
-use tunegate::redact::{LineOutcome, RedactionReport, Redactor};
+use tunegate_api::{CustomPattern, DenyList, RedactionMode, RedactionPolicy};
+use tunegate_core::dataset::jsonl::JsonlReader;
+use tunegate_core::redact::{LineOutcome, RedactionReport, Redactor};
 
 fn redactors() -> &'static [Redactor; 2] {
     static R: OnceLock<[Redactor; 2]> = OnceLock::new();

@@ -34,7 +34,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crds => match tunegate::api::crds_yaml() {
+        Command::Crds => match tunegate_api::crds_yaml() {
             Ok(yaml) => write_stdout(&yaml),
             Err(e) => fail(&format!("cannot render CRDs: {e}")),
         },

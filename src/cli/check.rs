@@ -11,10 +11,12 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::api::DatasetFormat;
-use crate::dataset::jsonl::DEFAULT_MAX_LINE_BYTES;
-use crate::dataset::pipeline::{self, NoRedaction, Outcome, PipelineOptions, PipelineSummary};
-use crate::dataset::tokens::limits_for_model;
+use tunegate_api::DatasetFormat;
+use tunegate_core::dataset::jsonl::DEFAULT_MAX_LINE_BYTES;
+use tunegate_core::dataset::pipeline::{
+    self, NoRedaction, Outcome, PipelineOptions, PipelineSummary,
+};
+use tunegate_core::dataset::tokens::limits_for_model;
 
 /// How many format errors `check` lists.
 const MAX_LISTED_ERRORS: usize = 100;

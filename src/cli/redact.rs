@@ -17,10 +17,10 @@ use clap::Args;
 use serde::Serialize;
 
 use super::check::FormatArg;
-use crate::api::{RedactionMode, RedactionPolicy};
-use crate::dataset::jsonl::{DEFAULT_MAX_LINE_BYTES, JsonlReader};
-use crate::dataset::validate::validate_line;
-use crate::redact::{LineOutcome, RedactionReport, Redactor};
+use tunegate_api::{RedactionMode, RedactionPolicy};
+use tunegate_core::dataset::jsonl::{DEFAULT_MAX_LINE_BYTES, JsonlReader};
+use tunegate_core::dataset::validate::validate_line;
+use tunegate_core::redact::{LineOutcome, RedactionReport, Redactor};
 
 /// Environment variable holding the Pseudonymize key for the CLI.
 pub const KEY_ENV: &str = "TUNEGATE_PSEUDONYMIZATION_KEY";
@@ -70,7 +70,7 @@ pub enum RunError {
     #[error("invalid policy: {0}")]
     PolicyParse(String),
     #[error("invalid policy: {0}")]
-    Policy(#[from] crate::redact::PolicyError),
+    Policy(#[from] tunegate_core::redact::PolicyError),
     #[error("Pseudonymize mode needs the key in the environment variable {KEY_ENV}")]
     MissingKey,
     #[error("cannot open input: {0}")]
@@ -219,7 +219,7 @@ pub fn stream<R: BufRead, W: Write>(
                 let line = e.line;
                 let code = e.code();
                 return Err(match e.kind {
-                    crate::dataset::jsonl::ReadErrorKind::Io(source) => {
+                    tunegate_core::dataset::jsonl::ReadErrorKind::Io(source) => {
                         RunError::Read { line, source }
                     }
                     _ => RunError::Line {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
+use bytes::Bytes;
 use futures::StreamExt;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams};
@@ -21,11 +21,11 @@ use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use kube::{Client, ResourceExt};
 use tokio::sync::watch;
 
-use crate::api::{FineTuneJob, TRAINING_DATA_LABEL, TrainingDataset};
 use crate::cli::leader;
 use crate::controller::metrics::Metrics;
 use crate::controller::ports::{DatasetPipeline, RemoteFactory};
 use crate::controller::{Config, Context, dataset, finetune};
+use tunegate_api::{FineTuneJob, TRAINING_DATA_LABEL, TrainingDataset};
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -196,39 +196,75 @@ async fn serve(
     health: Health,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(|State(h): State<Health>| async move {
-                if h.ready.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ready")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "not ready")
-                }
-            }),
-        )
-        .route(
-            "/metrics",
-            get(|State(h): State<Health>| async move {
-                (
-                    [(
-                        "content-type",
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    h.metrics.encode(),
-                )
-            }),
-        )
-        .with_state(health);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|v| *v).await;
-        })
-        .await?;
-    Ok(())
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|v| *v) => return Ok(()),
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            // A failed accept (e.g. too many open files) must not end the health server.
+            Err(e) => {
+                tracing::warn!(error = %e, "accept on the health/metrics port failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let health = health.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let health = health.clone();
+                async move { Ok::<_, std::convert::Infallible>(route(&health, &req)) }
+            });
+            // Probes and scrapes are tiny; a slow client only holds its own connection.
+            let conn = hyper::server::conn::http1::Builder::new()
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = tokio::time::timeout(Duration::from_secs(30), conn).await {
+                tracing::debug!(error = %e, "health/metrics connection timed out");
+            }
+        });
+    }
+}
+
+/// Answers one request to the health and metrics server.
+fn route<B>(health: &Health, req: &Request<B>) -> Response<Full<Bytes>> {
+    let (status, content_type, body): (StatusCode, &str, Bytes) =
+        match (req.method(), req.uri().path()) {
+            (&hyper::Method::GET, "/healthz") => (StatusCode::OK, "text/plain", "ok".into()),
+            (&hyper::Method::GET, "/readyz") => {
+                if health.ready.load(Ordering::Relaxed) {
+                    (StatusCode::OK, "text/plain", "ready".into())
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        "not ready".into(),
+                    )
+                }
+            }
+            (&hyper::Method::GET, "/metrics") => (
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                health.metrics.encode().into(),
+            ),
+            (_, "/healthz" | "/readyz" | "/metrics") => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain",
+                "method not allowed".into(),
+            ),
+            _ => (StatusCode::NOT_FOUND, "text/plain", "not found".into()),
+        };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    if let Ok(value) = hyper::header::HeaderValue::from_str(content_type) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
 }
 
 fn shutdown_signal(tx: watch::Sender<bool>) {

@@ -6,9 +6,9 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use crate::api::TrainingDatasetSpec;
 use crate::controller::ports::DatasetPipeline;
 use crate::controller::worker::{SPEC_ENV, WorkerResult};
+use tunegate_api::TrainingDatasetSpec;
 
 /// Worker tasks.
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -114,7 +114,8 @@ fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, &'s
         }
     }
     // Same joining as in-process sources, so both paths give the same digests.
-    let input: Box<dyn Read + Send> = Box::new(crate::dataset::pipeline::concat_sources(files));
+    let input: Box<dyn Read + Send> =
+        Box::new(tunegate_core::dataset::pipeline::concat_sources(files));
     Ok((spec, key, input))
 }
 
@@ -139,7 +140,7 @@ fn upload(args: &UploadArgs, pipeline: std::sync::Arc<dyn DatasetPipeline>) -> W
     let Ok(provider_json) = std::env::var(crate::controller::worker::PROVIDER_ENV) else {
         return err("ProviderSpecMissing");
     };
-    let Ok(provider) = serde_json::from_str::<crate::api::ProviderSpec>(&provider_json) else {
+    let Ok(provider) = serde_json::from_str::<tunegate_api::ProviderSpec>(&provider_json) else {
         return err("ProviderSpecInvalid");
     };
     let api_key = match std::fs::read_to_string(&args.api_key_file) {

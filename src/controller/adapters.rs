@@ -11,13 +11,13 @@ use super::ports::{
     DatasetPipeline, JobRequest, PipelineError, PipelineOutcome, PipelineSummary, Remote,
     RemoteError, RemoteEvent, RemoteFactory, RemoteFile, RemoteJob, UploadBody,
 };
-use crate::api::{ProviderSpec, TrainingDatasetSpec};
-use crate::dataset::pipeline::{self, Outcome, PipelineOptions};
 use crate::provider::{
     self, FileUpload, FineTuneProvider, FineTuningJob, JobCreate, Operation, ProviderError,
     ProviderOptions, RequestObserver, RequestOutcome,
 };
-use crate::redact::Redactor;
+use tunegate_api::{ProviderSpec, TrainingDatasetSpec};
+use tunegate_core::dataset::pipeline::{self, Outcome, PipelineOptions};
+use tunegate_core::redact::Redactor;
 
 /// The real pipeline: JSONL reader, format validation, the redaction engine.
 pub struct RealPipeline;

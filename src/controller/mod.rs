@@ -17,7 +17,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{FineTuneJob, TrainingDataset};
+use tunegate_api::{FineTuneJob, TrainingDataset};
 
 /// The one field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "tunegate";

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
-use crate::api::{FormatErrorRef, ProviderSpec, TrainingDatasetSpec};
+use tunegate_api::{FormatErrorRef, ProviderSpec, TrainingDatasetSpec};
 
 /// Why a dataset is not usable, as a CamelCase condition reason.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -111,7 +111,7 @@ pub struct JobRequest {
     pub suffix: Option<String>,
     pub seed: Option<i64>,
     /// Method and hyperparameters, as in the FineTuneJob spec.
-    pub method: crate::api::FineTuneMethod,
+    pub method: tunegate_api::FineTuneMethod,
     pub metadata: BTreeMap<String, String>,
 }
 

@@ -19,8 +19,8 @@ use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use super::Config;
-use crate::api::TrainingDataset;
 use crate::controller::ports::PipelineSummary;
+use tunegate_api::TrainingDataset;
 
 /// Env var carrying the dataset spec (JSON) into the worker.
 pub const SPEC_ENV: &str = "TUNEGATE_DATASET_SPEC";
@@ -81,7 +81,7 @@ pub const CREDENTIALS_FILE: &str = "/run/tunegate/credentials/apiKey";
 
 /// The (Secret, key) holding a dataset's pseudonymization key, when its mode needs one.
 pub fn key_secret(ds: &TrainingDataset) -> Option<(String, String)> {
-    if ds.spec.redaction.mode != crate::api::RedactionMode::Pseudonymize {
+    if ds.spec.redaction.mode != tunegate_api::RedactionMode::Pseudonymize {
         return None;
     }
     Some(match &ds.spec.redaction.pseudonymization_key_ref {
@@ -116,7 +116,7 @@ pub fn validate_job(
 /// What an upload worker uploads.
 #[derive(Clone, Debug)]
 pub struct UploadSpec {
-    pub provider: crate::api::ProviderSpec,
+    pub provider: tunegate_api::ProviderSpec,
     pub filename: String,
     pub expected_bytes: u64,
     pub expected_digest: String,
@@ -478,7 +478,7 @@ spec:
     fn results_round_trip_and_stay_small() {
         let r = WorkerResult::Summary(PipelineSummary {
             format_errors: (0..10)
-                .map(|l| crate::api::FormatErrorRef {
+                .map(|l| tunegate_api::FormatErrorRef {
                     line: l,
                     code: "missing_assistant_message".into(),
                 })

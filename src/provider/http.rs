@@ -24,7 +24,7 @@ use super::types::{
     complete_upload_body, create_upload_body, expires_after_secs, validate_filename,
 };
 use super::{FineTuneProvider, ProviderOptions};
-use crate::api::ProviderType;
+use tunegate_api::ProviderType;
 
 /// Largest error body read (they are small JSON objects; anything bigger is not one).
 const MAX_ERROR_BODY: usize = 64 * 1024;

@@ -35,7 +35,7 @@ pub use types::{
     JobCreate, JobError, JobEvent, JobListQuery, Page, UploadCreatedHook,
 };
 
-use crate::api::{ProviderSpec, ProviderType};
+use tunegate_api::{ProviderSpec, ProviderType};
 
 /// Everything the controller does at a provider. Object-safe; every method is one logical
 /// operation with retries inside (except uploads, whose bodies cannot be replayed: see

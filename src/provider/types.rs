@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::ProviderError;
 use super::status::{FileStatus, JobStatus, UploadStatus};
-use crate::api::{AutoOr, FineTuneMethod, Hyperparameters, MethodType};
+use tunegate_api::{AutoOr, FineTuneMethod, Hyperparameters, MethodType};
 
 /// The `purpose` of every file tunegate uploads.
 pub const FINE_TUNE_PURPOSE: &str = "fine-tune";

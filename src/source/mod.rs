@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::{Client, Resource};
 
-use crate::api::{DatasetSource, TRAINING_DATA_LABEL};
+use tunegate_api::{DatasetSource, TRAINING_DATA_LABEL};
 
 /// Why a source cannot be used. Names objects and keys, never their content.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -18,9 +18,9 @@ use kube::{Resource, ResourceExt};
 use self::status::Verdict;
 use super::worker::{self, WorkerResult};
 use super::{Context, Error, apply_status, name_ns};
-use crate::api::conditions::{self, types};
-use crate::api::{RedactionMode, TrainingDataset};
 use crate::source::{self, SourceProblem};
+use tunegate_api::conditions::{self, types};
+use tunegate_api::{RedactionMode, TrainingDataset};
 
 /// Controller name in metrics and logs.
 pub const NAME: &str = "trainingdataset";
@@ -73,7 +73,7 @@ async fn reconcile_inner(tds: &TrainingDataset, ctx: &Context) -> Result<Action,
 async fn publish_transition(
     tds: &TrainingDataset,
     ctx: &Context,
-    next: &crate::api::TrainingDatasetStatus,
+    next: &tunegate_api::TrainingDatasetStatus,
 ) {
     let before = tds
         .status
@@ -198,7 +198,9 @@ async fn in_process_verdict(
 /// The sources as one reader, in order, never merging one source's last line with the next
 /// source's first (what `sourceDigest` covers).
 pub fn concat(parts: Vec<Vec<u8>>) -> impl Read + Send {
-    crate::dataset::pipeline::concat_sources(parts.into_iter().map(std::io::Cursor::new).collect())
+    tunegate_core::dataset::pipeline::concat_sources(
+        parts.into_iter().map(std::io::Cursor::new).collect(),
+    )
 }
 
 /// Volume sources: a worker Job reads them; its termination message is the verdict. `None` when

@@ -3,9 +3,9 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::TrainingDatasetStatus;
-use crate::api::conditions::{ConditionUpdate, Status, set_condition, types};
 use crate::controller::ports::{PipelineOutcome, PipelineSummary};
+use tunegate_api::TrainingDatasetStatus;
+use tunegate_api::conditions::{ConditionUpdate, Status, set_condition, types};
 
 /// Format errors kept in status.
 pub const MAX_FORMAT_ERRORS: usize = 10;
@@ -313,7 +313,7 @@ conditions:
             ts(1),
         );
         assert_eq!(st.redacted_digest, None);
-        let ready = crate::api::conditions::find(&st.conditions, "Ready").unwrap();
+        let ready = tunegate_api::conditions::find(&st.conditions, "Ready").unwrap();
         assert_eq!(ready.reason, "InvalidFormat");
         assert_eq!(
             ready.message,
@@ -340,7 +340,7 @@ conditions:
         );
         assert_eq!(bad.examples, None);
         assert_eq!(bad.redacted_digest, None);
-        let ready = crate::api::conditions::find(&bad.conditions, "Ready").unwrap();
+        let ready = tunegate_api::conditions::find(&bad.conditions, "Ready").unwrap();
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
             ("False", "SourceNotAllowed")
@@ -352,7 +352,7 @@ conditions:
     fn format_errors_are_capped() {
         let mut s = summary(PipelineOutcome::InvalidFormat);
         s.format_errors = (1..=25)
-            .map(|line| crate::api::FormatErrorRef {
+            .map(|line| tunegate_api::FormatErrorRef {
                 line,
                 code: "invalid_json".into(),
             })

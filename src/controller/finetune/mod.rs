@@ -24,12 +24,12 @@ use self::upload::Streamed;
 use super::ports::{JobRequest, Remote, RemoteError, RemoteJob};
 use super::worker::{self, WorkerResult};
 use super::{CREDENTIALS_FINALIZER, Context, Error, FIELD_MANAGER, JOB_FINALIZER, name_ns};
-use crate::api::conditions::{ConditionUpdate, Status, set_condition, types};
-use crate::api::{
+use crate::source;
+use tunegate_api::conditions::{ConditionUpdate, Status, set_condition, types};
+use tunegate_api::{
     FineTuneJob, FineTuneJobStatus, LedgerState, RemoteFileRef, RemoteKind, RemoteStatus,
     TrainingDataset,
 };
-use crate::source;
 
 /// Controller name in metrics and logs.
 pub const NAME: &str = "finetunejob";
@@ -596,7 +596,7 @@ impl<'a> Run<'a> {
             r.trained_tokens = job.trained_tokens;
         }
         if job.error_code.is_some() || job.error_message.is_some() {
-            r.error = Some(crate::api::RemoteError {
+            r.error = Some(tunegate_api::RemoteError {
                 code: job.error_code.clone(),
                 message: job.error_message.clone(),
                 param: None,
@@ -726,8 +726,9 @@ impl<'a> Run<'a> {
             plan::job_state(&word),
             now,
         );
-        let was_succeeded = crate::api::conditions::find(&self.status.conditions, types::SUCCEEDED)
-            .map(|c| c.status.clone());
+        let was_succeeded =
+            tunegate_api::conditions::find(&self.status.conditions, types::SUCCEEDED)
+                .map(|c| c.status.clone());
         if word == "succeeded" {
             if let Some(model) = &remote.fine_tuned_model {
                 plan::record(
@@ -799,8 +800,9 @@ impl<'a> Run<'a> {
         self.save().await?;
         // The final status holds the cursor; a finished job is never polled again.
         self.ctx.event_cursors.forget(&self.uid);
-        let now_succeeded = crate::api::conditions::find(&self.status.conditions, types::SUCCEEDED)
-            .map(|c| c.status.clone());
+        let now_succeeded =
+            tunegate_api::conditions::find(&self.status.conditions, types::SUCCEEDED)
+                .map(|c| c.status.clone());
         if was_succeeded != now_succeeded {
             let t = if ok {
                 EventType::Normal
@@ -976,7 +978,7 @@ impl<'a> Run<'a> {
     async fn cleanup(mut self) -> Result<Action, Error> {
         self.ctx.metrics.job_status(&self.uid, None);
         self.ctx.event_cursors.forget(&self.uid);
-        if self.obj.spec.deletion_policy == crate::api::DeletionPolicy::Orphan {
+        if self.obj.spec.deletion_policy == tunegate_api::DeletionPolicy::Orphan {
             plan::mark_retained(&mut self.status.ledger);
             self.save().await?;
             self.release_credentials().await?;
@@ -985,7 +987,7 @@ impl<'a> Run<'a> {
         // Objects may exist that a crash kept out of the ledger; only the credentials can tell.
         let in_flight = !plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Deleting)
             .is_empty()
-            || !crate::api::conditions::is_true(&self.status.conditions, types::SUBMITTED);
+            || !tunegate_api::conditions::is_true(&self.status.conditions, types::SUBMITTED);
         if in_flight {
             self.adopt_unrecorded().await?;
         }
@@ -1123,7 +1125,7 @@ pub fn datasets_to_revalidate(
     job: &FineTuneJob,
 ) -> Vec<kube::runtime::reflector::ObjectRef<TrainingDataset>> {
     let changed = job.status.as_ref().is_some_and(|s| {
-        crate::api::conditions::find(&s.conditions, types::UPLOADED)
+        tunegate_api::conditions::find(&s.conditions, types::UPLOADED)
             .is_some_and(|c| c.status == "False" && c.reason == "DatasetChanged")
     });
     let Some(ns) = job.namespace().filter(|_| changed) else {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::conditions;
-use crate::api::{
+use tunegate_api::conditions;
+use tunegate_api::{
     DatasetFormat, DeletionPolicy, FileRetention, FineTuneJobSpec, FineTuneJobStatus, LedgerEntry,
     LedgerState, MethodType, ModelRetention, RemoteKind, TrainingDataset,
 };

@@ -205,7 +205,7 @@ pub enum Streamed {
 
 /// What one upload streams, and what it must hash to.
 pub struct StreamRequest {
-    pub spec: crate::api::TrainingDatasetSpec,
+    pub spec: tunegate_api::TrainingDatasetSpec,
     pub input: Box<dyn std::io::Read + Send>,
     pub key: Option<Vec<u8>>,
     pub filename: String,

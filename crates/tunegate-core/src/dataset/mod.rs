@@ -1,0 +1,7 @@
+//! Training data: streaming JSONL reading, OpenAI format validation, token counting and the
+//! read -> validate -> redact -> digest pipeline shared by the operator, the worker and the CLI.
+
+pub mod jsonl;
+pub mod pipeline;
+pub mod tokens;
+pub mod validate;

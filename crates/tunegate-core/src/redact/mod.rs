@@ -1,0 +1,721 @@
+//! The redaction engine: removes personal data and secrets from JSONL training data, JSON-aware,
+//! driven by a [`RedactionPolicy`].
+//!
+//! ```
+//! use tunegate::api::RedactionPolicy;
+//! use tunegate::redact::{LineOutcome, RedactionReport, Redactor};
+//!
+//! let redactor = Redactor::new(&RedactionPolicy::default(), None).unwrap();
+//! let mut out = String::new();
+//! let mut report = RedactionReport::default();
+//! let line = r#"{"messages":[{"role":"user","content":"mail me: jane\u0040example.com"}]}"#;
+//! let outcome = redactor.redact_line(line, &mut out, &mut report).unwrap();
+//! assert_eq!(outcome, LineOutcome::Redacted);
+//! assert_eq!(out, r#"{"messages":[{"role":"user","content":"mail me: [EMAIL_ADDRESS]"}]}"#);
+//! assert_eq!(report.findings["EMAIL_ADDRESS"], 1);
+//! assert_eq!(report.findings_by_role["user"]["EMAIL_ADDRESS"], 1);
+//! ```
+//!
+//! Guarantees:
+//! - Only decoded string values are examined (escapes hide nothing), including strings that hold
+//!   JSON themselves (tool-call `arguments`), which are redacted recursively and re-encoded.
+//!   Keys, `role` values, numbers, booleans, nulls, key order and the bytes of untouched strings
+//!   are copied verbatim.
+//! - Idempotent: mask tokens of this policy are never findings, and each changed string is
+//!   re-scanned until nothing is found, so redacting the output changes nothing.
+//! - Deterministic for a given policy and key; one output line per input line, except dropped or
+//!   rejected examples.
+//! - Errors carry a code and a byte offset, never content.
+
+mod engine;
+mod json;
+mod report;
+mod secrets;
+mod structured;
+mod validate;
+
+pub mod corpus;
+
+use std::cell::RefCell;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+pub use report::RedactionReport;
+pub use tunegate_api::{EntityType, RedactionMode, RedactionPolicy};
+
+use engine::Engine;
+
+pub(crate) const ENT_EMAIL: u16 = 0;
+pub(crate) const ENT_PHONE: u16 = 1;
+pub(crate) const ENT_CARD: u16 = 2;
+pub(crate) const ENT_SSN: u16 = 3;
+pub(crate) const ENT_IBAN: u16 = 4;
+pub(crate) const ENT_IP: u16 = 5;
+pub(crate) const ENT_MAC: u16 = 6;
+pub(crate) const ENT_SECRET: u16 = 7;
+
+/// One detected span in a decoded string (byte offsets) and its entity index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Finding {
+    pub start: u32,
+    pub end: u32,
+    pub entity: u16,
+}
+
+impl Finding {
+    pub(crate) fn new(start: usize, end: usize, entity: u16) -> Self {
+        Self {
+            start: start as u32,
+            end: end as u32,
+            entity,
+        }
+    }
+}
+
+/// A policy that cannot be compiled.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PolicyError {
+    /// A custom pattern is not a valid regular expression (or is too large).
+    #[error("custom pattern {name}: invalid regular expression: {reason}")]
+    InvalidPattern { name: String, reason: String },
+    /// A custom pattern matches the empty string, which would match everywhere.
+    #[error("custom pattern {name}: the regular expression matches the empty string")]
+    EmptyMatch { name: String },
+    /// A deny-list has an empty term.
+    #[error("deny list {name}: empty term")]
+    EmptyDenyTerm { name: String },
+    /// An entity name is not upper snake case.
+    #[error("invalid entity name {0:?}: use upper snake case such as EMPLOYEE_ID")]
+    InvalidName(String),
+    /// Pseudonymize mode without a key.
+    #[error("Pseudonymize mode needs a non-empty pseudonymization key")]
+    MissingKey,
+    /// Too many custom entities.
+    #[error("too many custom patterns and deny lists")]
+    TooMany,
+    /// A matcher could not be built.
+    #[error("cannot build matcher: {0}")]
+    Matcher(String),
+}
+
+/// A line that is not valid JSON. Carries a stable code and a byte offset, never content.
+#[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
+#[error("{code} at byte {offset}")]
+pub struct LineError {
+    /// `invalid_json` or `nesting_too_deep`.
+    pub code: &'static str,
+    /// Byte offset in the line (of the innermost string, for errors inside nested JSON).
+    pub offset: usize,
+}
+
+impl LineError {
+    pub(crate) fn syntax(offset: usize) -> Self {
+        Self {
+            code: "invalid_json",
+            offset,
+        }
+    }
+    fn too_deep(offset: usize) -> Self {
+        Self {
+            code: "nesting_too_deep",
+            offset,
+        }
+    }
+}
+
+/// What happened to one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineOutcome {
+    /// Nothing found; the line was appended unchanged.
+    Unchanged,
+    /// Findings were masked or pseudonymized; the rewritten line was appended.
+    Redacted,
+    /// DropExample mode found something; nothing was appended.
+    Dropped,
+    /// Reject mode found something; nothing was appended and the dataset must fail.
+    Rejected,
+}
+
+/// Re-scans of a changed string. Real text converges in one or two; only adversarial chains of
+/// findings that each unlock the next need more.
+const MAX_FIXPOINT_ROUNDS: usize = 32;
+
+const ROLES: [&str; 7] = [
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+    "other",
+];
+const NO_ROLE: u8 = u8::MAX;
+
+#[derive(Clone, Copy)]
+struct Frame {
+    parent: u32,
+    role: u8,
+}
+
+#[derive(Default)]
+struct Scratch {
+    frames: Vec<Frame>,
+    hits: Vec<(u16, u32)>,
+    findings: Vec<Finding>,
+    dec: String,
+    red_a: String,
+    red_b: String,
+    edits: Vec<(usize, usize, usize, usize)>,
+    repl: String,
+    tokens_removed: u64,
+    tokens_added: u64,
+    /// Token counts of recent post-redaction windows: in Mask mode they repeat (`[EMAIL_ADDRESS].`).
+    token_cache: std::collections::HashMap<String, u64>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// A compiled redaction policy. Build it once per dataset; it is `Send + Sync` and can be shared
+/// across threads (per-call buffers live in thread-local scratch space).
+pub struct Redactor {
+    engine: Engine,
+    mode: RedactionMode,
+    hmac: Option<Hmac<Sha256>>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("mode", &self.mode)
+            .field("entities", &self.engine.names)
+            .finish()
+    }
+}
+
+impl Redactor {
+    /// Compiles `policy`. `pseudonym_key` is required (non-empty) in Pseudonymize mode and ignored
+    /// otherwise.
+    pub fn new(
+        policy: &RedactionPolicy,
+        pseudonym_key: Option<&[u8]>,
+    ) -> Result<Redactor, PolicyError> {
+        let engine = Engine::new(policy)?;
+        let hmac = match (policy.mode, pseudonym_key) {
+            (RedactionMode::Pseudonymize, Some(k)) if !k.is_empty() => {
+                Some(Hmac::<Sha256>::new_from_slice(k).map_err(|_| PolicyError::MissingKey)?)
+            }
+            (RedactionMode::Pseudonymize, _) => return Err(PolicyError::MissingKey),
+            _ => None,
+        };
+        Ok(Redactor {
+            engine,
+            mode: policy.mode,
+            hmac,
+        })
+    }
+
+    /// The policy mode.
+    pub fn mode(&self) -> RedactionMode {
+        self.mode
+    }
+
+    /// Redacts one JSONL line (without its terminator). Appends the output line (without
+    /// terminator) to `out` unless the example is dropped or rejected, and adds counts to `report`.
+    /// On error nothing is appended and `report` is untouched.
+    pub fn redact_line(
+        &self,
+        line: &str,
+        out: &mut String,
+        report: &mut RedactionReport,
+    ) -> Result<LineOutcome, LineError> {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut st) => self.redact_with(line, out, report, &mut st),
+            Err(_) => self.redact_with(line, out, report, &mut Scratch::default()),
+        })
+    }
+
+    fn redact_with(
+        &self,
+        line: &str,
+        out: &mut String,
+        report: &mut RedactionReport,
+        st: &mut Scratch,
+    ) -> Result<LineOutcome, LineError> {
+        st.frames.clear();
+        st.frames.push(Frame {
+            parent: 0,
+            role: NO_ROLE,
+        });
+        st.hits.clear();
+        st.tokens_removed = 0;
+        st.tokens_added = 0;
+        let mut edits = std::mem::take(&mut st.edits);
+        let mut repl = std::mem::take(&mut st.repl);
+        edits.clear();
+        repl.clear();
+        let res = self.document(line, 0, 0, st, &mut edits, &mut repl);
+        let outcome = match res {
+            Err(e) => Err(e),
+            Ok(()) => {
+                report.examples += 1;
+                if st.hits.is_empty() {
+                    out.push_str(line);
+                    Ok(LineOutcome::Unchanged)
+                } else {
+                    report.examples_with_findings += 1;
+                    self.count_hits(st, report);
+                    match self.mode {
+                        RedactionMode::Mask | RedactionMode::Pseudonymize => {
+                            report.redacted_examples += 1;
+                            report.tokens_removed += st.tokens_removed;
+                            report.tokens_added += st.tokens_added;
+                            apply_edits(line, &edits, &repl, out);
+                            Ok(LineOutcome::Redacted)
+                        }
+                        RedactionMode::DropExample => {
+                            report.dropped_examples += 1;
+                            Ok(LineOutcome::Dropped)
+                        }
+                        RedactionMode::Reject => {
+                            report.rejected_examples += 1;
+                            Ok(LineOutcome::Rejected)
+                        }
+                    }
+                }
+            }
+        };
+        st.edits = edits;
+        st.repl = repl;
+        outcome
+    }
+
+    fn count_hits(&self, st: &Scratch, report: &mut RedactionReport) {
+        for &(ent, frame) in &st.hits {
+            let name = &self.engine.names[ent as usize];
+            RedactionReport::bump(&mut report.findings, name, 1);
+            let mut f = frame as usize;
+            let mut hops = 0;
+            while st.frames[f].role == NO_ROLE && f != 0 && hops < 256 {
+                f = st.frames[f].parent as usize;
+                hops += 1;
+            }
+            let role = st.frames[f].role;
+            if role != NO_ROLE {
+                let role = ROLES[role as usize];
+                match report.findings_by_role.get_mut(role) {
+                    Some(m) => RedactionReport::bump(m, name, 1),
+                    None => {
+                        let mut m = std::collections::BTreeMap::new();
+                        m.insert(name.clone(), 1);
+                        report.findings_by_role.insert(role.to_string(), m);
+                    }
+                }
+            }
+        }
+    }
+
+    fn rewriting(&self) -> bool {
+        matches!(self.mode, RedactionMode::Mask | RedactionMode::Pseudonymize)
+    }
+
+    /// A whole JSON document in `text`; records edits (byte ranges of `text` and their
+    /// replacements in `repl`).
+    fn document(
+        &self,
+        text: &str,
+        json_depth: u32,
+        frame: u32,
+        st: &mut Scratch,
+        edits: &mut Vec<(usize, usize, usize, usize)>,
+        repl: &mut String,
+    ) -> Result<(), LineError> {
+        let b = text.as_bytes();
+        let p = json::skip_ws(b, 0);
+        let p = self.value(text, p, frame, json_depth, 0, st, edits, repl)?;
+        let p = json::skip_ws(b, p);
+        if p != b.len() {
+            return Err(LineError::syntax(p));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn value(
+        &self,
+        text: &str,
+        p: usize,
+        frame: u32,
+        json_depth: u32,
+        depth: u32,
+        st: &mut Scratch,
+        edits: &mut Vec<(usize, usize, usize, usize)>,
+        repl: &mut String,
+    ) -> Result<usize, LineError> {
+        let b = text.as_bytes();
+        if depth > json::MAX_DEPTH {
+            return Err(LineError::too_deep(p));
+        }
+        match b.get(p) {
+            Some(b'{') => {
+                st.frames.push(Frame {
+                    parent: frame,
+                    role: NO_ROLE,
+                });
+                let me = (st.frames.len() - 1) as u32;
+                let mut q = json::skip_ws(b, p + 1);
+                if b.get(q) == Some(&b'}') {
+                    return Ok(q + 1);
+                }
+                loop {
+                    if b.get(q) != Some(&b'"') {
+                        return Err(LineError::syntax(q));
+                    }
+                    let (kend, kesc) = json::string_end(b, q)?;
+                    let is_role = !kesc && &b[q + 1..kend - 1] == b"role";
+                    q = json::skip_ws(b, kend);
+                    if b.get(q) != Some(&b':') {
+                        return Err(LineError::syntax(q));
+                    }
+                    q = json::skip_ws(b, q + 1);
+                    if is_role && b.get(q) == Some(&b'"') {
+                        let (vend, vesc) = json::string_end(b, q)?;
+                        let raw = &text[q + 1..vend - 1];
+                        let role = if vesc {
+                            json::decode(raw, q + 1, &mut st.dec)?;
+                            role_id(&st.dec)
+                        } else {
+                            role_id(raw)
+                        };
+                        st.frames[me as usize].role = role;
+                        q = vend;
+                    } else {
+                        q = self.value(text, q, me, json_depth, depth + 1, st, edits, repl)?;
+                    }
+                    q = json::skip_ws(b, q);
+                    match b.get(q) {
+                        Some(b',') => q = json::skip_ws(b, q + 1),
+                        Some(b'}') => return Ok(q + 1),
+                        _ => return Err(LineError::syntax(q)),
+                    }
+                }
+            }
+            Some(b'[') => {
+                let mut q = json::skip_ws(b, p + 1);
+                if b.get(q) == Some(&b']') {
+                    return Ok(q + 1);
+                }
+                loop {
+                    q = self.value(text, q, frame, json_depth, depth + 1, st, edits, repl)?;
+                    q = json::skip_ws(b, q);
+                    match b.get(q) {
+                        Some(b',') => q = json::skip_ws(b, q + 1),
+                        Some(b']') => return Ok(q + 1),
+                        _ => return Err(LineError::syntax(q)),
+                    }
+                }
+            }
+            Some(b'"') => self.string_value(text, p, frame, json_depth, st, edits, repl),
+            Some(b't') if b[p..].starts_with(b"true") => Ok(p + 4),
+            Some(b'f') if b[p..].starts_with(b"false") => Ok(p + 5),
+            Some(b'n') if b[p..].starts_with(b"null") => Ok(p + 4),
+            Some(b'-' | b'0'..=b'9') => json::number_end(b, p),
+            _ => Err(LineError::syntax(p)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn string_value(
+        &self,
+        text: &str,
+        p: usize,
+        frame: u32,
+        json_depth: u32,
+        st: &mut Scratch,
+        edits: &mut Vec<(usize, usize, usize, usize)>,
+        repl: &mut String,
+    ) -> Result<usize, LineError> {
+        let (end, escaped) = json::string_end(text.as_bytes(), p)?;
+        let raw = &text[p + 1..end - 1];
+        let mut dec = std::mem::take(&mut st.dec);
+        let decoded: &str = if escaped {
+            if let Err(e) = json::decode(raw, p + 1, &mut dec) {
+                st.dec = dec;
+                return Err(e);
+            }
+            &dec
+        } else {
+            raw
+        };
+        let changed = self.scan_text(decoded, frame, json_depth, st);
+        if let Some(new_text) = changed {
+            let rs = repl.len();
+            json::encode(&new_text, repl);
+            edits.push((p, end, rs, repl.len()));
+            // Keep the buffer for reuse.
+            st.red_a = new_text;
+        }
+        st.dec = dec;
+        Ok(end)
+    }
+
+    /// Scans one decoded string. Returns the rewritten text when rewriting and something changed.
+    fn scan_text(
+        &self,
+        text: &str,
+        frame: u32,
+        json_depth: u32,
+        st: &mut Scratch,
+    ) -> Option<String> {
+        // Strings that hold JSON (tool-call arguments) are redacted structurally.
+        let first = text
+            .as_bytes()
+            .iter()
+            .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+        if matches!(first, Some(b'{' | b'[')) && json_depth < 4 {
+            let (hits, frames, tr, ta) = (
+                st.hits.len(),
+                st.frames.len(),
+                st.tokens_removed,
+                st.tokens_added,
+            );
+            let mut edits = Vec::new();
+            let mut repl = String::new();
+            let saved_dec = std::mem::take(&mut st.dec);
+            let res = self.document(text, json_depth + 1, frame, st, &mut edits, &mut repl);
+            st.dec = saved_dec;
+            match res {
+                Ok(()) => {
+                    if edits.is_empty() || !self.rewriting() {
+                        return None;
+                    }
+                    let mut s = String::with_capacity(text.len());
+                    apply_edits(text, &edits, &repl, &mut s);
+                    return Some(s);
+                }
+                Err(_) => {
+                    st.hits.truncate(hits);
+                    st.frames.truncate(frames);
+                    st.tokens_removed = tr;
+                    st.tokens_added = ta;
+                }
+            }
+        }
+        let mut findings = std::mem::take(&mut st.findings);
+        self.engine.find(text, &mut findings);
+        if findings.is_empty() {
+            st.findings = findings;
+            return None;
+        }
+        for f in &findings {
+            st.hits.push((f.entity, frame));
+        }
+        if !self.rewriting() {
+            st.findings = findings;
+            return None;
+        }
+        let mut cur = std::mem::take(&mut st.red_a);
+        let mut next = std::mem::take(&mut st.red_b);
+        self.count_tokens(text, &findings, st);
+        self.apply(text, &findings, &mut cur);
+        // Masking changes the neighbours of a finding (boundaries), which can expose a new one;
+        // repeat until a fixpoint so the output is stable under a second run. Each round only runs
+        // when the previous one found something, and masked text is never found again.
+        for _ in 0..MAX_FIXPOINT_ROUNDS {
+            self.engine.find(&cur, &mut findings);
+            if findings.is_empty() {
+                break;
+            }
+            for f in &findings {
+                st.hits.push((f.entity, frame));
+            }
+            self.count_tokens(&cur, &findings, st);
+            self.apply(&cur, &findings, &mut next);
+            std::mem::swap(&mut cur, &mut next);
+        }
+        st.findings = findings;
+        st.red_b = next;
+        Some(cur)
+    }
+
+    fn apply(&self, text: &str, findings: &[Finding], out: &mut String) {
+        out.clear();
+        let mut last = 0usize;
+        for f in findings {
+            let (s, e) = (f.start as usize, f.end as usize);
+            let Some(value) = text.get(s..e) else {
+                continue;
+            };
+            if s < last {
+                continue;
+            }
+            out.push_str(&text[last..s]);
+            self.replacement(f.entity, value, out);
+            last = e;
+        }
+        out.push_str(&text[last..]);
+    }
+
+    fn replacement(&self, entity: u16, value: &str, out: &mut String) {
+        let name = &self.engine.names[entity as usize];
+        out.push('[');
+        out.push_str(name);
+        if let Some(mac) = &self.hmac {
+            let mut m = mac.clone();
+            m.update(name.as_bytes());
+            m.update(b"\0");
+            normalise(entity, value, &mut m);
+            let tag = m.finalize().into_bytes();
+            out.push('_');
+            out.push_str(&hex::encode(&tag[..4]));
+        }
+        out.push(']');
+    }
+
+    /// Token change over the words around each finding. BPE pre-tokenisation never merges across a
+    /// space followed by a non-space, so windows bounded by spaces count exactly what the whole
+    /// string would, at a fraction of the cost (windows reach at most 64 bytes for a space, so text
+    /// without spaces gets a close estimate in linear time).
+    fn count_tokens(&self, text: &str, findings: &[Finding], st: &mut Scratch) {
+        // The same copy the dataset pipeline counts with; without it there is no token change to
+        // report, which must not stop redaction.
+        let Ok(bpe) = crate::dataset::tokens::load(crate::dataset::tokens::Encoding::O200kBase)
+        else {
+            return;
+        };
+        let mut new_w = String::new();
+        let mut i = 0;
+        while i < findings.len() {
+            let s0 = findings[i].start as usize;
+            let ws = window_start(text, s0);
+            let mut we = window_end(text, findings[i].end as usize);
+            let mut j = i + 1;
+            while j < findings.len() && (findings[j].start as usize) < we {
+                we = window_end(text, findings[j].end as usize);
+                j += 1;
+            }
+            let old_w = &text[ws..we];
+            let rel: Vec<Finding> = findings[i..j]
+                .iter()
+                .map(|f| Finding::new(f.start as usize - ws, f.end as usize - ws, f.entity))
+                .collect();
+            self.apply(old_w, &rel, &mut new_w);
+            st.tokens_removed += bpe.encode_ordinary(old_w).len() as u64;
+            st.tokens_added += match st.token_cache.get(new_w.as_str()) {
+                Some(&n) => n,
+                None => {
+                    let n = bpe.encode_ordinary(&new_w).len() as u64;
+                    if st.token_cache.len() >= 4096 {
+                        st.token_cache.clear();
+                    }
+                    if self.hmac.is_none() {
+                        st.token_cache.insert(new_w.clone(), n);
+                    }
+                    n
+                }
+            };
+            i = j;
+        }
+    }
+}
+
+/// Furthest a token window reaches for a space; text without spaces (CJK, blobs) stays linear.
+const WINDOW_REACH: usize = 64;
+
+fn window_start(text: &str, before: usize) -> usize {
+    let mut lo = before.saturating_sub(WINDOW_REACH);
+    while !text.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    text[lo..before].rfind(' ').map_or(lo, |k| lo + k)
+}
+
+fn window_end(text: &str, from: usize) -> usize {
+    let mut hi = (from + WINDOW_REACH).min(text.len());
+    while !text.is_char_boundary(hi) {
+        hi += 1;
+    }
+    text[from..hi].find(' ').map_or(hi, |k| from + k)
+}
+
+fn role_id(s: &str) -> u8 {
+    ROLES[..6]
+        .iter()
+        .position(|r| *r == s)
+        .map_or(6, |k| k as u8)
+}
+
+/// Feeds the normalised form of a value into the HMAC, so that formatting variants of the same
+/// value get the same pseudonym.
+fn normalise(entity: u16, value: &str, m: &mut Hmac<Sha256>) {
+    match entity {
+        ENT_EMAIL => m.update(value.to_ascii_lowercase().as_bytes()),
+        ENT_PHONE | ENT_CARD | ENT_SSN => {
+            let digits: Vec<u8> = value.bytes().filter(u8::is_ascii_digit).collect();
+            m.update(&digits);
+        }
+        ENT_IBAN => {
+            let v: Vec<u8> = value
+                .bytes()
+                .filter(u8::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            m.update(&v);
+        }
+        ENT_IP => match value.parse::<std::net::IpAddr>() {
+            Ok(ip) => m.update(ip.to_string().as_bytes()),
+            Err(_) => m.update(value.as_bytes()),
+        },
+        ENT_MAC => {
+            let v: Vec<u8> = value
+                .bytes()
+                .filter(u8::is_ascii_hexdigit)
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            m.update(&v);
+        }
+        ENT_SECRET => m.update(value.as_bytes()),
+        // Custom and deny-list values: deny terms match case-insensitively, so fold case.
+        _ => m.update(value.to_lowercase().as_bytes()),
+    }
+}
+
+impl crate::dataset::pipeline::LineRedactor for Redactor {
+    type Report = RedactionReport;
+
+    fn redact_line(
+        &self,
+        line: &str,
+        out: &mut String,
+        report: &mut RedactionReport,
+    ) -> Result<crate::dataset::pipeline::RedactOutcome, crate::dataset::pipeline::RedactLineError>
+    {
+        use crate::dataset::pipeline::RedactOutcome;
+        match Redactor::redact_line(self, line, out, report) {
+            Ok(LineOutcome::Unchanged) => Ok(RedactOutcome::Unchanged),
+            Ok(LineOutcome::Redacted) => Ok(RedactOutcome::Redacted),
+            Ok(LineOutcome::Dropped) => Ok(RedactOutcome::Dropped),
+            Ok(LineOutcome::Rejected) => Ok(RedactOutcome::Rejected),
+            Err(e) => Err(crate::dataset::pipeline::RedactLineError { code: e.code }),
+        }
+    }
+
+    fn findings(report: &RedactionReport) -> std::collections::BTreeMap<String, u64> {
+        report.findings.clone()
+    }
+}
+
+fn apply_edits(text: &str, edits: &[(usize, usize, usize, usize)], repl: &str, out: &mut String) {
+    let mut last = 0;
+    for &(s, e, rs, re) in edits {
+        out.push_str(&text[last..s]);
+        out.push_str(&repl[rs..re]);
+        last = e;
+    }
+    out.push_str(&text[last..]);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,303 @@
+use super::*;
+use tunegate_api::{CustomPattern, DenyList};
+
+fn red(
+    policy: &RedactionPolicy,
+    key: Option<&[u8]>,
+    line: &str,
+) -> (Result<LineOutcome, LineError>, String, RedactionReport) {
+    let r = Redactor::new(policy, key).unwrap();
+    let mut out = String::new();
+    let mut rep = RedactionReport::default();
+    let o = r.redact_line(line, &mut out, &mut rep);
+    (o, out, rep)
+}
+
+fn mask(line: &str) -> String {
+    let (o, out, _) = red(&RedactionPolicy::default(), None, line);
+    o.unwrap();
+    out
+}
+
+#[test]
+fn untouched_bytes_are_verbatim() {
+    let line = r#"{ "a" : 1.50e3, "b":[true,false,null,-0], "c":"caf\u00e9 ok", "messages":[] }"#;
+    assert_eq!(mask(line), line);
+}
+
+#[test]
+fn escapes_hide_nothing() {
+    assert_eq!(
+        mask(r#"{"c":"x jane\u0040example.com y"}"#),
+        r#"{"c":"x [EMAIL_ADDRESS] y"}"#
+    );
+    assert_eq!(
+        mask(r#"{"c":"line\njane@example.com\tz"}"#),
+        r#"{"c":"line\n[EMAIL_ADDRESS]\tz"}"#
+    );
+    assert_eq!(
+        mask(r#"{"c":"ssn 536\u002d22\u002d1234"}"#),
+        r#"{"c":"ssn [US_SSN]"}"#
+    );
+}
+
+#[test]
+fn keys_and_roles_unchanged() {
+    let line = r#"{"jane@example.com":"jane@example.com","role":"jane@example.com"}"#;
+    assert_eq!(
+        mask(line),
+        r#"{"jane@example.com":"[EMAIL_ADDRESS]","role":"jane@example.com"}"#
+    );
+}
+
+#[test]
+fn tool_call_arguments_are_redacted_and_reencoded() {
+    let line = r#"{"messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f","arguments":"{\"email\": \"jane@example.com\", \"n\": 1.0}"}}]}]}"#;
+    let out = mask(line);
+    assert_eq!(
+        out,
+        r#"{"messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f","arguments":"{\"email\": \"[EMAIL_ADDRESS]\", \"n\": 1.0}"}}]}]}"#
+    );
+    let (_, _, rep) = red(&RedactionPolicy::default(), None, line);
+    assert_eq!(rep.findings_by_role["assistant"]["EMAIL_ADDRESS"], 1);
+}
+
+#[test]
+fn role_attribution_ignores_key_order() {
+    let line = r#"{"messages":[{"content":"call 415-555-2671","role":"user"},{"role":"assistant","content":[{"type":"text","text":"ok 415-555-2671"}]}]}"#;
+    let (_, _, rep) = red(&RedactionPolicy::default(), None, line);
+    assert_eq!(rep.findings_by_role["user"]["PHONE_NUMBER"], 1);
+    assert_eq!(rep.findings_by_role["assistant"]["PHONE_NUMBER"], 1);
+    assert_eq!(rep.findings["PHONE_NUMBER"], 2);
+}
+
+#[test]
+fn non_json_string_that_looks_like_json_is_scanned_as_text() {
+    assert_eq!(
+        mask(r#"{"c":"{not json jane@example.com"}"#),
+        r#"{"c":"{not json [EMAIL_ADDRESS]"}"#
+    );
+}
+
+#[test]
+fn invalid_json_is_an_error_with_code_and_no_content() {
+    for bad in [
+        "",
+        "{",
+        r#"{"a":}"#,
+        r#"{"a":01}"#,
+        "{\"a\":\"x\u{1}\"}",
+        r#"{"a":"\x"}"#,
+        r#"{"a":1} x"#,
+        r#"[1,]"#,
+    ] {
+        let (o, out, rep) = red(&RedactionPolicy::default(), None, bad);
+        let e = o.unwrap_err();
+        assert_eq!(e.code, "invalid_json", "{bad:?}");
+        assert!(out.is_empty());
+        assert_eq!(rep, RedactionReport::default());
+    }
+    let deep = "[".repeat(200) + &"]".repeat(200);
+    assert_eq!(
+        red(&RedactionPolicy::default(), None, &deep)
+            .0
+            .unwrap_err()
+            .code,
+        "nesting_too_deep"
+    );
+}
+
+#[test]
+fn pseudonymize_is_stable_and_normalised() {
+    let p = RedactionPolicy {
+        mode: RedactionMode::Pseudonymize,
+        ..Default::default()
+    };
+    let (_, a, _) = red(
+        &p,
+        Some(b"k1"),
+        r#"{"c":"Jane@Example.com and jane@example.com"}"#,
+    );
+    let tok: Vec<&str> = a
+        .split('[')
+        .skip(1)
+        .map(|s| s.split(']').next().unwrap())
+        .collect();
+    assert_eq!(tok.len(), 2);
+    assert_eq!(tok[0], tok[1]);
+    assert!(tok[0].starts_with("EMAIL_ADDRESS_") && tok[0].len() == "EMAIL_ADDRESS_".len() + 8);
+    let (_, b, _) = red(
+        &p,
+        Some(b"k2"),
+        r#"{"c":"Jane@Example.com and jane@example.com"}"#,
+    );
+    assert_ne!(a, b);
+    // Documented construction: HMAC-SHA256(key, type \0 normalised value), first 8 hex.
+    let mut m = Hmac::<Sha256>::new_from_slice(b"k1").unwrap();
+    m.update(b"EMAIL_ADDRESS\0jane@example.com");
+    let want = hex::encode(&m.finalize().into_bytes()[..4]);
+    assert_eq!(tok[0], format!("EMAIL_ADDRESS_{want}"));
+    assert_eq!(
+        Redactor::new(&p, None).unwrap_err(),
+        PolicyError::MissingKey
+    );
+    assert_eq!(
+        Redactor::new(&p, Some(b"")).unwrap_err(),
+        PolicyError::MissingKey
+    );
+}
+
+#[test]
+fn drop_and_reject_modes() {
+    let line = r#"{"c":"jane@example.com"}"#;
+    let clean = r#"{"c":"hello"}"#;
+    for (mode, want) in [
+        (RedactionMode::DropExample, LineOutcome::Dropped),
+        (RedactionMode::Reject, LineOutcome::Rejected),
+    ] {
+        let p = RedactionPolicy {
+            mode,
+            ..Default::default()
+        };
+        let (o, out, rep) = red(&p, None, line);
+        assert_eq!(o.unwrap(), want);
+        assert!(out.is_empty());
+        assert_eq!(rep.findings["EMAIL_ADDRESS"], 1);
+        let (o, out, _) = red(&p, None, clean);
+        assert_eq!(o.unwrap(), LineOutcome::Unchanged);
+        assert_eq!(out, clean);
+    }
+}
+
+#[test]
+fn custom_deny_allow() {
+    let p = RedactionPolicy {
+        custom_patterns: vec![CustomPattern {
+            name: "EMPLOYEE_ID".into(),
+            regex: r"EMP-\d{6}".into(),
+        }],
+        deny_list: vec![DenyList {
+            name: "CUSTOMER".into(),
+            terms: vec!["Globex".into(), "Initech Corp".into()],
+        }],
+        allow_list: vec!["support@acme.example".into()],
+        ..Default::default()
+    };
+    let (_, out, rep) = red(
+        &p,
+        None,
+        r#"{"c":"EMP-123456 from GLOBEX and initech corp, not Globexian; mail support@acme.example or bob@acme.example"}"#,
+    );
+    assert_eq!(
+        out,
+        r#"{"c":"[EMPLOYEE_ID] from [CUSTOMER] and [CUSTOMER], not Globexian; mail support@acme.example or [EMAIL_ADDRESS]"}"#
+    );
+    assert_eq!(rep.findings["CUSTOMER"], 2);
+    let bad = RedactionPolicy {
+        custom_patterns: vec![CustomPattern {
+            name: "X".into(),
+            regex: "(".into(),
+        }],
+        ..Default::default()
+    };
+    assert!(matches!(
+        Redactor::new(&bad, None),
+        Err(PolicyError::InvalidPattern { .. })
+    ));
+    let empty = RedactionPolicy {
+        custom_patterns: vec![CustomPattern {
+            name: "X".into(),
+            regex: "a*".into(),
+        }],
+        ..Default::default()
+    };
+    assert!(matches!(
+        Redactor::new(&empty, None),
+        Err(PolicyError::EmptyMatch { .. })
+    ));
+}
+
+#[test]
+fn mask_tokens_are_never_findings() {
+    let p = RedactionPolicy {
+        custom_patterns: vec![CustomPattern {
+            name: "WORD".into(),
+            regex: r"[A-Z]{4,}".into(),
+        }],
+        ..Default::default()
+    };
+    let r = Redactor::new(&p, None).unwrap();
+    let mut rep = RedactionReport::default();
+    let mut once = String::new();
+    r.redact_line(r#"{"c":"HELLO jane@example.com"}"#, &mut once, &mut rep)
+        .unwrap();
+    assert_eq!(once, r#"{"c":"[WORD] [EMAIL_ADDRESS]"}"#);
+    let mut twice = String::new();
+    assert_eq!(
+        r.redact_line(&once, &mut twice, &mut rep).unwrap(),
+        LineOutcome::Unchanged
+    );
+    assert_eq!(once, twice);
+}
+
+#[test]
+fn entity_selection() {
+    let p = RedactionPolicy {
+        entities: vec![EntityType::PhoneNumber],
+        ..Default::default()
+    };
+    let (_, out, _) = red(&p, None, r#"{"c":"jane@example.com 415-555-2671"}"#);
+    assert_eq!(out, r#"{"c":"jane@example.com [PHONE_NUMBER]"}"#);
+}
+
+#[test]
+fn token_change_is_counted() {
+    let (_, _, rep) = red(
+        &RedactionPolicy::default(),
+        None,
+        r#"{"c":"write to jane.doe@example.com today"}"#,
+    );
+    assert!(rep.tokens_removed > 0 && rep.tokens_added > 0);
+    assert_ne!(rep.tokens_removed, rep.tokens_added);
+}
+
+#[test]
+fn non_ascii_neighbours() {
+    assert_eq!(
+        mask(r#"{"c":"电话：415-555-2671。邮箱jane@example.com谢谢"}"#),
+        r#"{"c":"电话：[PHONE_NUMBER]。邮箱[EMAIL_ADDRESS]谢谢"}"#
+    );
+}
+
+#[test]
+fn redactor_is_send_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Redactor>();
+}
+
+#[test]
+fn pathological_inputs_stay_linear() {
+    // Many findings without spaces, many failing JWT anchors, many mask look-alikes. Quadratic
+    // behaviour would make this test hang rather than pass.
+    let emails = "a@b.co,".repeat(20_000);
+    let jwts = "eyJ".repeat(100_000);
+    let masks = "[EMAIL_ADDRESS]".repeat(20_000) + &"x@y.io ".repeat(20_000);
+    for s in [emails, jwts, masks] {
+        let line = serde_json::json!({ "c": s }).to_string();
+        let (o, out, _) = red(&RedactionPolicy::default(), None, &line);
+        o.unwrap();
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+}
+
+#[test]
+fn fuzz_regressions_are_idempotent() {
+    // Found by `cargo fuzz` (redact_line): mask tokens used to act as phone context words.
+    let line = r#""8888888~---%----------0PHONE_36--------0PHONE_NUMB36-----9607166210 0 0204------0PHONE_36--------0PHONE_NUMB36-----9607166210 0 0204369011%49J&(----9607166210 0 0204369016%4369011%49J&(----9607166210 0 0204369016%491&(+|&""#;
+    let chain =
+        r#"{"c":"x@y.co-4111111111111111-4111111111111111-4111111111111111-4111111111111111"}"#;
+    for l in [line, chain] {
+        let once = mask(l);
+        assert_eq!(mask(&once), once);
+    }
+}

@@ -1,0 +1,332 @@
+//! Helpers for end-to-end tests: the operator and openai-sandbox as processes against the shared
+//! control plane, each test in namespaces of its own (the operator watches only those).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cluster as support;
+
+/// A child process killed (SIGKILL) on drop.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running openai-sandbox.
+pub struct Sandbox {
+    pub url: String,
+    _proc: Proc,
+}
+
+impl Sandbox {
+    pub fn start(extra: &[&str]) -> Sandbox {
+        let mut cmd = Command::new(crate::bin("openai-sandbox"));
+        cmd.args(["--listen", "127.0.0.1:0", "--api-key", "sk-e2e"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn openai-sandbox");
+        let stdout = child.stdout.take().expect("sandbox stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("sandbox address");
+        let addr = line.trim().rsplit(' ').next().expect("address").to_string();
+        Sandbox {
+            url: addr,
+            _proc: Proc { child },
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("{}/v1", self.url)
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let out = Command::new("curl")
+            .args(["-fsS", &format!("{}{}", self.url, path)])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "GET {path} failed");
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
+    /// Moves the sandbox's clock forward (jobs progress by it as well as by wall time).
+    pub fn advance(&self, seconds: f64) {
+        let out = Command::new("curl")
+            .args([
+                "-fsS",
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+                "-d",
+                &format!(r#"{{"seconds": {seconds}}}"#),
+                &format!("{}/_sandbox/clock/advance", self.url),
+            ])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "clock advance failed");
+    }
+
+    pub fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let out = Command::new("curl")
+            .args(["-fsS", &format!("{}{}", self.url, path)])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "GET {path} failed");
+        out.stdout
+    }
+
+    pub fn state(&self) -> Value {
+        self.get("/_sandbox/state")
+    }
+
+    /// Every file the sandbox ever received for this resource uid.
+    pub fn received_for(&self, uid: &str) -> Vec<Value> {
+        let all = self.get("/_sandbox/received");
+        all["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r["filename"].as_str().is_some_and(|f| f.contains(uid)))
+            .collect()
+    }
+
+    /// Every job (any state) tagged with this resource uid.
+    pub fn jobs_for(&self, uid: &str) -> Vec<Value> {
+        self.state()["jobs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|j| j["metadata"]["tunegate-uid"].as_str() == Some(uid))
+            .collect()
+    }
+
+    /// Files (uploaded by a client) that still exist for this uid.
+    pub fn live_files_for(&self, uid: &str) -> usize {
+        self.state()["files"]
+            .as_array()
+            .map(|fs| {
+                fs.iter()
+                    .filter(|f| f["filename"].as_str().is_some_and(|n| n.contains(uid)))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// A running operator (`tunegate run`) watching one namespace.
+pub struct Operator {
+    pub proc: Proc,
+    pub log: PathBuf,
+}
+
+impl Operator {
+    pub fn start(namespace: &str, env: &[(&str, &str)]) -> Operator {
+        let cp = support::control_plane();
+        let log = cp.dir().join(format!(
+            "operator-{namespace}-{}.log",
+            Instant::now().elapsed().as_nanos() + u128::from(std::process::id()) + rand_suffix()
+        ));
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(crate::bin("tunegate"));
+        cmd.args([
+            "run",
+            "--kubeconfig",
+            &cp.kubeconfig().display().to_string(),
+            "--namespace",
+            namespace,
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--poll-seconds",
+            "0.5",
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(file.try_clone().expect("log"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn tunegate run");
+        Operator {
+            proc: Proc { child },
+            log,
+        }
+    }
+
+    /// Waits for the process to exit (e.g. at a failpoint); returns whether it did.
+    pub fn wait_exit(&mut self, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.proc.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn rand_suffix() -> u128 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    u128::from(N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// `kubectl get -o json` of one object, or None.
+pub fn get(ns: &str, kind: &str, name: &str) -> Option<Value> {
+    let out = support::kubectl(&["-n", ns, "get", kind, name, "-o", "json"]);
+    if !out.success {
+        return None;
+    }
+    serde_json::from_str(&out.stdout).ok()
+}
+
+/// The (status, reason) of a condition.
+pub fn condition(obj: &Value, type_: &str) -> Option<(String, String)> {
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find_map(|c| {
+            (c["type"] == type_).then(|| {
+                (
+                    c["status"].as_str().unwrap_or_default().to_string(),
+                    c["reason"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+        })
+}
+
+/// Polls `f` until it returns Some, or panics after `secs`.
+#[track_caller]
+pub fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Waits until a condition has the given status (and reason, if given).
+#[track_caller]
+pub fn wait_condition(
+    ns: &str,
+    kind: &str,
+    name: &str,
+    type_: &str,
+    status: &str,
+    reason: Option<&str>,
+    secs: u64,
+) -> Value {
+    wait_for(
+        &format!("{kind}/{name} {type_}={status} {reason:?}"),
+        secs,
+        || {
+            let obj = get(ns, kind, name)?;
+            let (s, r) = condition(&obj, type_)?;
+            (s == status && reason.is_none_or(|want| want == r)).then_some(obj)
+        },
+    )
+}
+
+/// A chat dataset of `n` valid examples, one JSONL line each, with optional extra text.
+pub fn chat_lines(n: usize, extra: &str) -> String {
+    (0..n)
+        .map(|i| {
+            serde_json::json!({"messages": [
+                {"role": "system", "content": "You are a support assistant."},
+                {"role": "user", "content": format!("Question {i}. {extra}")},
+                {"role": "assistant", "content": format!("Answer {i}.")}
+            ]})
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Indents a block for a YAML literal scalar.
+pub fn indent(text: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    text.lines().map(|l| format!("{pad}{l}\n")).collect()
+}
+
+/// Manifests: a labelled data Secret, credentials, a dataset and a FineTuneJob.
+pub fn scenario(ns: &str, name: &str, base_url: &str, data: &str, ftj_extra: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: {name}-data
+  namespace: {ns}
+  labels: {{tunegate.dev/training-data: "true"}}
+stringData:
+  train.jsonl: |
+{data}---
+apiVersion: v1
+kind: Secret
+metadata: {{name: {name}-creds, namespace: {ns}}}
+stringData: {{apiKey: sk-e2e}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  format: Chat
+  sources: [{{secret: {{name: {name}-data, key: train.jsonl}}}}]
+  validation: {{model: gpt-4o-mini-2024-07-18, minExamples: 10}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: FineTuneJob
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  trainingDatasetRef: {{name: {name}}}
+  provider:
+    type: OpenAI
+    baseURL: {base_url}
+    credentialsSecretRef: {{name: {name}-creds, key: apiKey}}
+  model: gpt-4o-mini-2024-07-18
+  suffix: e2e
+{ftj_extra}"#,
+        data = indent(data, 4)
+    )
+}
+
+/// kubectl apply -f - of a manifest string.
+#[track_caller]
+pub fn apply(yaml: &str) {
+    support::kubectl_stdin(&["apply", "-f", "-"], yaml).ok();
+}
+
+/// The uid of an object.
+pub fn uid(ns: &str, kind: &str, name: &str) -> String {
+    get(ns, kind, name).expect("object")["metadata"]["uid"]
+        .as_str()
+        .expect("uid")
+        .to_string()
+}

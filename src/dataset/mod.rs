@@ -1,8 +1,0 @@
-//! Training data: streaming JSONL reading, OpenAI format validation, token counting and the
-//! read -> validate -> redact -> digest pipeline shared by the operator, the worker and the CLI.
-
-pub mod channel;
-pub mod jsonl;
-pub mod pipeline;
-pub mod tokens;
-pub mod validate;
