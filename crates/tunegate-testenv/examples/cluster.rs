@@ -58,6 +58,10 @@ fn run() -> Result<(), String> {
         rss.shims / 1024
     );
     println!("export KUBECONFIG={}", cluster.kubeconfig().display());
+    println!("NODE_IP={}", cluster.network().node_ip);
+    // Whoever reads stdout (hack/demo.sh) may wait for this line.
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
     if hold {
         eprintln!(
             "holding the cluster (pid {}); SIGINT or SIGTERM stops it",

@@ -25,9 +25,14 @@ pub fn use_full_cluster() -> &'static Cluster {
 
 /// The operator image archive (hack/images/build-operator-image.sh: the Dockerfile's static
 /// binary, a release build, slow the first time), built once per test binary.
+/// `TUNEGATE_OPERATOR_IMAGE` names an archive built elsewhere instead (`docker save` of the
+/// Dockerfile's image, tagged as [`operator_image_ref`]).
 pub fn operator_image() -> &'static Path {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
     IMAGE.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TUNEGATE_OPERATOR_IMAGE") {
+            return PathBuf::from(p);
+        }
         let out = Command::new(repo_root().join("hack/images/build-operator-image.sh"))
             .stderr(Stdio::inherit())
             .output()
