@@ -243,6 +243,35 @@ fn a_0600_file_of_another_user_fails_with_a_clear_condition() {
 }
 
 #[test]
+fn a_file_missing_on_the_volume_fails_with_source_file_not_found() {
+    support::use_full_cluster();
+    let ns = support::namespace("node-missing");
+    let dir = volume_dir();
+    datasets_volume(&ns, dir.path());
+    let _op = operator(&ns, &[]);
+    apply(&volume_dataset(&ns, "missing"));
+    let failed = wait_condition(
+        &ns,
+        "tds",
+        "missing",
+        "Ready",
+        "False",
+        Some("WorkerFailed"),
+        240,
+    );
+    let msg = failed["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("SourceFileNotFound"), "{msg}");
+}
+
+#[test]
 fn garbage_collector_deletes_worker_jobs_and_the_output_config_map_with_their_owners() {
     support::use_full_cluster();
     let ns = support::namespace("node-gc");

@@ -26,7 +26,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub use dev::{DevCluster, DevStatus, UpReport};
-pub use node::{Cluster, ClusterOptions, NodeBinaries, Rss};
+pub use node::{Cluster, ClusterOptions, NodeBinaries, NodeNetwork, Rss, remove_stale};
 pub use pki::{ADMIN_USER, Pki};
 pub use process::Lifetime;
 use process::Managed;
@@ -589,7 +589,7 @@ fn remove_stale_temp_dirs() {
             .parse::<u32>()
             .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
-            node::remove_stale(&dir);
+            node::remove_stale_dir(&dir);
             let _ = std::fs::remove_dir_all(&dir);
         }
     }

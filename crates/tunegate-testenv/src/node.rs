@@ -813,9 +813,37 @@ pub(crate) fn remove_task_cgroups(task_dir: &Path) {
     }
 }
 
+/// Removes what killed clusters could not: their temporary directories with their pods' cgroups
+/// (as every start does) and the bridges of slots nobody holds. Returns the bridges removed.
+pub fn remove_stale() -> Vec<String> {
+    super::remove_stale_temp_dirs();
+    let mut removed = Vec::new();
+    let dir = std::env::temp_dir().join("tunegate-node-slots");
+    for index in 0..SLOTS {
+        let bridge = NodeNetwork::for_slot(index).bridge;
+        if !Path::new("/sys/class/net").join(&bridge).exists() {
+            continue;
+        }
+        let Ok(f) = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("slot-{index}.lock")))
+        else {
+            continue;
+        };
+        // SAFETY: flock(2) on a file descriptor we own; released when `f` closes.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            delete_link(&bridge);
+            removed.push(bridge);
+        }
+    }
+    removed
+}
+
 /// A killed test binary leaves its temporary directory (removed by the next start): remove
 /// its pods' cgroups first.
-pub(crate) fn remove_stale(dir: &Path) {
+pub(crate) fn remove_stale_dir(dir: &Path) {
     remove_task_cgroups(
         &dir.join("node")
             .join("containerd")
