@@ -4,8 +4,8 @@
 //! generated certificates, RBAC on, no kubelet and no controller-manager.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), tunegate::testenv::Error> {
-//! let cp = tunegate::testenv::ControlPlane::start(Default::default())?;
+//! # fn main() -> Result<(), tunegate_testenv::Error> {
+//! let cp = tunegate_testenv::ControlPlane::start(Default::default())?;
 //! println!("export KUBECONFIG={}", cp.kubeconfig().display());
 //! # Ok(()) }
 //! ```
