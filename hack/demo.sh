@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The local demo: a control plane (etcd + kube-apiserver, no kubelet), openai-sandbox on
-# 127.0.0.1:18080 (key sk-sandbox-demo-key, what deploy/examples/ points at), the operator as a
-# process, and the examples applied. Prints progress until the FineTuneJob is Succeeded, then the
+# The local demo: a single-node cluster (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, containerd and a kubelet: tunegate-testenv's full mode, the `cluster` example),
+# the operator installed from charts/tunegate with helm and running as a pod of the operator image
+# (hack/images/build-operator-image.sh), openai-sandbox on the node address port 18080 (key
+# sk-sandbox-demo-key), and the examples applied. Prints progress until the FineTuneJob is Succeeded, then the
 # resources and the ledger. Everything is stopped and removed on exit; KEEP=1 leaves it running.
 #   hack/demo.sh            # JOB_SECONDS=8 by default
 set -euo pipefail
@@ -9,55 +11,67 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 job_seconds="${JOB_SECONDS:-8}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/tunegate-demo.XXXXXX")"
-cluster="$work/cluster"
 ns=tunegate-demo
 
 "$root/scripts/ensure-tools.sh"
-echo "==> building tunegate, openai-sandbox and the control-plane launcher"
+echo "==> building tunegate, openai-sandbox and the cluster launcher"
 cargo build --quiet -p tunegate -p openai-sandbox --bins
-cargo build --quiet -p tunegate-testenv --example controlplane
+cargo build --quiet -p tunegate-testenv --example cluster
 bin="$root/target/debug"
+echo "==> the operator image (static release build the first time: slow) and helm"
+image="$(hack/images/build-operator-image.sh | tail -n 1)"
+helm="$(hack/build-helm.sh | tail -n 1)"
 
 pids=()
 cleanup() {
   local rc=$?
   if [[ "${KEEP:-0}" == 1 ]]; then
-    echo "==> left running (KEEP=1): export KUBECONFIG=$cluster/kubeconfig; logs in $work"
-    echo "    stop with: kill ${pids[*]:-}; $bin/examples/controlplane down --dir $cluster"
+    echo "==> left running (KEEP=1): export KUBECONFIG=$KUBECONFIG; logs in $work"
+    echo "    stop with: kill ${pids[*]:-}   (the cluster process removes everything it started)"
     exit "$rc"
   fi
   for p in "${pids[@]:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]:-}"; do [[ -n "$p" ]] && wait "$p" 2>/dev/null || true; done
-  "$bin/examples/controlplane" down --dir "$cluster" >/dev/null 2>&1 || true
   if [[ "$rc" != 0 ]]; then
-    echo "==> demo failed (exit $rc); operator log tail:" >&2
-    tail -n 30 "$work/operator.log" >&2 || true
+    echo "==> demo failed (exit $rc); operator pod log tail:" >&2
+    kubectl -n tunegate-system logs deploy/tunegate --tail=30 >&2 || true
+    tail -n 20 "$work/cluster.err" >&2 || true
   fi
+  for p in "${pids[@]:-}"; do [[ -n "$p" ]] && wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
   exit "$rc"
 }
 trap cleanup EXIT INT TERM
 
-echo "==> starting the local control plane"
-"$bin/examples/controlplane" up --dir "$cluster" >/dev/null
-eval "$("$bin/examples/controlplane" env --dir "$cluster")"
+echo "==> starting the local cluster (control plane, controllers, containerd, kubelet)"
+"$bin/examples/cluster" --hold --image "$image" >"$work/cluster.out" 2>"$work/cluster.err" &
+pids+=($!)
+for _ in $(seq 1 600); do grep -q '^NODE_IP=' "$work/cluster.out" 2>/dev/null && break
+  kill -0 "${pids[0]}" 2>/dev/null || { cat "$work/cluster.err" >&2; exit 1; }; sleep 0.5; done
+grep -q '^NODE_IP=' "$work/cluster.out" || { echo "the cluster did not come up" >&2; exit 1; }
+eval "$(grep '^export KUBECONFIG=' "$work/cluster.out")"
+node_ip="$(sed -n 's/^NODE_IP=//p' "$work/cluster.out")"
+sed -n 's/^/    /p' "$work/cluster.err" | grep -E 'Ready|RSS' || true
 export KUBECACHEDIR="$work/kubectl-cache"
+kubectl get nodes -o wide
 
-echo "==> starting openai-sandbox on 127.0.0.1:18080 (jobs take ${job_seconds}s)"
-"$bin/openai-sandbox" --listen 127.0.0.1:18080 --api-key sk-sandbox-demo-key \
+# Pods reach the host only through the node address (the cluster's bridge), not 127.0.0.1.
+sandbox="http://$node_ip:18080"
+echo "==> starting openai-sandbox on $sandbox (jobs take ${job_seconds}s)"
+"$bin/openai-sandbox" --listen "$node_ip:18080" --api-key sk-sandbox-demo-key \
   --job-seconds "$job_seconds" >"$work/sandbox.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 50); do curl -fs http://127.0.0.1:18080/_sandbox/state >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 50); do curl -fs "$sandbox/_sandbox/state" >/dev/null && break; sleep 0.1; done
 
-echo "==> starting the operator (tunegate run)"
-"$bin/tunegate" run --metrics-addr 127.0.0.1:18081 --poll-seconds 1 \
-  --lease-namespace default >"$work/operator.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18081/readyz >/dev/null && break; sleep 0.1; done
+echo "==> helm install tunegate charts/tunegate -n tunegate-system --wait"
+HELM_CACHE_HOME="$work/helm" HELM_CONFIG_HOME="$work/helm" HELM_DATA_HOME="$work/helm" \
+  "$helm" install tunegate charts/tunegate -n tunegate-system --create-namespace --wait --timeout 5m \
+  --set fullnameOverride=tunegate >/dev/null
+echo "==> kubectl get pods -n tunegate-system"
+kubectl get pods -n tunegate-system -o wide
 
-echo "==> kubectl apply -f deploy/examples/"
+echo "==> kubectl apply -f deploy/examples/ (provider baseURL 127.0.0.1:18080 -> $node_ip:18080 for the pod)"
 kubectl apply -f deploy/examples/00-namespace.yaml >/dev/null
-kubectl apply -f deploy/examples/
+for f in deploy/examples/*.yaml; do sed "s#127.0.0.1:18080#$node_ip:18080#g" "$f"; echo "---"; done | kubectl apply -f -
 
 echo "==> waiting for FineTuneJob support-bot"
 last=""
@@ -99,5 +113,5 @@ echo "==> output ConfigMap support-bot-model"
 kubectl -n "$ns" get configmap support-bot-model -o json | jq -r '.data | to_entries[] | "    \(.key)=\(.value)"'
 echo
 echo "==> what the sandbox holds now (uploaded files: 0, deleted as soon as the job finished)"
-curl -fs http://127.0.0.1:18080/_sandbox/state | jq -r '
+curl -fs "$sandbox/_sandbox/state" | jq -r '
   "    uploaded files: \(.counts.client_files)   provider result files: \(.counts.files - .counts.client_files)   jobs: \(.counts.jobs)   models: \(.counts.models)"'

@@ -15,6 +15,18 @@ KUBEBUILDER_ASSETS="$(hack/build-controlplane.sh | tail -n 1)"
 export KUBEBUILDER_ASSETS
 echo "using $KUBEBUILDER_ASSETS"
 
+step "full-cluster node binaries and images (cached after the first build)"
+# kubelet, kube-controller-manager, kube-scheduler (same Kubernetes module as kube-apiserver), the
+# pause image, and the operator image from the Dockerfile's static binary (a release build).
+TUNEGATE_NODE_ASSETS="$(hack/build-node.sh | tail -n 1)"
+export TUNEGATE_NODE_ASSETS
+hack/images/build-pause.sh >/dev/null
+if [[ -z "${TUNEGATE_OPERATOR_IMAGE:-}" ]]; then
+  TUNEGATE_OPERATOR_IMAGE="$(hack/images/build-operator-image.sh | tail -n 1)"
+  export TUNEGATE_OPERATOR_IMAGE
+fi
+echo "using $TUNEGATE_NODE_ASSETS and $TUNEGATE_OPERATOR_IMAGE"
+
 step "cargo fmt"
 cargo fmt --all -- --check
 
@@ -27,5 +39,5 @@ cargo build --locked --workspace --bins
 cargo test --locked --workspace --all-targets --no-fail-fast
 cargo test --locked --workspace --doc
 
-step "no control-plane process left behind"
+step "no test-cluster process, container, bridge or cgroup left behind"
 hack/check-no-leftovers.sh

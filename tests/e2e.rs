@@ -165,41 +165,6 @@ fn deleting_a_running_job_cancels_it_and_deletes_its_files() {
 }
 
 #[test]
-fn deleting_the_namespace_still_cleans_up_at_the_provider() {
-    let ns = support::namespace("e2e-nsdel");
-    let sandbox = Sandbox::start(&["--job-seconds", "300"]);
-    let _op = Operator::start(&ns, &[]);
-    apply(&scenario(
-        &ns,
-        "doomed",
-        &sandbox.base_url(),
-        &chat_lines(10, ""),
-        "",
-    ));
-    running_at_the_sandbox(&ns, "doomed", &sandbox);
-    let uid = uid(&ns, "ftj", "doomed");
-    support::kubectl(&["delete", "namespace", &ns, "--wait=false"]).ok();
-    // No kube-controller-manager here: act as the namespace controller and delete everything in
-    // the namespace at once, Secrets included, as it would.
-    for kind in ["finetunejobs", "trainingdatasets", "secrets", "configmaps"] {
-        support::kubectl(&["-n", &ns, "delete", kind, "--all", "--wait=false"]).ok();
-    }
-    wait_for("every object gone", 90, || {
-        let left: usize = ["finetunejobs", "trainingdatasets", "secrets"]
-            .iter()
-            .map(|k| {
-                let out = support::kubectl(&["-n", &ns, "get", k, "-o", "name"]);
-                out.stdout.lines().filter(|l| !l.trim().is_empty()).count()
-            })
-            .sum();
-        (left == 0).then_some(())
-    });
-    let jobs = sandbox.jobs_for(&uid);
-    assert_eq!(jobs[0]["status"], "cancelled");
-    assert_eq!(sandbox.live_files_for(&uid), 0, "zero files at the sandbox");
-}
-
-#[test]
 fn bad_input_gives_clear_conditions() {
     let ns = support::namespace("e2e-bad");
     let sandbox = Sandbox::start(&["--job-seconds", "3"]);

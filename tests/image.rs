@@ -147,3 +147,96 @@ fn build_stage_copies_every_workspace_member() {
     }
     assert!(checked >= 5, "only {checked} members found in Cargo.toml");
 }
+
+/// `LABEL k="v" k2="v2"` -> pairs (values are double-quoted in the Dockerfile).
+fn labels(instruction: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = instruction.trim_start_matches("LABEL ").trim();
+    while let Some(eq) = rest.find("=\"") {
+        let key = rest[..eq].trim().to_string();
+        let after = &rest[eq + 2..];
+        let end = after.find('"').expect("closing quote");
+        out.push((key, after[..end].to_string()));
+        rest = after[end + 1..].trim();
+    }
+    out
+}
+
+#[test]
+fn image_recipe_without_docker_matches_the_dockerfile_runtime_stage() {
+    // hack/images/build-operator-image.sh builds the image the tests import into containerd; its
+    // config must be the one `docker build` produces from the Dockerfile's runtime stage.
+    let out = Command::new(root().join("hack/images/build-operator-image.sh"))
+        .arg("--print-config")
+        .output()
+        .expect("run build-operator-image.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("config JSON");
+    let ins = instructions(&dockerfile());
+    let from = ins
+        .iter()
+        .rposition(|i| i.starts_with("FROM "))
+        .expect("runtime stage");
+    let runtime = &ins[from..];
+    let arg = |prefix: &str| -> Vec<&String> {
+        runtime.iter().filter(|i| i.starts_with(prefix)).collect()
+    };
+    let user = arg("USER ");
+    assert_eq!(user.len(), 1);
+    assert_eq!(config["User"], user[0].trim_start_matches("USER "));
+    let entry: serde_json::Value =
+        serde_json::from_str(arg("ENTRYPOINT ")[0].trim_start_matches("ENTRYPOINT ")).unwrap();
+    assert_eq!(config["Entrypoint"], entry);
+    let cmd: serde_json::Value =
+        serde_json::from_str(arg("CMD ")[0].trim_start_matches("CMD ")).unwrap();
+    assert_eq!(config["Cmd"], cmd);
+    let exposed: Vec<String> = arg("EXPOSE ")
+        .iter()
+        .flat_map(|i| i.trim_start_matches("EXPOSE ").split_whitespace())
+        .map(|p| {
+            if p.contains('/') {
+                p.to_string()
+            } else {
+                format!("{p}/tcp")
+            }
+        })
+        .collect();
+    let mut config_ports: Vec<String> = config["ExposedPorts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    config_ports.sort();
+    assert_eq!(config_ports, exposed);
+    let want: Vec<(String, String)> = arg("LABEL ").iter().flat_map(|i| labels(i)).collect();
+    assert!(
+        !want.is_empty(),
+        "positive control: the Dockerfile has labels"
+    );
+    let got = config["Labels"].as_object().unwrap();
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (k, v) in &want {
+        assert_eq!(
+            got.get(k).and_then(|v| v.as_str()),
+            Some(v.as_str()),
+            "label {k}"
+        );
+    }
+    // The one file the Dockerfile copies is where the recipe installs the binary, stripped as
+    // `install -s` does, and the binary comes from the script that mirrors the build stage.
+    let copy = arg("COPY ");
+    assert_eq!(copy.len(), 1);
+    let dest = copy[0].split_whitespace().last().unwrap();
+    assert_eq!(config["Entrypoint"][0], dest);
+    let script =
+        std::fs::read_to_string(root().join("hack/images/build-operator-image.sh")).unwrap();
+    assert!(script.contains(&format!(r#"install -D -s -m 0755 "$bin" "$rfs{dest}""#)));
+    assert!(script.contains(r#""$root/hack/build-static.sh""#));
+    // The base image's user is the image's user: distroless nonroot is 65532.
+    assert!(script.contains("nonroot:x:65532:65532:"));
+}

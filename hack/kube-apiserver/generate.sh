@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates go.mod/go.sum of this tool module from the kubernetes go.mod in the module cache.
+# One module for every Kubernetes binary we build (kube-apiserver for the fast test cluster;
+# kube-controller-manager, kube-scheduler and kubelet for the full one), so all come from one source.
 # k8s.io/kubernetes requires its staging modules (k8s.io/api, ...) as v0.0.0 and replaces them with
 # ./staging/src paths; those replaces do not apply to a dependent module, so we emit one replace per
 # staging module pointing at its published v0.<minor>.<patch> tag. Never edit the list by hand.
@@ -30,7 +32,9 @@ mapfile -t staging < <(awk '
   echo
   echo "go ${go_directive}"
   echo
-  echo "tool k8s.io/kubernetes/cmd/kube-apiserver"
+  for t in kube-apiserver kube-controller-manager kube-scheduler kubelet; do
+    echo "tool k8s.io/kubernetes/cmd/${t}"
+  done
   echo
   echo "require k8s.io/kubernetes ${K8S_VERSION}"
   echo

@@ -105,6 +105,10 @@ fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, &'s
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err("SourceFileNotFound");
             }
+            // Its own reason: the fix is on the volume (ownership, mode), not in the dataset.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err("SourceFilePermissionDenied");
+            }
             Err(_) => return Err("SourceFileUnreadable"),
         }
     }

@@ -4,13 +4,14 @@
 //! generated certificates, RBAC on, no kubelet and no controller-manager.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), tunegate::testenv::Error> {
-//! let cp = tunegate::testenv::ControlPlane::start(Default::default())?;
+//! # fn main() -> Result<(), tunegate_testenv::Error> {
+//! let cp = tunegate_testenv::ControlPlane::start(Default::default())?;
 //! println!("export KUBECONFIG={}", cp.kubeconfig().display());
 //! # Ok(()) }
 //! ```
 
 mod dev;
+mod node;
 mod pki;
 mod process;
 
@@ -25,6 +26,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub use dev::{DevCluster, DevStatus, UpReport};
+pub use node::{Cluster, ClusterOptions, NodeBinaries, NodeNetwork, Rss, remove_stale};
 pub use pki::{ADMIN_USER, Pki};
 pub use process::Lifetime;
 use process::Managed;
@@ -187,6 +189,10 @@ pub struct ControlPlane {
     server: String,
     etcd_url: String,
     pki: Pki,
+    /// Full mode: the client certificates asked for (cert, key), in order.
+    extra_certs: Vec<(PathBuf, PathBuf)>,
+    /// Full mode: the kubelet's serving certificate and key.
+    kubelet_serving: Option<(PathBuf, PathBuf)>,
     ready_after: Duration,
     // Stopped in this order: the apiserver first, so it never runs against a dead etcd.
     apiserver: Managed,
@@ -202,6 +208,17 @@ impl ControlPlane {
     /// `options.crds` and waits until they are Established. Blocking; callable from a test
     /// thread or from inside an async runtime (the waiting runs on a thread of its own).
     pub fn start(options: Options) -> Result<Self, Error> {
+        Self::start_with(options, None)
+    }
+
+    /// [`ControlPlane::start`], or with `full` the apiserver of a full cluster: bound to the
+    /// first service address (so pods reach it as the `kubernetes` Service without a
+    /// kube-proxy), Node and RBAC authorization, the ServiceAccount admission plugin on (the
+    /// controller-manager creates the accounts) and a client certificate for kubelets.
+    pub(crate) fn start_with(
+        options: Options,
+        full: Option<&node::ApiserverSpec>,
+    ) -> Result<Self, Error> {
         let started = Instant::now();
         let binaries = match options.binaries {
             Some(b) => b,
@@ -226,10 +243,21 @@ impl ControlPlane {
                 (Some(t), d)
             }
         };
-        let pki = pki::generate(&dir.join("pki"))?;
+        let (pki, extra_certs, kubelet_serving) = match full {
+            None => (pki::generate(&dir.join("pki"))?, Vec::new(), None),
+            Some(f) => pki::generate_full(
+                &dir.join("pki"),
+                &[f.address.as_str()],
+                &f.clients,
+                Some(f.node_ip.as_str()),
+            )?,
+        };
         let [etcd_client, etcd_peer, apiserver_port] = free_ports()?;
         let etcd_url = format!("http://127.0.0.1:{etcd_client}");
-        let server = format!("https://127.0.0.1:{apiserver_port}");
+        let server = match full {
+            None => format!("https://127.0.0.1:{apiserver_port}"),
+            Some(f) => format!("https://{}:443", f.address),
+        };
 
         let spawn_at = Instant::now();
         let etcd_args = vec![
@@ -252,28 +280,53 @@ impl ControlPlane {
             options.lifetime,
         )?;
         let p = |f: &Path| f.display().to_string();
-        let apiserver_args = vec![
-            "--advertise-address=127.0.0.1".to_owned(),
+        let (address, port) = match full {
+            None => ("127.0.0.1".to_owned(), apiserver_port),
+            Some(f) => (f.address.clone(), 443),
+        };
+        let mut apiserver_args = vec![
+            format!("--advertise-address={address}"),
             // Kubernetes 1.37 refuses a loopback advertise address for the endpoint
-            // reconciler of the `kubernetes` Service; nothing here routes to that Service.
+            // reconciler of the `kubernetes` Service; the full cluster's Service needs no
+            // endpoints either (its ClusterIP is the apiserver's own address, no kube-proxy).
             "--endpoint-reconciler-type=none".to_owned(),
-            "--bind-address=127.0.0.1".to_owned(),
-            format!("--secure-port={apiserver_port}"),
+            format!("--bind-address={address}"),
+            format!("--secure-port={port}"),
             format!("--etcd-servers={etcd_url}"),
             format!("--tls-cert-file={}", p(&pki.serving_cert)),
             format!("--tls-private-key-file={}", p(&pki.serving_key)),
             format!("--client-ca-file={}", p(&pki.ca_cert)),
-            "--authorization-mode=RBAC".to_owned(),
+            format!(
+                "--authorization-mode={}",
+                if full.is_some() { "Node,RBAC" } else { "RBAC" }
+            ),
             "--service-account-issuer=https://kubernetes.default.svc".to_owned(),
             format!("--service-account-key-file={}", p(&pki.sa_public)),
             format!("--service-account-signing-key-file={}", p(&pki.sa_private)),
-            "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
             "--allow-privileged=true".to_owned(),
-            // No controller-manager creates the "default" ServiceAccount, so this plugin
-            // would reject every Pod (envtest disables it for the same reason).
-            "--disable-admission-plugins=ServiceAccount".to_owned(),
             "--profiling=false".to_owned(),
         ];
+        match full {
+            None => apiserver_args.extend([
+                "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+                // No controller-manager creates the "default" ServiceAccount, so this plugin
+                // would reject every Pod (envtest disables it for the same reason).
+                "--disable-admission-plugins=ServiceAccount".to_owned(),
+            ]),
+            Some(f) => {
+                apiserver_args.push(format!("--service-cluster-ip-range={}", f.service_cidr));
+                if let Some((cert, key)) = extra_certs.first() {
+                    apiserver_args.push(format!("--kubelet-client-certificate={}", p(cert)));
+                    apiserver_args.push(format!("--kubelet-client-key={}", p(key)));
+                }
+                // The kubelet's serving certificate is ours: verify it.
+                apiserver_args.push(format!(
+                    "--kubelet-certificate-authority={}",
+                    p(&pki.ca_cert)
+                ));
+                apiserver_args.push("--kubelet-preferred-address-types=InternalIP".to_owned());
+            }
+        }
         let apiserver = match process::spawn(
             "kube-apiserver",
             &binaries.kube_apiserver,
@@ -295,6 +348,8 @@ impl ControlPlane {
             server,
             etcd_url,
             pki,
+            extra_certs,
+            kubelet_serving,
             ready_after: Duration::ZERO,
             apiserver,
             etcd,
@@ -534,18 +589,22 @@ fn remove_stale_temp_dirs() {
             .parse::<u32>()
             .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
+            node::remove_stale_dir(&dir);
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }
 
-/// Three distinct free loopback ports. All listeners are held until the end so that the
+/// `N` distinct free loopback ports. All listeners are held until the end so that the
 /// kernel cannot hand out the same port twice; a race with other programs remains possible.
-fn free_ports() -> Result<[u16; 3], Error> {
+fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
     let bind =
         || TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("bind a free loopback port", e));
-    let listeners = [bind()?, bind()?, bind()?];
-    let mut ports = [0u16; 3];
+    let mut listeners = Vec::with_capacity(N);
+    for _ in 0..N {
+        listeners.push(bind()?);
+    }
+    let mut ports = [0u16; N];
     for (port, l) in ports.iter_mut().zip(&listeners) {
         *port = l
             .local_addr()
@@ -556,21 +615,40 @@ fn free_ports() -> Result<[u16; 3], Error> {
 }
 
 fn write_kubeconfig(path: &Path, server: &str, pki: &Pki) -> Result<(), Error> {
+    write_kubeconfig_for(
+        path,
+        server,
+        &pki.ca_cert,
+        ADMIN_USER,
+        &pki.admin_cert,
+        &pki.admin_key,
+    )
+}
+
+/// A kubeconfig for one client certificate.
+fn write_kubeconfig_for(
+    path: &Path,
+    server: &str,
+    ca: &Path,
+    user: &str,
+    cert: &Path,
+    key: &Path,
+) -> Result<(), Error> {
     // JSON is valid YAML, and serde_json quotes the paths correctly.
     let config = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "tunegate-local", "cluster": {
             "server": server,
-            "certificate-authority": pki.ca_cert,
+            "certificate-authority": ca,
         }}],
-        "users": [{"name": ADMIN_USER, "user": {
-            "client-certificate": pki.admin_cert,
-            "client-key": pki.admin_key,
+        "users": [{"name": user, "user": {
+            "client-certificate": cert,
+            "client-key": key,
         }}],
         "contexts": [{"name": "tunegate-local", "context": {
             "cluster": "tunegate-local",
-            "user": ADMIN_USER,
+            "user": user,
             "namespace": "default",
         }}],
         "current-context": "tunegate-local",

@@ -32,6 +32,78 @@ pub const ADMIN_USER: &str = "tunegate-admin";
 /// `system:masters` and a service-account key pair into `dir` (ECDSA P-256 throughout:
 /// fast to generate and accepted by kube-apiserver for every one of these uses).
 pub fn generate(dir: &Path) -> Result<Pki, Error> {
+    generate_ca_and_standard(dir, &[]).map(|(pki, _)| pki)
+}
+
+/// A certificate and its key.
+pub(crate) type CertPair = (PathBuf, PathBuf);
+
+/// A client certificate to issue beside the standard set.
+pub(crate) struct ClientCert<'a> {
+    /// File stem: `<stem>.crt` and `<stem>.key`.
+    pub stem: &'a str,
+    pub common_name: &'a str,
+    pub organization: Option<&'a str>,
+}
+
+/// [`generate`] plus extra client certificates and, when `serving_ip` is set, the apiserver's
+/// serving certificate also valid for that address. Returns the paths of each extra
+/// (certificate, key), in order.
+pub(crate) fn generate_full(
+    dir: &Path,
+    serving_ips: &[&str],
+    clients: &[ClientCert<'_>],
+    kubelet_serving: Option<&str>,
+) -> Result<(Pki, Vec<CertPair>, Option<CertPair>), Error> {
+    let (pki, ca) = generate_ca_and_standard(dir, serving_ips)?;
+    let mut out = Vec::new();
+    for c in clients {
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, c.common_name);
+        if let Some(o) = c.organization {
+            params.distinguished_name.push(DnType::OrganizationName, o);
+        }
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &ca)?;
+        let (cp, kp) = (
+            dir.join(format!("{}.crt", c.stem)),
+            dir.join(format!("{}.key", c.stem)),
+        );
+        write_public(&cp, &cert.pem())?;
+        write_private(&kp, &key.serialize_pem())?;
+        out.push((cp, kp));
+    }
+    let kubelet = match kubelet_serving {
+        Some(ip) => {
+            let mut params = CertificateParams::new(vec![ip.to_owned()])?;
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "kubelet-serving");
+            params.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ];
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            let key = KeyPair::generate()?;
+            let cert = params.signed_by(&key, &ca)?;
+            let (cp, kp) = (dir.join("kubelet.crt"), dir.join("kubelet.key"));
+            write_public(&cp, &cert.pem())?;
+            write_private(&kp, &key.serialize_pem())?;
+            Some((cp, kp))
+        }
+        None => None,
+    };
+    Ok((pki, out, kubelet))
+}
+
+fn generate_ca_and_standard(
+    dir: &Path,
+    serving_ips: &[&str],
+) -> Result<(Pki, CertifiedIssuer<'static, KeyPair>), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
     let pki = Pki {
         ca_cert: dir.join("ca.crt"),
@@ -58,15 +130,20 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
 
     // The in-cluster names and the first service IP are included so that the same
     // certificate would serve a client that reaches the apiserver through the service.
-    let mut serving = CertificateParams::new(vec![
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-        "localhost".to_owned(),
-        "kubernetes".to_owned(),
-        "kubernetes.default".to_owned(),
-        "kubernetes.default.svc".to_owned(),
-        "10.0.0.1".to_owned(),
-    ])?;
+    let mut serving = CertificateParams::new(
+        vec![
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+            "localhost".to_owned(),
+            "kubernetes".to_owned(),
+            "kubernetes.default".to_owned(),
+            "kubernetes.default.svc".to_owned(),
+            "10.0.0.1".to_owned(),
+        ]
+        .into_iter()
+        .chain(serving_ips.iter().map(|ip| (*ip).to_owned()))
+        .collect::<Vec<_>>(),
+    )?;
     serving
         .distinguished_name
         .push(DnType::CommonName, "kube-apiserver");
@@ -97,7 +174,7 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
     let sa = KeyPair::generate()?;
     write_public(&pki.sa_public, &sa.public_key_pem())?;
     write_private(&pki.sa_private, &sa.serialize_pem())?;
-    Ok(pki)
+    Ok((pki, ca))
 }
 
 fn write_public(path: &Path, contents: &str) -> Result<(), Error> {

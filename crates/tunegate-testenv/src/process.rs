@@ -212,12 +212,21 @@ pub fn log_tail(path: &Path, n: usize) -> String {
 
 /// Attached control planes still running: (process group ids, directory to remove or None).
 /// A control plane shared through a static is never dropped, so `exit` cleans up after it.
-type Registry = Vec<(u64, Vec<u32>, Option<PathBuf>)>;
+/// The last element runs after the processes are dead (a full cluster removes its network
+/// bridge and cgroups there).
+type Registry = Vec<(u64, Vec<u32>, Option<PathBuf>, Option<AtExit>)>;
+/// Clean-up work for the exit hook.
+pub type AtExit = Box<dyn FnOnce() + Send>;
 static AT_EXIT: Mutex<Registry> = Mutex::new(Vec::new());
 
 /// Registers attached processes (and a temporary directory) to be killed (and removed) when
 /// the process exits normally; returns a key for [`unregister_at_exit`].
 pub fn register_at_exit(pgids: Vec<u32>, dir: Option<PathBuf>) -> u64 {
+    register_at_exit_with(pgids, dir, None)
+}
+
+/// [`register_at_exit`] with work to do once the processes are dead.
+pub fn register_at_exit_with(pgids: Vec<u32>, dir: Option<PathBuf>, then: Option<AtExit>) -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     static HOOK: OnceLock<()> = OnceLock::new();
     HOOK.get_or_init(|| {
@@ -226,14 +235,14 @@ pub fn register_at_exit(pgids: Vec<u32>, dir: Option<PathBuf>) -> u64 {
     });
     let key = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if let Ok(mut r) = AT_EXIT.lock() {
-        r.push((key, pgids, dir));
+        r.push((key, pgids, dir, then));
     }
     key
 }
 
 pub fn unregister_at_exit(key: u64) {
     if let Ok(mut r) = AT_EXIT.lock() {
-        r.retain(|(k, _, _)| *k != key);
+        r.retain(|(k, _, _, _)| *k != key);
     }
 }
 
@@ -242,7 +251,7 @@ extern "C" fn cleanup_at_exit() {
     let Ok(mut registry) = AT_EXIT.try_lock() else {
         return;
     };
-    for (_, pgids, dir) in registry.drain(..) {
+    for (_, pgids, dir, then) in registry.drain(..) {
         for pgid in pgids {
             if let Ok(pgid) = libc::pid_t::try_from(pgid) {
                 // SAFETY: kill(2) and waitpid(2) on process groups and children we created.
@@ -252,8 +261,54 @@ extern "C" fn cleanup_at_exit() {
                 }
             }
         }
+        if let Some(then) = then {
+            then();
+        }
         if let Some(dir) = dir {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// The command name of `pid` (`/proc/PID/comm`).
+pub fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// Direct children of `pid` (all its threads' children).
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(list) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// Every descendant of `pid` (not `pid` itself), breadth first.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut queue = std::collections::VecDeque::from([pid]);
+    // Bounded: a process tree larger than this is not one we started.
+    while let Some(p) = queue.pop_front() {
+        for c in children(p) {
+            if out.len() >= 100_000 {
+                return out;
+            }
+            if !out.contains(&c) {
+                out.push(c);
+                queue.push_back(c);
+            }
+        }
+    }
+    out
 }

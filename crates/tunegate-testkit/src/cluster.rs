@@ -10,10 +10,92 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tunegate_testenv::{ControlPlane, Options};
+use tunegate_testenv::{Cluster, ClusterOptions, ControlPlane, Options};
 
-/// The control plane of this test binary, started on first use.
+/// Set by [`use_full_cluster`]: this test binary runs against the full cluster.
+static FULL_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every helper of this crate (kubectl, namespace, the operator process) use the full
+/// single-node cluster of this test binary instead of the fast apiserver-only one. Call it first
+/// in each test of a full-mode test binary.
+pub fn use_full_cluster() -> &'static Cluster {
+    FULL_MODE.store(true, Ordering::SeqCst);
+    full_cluster()
+}
+
+/// The operator image archive (hack/images/build-operator-image.sh: the Dockerfile's static
+/// binary, a release build, slow the first time), built once per test binary.
+/// `TUNEGATE_OPERATOR_IMAGE` names an archive built elsewhere instead (`docker save` of the
+/// Dockerfile's image, tagged as [`operator_image_ref`]).
+pub fn operator_image() -> &'static Path {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TUNEGATE_OPERATOR_IMAGE") {
+            return PathBuf::from(p);
+        }
+        let out = Command::new(repo_root().join("hack/images/build-operator-image.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run hack/images/build-operator-image.sh");
+        assert!(
+            out.status.success(),
+            "hack/images/build-operator-image.sh failed"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        PathBuf::from(stdout.lines().last().expect("the image path").trim())
+    })
+}
+
+/// The image reference the operator image is imported as (the chart's default).
+pub fn operator_image_ref() -> String {
+    let chart = std::fs::read_to_string(repo_root().join("charts/tunegate/Chart.yaml"))
+        .expect("Chart.yaml");
+    let version = chart
+        .lines()
+        .find_map(|l| l.strip_prefix("appVersion: "))
+        .expect("appVersion")
+        .trim_matches('"');
+    format!("tunegate/tunegate:{version}")
+}
+
+/// The full cluster of this test binary (control plane, controller-manager, scheduler,
+/// containerd, kubelet), started on first use with the operator image imported.
+pub fn full_cluster() -> &'static Cluster {
+    static FULL: OnceLock<Result<Cluster, String>> = OnceLock::new();
+    let c = FULL.get_or_init(|| {
+        let options = ClusterOptions {
+            images: vec![operator_image().to_owned()],
+            ..ClusterOptions::default()
+        };
+        let c = Cluster::start(options).map_err(|e| e.to_string())?;
+        let rss = c.rss();
+        let mib = |k: Option<u64>| k.unwrap_or(0) / 1024;
+        eprintln!(
+            "full cluster: node Ready after {:.1} s (control plane {:.1} s); RSS MiB etcd {} kube-apiserver {} \
+             kube-controller-manager {} kube-scheduler {} containerd {} kubelet {}",
+            c.ready_after().as_secs_f64(),
+            c.control_plane().ready_after().as_secs_f64(),
+            mib(rss.etcd),
+            mib(rss.kube_apiserver),
+            mib(rss.kube_controller_manager),
+            mib(rss.kube_scheduler),
+            mib(rss.containerd),
+            mib(rss.kubelet),
+        );
+        Ok(c)
+    });
+    match c {
+        Ok(c) => c,
+        Err(e) => panic!("full cluster did not start: {e}"),
+    }
+}
+
+/// The control plane of this test binary, started on first use (the full cluster's after
+/// [`use_full_cluster`]).
 pub fn control_plane() -> &'static ControlPlane {
+    if FULL_MODE.load(Ordering::SeqCst) {
+        return full_cluster().control_plane();
+    }
     static CP: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
     let cp = CP.get_or_init(|| {
         let cp = ControlPlane::start(Options::default()).map_err(|e| e.to_string())?;

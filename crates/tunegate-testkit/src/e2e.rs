@@ -30,8 +30,13 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn start(extra: &[&str]) -> Sandbox {
+        Self::start_on("127.0.0.1:0", extra)
+    }
+
+    /// A sandbox listening on `listen` (the full cluster's node address, for pods).
+    pub fn start_on(listen: &str, extra: &[&str]) -> Sandbox {
         let mut cmd = Command::new(crate::bin("openai-sandbox"));
-        cmd.args(["--listen", "127.0.0.1:0", "--api-key", "sk-e2e"])
+        cmd.args(["--listen", listen, "--api-key", "sk-e2e"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -136,6 +141,11 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(namespace: &str, env: &[(&str, &str)]) -> Operator {
+        Self::start_with(namespace, env, &[])
+    }
+
+    /// [`Operator::start`] with extra `tunegate run` arguments.
+    pub fn start_with(namespace: &str, env: &[(&str, &str)], args: &[&str]) -> Operator {
         let cp = support::control_plane();
         let log = cp.dir().join(format!(
             "operator-{namespace}-{}.log",
@@ -156,6 +166,7 @@ impl Operator {
             "--log-format",
             "json",
         ])
+        .args(args)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(file.try_clone().expect("log"));
