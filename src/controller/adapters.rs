@@ -236,6 +236,7 @@ impl Remote for ProviderRemote {
                 suffix: req.suffix,
                 seed: req.seed,
                 metadata: req.metadata,
+                ..JobCreate::default()
             };
             self.0.create_job(&create).await.map(job).map_err(classify)
         })
