@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use crate::cli::leader;
 use crate::controller::metrics::Metrics;
-use crate::controller::ports::{DatasetPipeline, RemoteFactory};
+use crate::controller::ports::RemoteFactory;
 use crate::controller::{Config, Context, dataset, finetune};
 use tunegate_api::{FineTuneJob, TRAINING_DATA_LABEL, TrainingDataset};
 
@@ -290,10 +290,9 @@ fn shutdown_signal(tx: watch::Sender<bool>) {
     });
 }
 
-/// Runs the operator with the given pipeline and provider implementations until SIGTERM.
+/// Runs the operator with the given provider implementation until SIGTERM.
 pub async fn run_with(
     args: RunArgs,
-    pipeline: Arc<dyn DatasetPipeline>,
     remotes: Arc<dyn RemoteFactory>,
     metrics: Arc<Metrics>,
 ) -> Result<(), RunError> {
@@ -356,7 +355,6 @@ pub async fn run_with(
         client: client.clone(),
         recorder: Context::new_recorder(client.clone()),
         metrics,
-        pipeline,
         remotes,
         config: config.clone(),
         datasets: tds_ctrl.store(),
@@ -449,7 +447,7 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "tunegate".to_string())
 }
 
-/// `tunegate run`: builds the runtime and the real pipeline and providers; returns the exit code.
+/// `tunegate run`: builds the runtime and the real providers; returns the exit code.
 pub fn main(args: RunArgs) -> u8 {
     init_logging(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -467,8 +465,7 @@ pub fn main(args: RunArgs) -> u8 {
     let remotes = Arc::new(crate::controller::adapters::HttpRemotes::new(
         metrics.clone(),
     ));
-    let pipeline = Arc::new(crate::controller::adapters::RealPipeline);
-    match runtime.block_on(run_with(args, pipeline, remotes, metrics)) {
+    match runtime.block_on(run_with(args, remotes, metrics)) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "tunegate run stopped");
