@@ -118,9 +118,12 @@ where
 }
 
 fn cond(j: &FineTuneJob, t: &str) -> Option<(String, String, String)> {
-    j.status.as_ref()?.conditions.iter().find(|c| c.type_ == t).map(|c| {
-        (c.status.clone(), c.reason.clone(), c.message.clone())
-    })
+    j.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == t)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 async fn operator(cp: &tunegate_testenv::ControlPlane) -> tokio::task::JoinHandle<()> {
@@ -224,7 +227,10 @@ async fn refused_organisation_is_a_terminal_provider_refused_condition() {
     })
     .await;
     assert_eq!(reason, "ProviderRefused");
-    assert!(msg.contains("http_403"), "the provider's code is carried: {msg}");
+    assert!(
+        msg.contains("http_403"),
+        "the provider's code is carried: {msg}"
+    );
     // No retry storm: a few seconds later, still exactly one create was attempted.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
