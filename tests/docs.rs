@@ -2,27 +2,16 @@
 //! every metric the code can produce is documented, the security model answers its five
 //! questions, and every repository path the docs name exists.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use tunegate_testkit::rust_files;
 
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    tunegate_testkit::repo_root()
 }
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(rust_files(&p));
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// String literals that look like condition reasons: CamelCase, letters only, two humps or more

@@ -192,11 +192,10 @@ struct Health {
 }
 
 async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     health: Health,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
     loop {
         let accepted = tokio::select! {
@@ -220,6 +219,7 @@ async fn serve(
             });
             // Probes and scrapes are tiny; a slow client only holds its own connection.
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(e) = tokio::time::timeout(Duration::from_secs(30), conn).await {
@@ -305,8 +305,9 @@ pub async fn run_with(
     let (stop_tx, stop_rx) = watch::channel(false);
     shutdown_signal(stop_tx.clone());
     let ready = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr).await?;
     let server = tokio::spawn(serve(
-        args.metrics_addr,
+        listener,
         Health {
             metrics: metrics.clone(),
             ready: ready.clone(),
@@ -472,5 +473,52 @@ pub fn main(args: RunArgs) -> u8 {
             eprintln!("tunegate: {e}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let req = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    }
+
+    #[tokio::test]
+    async fn health_server_answers_probes_and_metrics() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let ready = Arc::new(AtomicBool::new(false));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let health = Health {
+            metrics: Arc::new(Metrics::new()),
+            ready: ready.clone(),
+        };
+        let server = tokio::spawn(serve(listener, health, stop_rx));
+        assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+        assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 503"));
+        ready.store(true, Ordering::Relaxed);
+        assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 200"));
+        let metrics = get(addr, "/metrics").await;
+        assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+        assert!(
+            metrics.contains("application/openmetrics-text"),
+            "{metrics}"
+        );
+        assert!(get(addr, "/nope").await.starts_with("HTTP/1.1 404"));
+        let _ = stop_tx.send(true);
+        let ended = tokio::time::timeout(Duration::from_secs(5), server).await;
+        assert!(
+            matches!(ended, Ok(Ok(Ok(())))),
+            "the server stops on the signal"
+        );
     }
 }
