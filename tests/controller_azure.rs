@@ -152,10 +152,19 @@ async fn operator(cp: &tunegate_testenv::ControlPlane) -> tokio::task::JoinHandl
     })
 }
 
+/// One operator for both scenarios: two operators without leader election would both act on
+/// every FineTuneJob in the shared cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn azure_job_waits_for_the_file_import_then_succeeds() {
+async fn controller_against_azure_and_a_refusing_openai() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cp = support::control_plane();
+    let op = operator(cp).await;
+    azure_job_waits_for_the_file_import_then_succeeds(cp).await;
+    refused_organisation_is_a_terminal_provider_refused_condition(cp).await;
+    op.abort();
+}
+
+async fn azure_job_waits_for_the_file_import_then_succeeds(cp: &tunegate_testenv::ControlPlane) {
     let client = cp.client().await.unwrap();
     let mut cfg = openai_sandbox::Config::new("sk-test");
     cfg.job_seconds = 2.0;
@@ -164,7 +173,6 @@ async fn azure_job_waits_for_the_file_import_then_succeeds() {
         .await
         .unwrap();
     let base = sandbox.base_url();
-    let op = operator(cp).await;
 
     let ns = support::namespace("azure");
     let provider = format!(
@@ -194,16 +202,19 @@ async fn azure_job_waits_for_the_file_import_then_succeeds() {
         .unwrap();
     assert!(model.contains(".ft-"), "an Azure model id: {model}");
     let st = sandbox_state(&base).await;
-    assert_eq!(st["counts"]["jobs"], 1, "exactly one job");
+    assert_eq!(
+        st["counts"]["jobs"],
+        1,
+        "exactly one job: {:?}",
+        requests(&base).await
+    );
     // The controller never asked for a job on a pending file: one create, answered 201.
     assert_eq!(job_creates(&requests(&base).await), vec![201]);
-    op.abort();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_organisation_is_a_terminal_provider_refused_condition() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cp = support::control_plane();
+async fn refused_organisation_is_a_terminal_provider_refused_condition(
+    cp: &tunegate_testenv::ControlPlane,
+) {
     let client = cp.client().await.unwrap();
     let mut cfg = openai_sandbox::Config::new("sk-test");
     cfg.fine_tuning_refused = true;
@@ -211,7 +222,6 @@ async fn refused_organisation_is_a_terminal_provider_refused_condition() {
         .await
         .unwrap();
     let base = sandbox.base_url();
-    let op = operator(cp).await;
 
     let ns = support::namespace("refused");
     let provider =
@@ -238,5 +248,4 @@ async fn refused_organisation_is_a_terminal_provider_refused_condition() {
         vec![403],
         "one create, not retried"
     );
-    op.abort();
 }
