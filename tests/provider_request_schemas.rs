@@ -148,6 +148,35 @@ fn job_create_bodies_validate() {
         }),
     });
     let minimal = job(FineTuneMethod::default());
+    // Reinforcement with each grader shape the spec defines.
+    let graders = [
+        serde_json::json!({"type": "string_check", "name": "exact", "input": "{{sample.output_text}}", "reference": "{{item.label}}", "operation": "eq"}),
+        serde_json::json!({"type": "text_similarity", "name": "sim", "input": "{{sample.output_text}}", "reference": "{{item.answer}}", "evaluation_metric": "fuzzy_match"}),
+        serde_json::json!({"type": "python", "name": "py", "source": "def grade(sample, item):\n    return 1.0"}),
+    ];
+    let rft: Vec<_> = graders
+        .into_iter()
+        .map(|g| tunegate::provider::JobCreate {
+            model: "o4-mini-2025-04-16".into(),
+            grader: Some(g),
+            ..job(FineTuneMethod {
+                type_: MethodType::Supervised,
+                hyperparameters: Some(Hyperparameters {
+                    n_epochs: Some(AutoOr::Value(2)),
+                    ..Hyperparameters::default()
+                }),
+            })
+        })
+        .collect();
+    for j in rft {
+        let body = j.to_body().unwrap();
+        assert_eq!(body["method"]["type"], "reinforcement");
+        schemas.assert_valid("CreateFineTuningJobRequest", &body);
+        schemas.assert_valid(
+            "ValidateGraderRequest",
+            &serde_json::json!({"grader": body["method"]["reinforcement"]["grader"]}),
+        );
+    }
     for j in [full, dpo, dpo_auto, minimal] {
         schemas.assert_valid("CreateFineTuningJobRequest", &j.to_body().unwrap());
     }

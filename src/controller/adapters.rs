@@ -62,6 +62,8 @@ impl RemoteFactory for HttpRemotes {
         }
         let options = ProviderOptions {
             observer: Arc::new(MetricsObserver(self.metrics.clone())),
+            // A reconcile waits this long for Azure's file import, then requeues.
+            file_ready_timeout: Duration::from_secs(30),
             ..Default::default()
         };
         let p = provider::from_spec(spec, api_key.as_bytes(), options).map_err(classify)?;
@@ -80,6 +82,14 @@ impl RemoteFactory for HttpRemotes {
 pub fn classify(e: ProviderError) -> RemoteError {
     if let ProviderError::Api { status: 404, .. } = &e {
         return RemoteError::NotFound;
+    }
+    if let Some(code) = e.refusal() {
+        let message: String = e.to_string().chars().take(300).collect();
+        return RemoteError::Terminal {
+            code: super::ports::PROVIDER_REFUSED.to_string(),
+            message: format!("{code}: {message}"),
+            http: e.status().unwrap_or(0),
+        };
     }
     if e.is_recoverable() {
         return RemoteError::Recoverable {
@@ -177,6 +187,17 @@ impl Remote for ProviderRemote {
         })
     }
 
+    fn wait_file_ready(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            self.0
+                .wait_file_ready(&id)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+        })
+    }
+
     fn create_job(&self, req: JobRequest) -> BoxFuture<'_, Result<RemoteJob, RemoteError>> {
         Box::pin(async move {
             let create = JobCreate {
@@ -187,6 +208,7 @@ impl Remote for ProviderRemote {
                 suffix: req.suffix,
                 seed: req.seed,
                 metadata: req.metadata,
+                ..JobCreate::default()
             };
             self.0.create_job(&create).await.map(job).map_err(classify)
         })

@@ -18,6 +18,8 @@ use tunegate_api::ProviderSpec;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RemoteError {
     /// The request is wrong and retrying it will not help (4xx other than 404/408/409/429).
+    /// A refusal to fine-tune at all (organisation without access, retired base model) has
+    /// `code` [`PROVIDER_REFUSED`] and the provider's own code first in `message`.
     #[error("provider rejected the request ({code}, HTTP {http})")]
     Terminal {
         code: String,
@@ -34,6 +36,9 @@ pub enum RemoteError {
         retry_after: Option<std::time::Duration>,
     },
 }
+
+/// The `RemoteError::Terminal` code of a refusal to fine-tune (see `ProviderError::refusal`).
+pub const PROVIDER_REFUSED: &str = "provider_refused";
 
 /// A file at the provider.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,6 +101,10 @@ pub trait Remote: Send + Sync {
         body: UploadBody,
     ) -> BoxFuture<'_, Result<RemoteFile, RemoteError>>;
     fn delete_file(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>>;
+    /// Waits (bounded) until the provider may use the file in a job: immediate on OpenAI; on
+    /// Azure OpenAI until its asynchronous import reached `processed`. Still importing is
+    /// `Recoverable { code: "file_not_ready" }`; a failed import is `Terminal`.
+    fn wait_file_ready(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>>;
     fn create_job(&self, req: JobRequest) -> BoxFuture<'_, Result<RemoteJob, RemoteError>>;
     fn find_jobs(
         &self,

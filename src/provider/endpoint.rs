@@ -19,9 +19,11 @@ pub enum Dialect {
         /// Sent as `OpenAI-Project`.
         project: Option<String>,
     },
-    /// Azure OpenAI: `api-key`, `{endpoint}/openai/files?api-version=...`.
+    /// Azure OpenAI: `api-key`, `{endpoint}/openai/files?api-version=...` (dated versions), or
+    /// the v1 data plane `{endpoint}/openai/v1/files` with no `api-version` (version `v1`).
     Azure {
-        /// The data-plane API version, e.g. `2024-10-21`.
+        /// The data-plane API version, e.g. `2024-10-21` or `2025-04-01-preview`; `v1` selects
+        /// the v1 data plane (`/openai/v1/...`, no `api-version` query).
         api_version: String,
     },
 }
@@ -35,11 +37,19 @@ impl Dialect {
         }
     }
 
+    /// Whether this is Azure's v1 data plane (`/openai/v1/...`).
+    pub fn is_azure_v1(&self) -> bool {
+        matches!(self, Self::Azure { api_version } if api_version.trim() == AZURE_V1)
+    }
+
     /// Whether uploaded files must reach `processed` before a job may use them.
     pub fn files_need_processing(&self) -> bool {
         matches!(self, Self::Azure { .. })
     }
 }
+
+/// The `apiVersion` that selects Azure OpenAI's v1 data plane.
+pub const AZURE_V1: &str = "v1";
 
 /// A base URL plus a dialect: builds every URL and the authentication headers.
 #[derive(Clone, Debug)]
@@ -79,8 +89,18 @@ impl Endpoint {
         }
         let mut path = base.path().trim_end_matches('/').to_owned();
         if matches!(dialect, Dialect::Azure { .. }) {
-            path = path.strip_suffix("/openai").unwrap_or(&path).to_owned();
-            path.push_str("/openai");
+            // Accept the resource endpoint with or without `/openai` or `/openai/v1`.
+            for suffix in ["/openai/v1", "/openai"] {
+                if let Some(p) = path.strip_suffix(suffix) {
+                    path = p.to_owned();
+                    break;
+                }
+            }
+            path.push_str(if dialect.is_azure_v1() {
+                "/openai/v1"
+            } else {
+                "/openai"
+            });
         }
         base.set_path(&path);
         Ok(Self { base, dialect })
@@ -101,7 +121,9 @@ impl Endpoint {
         }
         {
             let mut pairs = url.query_pairs_mut();
-            if let Dialect::Azure { api_version } = &self.dialect {
+            if let Dialect::Azure { api_version } = &self.dialect
+                && !self.dialect.is_azure_v1()
+            {
                 pairs.append_pair("api-version", api_version);
             }
             for (k, v) in query {
@@ -204,6 +226,37 @@ mod tests {
             e.url(&["files", "file-1"], &[]).as_str(),
             "http://127.0.0.1:8080/openai/files/file-1?api-version=2024-10-21"
         );
+    }
+
+    #[test]
+    fn azure_v1_urls() {
+        let v1 = || Dialect::Azure {
+            api_version: "v1".into(),
+        };
+        for base in [
+            "https://res.openai.azure.com",
+            "https://res.openai.azure.com/openai",
+            "https://res.openai.azure.com/openai/v1/",
+        ] {
+            let e = Endpoint::new(base, v1()).unwrap();
+            assert_eq!(
+                e.url(&["fine_tuning", "jobs", "ftjob-1", "pause"], &[])
+                    .as_str(),
+                "https://res.openai.azure.com/openai/v1/fine_tuning/jobs/ftjob-1/pause",
+                "{base}"
+            );
+            assert_eq!(
+                e.url(&["files"], &[("purpose", "fine-tune")]).as_str(),
+                "https://res.openai.azure.com/openai/v1/files?purpose=fine-tune"
+            );
+        }
+        // A dated version given a v1 base URL goes back to the dated paths.
+        let e = Endpoint::new("https://res.openai.azure.com/openai/v1", azure()).unwrap();
+        assert_eq!(
+            e.url(&["files"], &[]).as_str(),
+            "https://res.openai.azure.com/openai/files?api-version=2024-10-21"
+        );
+        assert!(v1().is_azure_v1() && !azure().is_azure_v1() && !openai().is_azure_v1());
     }
 
     #[test]

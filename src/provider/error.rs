@@ -92,6 +92,25 @@ pub fn is_recoverable_status(status: u16, code: Option<&str>) -> bool {
     }
 }
 
+/// Error codes meaning "this organisation or this base model cannot be fine-tuned here", from
+/// OpenAI (`model_not_available`, `model_not_found`, `model_deprecated`, `unsupported_model`,
+/// `fine_tuning_not_available`) and Azure OpenAI (`ModelNotSupported`, `InvalidModel`,
+/// `FineTuningNotSupported`, `ModelDeprecated`). Compared case-insensitively.
+fn is_refusal_code(code: &str) -> bool {
+    const CODES: [&str; 9] = [
+        "model_not_available",
+        "model_not_found",
+        "model_deprecated",
+        "unsupported_model",
+        "fine_tuning_not_available",
+        "modelnotsupported",
+        "invalidmodel",
+        "finetuningnotsupported",
+        "modeldeprecated",
+    ];
+    CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
+}
+
 /// The class of a transport failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransportKind {
@@ -259,6 +278,7 @@ impl ProviderError {
             Self::InvalidKey(_) => "invalid_api_key",
             Self::InvalidConfig(_) => "invalid_provider_config",
             Self::InvalidRequest(_) => "invalid_request",
+            Self::Api { .. } if self.refusal().is_some() => "provider_refused",
             Self::Api { status, error, .. } => match *status {
                 400 => "bad_request",
                 401 => "authentication_failed",
@@ -302,6 +322,7 @@ impl ProviderError {
                 ..
             } => match (*status, should_retry) {
                 (400, _) => false,
+                _ if self.refusal().is_some() => false,
                 (_, Some(hint)) => *hint,
                 (status, None) => is_recoverable_status(status, error.code.as_deref()),
             },
@@ -367,6 +388,39 @@ impl ProviderError {
             }
             _ => false,
         }
+    }
+
+    /// When the provider refused to create a job because fine-tuning is not available to this
+    /// organisation or project, or the base model cannot be fine-tuned (retired, never offered),
+    /// the provider's error code (or `http_<status>` when it sent none). Terminal: waiting will
+    /// not change the answer. OpenAI answers 403 on job creation to organisations that lost
+    /// self-serve fine-tuning (since 2026-05-07), and 400/404 with `model_not_available` /
+    /// `model_not_found` / `model_deprecated` (param `model`) for a retired base model.
+    pub fn refusal(&self) -> Option<String> {
+        let Self::Api {
+            operation,
+            status,
+            error,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        if *operation != Operation::CreateJob {
+            return None;
+        }
+        let code = error.code.as_deref().or(error.inner_code.as_deref());
+        let refused = match *status {
+            403 => true,
+            400 | 404 => {
+                code.is_some_and(is_refusal_code) || error.param.as_deref() == Some("model")
+            }
+            _ => false,
+        };
+        refused.then(|| {
+            code.map(str::to_owned)
+                .unwrap_or_else(|| format!("http_{status}"))
+        })
     }
 
     pub(crate) fn is_not_found(&self) -> bool {
@@ -557,5 +611,63 @@ mod tests {
             *should_retry = None;
         }
         assert!(!e.outcome_unknown());
+    }
+
+    fn create(status: u16, body: &str, should_retry: Option<bool>) -> ProviderError {
+        let mut e = api(status, body, should_retry);
+        if let ProviderError::Api { operation, .. } = &mut e {
+            *operation = Operation::CreateJob;
+        }
+        e
+    }
+
+    #[test]
+    fn refusals_on_create_are_terminal_and_carry_the_provider_code() {
+        // The wind-down answer: 403 on job creation, even with a retry hint.
+        let e = create(
+            403,
+            r#"{"error":{"message":"Fine-tuning is not available for this organization.","type":"invalid_request_error","param":null,"code":"fine_tuning_not_available"}}"#,
+            Some(true),
+        );
+        assert_eq!(e.refusal().as_deref(), Some("fine_tuning_not_available"));
+        assert_eq!(e.code(), "provider_refused");
+        assert!(!e.is_recoverable());
+        // 403 without a code keeps the status.
+        assert_eq!(
+            create(403, "{}", None).refusal().as_deref(),
+            Some("http_403")
+        );
+        // A retired base model.
+        let e = create(
+            400,
+            r#"{"error":{"message":"Model gpt-3.5-turbo-0613 is not available for fine-tuning or does not exist.","type":"invalid_request_error","param":"model","code":"model_not_available"}}"#,
+            None,
+        );
+        assert_eq!(e.refusal().as_deref(), Some("model_not_available"));
+        // Azure's shape, code case-insensitive.
+        let e = create(
+            400,
+            r#"{"error":{"code":"ModelNotSupported","message":"The specified base model does not support fine-tuning."}}"#,
+            None,
+        );
+        assert_eq!(e.refusal().as_deref(), Some("ModelNotSupported"));
+    }
+
+    #[test]
+    fn other_errors_are_not_refusals() {
+        // A validation error on create is terminal but not a refusal.
+        let e = create(
+            400,
+            r#"{"error":{"message":"Training file has 5 examples","type":"invalid_request_error","param":"training_file","code":"invalid_n_examples"}}"#,
+            None,
+        );
+        assert_eq!(e.refusal(), None);
+        assert_eq!(e.code(), "bad_request");
+        // 403 elsewhere (a file) is a permission problem, not a fine-tuning refusal.
+        assert_eq!(api(403, "{}", None).refusal(), None);
+        // Rate limits and 5xx on create stay recoverable.
+        assert_eq!(create(429, "{}", None).refusal(), None);
+        assert!(create(429, "{}", None).is_recoverable());
+        assert_eq!(create(500, "{}", None).refusal(), None);
     }
 }

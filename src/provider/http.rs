@@ -638,8 +638,23 @@ impl FineTuneProvider for HttpProvider {
         Ok(outcome)
     }
 
+    async fn validate_grader(&self, grader: &Value) -> Result<(), ProviderError> {
+        super::types::check_grader(grader)?;
+        if let Dialect::OpenAi { .. } = self.endpoint.dialect() {
+            let _: Value = self
+                .call(
+                    Operation::ValidateGrader,
+                    Method::POST,
+                    self.url(&["fine_tuning", "alpha", "graders", "validate"]),
+                    Payload::Json(serde_json::json!({ "grader": grader })),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn create_job(&self, job: &JobCreate) -> Result<FineTuningJob, ProviderError> {
-        let body = job.to_body()?;
+        let body = job.to_body_for(self.endpoint.dialect())?;
         let created: FineTuningJob = self
             .call(
                 Operation::CreateJob,

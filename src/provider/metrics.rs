@@ -26,6 +26,7 @@ pub enum Operation {
     ListJobEvents,
     ListJobCheckpoints,
     DeleteModel,
+    ValidateGrader,
 }
 
 impl Operation {
@@ -50,6 +51,7 @@ impl Operation {
             Self::ListJobEvents => "list_job_events",
             Self::ListJobCheckpoints => "list_job_checkpoints",
             Self::DeleteModel => "delete_model",
+            Self::ValidateGrader => "validate_grader",
         }
     }
 

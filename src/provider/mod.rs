@@ -8,6 +8,7 @@
 //!
 //! Nothing here logs or returns the API key or uploaded bytes.
 
+pub mod bedrock;
 mod body;
 pub mod endpoint;
 pub mod error;
@@ -32,7 +33,8 @@ pub use retry::RetryPolicy;
 pub use status::{FileStatus, JobStatus, UploadStatus};
 pub use types::{
     ByteStream, Checkpoint, DeleteOutcome, FileListQuery, FileObject, FileUpload, FineTuningJob,
-    JobCreate, JobError, JobEvent, JobListQuery, Page, UploadCreatedHook,
+    JobCreate, JobError, JobEvent, JobListQuery, Page, TrainingType, UploadCreatedHook,
+    check_grader,
 };
 
 use tunegate_api::{ProviderSpec, ProviderType};
@@ -124,6 +126,14 @@ pub trait FineTuneProvider: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Checkpoint>, ProviderError>;
+
+    /// Checks a reinforcement grader before a job uses it: the client-side shape check
+    /// ([`check_grader`]), then the provider's validation call where it has one (OpenAI's
+    /// `POST /fine_tuning/alpha/graders/validate`; Azure OpenAI documents none, so only the
+    /// shape is checked there).
+    async fn validate_grader(&self, grader: &serde_json::Value) -> Result<(), ProviderError> {
+        check_grader(grader)
+    }
 
     /// Deletes a fine-tuned model; 404 is `AlreadyGone`. Azure OpenAI has no data-plane call
     /// for this and answers [`ProviderError::ModelDeletionUnsupported`].

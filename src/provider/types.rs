@@ -15,6 +15,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::endpoint::Dialect;
 use super::error::ProviderError;
 use super::status::{FileStatus, JobStatus, UploadStatus};
 use tunegate_api::{AutoOr, FineTuneMethod, Hyperparameters, MethodType};
@@ -356,12 +357,125 @@ pub struct JobCreate {
     pub seed: Option<i64>,
     /// Up to 16 pairs; tunegate sets `tunegate-uid` for adoption after a crash.
     pub metadata: BTreeMap<String, String>,
+    /// Azure OpenAI only: where training runs (`trainingType`).
+    pub training_type: Option<TrainingType>,
+    /// Reinforcement fine-tuning: the grader (OpenAI's `Grader*` shapes). When set, the method
+    /// sent is `reinforcement` with this grader and the method's epochs, batch size and
+    /// learning-rate multiplier; `method.type` must be Supervised (the default) then.
+    pub grader: Option<Value>,
+}
+
+/// Azure OpenAI's training types (`trainingType`, from api-version `2025-04-01-preview` and
+/// on the v1 data plane): Standard (in the resource's region), GlobalStandard (any region,
+/// cheaper), Developer (preemptible, cheapest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainingType {
+    /// `standard`.
+    Standard,
+    /// `globalstandard`.
+    GlobalStandard,
+    /// `developer`.
+    Developer,
+}
+
+impl TrainingType {
+    /// The word Azure takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::GlobalStandard => "globalstandard",
+            Self::Developer => "developer",
+        }
+    }
+
+    /// Case-insensitive parse of `Standard`, `GlobalStandard`, `Developer`.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Standard, Self::GlobalStandard, Self::Developer]
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// Azure OpenAI's suffix limit: "up to 40 characters (a-z, A-Z, 0-9, - and _)".
+pub const AZURE_SUFFIX_MAX: usize = 40;
+
+/// The grader types of OpenAI's spec and the fields each requires (besides `type`).
+const GRADER_REQUIRED: [(&str, &[&str]); 6] = [
+    ("string_check", &["name", "input", "reference", "operation"]),
+    (
+        "text_similarity",
+        &["name", "input", "reference", "evaluation_metric"],
+    ),
+    ("score_model", &["name", "input", "model"]),
+    (
+        "label_model",
+        &["name", "model", "input", "passing_labels", "labels"],
+    ),
+    ("python", &["name", "source"]),
+    ("multi", &["name", "graders", "calculate_output"]),
+];
+
+/// Client-side shape check of a grader: an object with a known `type` and that type's required
+/// fields (OpenAI's `Grader*` schemas). The provider's validation call does the rest.
+pub fn check_grader(grader: &Value) -> Result<(), ProviderError> {
+    let bad = |m: String| Err(ProviderError::InvalidRequest(m));
+    let Some(obj) = grader.as_object() else {
+        return bad("grader must be an object".into());
+    };
+    let kind = obj.get("type").and_then(Value::as_str).unwrap_or("");
+    let Some((_, required)) = GRADER_REQUIRED.iter().find(|(t, _)| *t == kind) else {
+        return bad(format!(
+            "grader type must be one of string_check, text_similarity, score_model, label_model, python, multi (got {:?})",
+            kind.chars().take(40).collect::<String>()
+        ));
+    };
+    if let Some(missing) = required.iter().find(|f| !obj.contains_key(**f)) {
+        return bad(format!("{kind} grader needs `{missing}`"));
+    }
+    Ok(())
 }
 
 impl JobCreate {
     /// The `POST /fine_tuning/jobs` body (CreateFineTuningJobRequest), after checking every
     /// field against the API's bounds so a mistake surfaces as a clear client-side error.
     pub fn to_body(&self) -> Result<Value, ProviderError> {
+        self.to_body_for(&Dialect::OpenAi {
+            organization: None,
+            project: None,
+        })
+    }
+
+    /// The body for a dialect: Azure OpenAI takes `trainingType` and a suffix of at most 40
+    /// characters of `[a-zA-Z0-9_-]`; OpenAI takes no `trainingType`.
+    pub fn to_body_for(&self, dialect: &Dialect) -> Result<Value, ProviderError> {
+        let azure = matches!(dialect, Dialect::Azure { .. });
+        let bad = |m: String| Err(ProviderError::InvalidRequest(m));
+        if let (Some(suffix), true) = (&self.suffix, azure) {
+            let n = suffix.chars().count();
+            if n > AZURE_SUFFIX_MAX
+                || !suffix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return bad(format!(
+                    "Azure OpenAI takes a suffix of 1 to {AZURE_SUFFIX_MAX} letters, digits, '-' or '_' (got {n} characters)"
+                ));
+            }
+        }
+        let mut body = self.to_body_inner()?;
+        match (self.training_type, azure, body.as_object_mut()) {
+            (None, _, _) => {}
+            (Some(t), true, Some(obj)) => {
+                obj.insert("trainingType".into(), json!(t.as_str()));
+            }
+            (Some(_), _, _) => {
+                return bad("trainingType is only taken by Azure OpenAI".into());
+            }
+        }
+        Ok(body)
+    }
+
+    fn to_body_inner(&self) -> Result<Value, ProviderError> {
         let bad = |m: String| Err(ProviderError::InvalidRequest(m));
         if self.model.trim().is_empty() {
             return bad("model must not be empty".into());
@@ -401,7 +515,17 @@ impl JobCreate {
             }
             body.insert("metadata".into(), json!(self.metadata));
         }
-        body.insert("method".into(), method_body(&self.method)?);
+        let method = match &self.grader {
+            None => method_body(&self.method)?,
+            Some(grader) => {
+                if self.method.type_ != MethodType::Supervised {
+                    return bad("a grader goes with the reinforcement method only".into());
+                }
+                check_grader(grader)?;
+                reinforcement_body(&self.method, grader)?
+            }
+        };
+        body.insert("method".into(), method);
         Ok(Value::Object(body))
     }
 }
@@ -417,6 +541,25 @@ fn method_body(method: &FineTuneMethod) -> Result<Value, ProviderError> {
         inner.insert("hyperparameters".into(), Value::Object(hp));
     }
     Ok(json!({ "type": word, word: inner }))
+}
+
+fn reinforcement_body(method: &FineTuneMethod, grader: &Value) -> Result<Value, ProviderError> {
+    if method
+        .hyperparameters
+        .as_ref()
+        .is_some_and(|h| h.beta.is_some())
+    {
+        return Err(ProviderError::InvalidRequest(
+            "hyperparameters.beta is only valid for the DPO method".into(),
+        ));
+    }
+    let hp = hyperparameters_body(method.hyperparameters.as_ref(), false)?;
+    let mut inner = Map::new();
+    inner.insert("grader".into(), grader.clone());
+    if !hp.is_empty() {
+        inner.insert("hyperparameters".into(), Value::Object(hp));
+    }
+    Ok(json!({ "type": "reinforcement", "reinforcement": inner }))
 }
 
 fn hyperparameters_body(
@@ -635,6 +778,99 @@ mod tests {
             let err = case.to_body().unwrap_err();
             assert_eq!(err.code(), "invalid_request", "{case:?}");
         }
+    }
+
+    #[test]
+    fn azure_training_type_and_suffix_limit() {
+        let azure = Dialect::Azure {
+            api_version: "v1".into(),
+        };
+        let openai = Dialect::OpenAi {
+            organization: None,
+            project: None,
+        };
+        let j = JobCreate {
+            training_type: Some(TrainingType::GlobalStandard),
+            suffix: Some("x".repeat(40)),
+            ..job(FineTuneMethod::default())
+        };
+        let body = j.to_body_for(&azure).unwrap();
+        assert_eq!(body["trainingType"], "globalstandard");
+        assert_eq!(
+            j.to_body_for(&openai).unwrap_err().code(),
+            "invalid_request",
+            "OpenAI takes no trainingType"
+        );
+        for suffix in ["x".repeat(41), "has.dot".into(), "has space".into()] {
+            let j = JobCreate {
+                suffix: Some(suffix.clone()),
+                ..job(FineTuneMethod::default())
+            };
+            assert!(j.to_body_for(&azure).is_err(), "{suffix}");
+        }
+        // OpenAI keeps its 64-character limit and allows dots.
+        let j = JobCreate {
+            suffix: Some(format!("{}.v2", "x".repeat(50))),
+            ..job(FineTuneMethod::default())
+        };
+        assert!(j.to_body_for(&openai).is_ok());
+        assert_eq!(
+            TrainingType::parse("Developer"),
+            Some(TrainingType::Developer)
+        );
+        assert_eq!(
+            TrainingType::parse("GLOBALSTANDARD"),
+            Some(TrainingType::GlobalStandard)
+        );
+        assert_eq!(TrainingType::parse("premium"), None);
+    }
+
+    #[test]
+    fn reinforcement_body_carries_the_grader() {
+        let grader = json!({
+            "type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+            "reference": "{{item.label}}", "operation": "eq"
+        });
+        let j = JobCreate {
+            model: "o4-mini-2025-04-16".into(),
+            grader: Some(grader.clone()),
+            ..job(FineTuneMethod {
+                type_: MethodType::Supervised,
+                hyperparameters: Some(Hyperparameters {
+                    n_epochs: Some(AutoOr::Value(2)),
+                    ..Default::default()
+                }),
+            })
+        };
+        let body = j.to_body().unwrap();
+        assert_eq!(body["method"]["type"], "reinforcement");
+        assert_eq!(body["method"]["reinforcement"]["grader"], grader);
+        assert_eq!(
+            body["method"]["reinforcement"]["hyperparameters"]["n_epochs"],
+            2
+        );
+        // A grader with DPO, a grader missing a required field, or of an unknown type.
+        let dpo = JobCreate {
+            grader: Some(grader.clone()),
+            ..job(FineTuneMethod {
+                type_: MethodType::Dpo,
+                hyperparameters: None,
+            })
+        };
+        assert!(dpo.to_body().is_err());
+        for g in [
+            json!({"type": "string_check", "name": "n", "input": "i", "reference": "r"}),
+            json!({"type": "magic", "name": "n"}),
+            json!("string_check"),
+        ] {
+            assert!(check_grader(&g).is_err(), "{g}");
+        }
+        assert!(
+            check_grader(
+                &json!({"type": "python", "name": "p", "source": "def grade(s, i): return 1"})
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -113,6 +113,8 @@ pub struct JobSpec {
     pub metadata: Option<Map<String, Value>>,
     pub integrations: Value,
     pub force_failure: bool,
+    /// Azure's `trainingType` (standard, globalstandard, developer), echoed back when given.
+    pub training_type: Option<String>,
 }
 
 pub type Validation = Result<u64, (FormatFailure, &'static str)>;
@@ -429,7 +431,7 @@ impl JobRec {
         );
         let estimated_finish =
             running.then(|| (self.created + self.paused_total + self.span).ceil() as i64);
-        json!({
+        let mut out = json!({
             "object": "fine_tuning.job",
             "id": self.id,
             "model": self.spec.model,
@@ -450,7 +452,11 @@ impl JobRec {
             "integrations": self.spec.integrations,
             "metadata": self.spec.metadata,
             "method": Value::Object(method),
-        })
+        });
+        if let (Some(t), Some(obj)) = (&self.spec.training_type, out.as_object_mut()) {
+            obj.insert("trainingType".into(), json!(t));
+        }
+        out
     }
 }
 
@@ -627,6 +633,7 @@ mod tests {
             metadata: None,
             integrations: json!([]),
             force_failure,
+            training_type: None,
         }
     }
 

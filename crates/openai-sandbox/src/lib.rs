@@ -63,6 +63,9 @@ pub struct Config {
     pub seed: u64,
     /// Azure only: time for an uploaded file to go pending -> running -> processed.
     pub azure_file_seconds: f64,
+    /// OpenAI only: the organisation has lost self-serve fine-tuning (the 2026 wind-down), so
+    /// every job creation answers 403.
+    pub fine_tuning_refused: bool,
     pub faults: FaultConfig,
     /// Bodies larger than this spill from memory to the spool directory.
     pub spill_bytes: usize,
@@ -79,6 +82,7 @@ impl Config {
             org_id: "org-sandbox".into(),
             seed: 0,
             azure_file_seconds: 0.5,
+            fine_tuning_refused: false,
             faults: FaultConfig::default(),
             spill_bytes: 8 * 1024 * 1024,
             spool_dir: None,
@@ -175,6 +179,7 @@ fn api_routes() -> Router<Shared> {
         .route("/fine_tuning/jobs/{id}/resume", post(resume_job))
         .route("/fine_tuning/jobs/{id}/events", get(list_events))
         .route("/fine_tuning/jobs/{id}/checkpoints", get(list_checkpoints))
+        .route("/fine_tuning/alpha/graders/validate", post(validate_grader))
         .route("/models", get(list_models))
         .route("/models/{id}", get(retrieve_model).delete(delete_model))
         .method_not_allowed_fallback(method_not_allowed)
@@ -185,6 +190,7 @@ fn api_routes() -> Router<Shared> {
 pub fn router(app: Shared) -> Router {
     Router::new()
         .nest("/v1", api_routes())
+        .nest("/openai/v1", api_routes())
         .nest("/openai", api_routes())
         .nest("/_sandbox", inspect::routes())
         .fallback(handlers::unknown_route)
@@ -243,6 +249,10 @@ fn authenticate(cfg: &Config, flavor: Flavor, req: &Request) -> Result<(), ApiEr
                      valid key for an active subscription and use a correct regional API endpoint for your resource.",
                 )
                 .azure("401"));
+            }
+            // The v1 data plane (`/openai/v1/...`) takes no api-version.
+            if req.uri().path().starts_with("/openai/v1/") {
+                return Ok(());
             }
             let version = handlers::query_pairs(req.uri())
                 .into_iter()

@@ -36,6 +36,10 @@ struct Cli {
     /// Azure flavour: seconds for an uploaded file to become `processed`.
     #[arg(long, default_value_t = 0.5)]
     azure_file_seconds: f64,
+    /// OpenAI flavour: refuse every job creation with 403, as OpenAI does for organisations
+    /// without self-serve fine-tuning.
+    #[arg(long)]
+    fine_tuning_refused: bool,
     /// Probability of a fault on each request to a faulted route.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
@@ -132,6 +136,7 @@ async fn main() -> ExitCode {
     cfg.org_id = cli.org_id.clone();
     cfg.seed = cli.seed;
     cfg.azure_file_seconds = cli.azure_file_seconds.max(0.0);
+    cfg.fine_tuning_refused = cli.fine_tuning_refused;
     cfg.faults = faults;
     cfg.spool_dir = cli.spool_dir.clone();
     let mut running = match start(cfg, cli.listen).await {

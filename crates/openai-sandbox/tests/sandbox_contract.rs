@@ -1273,3 +1273,156 @@ async fn azure_flavour_differs_where_azure_does() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// Azure's v1 data plane (`/openai/v1/...`, no api-version), `trainingType`, Azure's 40-character
+/// suffix, and the grader validation call (OpenAI only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_v1_training_type_suffix_and_graders() {
+    let h = Harness::new().await;
+    let v1 = |m: Method, p: &str| {
+        h.http
+            .request(m, h.url(&format!("/openai/v1{p}")))
+            .header("api-key", KEY)
+    };
+    let dated = |m: Method, p: &str, version: &str| {
+        h.http
+            .request(m, h.url(&format!("/openai{p}?api-version={version}")))
+            .header("api-key", KEY)
+    };
+    let form = reqwest::multipart::Form::new()
+        .text("purpose", "fine-tune")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(chat_jsonl(10)).file_name("v1.jsonl"),
+        );
+    let r = v1(Method::POST, "/files")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "v1 needs no api-version");
+    let f: Value = r.json().await.unwrap();
+    let fid = s(&f, "id");
+    // The same file through the dated paths: one Azure resource, two path styles.
+    let r = dated(Method::GET, &format!("/files/{fid}"), "2024-10-21")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Pending: 400, on the v1 plane as well.
+    let r = v1(Method::POST, "/fine_tuning/jobs")
+        .json(&json!({"model": "gpt-4.1-mini", "training_file": fid}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    h.advance(31.0).await;
+    assert_eq!(
+        imported(&|m, p| v1(m, p), &fid).await["status"],
+        "processed"
+    );
+    let job = |body: Value| v1(Method::POST, "/fine_tuning/jobs").json(&body).send();
+    // Azure's suffix: at most 40 characters, no dots.
+    for suffix in ["x".repeat(41), "with.dot".into()] {
+        let r = job(json!({"model": "gpt-4.1-mini", "training_file": fid, "suffix": suffix}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{suffix}");
+    }
+    // trainingType: known words only; echoed back.
+    let r = job(json!({"model": "gpt-4.1-mini", "training_file": fid, "trainingType": "premium"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = job(json!({
+        "model": "gpt-4.1-mini", "training_file": fid, "suffix": "x".repeat(40),
+        "trainingType": "GlobalStandard"
+    }))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["trainingType"], "globalstandard");
+    // A dated version before 2025-04-01-preview does not know trainingType.
+    let r = dated(Method::POST, "/fine_tuning/jobs", "2024-10-21")
+        .json(&json!({"model": "gpt-4.1-mini", "training_file": fid, "trainingType": "developer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = dated(Method::POST, "/fine_tuning/jobs", "2025-04-01-preview")
+        .json(&json!({"model": "gpt-4.1-mini", "training_file": fid, "trainingType": "developer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // OpenAI takes no trainingType.
+    let r = h
+        .req(Method::POST, "/v1/fine_tuning/jobs")
+        .json(&json!({"model": "gpt-4.1-mini", "training_file": "file-x", "trainingType": "standard"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Grader validation: OpenAI echoes a valid grader, names the missing field otherwise.
+    let grader = json!({
+        "type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+        "reference": "{{item.label}}", "operation": "eq"
+    });
+    let ok = h
+        .call(
+            h.req(Method::POST, "/v1/fine_tuning/alpha/graders/validate")
+                .json(&json!({"grader": grader})),
+            "/fine_tuning/alpha/graders/validate",
+            200,
+        )
+        .await;
+    assert_eq!(ok["grader"], grader);
+    for bad in [
+        json!({"type": "string_check", "name": "n", "input": "i", "reference": "r", "operation": "contains"}),
+        json!({"type": "score_model", "name": "n", "input": []}),
+        json!({"type": "multi", "name": "m", "calculate_output": "a", "graders": {"type": "nope"}}),
+    ] {
+        h.call(
+            h.req(Method::POST, "/v1/fine_tuning/alpha/graders/validate")
+                .json(&json!({"grader": bad})),
+            "/fine_tuning/alpha/graders/validate",
+            400,
+        )
+        .await;
+    }
+    let r = v1(Method::POST, "/fine_tuning/alpha/graders/validate")
+        .json(&json!({"grader": grader}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "Azure documents no grader validation call");
+}
+
+/// An organisation without self-serve fine-tuning (OpenAI's 2026 wind-down) gets 403 on job
+/// creation; everything else still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_organisation_gets_403_on_job_creation() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut cfg = Config::new(KEY);
+    cfg.fine_tuning_refused = true;
+    let sandbox = start(cfg, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("sandbox starts");
+    let h = Harness {
+        sandbox,
+        http: Client::new(),
+        spec: spec(),
+    };
+    let f = h.upload_file("r.jsonl", chat_jsonl(10), &[]).await;
+    let e = h
+        .call(
+            h.req(Method::POST, "/v1/fine_tuning/jobs")
+                .json(&json!({"model": "gpt-4o-mini", "training_file": s(&f, "id")})),
+            "/fine_tuning/jobs",
+            403,
+        )
+        .await;
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+}

@@ -160,6 +160,19 @@ reasons! {
     InvalidProvider,
     /// The provider rejected a request without a usable error code.
     ProviderError,
+    /// The provider refuses fine-tuning here: not available to the organisation (OpenAI's
+    /// wind-down) or the base model cannot be fine-tuned. Terminal; the message has its code.
+    ProviderRefused,
+    /// Azure OpenAI is waiting for the uploaded file's import (`pending` -> `processed`).
+    FileImporting,
+    /// The provider finished importing the file with an error.
+    FileProcessingFailed,
+    /// The provider answers 404 for the job the ledger records (see `LedgerState::NotFound`);
+    /// not treated as a failure: tunegate checks again later.
+    JobNotFound,
+    /// `retention.model: DeleteWithResource` asked of a provider whose API cannot delete the
+    /// model (Azure OpenAI's data plane): refused before anything is uploaded.
+    ModelDeletionUnsupported,
 }
 
 impl std::fmt::Display for Reason {

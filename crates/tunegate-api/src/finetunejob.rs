@@ -419,6 +419,10 @@ pub enum LedgerState {
     Deleted,
     /// Deliberately left at the provider (Retain or deletionPolicy Orphan).
     Retained,
+    /// The provider answered 404 for an object the ledger knew: gone, but not deleted by
+    /// tunegate (expired, removed out of band, or the credentials now belong to another
+    /// project). Distinct from `Deleted` so a rotated key cannot fake a deletion record.
+    NotFound,
 }
 
 /// One remote object this FineTuneJob created, and its fate.

@@ -234,6 +234,19 @@ impl<'a> Run<'a> {
 
     async fn apply(mut self) -> Result<Action, Error> {
         let ledger_has_job = plan::ledger_id(&self.status.ledger, RemoteKind::Job, None).is_some();
+        if !ledger_has_job && plan::model_deletion_impossible(&self.obj.spec) {
+            // Refused before anything leaves the cluster: otherwise deleting this resource would
+            // wait forever for a deletion Azure's data plane cannot do. `retention` is mutable,
+            // so changing it to Retain lets the job go on.
+            let msg =
+                "retention.model DeleteWithResource cannot be honoured: Azure OpenAI deletes \
+                       fine-tuned models only in its control plane (after their deployments); \
+                       set retention.model: Retain"
+                    .to_string();
+            self.set(types::READY, false, Reason::ModelDeletionUnsupported, msg);
+            self.save().await?;
+            return Ok(Action::await_change());
+        }
         let check = if ledger_has_job {
             None
         } else {
@@ -310,8 +323,22 @@ impl<'a> Run<'a> {
             }
         };
         // Adopt a file a previous run uploaded but did not record.
-        let found = remote.find_files(&filename).await?;
-        if let Some(f) = found.into_iter().find(|f| f.bytes == facts.redacted_bytes) {
+        // Every file of that name is looked at, not only the first: one of the right length is
+        // adopted, any other (a duplicate from a crashed run, or an older dataset version) is
+        // deleted, so none is left behind unrecorded.
+        let mut adopted = None;
+        for f in remote.find_files(&filename).await? {
+            if adopted.is_none() && f.bytes == facts.redacted_bytes {
+                adopted = Some(f);
+                continue;
+            }
+            match remote.delete_file(&f.id).await {
+                Ok(()) | Err(RemoteError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+            tracing::info!(file = %f.id, role = role.as_str(), "deleted an extra uploaded file");
+        }
+        if let Some(f) = adopted {
             tracing::info!(file = %f.id, role = role.as_str(), "adopting uploaded file");
             return self.record_file(role, &f.id, &facts).await.map(|_| None);
         }
@@ -515,6 +542,13 @@ impl<'a> Run<'a> {
     }
 
     async fn create_job(&mut self) -> Result<Option<Action>, Error> {
+        // A refusal stands (the spec that was refused cannot change): asking again on the next
+        // reconcile would only be refused again.
+        if tunegate_api::conditions::reason_of(&self.status.conditions, types::SUBMITTED)
+            == Some(Reason::ProviderRefused)
+        {
+            return Ok(Some(Action::await_change()));
+        }
         let training = plan::ledger_id(&self.status.ledger, RemoteKind::File, Some(Role::Training))
             .ok_or(Error::MissingField("training file"))?
             .to_string();
@@ -537,6 +571,31 @@ impl<'a> Run<'a> {
                 j
             }
             None => {
+                // Azure imports files asynchronously and answers 400 to a job on a file that is
+                // not yet `processed`: wait for every file the job names first.
+                for id in std::iter::once(&training).chain(validation.iter()) {
+                    match remote.wait_file_ready(id).await {
+                        Ok(()) => {}
+                        Err(RemoteError::Recoverable { code, .. }) if code == "file_not_ready" => {
+                            let msg = format!("the provider is still importing file {id}");
+                            self.set(types::SUBMITTED, false, Reason::FileImporting, msg.clone());
+                            return self
+                                .blocked(Reason::FileImporting, msg, Duration::from_secs(5))
+                                .await;
+                        }
+                        Err(RemoteError::Terminal { code, message, .. }) => {
+                            let reason = Reason::FileProcessingFailed;
+                            let msg = format!(
+                                "the provider could not import file {id}: {code}: {message}"
+                            );
+                            self.set(types::SUBMITTED, false, reason.clone(), msg.clone());
+                            self.event(EventType::Warning, reason.as_str(), "Submit", msg.clone())
+                                .await;
+                            return self.blocked(reason, msg, Duration::from_secs(3600)).await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
                 let req = JobRequest {
                     model: spec.model.clone(),
                     training_file: training,
@@ -549,8 +608,18 @@ impl<'a> Run<'a> {
                 match remote.create_job(req).await {
                     Ok(j) => j,
                     Err(RemoteError::Terminal { code, message, .. }) => {
-                        let reason = camel_reason(&code);
-                        let msg = format!("the provider refused the job: {code}: {message}");
+                        let (reason, msg) = if code == super::ports::PROVIDER_REFUSED {
+                            // `message` starts with the provider's own code.
+                            (
+                                Reason::ProviderRefused,
+                                format!("the provider refuses to fine-tune here: {message}"),
+                            )
+                        } else {
+                            (
+                                camel_reason(&code),
+                                format!("the provider refused the job: {code}: {message}"),
+                            )
+                        };
                         self.set(types::SUBMITTED, false, reason.clone(), msg.clone());
                         self.event(EventType::Warning, reason.as_str(), "Submit", msg.clone())
                             .await;
@@ -614,13 +683,21 @@ impl<'a> Run<'a> {
         };
         let mut job = match remote.get_job(job_id).await {
             Ok(j) => j,
-            Err(RemoteError::NotFound) => RemoteJob {
-                id: job_id.to_string(),
-                status: "failed".into(),
-                error_code: Some("job_not_found".into()),
-                error_message: Some("the provider no longer knows this job".into()),
-                ..Default::default()
-            },
+            Err(RemoteError::NotFound) => {
+                // Not a failed job: the credentials may now belong to another project (a
+                // rotated key), so nothing is cleaned up or marked deleted; check again later.
+                plan::set_state(
+                    &mut self.status.ledger,
+                    RemoteKind::Job,
+                    job_id,
+                    LedgerState::NotFound,
+                    Timestamp::now(),
+                );
+                let msg = format!("the provider answers 404 for job {job_id}");
+                return self
+                    .blocked(Reason::JobNotFound, msg, Duration::from_secs(300))
+                    .await;
+            }
             Err(e) => return Err(e.into()),
         };
         let after = self.ctx.event_cursors.get(&self.uid).or_else(|| {
@@ -866,15 +943,16 @@ impl<'a> Run<'a> {
             Ok(r) => r,
             Err(_) => return Err(Error::MissingField("provider")),
         };
-        match remote.delete_file(id).await {
-            Ok(()) | Err(RemoteError::NotFound) => {}
+        let state = match remote.delete_file(id).await {
+            Ok(()) => LedgerState::Deleted,
+            Err(RemoteError::NotFound) => LedgerState::NotFound,
             Err(e) => return Err(e.into()),
-        }
+        };
         plan::set_state(
             &mut self.status.ledger,
             RemoteKind::File,
             id,
-            LedgerState::Deleted,
+            state,
             Timestamp::now(),
         );
         Ok(())
@@ -905,17 +983,30 @@ impl<'a> Run<'a> {
             }
             Cleanup::DeleteFile(id) => self.delete_file(id).await,
             Cleanup::DeleteModel(id) => {
-                match remote.delete_model(id).await {
-                    Ok(()) | Err(RemoteError::NotFound) => {}
+                let state = match remote.delete_model(id).await {
+                    Ok(()) => LedgerState::Deleted,
+                    Err(RemoteError::NotFound) => LedgerState::NotFound,
+                    // Azure OpenAI (a resource from before the config-time refusal): its data
+                    // plane cannot delete the model. Say so and let the resource go rather than
+                    // hold it Terminating forever.
+                    Err(RemoteError::Terminal { code, .. })
+                        if code == "model_deletion_unsupported" =>
+                    {
+                        let msg = format!(
+                            "model {id} is kept: the provider cannot delete it through its API; delete it (and its deployments) in the Azure control plane"
+                        );
+                        self.event(
+                            EventType::Warning,
+                            Reason::ModelDeletionUnsupported.as_str(),
+                            "Delete",
+                            msg,
+                        )
+                        .await;
+                        LedgerState::Retained
+                    }
                     Err(e) => return Err(e.into()),
-                }
-                plan::set_state(
-                    &mut self.status.ledger,
-                    RemoteKind::Model,
-                    id,
-                    LedgerState::Deleted,
-                    now,
-                );
+                };
+                plan::set_state(&mut self.status.ledger, RemoteKind::Model, id, state, now);
                 Ok(())
             }
         }

@@ -317,6 +317,13 @@ pub fn set_state(
 }
 
 /// The ledger state of a job for a provider status word.
+/// Whether the spec asks for a model deletion the provider's API cannot do: Azure OpenAI's data
+/// plane has no operation to delete a fine-tuned model.
+pub fn model_deletion_impossible(spec: &tunegate_api::FineTuneJobSpec) -> bool {
+    spec.provider.type_ == tunegate_api::ProviderType::AzureOpenAI
+        && spec.retention.model == tunegate_api::ModelRetention::DeleteWithResource
+}
+
 pub fn job_state(status: &str) -> LedgerState {
     match status {
         "succeeded" => LedgerState::Succeeded,
@@ -591,5 +598,24 @@ ledger:
             upload_filename("u1", Role::Training),
             "tunegate-u1-training.jsonl"
         );
+    }
+
+    #[test]
+    fn azure_cannot_promise_model_deletion() {
+        let spec = |provider: &str, model: &str| -> FineTuneJobSpec {
+            serde_yaml::from_str(&format!(
+                "trainingDatasetRef: {{name: d}}\nprovider: {{type: {provider}, credentialsSecretRef: {{name: c, key: k}}}}\nmodel: gpt-4o-mini\nretention: {{model: {model}}}\n"
+            ))
+            .unwrap()
+        };
+        assert!(model_deletion_impossible(&spec(
+            "AzureOpenAI",
+            "DeleteWithResource"
+        )));
+        assert!(!model_deletion_impossible(&spec("AzureOpenAI", "Retain")));
+        assert!(!model_deletion_impossible(&spec(
+            "OpenAI",
+            "DeleteWithResource"
+        )));
     }
 }

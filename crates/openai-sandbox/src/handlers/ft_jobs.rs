@@ -169,6 +169,115 @@ async fn analyze_blob(
     .map_err(io_error)
 }
 
+/// The grader shapes of OpenAI's spec (`GraderStringCheck`, `GraderTextSimilarity`,
+/// `GraderScoreModel`, `GraderLabelModel`, `GraderPython`, `GraderMulti`): the type, its
+/// required fields, and the enums of string_check and text_similarity.
+fn check_grader(g: &Value, depth: u8) -> Result<(), ApiError> {
+    let bad = |m: String| ApiError::invalid(m).param("grader");
+    let obj = g
+        .as_object()
+        .ok_or_else(|| bad("Invalid 'grader': expected an object.".into()))?;
+    let kind = obj.get("type").and_then(Value::as_str).unwrap_or("");
+    let required: &[&str] = match kind {
+        "string_check" => &["name", "input", "reference", "operation"],
+        "text_similarity" => &["name", "input", "reference", "evaluation_metric"],
+        "score_model" => &["name", "input", "model"],
+        "label_model" => &["name", "model", "input", "passing_labels", "labels"],
+        "python" => &["name", "source"],
+        "multi" if depth == 0 => &["name", "graders", "calculate_output"],
+        _ => {
+            return Err(bad(format!(
+                "Invalid 'grader.type': '{kind}' is not a supported grader type."
+            )));
+        }
+    };
+    if let Some(f) = required.iter().find(|f| !obj.contains_key(**f)) {
+        return Err(bad(format!("Missing required parameter: 'grader.{f}'.")));
+    }
+    let word = |k: &str, allowed: &[&str]| {
+        let v = obj.get(k).and_then(Value::as_str).unwrap_or("");
+        if allowed.contains(&v) {
+            Ok(())
+        } else {
+            Err(bad(format!("Invalid 'grader.{k}': '{v}'.")))
+        }
+    };
+    match kind {
+        "string_check" => word("operation", &["eq", "ne", "like", "ilike"])?,
+        "text_similarity" => word(
+            "evaluation_metric",
+            &[
+                "cosine",
+                "fuzzy_match",
+                "bleu",
+                "gleu",
+                "meteor",
+                "rouge_1",
+                "rouge_2",
+                "rouge_3",
+                "rouge_4",
+                "rouge_5",
+                "rouge_l",
+            ],
+        )?,
+        "multi" => {
+            if let Some(inner) = obj.get("graders") {
+                check_grader(inner, depth.saturating_add(1))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `POST /fine_tuning/alpha/graders/validate` (OpenAI only): echoes a valid grader.
+pub async fn validate_grader(uri: OriginalUri, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    if flavor(&uri) == Flavor::Azure {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "Resource not found",
+        )
+        .azure("404"));
+    }
+    let m = json_body(body)?;
+    reject_unknown(&m, &["grader"])?;
+    let grader = m.get("grader").ok_or_else(|| missing("grader"))?;
+    check_grader(grader, 0)?;
+    Ok(ok(json!({ "grader": grader })))
+}
+
+/// Azure's suffix limit (its fine-tuning REST how-to).
+pub const AZURE_SUFFIX_MAX: usize = 40;
+
+/// `trainingType` is taken by the v1 data plane and by dated versions from
+/// `2025-04-01-preview` on (the first to document it).
+fn azure_training_type_version(uri: &Uri) -> bool {
+    uri.path().starts_with("/openai/v1/")
+        || query_pairs(uri)
+            .into_iter()
+            .any(|(k, v)| k == "api-version" && v.as_str() >= "2025-04-01-preview")
+}
+
+/// Azure's training types, case-insensitively; echoed lower-case.
+fn azure_training_type(v: Option<&Value>) -> Result<Option<String>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s))
+            if ["standard", "globalstandard", "developer"]
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(s)) =>
+        {
+            Ok(Some(s.to_ascii_lowercase()))
+        }
+        Some(_) => Err(ApiError::invalid(
+            "Invalid 'trainingType': expected one of 'standard', 'globalstandard', 'developer'.",
+        )
+        .param("trainingType")
+        .azure("invalidPayload")),
+    }
+}
+
 pub async fn create_job(
     State(app): State<Shared>,
     uri: OriginalUri,
@@ -176,20 +285,36 @@ pub async fn create_job(
 ) -> ApiResult {
     let flavor = flavor(&uri);
     let m = json_body(body)?;
+    let training_type_allowed = flavor == Flavor::Azure && azure_training_type_version(&uri);
+    let known: &[&str] = &[
+        "model",
+        "training_file",
+        "validation_file",
+        "hyperparameters",
+        "suffix",
+        "seed",
+        "method",
+        "metadata",
+        "integrations",
+        "trainingType",
+    ];
     reject_unknown(
         &m,
-        &[
-            "model",
-            "training_file",
-            "validation_file",
-            "hyperparameters",
-            "suffix",
-            "seed",
-            "method",
-            "metadata",
-            "integrations",
-        ],
+        if training_type_allowed {
+            known
+        } else {
+            &known[..known.len() - 1]
+        },
     )?;
+    let training_type = azure_training_type(m.get("trainingType"))?;
+    if flavor == Flavor::OpenAI && app.cfg.fine_tuning_refused {
+        // The body OpenAI sends here is not published; the status is (403 on job creation).
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_request_error",
+            "Fine-tuning is not available for your organization.",
+        ));
+    }
     let model_req = m
         .get("model")
         .and_then(Value::as_str)
@@ -214,16 +339,22 @@ pub async fn create_job(
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
             let n = s.chars().count();
-            if n == 0 || n > 64 {
+            // Azure: "up to 40 characters (a-z, A-Z, 0-9, - and _)".
+            let (max, dot_ok) = match flavor {
+                Flavor::OpenAI => (64, true),
+                Flavor::Azure => (AZURE_SUFFIX_MAX, false),
+            };
+            if n == 0 || n > max {
                 return Err(ApiError::invalid(format!(
-                    "Invalid 'suffix': string must be between 1 and 64 characters long (got {n})."
+                    "Invalid 'suffix': string must be between 1 and {max} characters long (got {n})."
                 ))
                 .param("suffix")
-                .code("invalid_suffix"));
+                .code("invalid_suffix")
+                .azure("invalidPayload"));
             }
             if !s
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || (dot_ok && c == '.'))
             {
                 return Err(ApiError::invalid(
                     "Invalid 'suffix': only letters, digits, '-', '_' and '.' are allowed.",
@@ -324,8 +455,11 @@ pub async fn create_job(
                 )
                 .param("hyperparameters"));
             }
-            if t == MethodType::Reinforcement && !inner.contains_key("grader") {
-                return Err(missing("method.reinforcement.grader"));
+            if t == MethodType::Reinforcement {
+                let grader = inner
+                    .get("grader")
+                    .ok_or_else(|| missing("method.reinforcement.grader"))?;
+                check_grader(grader, 0)?;
             }
             if let Some(k) = inner
                 .keys()
@@ -433,6 +567,7 @@ pub async fn create_job(
             metadata,
             integrations,
             force_failure,
+            training_type,
         };
         let id = JobRec::create(&mut st, flavor, spec, now, &app.ctx);
         if let (Some(job), Some(v)) = (st.jobs.get_mut(&id), inline) {
