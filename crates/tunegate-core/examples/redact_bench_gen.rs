@@ -6,7 +6,6 @@
 use std::io::{BufWriter, Write};
 
 use serde_json::json;
-use tunegate_core::redact::EntityType;
 use tunegate_core::redact::corpus::{LOOKALIKE_KINDS, Rng, entity_value, lookalike};
 
 const WORDS: &[&str] = &[
@@ -135,7 +134,7 @@ fn main() {
             user.push(' ');
         }
         if rng.chance(0.17) {
-            let t = *rng.pick(&EntityType::ALL);
+            let t = *rng.pick(&tunegate_core::redact::corpus::ENTITIES);
             user.push_str("My details: ");
             user.push_str(&entity_value(&mut rng, t));
             user.push_str(". ");

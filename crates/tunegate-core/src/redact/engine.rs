@@ -10,6 +10,7 @@ use super::{EntityType, Finding, PolicyError, RedactionPolicy};
 pub(crate) struct Engine {
     enabled: Enabled,
     secrets: Option<SecretScanner>,
+    context: Option<super::context::ContextScanner>,
     custom: Vec<(u16, regex::Regex)>,
     deny: Option<(AhoCorasick, Vec<u16>)>,
     allow: Option<AhoCorasick>,
@@ -22,17 +23,25 @@ pub(crate) struct Engine {
 impl Engine {
     pub(crate) fn new(policy: &RedactionPolicy) -> Result<Self, PolicyError> {
         let has = |e: EntityType| policy.entities.contains(&e);
-        let enabled = Enabled {
-            email: has(EntityType::EmailAddress),
-            phone: has(EntityType::PhoneNumber),
-            card: has(EntityType::CreditCard),
-            ssn: has(EntityType::UsSsn),
-            iban: has(EntityType::IbanCode),
-            ip: has(EntityType::IpAddress),
-            mac: has(EntityType::MacAddress),
-        };
+        let mut enabled = Enabled(0);
+        for (k, e) in EntityType::ALL.iter().enumerate() {
+            if has(*e) {
+                enabled.0 |= 1 << k;
+            }
+        }
         let secrets = if has(EntityType::Secret) {
             Some(SecretScanner::new().map_err(|e| PolicyError::Matcher(e.to_string()))?)
+        } else {
+            None
+        };
+        let context = if has(EntityType::Passport)
+            || has(EntityType::DriverLicense)
+            || has(EntityType::DateOfBirth)
+        {
+            Some(
+                super::context::ContextScanner::new()
+                    .map_err(|e| PolicyError::Matcher(e.to_string()))?,
+            )
         } else {
             None
         };
@@ -121,6 +130,7 @@ impl Engine {
         Ok(Self {
             enabled,
             secrets,
+            context,
             custom,
             deny,
             allow,
@@ -129,12 +139,43 @@ impl Engine {
         })
     }
 
+    pub(crate) fn secrets_on(&self) -> bool {
+        self.secrets.is_some()
+    }
+
+    /// Findings in a string that sits under a secret-ish JSON key (`api_key`, `password`, ...): the
+    /// whole value is a secret unless it is a reference or a placeholder, whatever its shape.
+    pub(crate) fn find_keyed(&self, text: &str, out: &mut Vec<Finding>) {
+        let whole = if self.secrets.is_some() {
+            super::secrets::json_secret_value(text)
+        } else {
+            None
+        };
+        self.find_with(text, whole, out);
+    }
+
     /// Findings in `text`, sorted, non-overlapping, minus allow-listed values and mask tokens.
     pub(crate) fn find(&self, text: &str, out: &mut Vec<Finding>) {
+        self.find_with(text, None, out);
+    }
+
+    fn find_with(&self, text: &str, extra: Option<(usize, usize)>, out: &mut Vec<Finding>) {
         out.clear();
+        if let Some((s, e)) = extra {
+            out.push(Finding::new(s, e, super::ENT_SECRET));
+        }
         structured::scan(&self.enabled, text, out);
         if let Some(s) = &self.secrets {
             s.scan(text, out);
+        }
+        if let Some(c) = &self.context {
+            c.scan(&self.enabled, text, out);
+        }
+        if self.enabled.on(super::ENT_PERSON) {
+            super::names::scan_people(text, out);
+        }
+        if self.enabled.on(super::ENT_POSTAL_ADDRESS) {
+            super::names::scan_addresses(text, out);
         }
         for (id, re) in &self.custom {
             for m in re.find_iter(text) {

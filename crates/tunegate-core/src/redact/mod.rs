@@ -27,8 +27,11 @@
 //!   rejected examples.
 //! - Errors carry a code and a byte offset, never content.
 
+mod context;
 mod engine;
+mod ids;
 mod json;
+mod names;
 mod report;
 mod secrets;
 mod structured;
@@ -54,6 +57,25 @@ pub(crate) const ENT_IBAN: u16 = 4;
 pub(crate) const ENT_IP: u16 = 5;
 pub(crate) const ENT_MAC: u16 = 6;
 pub(crate) const ENT_SECRET: u16 = 7;
+pub(crate) const ENT_UK_NINO: u16 = 8;
+pub(crate) const ENT_UK_NHS: u16 = 9;
+pub(crate) const ENT_DE_TAX_ID: u16 = 10;
+pub(crate) const ENT_FR_NIR: u16 = 11;
+pub(crate) const ENT_NL_BSN: u16 = 12;
+pub(crate) const ENT_ES_NIF: u16 = 13;
+pub(crate) const ENT_IT_FISCAL_CODE: u16 = 14;
+pub(crate) const ENT_PL_PESEL: u16 = 15;
+pub(crate) const ENT_IN_AADHAAR: u16 = 16;
+pub(crate) const ENT_CA_SIN: u16 = 17;
+pub(crate) const ENT_AU_TFN: u16 = 18;
+pub(crate) const ENT_US_ITIN: u16 = 19;
+pub(crate) const ENT_US_BANK_ROUTING: u16 = 20;
+pub(crate) const ENT_PASSPORT: u16 = 21;
+pub(crate) const ENT_DRIVER_LICENSE: u16 = 22;
+pub(crate) const ENT_DATE_OF_BIRTH: u16 = 23;
+pub(crate) const ENT_CRYPTO_WALLET: u16 = 24;
+pub(crate) const ENT_PERSON: u16 = 25;
+pub(crate) const ENT_POSTAL_ADDRESS: u16 = 26;
 
 /// One detected span in a decoded string (byte offsets) and its entity index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +192,9 @@ struct Scratch {
     repl: String,
     tokens_removed: u64,
     tokens_added: u64,
+    /// The next value sits under a secret-ish object key.
+    pending_secret: bool,
+    key_norm: Vec<u8>,
     /// Token counts of recent post-redaction windows: in Mask mode they repeat (`[EMAIL_ADDRESS].`).
     token_cache: std::collections::HashMap<String, u64>,
 }
@@ -355,6 +380,7 @@ impl Redactor {
         repl: &mut String,
     ) -> Result<usize, LineError> {
         let b = text.as_bytes();
+        let secret_key = std::mem::take(&mut st.pending_secret);
         if depth > json::MAX_DEPTH {
             return Err(LineError::too_deep(p));
         }
@@ -373,6 +399,7 @@ impl Redactor {
                     if b.get(q) != Some(&b'"') {
                         return Err(LineError::syntax(q));
                     }
+                    let q0 = q;
                     let (kend, kesc) = json::string_end(b, q)?;
                     let is_role = !kesc && &b[q + 1..kend - 1] == b"role";
                     q = json::skip_ws(b, kend);
@@ -392,6 +419,13 @@ impl Redactor {
                         st.frames[me as usize].role = role;
                         q = vend;
                     } else {
+                        st.pending_secret = self.engine.secrets_on() && {
+                            let mut norm = std::mem::take(&mut st.key_norm);
+                            secrets::normalise_name(&b[q0 + 1..kend - 1], &mut norm);
+                            let hit = secrets::is_secret_name(&norm);
+                            st.key_norm = norm;
+                            hit
+                        };
                         q = self.value(text, q, me, json_depth, depth + 1, st, edits, repl)?;
                     }
                     q = json::skip_ws(b, q);
@@ -417,7 +451,9 @@ impl Redactor {
                     }
                 }
             }
-            Some(b'"') => self.string_value(text, p, frame, json_depth, st, edits, repl),
+            Some(b'"') => {
+                self.string_value(text, p, frame, json_depth, secret_key, st, edits, repl)
+            }
             Some(b't') if b[p..].starts_with(b"true") => Ok(p + 4),
             Some(b'f') if b[p..].starts_with(b"false") => Ok(p + 5),
             Some(b'n') if b[p..].starts_with(b"null") => Ok(p + 4),
@@ -433,6 +469,7 @@ impl Redactor {
         p: usize,
         frame: u32,
         json_depth: u32,
+        secret_key: bool,
         st: &mut Scratch,
         edits: &mut Vec<(usize, usize, usize, usize)>,
         repl: &mut String,
@@ -449,7 +486,7 @@ impl Redactor {
         } else {
             raw
         };
-        let changed = self.scan_text(decoded, frame, json_depth, st);
+        let changed = self.scan_text(decoded, frame, json_depth, secret_key, st);
         if let Some(new_text) = changed {
             let rs = repl.len();
             json::encode(&new_text, repl);
@@ -467,6 +504,7 @@ impl Redactor {
         text: &str,
         frame: u32,
         json_depth: u32,
+        secret_key: bool,
         st: &mut Scratch,
     ) -> Option<String> {
         // Strings that hold JSON (tool-call arguments) are redacted structurally.
@@ -504,7 +542,11 @@ impl Redactor {
             }
         }
         let mut findings = std::mem::take(&mut st.findings);
-        self.engine.find(text, &mut findings);
+        if secret_key {
+            self.engine.find_keyed(text, &mut findings);
+        } else {
+            self.engine.find(text, &mut findings);
+        }
         if findings.is_empty() {
             st.findings = findings;
             return None;
@@ -717,5 +759,7 @@ fn apply_edits(text: &str, edits: &[(usize, usize, usize, usize)], repl: &str, o
     out.push_str(&text[last..]);
 }
 
+#[cfg(test)]
+mod samples;
 #[cfg(test)]
 mod tests;
