@@ -45,7 +45,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 pub use report::RedactionReport;
-pub use tunegate_api::{EntityType, RedactionMode, RedactionPolicy};
+pub use tunegate_api::{EntityType, ImagePolicy, RedactionMode, RedactionPolicy};
 
 use engine::Engine;
 
@@ -194,6 +194,9 @@ struct Scratch {
     tokens_added: u64,
     /// The next value sits under a secret-ish object key.
     pending_secret: bool,
+    /// Image content parts seen in this line, and how deep inside one the walk is.
+    images: u32,
+    in_image: u32,
     key_norm: Vec<u8>,
     /// Token counts of recent post-redaction windows: in Mask mode they repeat (`[EMAIL_ADDRESS].`).
     token_cache: std::collections::HashMap<String, u64>,
@@ -208,6 +211,7 @@ thread_local! {
 pub struct Redactor {
     engine: Engine,
     mode: RedactionMode,
+    images: ImagePolicy,
     hmac: Option<Hmac<Sha256>>,
 }
 
@@ -238,6 +242,7 @@ impl Redactor {
         Ok(Redactor {
             engine,
             mode: policy.mode,
+            images: policy.images,
             hmac,
         })
     }
@@ -277,6 +282,9 @@ impl Redactor {
         st.hits.clear();
         st.tokens_removed = 0;
         st.tokens_added = 0;
+        st.images = 0;
+        st.in_image = 0;
+        st.pending_secret = false;
         let mut edits = std::mem::take(&mut st.edits);
         let mut repl = std::mem::take(&mut st.repl);
         edits.clear();
@@ -284,6 +292,15 @@ impl Redactor {
         let res = self.document(line, 0, 0, st, &mut edits, &mut repl);
         let outcome = match res {
             Err(e) => Err(e),
+            Ok(()) if st.images > 0 && self.images == ImagePolicy::Reject => Err(LineError {
+                code: "image_content_rejected",
+                offset: 0,
+            }),
+            Ok(()) if st.images > 0 && self.images == ImagePolicy::Drop => {
+                report.examples += 1;
+                report.dropped_examples += 1;
+                Ok(LineOutcome::Dropped)
+            }
             Ok(()) => {
                 report.examples += 1;
                 if st.hits.is_empty() {
@@ -401,6 +418,8 @@ impl Redactor {
                     }
                     let q0 = q;
                     let (kend, kesc) = json::string_end(b, q)?;
+                    // Image parts (`"image_url": {...}` or a data URL string) are never text.
+                    let image = !kesc && &b[q + 1..kend - 1] == b"image_url";
                     let is_role = !kesc && &b[q + 1..kend - 1] == b"role";
                     q = json::skip_ws(b, kend);
                     if b.get(q) != Some(&b':') {
@@ -426,7 +445,15 @@ impl Redactor {
                             st.key_norm = norm;
                             hit
                         };
-                        q = self.value(text, q, me, json_depth, depth + 1, st, edits, repl)?;
+                        if image {
+                            st.images += 1;
+                            st.in_image += 1;
+                        }
+                        let r = self.value(text, q, me, json_depth, depth + 1, st, edits, repl);
+                        if image {
+                            st.in_image -= 1;
+                        }
+                        q = r?;
                     }
                     q = json::skip_ws(b, q);
                     match b.get(q) {
@@ -476,6 +503,13 @@ impl Redactor {
     ) -> Result<usize, LineError> {
         let (end, escaped) = json::string_end(text.as_bytes(), p)?;
         let raw = &text[p + 1..end - 1];
+        // Inside an image part, or a base64 data URL anywhere: validated as JSON, never scanned.
+        if st.in_image > 0 || is_data_url(raw) {
+            if escaped {
+                json::decode(raw, p + 1, &mut st.dec)?;
+            }
+            return Ok(end);
+        }
         let mut dec = std::mem::take(&mut st.dec);
         let decoded: &str = if escaped {
             if let Err(e) = json::decode(raw, p + 1, &mut dec) {
@@ -513,11 +547,12 @@ impl Redactor {
             .iter()
             .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
         if matches!(first, Some(b'{' | b'[')) && json_depth < 4 {
-            let (hits, frames, tr, ta) = (
+            let (hits, frames, tr, ta, images) = (
                 st.hits.len(),
                 st.frames.len(),
                 st.tokens_removed,
                 st.tokens_added,
+                st.images,
             );
             let mut edits = Vec::new();
             let mut repl = String::new();
@@ -538,6 +573,7 @@ impl Redactor {
                     st.frames.truncate(frames);
                     st.tokens_removed = tr;
                     st.tokens_added = ta;
+                    st.images = images;
                 }
             }
         }
@@ -680,6 +716,13 @@ fn window_end(text: &str, from: usize) -> usize {
         hi += 1;
     }
     text[from..hi].find(' ').map_or(hi, |k| from + k)
+}
+
+/// `data:<media type>;base64,<payload>`: binary content, not text.
+fn is_data_url(raw: &str) -> bool {
+    raw.len() > 5
+        && raw.as_bytes()[..5].eq_ignore_ascii_case(b"data:")
+        && raw[..raw.len().min(128)].contains(";base64,")
 }
 
 fn role_id(s: &str) -> u8 {

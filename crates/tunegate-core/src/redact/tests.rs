@@ -301,3 +301,40 @@ fn fuzz_regressions_are_idempotent() {
         assert_eq!(mask(&once), once);
     }
 }
+
+#[test]
+fn images_reject_drop_keep_and_data_urls_are_never_text() {
+    let line = r#"{"messages":[{"role":"user","content":[{"type":"text","text":"mail a@example.com"},{"type":"image_url","image_url":{"url":"data:image/png;base64,c2stcHJvai1BYjNkRWY2aElqOWtMbTJuT3A1cVJzOHRVdjF3WHk0eg=="}}]}]}"#;
+    let with = |images| RedactionPolicy {
+        images,
+        ..RedactionPolicy::default()
+    };
+    let (o, out, _) = red(&with(ImagePolicy::Reject), None, line);
+    let e = o.unwrap_err();
+    assert_eq!(e.code, "image_content_rejected");
+    assert!(out.is_empty());
+    let (o, out, rep) = red(&with(ImagePolicy::Drop), None, line);
+    assert_eq!(o.unwrap(), LineOutcome::Dropped);
+    assert!(out.is_empty());
+    assert_eq!(rep.dropped_examples, 1);
+    let (o, out, _) = red(&with(ImagePolicy::Keep), None, line);
+    assert_eq!(o.unwrap(), LineOutcome::Redacted);
+    // The text part is redacted; the image bytes are copied verbatim, never scanned.
+    assert!(out.contains("[EMAIL_ADDRESS]"));
+    assert!(out.contains(
+        "data:image/png;base64,c2stcHJvai1BYjNkRWY2aElqOWtMbTJuT3A1cVJzOHRVdjF3WHk0eg=="
+    ));
+    // A data URL outside an image part is not scanned as text either.
+    let bare =
+        r#"{"messages":[{"role":"user","content":"data:text/plain;base64,YUBleGFtcGxlLmNvbQ=="}]}"#;
+    let (o, out, _) = red(&RedactionPolicy::default(), None, bare);
+    assert_eq!(o.unwrap(), LineOutcome::Unchanged);
+    assert_eq!(out, bare);
+    // Lines without images are unaffected by the default Reject.
+    let (o, _, _) = red(
+        &RedactionPolicy::default(),
+        None,
+        r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(o.unwrap(), LineOutcome::Unchanged);
+}
