@@ -39,6 +39,12 @@ mod validate;
 
 pub mod corpus;
 
+/// Byte offset of the first repeated key in any object of a valid JSON document (keys compared
+/// decoded), or `None`. Parsers disagree on which copy wins, so a duplicate is refused, not chosen.
+pub fn first_duplicate_key(text: &str) -> Option<usize> {
+    json::first_duplicate_key(text).ok().flatten()
+}
+
 use std::cell::RefCell;
 
 use hmac::{Hmac, Mac};
