@@ -191,8 +191,8 @@ pub struct DenyList {
     /// Entity name used in masks and reports, upper snake case, e.g. `CUSTOMER`.
     #[schemars(length(min = 1, max = 63), regex(pattern = r"^[A-Z][A-Z0-9_]*$"))]
     pub name: String,
-    /// The terms.
-    #[schemars(length(min = 1))]
+    /// The terms (each at most 256 bytes).
+    #[schemars(length(min = 1, max = 20000))]
     pub terms: Vec<String>,
 }
 
@@ -206,14 +206,18 @@ pub struct RedactionPolicy {
     /// Built-in detectors to run. Defaults to all of them.
     #[serde(default = "all_entities")]
     pub entities: Vec<EntityType>,
-    /// Additional named regular expressions.
+    /// Additional named regular expressions (at most 32, 64 KiB of patterns together; each must
+    /// compile within 1 MiB).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
     pub custom_patterns: Vec<CustomPattern>,
-    /// Literal terms that are always redacted.
+    /// Literal terms that are always redacted (at most 64 lists, 20000 terms together).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
     pub deny_list: Vec<DenyList>,
-    /// Literal values that are never redacted, e.g. a public support address.
+    /// Literal values that are never redacted, e.g. a public support address (at most 20000).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20000))]
     pub allow_list: Vec<String>,
     /// Examples with `image_url` content parts: Reject (default), Drop or Keep. Image data is never
     /// scanned as text and never logged; it counts toward the size limits.

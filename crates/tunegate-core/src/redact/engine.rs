@@ -67,17 +67,51 @@ impl Engine {
             names.push(name.to_string());
             Ok((names.len() - 1) as u16)
         };
+        use super::limits;
+        let over = |limit: &'static str, max: usize| PolicyError::LimitExceeded { limit, max };
+        if policy.custom_patterns.len() > limits::CUSTOM_PATTERNS {
+            return Err(over("customPatterns", limits::CUSTOM_PATTERNS));
+        }
+        if policy.deny_list.len() > limits::DENY_LISTS {
+            return Err(over("denyList", limits::DENY_LISTS));
+        }
+        let terms_total: usize = policy.deny_list.iter().map(|d| d.terms.len()).sum();
+        if terms_total > limits::TERMS {
+            return Err(over("denyListTerms", limits::TERMS));
+        }
+        if policy.allow_list.len() > limits::TERMS {
+            return Err(over("allowList", limits::TERMS));
+        }
+        let long_term = policy
+            .deny_list
+            .iter()
+            .flat_map(|d| d.terms.iter())
+            .chain(policy.allow_list.iter())
+            .any(|t| t.len() > limits::TERM_BYTES);
+        if long_term {
+            return Err(over("termBytes", limits::TERM_BYTES));
+        }
+        let regex_bytes: usize = policy.custom_patterns.iter().map(|c| c.regex.len()).sum();
+        if regex_bytes > limits::REGEX_BYTES {
+            return Err(over("regexBytes", limits::REGEX_BYTES));
+        }
         let mut custom = Vec::new();
         for cp in &policy.custom_patterns {
             let id = intern(&cp.name, &mut names)?;
             let re = regex::RegexBuilder::new(&cp.regex)
-                .size_limit(8 << 20)
-                .dfa_size_limit(8 << 20)
+                .size_limit(limits::REGEX_COMPILED)
+                .dfa_size_limit(limits::REGEX_COMPILED)
                 .build()
-                .map_err(|e| PolicyError::InvalidPattern {
-                    name: cp.name.clone(),
-                    reason: e.to_string(),
+                .map_err(|e| match e {
+                    regex::Error::CompiledTooBig(_) => {
+                        over("regexCompiledSize", limits::REGEX_COMPILED)
+                    }
+                    e => PolicyError::InvalidPattern {
+                        name: cp.name.clone(),
+                        reason: e.to_string(),
+                    },
                 })?;
+
             if re.is_match("") {
                 return Err(PolicyError::EmptyMatch {
                     name: cp.name.clone(),

@@ -122,6 +122,9 @@ pub enum PolicyError {
     /// Too many custom entities.
     #[error("too many custom patterns and deny lists")]
     TooMany,
+    /// A policy limit is exceeded; `limit` names it (e.g. `customPatterns`, `regexCompiledSize`).
+    #[error("redaction policy exceeds the limit {limit} (at most {max})")]
+    LimitExceeded { limit: &'static str, max: usize },
     /// A matcher could not be built.
     #[error("cannot build matcher: {0}")]
     Matcher(String),
@@ -165,6 +168,31 @@ pub enum LineOutcome {
     Rejected,
 }
 
+/// Compile-time and per-line limits of a policy. The CRD schema carries the count limits too, so
+/// the API server refuses most oversized policies before they reach the operator.
+pub mod limits {
+    /// Custom patterns per policy.
+    pub const CUSTOM_PATTERNS: usize = 32;
+    /// Deny lists per policy.
+    pub const DENY_LISTS: usize = 64;
+    /// Deny-list terms over all lists, and allow-list entries.
+    pub const TERMS: usize = 20_000;
+    /// Bytes of one term.
+    pub const TERM_BYTES: usize = 256;
+    /// Bytes of all custom regular expressions together.
+    pub const REGEX_BYTES: usize = 64 * 1024;
+    /// Compiled size of one regular expression and of its lazy DFA cache (regex's size_limit and
+    /// dfa_size_limit), in bytes. With `CUSTOM_PATTERNS` this bounds all custom automata together
+    /// at 32 x 2 MiB = 64 MiB, inside the worker's memory limit.
+    pub const REGEX_COMPILED: usize = 1 << 20;
+    /// A redacted line may be at most this many times its input length (plus `GROWTH_SLACK`): a
+    /// one-letter pattern with a long entity name must not blow a line up 65 times.
+    pub const GROWTH_FACTOR: usize = 4;
+    pub const GROWTH_SLACK: usize = 4096;
+    /// Bytes of token-count cache entries per thread.
+    pub const TOKEN_CACHE_BYTES: usize = 1 << 20;
+}
+
 /// Re-scans of a changed string. Real text converges in one or two; only adversarial chains of
 /// findings that each unlock the next need more.
 const MAX_FIXPOINT_ROUNDS: usize = 32;
@@ -206,6 +234,7 @@ struct Scratch {
     key_norm: Vec<u8>,
     /// Token counts of recent post-redaction windows: in Mask mode they repeat (`[EMAIL_ADDRESS].`).
     token_cache: std::collections::HashMap<String, u64>,
+    token_cache_bytes: usize,
 }
 
 thread_local! {
@@ -319,9 +348,22 @@ impl Redactor {
                         RedactionMode::Mask | RedactionMode::Pseudonymize => {
                             report.redacted_examples += 1;
                             report.tokens_removed += st.tokens_removed;
-                            report.tokens_added += st.tokens_added;
-                            apply_edits(line, &edits, &repl, out);
-                            Ok(LineOutcome::Redacted)
+                            let grown = line.len() - edits_removed(&edits) + repl.len();
+                            if grown
+                                > line
+                                    .len()
+                                    .saturating_mul(limits::GROWTH_FACTOR)
+                                    .saturating_add(limits::GROWTH_SLACK)
+                            {
+                                Err(LineError {
+                                    code: "redaction_output_too_large",
+                                    offset: 0,
+                                })
+                            } else {
+                                report.tokens_added += st.tokens_added;
+                                apply_edits(line, &edits, &repl, out);
+                                Ok(LineOutcome::Redacted)
+                            }
                         }
                         RedactionMode::DropExample => {
                             report.dropped_examples += 1;
@@ -691,10 +733,13 @@ impl Redactor {
                 Some(&n) => n,
                 None => {
                     let n = bpe.encode_ordinary(&new_w).len() as u64;
-                    if st.token_cache.len() >= 4096 {
+                    // Bounded in bytes, not entries: windows can be long.
+                    if st.token_cache_bytes + new_w.len() > limits::TOKEN_CACHE_BYTES {
                         st.token_cache.clear();
+                        st.token_cache_bytes = 0;
                     }
-                    if self.hmac.is_none() {
+                    if self.hmac.is_none() && new_w.len() <= 4096 {
+                        st.token_cache_bytes += new_w.len();
                         st.token_cache.insert(new_w.clone(), n);
                     }
                     n
@@ -796,6 +841,11 @@ impl crate::dataset::pipeline::LineRedactor for Redactor {
     fn findings(report: &RedactionReport) -> std::collections::BTreeMap<String, u64> {
         report.findings.clone()
     }
+}
+
+/// Bytes of `text` that the edits replace.
+fn edits_removed(edits: &[(usize, usize, usize, usize)]) -> usize {
+    edits.iter().map(|&(s, e, _, _)| e - s).sum()
 }
 
 fn apply_edits(text: &str, edits: &[(usize, usize, usize, usize)], repl: &str, out: &mut String) {
