@@ -134,11 +134,11 @@ fn dense(target: u64) {
     let ents = &tunegate_core::redact::corpus::ENTITIES;
     while written < target {
         i += 1;
-        let opener: &str = rng.pick(DENSE_OPENERS);
-        let mut user = String::from(opener);
+        let opener: &&str = rng.pick(DENSE_OPENERS);
+        let mut user = opener.to_string();
         for _ in 0..rng.range(2, 4) {
             user.push(' ');
-            let w: &str = rng.pick(&["my", "reach me at", "use", "it is", "try"]);
+            let w: &&str = rng.pick(&["my", "reach me at", "use", "it is", "try"]);
             user.push_str(w);
             user.push(' ');
             let t = *rng.pick(ents);
