@@ -203,3 +203,88 @@ fn output_is_idempotent() {
         .success()
         .stdout(first);
 }
+
+/// `-o` naming a device or a FIFO writes into it in place; the node is never replaced by a
+/// regular file (a rename onto /dev/null, run as root, used to do exactly that).
+#[test]
+fn output_to_fifo_and_character_device_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, format!("{CHAT_PII}\n")).unwrap();
+
+    // FIFO: a reader on the other end receives the redacted line.
+    let fifo = dir.path().join("out.fifo");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mkfifo failed");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(&fifo).unwrap())
+    };
+    tunegate()
+        .arg("redact")
+        .arg(&input)
+        .arg("-o")
+        .arg(&fifo)
+        .assert()
+        .success();
+    let got = reader.join().unwrap();
+    assert!(got.contains("[EMAIL_ADDRESS]"), "{got}");
+    assert!(!got.contains("jane@example.com"));
+    let ft = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(ft.is_fifo(), "the FIFO was replaced");
+
+    // Character device: a null device node made in the temp dir (needs root, as here).
+    let dev = dir.path().join("null");
+    let st = std::process::Command::new("mknod")
+        .arg(&dev)
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    if !st.success() {
+        eprintln!("mknod not permitted: skipping the character-device half");
+        return;
+    }
+    tunegate()
+        .arg("redact")
+        .arg(&input)
+        .arg("-o")
+        .arg(&dev)
+        .assert()
+        .success();
+    let ft = std::fs::symlink_metadata(&dev).unwrap().file_type();
+    assert!(ft.is_char_device(), "the device node was replaced");
+    // No temporary file was left behind either.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+
+    // A regular file is still replaced atomically, and a symlink to it keeps being a symlink.
+    let real = dir.path().join("real.jsonl");
+    std::fs::write(&real, "old\n").unwrap();
+    let link = dir.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    tunegate()
+        .arg("redact")
+        .arg(&input)
+        .arg("-o")
+        .arg(&link)
+        .assert()
+        .success();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("[EMAIL_ADDRESS]")
+    );
+}

@@ -37,7 +37,8 @@ pub const EXIT_REJECTED: u8 = 3;
 pub struct RedactArgs {
     /// Input JSONL file, or `-` for stdin.
     pub input: String,
-    /// Output file (default, or `-`: stdout). Written to a temporary file and renamed on success.
+    /// Output file (default, or `-`: stdout). A regular file is written to a temporary file and
+    /// renamed on success; a device or FIFO is written in place, never replaced.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
     /// Redaction policy (YAML or JSON; the `redaction` section of a TrainingDataset). Default: Mask
@@ -169,7 +170,25 @@ fn execute(args: &RedactArgs) -> Result<u8, RunError> {
             stream(input, &mut w, &redactor, args.format, &mut report)?;
             w.flush().map_err(RunError::Write)?;
         }
+        Some(path) if is_special(path) => {
+            // Devices, FIFOs, /dev/stdout: written in place. A rename would replace the device
+            // node with a regular file (fatal for /dev/null when run as root).
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(RunError::Write)?;
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            stream(input, &mut w, &redactor, args.format, &mut report)?;
+            w.flush().map_err(RunError::Write)?;
+        }
         Some(path) => {
+            // A symlink to a regular file: replace the target, not the link.
+            let path = &match std::fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    std::fs::canonicalize(path).map_err(RunError::Write)?
+                }
+                _ => path.clone(),
+            };
             let dir = match path.parent() {
                 Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
                 _ => PathBuf::from("."),
@@ -200,6 +219,11 @@ fn execute(args: &RedactArgs) -> Result<u8, RunError> {
         return Ok(EXIT_REJECTED);
     }
     Ok(EXIT_OK)
+}
+
+/// True when `path` exists and (after following symlinks) is not a regular file.
+fn is_special(path: &std::path::Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file())
 }
 
 /// The line loop: bounded memory (one line plus buffers), output lines LF-terminated.

@@ -22,6 +22,18 @@ pub enum RedactionMode {
     Reject,
 }
 
+/// What happens to examples with image content parts (`image_url`), which text rules cannot redact.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ImagePolicy {
+    /// Refuse the dataset (the first image fails it with a clear condition).
+    #[default]
+    Reject,
+    /// Drop every example that contains an image.
+    Drop,
+    /// Keep images unchanged; only the text around them is redacted.
+    Keep,
+}
+
 /// A built-in detector.
 #[derive(
     JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
@@ -45,11 +57,49 @@ pub enum EntityType {
     /// API keys, tokens, private keys, passwords in URLs and high-entropy strings near words such as
     /// key, token, secret or password.
     Secret,
+    /// UK National Insurance numbers (prefix letters, six digits, suffix A-D).
+    UkNino,
+    /// UK NHS numbers (10 digits, mod-11 check digit).
+    UkNhs,
+    /// German tax identification numbers (Steuer-ID: 11 digits, ISO 7064 check digit, digit-repetition rule).
+    DeTaxId,
+    /// French social security numbers (NIR: 13 digits and a mod-97 key).
+    FrNir,
+    /// Dutch citizen service numbers (BSN: 9 digits, eleven-test).
+    NlBsn,
+    /// Spanish DNI and NIE numbers (mod-23 control letter).
+    EsNif,
+    /// Italian fiscal codes (codice fiscale: 16 characters, control letter).
+    ItFiscalCode,
+    /// Polish PESEL numbers (11 digits, weighted check digit, valid birth date).
+    PlPesel,
+    /// Indian Aadhaar numbers (12 digits, Verhoeff check digit).
+    InAadhaar,
+    /// Canadian social insurance numbers (9 digits, Luhn).
+    CaSin,
+    /// Australian tax file numbers (9 digits, weighted mod-11).
+    AuTfn,
+    /// US individual taxpayer identification numbers (9XX-[5-9]X-XXXX ranges).
+    UsItin,
+    /// US ABA routing numbers (9 digits, 3-7-1 checksum, Federal Reserve prefixes), when a context word says so.
+    UsBankRouting,
+    /// Passport numbers, when a context word such as passport says so.
+    Passport,
+    /// Driver's licence numbers, when a context word says so.
+    DriverLicense,
+    /// Dates of birth, when a context word such as born or DOB says so.
+    DateOfBirth,
+    /// Cryptocurrency wallet addresses (Bitcoin Base58Check and Bech32, Ethereum).
+    CryptoWallet,
+    /// Person names (best effort: gazetteer, context cues and capitalisation).
+    Person,
+    /// Postal addresses (best effort: street and postcode patterns for US, UK, DE, FR, NL, ES).
+    PostalAddress,
 }
 
 impl EntityType {
     /// Every built-in detector, the default set.
-    pub const ALL: [EntityType; 8] = [
+    pub const ALL: [EntityType; 27] = [
         EntityType::EmailAddress,
         EntityType::PhoneNumber,
         EntityType::CreditCard,
@@ -58,6 +108,25 @@ impl EntityType {
         EntityType::IpAddress,
         EntityType::MacAddress,
         EntityType::Secret,
+        EntityType::UkNino,
+        EntityType::UkNhs,
+        EntityType::DeTaxId,
+        EntityType::FrNir,
+        EntityType::NlBsn,
+        EntityType::EsNif,
+        EntityType::ItFiscalCode,
+        EntityType::PlPesel,
+        EntityType::InAadhaar,
+        EntityType::CaSin,
+        EntityType::AuTfn,
+        EntityType::UsItin,
+        EntityType::UsBankRouting,
+        EntityType::Passport,
+        EntityType::DriverLicense,
+        EntityType::DateOfBirth,
+        EntityType::CryptoWallet,
+        EntityType::Person,
+        EntityType::PostalAddress,
     ];
 
     /// The name used in masks, reports and status (`EMAIL_ADDRESS`, ...).
@@ -71,8 +140,31 @@ impl EntityType {
             EntityType::IpAddress => "IP_ADDRESS",
             EntityType::MacAddress => "MAC_ADDRESS",
             EntityType::Secret => "SECRET",
+            EntityType::UkNino => "UK_NINO",
+            EntityType::UkNhs => "UK_NHS",
+            EntityType::DeTaxId => "DE_TAX_ID",
+            EntityType::FrNir => "FR_NIR",
+            EntityType::NlBsn => "NL_BSN",
+            EntityType::EsNif => "ES_NIF",
+            EntityType::ItFiscalCode => "IT_FISCAL_CODE",
+            EntityType::PlPesel => "PL_PESEL",
+            EntityType::InAadhaar => "IN_AADHAAR",
+            EntityType::CaSin => "CA_SIN",
+            EntityType::AuTfn => "AU_TFN",
+            EntityType::UsItin => "US_ITIN",
+            EntityType::UsBankRouting => "US_BANK_ROUTING",
+            EntityType::Passport => "PASSPORT",
+            EntityType::DriverLicense => "DRIVER_LICENSE",
+            EntityType::DateOfBirth => "DATE_OF_BIRTH",
+            EntityType::CryptoWallet => "CRYPTO_WALLET",
+            EntityType::Person => "PERSON",
+            EntityType::PostalAddress => "POSTAL_ADDRESS",
         }
     }
+}
+
+fn is_default_images(p: &ImagePolicy) -> bool {
+    *p == ImagePolicy::default()
 }
 
 fn all_entities() -> Vec<EntityType> {
@@ -99,8 +191,8 @@ pub struct DenyList {
     /// Entity name used in masks and reports, upper snake case, e.g. `CUSTOMER`.
     #[schemars(length(min = 1, max = 63), regex(pattern = r"^[A-Z][A-Z0-9_]*$"))]
     pub name: String,
-    /// The terms.
-    #[schemars(length(min = 1))]
+    /// The terms (each at most 256 bytes).
+    #[schemars(length(min = 1, max = 20000))]
     pub terms: Vec<String>,
 }
 
@@ -114,15 +206,23 @@ pub struct RedactionPolicy {
     /// Built-in detectors to run. Defaults to all of them.
     #[serde(default = "all_entities")]
     pub entities: Vec<EntityType>,
-    /// Additional named regular expressions.
+    /// Additional named regular expressions (at most 32, 64 KiB of patterns together; each must
+    /// compile within 1 MiB).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
     pub custom_patterns: Vec<CustomPattern>,
-    /// Literal terms that are always redacted.
+    /// Literal terms that are always redacted (at most 64 lists, 20000 terms together).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
     pub deny_list: Vec<DenyList>,
-    /// Literal values that are never redacted, e.g. a public support address.
+    /// Literal values that are never redacted, e.g. a public support address (at most 20000).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20000))]
     pub allow_list: Vec<String>,
+    /// Examples with `image_url` content parts: Reject (default), Drop or Keep. Image data is never
+    /// scanned as text and never logged; it counts toward the size limits.
+    #[serde(default, skip_serializing_if = "is_default_images")]
+    pub images: ImagePolicy,
     /// Secret key holding the HMAC key for Pseudonymize mode. When omitted, the operator generates a
     /// key into a Secret it owns, so tokens stay stable across re-validations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +237,7 @@ impl Default for RedactionPolicy {
             custom_patterns: Vec::new(),
             deny_list: Vec::new(),
             allow_list: Vec::new(),
+            images: ImagePolicy::default(),
             pseudonymization_key_ref: None,
         }
     }
@@ -151,6 +252,21 @@ mod tests {
         let p: RedactionPolicy = serde_yaml::from_str("{}").expect("parse");
         assert_eq!(p, RedactionPolicy::default());
         assert_eq!(p.entities.len(), EntityType::ALL.len());
+    }
+
+    #[test]
+    fn entity_names_match_serde() {
+        for e in EntityType::ALL {
+            let v = serde_json::to_value(e).expect("serialize");
+            assert_eq!(v.as_str(), Some(e.as_str()));
+        }
+    }
+
+    #[test]
+    fn images_default_reject() {
+        let p: RedactionPolicy = serde_yaml::from_str("images: Drop").expect("parse");
+        assert_eq!(p.images, ImagePolicy::Drop);
+        assert_eq!(RedactionPolicy::default().images, ImagePolicy::Reject);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Deterministic benchmark input for `bench/redact.sh`: chat JSONL of a given size, ASCII or with
 //! non-ASCII prose, about one message in six carrying PII or a secret and some carrying look-alikes.
 //!
-//! `cargo run --release -p tunegate-core --example redact_bench_gen -- BYTES [ascii|nonascii] > file.jsonl`
+//! `dense`: short support-chat turns with several entities and look-alikes in every line, plus
+//! names and capitalised look-alikes (the case support chats and agent transcripts are).
+//!
+//! `cargo run --release -p tunegate-core --example redact_bench_gen -- BYTES [ascii|nonascii|dense] > file.jsonl`
 
 use std::io::{BufWriter, Write};
 
 use serde_json::json;
-use tunegate_core::redact::EntityType;
 use tunegate_core::redact::corpus::{LOOKALIKE_KINDS, Rng, entity_value, lookalike};
 
 const WORDS: &[&str] = &[
@@ -113,6 +115,61 @@ fn sentence(rng: &mut Rng, words: &[&str], n: usize) -> String {
     s
 }
 
+const DENSE_OPENERS: &[&str] = &[
+    "Hi, my name is Sarah Miller and",
+    "Hello, this is David Chen;",
+    "Thanks Maria!",
+    "Mark the ticket as done, Will said in May:",
+    "Apple Watch and Microsoft Teams on Monday:",
+    "ok so",
+    "Dear support,",
+];
+
+fn dense(target: u64) {
+    let mut rng = Rng::new(0xDE45E);
+    let stdout = std::io::stdout();
+    let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+    let mut written = 0u64;
+    let mut i = 0u64;
+    let ents = &tunegate_core::redact::corpus::ENTITIES;
+    while written < target {
+        i += 1;
+        let opener: &&str = rng.pick(DENSE_OPENERS);
+        let mut user = opener.to_string();
+        for _ in 0..rng.range(2, 4) {
+            user.push(' ');
+            let w: &&str = rng.pick(&["my", "reach me at", "use", "it is", "try"]);
+            user.push_str(w);
+            user.push(' ');
+            let t = *rng.pick(ents);
+            user.push_str(&entity_value(&mut rng, t));
+        }
+        for _ in 0..rng.range(1, 3) {
+            user.push_str(", ref ");
+            let k = *rng.pick(LOOKALIKE_KINDS);
+            user.push_str(&lookalike(&mut rng, k));
+        }
+        let assistant = format!(
+            "Thanks, I updated order {} for you.",
+            lookalike(&mut rng, "order_number")
+        );
+        let line = json!({"messages": [
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": assistant},
+        ]})
+        .to_string();
+        if w.write_all(line.as_bytes())
+            .and_then(|_| w.write_all(b"\n"))
+            .is_err()
+        {
+            return;
+        }
+        written += line.len() as u64 + 1;
+    }
+    let _ = w.flush();
+    eprintln!("{i} examples, {written} bytes");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let target: u64 = args
@@ -120,6 +177,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100 << 20);
     let non_ascii = args.get(2).is_some_and(|s| s == "nonascii");
+    if args.get(2).is_some_and(|s| s == "dense") {
+        dense(target);
+        return;
+    }
     let words = if non_ascii { WORDS_NON_ASCII } else { WORDS };
     let mut rng = Rng::new(if non_ascii { 0xB0B } else { 0xA11CE });
     let stdout = std::io::stdout();
@@ -135,7 +196,7 @@ fn main() {
             user.push(' ');
         }
         if rng.chance(0.17) {
-            let t = *rng.pick(&EntityType::ALL);
+            let t = *rng.pick(&tunegate_core::redact::corpus::ENTITIES);
             user.push_str("My details: ");
             user.push_str(&entity_value(&mut rng, t));
             user.push_str(". ");

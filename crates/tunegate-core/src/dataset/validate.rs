@@ -18,6 +18,8 @@ pub enum FormatCode {
     LineTooLong,
     /// The line is not JSON.
     InvalidJson,
+    /// An object repeats a key (parsers disagree on which copy counts).
+    DuplicateKey,
     /// The example is not a JSON object.
     DataType,
     /// A key that the format does not define.
@@ -56,6 +58,7 @@ impl FormatCode {
             Self::InvalidUtf8 => "invalid_utf8",
             Self::LineTooLong => "line_too_long",
             Self::InvalidJson => "invalid_json",
+            Self::DuplicateKey => "duplicate_key",
             Self::DataType => "data_type",
             Self::UnrecognizedKey => "unrecognized_key",
             Self::MissingMessagesList => "missing_messages_list",
@@ -131,6 +134,11 @@ pub fn validate_line(
     text: &str,
 ) -> Result<(Value, ExampleShape), FormatCode> {
     let value: Value = serde_json::from_str(text).map_err(|_| FormatCode::InvalidJson)?;
+    // serde_json keeps the last of two equal keys, other parsers the first: refuse the ambiguity
+    // so that what is validated is what every consumer reads.
+    if crate::redact::first_duplicate_key(text).is_some() {
+        return Err(FormatCode::DuplicateKey);
+    }
     let shape = validate_example(format, &value)?;
     Ok((value, shape))
 }
@@ -512,6 +520,14 @@ mod tests {
     fn chat_error_codes() {
         let cases: &[(String, &str)] = &[
             ("{not json".into(), "invalid_json"),
+            (
+                r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"ok"}],"messages":[{"role":"assistant","content":"x"}]}"#.into(),
+                "duplicate_key",
+            ),
+            (
+                r#"{"messages":[{"role":"user","role":"system","content":"hi"},{"role":"assistant","content":"ok"}]}"#.into(),
+                "duplicate_key",
+            ),
             ("[1,2]".into(), "data_type"),
             (r#"{"messages":[]}"#.into(), "missing_messages_list"),
             (r#"{"messages":"hi"}"#.into(), "missing_messages_list"),

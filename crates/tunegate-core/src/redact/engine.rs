@@ -10,6 +10,7 @@ use super::{EntityType, Finding, PolicyError, RedactionPolicy};
 pub(crate) struct Engine {
     enabled: Enabled,
     secrets: Option<SecretScanner>,
+    context: Option<super::context::ContextScanner>,
     custom: Vec<(u16, regex::Regex)>,
     deny: Option<(AhoCorasick, Vec<u16>)>,
     allow: Option<AhoCorasick>,
@@ -22,17 +23,25 @@ pub(crate) struct Engine {
 impl Engine {
     pub(crate) fn new(policy: &RedactionPolicy) -> Result<Self, PolicyError> {
         let has = |e: EntityType| policy.entities.contains(&e);
-        let enabled = Enabled {
-            email: has(EntityType::EmailAddress),
-            phone: has(EntityType::PhoneNumber),
-            card: has(EntityType::CreditCard),
-            ssn: has(EntityType::UsSsn),
-            iban: has(EntityType::IbanCode),
-            ip: has(EntityType::IpAddress),
-            mac: has(EntityType::MacAddress),
-        };
+        let mut enabled = Enabled(0);
+        for (k, e) in EntityType::ALL.iter().enumerate() {
+            if has(*e) {
+                enabled.0 |= 1 << k;
+            }
+        }
         let secrets = if has(EntityType::Secret) {
             Some(SecretScanner::new().map_err(|e| PolicyError::Matcher(e.to_string()))?)
+        } else {
+            None
+        };
+        let context = if has(EntityType::Passport)
+            || has(EntityType::DriverLicense)
+            || has(EntityType::DateOfBirth)
+        {
+            Some(
+                super::context::ContextScanner::new()
+                    .map_err(|e| PolicyError::Matcher(e.to_string()))?,
+            )
         } else {
             None
         };
@@ -58,17 +67,51 @@ impl Engine {
             names.push(name.to_string());
             Ok((names.len() - 1) as u16)
         };
+        use super::limits;
+        let over = |limit: &'static str, max: usize| PolicyError::LimitExceeded { limit, max };
+        if policy.custom_patterns.len() > limits::CUSTOM_PATTERNS {
+            return Err(over("customPatterns", limits::CUSTOM_PATTERNS));
+        }
+        if policy.deny_list.len() > limits::DENY_LISTS {
+            return Err(over("denyList", limits::DENY_LISTS));
+        }
+        let terms_total: usize = policy.deny_list.iter().map(|d| d.terms.len()).sum();
+        if terms_total > limits::TERMS {
+            return Err(over("denyListTerms", limits::TERMS));
+        }
+        if policy.allow_list.len() > limits::TERMS {
+            return Err(over("allowList", limits::TERMS));
+        }
+        let long_term = policy
+            .deny_list
+            .iter()
+            .flat_map(|d| d.terms.iter())
+            .chain(policy.allow_list.iter())
+            .any(|t| t.len() > limits::TERM_BYTES);
+        if long_term {
+            return Err(over("termBytes", limits::TERM_BYTES));
+        }
+        let regex_bytes: usize = policy.custom_patterns.iter().map(|c| c.regex.len()).sum();
+        if regex_bytes > limits::REGEX_BYTES {
+            return Err(over("regexBytes", limits::REGEX_BYTES));
+        }
         let mut custom = Vec::new();
         for cp in &policy.custom_patterns {
             let id = intern(&cp.name, &mut names)?;
             let re = regex::RegexBuilder::new(&cp.regex)
-                .size_limit(8 << 20)
-                .dfa_size_limit(8 << 20)
+                .size_limit(limits::REGEX_COMPILED)
+                .dfa_size_limit(limits::REGEX_COMPILED)
                 .build()
-                .map_err(|e| PolicyError::InvalidPattern {
-                    name: cp.name.clone(),
-                    reason: e.to_string(),
+                .map_err(|e| match e {
+                    regex::Error::CompiledTooBig(_) => {
+                        over("regexCompiledSize", limits::REGEX_COMPILED)
+                    }
+                    e => PolicyError::InvalidPattern {
+                        name: cp.name.clone(),
+                        reason: e.to_string(),
+                    },
                 })?;
+
             if re.is_match("") {
                 return Err(PolicyError::EmptyMatch {
                     name: cp.name.clone(),
@@ -121,6 +164,7 @@ impl Engine {
         Ok(Self {
             enabled,
             secrets,
+            context,
             custom,
             deny,
             allow,
@@ -129,12 +173,43 @@ impl Engine {
         })
     }
 
+    pub(crate) fn secrets_on(&self) -> bool {
+        self.secrets.is_some()
+    }
+
+    /// Findings in a string that sits under a secret-ish JSON key (`api_key`, `password`, ...): the
+    /// whole value is a secret unless it is a reference or a placeholder, whatever its shape.
+    pub(crate) fn find_keyed(&self, text: &str, out: &mut Vec<Finding>) {
+        let whole = if self.secrets.is_some() {
+            super::secrets::json_secret_value(text)
+        } else {
+            None
+        };
+        self.find_with(text, whole, out);
+    }
+
     /// Findings in `text`, sorted, non-overlapping, minus allow-listed values and mask tokens.
     pub(crate) fn find(&self, text: &str, out: &mut Vec<Finding>) {
+        self.find_with(text, None, out);
+    }
+
+    fn find_with(&self, text: &str, extra: Option<(usize, usize)>, out: &mut Vec<Finding>) {
         out.clear();
+        if let Some((s, e)) = extra {
+            out.push(Finding::new(s, e, super::ENT_SECRET));
+        }
         structured::scan(&self.enabled, text, out);
         if let Some(s) = &self.secrets {
             s.scan(text, out);
+        }
+        if let Some(c) = &self.context {
+            c.scan(&self.enabled, text, out);
+        }
+        if self.enabled.on(super::ENT_PERSON) {
+            super::names::scan_people(text, out);
+        }
+        if self.enabled.on(super::ENT_POSTAL_ADDRESS) {
+            super::names::scan_addresses(text, out);
         }
         for (id, re) in &self.custom {
             for m in re.find_iter(text) {

@@ -171,9 +171,86 @@ pub(crate) fn number_end(b: &[u8], mut p: usize) -> Result<usize, LineError> {
     Ok(p)
 }
 
+/// Byte offset of the first object key that repeats a key of the same object, if any. Keys are
+/// compared decoded (`"a"` and `"\u0061"` are the same key). `text` must be valid JSON.
+pub(crate) fn first_duplicate_key(text: &str) -> Result<Option<usize>, LineError> {
+    use std::borrow::Cow;
+    let b = text.as_bytes();
+    // Keys of every open object on one flat stack; `open` holds (is_object, first key index).
+    let mut keys: Vec<Cow<'_, str>> = Vec::new();
+    let mut open: Vec<(bool, usize)> = Vec::new();
+    let mut dec = String::new();
+    let mut p = 0;
+    let mut expect_key = false;
+    while p < b.len() {
+        match b[p] {
+            b'{' => {
+                open.push((true, keys.len()));
+                expect_key = true;
+                p += 1;
+            }
+            b'[' => {
+                open.push((false, keys.len()));
+                expect_key = false;
+                p += 1;
+            }
+            b'}' | b']' => {
+                if let Some((_, first)) = open.pop() {
+                    keys.truncate(first);
+                }
+                p += 1;
+            }
+            b',' => {
+                expect_key = open.last().is_some_and(|o| o.0);
+                p += 1;
+            }
+            b'"' => {
+                let (end, esc) = string_end(b, p)?;
+                if expect_key {
+                    let raw = &text[p + 1..end - 1];
+                    let key: Cow<'_, str> = if esc {
+                        decode(raw, p + 1, &mut dec)?;
+                        Cow::Owned(dec.clone())
+                    } else {
+                        Cow::Borrowed(raw)
+                    };
+                    let first = open.last().map_or(0, |o| o.1);
+                    if keys[first..].contains(&key) {
+                        return Ok(Some(p));
+                    }
+                    keys.push(key);
+                    expect_key = false;
+                }
+                p = end;
+            }
+            _ => p += 1,
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicate_keys() {
+        assert_eq!(first_duplicate_key(r#"{"a":1,"b":{"a":2}}"#).unwrap(), None);
+        assert_eq!(
+            first_duplicate_key(r#"{"a":[{"x":1},{"x":2}]}"#).unwrap(),
+            None
+        );
+        assert_eq!(first_duplicate_key(r#"{"m":1, "m":2}"#).unwrap(), Some(8));
+        assert!(
+            first_duplicate_key(r#"{"m":{"k":"v","\u006b":"w"}}"#)
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            first_duplicate_key(r#"{"s":"{\"a\":1,\"a\":2}"}"#).unwrap(),
+            None
+        );
+    }
 
     #[test]
     fn decode_escapes() {

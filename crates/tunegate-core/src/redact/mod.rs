@@ -27,8 +27,11 @@
 //!   rejected examples.
 //! - Errors carry a code and a byte offset, never content.
 
+mod context;
 mod engine;
+mod ids;
 mod json;
+mod names;
 mod report;
 mod secrets;
 mod structured;
@@ -36,13 +39,19 @@ mod validate;
 
 pub mod corpus;
 
+/// Byte offset of the first repeated key in any object of a valid JSON document (keys compared
+/// decoded), or `None`. Parsers disagree on which copy wins, so a duplicate is refused, not chosen.
+pub fn first_duplicate_key(text: &str) -> Option<usize> {
+    json::first_duplicate_key(text).ok().flatten()
+}
+
 use std::cell::RefCell;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 pub use report::RedactionReport;
-pub use tunegate_api::{EntityType, RedactionMode, RedactionPolicy};
+pub use tunegate_api::{EntityType, ImagePolicy, RedactionMode, RedactionPolicy};
 
 use engine::Engine;
 
@@ -54,6 +63,25 @@ pub(crate) const ENT_IBAN: u16 = 4;
 pub(crate) const ENT_IP: u16 = 5;
 pub(crate) const ENT_MAC: u16 = 6;
 pub(crate) const ENT_SECRET: u16 = 7;
+pub(crate) const ENT_UK_NINO: u16 = 8;
+pub(crate) const ENT_UK_NHS: u16 = 9;
+pub(crate) const ENT_DE_TAX_ID: u16 = 10;
+pub(crate) const ENT_FR_NIR: u16 = 11;
+pub(crate) const ENT_NL_BSN: u16 = 12;
+pub(crate) const ENT_ES_NIF: u16 = 13;
+pub(crate) const ENT_IT_FISCAL_CODE: u16 = 14;
+pub(crate) const ENT_PL_PESEL: u16 = 15;
+pub(crate) const ENT_IN_AADHAAR: u16 = 16;
+pub(crate) const ENT_CA_SIN: u16 = 17;
+pub(crate) const ENT_AU_TFN: u16 = 18;
+pub(crate) const ENT_US_ITIN: u16 = 19;
+pub(crate) const ENT_US_BANK_ROUTING: u16 = 20;
+pub(crate) const ENT_PASSPORT: u16 = 21;
+pub(crate) const ENT_DRIVER_LICENSE: u16 = 22;
+pub(crate) const ENT_DATE_OF_BIRTH: u16 = 23;
+pub(crate) const ENT_CRYPTO_WALLET: u16 = 24;
+pub(crate) const ENT_PERSON: u16 = 25;
+pub(crate) const ENT_POSTAL_ADDRESS: u16 = 26;
 
 /// One detected span in a decoded string (byte offsets) and its entity index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +122,9 @@ pub enum PolicyError {
     /// Too many custom entities.
     #[error("too many custom patterns and deny lists")]
     TooMany,
+    /// A policy limit is exceeded; `limit` names it (e.g. `customPatterns`, `regexCompiledSize`).
+    #[error("redaction policy exceeds the limit {limit} (at most {max})")]
+    LimitExceeded { limit: &'static str, max: usize },
     /// A matcher could not be built.
     #[error("cannot build matcher: {0}")]
     Matcher(String),
@@ -137,6 +168,31 @@ pub enum LineOutcome {
     Rejected,
 }
 
+/// Compile-time and per-line limits of a policy. The CRD schema carries the count limits too, so
+/// the API server refuses most oversized policies before they reach the operator.
+pub mod limits {
+    /// Custom patterns per policy.
+    pub const CUSTOM_PATTERNS: usize = 32;
+    /// Deny lists per policy.
+    pub const DENY_LISTS: usize = 64;
+    /// Deny-list terms over all lists, and allow-list entries.
+    pub const TERMS: usize = 20_000;
+    /// Bytes of one term.
+    pub const TERM_BYTES: usize = 256;
+    /// Bytes of all custom regular expressions together.
+    pub const REGEX_BYTES: usize = 64 * 1024;
+    /// Compiled size of one regular expression and of its lazy DFA cache (regex's size_limit and
+    /// dfa_size_limit), in bytes. With `CUSTOM_PATTERNS` this bounds all custom automata together
+    /// at 32 x 2 MiB = 64 MiB, inside the worker's memory limit.
+    pub const REGEX_COMPILED: usize = 1 << 20;
+    /// A redacted line may be at most this many times its input length (plus `GROWTH_SLACK`): a
+    /// one-letter pattern with a long entity name must not blow a line up 65 times.
+    pub const GROWTH_FACTOR: usize = 4;
+    pub const GROWTH_SLACK: usize = 4096;
+    /// Bytes of token-count cache entries per thread.
+    pub const TOKEN_CACHE_BYTES: usize = 1 << 20;
+}
+
 /// Re-scans of a changed string. Real text converges in one or two; only adversarial chains of
 /// findings that each unlock the next need more.
 const MAX_FIXPOINT_ROUNDS: usize = 32;
@@ -170,8 +226,15 @@ struct Scratch {
     repl: String,
     tokens_removed: u64,
     tokens_added: u64,
+    /// The next value sits under a secret-ish object key.
+    pending_secret: bool,
+    /// Image content parts seen in this line, and how deep inside one the walk is.
+    images: u32,
+    in_image: u32,
+    key_norm: Vec<u8>,
     /// Token counts of recent post-redaction windows: in Mask mode they repeat (`[EMAIL_ADDRESS].`).
     token_cache: std::collections::HashMap<String, u64>,
+    token_cache_bytes: usize,
 }
 
 thread_local! {
@@ -183,6 +246,7 @@ thread_local! {
 pub struct Redactor {
     engine: Engine,
     mode: RedactionMode,
+    images: ImagePolicy,
     hmac: Option<Hmac<Sha256>>,
 }
 
@@ -213,6 +277,7 @@ impl Redactor {
         Ok(Redactor {
             engine,
             mode: policy.mode,
+            images: policy.images,
             hmac,
         })
     }
@@ -252,6 +317,9 @@ impl Redactor {
         st.hits.clear();
         st.tokens_removed = 0;
         st.tokens_added = 0;
+        st.images = 0;
+        st.in_image = 0;
+        st.pending_secret = false;
         let mut edits = std::mem::take(&mut st.edits);
         let mut repl = std::mem::take(&mut st.repl);
         edits.clear();
@@ -259,6 +327,15 @@ impl Redactor {
         let res = self.document(line, 0, 0, st, &mut edits, &mut repl);
         let outcome = match res {
             Err(e) => Err(e),
+            Ok(()) if st.images > 0 && self.images == ImagePolicy::Reject => Err(LineError {
+                code: "image_content_rejected",
+                offset: 0,
+            }),
+            Ok(()) if st.images > 0 && self.images == ImagePolicy::Drop => {
+                report.examples += 1;
+                report.dropped_examples += 1;
+                Ok(LineOutcome::Dropped)
+            }
             Ok(()) => {
                 report.examples += 1;
                 if st.hits.is_empty() {
@@ -271,9 +348,22 @@ impl Redactor {
                         RedactionMode::Mask | RedactionMode::Pseudonymize => {
                             report.redacted_examples += 1;
                             report.tokens_removed += st.tokens_removed;
-                            report.tokens_added += st.tokens_added;
-                            apply_edits(line, &edits, &repl, out);
-                            Ok(LineOutcome::Redacted)
+                            let grown = line.len() - edits_removed(&edits) + repl.len();
+                            if grown
+                                > line
+                                    .len()
+                                    .saturating_mul(limits::GROWTH_FACTOR)
+                                    .saturating_add(limits::GROWTH_SLACK)
+                            {
+                                Err(LineError {
+                                    code: "redaction_output_too_large",
+                                    offset: 0,
+                                })
+                            } else {
+                                report.tokens_added += st.tokens_added;
+                                apply_edits(line, &edits, &repl, out);
+                                Ok(LineOutcome::Redacted)
+                            }
                         }
                         RedactionMode::DropExample => {
                             report.dropped_examples += 1;
@@ -355,6 +445,7 @@ impl Redactor {
         repl: &mut String,
     ) -> Result<usize, LineError> {
         let b = text.as_bytes();
+        let secret_key = std::mem::take(&mut st.pending_secret);
         if depth > json::MAX_DEPTH {
             return Err(LineError::too_deep(p));
         }
@@ -373,7 +464,10 @@ impl Redactor {
                     if b.get(q) != Some(&b'"') {
                         return Err(LineError::syntax(q));
                     }
+                    let q0 = q;
                     let (kend, kesc) = json::string_end(b, q)?;
+                    // Image parts (`"image_url": {...}` or a data URL string) are never text.
+                    let image = !kesc && &b[q + 1..kend - 1] == b"image_url";
                     let is_role = !kesc && &b[q + 1..kend - 1] == b"role";
                     q = json::skip_ws(b, kend);
                     if b.get(q) != Some(&b':') {
@@ -392,7 +486,22 @@ impl Redactor {
                         st.frames[me as usize].role = role;
                         q = vend;
                     } else {
-                        q = self.value(text, q, me, json_depth, depth + 1, st, edits, repl)?;
+                        st.pending_secret = self.engine.secrets_on() && {
+                            let mut norm = std::mem::take(&mut st.key_norm);
+                            secrets::normalise_name(&b[q0 + 1..kend - 1], &mut norm);
+                            let hit = secrets::is_secret_name(&norm);
+                            st.key_norm = norm;
+                            hit
+                        };
+                        if image {
+                            st.images += 1;
+                            st.in_image += 1;
+                        }
+                        let r = self.value(text, q, me, json_depth, depth + 1, st, edits, repl);
+                        if image {
+                            st.in_image -= 1;
+                        }
+                        q = r?;
                     }
                     q = json::skip_ws(b, q);
                     match b.get(q) {
@@ -417,7 +526,9 @@ impl Redactor {
                     }
                 }
             }
-            Some(b'"') => self.string_value(text, p, frame, json_depth, st, edits, repl),
+            Some(b'"') => {
+                self.string_value(text, p, frame, json_depth, secret_key, st, edits, repl)
+            }
             Some(b't') if b[p..].starts_with(b"true") => Ok(p + 4),
             Some(b'f') if b[p..].starts_with(b"false") => Ok(p + 5),
             Some(b'n') if b[p..].starts_with(b"null") => Ok(p + 4),
@@ -433,12 +544,20 @@ impl Redactor {
         p: usize,
         frame: u32,
         json_depth: u32,
+        secret_key: bool,
         st: &mut Scratch,
         edits: &mut Vec<(usize, usize, usize, usize)>,
         repl: &mut String,
     ) -> Result<usize, LineError> {
         let (end, escaped) = json::string_end(text.as_bytes(), p)?;
         let raw = &text[p + 1..end - 1];
+        // Inside an image part, or a base64 data URL anywhere: validated as JSON, never scanned.
+        if st.in_image > 0 || is_data_url(raw) {
+            if escaped {
+                json::decode(raw, p + 1, &mut st.dec)?;
+            }
+            return Ok(end);
+        }
         let mut dec = std::mem::take(&mut st.dec);
         let decoded: &str = if escaped {
             if let Err(e) = json::decode(raw, p + 1, &mut dec) {
@@ -449,7 +568,7 @@ impl Redactor {
         } else {
             raw
         };
-        let changed = self.scan_text(decoded, frame, json_depth, st);
+        let changed = self.scan_text(decoded, frame, json_depth, secret_key, st);
         if let Some(new_text) = changed {
             let rs = repl.len();
             json::encode(&new_text, repl);
@@ -467,6 +586,7 @@ impl Redactor {
         text: &str,
         frame: u32,
         json_depth: u32,
+        secret_key: bool,
         st: &mut Scratch,
     ) -> Option<String> {
         // Strings that hold JSON (tool-call arguments) are redacted structurally.
@@ -475,11 +595,12 @@ impl Redactor {
             .iter()
             .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
         if matches!(first, Some(b'{' | b'[')) && json_depth < 4 {
-            let (hits, frames, tr, ta) = (
+            let (hits, frames, tr, ta, images) = (
                 st.hits.len(),
                 st.frames.len(),
                 st.tokens_removed,
                 st.tokens_added,
+                st.images,
             );
             let mut edits = Vec::new();
             let mut repl = String::new();
@@ -500,11 +621,16 @@ impl Redactor {
                     st.frames.truncate(frames);
                     st.tokens_removed = tr;
                     st.tokens_added = ta;
+                    st.images = images;
                 }
             }
         }
         let mut findings = std::mem::take(&mut st.findings);
-        self.engine.find(text, &mut findings);
+        if secret_key {
+            self.engine.find_keyed(text, &mut findings);
+        } else {
+            self.engine.find(text, &mut findings);
+        }
         if findings.is_empty() {
             st.findings = findings;
             return None;
@@ -607,10 +733,13 @@ impl Redactor {
                 Some(&n) => n,
                 None => {
                     let n = bpe.encode_ordinary(&new_w).len() as u64;
-                    if st.token_cache.len() >= 4096 {
+                    // Bounded in bytes, not entries: windows can be long.
+                    if st.token_cache_bytes + new_w.len() > limits::TOKEN_CACHE_BYTES {
                         st.token_cache.clear();
+                        st.token_cache_bytes = 0;
                     }
-                    if self.hmac.is_none() {
+                    if self.hmac.is_none() && new_w.len() <= 4096 {
+                        st.token_cache_bytes += new_w.len();
                         st.token_cache.insert(new_w.clone(), n);
                     }
                     n
@@ -638,6 +767,13 @@ fn window_end(text: &str, from: usize) -> usize {
         hi += 1;
     }
     text[from..hi].find(' ').map_or(hi, |k| from + k)
+}
+
+/// `data:<media type>;base64,<payload>`: binary content, not text.
+fn is_data_url(raw: &str) -> bool {
+    raw.len() > 5
+        && raw.as_bytes()[..5].eq_ignore_ascii_case(b"data:")
+        && raw[..raw.len().min(128)].contains(";base64,")
 }
 
 fn role_id(s: &str) -> u8 {
@@ -707,6 +843,11 @@ impl crate::dataset::pipeline::LineRedactor for Redactor {
     }
 }
 
+/// Bytes of `text` that the edits replace.
+fn edits_removed(edits: &[(usize, usize, usize, usize)]) -> usize {
+    edits.iter().map(|&(s, e, _, _)| e - s).sum()
+}
+
 fn apply_edits(text: &str, edits: &[(usize, usize, usize, usize)], repl: &str, out: &mut String) {
     let mut last = 0;
     for &(s, e, rs, re) in edits {
@@ -717,5 +858,7 @@ fn apply_edits(text: &str, edits: &[(usize, usize, usize, usize)], repl: &str, o
     out.push_str(&text[last..]);
 }
 
+#[cfg(test)]
+mod samples;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use super::structured::is_word;
 use super::validate::{is_uuid, shannon_entropy};
 use super::{ENT_SECRET, Finding};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 enum Anchor {
     /// A literal prefix followed by a body of `min..=max` bytes from `class`.
     Prefix {
@@ -27,7 +27,14 @@ enum Anchor {
     Keyword {
         password: bool,
     },
+    /// A hand-written shape check for formats a prefix and one class cannot describe.
+    Custom(Check),
+    /// A webhook URL whose path is the credential (Slack, Teams, Discord): the whole URL goes.
+    Webhook,
 }
+
+/// `(bytes, anchor start, anchor end) -> span`.
+type Check = fn(&[u8], usize, usize) -> Option<(usize, usize)>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BodyClass {
@@ -41,6 +48,14 @@ enum BodyClass {
     Word,
     /// `[A-Za-z0-9-]`
     AlnumDash,
+    /// `[0-9a-fA-F]`
+    Hex,
+    /// `[A-Za-z0-9_.=-]`
+    UrlSafeDot,
+    /// `[A-Za-z0-9+/=]`
+    Base64,
+    /// The bech32 alphabet in upper case (age keys).
+    Bech32Upper,
 }
 
 impl BodyClass {
@@ -51,6 +66,12 @@ impl BodyClass {
             BodyClass::UrlSafe => c.is_ascii_alphanumeric() || c == b'_' || c == b'-',
             BodyClass::Word => c.is_ascii_alphanumeric() || c == b'_',
             BodyClass::AlnumDash => c.is_ascii_alphanumeric() || c == b'-',
+            BodyClass::Hex => c.is_ascii_hexdigit(),
+            BodyClass::UrlSafeDot => {
+                c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'=')
+            }
+            BodyClass::Base64 => c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='),
+            BodyClass::Bech32Upper => b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".contains(&c),
         }
     }
 }
@@ -65,16 +86,22 @@ const fn prefix(min: usize, max: usize, class: BodyClass, needs_digit: bool) -> 
 }
 
 const ANCHORS: &[(&str, Anchor)] = &[
-    // OpenAI: sk-..., sk-proj-..., sk-svcacct-..., sk-admin-...
+    // OpenAI (sk-, sk-proj-, sk-svcacct-, sk-admin-) and Anthropic (sk-ant-...).
     ("sk-", prefix(20, 256, BodyClass::UrlSafe, true)),
-    // Stripe secret and restricted keys.
+    // Stripe secret, restricted and webhook-signing keys.
     ("sk_live_", prefix(16, 256, BodyClass::Alnum, false)),
     ("sk_test_", prefix(16, 256, BodyClass::Alnum, false)),
+    ("sk_prod_", prefix(16, 256, BodyClass::Alnum, false)),
     ("rk_live_", prefix(16, 256, BodyClass::Alnum, false)),
     ("rk_test_", prefix(16, 256, BodyClass::Alnum, false)),
-    // AWS access key ids.
+    ("rk_prod_", prefix(16, 256, BodyClass::Alnum, false)),
+    ("whsec_", prefix(24, 128, BodyClass::Base64, false)),
+    // AWS access key ids and other IAM unique-id prefixes that are credentials.
     ("AKIA", prefix(16, 16, BodyClass::UpperAlnum, false)),
     ("ASIA", prefix(16, 16, BodyClass::UpperAlnum, false)),
+    ("ABIA", prefix(16, 16, BodyClass::UpperAlnum, false)),
+    ("ACCA", prefix(16, 16, BodyClass::UpperAlnum, false)),
+    ("A3T", prefix(17, 17, BodyClass::UpperAlnum, false)),
     // GitHub tokens.
     ("ghp_", prefix(30, 255, BodyClass::Alnum, false)),
     ("gho_", prefix(30, 255, BodyClass::Alnum, false)),
@@ -82,6 +109,20 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("ghs_", prefix(30, 255, BodyClass::Alnum, false)),
     ("ghr_", prefix(30, 255, BodyClass::Alnum, false)),
     ("github_pat_", prefix(22, 255, BodyClass::Word, false)),
+    // GitLab tokens (personal, deploy, pipeline trigger, runner, OAuth, feed, CI job, ...).
+    ("glpat-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("gldt-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("glptt-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("glrt-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("glrtr-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("glsoat-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("glcbt-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("glft-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("glimt-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("glagent-", prefix(40, 128, BodyClass::UrlSafeDot, false)),
+    ("gloas-", prefix(40, 128, BodyClass::UrlSafeDot, false)),
+    ("glffct-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
+    ("GR1348941", prefix(20, 64, BodyClass::UrlSafe, false)),
     // Slack tokens.
     ("xoxb-", prefix(10, 255, BodyClass::AlnumDash, true)),
     ("xoxa-", prefix(10, 255, BodyClass::AlnumDash, true)),
@@ -89,8 +130,145 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("xoxr-", prefix(10, 255, BodyClass::AlnumDash, true)),
     ("xoxs-", prefix(10, 255, BodyClass::AlnumDash, true)),
     ("xoxe-", prefix(10, 255, BodyClass::AlnumDash, true)),
-    // Google API keys.
+    ("xoxo-", prefix(10, 255, BodyClass::AlnumDash, true)),
+    ("xoxc-", prefix(10, 255, BodyClass::AlnumDash, true)),
+    ("xoxe.xox", prefix(12, 255, BodyClass::AlnumDash, true)),
+    ("xapp-", prefix(20, 255, BodyClass::AlnumDash, true)),
+    ("xwfp-", prefix(20, 255, BodyClass::AlnumDash, true)),
+    // Google: API keys, OAuth client secrets, access and refresh tokens.
     ("AIza", prefix(35, 35, BodyClass::UrlSafe, false)),
+    ("GOCSPX-", prefix(24, 40, BodyClass::UrlSafe, false)),
+    ("ya29.", prefix(20, 2048, BodyClass::UrlSafe, false)),
+    ("1//0", prefix(30, 512, BodyClass::UrlSafe, false)),
+    // Hugging Face user and organisation tokens.
+    ("hf_", prefix(30, 40, BodyClass::Alnum, false)),
+    ("api_org_", prefix(30, 40, BodyClass::Alnum, false)),
+    // Package registries: npm, PyPI (macaroon header), RubyGems, Clojars.
+    ("npm_", prefix(36, 36, BodyClass::Alnum, false)),
+    (
+        "pypi-AgEIcHlwaS5vcmc",
+        prefix(40, 512, BodyClass::UrlSafe, false),
+    ),
+    (
+        "pypi-AgENdGVzdC5weXBpLm9yZw",
+        prefix(40, 512, BodyClass::UrlSafe, false),
+    ),
+    ("rubygems_", prefix(48, 48, BodyClass::Hex, false)),
+    ("CLOJARS_", prefix(60, 60, BodyClass::Alnum, false)),
+    // SendGrid: SG.<22>.<43>.
+    ("SG.", Anchor::Custom(sendgrid)),
+    // Shopify access, custom-app, private-app tokens and shared secrets.
+    ("shpat_", prefix(32, 32, BodyClass::Hex, false)),
+    ("shpca_", prefix(32, 32, BodyClass::Hex, false)),
+    ("shppa_", prefix(32, 32, BodyClass::Hex, false)),
+    ("shpss_", prefix(32, 32, BodyClass::Hex, false)),
+    // HashiCorp Vault service, batch and recovery tokens; Terraform Cloud.
+    ("hvs.", prefix(24, 256, BodyClass::UrlSafe, false)),
+    ("hvb.", prefix(24, 512, BodyClass::UrlSafe, false)),
+    ("hvr.", prefix(24, 256, BodyClass::UrlSafe, false)),
+    (".atlasv1.", Anchor::Custom(terraform)),
+    // DigitalOcean personal, OAuth and refresh tokens.
+    ("dop_v1_", prefix(64, 64, BodyClass::Hex, false)),
+    ("doo_v1_", prefix(64, 64, BodyClass::Hex, false)),
+    ("dor_v1_", prefix(64, 64, BodyClass::Hex, false)),
+    // Telegram bot tokens `<bot id>:<35 chars starting with A>`.
+    (":A", Anchor::Custom(telegram)),
+    // Azure AD (Entra) client secrets: `xxx8Q~...`.
+    ("Q~", Anchor::Custom(azure_ad)),
+    // Dropbox short-lived tokens.
+    ("sl.", prefix(120, 1400, BodyClass::UrlSafeDot, true)),
+    // Notion integration tokens (new and legacy).
+    ("ntn_", prefix(40, 50, BodyClass::Alnum, false)),
+    ("secret_", prefix(43, 43, BodyClass::Alnum, true)),
+    // 1Password service-account tokens and account secret keys.
+    ("ops_eyJ", prefix(100, 4096, BodyClass::Base64, false)),
+    ("A3-", Anchor::Custom(onepassword_secret_key)),
+    // age secret keys.
+    (
+        "AGE-SECRET-KEY-1",
+        prefix(58, 58, BodyClass::Bech32Upper, false),
+    ),
+    // Twilio API keys.
+    ("SK", prefix(32, 32, BodyClass::Hex, true)),
+    // Mailgun private and public keys.
+    ("key-", prefix(32, 32, BodyClass::Hex, true)),
+    ("pubkey-", prefix(32, 32, BodyClass::Hex, true)),
+    // Other providers with a fixed prefix.
+    ("dapi", prefix(32, 34, BodyClass::AlnumDash, true)),
+    ("ATATT3", prefix(150, 300, BodyClass::UrlSafeDot, false)),
+    ("glc_", prefix(32, 400, BodyClass::Base64, false)),
+    ("glsa_", prefix(40, 41, BodyClass::Word, false)),
+    ("lin_api_", prefix(40, 40, BodyClass::Alnum, false)),
+    ("PMAK-", prefix(59, 59, BodyClass::AlnumDash, true)),
+    ("pul-", prefix(40, 40, BodyClass::Hex, false)),
+    ("sntrys_eyJ", prefix(50, 512, BodyClass::Base64, false)),
+    ("sntryu_", prefix(64, 64, BodyClass::Hex, false)),
+    ("sq0atp-", prefix(22, 22, BodyClass::UrlSafe, false)),
+    ("sq0csp-", prefix(43, 43, BodyClass::UrlSafe, false)),
+    ("EAAA", prefix(60, 60, BodyClass::Base64, true)),
+    ("EAAC", prefix(100, 512, BodyClass::Alnum, true)),
+    ("EAAG", prefix(100, 512, BodyClass::Alnum, true)),
+    ("HRKU-AA", prefix(58, 58, BodyClass::UrlSafe, false)),
+    ("NRAK-", prefix(27, 27, BodyClass::UpperAlnum, false)),
+    ("NRJS-", prefix(19, 19, BodyClass::Hex, false)),
+    ("NRII-", prefix(32, 32, BodyClass::UrlSafe, false)),
+    ("fio-u-", prefix(64, 64, BodyClass::UrlSafeDot, false)),
+    ("pscale_tkn_", prefix(32, 64, BodyClass::UrlSafeDot, false)),
+    ("pscale_pw_", prefix(32, 64, BodyClass::UrlSafeDot, false)),
+    (
+        "pscale_oauth_",
+        prefix(32, 64, BodyClass::UrlSafeDot, false),
+    ),
+    ("pnu_", prefix(36, 36, BodyClass::Alnum, false)),
+    ("rdme_", prefix(70, 70, BodyClass::Alnum, false)),
+    ("tk-us-", prefix(48, 48, BodyClass::UrlSafe, false)),
+    ("shippo_live_", prefix(40, 40, BodyClass::Hex, false)),
+    ("shippo_test_", prefix(40, 40, BodyClass::Hex, false)),
+    ("tfp_", prefix(59, 59, BodyClass::UrlSafeDot, false)),
+    ("CFPAT-", prefix(43, 43, BodyClass::UrlSafe, false)),
+    ("duffel_test_", prefix(43, 43, BodyClass::UrlSafeDot, false)),
+    ("duffel_live_", prefix(43, 43, BodyClass::UrlSafeDot, false)),
+    ("dt0c01.", prefix(89, 89, BodyClass::UrlSafeDot, false)),
+    ("EZAK", prefix(54, 54, BodyClass::Alnum, false)),
+    ("EZTK", prefix(54, 54, BodyClass::Alnum, false)),
+    ("fo1_", prefix(43, 43, BodyClass::UrlSafe, false)),
+    ("FlyV1 fm", prefix(60, 4096, BodyClass::Base64, false)),
+    ("LTAI", prefix(20, 24, BodyClass::Alnum, false)),
+    ("v1.0-", prefix(171, 171, BodyClass::AlnumDash, false)),
+    ("AKCp", prefix(69, 69, BodyClass::Alnum, false)),
+    ("cmVmdGtuOjAxOj", prefix(50, 60, BodyClass::Alnum, false)),
+    ("sha256~", prefix(43, 43, BodyClass::UrlSafe, false)),
+    ("pplx-", prefix(48, 48, BodyClass::Alnum, false)),
+    ("xai-", prefix(70, 90, BodyClass::Word, false)),
+    ("gsk_", prefix(52, 52, BodyClass::Alnum, false)),
+    ("r8_", prefix(37, 37, BodyClass::Alnum, false)),
+    ("ico-", prefix(32, 32, BodyClass::Alnum, true)),
+    ("s-s4t2ud-", prefix(64, 64, BodyClass::Hex, false)),
+    ("s-s4t2af-", prefix(64, 64, BodyClass::Hex, false)),
+    ("sk.eyJ", prefix(60, 512, BodyClass::UrlSafeDot, false)),
+    ("dp.pt.", prefix(43, 43, BodyClass::Alnum, false)),
+    ("dp.st.", prefix(43, 64, BodyClass::UrlSafeDot, false)),
+    ("dp.sa.", prefix(43, 43, BodyClass::Alnum, false)),
+    ("dp.ct.", prefix(43, 43, BodyClass::Alnum, false)),
+    ("p8e-", prefix(32, 32, BodyClass::Alnum, true)),
+    ("FLWSECK_TEST-", prefix(34, 34, BodyClass::AlnumDash, false)),
+    ("FLWSECK-", prefix(34, 34, BodyClass::AlnumDash, false)),
+    ("pat-na1-", prefix(36, 36, BodyClass::AlnumDash, false)),
+    ("pat-eu1-", prefix(36, 36, BodyClass::AlnumDash, false)),
+    ("AAAAAAAAAAAAAAAAAAAA", Anchor::Custom(twitter_bearer)),
+    ("PuTTY-User-Key-File-", Anchor::Custom(putty)),
+    ("ZXlK", Anchor::Custom(b64_jwt)),
+    ("Basic ", Anchor::Custom(basic_auth)),
+    ("basic ", Anchor::Custom(basic_auth)),
+    ("BASIC ", Anchor::Custom(basic_auth)),
+    ("-u ", Anchor::Custom(curl_user)),
+    ("--user ", Anchor::Custom(curl_user)),
+    ("sig=", Anchor::Custom(sas_signature)),
+    ("hooks.slack.com/", Anchor::Webhook),
+    ("discord.com/api/webhooks/", Anchor::Webhook),
+    ("discordapp.com/api/webhooks/", Anchor::Webhook),
+    (".webhook.office.com/", Anchor::Webhook),
+    ("outlook.office.com/webhook", Anchor::Webhook),
     ("eyJ", Anchor::Jwt),
     ("-----BEGIN", Anchor::Pem),
     ("://", Anchor::UrlCreds),
@@ -105,6 +283,8 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("credential", Anchor::Keyword { password: false }),
     ("auth", Anchor::Keyword { password: false }),
 ];
+
+const KEYWORD_FALLBACK: &[(&str, bool)] = &[("key", false), ("secret", false)];
 
 pub(crate) struct SecretScanner {
     ac: AhoCorasick,
@@ -158,7 +338,18 @@ impl SecretScanner {
                 Anchor::Pem => pem(b, m.start()),
                 Anchor::UrlCreds => url_password(b, m.start()),
                 Anchor::Keyword { password } => keyword_value(b, m.end(), password),
+                Anchor::Custom(check) => check(b, m.start(), m.end()),
+                Anchor::Webhook => webhook(b, m.start(), m.end()),
             };
+            // A failed prefix that begins with a keyword (`key-`, `secret_`) still gets the
+            // keyword rule.
+            let found = found.or_else(|| {
+                let lit = &b[m.start()..m.end()];
+                KEYWORD_FALLBACK
+                    .iter()
+                    .find(|(kw, _)| lit.len() > kw.len() && lit.starts_with(kw.as_bytes()))
+                    .and_then(|(kw, pw)| keyword_value(b, m.start() + kw.len(), *pw))
+            });
             if let Some((s, e)) = found {
                 out.push(Finding::new(s, e, ENT_SECRET));
                 skip_to = e;
@@ -275,36 +466,155 @@ fn url_password(b: &[u8], colon_slash: usize) -> Option<(usize, usize)> {
 
 fn token_char(c: u8, password: bool) -> bool {
     if password {
-        c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b',' | b';' | b'`')
+        c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b',' | b';' | b'`' | b'<')
     } else {
         c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'_' | b'-' | b'.' | b'~')
     }
 }
 
-/// A value right after a keyword (`api_key = "..."`, `token: ...`, `password is ...`).
+/// Identifier names whose value is a credential, compared on lower-case alphanumerics only, so
+/// `api_key`, `API-KEY`, `apiKey` and `X_API_KEY` are one name.
+pub(crate) fn is_secret_name(norm: &[u8]) -> bool {
+    const ENDS: &[&[u8]] = &[
+        b"apikey",
+        b"apitoken",
+        b"apisecret",
+        b"accesskey",
+        b"accesstoken",
+        b"secretkey",
+        b"secret",
+        b"privatekey",
+        b"token",
+        b"password",
+        b"passwd",
+        b"pwd",
+        b"passphrase",
+        b"authorization",
+        b"auth",
+        b"credential",
+        b"credentials",
+        b"signingkey",
+        b"encryptionkey",
+        b"masterkey",
+        b"accountkey",
+        b"sharedkey",
+        b"clientkey",
+        b"appkey",
+        b"licensekey",
+        b"bearer",
+        b"passcode",
+        b"sessionkey",
+        b"cookie",
+        b"xapikey",
+    ];
+    const NOT: &[&[u8]] = &[b"author", b"oauthurl", b"tokenizer"];
+    !NOT.contains(&norm) && ENDS.iter().any(|e| norm.ends_with(e))
+}
+
+pub(crate) fn normalise_name(name: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend(
+        name.iter()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(u8::to_ascii_lowercase)
+            .take(64),
+    );
+}
+
+const SEP: fn(u8) -> bool = |c| {
+    matches!(
+        c,
+        b' ' | b'\t'
+            | b'"'
+            | b'\''
+            | b'`'
+            | b':'
+            | b'='
+            | b'>'
+            | b'.'
+            | b'?'
+            | b'|'
+            | b'+'
+            | b'!'
+            | b'&'
+            | b','
+    )
+};
+
+/// A value right after a keyword (`api_key = "..."`, `token: ...`, `password is ...`,
+/// `var xToken string = "..."`, `<password>...</password>`, `setProperty("X_TOKEN", "...")`).
 fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usize)> {
     let n = b.len();
+    // The whole identifier around the keyword decides how strict the value rule is.
+    let mut id_start = kw_end;
+    while id_start > 0
+        && kw_end - id_start < 48
+        && (is_word(b[id_start - 1]) || b[id_start - 1] == b'-')
+    {
+        id_start -= 1;
+    }
     let mut p = kw_end;
-    // Identifier suffix: api_key_id, token_value, secretAccessKey ...
     let mut k = 0;
-    while p < n && k < 24 && (b[p].is_ascii_alphabetic() || b[p] == b'_' || b[p] == b'-') {
+    while p < n && k < 32 && (b[p].is_ascii_alphanumeric() || b[p] == b'_' || b[p] == b'-') {
         p += 1;
         k += 1;
     }
-    // Separator: quotes, whitespace, ':' or '=' (at least one byte), optionally "is"/"was".
+    let mut norm = Vec::new();
+    normalise_name(&b[id_start..p], &mut norm);
+    let strong = is_secret_name(&norm);
+    // Separator: quotes, whitespace, assignment operators (`=`, `:`, `:=`, `.=`, `?=`, `||=`,
+    // `=>`), a closing `>` of an XML tag, or `", "` between call arguments.
+    let sep = |mut p: usize| -> (usize, bool, bool, u8) {
+        let s0 = p;
+        let (mut assign, mut weak, mut open) = (false, false, 0u8);
+        while p < n && p - s0 < 12 && SEP(b[p]) {
+            match b[p] {
+                b':' | b'=' => assign = true,
+                b'.' | b'?' | b'|' | b'+' | b'!' | b'&' => weak = true,
+                b',' if s0 < p && matches!(b[p - 1], b'"' | b'\'') => assign = true,
+                b',' => weak = true,
+                _ => {}
+            }
+            if matches!(b[p], b'"' | b'\'' | b'`' | b'>') {
+                open = b[p];
+            }
+            p += 1;
+        }
+        (p, assign, weak && !assign, open)
+    };
     let sep_start = p;
-    let mut assign = false;
-    while p < n
-        && p - sep_start < 8
-        && matches!(b[p], b' ' | b'\t' | b'"' | b'\'' | b':' | b'=' | b'>')
+    let (mut q, mut assign, weak, mut open) = sep(p);
+    if (q == sep_start || weak || (open == b'>' && q - sep_start > 1 && !assign))
+        && !(open == b'>' && q - sep_start == 1)
     {
-        assign |= matches!(b[p], b':' | b'=');
-        p += 1;
-    }
-    if p == sep_start {
         return None;
     }
-    if !assign {
+    // XML attribute form: key="ApiToken" value="...".
+    if !assign && q + 6 < n && b[q..q + 6].eq_ignore_ascii_case(b"value=") {
+        let (q2, _, _, o2) = sep(q + 5);
+        q = q2;
+        open = o2;
+        assign = true;
+    }
+    // A type between name and assignment: `xToken string = "..."`, `token: String = "..."`.
+    let mut t = q;
+    while t < n
+        && t - q < 16
+        && (b[t].is_ascii_alphanumeric() || matches!(b[t], b'&' | b'[' | b']'))
+    {
+        t += 1;
+    }
+    if t > q && t < n && matches!(b[t], b' ' | b'=' | b':') {
+        let (t2, a2, w2, o2) = sep(t);
+        let op = &b[t..t2];
+        if a2 && !w2 && op.contains(&b'=') && !op.ends_with(b"==") {
+            q = t2;
+            open = o2;
+            assign = true;
+        }
+    }
+    let mut p = q;
+    if !assign && open == 0 {
         for w in [&b"is "[..], b"was ", b"of "] {
             if b[p..].starts_with(w) {
                 p += w.len();
@@ -315,29 +625,465 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
             }
         }
     }
+    // An auth scheme in front of the value (`Authorization: Bearer ...`).
+    for scheme in [&b"Bearer "[..], b"bearer ", b"Token ", b"token ", b"Bot "] {
+        if b[p..].starts_with(scheme) {
+            p += scheme.len();
+            break;
+        }
+    }
     let s = p;
-    while p < n && p - s <= 512 && token_char(b[p], password) {
+    let close = match open {
+        b'>' => b'<',
+        0 => 0,
+        c => c,
+    };
+    let delimited_scan = close != 0 && (strong || password);
+    while p < n && p - s <= 512 {
+        let c = b[p];
+        let ok = if delimited_scan {
+            c != close && c != b'\n' && (c != b' ' || password)
+        } else {
+            token_char(c, password)
+        };
+        if !ok {
+            break;
+        }
         p += 1;
     }
-    // A sentence-ending dot is not part of the value.
-    while p > s && matches!(b[p - 1], b'.' | b'-') {
-        p -= 1;
+    let delimited = close != 0 && b.get(p) == Some(&close);
+    if !delimited {
+        // A sentence-ending dot is not part of the value.
+        while p > s && matches!(b[p - 1], b'.' | b'-') {
+            p -= 1;
+        }
     }
     let v = &b[s..p];
+    if v.len() > 512 || is_reference(v) {
+        return None;
+    }
     let lower = v.iter().any(u8::is_ascii_lowercase) as u8;
     let upper = v.iter().any(u8::is_ascii_uppercase) as u8;
     let digit = v.iter().any(u8::is_ascii_digit) as u8;
     let other = v.iter().any(|c| !c.is_ascii_alphanumeric()) as u8;
     let classes = lower + upper + digit;
-    if is_uuid(v) || v.len() > 512 {
-        return None;
-    }
-    let ok = if password {
+    let ok = if (strong || password) && delimited && assign_or_tag(assign, open) {
+        v.len() >= 4 && !v.contains(&b' ') || (password && v.len() >= 6)
+    } else if (strong || password) && assign {
+        v.len() >= 6 && (classes + other >= 2 || v.len() >= 12) && !is_uuid(v)
+            || password && v.len() >= 8 && digit + other >= 1
+    } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
     } else {
-        v.len() >= 16 && classes >= 2 && digit == 1 && shannon_entropy(v) >= 3.0
+        !is_uuid(v) && v.len() >= 16 && classes >= 2 && digit == 1 && shannon_entropy(v) >= 3.0
     };
     ok.then_some((s, p))
+}
+
+fn assign_or_tag(assign: bool, open: u8) -> bool {
+    assign || open == b'>'
+}
+
+fn left_ok(b: &[u8], s: usize) -> bool {
+    s == 0 || !is_word(b[s - 1])
+}
+
+fn right_ok(b: &[u8], e: usize) -> bool {
+    e >= b.len() || !is_word(b[e])
+}
+
+fn run(b: &[u8], mut p: usize, class: BodyClass, max: usize) -> usize {
+    let s = p;
+    while p < b.len() && p - s < max && class.accepts(b[p]) {
+        p += 1;
+    }
+    p
+}
+
+/// SendGrid `SG.<22 url-safe>.<43 url-safe>`.
+fn sendgrid(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
+        return None;
+    }
+    let p = run(b, e, BodyClass::UrlSafe, 23);
+    if p - e != 22 || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::UrlSafe, 44);
+    (q - p - 1 == 43 && right_ok(b, q)).then_some((s, q))
+}
+
+/// Terraform Cloud `<14 alnum>.atlasv1.<60-70 url-safe>`.
+fn terraform(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0 && s - a < 14 && b[a - 1].is_ascii_alphanumeric() {
+        a -= 1;
+    }
+    if s - a != 14 || !left_ok(b, a) {
+        return None;
+    }
+    let q = run(b, e, BodyClass::UrlSafeDot, 80);
+    ((60..=80).contains(&(q - e))).then_some((a, q))
+}
+
+/// Telegram bot token: `<5-16 digit bot id>:A<34 url-safe>`.
+fn telegram(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0 && s - a < 17 && b[a - 1].is_ascii_digit() {
+        a -= 1;
+    }
+    if !(5..=16).contains(&(s - a)) || !left_ok(b, a) {
+        return None;
+    }
+    let q = run(b, e, BodyClass::UrlSafe, 36);
+    (q - e == 34 && right_ok(b, q) && mixed(&b[e..q])).then_some((a, q))
+}
+
+/// Azure AD client secret: `[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}`.
+fn azure_ad(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let c = |x: u8| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'~' | b'.');
+    if s < 4 || !b[s - 1].is_ascii_digit() || !b[s - 4..s - 1].iter().all(|&x| c(x)) {
+        return None;
+    }
+    let a = s - 4;
+    if a > 0 && (c(b[a - 1]) || b[a - 1] == b'-') {
+        return None;
+    }
+    let mut q = e;
+    while q < b.len() && q - e < 35 && (c(b[q]) || b[q] == b'-') {
+        q += 1;
+    }
+    ((31..=34).contains(&(q - e)) && right_ok(b, q)).then_some((a, q))
+}
+
+/// 1Password secret key `A3-XXXXXX-XXXXXX-XXXXX-XXXXX-XXXXX-XXXXX` (groups of upper alnum).
+fn onepassword_secret_key(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
+        return None;
+    }
+    let mut p = e;
+    let mut groups = 0;
+    loop {
+        let q = run(b, p, BodyClass::UpperAlnum, 12);
+        if q == p {
+            return None;
+        }
+        groups += 1;
+        p = q;
+        if b.get(p) == Some(&b'-') && groups < 6 {
+            p += 1;
+        } else {
+            break;
+        }
+    }
+    (groups >= 5 && p - e >= 30 && right_ok(b, p)).then_some((s, p))
+}
+
+/// Twitter/X app bearer tokens: a long run of `A` then URL-encoded base64.
+fn twitter_bearer(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
+        return None;
+    }
+    let mut q = e;
+    while q < b.len() && q - e < 200 && (b[q].is_ascii_alphanumeric() || b[q] == b'%') {
+        q += 1;
+    }
+    (q - e >= 30 && right_ok(b, q)).then_some((s, q))
+}
+
+/// A PuTTY private key file: everything from the header to the end of the text.
+fn putty(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
+    memchr::memmem::find(&b[s..], b"Private-Lines:").map(|_| (s, b.len()))
+}
+
+fn b64_val(c: u8) -> Option<u32> {
+    Some(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' | b'-' => 62,
+        b'/' | b'_' => 63,
+        _ => return None,
+    } as u32)
+}
+
+/// Decodes (standard or URL-safe) base64 into `out`, at most `max` bytes; false on bad input.
+fn b64_decode(src: &[u8], out: &mut Vec<u8>, max: usize) -> bool {
+    out.clear();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in src {
+        if c == b'=' {
+            break;
+        }
+        let Some(v) = b64_val(c) else {
+            return false;
+        };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            if out.len() >= max {
+                break;
+            }
+        }
+    }
+    true
+}
+
+/// A base64-encoded JWT (`ZXlK` is base64 of `eyJ`).
+fn b64_jwt(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
+        return None;
+    }
+    let q = run(b, s, BodyClass::Base64, 16384);
+    if q - s < 60 || !right_ok(b, q) {
+        return None;
+    }
+    let mut dec = Vec::new();
+    if !b64_decode(&b[s..q], &mut dec, 4096) {
+        return None;
+    }
+    (jwt(&dec, 0).is_ok()).then_some((s, q))
+}
+
+/// `Basic <base64 of user:password>`.
+fn basic_auth(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
+    let q = run(b, e, BodyClass::Base64, 1024);
+    if q - e < 8 || !right_ok(b, q) {
+        return None;
+    }
+    let mut dec = Vec::new();
+    if !b64_decode(&b[e..q], &mut dec, 768) {
+        return None;
+    }
+    let colon = dec.iter().position(|&c| c == b':')?;
+    (colon > 0 && colon + 1 < dec.len() && dec.iter().all(|c| c.is_ascii_graphic() || *c == b' '))
+        .then_some((e, q))
+}
+
+/// `curl -u user:password` / `--user user:password`: the password goes.
+fn curl_user(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if s > 0 && !matches!(b[s - 1], b' ' | b'\t' | b'\n') {
+        return None;
+    }
+    let mut p = e;
+    let quote = matches!(b.get(p), Some(b'"' | b'\''));
+    if quote {
+        p += 1;
+    }
+    let stop = |c: u8| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'');
+    let us = p;
+    while p < b.len() && !stop(b[p]) && b[p] != b':' {
+        p += 1;
+    }
+    if p == us || b.get(p) != Some(&b':') {
+        return None;
+    }
+    let ps = p + 1;
+    let mut q = ps;
+    while q < b.len() && !stop(b[q]) && q - ps < 256 {
+        q += 1;
+    }
+    (q > ps && !is_reference(&b[ps..q])).then_some((ps, q))
+}
+
+/// Azure SAS `sig=` (URL-encoded base64 signature).
+fn sas_signature(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if s > 0 && !matches!(b[s - 1], b'&' | b'?' | b' ' | b'"' | b'\'') {
+        return None;
+    }
+    let mut q = e;
+    while q < b.len()
+        && q - e < 256
+        && (b[q].is_ascii_alphanumeric() || matches!(b[q], b'%' | b'+' | b'/' | b'='))
+    {
+        q += 1;
+    }
+    (q - e >= 30 && mixed(&b[e..q])).then_some((e, q))
+}
+
+/// Slack, Teams and Discord webhook URLs: from the scheme to the end of the URL.
+fn webhook(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0
+        && s - a < 64
+        && (b[a - 1].is_ascii_alphanumeric() || matches!(b[a - 1], b'.' | b'-' | b':' | b'/'))
+    {
+        a -= 1;
+    }
+    let url_char = |c: u8| {
+        c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'<' | b'>' | b'`' | b')' | b']')
+    };
+    let mut q = e;
+    while q < b.len() && q - e < 1024 && url_char(b[q]) {
+        q += 1;
+    }
+    while q > e && matches!(b[q - 1], b'.' | b',' | b';') {
+        q -= 1;
+    }
+    // The credential is the path: at least an id and a token after the host.
+    let path = &b[e..q];
+    (path.len() >= 20
+        && path.iter().filter(|&&c| c == b'/').count() >= 1
+        && path.iter().any(u8::is_ascii_digit))
+    .then_some((a, q))
+}
+
+fn mixed(v: &[u8]) -> bool {
+    let l = v.iter().any(u8::is_ascii_lowercase) as u8;
+    let u = v.iter().any(u8::is_ascii_uppercase) as u8;
+    let d = v.iter().any(u8::is_ascii_digit) as u8;
+    l + u + d >= 2
+}
+
+/// References, expressions and documented placeholders: never secrets by themselves.
+pub(crate) fn is_reference(v: &[u8]) -> bool {
+    if v.is_empty() {
+        return true;
+    }
+    let first = v[0];
+    let last = v[v.len() - 1];
+    // ${var}, {{ .Values.x }}, $(cmd), %(name)s, #{x}, <your-key>, [REDACTED], %VAR%
+    if matches!(first, b'$' | b'{' | b'<' | b'[' | b'%' | b'#')
+        && (matches!(last, b'}' | b'>' | b']' | b')' | b'%' | b's')
+            || v[1..]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'_'))
+    {
+        return true;
+    }
+    if v.windows(2).any(|w| w == b"${" || w == b"{{") {
+        return true;
+    }
+    // All one character (xxxx, ****, 0000) or a run of x/X/*/. inside (sk-xxxxxxxx).
+    if v.iter().all(|&c| c == first) {
+        return true;
+    }
+    if v.windows(5).any(|w| {
+        w.iter()
+            .all(|&c| matches!(c, b'x' | b'X' | b'*' | b'.' | b'#'))
+    }) {
+        return true;
+    }
+    // Dotted or called identifiers: XSalsa20.key_length, os.environ["X"], process.env.TOKEN,
+    // config.get('token'), self.password.
+    let ident = |w: &[u8]| {
+        !w.is_empty()
+            && (w[0].is_ascii_alphabetic() || w[0] == b'_')
+            && w.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    };
+    if v.contains(&b'.')
+        && v.split(|&c| c == b'.').all(ident)
+        && v.split(|&c| c == b'.').count() >= 2
+    {
+        return true;
+    }
+    if v.contains(&b'(') || v.contains(&b'[') {
+        return true;
+    }
+    let lower: Vec<u8> = v.iter().map(u8::to_ascii_lowercase).collect();
+    const WORDS: &[&[u8]] = &[
+        b"your",
+        b"example",
+        b"placeholder",
+        b"replace",
+        b"insert",
+        b"dummy",
+        b"redacted",
+        b"changeme",
+        b"change_me",
+        b"sample",
+        b"todo",
+        b"fixme",
+        b"notreal",
+        b"not_real",
+        b"fake",
+        b"<",
+        b"...",
+        b"env.",
+        b"environ",
+        b"getenv",
+        b"secretkeyref",
+        b"valuefrom",
+    ];
+    if WORDS
+        .iter()
+        .any(|w| lower.windows(w.len()).any(|x| x == *w))
+    {
+        return true;
+    }
+    const EXACT: &[&[u8]] = &[
+        b"true",
+        b"false",
+        b"null",
+        b"none",
+        b"nil",
+        b"undefined",
+        b"n/a",
+        b"na",
+        b"hidden",
+        b"masked",
+        b"required",
+        b"optional",
+        b"string",
+        b"str",
+        b"password",
+        b"secret",
+        b"token",
+        b"bearer",
+        b"basic",
+        b"empty",
+        b"unset",
+        b"default",
+    ];
+    EXACT.contains(&lower.as_slice())
+}
+
+/// The value under a secret-ish JSON key: the whole string unless it is a reference or a
+/// placeholder. An auth scheme word (`Bearer`, `Basic`, `token`) in front stays.
+pub(crate) fn json_secret_value(v: &str) -> Option<(usize, usize)> {
+    let b = v.as_bytes();
+    let mut s = 0;
+    while s < b.len() && b[s].is_ascii_whitespace() {
+        s += 1;
+    }
+    let mut e = b.len();
+    while e > s && b[e - 1].is_ascii_whitespace() {
+        e -= 1;
+    }
+    let mut scheme_seen = false;
+    for scheme in [
+        &b"Bearer "[..],
+        b"bearer ",
+        b"Basic ",
+        b"basic ",
+        b"Token ",
+        b"token ",
+        b"Bot ",
+    ] {
+        if b[s..e].starts_with(scheme) {
+            s += scheme.len();
+            scheme_seen = true;
+            break;
+        }
+    }
+    let val = &b[s..e];
+    if val.len() < 4 || val.len() > 8192 || val.iter().any(u8::is_ascii_whitespace) {
+        return None;
+    }
+    // After an auth scheme the value is a credential even when it looks like a dotted name
+    // (JWT-like `a.b.c`); placeholders still stay.
+    let placeholder = if scheme_seen {
+        is_reference(val) && !val.contains(&b'.')
+    } else {
+        is_reference(val)
+    };
+    if placeholder {
+        return None;
+    }
+    Some((s, e))
 }
 
 #[cfg(test)]

@@ -7,8 +7,10 @@
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
+use super::ids;
+
 use super::validate::{card_brand_ok, iban_length, iban_mod97, luhn, ssn_ok};
-use super::{ENT_CARD, ENT_EMAIL, ENT_IBAN, ENT_IP, ENT_MAC, ENT_PHONE, ENT_SSN, Finding};
+use super::*;
 
 const T_DIGIT: u8 = 1;
 const T_PLUS: u8 = 2;
@@ -42,24 +44,20 @@ fn is_hex(b: u8) -> bool {
     b.is_ascii_hexdigit()
 }
 
-/// Which structured detectors run.
+/// Which detectors run: bit `k` is entity index `k`.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Enabled {
-    pub email: bool,
-    pub phone: bool,
-    pub card: bool,
-    pub ssn: bool,
-    pub iban: bool,
-    pub ip: bool,
-    pub mac: bool,
-}
+pub(crate) struct Enabled(pub u32);
 
 impl Enabled {
+    #[inline]
+    pub(crate) fn on(&self, ent: u16) -> bool {
+        ent < 32 && self.0 & (1 << ent) != 0
+    }
     fn numeric(&self) -> bool {
-        self.phone || self.card || self.ssn || self.iban || self.ip || self.mac
+        self.0 & !((1 << ENT_EMAIL) | (1 << ENT_SECRET) | (1 << ENT_PERSON)) != 0
     }
     fn any(&self) -> bool {
-        self.numeric() || self.email
+        self.numeric() || self.on(ENT_EMAIL)
     }
 }
 
@@ -81,16 +79,27 @@ pub(crate) fn scan(en: &Enabled, text: &str, out: &mut Vec<Finding>) {
         }
         let next = match TRIGGER[b[i] as usize] {
             T_DIGIT if en.numeric() => numeric(en, b, i, out),
-            T_PLUS | T_PAREN if en.phone && i + 1 < n && b[i + 1].is_ascii_digit() => {
+            T_PAREN
+                if en.on(ENT_IP)
+                    && i + 1 < n
+                    && b[i + 1].is_ascii_digit()
+                    && let Some(e) = ipv4_at(b, i + 1) =>
+            {
+                out.push(Finding::new(i + 1, e, ENT_IP));
+                e
+            }
+            T_PLUS | T_PAREN if en.on(ENT_PHONE) && i + 1 < n && b[i + 1].is_ascii_digit() => {
                 numeric(en, b, i, out)
             }
-            T_AT if en.email => email(b, i, out),
-            T_COLON if en.ip || en.mac => colon_token(en, b, i, out),
-            T_DASH if en.mac => {
+            T_AT if en.on(ENT_EMAIL) => email(b, i, out),
+            T_COLON if en.on(ENT_IP) || en.on(ENT_MAC) => colon_token(en, b, i, out),
+            T_DASH if en.on(ENT_MAC) => {
                 if i >= 2
                     && let Some(e) = mac_at(b, i - 2)
                 {
-                    out.push(Finding::new(i - 2, e, ENT_MAC));
+                    if !mac_reserved(&b[i - 2..e]) {
+                        out.push(Finding::new(i - 2, e, ENT_MAC));
+                    }
                     e
                 } else {
                     i + 1
@@ -110,7 +119,7 @@ fn is_local(b: u8) -> bool {
 }
 
 fn is_domain(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
+    b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b >= 0x80
 }
 
 fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
@@ -132,6 +141,19 @@ fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
     }
     let mut e = at + 1;
     while e < b.len() && e - at < 255 && is_domain(b[e]) {
+        if b[e] >= 0x80 {
+            // Letters only: stop at CJK text, fullwidth or general punctuation.
+            let ch = std::str::from_utf8(&b[e..(e + 4).min(b.len())])
+                .ok()
+                .or_else(|| std::str::from_utf8(&b[e..(e + 3).min(b.len())]).ok())
+                .or_else(|| std::str::from_utf8(&b[e..(e + 2).min(b.len())]).ok())
+                .and_then(|x| x.chars().next());
+            match ch {
+                Some(c) if c.is_alphabetic() && !is_cjk(c) => e += c.len_utf8(),
+                _ => break,
+            }
+            continue;
+        }
         e += 1;
     }
     while e > at + 1 && matches!(b[e - 1], b'.' | b'-') {
@@ -145,6 +167,10 @@ fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
     e
 }
 
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3000..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF)
+}
+
 fn valid_domain(d: &[u8]) -> bool {
     let mut labels = 0;
     let mut last: &[u8] = &[];
@@ -155,7 +181,12 @@ fn valid_domain(d: &[u8]) -> bool {
         labels += 1;
         last = label;
     }
-    labels >= 2 && last.len() >= 2 && last.iter().all(|c| c.is_ascii_alphabetic())
+    // A Unicode TLD, its punycode form (xn--p1ai), or ASCII letters.
+    let tld_ok = last.iter().all(|&c| c.is_ascii_alphabetic() || c >= 0x80)
+        || (last.starts_with(b"xn--")
+            && last.len() > 5
+            && last.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-'));
+    labels >= 2 && last.len() >= 2 && tld_ok
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,8 +207,15 @@ const MAX_GROUPS: usize = 12;
 
 fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
     let n = b.len();
+    // Alphanumeric identifiers that contain this digit: NINO, DNI/NIE, codice fiscale, wallets.
+    if b[i].is_ascii_digit()
+        && let Some((s, e, ent)) = alnum_id(en, b, i)
+    {
+        out.push(Finding::new(s, e, ent));
+        return e;
+    }
     // IBAN: two uppercase letters right before the first digit.
-    if en.iban
+    if en.on(ENT_IBAN)
         && b[i].is_ascii_digit()
         && i >= 2
         && b[i - 1].is_ascii_uppercase()
@@ -189,12 +227,35 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         return e;
     }
     // MAC with dashes starting with a digit (00-1A-2B-...).
-    if en.mac
+    if en.on(ENT_MAC)
         && b[i].is_ascii_digit()
         && (i == 0 || !is_word(b[i - 1]))
         && let Some(e) = mac_at(b, i)
     {
-        out.push(Finding::new(i, e, ENT_MAC));
+        if !mac_reserved(&b[i..e]) {
+            out.push(Finding::new(i, e, ENT_MAC));
+        }
+        return e;
+    }
+    if en.on(ENT_IP)
+        && b[i].is_ascii_digit()
+        && let Some(e) = ipv4_at(b, i)
+    {
+        out.push(Finding::new(i, e, ENT_IP));
+        return e;
+    }
+    if en.on(ENT_MAC)
+        && let Some((s, e, real)) = mac_dotted(b, i)
+    {
+        if real {
+            out.push(Finding::new(s, e, ENT_MAC));
+        }
+        return e;
+    }
+    if en.on(ENT_UK_NINO)
+        && let Some((s, e)) = nino_spaced(b, i)
+    {
+        out.push(Finding::new(s, e, ENT_UK_NINO));
         return e;
     }
     // Left boundary: inside a word or an identifier like `ORD-123`, `v1.2`, `a/12` -> skip the run.
@@ -391,7 +452,30 @@ const PHONE_CONTEXT: &[&[u8]] = &[
     b"whatsapp",
     b"sms",
 ];
-const SSN_CONTEXT: &[&[u8]] = &[b"ssn", b"social security", b"ss#", b"ss #"];
+const SSN_CONTEXT: &[&[u8]] = &[
+    b"ssn",
+    b"social security",
+    b"ss#",
+    b"ss #",
+    b"social sec",
+    b"ssa number",
+];
+const ITIN_CONTEXT: &[&[u8]] = &[b"itin", b"taxpayer id", b"individual taxpayer"];
+const ROUTING_CONTEXT: &[&[u8]] = &[b"routing", b"aba", b"rtn", b"transit number", b"bank code"];
+const BSN_CONTEXT: &[&[u8]] = &[b"bsn", b"burgerservice", b"sofinummer", b"sofi"];
+const SIN_CONTEXT: &[&[u8]] = &[b"sin", b"social insurance", b"nas", b"assurance sociale"];
+const TFN_CONTEXT: &[&[u8]] = &[b"tfn", b"tax file"];
+const NHS_CONTEXT: &[&[u8]] = &[b"nhs", b"health service", b"chi number"];
+const PESEL_CONTEXT: &[&[u8]] = &[b"pesel"];
+const STEUER_CONTEXT: &[&[u8]] = &[
+    b"steuer",
+    b"steuer-id",
+    b"tax id",
+    b"idnr",
+    b"identifikationsnummer",
+    b"tin",
+];
+const AADHAAR_CONTEXT: &[&[u8]] = &[b"aadhaar", b"aadhar", b"uidai", b"uid"];
 const VERSION_WORDS: &[&[u8]] = &[
     b"version",
     b"release",
@@ -437,7 +521,7 @@ fn classify(
     let d = &digits[..nd];
 
     // IPv4
-    if en.ip && !plus && ng == 4 && !any_paren && gs[1..].iter().all(|g| g.sep == b'.') {
+    if en.on(ENT_IP) && !plus && ng == 4 && !any_paren && gs[1..].iter().all(|g| g.sep == b'.') {
         let ok = gs.iter().all(|g| {
             let s = &b[g.dstart..g.dstart + g.ndig];
             g.ndig <= 3 && num(s) <= 255 && (g.ndig == 1 || s[0] != b'0')
@@ -447,14 +531,17 @@ fn classify(
         }
         return None;
     }
-    if gs[1..].iter().any(|g| g.sep == b'.') && !en.phone {
+    if let Some(ent) = national_id(en, b, gs, d, plus || any_paren, start) {
+        return Some(ent);
+    }
+    if gs[1..].iter().any(|g| g.sep == b'.') && !en.on(ENT_PHONE) && !en.on(ENT_SSN) {
         return None;
     }
     // SSN
-    if en.ssn && !plus && !any_paren {
+    if en.on(ENT_SSN) && !plus && !any_paren {
         if ng == 3
             && seps_same
-            && matches!(sep1, b'-' | b' ')
+            && matches!(sep1, b'-' | b' ' | b'.')
             && gs[0].ndig == 3
             && gs[1].ndig == 2
             && gs[2].ndig == 4
@@ -471,7 +558,7 @@ fn classify(
         }
     }
     // Payment card
-    if en.card && !plus && !any_paren && !inside_run && (12..=19).contains(&total) {
+    if en.on(ENT_CARD) && !plus && !any_paren && !inside_run && (12..=19).contains(&total) {
         let shape_ok = ng == 1
             || (seps_same
                 && matches!(sep1, b' ' | b'-')
@@ -486,8 +573,8 @@ fn classify(
             return Some(ENT_CARD);
         }
     }
-    // Phone
-    if en.phone {
+    // Phone (not when a context word says the number is an NHS number that failed its check)
+    if en.on(ENT_PHONE) && !(total == 10 && context_before(b, start, NHS_CONTEXT)) {
         let seps_phone = gs[1..]
             .iter()
             .all(|g| matches!(g.sep, b' ' | b'-' | b'.') || gs_prev_paren(gs, g));
@@ -532,6 +619,15 @@ fn classify(
         {
             return Some(ENT_PHONE);
         }
+        // Unseparated mobile numbers in national format: CN 1[3-9]x (11 digits), trunk-prefixed
+        // 0x mobiles (PH 09171234567, FR 0612345678, UK 07700900123, TR 05321234567).
+        if ng == 1
+            && !context_before(b, start, NOT_PII_CONTEXT)
+            && ((total == 11 && d[0] == b'1' && (b'3'..=b'9').contains(&d[1]))
+                || ((10..=11).contains(&total) && d[0] == b'0' && d[1] != b'0'))
+        {
+            return Some(ENT_PHONE);
+        }
         // Local 7-digit numbers: 555-0199.
         if ng == 2 && lens[..2] == [3, 4] && sep1 == b'-' && d[0] >= b'2' && !any_paren {
             return Some(ENT_PHONE);
@@ -547,10 +643,255 @@ fn classify(
     None
 }
 
+type TypedId = (u16, &'static [&'static [u8]], fn(&[u8]) -> bool);
+
+/// National identifiers that are all digits. A checksum must hold; context words pick the type
+/// where several formats share a length, and words such as "order" or "invoice" keep a number
+/// that merely passes a checksum.
+fn national_id(
+    en: &Enabled,
+    b: &[u8],
+    gs: &[Group],
+    d: &[u8],
+    decorated: bool,
+    start: usize,
+) -> Option<u16> {
+    if decorated || gs.is_empty() {
+        return None;
+    }
+    let ng = gs.len();
+    let mut lens_buf = [0usize; MAX_GROUPS];
+    for (k, g) in gs.iter().enumerate() {
+        lens_buf[k] = g.ndig;
+    }
+    let lens = &lens_buf[..ng];
+    let sep1 = gs.get(1).map_or(0, |g| g.sep);
+    let seps_same = gs[1..].iter().all(|g| g.sep == sep1);
+    let grouped = |want: &[usize]| lens == want && seps_same && matches!(sep1, b' ' | b'-' | b'.');
+    let ctx = |w: &[&[u8]]| context_before(b, start, w);
+    let neg = context_before(b, start, NOT_PII_CONTEXT);
+    match d.len() {
+        9 => {
+            let ssn_shape = grouped(&[3, 2, 4]);
+            if !(ng == 1 || grouped(&[3, 3, 3]) || ssn_shape || grouped(&[4, 2, 3])) {
+                return None;
+            }
+            if en.on(ENT_US_ITIN) && ids::itin_ok(d) && (ssn_shape || ctx(ITIN_CONTEXT) || !neg) {
+                return Some(ENT_US_ITIN);
+            }
+            let typed: [TypedId; 4] = [
+                (ENT_US_BANK_ROUTING, ROUTING_CONTEXT, ids::aba_ok),
+                (ENT_NL_BSN, BSN_CONTEXT, ids::bsn_ok),
+                (ENT_CA_SIN, SIN_CONTEXT, ids::sin_ok),
+                (ENT_AU_TFN, TFN_CONTEXT, ids::tfn_ok),
+            ];
+            for (ent, words, ok) in typed {
+                if en.on(ent) && ctx(words) && ok(d) {
+                    return Some(ent);
+                }
+            }
+            if neg || ssn_shape || ctx(SSN_CONTEXT) {
+                return None;
+            }
+            // Without a context word, the checksums alone (routing numbers need their word: a
+            // 3-7-1 sum is too weak on its own).
+            for (ent, _, ok) in &typed[1..] {
+                if en.on(*ent) && ok(d) {
+                    return Some(*ent);
+                }
+            }
+            None
+        }
+        10 => {
+            if !(en.on(ENT_UK_NHS) && (ng == 1 || grouped(&[3, 3, 4])) && ids::nhs_ok(d)) {
+                return None;
+            }
+            if ctx(NHS_CONTEXT) {
+                return Some(ENT_UK_NHS);
+            }
+            let nanp = (b'2'..=b'9').contains(&d[0]) && (b'2'..=b'9').contains(&d[3]);
+            // Unix timestamps in seconds (2001-2039) are ten unseparated digits too.
+            let epoch = ng == 1 && (b"1".contains(&d[0]) || (d[0] == b'2' && d[1] <= b'1'));
+            if epoch
+                || neg
+                || ctx(PHONE_CONTEXT)
+                || (nanp && ng == 3 && sep1 != b' ')
+                || (ng == 1 && nanp)
+            {
+                return None;
+            }
+            Some(ENT_UK_NHS)
+        }
+        11 => {
+            let pesel = en.on(ENT_PL_PESEL) && ng == 1 && ids::pesel_ok(d);
+            let steuer =
+                en.on(ENT_DE_TAX_ID) && (ng == 1 || grouped(&[2, 3, 3, 3])) && ids::steuer_id_ok(d);
+            if pesel && ctx(PESEL_CONTEXT) {
+                return Some(ENT_PL_PESEL);
+            }
+            if steuer && ctx(STEUER_CONTEXT) {
+                return Some(ENT_DE_TAX_ID);
+            }
+            if neg || ctx(PHONE_CONTEXT) {
+                return None;
+            }
+            if pesel {
+                return Some(ENT_PL_PESEL);
+            }
+            steuer.then_some(ENT_DE_TAX_ID)
+        }
+        12 => {
+            let ok =
+                en.on(ENT_IN_AADHAAR) && (ng == 1 || grouped(&[4, 4, 4])) && ids::aadhaar_ok(d);
+            (ok && (ctx(AADHAAR_CONTEXT) || !neg)).then_some(ENT_IN_AADHAAR)
+        }
+        15 => {
+            let ok = en.on(ENT_FR_NIR)
+                && (ng == 1
+                    || (seps_same
+                        && sep1 == b' '
+                        && (lens == [1, 2, 2, 2, 3, 3, 2] || lens == [13, 2])))
+                && ids::nir_ok(d);
+            (ok && !neg).then_some(ENT_FR_NIR)
+        }
+        _ => None,
+    }
+}
+
 fn gs_prev_paren(gs: &[Group], g: &Group) -> bool {
     // A group right after `(NNN)` may follow without separator: (555)123-4567.
     g.sep == 0 && gs.iter().any(|x| x.paren && x.end == g.start)
 }
+
+/// The alphanumeric token around the digit at `i`, tested against the letter-bearing identifier
+/// formats. Returns the span and entity.
+fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
+    let n = b.len();
+    let mut s = i;
+    while s > 0 && i - s < 48 && b[s - 1].is_ascii_alphanumeric() {
+        s -= 1;
+    }
+    if s > 0 && (b[s - 1] == b'_' || (b[s - 1] >= 0x80 && b[s - 1] != 0xC2)) {
+        return None;
+    }
+    let mut e = i;
+    while e < n && e - s < 96 && b[e].is_ascii_alphanumeric() {
+        e += 1;
+    }
+    if e < n
+        && (b[e] == b'_'
+            || b[e] >= 0x80 && b[e] != 0xC2 && b[e] != 0xE2 && b[e] != 0xE3 && b[e] != 0xEF)
+    {
+        return None;
+    }
+    let t = &b[s..e];
+    // Only tokens that start here (or at a letter before here) are tested once.
+    let first_digit = t.iter().position(u8::is_ascii_digit).map(|k| s + k);
+    if first_digit != Some(i) {
+        return None;
+    }
+    let letters = t.iter().any(u8::is_ascii_alphabetic);
+    // DNI with a dash before the letter: 12345678-Z.
+    if en.on(ENT_ES_NIF)
+        && !letters
+        && t.len() == 8
+        && e + 2 <= n
+        && b[e] == b'-'
+        && b[e + 1].is_ascii_uppercase()
+        && (e + 2 == n || !is_word(b[e + 2]))
+    {
+        let mut buf = [0u8; 9];
+        buf[..8].copy_from_slice(t);
+        buf[8] = b[e + 1];
+        if ids::es_nif_ok(&buf) {
+            return Some((s, e + 2, ENT_ES_NIF));
+        }
+    }
+    if !letters || t.len() < 8 {
+        return None;
+    }
+    if en.on(ENT_UK_NINO) && t.len() == 9 && ids::nino_ok(t) {
+        return Some((s, e, ENT_UK_NINO));
+    }
+    if en.on(ENT_ES_NIF) && t.len() == 9 && ids::es_nif_ok(t) {
+        return Some((s, e, ENT_ES_NIF));
+    }
+    if en.on(ENT_IT_FISCAL_CODE) && t.len() == 16 && ids::codice_fiscale_ok(t) {
+        return Some((s, e, ENT_IT_FISCAL_CODE));
+    }
+    if en.on(ENT_CRYPTO_WALLET) {
+        let ok = match t[0] {
+            b'1' | b'3' | b'L' | b'M' | b'D' => ids::base58check_ok(t),
+            b'0' => ids::eth_ok(t),
+            b'b' | b'B' | b't' | b'l' => ids::bech32_ok(t),
+            _ => false,
+        };
+        if ok {
+            return Some((s, e, ENT_CRYPTO_WALLET));
+        }
+    }
+    None
+}
+
+/// UK NINO written in pairs: `AB 12 34 56 C`.
+fn nino_spaced(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if i < 3 || b[i - 1] != b' ' {
+        return None;
+    }
+    let s = i - 3;
+    if s > 0 && is_word(b[s - 1]) {
+        return None;
+    }
+    let mut buf = [0u8; 9];
+    buf[0] = b[s];
+    buf[1] = b[s + 1];
+    let mut p = i;
+    for k in 0..3 {
+        if p + 2 > b.len() || !b[p].is_ascii_digit() || !b[p + 1].is_ascii_digit() {
+            return None;
+        }
+        buf[2 + 2 * k] = b[p];
+        buf[3 + 2 * k] = b[p + 1];
+        p += 2;
+        if b.get(p) == Some(&b' ') {
+            p += 1;
+        } else if k < 2 {
+            return None;
+        }
+    }
+    let &suffix = b.get(p)?;
+    buf[8] = suffix;
+    if p + 1 < b.len() && is_word(b[p + 1]) {
+        return None;
+    }
+    ids::nino_ok(&buf).then_some((s, p + 1))
+}
+
+/// Words that say a number is something else (order numbers, tickets, invoices).
+const NOT_PII_CONTEXT: &[&[u8]] = &[
+    b"order",
+    b"invoice",
+    b"ticket",
+    b"tracking",
+    b"ref",
+    b"case",
+    b"sku",
+    b"item",
+    b"po ",
+    b"serial",
+    b"build",
+    b"version",
+    b"commit",
+    b"issue",
+    b"pr ",
+    b"bug",
+    b"job",
+    b"port",
+    b"isbn",
+    b"ean",
+    b"upc",
+    b"#",
+];
 
 /// IBAN starting at `s` (country code), optionally grouped by single spaces every four characters.
 fn iban_at(b: &[u8], s: usize) -> Option<usize> {
@@ -585,6 +926,94 @@ fn iban_at(b: &[u8], s: usize) -> Option<usize> {
         return None;
     }
     iban_mod97(&buf[..k]).then_some(p)
+}
+
+/// Dotted-quad IPv4 at `s`, with an optional CIDR suffix (`10.0.0.0/8`); not a version number
+/// and not part of a longer dotted run.
+fn ipv4_at(b: &[u8], s: usize) -> Option<usize> {
+    let n = b.len();
+    if s > 0
+        && (is_word(b[s - 1])
+            || b[s - 1] == b'.'
+            || (b[s - 1] == b'-' && s >= 2 && is_word(b[s - 2])))
+    {
+        return None;
+    }
+    let mut p = s;
+    for k in 0..4 {
+        let d0 = p;
+        while p < n && p - d0 < 4 && b[p].is_ascii_digit() {
+            p += 1;
+        }
+        let len = p - d0;
+        if len == 0 || len > 3 || (len > 1 && b[d0] == b'0') || num(&b[d0..p]) > 255 {
+            return None;
+        }
+        if k < 3 {
+            if b.get(p) != Some(&b'.') {
+                return None;
+            }
+            p += 1;
+        }
+    }
+    if p < n && (is_word(b[p]) || (b[p] == b'.' && p + 1 < n && b[p + 1].is_ascii_digit())) {
+        return None;
+    }
+    if version_word_before(b, s) {
+        return None;
+    }
+    if p + 1 < n && b[p] == b'/' && b[p + 1].is_ascii_digit() {
+        let q0 = p + 1;
+        let mut q = q0;
+        while q < n && q - q0 < 3 && b[q].is_ascii_digit() {
+            q += 1;
+        }
+        if num(&b[q0..q]) <= 32 && (q >= n || !is_word(b[q])) {
+            return Some(q);
+        }
+        return None;
+    }
+    Some(p)
+}
+
+/// Broadcast and all-zero MACs are protocol constants, not device identifiers.
+fn mac_reserved(span: &[u8]) -> bool {
+    let hex = span.iter().filter(|c| c.is_ascii_hexdigit());
+    let mut all0 = true;
+    let mut allf = true;
+    for &c in hex {
+        all0 &= c == b'0';
+        allf &= c == b'f' || c == b'F';
+    }
+    all0 || allf
+}
+
+/// Cisco dotted MAC `0012.3456.789a` containing the digit at `i`. Returns the span and whether it
+/// is a real (not broadcast or all-zero) address.
+fn mac_dotted(b: &[u8], i: usize) -> Option<(usize, usize, bool)> {
+    let mut s = i;
+    while s > 0 && i - s < 4 && is_hex(b[s - 1]) {
+        s -= 1;
+    }
+    if s > 0 && (is_word(b[s - 1]) || b[s - 1] == b'.') || s + 14 > b.len() {
+        return None;
+    }
+    for k in 0..3 {
+        let o = s + k * 5;
+        if !b[o..o + 4].iter().all(|&c| is_hex(c)) || (k < 2 && b[o + 4] != b'.') {
+            return None;
+        }
+    }
+    let e = s + 14;
+    if e < b.len() && (is_word(b[e]) || (b[e] == b'.' && e + 1 < b.len() && is_hex(b[e + 1]))) {
+        return None;
+    }
+    let t = &b[s..e];
+    // Three dotted groups of four decimal digits are more often versions or dates than MACs.
+    if !t.iter().any(|c| c.is_ascii_alphabetic()) && !t.starts_with(b"00") {
+        return None;
+    }
+    Some((s, e, !mac_reserved(t)))
 }
 
 /// `hh:hh:hh:hh:hh:hh` or `hh-hh-hh-hh-hh-hh` starting at `s`.
@@ -636,22 +1065,37 @@ fn colon_token(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usiz
         return e;
     }
     let t = &b[s..e];
-    if en.mac
+    if en.on(ENT_MAC)
         && let Some(me) = mac_at(b, s)
         && me == e
     {
-        out.push(Finding::new(s, e, ENT_MAC));
+        if !mac_reserved(&b[s..e]) {
+            out.push(Finding::new(s, e, ENT_MAC));
+        }
         return e;
     }
-    if en.ip {
+    if en.on(ENT_IP) {
         let colons = t.iter().filter(|&&c| c == b':').count();
         let hex = t.iter().filter(|c| c.is_ascii_hexdigit()).count();
         if colons >= 2
-            && (colons >= 3 || hex >= 4)
+            && hex >= 1
+            && (colons >= 3 || hex >= 4 || t.windows(2).any(|w| w == b"::"))
             && let Ok(txt) = std::str::from_utf8(t)
             && Ipv6Addr::from_str(txt).is_ok()
         {
-            out.push(Finding::new(s, e, ENT_IP));
+            let mut end = e;
+            // CIDR prefix length: 2001:db8::/32.
+            if end + 1 < n && b[end] == b'/' && b[end + 1].is_ascii_digit() {
+                let mut q = end + 1;
+                while q < n && q - end <= 3 && b[q].is_ascii_digit() {
+                    q += 1;
+                }
+                if q >= n || !is_word(b[q]) {
+                    end = q;
+                }
+            }
+            out.push(Finding::new(s, end, ENT_IP));
+            return end;
         }
     }
     e
@@ -662,15 +1106,7 @@ mod tests {
     use super::*;
 
     fn found(text: &str) -> Vec<(&str, u16)> {
-        let en = Enabled {
-            email: true,
-            phone: true,
-            card: true,
-            ssn: true,
-            iban: true,
-            ip: true,
-            mac: true,
-        };
+        let en = Enabled(u32::MAX);
         let mut v = Vec::new();
         scan(&en, text, &mut v);
         v.iter()

@@ -301,3 +301,111 @@ fn fuzz_regressions_are_idempotent() {
         assert_eq!(mask(&once), once);
     }
 }
+
+#[test]
+fn images_reject_drop_keep_and_data_urls_are_never_text() {
+    let line = r#"{"messages":[{"role":"user","content":[{"type":"text","text":"mail a@example.com"},{"type":"image_url","image_url":{"url":"data:image/png;base64,c2stcHJvai1BYjNkRWY2aElqOWtMbTJuT3A1cVJzOHRVdjF3WHk0eg=="}}]}]}"#;
+    let with = |images| RedactionPolicy {
+        images,
+        ..RedactionPolicy::default()
+    };
+    let (o, out, _) = red(&with(ImagePolicy::Reject), None, line);
+    let e = o.unwrap_err();
+    assert_eq!(e.code, "image_content_rejected");
+    assert!(out.is_empty());
+    let (o, out, rep) = red(&with(ImagePolicy::Drop), None, line);
+    assert_eq!(o.unwrap(), LineOutcome::Dropped);
+    assert!(out.is_empty());
+    assert_eq!(rep.dropped_examples, 1);
+    let (o, out, _) = red(&with(ImagePolicy::Keep), None, line);
+    assert_eq!(o.unwrap(), LineOutcome::Redacted);
+    // The text part is redacted; the image bytes are copied verbatim, never scanned.
+    assert!(out.contains("[EMAIL_ADDRESS]"));
+    assert!(out.contains(
+        "data:image/png;base64,c2stcHJvai1BYjNkRWY2aElqOWtMbTJuT3A1cVJzOHRVdjF3WHk0eg=="
+    ));
+    // A data URL outside an image part is not scanned as text either.
+    let bare =
+        r#"{"messages":[{"role":"user","content":"data:text/plain;base64,YUBleGFtcGxlLmNvbQ=="}]}"#;
+    let (o, out, _) = red(&RedactionPolicy::default(), None, bare);
+    assert_eq!(o.unwrap(), LineOutcome::Unchanged);
+    assert_eq!(out, bare);
+    // Lines without images are unaffected by the default Reject.
+    let (o, _, _) = red(
+        &RedactionPolicy::default(),
+        None,
+        r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(o.unwrap(), LineOutcome::Unchanged);
+}
+
+#[test]
+fn policy_limits_name_the_limit() {
+    let pat = |i: usize, re: &str| CustomPattern {
+        name: format!("P{i}"),
+        regex: re.to_string(),
+    };
+    let too_many = RedactionPolicy {
+        custom_patterns: (0..33).map(|i| pat(i, "x+y")).collect(),
+        ..RedactionPolicy::default()
+    };
+    assert_eq!(
+        Redactor::new(&too_many, None).unwrap_err(),
+        PolicyError::LimitExceeded {
+            limit: "customPatterns",
+            max: 32
+        }
+    );
+    // A small pattern whose compiled form is huge (bounded repetition of a Unicode class).
+    let huge = RedactionPolicy {
+        custom_patterns: vec![pat(0, r"\w{500}\w{500}")],
+        ..RedactionPolicy::default()
+    };
+    let e = Redactor::new(&huge, None).unwrap_err();
+    assert_eq!(
+        e,
+        PolicyError::LimitExceeded {
+            limit: "regexCompiledSize",
+            max: 1 << 20
+        }
+    );
+    assert!(e.to_string().contains("regexCompiledSize"));
+    let terms = RedactionPolicy {
+        deny_list: vec![DenyList {
+            name: "T".into(),
+            terms: (0..20_001).map(|i| format!("t{i}")).collect(),
+        }],
+        ..RedactionPolicy::default()
+    };
+    assert!(matches!(
+        Redactor::new(&terms, None).unwrap_err(),
+        PolicyError::LimitExceeded {
+            limit: "denyListTerms",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn output_growth_per_line_is_bounded() {
+    // A one-letter pattern with a 63-character name would grow a line of `a`s 65 times.
+    let name = format!("A{}", "B".repeat(62));
+    let p = RedactionPolicy {
+        custom_patterns: vec![CustomPattern {
+            name,
+            regex: "a".into(),
+        }],
+        ..RedactionPolicy::default()
+    };
+    let line = serde_json::json!({ "c": "a ".repeat(5000) }).to_string();
+    let (o, out, _) = red(&p, None, &line);
+    assert_eq!(o.unwrap_err().code, "redaction_output_too_large");
+    assert!(out.is_empty());
+    // Ordinary masking stays well inside the bound.
+    let (o, _, _) = red(
+        &RedactionPolicy::default(),
+        None,
+        &serde_json::json!({"c": "a@b.co ".repeat(2000)}).to_string(),
+    );
+    assert_eq!(o.unwrap(), LineOutcome::Redacted);
+}

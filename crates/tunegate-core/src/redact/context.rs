@@ -1,0 +1,305 @@
+//! Identifiers that only a context word makes personal: passport numbers, driver's licences and
+//! dates of birth. One case-insensitive automaton finds the cue words; the value right after a cue
+//! (skipping "number", "no.", "#", ":", "is") is checked for the type's shape.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use super::structured::is_word;
+use super::{ENT_DATE_OF_BIRTH, ENT_DRIVER_LICENSE, ENT_PASSPORT, Finding};
+
+const CUES: &[(&str, u16)] = &[
+    ("passport", ENT_PASSPORT),
+    ("passeport", ENT_PASSPORT),
+    ("pasaporte", ENT_PASSPORT),
+    ("reisepass", ENT_PASSPORT),
+    ("passaporto", ENT_PASSPORT),
+    ("paspoort", ENT_PASSPORT),
+    ("driver's license", ENT_DRIVER_LICENSE),
+    ("driver's licence", ENT_DRIVER_LICENSE),
+    ("drivers license", ENT_DRIVER_LICENSE),
+    ("drivers licence", ENT_DRIVER_LICENSE),
+    ("driver license", ENT_DRIVER_LICENSE),
+    ("driver licence", ENT_DRIVER_LICENSE),
+    ("driving licence", ENT_DRIVER_LICENSE),
+    ("driving license", ENT_DRIVER_LICENSE),
+    ("license number", ENT_DRIVER_LICENSE),
+    ("licence number", ENT_DRIVER_LICENSE),
+    ("dl#", ENT_DRIVER_LICENSE),
+    ("dl #", ENT_DRIVER_LICENSE),
+    ("dl no", ENT_DRIVER_LICENSE),
+    ("führerschein", ENT_DRIVER_LICENSE),
+    ("permis de conduire", ENT_DRIVER_LICENSE),
+    ("carnet de conducir", ENT_DRIVER_LICENSE),
+    ("date of birth", ENT_DATE_OF_BIRTH),
+    ("birth date", ENT_DATE_OF_BIRTH),
+    ("birthdate", ENT_DATE_OF_BIRTH),
+    ("birthday", ENT_DATE_OF_BIRTH),
+    ("dob", ENT_DATE_OF_BIRTH),
+    ("d.o.b", ENT_DATE_OF_BIRTH),
+    ("born on", ENT_DATE_OF_BIRTH),
+    ("born", ENT_DATE_OF_BIRTH),
+    ("geburtsdatum", ENT_DATE_OF_BIRTH),
+    ("geboren am", ENT_DATE_OF_BIRTH),
+    ("date de naissance", ENT_DATE_OF_BIRTH),
+    ("né le", ENT_DATE_OF_BIRTH),
+    ("née le", ENT_DATE_OF_BIRTH),
+    ("fecha de nacimiento", ENT_DATE_OF_BIRTH),
+    ("geboortedatum", ENT_DATE_OF_BIRTH),
+];
+
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "januar",
+    "februar",
+    "märz",
+    "mai",
+    "juni",
+    "juli",
+    "oktober",
+    "dezember",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+];
+
+pub(crate) struct ContextScanner {
+    ac: AhoCorasick,
+}
+
+impl ContextScanner {
+    pub(crate) fn new() -> Result<Self, aho_corasick::BuildError> {
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(CUES.iter().map(|(c, _)| c))?;
+        Ok(Self { ac })
+    }
+
+    pub(crate) fn scan(&self, en: &super::structured::Enabled, text: &str, out: &mut Vec<Finding>) {
+        let b = text.as_bytes();
+        for m in self.ac.find_iter(b) {
+            let ent = CUES[m.pattern().as_usize()].1;
+            if !en.on(ent) || (m.start() > 0 && is_word(b[m.start() - 1])) {
+                continue;
+            }
+            let p = skip_fillers(b, m.end());
+            let found = match ent {
+                ENT_DATE_OF_BIRTH => date_at(b, p),
+                _ => id_at(b, p, ent == ENT_PASSPORT),
+            };
+            if let Some(e) = found {
+                out.push(Finding::new(p, e, ent));
+            }
+        }
+    }
+}
+
+/// Skips separators and filler words between a cue and its value.
+fn skip_fillers(b: &[u8], mut p: usize) -> usize {
+    const FILLERS: &[&[u8]] = &[
+        b"number",
+        b"numbers",
+        b"num",
+        b"no.",
+        b"no",
+        b"nr.",
+        b"nr",
+        b"nummer",
+        "numéro".as_bytes(),
+        "n°".as_bytes(),
+        b"numero",
+        b"id",
+        b"is",
+        b"was",
+        b"on",
+        b"of",
+        b"le",
+        b"am",
+        b"date",
+        b"my",
+        b"es",
+        b"ist",
+    ];
+    // Possessive or plural tail of the cue word (passport's, licenses).
+    while p < b.len() && (b[p] == b'\'' || b[p] == b's') && p < b.len() {
+        p += 1;
+        if p < b.len() && !is_word(b[p]) {
+            break;
+        }
+    }
+    for _ in 0..4 {
+        while p < b.len() && matches!(b[p], b' ' | b':' | b'#' | b'=' | b'-' | b'\t' | b'(' | b'"')
+        {
+            p += 1;
+        }
+        let lim = (p + 24).min(b.len());
+        let w_end = (p..lim)
+            .find(|&k| !(is_word(b[k]) || b[k] == b'.' || b[k] >= 0x80))
+            .unwrap_or(lim);
+        let w = &b[p..w_end];
+        if FILLERS.iter().any(|f| f.eq_ignore_ascii_case(w)) {
+            p = w_end;
+        } else {
+            break;
+        }
+    }
+    p
+}
+
+/// Passport (6-9) or licence (5-16) number: letters and digits with at least one digit, and
+/// hyphens in licences.
+fn id_at(b: &[u8], s: usize, passport: bool) -> Option<usize> {
+    let (min, max) = if passport { (6, 9) } else { (5, 16) };
+    let mut e = s;
+    while e < b.len()
+        && e - s <= max
+        && (b[e].is_ascii_alphanumeric() || (!passport && b[e] == b'-' && e > s))
+    {
+        e += 1;
+    }
+    while e > s && b[e - 1] == b'-' {
+        e -= 1;
+    }
+    let v = &b[s..e];
+    let digits = v.iter().filter(|c| c.is_ascii_digit()).count();
+    let lower = v.iter().any(u8::is_ascii_lowercase);
+    let ok =
+        (min..=max).contains(&v.len()) && digits >= 2 && !lower && (e >= b.len() || !is_word(b[e]));
+    ok.then_some(e)
+}
+
+fn digits(b: &[u8], p: usize, min: usize, max: usize) -> Option<(usize, u32)> {
+    let mut e = p;
+    while e < b.len() && e - p < max && b[e].is_ascii_digit() {
+        e += 1;
+    }
+    if e - p < min || (e < b.len() && b[e].is_ascii_digit()) {
+        return None;
+    }
+    let v = b[p..e]
+        .iter()
+        .fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+    Some((e, v))
+}
+
+fn month_word(b: &[u8], p: usize) -> Option<usize> {
+    let lim = (p + 16).min(b.len());
+    let e = (p..lim)
+        .find(|&k| !(b[k].is_ascii_alphabetic() || b[k] >= 0x80))
+        .unwrap_or(lim);
+    let w = std::str::from_utf8(&b[p..e]).ok()?.to_lowercase();
+    let mut end = e;
+    if MONTHS.contains(&w.as_str()) {
+        if b.get(end) == Some(&b'.') {
+            end += 1;
+        }
+        Some(end)
+    } else {
+        None
+    }
+}
+
+/// A date: `12/03/1985`, `1985-03-12`, `12.03.85`, `12 March 1985`, `March 12, 1985`.
+fn date_at(b: &[u8], s: usize) -> Option<usize> {
+    if let Some((e1, a)) = digits(b, s, 1, 4) {
+        if let Some(&sep) = b.get(e1)
+            && matches!(sep, b'/' | b'-' | b'.')
+        {
+            let (e2, m) = digits(b, e1 + 1, 1, 2)?;
+            if b.get(e2) != Some(&sep) {
+                return None;
+            }
+            let (e3, c) = digits(b, e2 + 1, 2, 4)?;
+            let plausible = if e1 - s == 4 {
+                (1..=12).contains(&m) && (1..=31).contains(&c)
+            } else {
+                (1..=31).contains(&a) && (1..=31).contains(&m) && (a <= 12 || m <= 12)
+            };
+            return plausible.then_some(e3);
+        }
+        // 12 March 1985 / 12. März 1985
+        let mut p = e1;
+        if b.get(p) == Some(&b'.') {
+            p += 1;
+        }
+        if b.get(p) == Some(&b' ') && (1..=31).contains(&a) {
+            let me = month_word(b, p + 1)?;
+            let q = if b.get(me) == Some(&b' ') {
+                me + 1
+            } else {
+                return Some(me);
+            };
+            return Some(digits(b, q, 4, 4).map_or(me, |(e, _)| e));
+        }
+        return None;
+    }
+    // March 12, 1985
+    let me = month_word(b, s)?;
+    if b.get(me) != Some(&b' ') {
+        return None;
+    }
+    let (e, d) = digits(b, me + 1, 1, 2)?;
+    if !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut q = e;
+    if b[q..].starts_with(b"st")
+        || b[q..].starts_with(b"nd")
+        || b[q..].starts_with(b"rd")
+        || b[q..].starts_with(b"th")
+    {
+        q += 2;
+    }
+    if b.get(q) == Some(&b',') {
+        q += 1;
+    }
+    if b.get(q) == Some(&b' ')
+        && let Some((e, _)) = digits(b, q + 1, 4, 4)
+    {
+        return Some(e);
+    }
+    Some(e)
+}

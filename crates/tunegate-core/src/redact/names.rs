@@ -1,0 +1,1145 @@
+//! Best-effort PERSON and POSTAL_ADDRESS detection without a network model.
+//!
+//! Names: a gazetteer of US first names and surnames (the US Census Bureau's 1990 name frequency
+//! files, a US government work in the public domain; the most frequent 1,000 male, 2,000 female
+//! first names and 6,000 surnames, lower-cased, in `data/`), context cues (greetings, sign-offs,
+//! "my name is", honorifics) and capitalisation. Words that are also ordinary English words
+//! (Will, Grace, Mark, Brown, months) only count with a cue or next to an unambiguous name part.
+//!
+//! Addresses: house number + capitalised street name + street type (US/UK), compound street names
+//! and a number (DE/NL), number + rue/avenue... (FR), Calle/Avenida... + number (ES), each optionally
+//! extended over the town and the postcode.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use super::{ENT_PERSON, ENT_POSTAL_ADDRESS, Finding};
+
+struct Gazetteer {
+    first: HashSet<&'static str>,
+    last: HashSet<&'static str>,
+}
+
+fn gazetteer() -> &'static Gazetteer {
+    static G: OnceLock<Gazetteer> = OnceLock::new();
+    G.get_or_init(|| Gazetteer {
+        first: include_str!("data/first_names.txt").lines().collect(),
+        last: include_str!("data/surnames.txt").lines().collect(),
+    })
+}
+
+/// Names that are also common words, places, brands or months: never a name on their own.
+const AMBIGUOUS: &[&str] = &[
+    "will",
+    "grace",
+    "mark",
+    "brown",
+    "may",
+    "june",
+    "april",
+    "august",
+    "bill",
+    "rose",
+    "hope",
+    "joy",
+    "faith",
+    "summer",
+    "dawn",
+    "art",
+    "frank",
+    "guy",
+    "pat",
+    "sue",
+    "chase",
+    "hunter",
+    "rich",
+    "sterling",
+    "penny",
+    "ruby",
+    "amber",
+    "crystal",
+    "heather",
+    "holly",
+    "iris",
+    "ivy",
+    "jade",
+    "lily",
+    "daisy",
+    "violet",
+    "autumn",
+    "winter",
+    "sky",
+    "river",
+    "christian",
+    "royal",
+    "king",
+    "young",
+    "white",
+    "black",
+    "green",
+    "gray",
+    "grey",
+    "long",
+    "little",
+    "rice",
+    "hill",
+    "wood",
+    "stone",
+    "price",
+    "bell",
+    "banks",
+    "house",
+    "field",
+    "ford",
+    "lane",
+    "page",
+    "day",
+    "case",
+    "new",
+    "park",
+    "major",
+    "cook",
+    "baker",
+    "love",
+    "sharp",
+    "strong",
+    "short",
+    "wise",
+    "noble",
+    "gold",
+    "silver",
+    "north",
+    "west",
+    "south",
+    "east",
+    "church",
+    "cross",
+    "hall",
+    "march",
+    "english",
+    "french",
+    "german",
+    "paris",
+    "georgia",
+    "virginia",
+    "florida",
+    "carolina",
+    "dakota",
+    "austin",
+    "dallas",
+    "houston",
+    "phoenix",
+    "chelsea",
+    "victoria",
+    "sydney",
+    "china",
+    "india",
+    "asia",
+    "america",
+    "apple",
+    "amazon",
+    "windows",
+    "office",
+    "word",
+    "chrome",
+    "edge",
+    "safari",
+    "swift",
+    "java",
+    "rust",
+    "pearl",
+    "ginger",
+    "candy",
+    "honey",
+    "cherry",
+    "olive",
+    "berry",
+    "sandy",
+    "misty",
+    "rocky",
+    "sunny",
+    "angel",
+    "destiny",
+    "harmony",
+    "melody",
+    "charity",
+    "patience",
+    "trinity",
+    "unity",
+    "justice",
+    "liberty",
+    "mercy",
+    "queen",
+    "duke",
+    "earl",
+    "prince",
+    "bishop",
+    "early",
+    "rock",
+    "best",
+    "good",
+    "said",
+    "case",
+    "key",
+    "street",
+    "road",
+    "way",
+    "price",
+    "sale",
+    "post",
+    "power",
+    "joy",
+    "can",
+    "don",
+    "van",
+    "ray",
+    "ben",
+    "sol",
+    "max",
+    "sky",
+    "dean",
+    "chance",
+    "lord",
+    "sun",
+    "moon",
+    "star",
+    "snow",
+    "rain",
+    "storm",
+    "blue",
+    "red",
+    "golden",
+    "miles",
+    "wells",
+    "mills",
+    "fields",
+    "woods",
+    "hills",
+    "rivers",
+    "lucky",
+    "happy",
+    "merry",
+    "jolly",
+    "bright",
+    "well",
+    "mac",
+    "pro",
+    "air",
+    "max",
+    "plus",
+    "mini",
+    "echo",
+    "alexa",
+    "siri",
+    "cortana",
+    "galaxy",
+    "pixel",
+    "surface",
+    "kindle",
+    "fire",
+    "tesla",
+    "lincoln",
+    "mercedes",
+    "porsche",
+    "jaguar",
+    "dodge",
+    "chevy",
+    "jeep",
+    "ram",
+    "fiat",
+    "mini",
+    "polo",
+    "golf",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "july",
+    "september",
+    "october",
+    "november",
+    "december",
+    "christmas",
+    "easter",
+    "god",
+    "jesus",
+    "allah",
+    "buddha",
+    "lord",
+    "bible",
+    "thanks",
+    "hello",
+    "dear",
+    "please",
+    "sorry",
+    "sure",
+    "okay",
+    "yes",
+    "hi",
+    "hey",
+    "team",
+    "support",
+    "customer",
+    "sir",
+    "madam",
+    "all",
+    "everyone",
+    "there",
+    "again",
+    "friend",
+    "user",
+    "admin",
+    "guest",
+    "client",
+    "manager",
+    "agent",
+];
+
+fn ambiguous(w: &str) -> bool {
+    AMBIGUOUS.contains(&w)
+}
+
+/// Words after a cue that are never a name (Dear Customer, Hi Team, Thanks Again).
+const STOP: &[&str] = &[
+    "team",
+    "all",
+    "everyone",
+    "there",
+    "customer",
+    "sir",
+    "madam",
+    "support",
+    "again",
+    "guys",
+    "folks",
+    "friend",
+    "friends",
+    "user",
+    "the",
+    "a",
+    "an",
+    "and",
+    "for",
+    "so",
+    "very",
+    "in",
+    "it",
+    "this",
+    "that",
+    "you",
+    "your",
+    "we",
+    "our",
+    "i",
+    "me",
+    "my",
+    "not",
+    "no",
+    "yes",
+    "of",
+    "to",
+    "is",
+    "am",
+    "are",
+    "was",
+    "be",
+    "on",
+    "at",
+    "by",
+    "with",
+    "from",
+    "as",
+    "or",
+    "but",
+    "if",
+    "just",
+    "also",
+    "here",
+    "now",
+    "again",
+    "much",
+    "lot",
+    "sure",
+    "okay",
+    "ok",
+    "hello",
+    "hi",
+    "regards",
+    "thanks",
+    "cheers",
+    "best",
+    "sincerely",
+    "again",
+    "everybody",
+    "admin",
+    "sales",
+    "billing",
+    "service",
+    "services",
+    "account",
+    "accounts",
+    "help",
+    "desk",
+    "info",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "miss",
+    "prof",
+    "mx",
+];
+
+/// (lower-case cue ending, strong): a strong cue makes any capitalised word after it a name.
+const CUES: &[(&str, bool)] = &[
+    ("my name is ", true),
+    ("name is ", true),
+    ("my name's ", true),
+    ("name: ", true),
+    ("names are ", true),
+    ("call me ", true),
+    ("dear ", true),
+    ("mr. ", true),
+    ("mrs. ", true),
+    ("ms. ", true),
+    ("dr. ", true),
+    ("mr ", true),
+    ("mrs ", true),
+    ("ms ", true),
+    ("miss ", true),
+    ("prof. ", true),
+    ("sincerely, ", true),
+    ("regards, ", true),
+    ("regards ", true),
+    ("thanks, ", true),
+    ("thank you, ", true),
+    ("cheers, ", true),
+    ("best, ", true),
+    ("cordialement, ", true),
+    ("mit freundlichen grüßen, ", true),
+    ("je m'appelle ", true),
+    ("ich heiße ", true),
+    ("me llamo ", true),
+    ("mi nombre es ", true),
+    ("i am ", false),
+    ("i'm ", false),
+    ("this is ", true),
+    ("hi ", false),
+    ("hello ", false),
+    ("hey ", false),
+    ("hi, ", false),
+    ("hello, ", false),
+    ("thanks ", false),
+    ("from ", false),
+    ("with ", false),
+    ("and ", false),
+    ("contact ", false),
+    ("spoke to ", true),
+    ("spoke with ", true),
+    ("talked to ", true),
+    ("ask for ", true),
+    ("customer ", false),
+    ("agent ", false),
+    ("- ", false),
+    ("— ", false),
+];
+
+/// A capitalised word: its byte span and a lower-case copy.
+struct Word {
+    s: usize,
+    e: usize,
+}
+
+fn next_cap_word(t: &str, from: usize) -> Option<Word> {
+    let b = t.as_bytes();
+    let mut i = from;
+    while i < b.len() {
+        let c = b[i];
+        let boundary = i == 0 || {
+            let p = b[i - 1];
+            !(p.is_ascii_alphanumeric()
+                || p >= 0x80
+                || p == b'_'
+                || p == b'@'
+                || p == b'.' && i >= 2 && b[i - 2].is_ascii_alphanumeric())
+        };
+        if boundary && (c.is_ascii_uppercase() || (c >= 0xC3 && starts_upper(t, i))) {
+            let e = word_end(t, i);
+            if e > i + 1 {
+                return Some(Word { s: i, e });
+            }
+            i = e.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A capitalised word starting exactly at `p` (never scans ahead: callers stay linear).
+fn cap_word_at(t: &str, p: usize) -> Option<Word> {
+    let b = t.as_bytes();
+    let c = *b.get(p)?;
+    if !(c.is_ascii_uppercase() || (c >= 0xC3 && starts_upper(t, p))) {
+        return None;
+    }
+    let e = word_end(t, p);
+    (e > p + 1).then_some(Word { s: p, e })
+}
+
+fn starts_upper(t: &str, i: usize) -> bool {
+    t.get(i..)
+        .and_then(|r| r.chars().next())
+        .is_some_and(char::is_uppercase)
+}
+
+/// End of a name word: letters, with inner apostrophes or hyphens (O'Brien, Smith-Jones). Words
+/// with digits or inner capitals after the second letter (iPhone, McDonald stays) are accepted as
+/// letters only.
+fn word_end(t: &str, s: usize) -> usize {
+    let mut e = s;
+    let mut prev_letter = false;
+    for (k, c) in t[s..].char_indices() {
+        if c.is_alphabetic() {
+            prev_letter = true;
+            e = s + k + c.len_utf8();
+        } else if (c == '\'' || c == '-' || c == '’') && prev_letter {
+            prev_letter = false;
+        } else {
+            break;
+        }
+    }
+    // A digit or underscore glued to the word makes it an identifier, not a name.
+    if let Some(&n) = t.as_bytes().get(e)
+        && (n.is_ascii_digit() || n == b'_')
+    {
+        return s;
+    }
+    e
+}
+
+fn is_name_shape(w: &str) -> bool {
+    // All caps (ACME, NASA) or camel-case products (iPhone, YouTube, GitHub) are not names.
+    let mut chars = w.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    if !first.is_uppercase() {
+        return false;
+    }
+    let rest: Vec<char> = chars.collect();
+    if rest.is_empty() || rest.iter().all(|c| c.is_uppercase()) {
+        return false;
+    }
+    // Mc/Mac/O' prefixes may have an inner capital.
+    let inner_caps = rest.iter().skip(2).filter(|c| c.is_uppercase()).count();
+    inner_caps == 0
+        || w.starts_with("Mc")
+        || w.starts_with("Mac")
+        || w.contains('\'')
+        || w.contains('-')
+}
+
+fn cue_before(t: &str, s: usize) -> Option<bool> {
+    let b = t.as_bytes();
+    // Sign-offs on their own line: "Thanks,\nSarah".
+    let mut end = s;
+    while end > 0 && matches!(b[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    let from = end.saturating_sub(28);
+    let mut from = from;
+    while !t.is_char_boundary(from) {
+        from += 1;
+    }
+    let before = t[from..end].to_lowercase();
+    let before = if end < s {
+        format!("{} ", before.trim_end())
+    } else {
+        before
+    };
+    CUES.iter()
+        .filter(|(c, _)| {
+            before.ends_with(c) && {
+                // The cue starts a word.
+                let k = before.len() - c.len();
+                k == 0 || !before.as_bytes()[k - 1].is_ascii_alphanumeric()
+            }
+        })
+        .map(|&(_, strong)| strong)
+        .max()
+}
+
+pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
+    let g = gazetteer();
+    let mut lower = String::new();
+    let mut pos = 0;
+    while let Some(w) = next_cap_word(text, pos) {
+        // A run of up to four capitalised words separated by single spaces.
+        let mut words = vec![w];
+        loop {
+            let last = &words[words.len() - 1];
+            let b = text.as_bytes();
+            if words.len() >= 4 || b.get(last.e) != Some(&b' ') {
+                break;
+            }
+            match cap_word_at(text, last.e + 1) {
+                Some(n) => words.push(n),
+                None => break,
+            }
+        }
+        let cue = cue_before(text, words[0].s);
+        let mut kinds = Vec::with_capacity(words.len());
+        for w in &words {
+            let raw = &text[w.s..w.e];
+            lower.clear();
+            lower.push_str(&raw.to_lowercase());
+            let l = lower.as_str();
+            let stop = STOP.contains(&l) || !is_name_shape(raw);
+            let amb = ambiguous(l);
+            let first = g.first.contains(l);
+            let last = g.last.contains(l);
+            kinds.push((stop, amb, first, last));
+        }
+        // How many leading words form the name.
+        let mut n = 0;
+        for (k, &(stop, amb, first, last)) in kinds.iter().enumerate() {
+            if stop {
+                break;
+            }
+            let known = (first || last) && !amb;
+            let ok = match cue {
+                Some(true) => !(k == 0 && amb && !(first || last)),
+                Some(false) => known || (k > 0 && n > 0) || (amb && k == 0),
+                None => {
+                    if k == 0 {
+                        // Needs a second word: checked below.
+                        first && (!amb || kinds.get(1).is_some_and(|x| !x.1 && x.3))
+                    } else {
+                        n > 0 && (last || !amb)
+                    }
+                }
+            };
+            if !ok {
+                break;
+            }
+            n = k + 1;
+        }
+        if cue.is_none() && n < 2 {
+            n = 0;
+        }
+        // A weak cue with an ambiguous single word (Hi Will, from Grace) still needs a known part.
+        // (A vocative "Hi Will," is a name: the word stands alone before punctuation.)
+        let vocative = text
+            .as_bytes()
+            .get(words[0].e)
+            .is_none_or(|c| matches!(c, b',' | b'!' | b'\n'));
+        if cue == Some(false) && n == 1 && kinds[0].1 && !(kinds[0].2 || kinds[0].3) && !vocative {
+            n = 0;
+        }
+        if n > 0 {
+            out.push(Finding::new(words[0].s, words[n - 1].e, ENT_PERSON));
+            pos = words[n - 1].e;
+        } else {
+            // The next word may start a name of its own (Hi Will, Thanks Jennifer).
+            pos = words[0].e;
+        }
+    }
+}
+
+const STREET_TYPES: &[&str] = &[
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "boulevard",
+    "blvd",
+    "court",
+    "ct",
+    "way",
+    "place",
+    "pl",
+    "close",
+    "crescent",
+    "terrace",
+    "parkway",
+    "pkwy",
+    "square",
+    "sq",
+    "gardens",
+    "grove",
+    "mews",
+    "row",
+    "highway",
+    "hwy",
+    "circle",
+    "cir",
+    "trail",
+    "path",
+    "walk",
+    "hill",
+];
+const COMPOUND_SUFFIXES: &[&str] = &[
+    "straße", "strasse", "str.", "weg", "gasse", "platz", "allee", "ring", "damm", "ufer",
+    "straat", "laan", "gracht", "plein", "kade", "singel", "dreef", "steeg",
+];
+const FR_TYPES: &[&str] = &[
+    "rue",
+    "avenue",
+    "av.",
+    "boulevard",
+    "bd",
+    "place",
+    "impasse",
+    "allée",
+    "chemin",
+    "quai",
+    "cours",
+    "route",
+];
+const ES_TYPES: &[&str] = &[
+    "calle",
+    "c/",
+    "avenida",
+    "avda.",
+    "av.",
+    "plaza",
+    "paseo",
+    "camino",
+    "carrer",
+    "ronda",
+    "travesía",
+    "calle de",
+    "rúa",
+];
+const US_STATES: &[&str] = &[
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY",
+    "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV",
+    "WI", "WY", "DC",
+];
+
+fn house_number(b: &[u8], s: usize) -> Option<usize> {
+    let mut e = s;
+    while e < b.len() && e - s < 6 && b[e].is_ascii_digit() {
+        e += 1;
+    }
+    if e == s {
+        return None;
+    }
+    if e < b.len()
+        && b[e].is_ascii_alphabetic()
+        && (e + 1 >= b.len() || !b[e + 1].is_ascii_alphanumeric())
+    {
+        e += 1;
+    }
+    // Ranges and suffixes: 12-14, 5/2, 7bis.
+    if e + 1 < b.len() && matches!(b[e], b'-' | b'/') && b[e + 1].is_ascii_digit() {
+        e += 1;
+        while e < b.len() && b[e].is_ascii_digit() {
+            e += 1;
+        }
+    }
+    (e >= b.len() || !b[e].is_ascii_alphanumeric()).then_some(e)
+}
+
+/// Extends an address over `, Town`, a US state + ZIP, a UK postcode or a 4-5 digit postcode.
+fn extend_tail(t: &str, mut e: usize) -> usize {
+    let b = t.as_bytes();
+    for _ in 0..3 {
+        let mut p = e;
+        if b.get(p) == Some(&b',') {
+            p += 1;
+        }
+        if b.get(p) != Some(&b' ') {
+            break;
+        }
+        p += 1;
+        // ZIP / postcode (DE/FR/ES 5 digits, NL 1234 AB, US 12345-6789)
+        if let Some(z) = postcode(b, p) {
+            e = z;
+            // Town after the postcode.
+            if b.get(e) == Some(&b' ')
+                && let Some(w) = cap_word_at(t, e + 1)
+            {
+                e = w.e;
+            }
+            continue;
+        }
+        // US state + ZIP
+        if p + 2 <= b.len()
+            && US_STATES.iter().any(|s| b[p..].starts_with(s.as_bytes()))
+            && (p + 2 == b.len() || !b[p + 2].is_ascii_alphanumeric())
+        {
+            e = p + 2;
+            if b.get(e) == Some(&b' ')
+                && let Some(z) = postcode(b, e + 1)
+            {
+                e = z;
+            }
+            continue;
+        }
+        // Town: one or two capitalised words.
+        match cap_word_at(t, p) {
+            Some(w) => {
+                e = w.e;
+                if b.get(e) == Some(&b' ')
+                    && let Some(w2) = cap_word_at(t, e + 1)
+                    && b.get(w2.e).is_none_or(|c| matches!(c, b',' | b' ' | b'.'))
+                    && uk_postcode(b, w2.s).is_none()
+                {
+                    e = w2.e;
+                }
+                if let Some(z) = b
+                    .get(e)
+                    .filter(|c| **c == b' ')
+                    .and_then(|_| postcode(b, e + 1))
+                {
+                    e = z;
+                }
+            }
+            _ => break,
+        }
+    }
+    e
+}
+
+fn postcode(b: &[u8], p: usize) -> Option<usize> {
+    if let Some(e) = uk_postcode(b, p) {
+        return Some(e);
+    }
+    let mut e = p;
+    while e < b.len() && e - p < 6 && b[e].is_ascii_digit() {
+        e += 1;
+    }
+    let n = e - p;
+    if n == 5 {
+        if e + 5 <= b.len() && b[e] == b'-' && b[e + 1..e + 5].iter().all(u8::is_ascii_digit) {
+            e += 5;
+        }
+        return (e >= b.len() || !b[e].is_ascii_alphanumeric()).then_some(e);
+    }
+    // NL: 1234 AB
+    if n == 4
+        && e + 3 <= b.len()
+        && b[e] == b' '
+        && b[e + 1].is_ascii_uppercase()
+        && b[e + 2].is_ascii_uppercase()
+        && (e + 3 == b.len() || !b[e + 3].is_ascii_alphanumeric())
+    {
+        return Some(e + 3);
+    }
+    None
+}
+
+/// UK postcode: `SW1A 1AA`, `M1 1AE`, `EC1A 1BB`.
+fn uk_postcode(b: &[u8], p: usize) -> Option<usize> {
+    let mut e = p;
+    let mut letters = 0;
+    while e < b.len() && letters < 2 && b[e].is_ascii_uppercase() {
+        e += 1;
+        letters += 1;
+    }
+    if letters == 0 || e >= b.len() || !b[e].is_ascii_digit() {
+        return None;
+    }
+    e += 1;
+    if e < b.len() && (b[e].is_ascii_digit() || b[e].is_ascii_uppercase()) {
+        e += 1;
+    }
+    if b.get(e) != Some(&b' ') {
+        return None;
+    }
+    e += 1;
+    if e + 3 <= b.len()
+        && b[e].is_ascii_digit()
+        && b[e + 1].is_ascii_uppercase()
+        && b[e + 2].is_ascii_uppercase()
+        && (e + 3 == b.len() || !b[e + 3].is_ascii_alphanumeric())
+    {
+        Some(e + 3)
+    } else {
+        None
+    }
+}
+
+pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80);
+        if !boundary {
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_digit() {
+            if let Some(e) = us_fr_address(text, i) {
+                let e = extend_tail(text, e);
+                out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
+                i = e;
+                continue;
+            }
+        } else if (c.is_ascii_uppercase() || c >= 0xC3)
+            && let Some(e) = compound_or_es(text, i)
+        {
+            let e = extend_tail(text, e);
+            out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
+            i = e;
+            continue;
+        }
+        i += 1;
+    }
+}
+
+/// `221B Baker Street`, `1600 Pennsylvania Ave NW`, `12, rue de la Paix`.
+fn us_fr_address(t: &str, s: usize) -> Option<usize> {
+    let b = t.as_bytes();
+    let n_end = house_number(b, s)?;
+    let mut p = n_end;
+    if b.get(p) == Some(&b',') {
+        p += 1;
+    }
+    if b.get(p) != Some(&b' ') {
+        return None;
+    }
+    p += 1;
+    // FR: number + street type in lower case + name.
+    let lim = (p + 16).min(b.len());
+    let lw_end = (p..lim).find(|&k| b[k] == b' ').unwrap_or(lim);
+    if !t.is_char_boundary(lw_end) {
+        return None;
+    }
+    let lw = t[p..lw_end].to_lowercase();
+    if FR_TYPES.contains(&lw.as_str())
+        && t[p..].starts_with(|c: char| c.is_lowercase() || c.is_uppercase())
+    {
+        let mut e = lw_end;
+        let mut named = false;
+        for _ in 0..5 {
+            if b.get(e) != Some(&b' ') {
+                break;
+            }
+            let ws = e + 1;
+            let lim = (ws + 40).min(b.len());
+            let we = (ws..lim)
+                .find(|&k| {
+                    !(b[k].is_ascii_alphabetic() || b[k] >= 0x80 || b[k] == b'\'' || b[k] == b'-')
+                })
+                .unwrap_or(lim);
+            if we == ws || !t.is_char_boundary(we) {
+                break;
+            }
+            let w = &t[ws..we];
+            let particle = matches!(w, "de" | "la" | "du" | "des" | "le" | "les" | "l'" | "d'");
+            if w.starts_with(|c: char| c.is_uppercase()) {
+                named = true;
+                e = we;
+            } else if particle || w.starts_with("l'") || w.starts_with("d'") {
+                e = we;
+            } else {
+                break;
+            }
+        }
+        return named.then_some(e);
+    }
+    // US/UK: capitalised words then a street type.
+    let mut e = p;
+    let mut words = 0;
+    while words < 5 {
+        let w = cap_word_at(t, e)?;
+        let lw = t[w.s..w.e].to_lowercase();
+        if words > 0 && STREET_TYPES.contains(&lw.as_str()) {
+            let mut end = w.e;
+            if b.get(end) == Some(&b'.') {
+                end += 1;
+            }
+            // Directional suffix: NW, SE.
+            if b.get(end) == Some(&b' ')
+                && end + 3 <= b.len()
+                && matches!(&b[end + 1..end + 3], b"NW" | b"NE" | b"SW" | b"SE")
+                && (end + 3 == b.len() || !b[end + 3].is_ascii_alphanumeric())
+            {
+                end += 3;
+            }
+            return Some(end);
+        }
+        words += 1;
+        if b.get(w.e) != Some(&b' ') {
+            return None;
+        }
+        e = w.e + 1;
+    }
+    None
+}
+
+/// `Hauptstraße 5`, `Keizersgracht 123`, `Calle Mayor 10`, `Avenida de América, 25`.
+fn compound_or_es(t: &str, s: usize) -> Option<usize> {
+    let b = t.as_bytes();
+    let w = cap_word_at(t, s)?;
+    let mut we = w.e;
+    if b.get(we) == Some(&b'.') {
+        we += 1;
+    }
+    let lw = t[s..we].to_lowercase();
+    // ES: street type first, then the name, then the number.
+    if ES_TYPES.contains(&lw.as_str()) || t[s..].starts_with("C/") {
+        let mut e = if t[s..].starts_with("C/") { s + 2 } else { we };
+        let mut named = false;
+        for _ in 0..5 {
+            let mut p = e;
+            if b.get(p) == Some(&b',') {
+                p += 1;
+            }
+            if b.get(p) != Some(&b' ')
+                && !(p == s + 2 && !named && b.get(p).is_some_and(u8::is_ascii_uppercase))
+            {
+                break;
+            }
+            if b.get(p) == Some(&b' ') {
+                p += 1;
+            }
+            if named && let Some(n) = house_number(b, p) {
+                return Some(n);
+            }
+            let ws = p;
+            let lim = (ws + 40).min(b.len());
+            let we2 = (ws..lim)
+                .find(|&k| !(b[k].is_ascii_alphabetic() || b[k] >= 0x80))
+                .unwrap_or(lim);
+            if we2 == ws || !t.is_char_boundary(we2) {
+                break;
+            }
+            let word = &t[ws..we2];
+            if word.starts_with(|c: char| c.is_uppercase()) {
+                named = true;
+            } else if !matches!(word, "de" | "del" | "la" | "los" | "las" | "el") {
+                break;
+            }
+            e = we2;
+        }
+        return None;
+    }
+    // DE/NL: compound street name + number.
+    if COMPOUND_SUFFIXES
+        .iter()
+        .any(|suf| lw.ends_with(suf) && lw.len() > suf.len() + 2)
+    {
+        let p = we;
+        if b.get(p) != Some(&b' ') {
+            return None;
+        }
+        return house_number(b, p + 1);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn people(t: &str) -> Vec<&str> {
+        let mut v = Vec::new();
+        scan_people(t, &mut v);
+        v.iter()
+            .map(|f| &t[f.start as usize..f.end as usize])
+            .collect()
+    }
+
+    fn addresses(t: &str) -> Vec<&str> {
+        let mut v = Vec::new();
+        scan_addresses(t, &mut v);
+        v.iter()
+            .map(|f| &t[f.start as usize..f.end as usize])
+            .collect()
+    }
+
+    #[test]
+    fn person_table() {
+        let pos: &[(&str, &str)] = &[
+            (
+                "Hi, my name is Sarah Connor and I need help",
+                "Sarah Connor",
+            ),
+            ("Please call Michael Johnson tomorrow", "Michael Johnson"),
+            ("Thanks,\nJennifer", "Jennifer"),
+            ("Dear Mr. Okonkwo,", "Okonkwo"),
+            (
+                "I spoke with Priya Raghunathan yesterday",
+                "Priya Raghunathan",
+            ),
+            ("Regards, José García", "José García"),
+            ("Mark Thompson opened the ticket", "Mark Thompson"),
+            ("Hi Will, thanks", "Will"),
+            ("forwarded to Emily O'Brien", "Emily O'Brien"),
+        ];
+        for (t, want) in pos {
+            assert_eq!(people(t), vec![*want], "in {t:?}");
+        }
+        let neg = [
+            "Will Brown be there in May?",
+            "The Apple Watch and Microsoft Teams work on Monday",
+            "Grace period ends in March",
+            "Dear Customer, thanks",
+            "We use GitHub Actions and AWS Lambda",
+            "Hi Team, the New York office",
+            "Mark the ticket as done",
+        ];
+        for t in neg {
+            assert!(people(t).is_empty(), "in {t:?}: {:?}", people(t));
+        }
+    }
+
+    #[test]
+    fn address_table() {
+        let pos: &[(&str, &str)] = &[
+            (
+                "ship to 1600 Pennsylvania Ave NW, Washington, DC 20500 please",
+                "1600 Pennsylvania Ave NW, Washington, DC 20500",
+            ),
+            (
+                "I live at 221B Baker Street, London NW1 6XE.",
+                "221B Baker Street, London NW1 6XE",
+            ),
+            (
+                "Adresse: Hauptstraße 5, 10115 Berlin",
+                "Hauptstraße 5, 10115 Berlin",
+            ),
+            (
+                "12 rue de la Paix, 75002 Paris",
+                "12 rue de la Paix, 75002 Paris",
+            ),
+            (
+                "Keizersgracht 123, 1015 CJ Amsterdam",
+                "Keizersgracht 123, 1015 CJ Amsterdam",
+            ),
+            (
+                "Calle Mayor 10, 28013 Madrid",
+                "Calle Mayor 10, 28013 Madrid",
+            ),
+        ];
+        for (t, want) in pos {
+            assert_eq!(addresses(t), vec![*want], "in {t:?}");
+        }
+        let neg = [
+            "version 2 Street Fighter",
+            "on 5 May we ship",
+            "Ring 3 is done",
+            "3 Main points",
+        ];
+        for t in neg {
+            assert!(addresses(t).is_empty(), "in {t:?}: {:?}", addresses(t));
+        }
+    }
+}
