@@ -139,6 +139,11 @@ fn report(ns: &str, job: &Value, exit: i32, message: &str) {
 fn volume_dataset(ns: &str, name: &str) -> String {
     format!(
         r#"apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: datasets, namespace: {ns}, labels: {{tunegate.dev/training-data: "true"}}}}
+spec: {{accessModes: [ReadOnlyMany], resources: {{requests: {{storage: 1Gi}}}}}}
+---
+apiVersion: v1
 kind: Secret
 metadata: {{name: extra, namespace: {ns}, labels: {{tunegate.dev/training-data: "true"}}}}
 stringData:

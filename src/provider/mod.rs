@@ -220,6 +220,9 @@ pub fn endpoint_from_spec(spec: &ProviderSpec) -> Result<Endpoint, ProviderError
             })?;
             Endpoint::new(base, Dialect::Azure { api_version })
         }
+        ProviderType::Bedrock => Err(ProviderError::InvalidConfig(
+            "Bedrock has no HTTP client in this build".into(),
+        )),
     }
 }
 

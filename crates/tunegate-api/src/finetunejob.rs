@@ -12,17 +12,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-use super::{LocalObjectRef, SecretKeyRef};
-
-/// Hosted fine-tuning provider.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ProviderType {
-    /// OpenAI's API (`https://api.openai.com/v1` unless baseURL says otherwise).
-    #[default]
-    OpenAI,
-    /// Azure OpenAI (`{endpoint}/openai/...?api-version=`); needs `apiVersion` and `baseURL`.
-    AzureOpenAI,
-}
+use super::{LocalObjectRef, ProviderType, SecretKeyRef};
 
 /// Where and as whom the job runs.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -297,6 +287,9 @@ pub struct FineTuneJobSpec {
     pub validation_dataset_ref: Option<LocalObjectRef>,
     /// The provider and its credentials.
     pub provider: ProviderSpec,
+    /// The provider config (endpoint, credentials, policy) this job runs through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<super::ProviderConfigRef>,
     /// Base model to fine-tune, e.g. `gpt-4o-mini-2024-07-18`.
     #[schemars(length(min = 1, max = 256))]
     pub model: String,
