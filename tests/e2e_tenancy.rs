@@ -175,3 +175,55 @@ fn the_api_server_refuses_incomplete_provider_configs() {
     support::kubectl_stdin(&["apply", "-f", "-"], ok).ok();
     support::kubectl(&["delete", "clusterproviderconfig", "tn-cel-bedrock"]).ok();
 }
+
+/// A server that answers every request with a redirect to `to`.
+fn redirecting_server(to: &str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let to = to.to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {to}/v1/files/file-1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn the_provider_client_follows_no_redirect() {
+    let tenant = RecordingListener::start();
+    let redirector = redirecting_server(&tenant.url);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for type_ in [
+        tunegate_api::ProviderType::OpenAI,
+        tunegate_api::ProviderType::AzureOpenAI,
+    ] {
+        let target = tunegate::provider::Target {
+            type_,
+            endpoint: format!("{redirector}/v1"),
+            organization: None,
+            project: None,
+            api_version: Some("2024-10-21".into()),
+        };
+        let p = tunegate::provider::from_target(
+            &target,
+            b"sk-canary-redirect-4417",
+            tunegate::provider::ProviderOptions::default(),
+        )
+        .expect("client");
+        let r = rt.block_on(p.retrieve_file("file-1"));
+        assert!(r.is_err(), "a redirect is not a file");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        tenant.requests().is_empty(),
+        "the redirect target received a request"
+    );
+}
