@@ -49,9 +49,13 @@ echo "==> starting openai-sandbox on 127.0.0.1:18080 (jobs take ${job_seconds}s)
 pids+=($!)
 for _ in $(seq 1 50); do curl -fs http://127.0.0.1:18080/_sandbox/state >/dev/null && break; sleep 0.1; done
 
-echo "==> starting the operator (tunegate run)"
+# INSECURE on purpose: the sandbox is plain http on loopback, so the operator runs with
+# --allow-insecure-endpoints and an allow-list of exactly the sandbox's address. A real install
+# keeps the default (https, the providers' public endpoints only).
+echo "==> starting the operator (tunegate run --allow-insecure-endpoints, for the loopback sandbox)"
 "$bin/tunegate" run --metrics-addr 127.0.0.1:18081 --poll-seconds 1 \
-  --lease-namespace default >"$work/operator.log" 2>&1 &
+  --lease-namespace default --operator-namespace tunegate-system \
+  --allow-insecure-endpoints --allowed-endpoint 127.0.0.1:18080 >"$work/operator.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18081/readyz >/dev/null && break; sleep 0.1; done
 
@@ -84,7 +88,8 @@ done
 [[ "$succeeded" == True ]] || { echo "timed out waiting for Succeeded" >&2; exit 1; }
 
 echo
-echo "==> kubectl get tds,ftj -n $ns -o wide"
+echo "==> kubectl get clusterproviderconfig; kubectl get tds,ftj -n $ns -o wide"
+kubectl get clusterproviderconfig -o wide
 kubectl -n "$ns" get tds,ftj -o wide
 echo
 echo "==> what redaction found in support-chats (counts only; the values never leave the cluster)"

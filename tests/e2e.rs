@@ -145,22 +145,33 @@ fn deleting_a_running_job_cancels_it_and_deletes_its_files() {
     ));
     running_at_the_sandbox(&ns, "victim", &sandbox);
     let uid = uid(&ns, "ftj", "victim");
-    let creds = get(&ns, "secret", "victim-creds").unwrap();
+    let config = get(&ns, "providerconfig", "victim").unwrap();
     assert_eq!(
-        creds["metadata"]["finalizers"][0],
-        "tunegate.dev/credentials-in-use"
+        config["metadata"]["finalizers"][0],
+        "tunegate.dev/config-in-use"
+    );
+    // In use: deleting the config now must wait for the job's clean-up.
+    support::kubectl(&[
+        "-n",
+        &ns,
+        "delete",
+        "providerconfig",
+        "victim",
+        "--wait=false",
+    ])
+    .ok();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        get(&ns, "providerconfig", "victim").is_some(),
+        "a config in use was deleted"
     );
     support::kubectl(&["-n", &ns, "delete", "ftj", "victim", "--timeout=60s"]).ok();
     let jobs = sandbox.jobs_for(&uid);
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["status"], "cancelled");
     assert_eq!(sandbox.live_files_for(&uid), 0, "zero files at the sandbox");
-    wait_for("credentials finalizer released", 30, || {
-        let s = get(&ns, "secret", "victim-creds")?;
-        s["metadata"]["finalizers"]
-            .as_array()
-            .is_none_or(|f| f.is_empty())
-            .then_some(())
+    wait_for("config finalizer released and the config gone", 60, || {
+        get(&ns, "providerconfig", "victim").is_none().then_some(())
     });
 }
 
@@ -242,7 +253,8 @@ fn bad_input_gives_clear_conditions() {
         ds("wrong-format", "Chat", "{secret: {name: completion, key: train.jsonl}}"),
         ds("chat-for-dpo", "Chat", "{secret: {name: good, key: train.jsonl}}"),
         format!(
-            "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: creds, namespace: {ns}}}\nstringData: {{apiKey: sk-e2e}}\n---\napiVersion: tunegate.dev/v1alpha1\nkind: FineTuneJob\nmetadata: {{name: dpo, namespace: {ns}}}\nspec:\n  trainingDatasetRef: {{name: chat-for-dpo}}\n  provider: {{baseURL: {url}, credentialsSecretRef: {{name: creds, key: apiKey}}}}\n  model: gpt-4o-mini-2024-07-18\n  method: {{type: DPO}}\n"
+            "---\n{config}apiVersion: tunegate.dev/v1alpha1\nkind: FineTuneJob\nmetadata: {{name: dpo, namespace: {ns}}}\nspec:\n  trainingDatasetRef: {{name: chat-for-dpo}}\n  providerRef: {{kind: ProviderConfig, name: creds}}\n  model: gpt-4o-mini-2024-07-18\n  method: {{type: DPO}}\n",
+            config = provider_config(&ns, "creds", &url, "")
         ),
     ]
     .concat();

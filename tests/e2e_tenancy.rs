@@ -227,3 +227,445 @@ fn the_provider_client_follows_no_redirect() {
         "the redirect target received a request"
     );
 }
+
+const CANARY_KEY: &str = "canary-app-db-password-90210";
+const CANARY_EMAIL: &str = "canary.tenant.4471@example.com";
+
+/// A labelled data Secret, a dataset over it (with `redaction`), and a job through `config_ref`.
+fn dataset_and_job(ns: &str, name: &str, redaction: &str, config_ref: &str, model: &str) -> String {
+    let data = indent(&chat_lines(12, &format!("Mail me at {CANARY_EMAIL}")), 4);
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: {name}-data, namespace: {ns}, labels: {{tunegate.dev/training-data: "true"}}}}
+stringData:
+  train.jsonl: |
+{data}---
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  format: Chat
+  sources: [{{secret: {{name: {name}-data, key: train.jsonl}}}}]
+  redaction: {redaction}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: FineTuneJob
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  trainingDatasetRef: {{name: {name}}}
+  providerRef: {config_ref}
+  model: {model}
+"#
+    )
+}
+
+fn ready_message(obj: &serde_json::Value) -> String {
+    obj["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Events of a namespace as one string (to check that nothing private is in them).
+fn events_text(ns: &str) -> String {
+    support::kubectl(&["-n", ns, "get", "events", "-o", "json"])
+        .ok()
+        .stdout
+}
+
+fn host_port(url: &str) -> String {
+    url.trim_start_matches("http://").to_string()
+}
+
+#[test]
+fn unlabelled_credentials_never_reach_the_tenants_listener() {
+    let ns = support::namespace("tn-creds");
+    let tenant = RecordingListener::start();
+    // Even with the tenant's listener on the allow-list, the unlabelled Secret is never sent.
+    let op = Operator::start(
+        &ns,
+        &[("TUNEGATE_ALLOWED_ENDPOINTS", &host_port(&tenant.url))],
+    );
+    apply(&secret(&ns, "app-db", false, CANARY_KEY));
+    apply(&provider_config(
+        &ns,
+        "mine",
+        &format!("{}/v1", tenant.url),
+        "app-db",
+    ));
+    apply(&dataset_and_job(
+        &ns,
+        "steal",
+        "{}",
+        "{kind: ProviderConfig, name: mine}",
+        "gpt-4o-mini-2024-07-18",
+    ));
+    wait_condition(
+        &ns,
+        "providerconfig",
+        "mine",
+        "Ready",
+        "False",
+        Some("CredentialsNotOptedIn"),
+        60,
+    );
+    let ftj = wait_condition(
+        &ns,
+        "ftj",
+        "steal",
+        "Ready",
+        "False",
+        Some("ProviderConfigNotReady"),
+        90,
+    );
+    assert!(
+        ready_message(&ftj).contains("CredentialsNotOptedIn"),
+        "{}",
+        ready_message(&ftj)
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        tenant.requests().is_empty(),
+        "the tenant's listener got a request"
+    );
+    assert!(!tenant.saw(CANARY_KEY));
+    for text in [ftj.to_string(), events_text(&ns), op.logs()] {
+        assert!(!text.contains(CANARY_KEY), "the canary leaked");
+    }
+    // The old inline block cannot bring it back: the API server refuses the field.
+    support::kubectl_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: tunegate.dev/v1alpha1\nkind: FineTuneJob\nmetadata: {{name: inline, namespace: {ns}}}\nspec:\n  trainingDatasetRef: {{name: steal}}\n  providerRef: {{kind: ProviderConfig, name: mine}}\n  model: gpt-4o-mini-2024-07-18\n  provider: {{baseURL: '{}/v1', credentialsSecretRef: {{name: app-db, key: apiKey}}}}\n",
+            tenant.url
+        ),
+    )
+    .fails_with("unknown field \"spec.provider\"");
+    assert!(tenant.requests().is_empty());
+}
+
+#[test]
+fn a_job_naming_a_non_allowed_endpoint_makes_no_request() {
+    let ns = support::namespace("tn-endpoint");
+    let tenant = RecordingListener::start();
+    let sandbox = Sandbox::start(&[]);
+    // Only the sandbox is allowed; the tenant's listener is not.
+    let op = Operator::start(
+        &ns,
+        &[("TUNEGATE_ALLOWED_ENDPOINTS", &host_port(&sandbox.url))],
+    );
+    apply(&secret(&ns, "key", true, "sk-e2e"));
+    apply(&provider_config(
+        &ns,
+        "exfil",
+        &format!("{}/v1", tenant.url),
+        "key",
+    ));
+    apply(&provider_config(
+        &ns,
+        "metadata",
+        "http://169.254.169.254/latest",
+        "key",
+    ));
+    apply(&dataset_and_job(
+        &ns,
+        "exfil",
+        "{}",
+        "{kind: ProviderConfig, name: exfil}",
+        "gpt-4o-mini-2024-07-18",
+    ));
+    apply(&dataset_and_job(
+        &ns,
+        "meta",
+        "{}",
+        "{kind: ProviderConfig, name: metadata}",
+        "gpt-4o-mini-2024-07-18",
+    ));
+    apply(&dataset_and_job(
+        &ns,
+        "ghost",
+        "{}",
+        "{kind: ProviderConfig, name: nope}",
+        "gpt-4o-mini-2024-07-18",
+    ));
+    for name in ["exfil", "metadata"] {
+        wait_condition(
+            &ns,
+            "providerconfig",
+            name,
+            "Ready",
+            "False",
+            Some("EndpointNotAllowed"),
+            60,
+        );
+    }
+    for name in ["exfil", "meta"] {
+        let ftj = wait_condition(
+            &ns,
+            "ftj",
+            name,
+            "Ready",
+            "False",
+            Some("ProviderConfigNotReady"),
+            90,
+        );
+        assert!(
+            ready_message(&ftj).contains("EndpointNotAllowed"),
+            "{}",
+            ready_message(&ftj)
+        );
+        assert!(
+            ftj["status"]["ledger"]
+                .as_array()
+                .is_none_or(|l| l.is_empty())
+        );
+    }
+    wait_condition(
+        &ns,
+        "ftj",
+        "ghost",
+        "Ready",
+        "False",
+        Some("ProviderConfigNotFound"),
+        60,
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        tenant.requests().is_empty(),
+        "the tenant's listener got a request"
+    );
+    assert!(!op.logs().contains(CANARY_EMAIL));
+    assert_eq!(sandbox.state()["counts"]["client_files"], 0);
+}
+
+#[test]
+fn a_model_outside_allowed_models_makes_no_request() {
+    let ns = support::namespace("tn-model");
+    let tenant = RecordingListener::start();
+    let _op = Operator::start(
+        &ns,
+        &[("TUNEGATE_ALLOWED_ENDPOINTS", &host_port(&tenant.url))],
+    );
+    apply(&secret(&ns, "key", true, "sk-e2e"));
+    apply(&format!(
+        "{}  allowedModels: ['gpt-4.1-mini-*']\n",
+        provider_config(&ns, "narrow", &format!("{}/v1", tenant.url), "key")
+    ));
+    wait_condition(&ns, "providerconfig", "narrow", "Ready", "True", None, 60);
+    apply(&dataset_and_job(
+        &ns,
+        "wide",
+        "{}",
+        "{kind: ProviderConfig, name: narrow}",
+        "gpt-4o-mini-2024-07-18",
+    ));
+    wait_condition(&ns, "tds", "wide", "Ready", "True", None, 60);
+    let ftj = wait_condition(
+        &ns,
+        "ftj",
+        "wide",
+        "Ready",
+        "False",
+        Some("ModelNotAllowed"),
+        60,
+    );
+    assert!(ready_message(&ftj).contains("gpt-4o-mini-2024-07-18"));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        tenant.requests().is_empty(),
+        "a request was made for a refused model"
+    );
+}
+
+#[test]
+fn empty_entities_upload_nothing() {
+    let ns = support::namespace("tn-floor");
+    let sandbox = Sandbox::start(&["--job-seconds", "2"]);
+    let _op = Operator::start(&ns, &[]);
+    apply(&provider_config(
+        &ns,
+        "sandbox",
+        &sandbox.base_url(),
+        "sandbox-creds",
+    ));
+    apply(&secret(&ns, "sandbox-creds", true, "sk-e2e"));
+    apply(&dataset_and_job(
+        &ns,
+        "raw",
+        "{entities: []}",
+        "{kind: ProviderConfig, name: sandbox}",
+        "gpt-4o-mini-2024-07-18",
+    ));
+    let ftj = wait_condition(
+        &ns,
+        "ftj",
+        "raw",
+        "Ready",
+        "False",
+        Some("RedactionBelowFloor"),
+        90,
+    );
+    let msg = ready_message(&ftj);
+    assert!(msg.contains("entities not enabled: EMAIL_ADDRESS"), "{msg}");
+    assert!(!msg.contains(CANARY_EMAIL));
+    let uid = uid(&ns, "ftj", "raw");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        sandbox.received_for(&uid).is_empty(),
+        "something was uploaded"
+    );
+    assert_eq!(sandbox.state()["counts"]["client_files"], 0);
+    // Positive control: the same job proceeds once the dataset meets the floor.
+    support::kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "tds",
+        "raw",
+        "--type=json",
+        "-p",
+        r#"[{"op": "remove", "path": "/spec/redaction/entities"}]"#,
+    ])
+    .ok();
+    wait_condition(&ns, "ftj", "raw", "Ready", "True", Some("Succeeded"), 120);
+    let received = sandbox.received_for(&uid);
+    assert_eq!(received.len(), 1);
+    let id = received[0]["id"].as_str().unwrap();
+    let bytes =
+        String::from_utf8(sandbox.get_bytes(&format!("/_sandbox/files/{id}/received"))).unwrap();
+    assert!(bytes.contains("[EMAIL_ADDRESS]") && !bytes.contains(CANARY_EMAIL));
+}
+
+#[test]
+fn an_unlabelled_pvc_gets_no_worker() {
+    let ns = support::namespace("tn-pvc");
+    let _op = Operator::start(&ns, &[]);
+    apply(&format!(
+        r#"apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: other-apps-data, namespace: {ns}}}
+spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {{name: grab, namespace: {ns}}}
+spec:
+  format: Chat
+  sources: [{{volume: {{claimName: other-apps-data, path: db/dump.jsonl}}}}]
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {{name: ghost, namespace: {ns}}}
+spec:
+  format: Chat
+  sources: [{{volume: {{claimName: no-such-claim, path: a.jsonl}}}}]
+"#
+    ));
+    let tds = wait_condition(
+        &ns,
+        "tds",
+        "grab",
+        "Ready",
+        "False",
+        Some("SourceNotAllowed"),
+        60,
+    );
+    assert!(
+        ready_message(&tds).contains("PersistentVolumeClaim other-apps-data"),
+        "{}",
+        ready_message(&tds)
+    );
+    wait_condition(
+        &ns,
+        "tds",
+        "ghost",
+        "Ready",
+        "False",
+        Some("SourceNotFound"),
+        60,
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let jobs = support::kubectl(&["-n", &ns, "get", "jobs", "-o", "json"]).ok();
+    let jobs: serde_json::Value = serde_json::from_str(&jobs.stdout).unwrap();
+    assert_eq!(
+        jobs["items"].as_array().map(Vec::len),
+        Some(0),
+        "a worker was created"
+    );
+}
+
+#[test]
+fn a_planted_key_secret_is_refused() {
+    let ns = support::namespace("tn-key");
+    let _op = Operator::start(&ns, &[]);
+    apply(&format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: pseudo-pseudonymization-key, namespace: {ns}}}
+stringData: {{key: a-key-the-tenant-knows}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: app-db, namespace: {ns}}}
+stringData: {{password: {CANARY_KEY}}}
+"#
+    ));
+    let planted = dataset_and_job(
+        &ns,
+        "pseudo",
+        "{mode: Pseudonymize}",
+        "{kind: ProviderConfig, name: x}",
+        "m",
+    );
+    let referenced = dataset_and_job(
+        &ns,
+        "byref",
+        "{mode: Pseudonymize, pseudonymizationKeyRef: {name: app-db, key: password}}",
+        "{kind: ProviderConfig, name: x}",
+        "m",
+    );
+    apply(&planted);
+    apply(&referenced);
+    let tds = wait_condition(
+        &ns,
+        "tds",
+        "pseudo",
+        "Ready",
+        "False",
+        Some("PseudonymizationKeyNotOwned"),
+        60,
+    );
+    assert!(!tds.to_string().contains("a-key-the-tenant-knows"));
+    let tds = wait_condition(
+        &ns,
+        "tds",
+        "byref",
+        "Ready",
+        "False",
+        Some("PseudonymizationKeyNotAllowed"),
+        60,
+    );
+    assert!(!tds.to_string().contains(CANARY_KEY));
+    // Positive control: without the planted Secret the operator generates and owns its own key.
+    support::kubectl(&["-n", &ns, "delete", "secret", "pseudo-pseudonymization-key"]).ok();
+    support::kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "tds",
+        "pseudo",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"validation":{"minExamples":11}}}"#,
+    ])
+    .ok();
+    wait_condition(&ns, "tds", "pseudo", "Ready", "True", None, 60);
+    let key = get(&ns, "secret", "pseudo-pseudonymization-key").expect("generated key");
+    assert_eq!(
+        key["metadata"]["ownerReferences"][0]["uid"].as_str(),
+        Some(uid(&ns, "tds", "pseudo").as_str())
+    );
+}

@@ -233,22 +233,18 @@ fn volume_source_dataset_is_read_by_a_hardened_worker() {
         .to_string();
     assert!(digest.starts_with("sha256:"));
 
-    // A FineTuneJob on it: the upload runs in a worker Job with the credentials as a file.
+    // A FineTuneJob on it, through a namespaced ProviderConfig: the upload runs in a worker Job
+    // with the config's (opted-in) credentials as a file.
     apply(&format!(
-        r#"apiVersion: v1
-kind: Secret
-metadata: {{name: creds, namespace: {ns}}}
-stringData: {{apiKey: sk-e2e}}
----
-apiVersion: tunegate.dev/v1alpha1
+        r#"{config}apiVersion: tunegate.dev/v1alpha1
 kind: FineTuneJob
 metadata: {{name: volftj, namespace: {ns}}}
 spec:
   trainingDatasetRef: {{name: vol}}
-  provider: {{baseURL: {url}, credentialsSecretRef: {{name: creds, key: apiKey}}}}
+  providerRef: {{kind: ProviderConfig, name: sandbox}}
   model: gpt-4o-mini-2024-07-18
 "#,
-        url = sandbox.base_url()
+        config = provider_config(&ns, "sandbox", &sandbox.base_url(), "")
     ));
     let up = worker_job_named(&ns, "-upload-");
     let upod = &up["spec"]["template"]["spec"];
@@ -260,7 +256,7 @@ spec:
         .iter()
         .find(|v| v["name"] == "credentials")
         .expect("credentials volume");
-    assert_eq!(creds_volume["secret"]["secretName"], "creds");
+    assert_eq!(creds_volume["secret"]["secretName"], "sandbox-creds");
     std::fs::write(root.path().join("credentials-apiKey"), "sk-e2e").unwrap();
     let _ = std::fs::remove_file(root.path().join("termination-log"));
     let (uexit, umessage) = run_worker_like_a_kubelet(&up, root.path());

@@ -412,6 +412,8 @@ pub async fn run_with(
         datasets: tds_ctrl.store(),
         jobs: ftj_ctrl.store(),
         event_cursors: Default::default(),
+        tenancy: tenancy.clone(),
+        slots: Default::default(),
     });
     let labelled = watcher::Config::default().labels(&format!("{TRAINING_DATA_LABEL}=true"));
     let ds_store = ctx.datasets.clone();

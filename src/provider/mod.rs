@@ -35,7 +35,7 @@ pub use types::{
     JobCreate, JobError, JobEvent, JobListQuery, Page, UploadCreatedHook,
 };
 
-use tunegate_api::{ProviderSpec, ProviderType};
+use tunegate_api::ProviderType;
 
 /// Everything the controller does at a provider. Object-safe; every method is one logical
 /// operation with retries inside (except uploads, whose bodies cannot be replayed: see
@@ -260,42 +260,6 @@ pub fn from_target(
     options: ProviderOptions,
 ) -> Result<Arc<dyn FineTuneProvider>, ProviderError> {
     let endpoint = endpoint_from_target(target)?;
-    let key = ApiKey::from_bytes(api_key)?;
-    Ok(Arc::new(HttpProvider::new(endpoint, key, options)?))
-}
-
-/// The dialect and base URL a `ProviderSpec` describes.
-pub fn endpoint_from_spec(spec: &ProviderSpec) -> Result<Endpoint, ProviderError> {
-    match spec.type_ {
-        ProviderType::OpenAI => Endpoint::new(
-            spec.base_url.as_deref().unwrap_or(OPENAI_DEFAULT_BASE_URL),
-            Dialect::OpenAi {
-                organization: spec.organization.clone(),
-                project: spec.project.clone(),
-            },
-        ),
-        ProviderType::AzureOpenAI => {
-            let base = spec.base_url.as_deref().ok_or_else(|| {
-                ProviderError::InvalidConfig("AzureOpenAI needs baseURL (the endpoint)".into())
-            })?;
-            let api_version = spec.api_version.clone().ok_or_else(|| {
-                ProviderError::InvalidConfig("AzureOpenAI needs apiVersion".into())
-            })?;
-            Endpoint::new(base, Dialect::Azure { api_version })
-        }
-        ProviderType::Bedrock => Err(ProviderError::InvalidConfig(
-            "Bedrock has no HTTP client in this build".into(),
-        )),
-    }
-}
-
-/// Builds the provider a `FineTuneJob` names, from its spec and the key bytes from its Secret.
-pub fn from_spec(
-    spec: &ProviderSpec,
-    api_key: &[u8],
-    options: ProviderOptions,
-) -> Result<Arc<dyn FineTuneProvider>, ProviderError> {
-    let endpoint = endpoint_from_spec(spec)?;
     let key = ApiKey::from_bytes(api_key)?;
     Ok(Arc::new(HttpProvider::new(endpoint, key, options)?))
 }

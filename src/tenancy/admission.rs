@@ -286,7 +286,7 @@ impl Slots {
         let mut holders: BTreeSet<String> = jobs
             .iter()
             .filter(|j| j.namespace().as_deref() == Some(ns))
-            .filter(|j| j.spec.provider_ref.as_ref() == Some(r))
+            .filter(|j| &j.spec.provider_ref == r)
             .filter(|j| holds_slot(j))
             .filter_map(|j| j.uid())
             .collect();
@@ -362,7 +362,7 @@ status: {{redactedBytes: {bytes}, estimatedTokens: {tokens}}}
 
     fn job(extra: &str) -> FineTuneJobSpec {
         serde_yaml::from_str(&format!(
-            "trainingDatasetRef: {{name: chats}}\nmodel: gpt-4o-mini-2024-07-18\nprovider: {{credentialsSecretRef: {{name: c, key: k}}}}\nproviderRef: {{name: shared}}\n{extra}"
+            "trainingDatasetRef: {{name: chats}}\nmodel: gpt-4o-mini-2024-07-18\nproviderRef: {{name: shared}}\n{extra}"
         ))
         .expect("job fixture")
     }
@@ -437,7 +437,7 @@ status: {{redactedBytes: {bytes}, estimatedTokens: {tokens}}}
     fn live_job(name: &str, ns: &str, reff: &str, ledger: &str) -> Arc<FineTuneJob> {
         Arc::new(
             serde_yaml::from_str(&format!(
-                "apiVersion: tunegate.dev/v1alpha1\nkind: FineTuneJob\nmetadata: {{name: {name}, namespace: {ns}, uid: {name}}}\nspec:\n  trainingDatasetRef: {{name: d}}\n  model: m\n  provider: {{credentialsSecretRef: {{name: c, key: k}}}}\n  providerRef: {reff}\nstatus: {{ledger: {ledger}}}\n"
+                "apiVersion: tunegate.dev/v1alpha1\nkind: FineTuneJob\nmetadata: {{name: {name}, namespace: {ns}, uid: {name}}}\nspec:\n  trainingDatasetRef: {{name: d}}\n  model: m\n  providerRef: {reff}\nstatus: {{ledger: {ledger}}}\n"
             ))
             .expect("job fixture"),
         )

@@ -22,7 +22,7 @@ use super::endpoints::{EndpointPolicy, effective_endpoint};
 use super::policy::{self, BilledJob};
 use crate::controller::finetune::plan;
 use crate::source;
-use tunegate_api::conditions::{ConditionUpdate, set_condition, types};
+use tunegate_api::conditions::{ConditionUpdate, Reason, set_condition, types};
 use tunegate_api::{
     CONFIG_FINALIZER, CREDENTIALS_LABEL, ClusterProviderConfig, FineTuneJob, ProviderConfig,
     ProviderConfigKind, ProviderConfigRef, ProviderConfigStatus, ProviderSettings, ProviderType,
@@ -218,7 +218,7 @@ pub async fn read_credentials(
 
 /// The config a job names, as a reflector key for the config controllers.
 pub fn config_ref_of(job: &FineTuneJob) -> Option<&ProviderConfigRef> {
-    job.spec.provider_ref.as_ref()
+    Some(&job.spec.provider_ref)
 }
 
 fn job_uses(job: &FineTuneJob, kind: ProviderConfigKind, name: &str, ns: Option<&str>) -> bool {
@@ -412,10 +412,15 @@ async fn reconcile_any<K: ConfigObject>(
         Ok(()) => ConditionUpdate::new(
             types::READY,
             true,
-            "Ready",
+            Reason::Ready,
             "endpoint allowed and credentials resolve",
         ),
-        Err(r) => ConditionUpdate::new(types::READY, false, r.reason, r.message.clone()),
+        Err(r) => ConditionUpdate::new(
+            types::READY,
+            false,
+            Reason::parse(r.reason),
+            r.message.clone(),
+        ),
     };
     set_condition(&mut status.conditions, update, obj.meta().generation, now);
     status.jobs_in_use = Some(in_use);
@@ -656,7 +661,6 @@ metadata: {{name: {name}, namespace: {ns}, uid: uid-{name}}}
 spec:
   trainingDatasetRef: {{name: d}}
   model: gpt-4o-mini-2024-07-18
-  provider: {{credentialsSecretRef: {{name: c, key: k}}}}
   providerRef: {reff}
 status:
   remote: {{trainedTokens: {tokens}, finishedAt: "2026-12-01T10:00:00Z"}}

@@ -302,7 +302,32 @@ pub fn indent(text: &str, n: usize) -> String {
     text.lines().map(|l| format!("{pad}{l}\n")).collect()
 }
 
-/// Manifests: a labelled data Secret, credentials, a dataset and a FineTuneJob.
+/// A namespaced ProviderConfig `name` at `endpoint` with the labelled credentials Secret
+/// `{name}-creds` (key `apiKey` = `sk-e2e`, the sandbox's key), and `extra` spec lines.
+pub fn provider_config(ns: &str, name: &str, endpoint: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: {name}-creds
+  namespace: {ns}
+  labels: {{tunegate.dev/credentials: "true"}}
+stringData: {{apiKey: sk-e2e}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: ProviderConfig
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  type: OpenAI
+  endpoint: {endpoint}
+  credentials: {{secretRef: {{name: {name}-creds, key: apiKey}}}}
+{extra}---
+"#
+    )
+}
+
+/// Manifests: a labelled data Secret, a ProviderConfig (with its labelled credentials) at
+/// `base_url`, a dataset and a FineTuneJob through that config.
 pub fn scenario(ns: &str, name: &str, base_url: &str, data: &str, ftj_extra: &str) -> String {
     format!(
         r#"apiVersion: v1
@@ -314,12 +339,7 @@ metadata:
 stringData:
   train.jsonl: |
 {data}---
-apiVersion: v1
-kind: Secret
-metadata: {{name: {name}-creds, namespace: {ns}}}
-stringData: {{apiKey: sk-e2e}}
----
-apiVersion: tunegate.dev/v1alpha1
+{config}apiVersion: tunegate.dev/v1alpha1
 kind: TrainingDataset
 metadata: {{name: {name}, namespace: {ns}}}
 spec:
@@ -332,14 +352,12 @@ kind: FineTuneJob
 metadata: {{name: {name}, namespace: {ns}}}
 spec:
   trainingDatasetRef: {{name: {name}}}
-  provider:
-    type: OpenAI
-    baseURL: {base_url}
-    credentialsSecretRef: {{name: {name}-creds, key: apiKey}}
+  providerRef: {{kind: ProviderConfig, name: {name}}}
   model: gpt-4o-mini-2024-07-18
   suffix: e2e
 {ftj_extra}"#,
-        data = indent(data, 4)
+        data = indent(data, 4),
+        config = provider_config(ns, name, base_url, "")
     )
 }
 

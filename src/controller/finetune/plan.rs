@@ -351,7 +351,7 @@ mod tests {
         serde_yaml::from_str(&format!(
             r#"
 trainingDatasetRef: {{name: d}}
-provider: {{credentialsSecretRef: {{name: openai, key: apiKey}}}}
+providerRef: {{name: openai}}
 model: gpt-4o-mini-2024-07-18
 {extra}
 "#
