@@ -260,8 +260,34 @@ fn get_shows_the_printer_columns() {
     let sources = json!([{"secret": {"name": "s", "key": "train.jsonl"}}]);
     apply(&dataset(&ns, "support-chats", sources)).ok();
     apply(&finetunejob(&ns, "support-bot")).ok();
-    let out = kubectl(&["get", "-n", &ns, "tds,ftj"]).ok();
-    let wide = kubectl(&["get", "-n", &ns, "tds,ftj", "-o", "wide"]).ok();
+    let config = |kind: &str, name: &str| {
+        json!({"apiVersion": "tunegate.dev/v1alpha1", "kind": kind,
+               "metadata": {"name": name, "namespace": ns},
+               "spec": {"type": "OpenAI", "credentials": {"secretRef": {"name": "k", "key": "apiKey"}}}})
+    };
+    apply(&config("ProviderConfig", "team")).ok();
+    let cpc = format!("{ns}-shared");
+    let mut c = config("ClusterProviderConfig", &cpc);
+    c["metadata"].as_object_mut().unwrap().remove("namespace");
+    apply(&c).ok();
+    let get = |extra: &[&str]| {
+        let mut args = vec!["get", "-n", &ns, "tds,ftj,pc"];
+        args.extend_from_slice(extra);
+        let mut cluster = vec!["get", "cpc", &cpc];
+        cluster.extend_from_slice(extra);
+        let a = kubectl(&args).ok().stdout;
+        a + &kubectl(&cluster).ok().stdout
+    };
+    let out = support::Kubectl {
+        success: true,
+        stdout: get(&[]),
+        stderr: String::new(),
+    };
+    let wide = support::Kubectl {
+        success: true,
+        stdout: get(&["-o", "wide"]),
+        stderr: String::new(),
+    };
     for crd in tunegate_api::crds() {
         let kind = crd.spec.names.kind.clone();
         for version in &crd.spec.versions {
@@ -282,6 +308,7 @@ fn get_shows_the_printer_columns() {
         }
     }
     assert!(out.stdout.contains("support-chats") && out.stdout.contains("support-bot"));
+    kubectl(&["delete", "cpc", &cpc]).ok();
 }
 
 #[test]
