@@ -401,10 +401,11 @@ fn twenty_percent_faults_still_succeed_without_duplicates() {
     }
 }
 
-/// A rotated pseudonymization key lives in a Secret the dataset controller does not watch (it
-/// carries no training-data label), so the dataset's digest goes stale. The upload's digest gate
-/// refuses (`DatasetChanged`, nothing uploaded), that refusal makes the dataset re-validate, and the
-/// job then uploads the bytes of the new digest: one file, pseudonymized with the new key.
+/// A rotated pseudonymization key (in a Secret opted in with the training-data label, which a
+/// referenced key needs) changes the dataset's digest. Whether the labelled-Secret watch or the
+/// upload's digest gate (`DatasetChanged`, nothing uploaded) notices first, the dataset is
+/// re-validated and the job uploads the bytes of the new digest: one file, pseudonymized with the
+/// new key. The job's config allows Pseudonymize explicitly (the default floor does not).
 #[test]
 fn a_rotated_pseudonymization_key_is_revalidated_before_upload() {
     let ns = support::namespace("e2e-rotate");
@@ -418,17 +419,25 @@ fn a_rotated_pseudonymization_key_is_revalidated_before_upload() {
         "",
     )
     .split("---\n")
+    .filter(|d| !d.trim().is_empty())
     .map(|d| {
-        d.replace(
+        let d = d.replace(
             "  format: Chat\n",
             "  format: Chat\n  redaction: {mode: Pseudonymize, pseudonymizationKeyRef: {name: rot-hmac, key: key}}\n",
-        )
+        );
+        if d.contains("\nkind: ProviderConfig\n") {
+            d + "  redactionFloor: {modes: [Mask, Pseudonymize]}\n"
+        } else {
+            d
+        }
     })
     .collect();
-    let (setup, job) = (docs[..3].join("---\n"), docs[3].clone());
+    let n = docs.len();
+    assert_eq!(n, 5, "data, credentials, config, dataset, job");
+    let (setup, job) = (docs[..n - 1].join("---\n"), docs[n - 1].clone());
     let hmac = |k: &str| {
         format!(
-            "apiVersion: v1\nkind: Secret\nmetadata: {{name: rot-hmac, namespace: {ns}}}\nstringData: {{key: {k}}}\n"
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: rot-hmac, namespace: {ns}, labels: {{tunegate.dev/training-data: \"true\"}}}}\nstringData: {{key: {k}}}\n"
         )
     };
     apply(&format!("{}---\n{setup}", hmac("first-key-0123456789")));
