@@ -64,8 +64,13 @@ echo "==> generating $datasets datasets and $jobs FineTuneJobs"
 {
   echo "apiVersion: v1"; echo "kind: Namespace"; echo "metadata: {name: $ns}"
   echo "---"
-  echo "apiVersion: v1"; echo "kind: Secret"; echo "metadata: {name: creds, namespace: $ns}"
+  echo "apiVersion: v1"; echo "kind: Secret"
+  echo "metadata: {name: creds, namespace: $ns, labels: {tunegate.dev/credentials: \"true\"}}"
   echo "stringData: {apiKey: sk-bench}"
+  echo "---"
+  echo "apiVersion: tunegate.dev/v1alpha1"; echo "kind: ProviderConfig"
+  echo "metadata: {name: sandbox, namespace: $ns}"
+  echo "spec: {endpoint: $sandbox/v1, credentials: {secretRef: {name: creds, key: apiKey}}}"
   for d in $(seq 1 "$datasets"); do
     echo "---"
     echo "apiVersion: v1"; echo "kind: Secret"
@@ -86,15 +91,17 @@ echo "==> generating $datasets datasets and $jobs FineTuneJobs"
     echo "metadata: {name: job-$j, namespace: $ns}"
     echo "spec:"
     echo "  trainingDatasetRef: {name: ds-$d}"
-    echo "  provider: {baseURL: $sandbox/v1, credentialsSecretRef: {name: creds, key: apiKey}}"
+    echo "  providerRef: {kind: ProviderConfig, name: sandbox}"
     echo "  model: gpt-4o-mini-2024-07-18"
     echo "  output: {configMapName: job-$j-model}"
   done
 } >"$work/bench.yaml"
-objects=$(( 2 + 2 * datasets + jobs ))
+objects=$(( 3 + 2 * datasets + jobs ))
 
+# --allow-insecure-endpoints: the sandbox is plain http on loopback (benchmark only).
 "$bin/tunegate" run --metrics-addr 127.0.0.1:0 --poll-seconds 2 --concurrency "$concurrency" \
-  --lease-namespace default --log-format json >"$work/operator.log" 2>&1 &
+  --lease-namespace default --log-format json --operator-namespace default \
+  --allow-insecure-endpoints --allowed-endpoint "${sandbox#http://}" >"$work/operator.log" 2>&1 &
 op=$!
 pids+=($op)
 sleep 2

@@ -70,24 +70,30 @@ echo "==> starting openai-sandbox on $sandbox (jobs take ${job_seconds}s)"
 pids+=($!)
 for _ in $(seq 1 50); do curl -fs "$sandbox/_sandbox/state" >/dev/null && break; sleep 0.1; done
 
-echo "==> helm install tunegate charts/tunegate -n tunegate-system --wait"
+# INSECURE on purpose: the sandbox is plain http on this machine, so the operator runs with
+# --allow-insecure-endpoints and an allow-list of exactly the sandbox's address. A real install
+# keeps the chart's default (https, the providers' public endpoints only).
+echo "==> helm install tunegate charts/tunegate -n tunegate-system --wait (insecure endpoints allowed: $node_ip:18080 only)"
 HELM_CACHE_HOME="$work/helm" HELM_CONFIG_HOME="$work/helm" HELM_DATA_HOME="$work/helm" \
   "$helm" install tunegate charts/tunegate -n tunegate-system --create-namespace --wait --timeout 5m \
-  --set fullnameOverride=tunegate >/dev/null
+  --set fullnameOverride=tunegate \
+  --set providerEndpoints.allowInsecure=true \
+  --set "providerEndpoints.allowed={$node_ip:18080}" >/dev/null
 echo "==> kubectl get pods -n tunegate-system"
 kubectl get pods -n tunegate-system -o wide
 
-echo "==> kubectl apply -f deploy/examples/ (provider baseURL 127.0.0.1:18080 -> $node_ip:18080 for the pod)"
+echo "==> kubectl apply -f deploy/examples/ (provider endpoint 127.0.0.1:18080 -> $node_ip:18080 for the pod)"
 kubectl apply -f deploy/examples/00-namespace.yaml >/dev/null
 node_addr() { sed "s#127.0.0.1:18080#$node_ip:18080#g" "$1"; }
 if [[ "$provider" == azure ]]; then
   # The same job against the Azure flavour: resource endpoint plus a dated api-version.
+  # The same job through an Azure OpenAI config: resource endpoint plus a dated api-version.
   for f in deploy/examples/*.yaml; do
-    [[ "$f" == */40-finetunejob.yaml ]] && continue
+    [[ "$f" == */35-clusterproviderconfig.yaml ]] && continue
     node_addr "$f"; echo "---"
   done | kubectl apply -f -
-  node_addr deploy/examples/40-finetunejob.yaml | sed -e 's|type: OpenAI|type: AzureOpenAI|' \
-      -e "s|baseURL: http://$node_ip:18080/v1|baseURL: http://$node_ip:18080\n    apiVersion: \"2024-10-21\"|" \
+  node_addr deploy/examples/35-clusterproviderconfig.yaml | sed -e 's|type: OpenAI|type: AzureOpenAI|' \
+      -e "s|endpoint: http://$node_ip:18080/v1|endpoint: http://$node_ip:18080\n  apiVersion: \"2024-10-21\"|" \
     | kubectl apply -f -
 else
   for f in deploy/examples/*.yaml; do node_addr "$f"; echo "---"; done | kubectl apply -f -
@@ -118,7 +124,8 @@ done
 [[ "$succeeded" == True ]] || { echo "timed out waiting for Succeeded" >&2; exit 1; }
 
 echo
-echo "==> kubectl get tds,ftj -n $ns -o wide"
+echo "==> kubectl get clusterproviderconfig; kubectl get tds,ftj -n $ns -o wide"
+kubectl get clusterproviderconfig -o wide
 kubectl -n "$ns" get tds,ftj -o wide
 echo
 echo "==> what redaction found in support-chats (counts only; the values never leave the cluster)"

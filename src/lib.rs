@@ -9,3 +9,4 @@ pub mod cli;
 pub mod controller;
 pub mod provider;
 pub mod source;
+pub mod tenancy;

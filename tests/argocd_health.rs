@@ -121,7 +121,7 @@ fn job(paused: bool, status: Option<Value>) -> Value {
         "apiVersion": "tunegate.dev/v1alpha1", "kind": "FineTuneJob",
         "metadata": {"name": "support-bot", "namespace": "team-a", "generation": 2},
         "spec": {"trainingDatasetRef": {"name": "support-chats"}, "paused": paused,
-                 "provider": {"type": "OpenAI", "credentialsSecretRef": {"name": "openai", "key": "apiKey"}},
+                 "providerRef": {"kind": "ClusterProviderConfig", "name": "openai"},
                  "model": "gpt-4o-mini-2024-07-18"}
     });
     if let Some(s) = status {

@@ -56,7 +56,16 @@ fn expected_namespaced_grants() -> BTreeSet<(String, String, String)> {
         ),
         (
             "tunegate.dev",
-            &["trainingdatasets/status", "finetunejobs/status"],
+            &["providerconfigs"],
+            &["get", "list", "watch", "patch"],
+        ),
+        (
+            "tunegate.dev",
+            &[
+                "trainingdatasets/status",
+                "finetunejobs/status",
+                "providerconfigs/status",
+            ],
             &["patch"],
         ),
         (
@@ -79,6 +88,7 @@ fn expected_namespaced_grants() -> BTreeSet<(String, String, String)> {
             &["jobs"],
             &["get", "list", "watch", "create", "delete"],
         ),
+        ("", &["persistentvolumeclaims"], &["get"]),
         ("", &["pods"], &["list"]),
         ("events.k8s.io", &["events"], &["create", "patch"]),
     ])
@@ -222,7 +232,21 @@ fn cluster_wide_mode_uses_a_cluster_role_with_exactly_the_needed_rules() {
         .iter()
         .find(|r| name(r) == "tunegate")
         .expect("ClusterRole tunegate");
-    assert_eq!(grants(&main["rules"]), expected_namespaced_grants());
+    let mut want = expected_namespaced_grants();
+    want.extend(triples(&[
+        (
+            "tunegate.dev",
+            &["clusterproviderconfigs"],
+            &["get", "list", "watch", "patch"],
+        ),
+        (
+            "tunegate.dev",
+            &["clusterproviderconfigs/status"],
+            &["patch"],
+        ),
+        ("", &["namespaces"], &["get"]),
+    ]));
+    assert_eq!(grants(&main["rules"]), want);
 
     let binding = of_kind(&docs, "ClusterRoleBinding")
         .into_iter()

@@ -205,11 +205,18 @@ async fn operator_as_the_chart_service_account_runs_the_happy_path() {
     // The chart in single-namespace mode: the operator's namespace and the team's namespace.
     let team = namespace("e2e");
     let release = format!("{team}-op");
+    // The sandbox is plain http on loopback: the chart's insecure switch and an allow-list of
+    // exactly its address (Helm values, rendered into the Deployment's arguments).
+    let sandbox_host = base.trim_start_matches("http://").to_string();
     let text = template_text(&[
         "--namespace",
         &release,
         "--set",
         &format!("watchNamespace={team}"),
+        "--set",
+        "providerEndpoints.allowInsecure=true",
+        "--set",
+        &format!("providerEndpoints.allowed={{{sandbox_host}}}"),
     ]);
     kubectl(&["create", "namespace", &release]).ok();
     kubectl_stdin(&["apply", "--server-side", "-f", "-"], &text).ok();
@@ -245,17 +252,28 @@ async fn operator_as_the_chart_service_account_runs_the_happy_path() {
     })
     .await;
 
-    // The examples, as a user applies them, in the team's namespace and against the sandbox.
+    // The examples, as a user applies them, in the team's namespace and against the sandbox. A
+    // single-namespace release serves namespaced ProviderConfigs only: the namespace owner's
+    // config and opted-in key stand in for the cluster admin's.
+    kubectl_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: openai, namespace: {team}, labels: {{tunegate.dev/credentials: \"true\"}}}}\nstringData: {{apiKey: {SANDBOX_KEY}}}\n---\napiVersion: tunegate.dev/v1alpha1\nkind: ProviderConfig\nmetadata: {{name: openai, namespace: {team}}}\nspec:\n  endpoint: {base}/v1\n  credentials: {{secretRef: {{name: openai, key: apiKey}}}}\n"
+        ),
+    )
+    .ok();
     for file in [
         "10-training-data-secret.yaml",
         "20-trainingdataset.yaml",
-        "30-openai-credentials.yaml",
         "40-finetunejob.yaml",
     ] {
         let yaml = std::fs::read_to_string(repo_root().join("deploy/examples").join(file))
             .unwrap()
             .replace("namespace: tunegate-demo", &format!("namespace: {team}"))
-            .replace("http://127.0.0.1:18080/v1", &format!("{base}/v1"));
+            .replace(
+                "providerRef: {kind: ClusterProviderConfig, name: openai}",
+                "providerRef: {kind: ProviderConfig, name: openai}",
+            );
         kubectl_stdin(&["apply", "-f", "-"], &yaml).ok();
     }
 
@@ -318,10 +336,9 @@ async fn operator_as_the_chart_service_account_runs_the_happy_path() {
         &op,
         || {
             let events = get_json(&["events.events.k8s.io", "-n", &team])?;
-            let secret = get_json(&["secret", "openai", "-n", &team])?;
-            let released = secret["metadata"]["finalizers"]
-                .as_array()
-                .is_none_or(|f| f.is_empty());
+            // The config's finalizer stays (it is on every config); no job needs it any more.
+            let config = get_json(&["providerconfig", "openai", "-n", &team])?;
+            let released = config["status"]["jobsInUse"] == 0;
             (released && reasons_of(&events).iter().any(|r| r == "Succeeded")).then_some(())
         },
     )

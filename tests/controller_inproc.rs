@@ -45,8 +45,15 @@ stringData:
 ---
 apiVersion: v1
 kind: Secret
-metadata: {{name: creds, namespace: {ns}}}
+metadata: {{name: creds, namespace: {ns}, labels: {{tunegate.dev/credentials: "true"}}}}
 stringData: {{apiKey: sk-test}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: ProviderConfig
+metadata: {{name: sandbox, namespace: {ns}}}
+spec:
+  endpoint: "{base_url}/v1"
+  credentials: {{secretRef: {{name: creds, key: apiKey}}}}
 ---
 apiVersion: tunegate.dev/v1alpha1
 kind: TrainingDataset
@@ -59,7 +66,7 @@ kind: FineTuneJob
 metadata: {{name: {name}, namespace: {ns}}}
 spec:
   trainingDatasetRef: {{name: {name}}}
-  provider: {{baseURL: "{base_url}/v1", credentialsSecretRef: {{name: creds, key: apiKey}}}}
+  providerRef: {{kind: ProviderConfig, name: sandbox}}
   model: gpt-4o-mini-2024-07-18
   paused: {paused}
   output: {{configMapName: {name}-model}}
@@ -134,6 +141,12 @@ async fn controllers_against_the_sandbox() {
         "--poll-seconds",
         "0.2",
         "--no-leader-election",
+        // The in-process sandbox is plain http on loopback: insecure on purpose, for tests only.
+        "--allow-insecure-endpoints",
+        "--allowed-endpoint",
+        "127.0.0.1:*",
+        "--operator-namespace",
+        "default",
     ])
     .args;
     let operator = tokio::spawn(run_with(
@@ -235,15 +248,15 @@ async fn controllers_against_the_sandbox() {
         }
     })
     .await;
-    let secrets2: Api<Secret> = Api::namespaced(client.clone(), &ns2);
-    let fins = secrets2
-        .get("creds")
+    let configs2: Api<tunegate_api::ProviderConfig> = Api::namespaced(client.clone(), &ns2);
+    let fins = configs2
+        .get("sandbox")
         .await
         .unwrap()
         .metadata
         .finalizers
         .unwrap_or_default();
-    assert_eq!(fins, vec!["tunegate.dev/credentials-in-use".to_string()]);
+    assert_eq!(fins, vec!["tunegate.dev/config-in-use".to_string()]);
     support::kubectl(&[
         "-n",
         &ns2,
@@ -263,16 +276,11 @@ async fn controllers_against_the_sandbox() {
         .collect();
     assert_eq!(statuses.iter().filter(|s| **s == "cancelled").count(), 1);
     assert_eq!(training_files(&st_sb), 0, "no file left at the provider");
-    wait("credentials finalizer released after deletion", 20, || {
-        let secrets2 = secrets2.clone();
+    wait("the config no longer in use after deletion", 20, || {
+        let configs2 = configs2.clone();
         async move {
-            let s = secrets2.get("creds").await.ok()?;
-            s.metadata
-                .finalizers
-                .clone()
-                .unwrap_or_default()
-                .is_empty()
-                .then_some(())
+            let c = configs2.get("sandbox").await.ok()?;
+            (c.status?.jobs_in_use == Some(0)).then_some(())
         }
     })
     .await;

@@ -26,10 +26,7 @@ fn finetunejob(ns: &str, name: &str) -> Value {
         "metadata": {"name": name, "namespace": ns},
         "spec": {
             "trainingDatasetRef": {"name": "support-chats"},
-            "provider": {
-                "type": "OpenAI",
-                "credentialsSecretRef": {"name": "openai", "key": "apiKey"},
-            },
+            "providerRef": {"kind": "ClusterProviderConfig", "name": "openai"},
             "model": "gpt-4o-mini-2024-07-18",
             "method": {"type": "Supervised", "hyperparameters": {"nEpochs": 3}},
         },
@@ -45,10 +42,17 @@ fn both_crds_are_established_and_discoverable() {
         "--timeout=30s",
         "crd/trainingdatasets.tunegate.dev",
         "crd/finetunejobs.tunegate.dev",
+        "crd/clusterproviderconfigs.tunegate.dev",
+        "crd/providerconfigs.tunegate.dev",
     ])
     .ok();
     let resources = kubectl(&["api-resources", "--api-group=tunegate.dev", "--no-headers"]).ok();
-    for (plural, short) in [("trainingdatasets", "tds"), ("finetunejobs", "ftj")] {
+    for (plural, short) in [
+        ("trainingdatasets", "tds"),
+        ("finetunejobs", "ftj"),
+        ("clusterproviderconfigs", "cpc"),
+        ("providerconfigs", "pc"),
+    ] {
         assert!(
             resources
                 .stdout
@@ -165,14 +169,19 @@ fn a_volume_path_is_relative_without_dot_dot() {
 }
 
 #[test]
-fn azure_requires_api_version() {
-    let ns = namespace("azure");
-    let mut job = finetunejob(&ns, "azure");
-    job["spec"]["provider"]["type"] = json!("AzureOpenAI");
-    job["spec"]["provider"]["baseURL"] = json!("https://acme.openai.azure.com/openai");
-    apply(&job).fails_with("apiVersion is required when type is AzureOpenAI");
-    job["spec"]["provider"]["apiVersion"] = json!("2024-10-21");
+fn jobs_name_a_config_and_carry_no_endpoint_or_credentials() {
+    let ns = namespace("ref");
+    let mut job = finetunejob(&ns, "ref");
+    job["spec"]["providerRef"] = json!({"kind": "Elsewhere", "name": "x"});
+    apply(&job).fails_with("spec.providerRef.kind");
+    // The old inline block is gone: the API server refuses it.
+    let mut job = finetunejob(&ns, "inline");
+    job["spec"]["provider"] = json!({"baseURL": "https://evil.example/v1", "credentialsSecretRef": {"name": "db", "key": "password"}});
+    apply(&job).fails_with("unknown field \"spec.provider\"");
+    let mut job = finetunejob(&ns, "immutable");
     apply(&job).ok();
+    job["spec"]["providerRef"]["name"] = json!("other");
+    apply(&job).fails_with("spec is immutable");
 }
 
 #[test]
@@ -251,8 +260,34 @@ fn get_shows_the_printer_columns() {
     let sources = json!([{"secret": {"name": "s", "key": "train.jsonl"}}]);
     apply(&dataset(&ns, "support-chats", sources)).ok();
     apply(&finetunejob(&ns, "support-bot")).ok();
-    let out = kubectl(&["get", "-n", &ns, "tds,ftj"]).ok();
-    let wide = kubectl(&["get", "-n", &ns, "tds,ftj", "-o", "wide"]).ok();
+    let config = |kind: &str, name: &str| {
+        json!({"apiVersion": "tunegate.dev/v1alpha1", "kind": kind,
+               "metadata": {"name": name, "namespace": ns},
+               "spec": {"type": "OpenAI", "credentials": {"secretRef": {"name": "k", "key": "apiKey"}}}})
+    };
+    apply(&config("ProviderConfig", "team")).ok();
+    let cpc = format!("{ns}-shared");
+    let mut c = config("ClusterProviderConfig", &cpc);
+    c["metadata"].as_object_mut().unwrap().remove("namespace");
+    apply(&c).ok();
+    let get = |extra: &[&str]| {
+        let mut args = vec!["get", "-n", &ns, "tds,ftj,pc"];
+        args.extend_from_slice(extra);
+        let mut cluster = vec!["get", "cpc", &cpc];
+        cluster.extend_from_slice(extra);
+        let a = kubectl(&args).ok().stdout;
+        a + &kubectl(&cluster).ok().stdout
+    };
+    let out = support::Kubectl {
+        success: true,
+        stdout: get(&[]),
+        stderr: String::new(),
+    };
+    let wide = support::Kubectl {
+        success: true,
+        stdout: get(&["-o", "wide"]),
+        stderr: String::new(),
+    };
     for crd in tunegate_api::crds() {
         let kind = crd.spec.names.kind.clone();
         for version in &crd.spec.versions {
@@ -273,6 +308,7 @@ fn get_shows_the_printer_columns() {
         }
     }
     assert!(out.stdout.contains("support-chats") && out.stdout.contains("support-bot"));
+    kubectl(&["delete", "cpc", &cpc]).ok();
 }
 
 #[test]

@@ -27,14 +27,35 @@ fn tunegate_crds_command_prints_the_committed_file() {
 }
 
 #[test]
-fn both_crds_have_status_subresource_and_printer_columns() {
-    assert_eq!(tunegate_api::crds().len(), 2);
-    for crd in tunegate_api::crds() {
+fn every_crd_has_status_subresource_and_printer_columns() {
+    let crds = tunegate_api::crds();
+    let names: Vec<String> = crds.iter().map(|c| c.spec.names.kind.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "TrainingDataset",
+            "FineTuneJob",
+            "ClusterProviderConfig",
+            "ProviderConfig"
+        ]
+    );
+    for crd in crds {
         let name = crd.metadata.name.clone().unwrap_or_default();
+        let kind = crd.spec.names.kind.clone();
         assert_eq!(crd.spec.group, "tunegate.dev");
-        assert_eq!(crd.spec.scope, "Namespaced");
+        let want_scope = if kind == "ClusterProviderConfig" {
+            "Cluster"
+        } else {
+            "Namespaced"
+        };
+        assert_eq!(crd.spec.scope, want_scope, "{name}");
         let categories = crd.spec.names.categories.clone().unwrap_or_default();
         assert_eq!(categories, vec!["tunegate".to_string()], "{name}");
+        let want_cols: &[&str] = if kind.ends_with("ProviderConfig") {
+            &["Type", "Ready", "Reason", "Age"]
+        } else {
+            &["Ready", "Model", "Age"]
+        };
         for v in &crd.spec.versions {
             assert!(
                 v.subresources
@@ -50,7 +71,7 @@ fn both_crds_have_status_subresource_and_printer_columns() {
                 .into_iter()
                 .map(|c| c.name)
                 .collect();
-            for want in ["Ready", "Model", "Age"] {
+            for want in want_cols {
                 assert!(cols.iter().any(|c| c == want), "{name} lacks column {want}");
             }
         }

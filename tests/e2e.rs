@@ -145,22 +145,33 @@ fn deleting_a_running_job_cancels_it_and_deletes_its_files() {
     ));
     running_at_the_sandbox(&ns, "victim", &sandbox);
     let uid = uid(&ns, "ftj", "victim");
-    let creds = get(&ns, "secret", "victim-creds").unwrap();
+    let config = get(&ns, "providerconfig", "victim").unwrap();
     assert_eq!(
-        creds["metadata"]["finalizers"][0],
-        "tunegate.dev/credentials-in-use"
+        config["metadata"]["finalizers"][0],
+        "tunegate.dev/config-in-use"
+    );
+    // In use: deleting the config now must wait for the job's clean-up.
+    support::kubectl(&[
+        "-n",
+        &ns,
+        "delete",
+        "providerconfig",
+        "victim",
+        "--wait=false",
+    ])
+    .ok();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        get(&ns, "providerconfig", "victim").is_some(),
+        "a config in use was deleted"
     );
     support::kubectl(&["-n", &ns, "delete", "ftj", "victim", "--timeout=60s"]).ok();
     let jobs = sandbox.jobs_for(&uid);
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["status"], "cancelled");
     assert_eq!(sandbox.live_files_for(&uid), 0, "zero files at the sandbox");
-    wait_for("credentials finalizer released", 30, || {
-        let s = get(&ns, "secret", "victim-creds")?;
-        s["metadata"]["finalizers"]
-            .as_array()
-            .is_none_or(|f| f.is_empty())
-            .then_some(())
+    wait_for("config finalizer released and the config gone", 60, || {
+        get(&ns, "providerconfig", "victim").is_none().then_some(())
     });
 }
 
@@ -207,7 +218,8 @@ fn bad_input_gives_clear_conditions() {
         ds("wrong-format", "Chat", "{secret: {name: completion, key: train.jsonl}}"),
         ds("chat-for-dpo", "Chat", "{secret: {name: good, key: train.jsonl}}"),
         format!(
-            "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: creds, namespace: {ns}}}\nstringData: {{apiKey: sk-e2e}}\n---\napiVersion: tunegate.dev/v1alpha1\nkind: FineTuneJob\nmetadata: {{name: dpo, namespace: {ns}}}\nspec:\n  trainingDatasetRef: {{name: chat-for-dpo}}\n  provider: {{baseURL: {url}, credentialsSecretRef: {{name: creds, key: apiKey}}}}\n  model: gpt-4o-mini-2024-07-18\n  method: {{type: DPO}}\n"
+            "---\n{config}apiVersion: tunegate.dev/v1alpha1\nkind: FineTuneJob\nmetadata: {{name: dpo, namespace: {ns}}}\nspec:\n  trainingDatasetRef: {{name: chat-for-dpo}}\n  providerRef: {{kind: ProviderConfig, name: creds}}\n  model: gpt-4o-mini-2024-07-18\n  method: {{type: DPO}}\n",
+            config = provider_config(&ns, "creds", &url, "")
         ),
     ]
     .concat();
@@ -354,10 +366,11 @@ fn twenty_percent_faults_still_succeed_without_duplicates() {
     }
 }
 
-/// A rotated pseudonymization key lives in a Secret the dataset controller does not watch (it
-/// carries no training-data label), so the dataset's digest goes stale. The upload's digest gate
-/// refuses (`DatasetChanged`, nothing uploaded), that refusal makes the dataset re-validate, and the
-/// job then uploads the bytes of the new digest: one file, pseudonymized with the new key.
+/// A rotated pseudonymization key (in a Secret opted in with the training-data label, which a
+/// referenced key needs) changes the dataset's digest. Whether the labelled-Secret watch or the
+/// upload's digest gate (`DatasetChanged`, nothing uploaded) notices first, the dataset is
+/// re-validated and the job uploads the bytes of the new digest: one file, pseudonymized with the
+/// new key. The job's config allows Pseudonymize explicitly (the default floor does not).
 #[test]
 fn a_rotated_pseudonymization_key_is_revalidated_before_upload() {
     let ns = support::namespace("e2e-rotate");
@@ -371,17 +384,25 @@ fn a_rotated_pseudonymization_key_is_revalidated_before_upload() {
         "",
     )
     .split("---\n")
+    .filter(|d| !d.trim().is_empty())
     .map(|d| {
-        d.replace(
+        let d = d.replace(
             "  format: Chat\n",
             "  format: Chat\n  redaction: {mode: Pseudonymize, pseudonymizationKeyRef: {name: rot-hmac, key: key}}\n",
-        )
+        );
+        if d.contains("\nkind: ProviderConfig\n") {
+            d + "  redactionFloor: {modes: [Mask, Pseudonymize]}\n"
+        } else {
+            d
+        }
     })
     .collect();
-    let (setup, job) = (docs[..3].join("---\n"), docs[3].clone());
+    let n = docs.len();
+    assert_eq!(n, 5, "data, credentials, config, dataset, job");
+    let (setup, job) = (docs[..n - 1].join("---\n"), docs[n - 1].clone());
     let hmac = |k: &str| {
         format!(
-            "apiVersion: v1\nkind: Secret\nmetadata: {{name: rot-hmac, namespace: {ns}}}\nstringData: {{key: {k}}}\n"
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: rot-hmac, namespace: {ns}, labels: {{tunegate.dev/training-data: \"true\"}}}}\nstringData: {{key: {k}}}\n"
         )
     };
     apply(&format!("{}---\n{setup}", hmac("first-key-0123456789")));

@@ -105,14 +105,49 @@ fn examples_cover_the_documented_cases() {
             .any(|d| d["spec"]["redaction"]["mode"] == "Pseudonymize"
                 && !d["spec"]["redaction"]["pseudonymizationKeyRef"].is_null())
     );
-    assert!(
-        jobs.iter()
-            .any(|j| j["spec"]["provider"]["type"] == "OpenAI")
-    );
-    assert!(
-        jobs.iter()
-            .any(|j| j["spec"]["provider"]["type"] == "AzureOpenAI")
-    );
+    let configs: Vec<&Value> = docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| kind(d).ends_with("ProviderConfig"))
+        .collect();
+    for t in ["OpenAI", "AzureOpenAI"] {
+        assert!(
+            configs.iter().any(|c| c["spec"]["type"] == t),
+            "no {t} config"
+        );
+    }
+    assert!(configs.iter().any(|c| kind(c) == "ClusterProviderConfig"));
+    assert!(configs.iter().any(|c| kind(c) == "ProviderConfig"));
+    // Every job names a config in the examples (a ProviderConfig in its own namespace).
+    for j in &jobs {
+        let r = &j["spec"]["providerRef"];
+        let want_kind = r["kind"].as_str().unwrap_or("ClusterProviderConfig");
+        assert!(
+            configs.iter().any(|c| kind(c) == want_kind
+                && c["metadata"]["name"] == r["name"]
+                && (want_kind == "ClusterProviderConfig"
+                    || c["metadata"]["namespace"] == j["metadata"]["namespace"])),
+            "{} names {want_kind} {}, not in the examples",
+            name(j),
+            r["name"]
+        );
+    }
+    // Namespaced configs' credentials are opted in.
+    for c in configs.iter().filter(|c| kind(c) == "ProviderConfig") {
+        let secret = c["spec"]["credentials"]["secretRef"]["name"]
+            .as_str()
+            .unwrap();
+        let ns = &c["metadata"]["namespace"];
+        let obj = docs
+            .iter()
+            .map(|(_, o)| o)
+            .find(|o| kind(o) == "Secret" && name(o) == secret && &o["metadata"]["namespace"] == ns)
+            .unwrap_or_else(|| panic!("Secret {secret} of {} not in the examples", name(c)));
+        assert_eq!(
+            obj["metadata"]["labels"]["tunegate.dev/credentials"], "true",
+            "{secret}"
+        );
+    }
 
     // Every Secret/ConfigMap a dataset reads is in the same file set, same namespace, labelled.
     for d in &datasets {

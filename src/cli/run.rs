@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -25,7 +25,11 @@ use crate::cli::leader;
 use crate::controller::metrics::Metrics;
 use crate::controller::ports::RemoteFactory;
 use crate::controller::{Config, Context, dataset, finetune};
-use tunegate_api::{FineTuneJob, TRAINING_DATA_LABEL, TrainingDataset};
+use crate::tenancy::endpoints::EndpointPolicy;
+use crate::tenancy::reconcile::{self as configs, ConfigContext, TenancySettings};
+use tunegate_api::{
+    ClusterProviderConfig, FineTuneJob, ProviderConfig, TRAINING_DATA_LABEL, TrainingDataset,
+};
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -77,6 +81,23 @@ pub struct RunArgs {
     /// Namespace of the Lease; defaults to --namespace, then $POD_NAMESPACE, then `default`.
     #[arg(long, env = "TUNEGATE_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
+    /// The operator's own namespace, where ClusterProviderConfig credentials Secrets live.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub operator_namespace: Option<String>,
+    /// Provider endpoints any provider config may name, as `host[:port]` (`*` is one DNS label;
+    /// `:*` any port; without a port the scheme's default). Repeat or comma-separate. Default: the
+    /// public endpoints of the supported providers (api.openai.com, *.openai.azure.com,
+    /// *.cognitiveservices.azure.com, bedrock.*.amazonaws.com, S3).
+    #[arg(
+        long = "allowed-endpoint",
+        env = "TUNEGATE_ALLOWED_ENDPOINTS",
+        value_delimiter = ','
+    )]
+    pub allowed_endpoints: Vec<String>,
+    /// INSECURE, for local sandboxes and tests only: allow plain-http endpoints and loopback or
+    /// private addresses (they must still be on the allow-list).
+    #[arg(long, env = "TUNEGATE_ALLOW_INSECURE_ENDPOINTS")]
+    pub allow_insecure_endpoints: bool,
 }
 
 /// A controller whose cache holds objects without `managedFields`: nothing reads them, and at
@@ -178,6 +199,24 @@ pub async fn check_crds(client: &Client, ns: Option<&str>) -> Result<(), RunErro
     if let Err(e) = api::<FineTuneJob>(client, ns).list_metadata(&lp).await {
         return Err(if missing(&e) {
             RunError::CrdsMissing("finetunejobs.tunegate.dev")
+        } else {
+            e.into()
+        });
+    }
+    if let Err(e) = api::<ProviderConfig>(client, ns).list_metadata(&lp).await {
+        return Err(if missing(&e) {
+            RunError::CrdsMissing("providerconfigs.tunegate.dev")
+        } else {
+            e.into()
+        });
+    }
+    if ns.is_none()
+        && let Err(e) = Api::<ClusterProviderConfig>::all(client.clone())
+            .list_metadata(&lp)
+            .await
+    {
+        return Err(if missing(&e) {
+            RunError::CrdsMissing("clusterproviderconfigs.tunegate.dev")
         } else {
             e.into()
         });
@@ -302,6 +341,18 @@ pub async fn run_with(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = client(&args).await?;
     let ns = args.namespace.as_deref();
+    let endpoints = EndpointPolicy::new(&args.allowed_endpoints, args.allow_insecure_endpoints)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    if args.allow_insecure_endpoints {
+        tracing::warn!(
+            "--allow-insecure-endpoints: plain-http and loopback/private provider endpoints are allowed; for local sandboxes and tests only"
+        );
+    }
+    let tenancy = Arc::new(TenancySettings {
+        endpoints,
+        operator_namespace: args.operator_namespace.clone(),
+        single_namespace: ns.is_some(),
+    });
     check_crds(&client, ns).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -363,6 +414,8 @@ pub async fn run_with(
         datasets: tds_ctrl.store(),
         jobs: ftj_ctrl.store(),
         event_cursors: Default::default(),
+        tenancy: tenancy.clone(),
+        slots: Default::default(),
     });
     let labelled = watcher::Config::default().labels(&format!("{TRAINING_DATA_LABEL}=true"));
     let ds_store = ctx.datasets.clone();
@@ -410,7 +463,7 @@ pub async fn run_with(
         )
         .watches(
             api::<TrainingDataset>(&client, ns),
-            wc,
+            wc.clone(),
             move |d: TrainingDataset| {
                 let ns = d.namespace().unwrap_or_default();
                 finetune::jobs_using_dataset(&job_store.state(), &ns, &d.name_any())
@@ -420,6 +473,49 @@ pub async fn run_with(
         .graceful_shutdown_on(shutdown(stop_rx.clone()))
         .run(finetune::reconcile, finetune::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
+    let config_ctx = Arc::new(ConfigContext {
+        client: client.clone(),
+        jobs: ctx.jobs.clone(),
+        settings: tenancy.clone(),
+    });
+    let namespaced_configs = Controller::new(api::<ProviderConfig>(&client, ns), wc.clone())
+        .watches(
+            api::<FineTuneJob>(&client, ns),
+            wc.clone(),
+            |j: FineTuneJob| configs::namespaced_config_of(&j),
+        )
+        .with_config(ControllerConfig::default().concurrency(2))
+        .graceful_shutdown_on(shutdown(stop_rx.clone()))
+        .run(
+            configs::reconcile_namespaced,
+            configs::error_policy,
+            config_ctx.clone(),
+        )
+        .for_each(|_| futures::future::ready(()));
+    // The cluster kind only when watching the whole cluster: a single-namespace operator has no
+    // business with cluster-scoped configs (nor the RBAC to read its own namespace's Secrets).
+    let cluster_configs = if ns.is_none() {
+        Controller::new(
+            Api::<ClusterProviderConfig>::all(client.clone()),
+            wc.clone(),
+        )
+        .watches(
+            api::<FineTuneJob>(&client, ns),
+            wc.clone(),
+            |j: FineTuneJob| configs::cluster_config_of(&j),
+        )
+        .with_config(ControllerConfig::default().concurrency(2))
+        .graceful_shutdown_on(shutdown(stop_rx.clone()))
+        .run(
+            configs::reconcile_cluster,
+            configs::error_policy,
+            config_ctx,
+        )
+        .for_each(|_| futures::future::ready(()))
+        .left_future()
+    } else {
+        futures::future::ready(()).right_future()
+    };
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers started");
 
     let lost = async move {
@@ -432,7 +528,7 @@ pub async fn run_with(
         }
     };
     let lost_leadership = tokio::select! {
-        _ = futures::future::join(datasets, jobs) => false,
+        _ = futures::future::join4(datasets, jobs, namespaced_configs, cluster_configs) => false,
         l = lost => l,
     };
     let _ = stop_tx.send(true);

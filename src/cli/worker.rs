@@ -140,7 +140,7 @@ fn upload(args: &UploadArgs) -> WorkerResult {
     let Ok(provider_json) = std::env::var(crate::controller::worker::PROVIDER_ENV) else {
         return err("ProviderSpecMissing");
     };
-    let Ok(provider) = serde_json::from_str::<tunegate_api::ProviderSpec>(&provider_json) else {
+    let Ok(provider) = serde_json::from_str::<crate::provider::Target>(&provider_json) else {
         return err("ProviderSpecInvalid");
     };
     let api_key = match std::fs::read_to_string(&args.api_key_file) {

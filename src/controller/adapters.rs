@@ -10,11 +10,11 @@ use super::metrics::Metrics;
 use super::ports::{
     JobRequest, Remote, RemoteError, RemoteEvent, RemoteFactory, RemoteFile, RemoteJob, UploadBody,
 };
+use crate::provider::Target;
 use crate::provider::{
     self, FileUpload, FineTuneProvider, FineTuningJob, JobCreate, Operation, ProviderError,
     ProviderOptions, RequestObserver, RequestOutcome,
 };
-use tunegate_api::ProviderSpec;
 
 /// Counts every outbound provider request in the operator's metrics.
 struct MetricsObserver(Arc<Metrics>);
@@ -43,7 +43,7 @@ impl HttpRemotes {
 }
 
 /// Cache key: a digest of the spec and the key, so the map never holds the key itself.
-fn cache_key(spec: &ProviderSpec, api_key: &str) -> String {
+fn cache_key(spec: &Target, api_key: &str) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(spec).unwrap_or_default());
@@ -53,7 +53,7 @@ fn cache_key(spec: &ProviderSpec, api_key: &str) -> String {
 }
 
 impl RemoteFactory for HttpRemotes {
-    fn build(&self, spec: &ProviderSpec, api_key: &str) -> Result<Box<dyn Remote>, RemoteError> {
+    fn build(&self, spec: &Target, api_key: &str) -> Result<Box<dyn Remote>, RemoteError> {
         let key = cache_key(spec, api_key);
         if let Ok(cache) = self.cache.lock()
             && let Some(p) = cache.get(&key)
@@ -66,7 +66,7 @@ impl RemoteFactory for HttpRemotes {
             file_ready_timeout: Duration::from_secs(30),
             ..Default::default()
         };
-        let p = provider::from_spec(spec, api_key.as_bytes(), options).map_err(classify)?;
+        let p = provider::from_target(spec, api_key.as_bytes(), options).map_err(classify)?;
         if let Ok(mut cache) = self.cache.lock() {
             // Rotated keys leave stale entries; bound the map rather than track usage.
             if cache.len() >= 256 {

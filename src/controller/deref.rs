@@ -74,6 +74,8 @@ pub enum Problem {
     Source(SourceProblem),
     #[error("Secret {secret} has no non-empty key {key}")]
     KeyNotFound { secret: String, key: String },
+    #[error("{0}")]
+    Key(source::KeyProblem),
 }
 
 impl Problem {
@@ -82,6 +84,7 @@ impl Problem {
         match self {
             Problem::Source(p) => p.reason(),
             Problem::KeyNotFound { .. } => Reason::PseudonymizationKeyNotFound,
+            Problem::Key(k) => Reason::parse(k.reason()),
         }
     }
 }
@@ -140,16 +143,33 @@ async fn pseudonymization_key(
         return Ok(Ok(None));
     };
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let found = secrets
-        .get_opt(&secret_name)
-        .await?
-        .and_then(|s| source::secret_key_bytes(&s, &key))
-        .filter(|k| !k.is_empty());
+    let existing = secrets.get_opt(&secret_name).await?;
+    let generated = ds.spec.redaction.pseudonymization_key_ref.is_none();
+    // A referenced key needs the opt-in label (its value is not read otherwise); a generated key
+    // counts only if this dataset (by uid) owns it, so a Secret planted under that name with a
+    // key someone knows is refused.
+    let found = if generated {
+        match &existing {
+            Some(s) => {
+                let uid = ds.uid().ok_or(Error::MissingField("uid"))?;
+                match source::generated_key(s, &secret_name, &key, &uid) {
+                    Ok(k) => k,
+                    Err(p) => return Ok(Err(Problem::Key(p))),
+                }
+            }
+            None => None,
+        }
+    } else {
+        match source::referenced_key(existing.as_ref(), &secret_name, &key) {
+            Ok(k) => Some(k),
+            Err(source::KeyProblem::NotFound { .. }) => None,
+            Err(p) => return Ok(Err(Problem::Key(p))),
+        }
+    };
     if let Some(k) = found {
         return Ok(Ok(Some(k)));
     }
-    let generated = ds.spec.redaction.pseudonymization_key_ref.is_none();
-    if !generated || access == KeyAccess::ReadOnly {
+    if !generated || access == KeyAccess::ReadOnly || existing.is_some() {
         return Ok(Err(Problem::KeyNotFound {
             secret: secret_name,
             key,

@@ -25,8 +25,6 @@ use tunegate_api::{FineTuneJob, TrainingDataset};
 pub const FIELD_MANAGER: &str = "tunegate";
 /// Finalizer on FineTuneJobs: remote cleanup before the resource goes.
 pub const JOB_FINALIZER: &str = "tunegate.dev/cleanup";
-/// Finalizer on credentials Secrets while jobs using them have live remote objects.
-pub const CREDENTIALS_FINALIZER: &str = "tunegate.dev/credentials-in-use";
 
 /// Settings from the command line.
 #[derive(Clone, Debug)]
@@ -68,6 +66,10 @@ pub struct Context {
     /// with a real status change, so without this every poll would re-publish (409) the events
     /// seen since that write; after a restart the status cursor and the 409 take over.
     pub event_cursors: EventCursors,
+    /// Endpoint allow-list and where ClusterProviderConfig credentials live.
+    pub tenancy: Arc<crate::tenancy::reconcile::TenancySettings>,
+    /// Concurrency slots per provider config and namespace (jobs admitted, not finished).
+    pub slots: crate::tenancy::admission::Slots,
 }
 
 /// Last published provider event id per FineTuneJob uid (entries leave when the job finishes).

@@ -12,8 +12,6 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
-use tunegate_api::ProviderSpec;
-
 /// A classified provider error. Messages come from the provider and carry no request content.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RemoteError {
@@ -124,7 +122,11 @@ pub trait Remote: Send + Sync {
     fn delete_model(&self, model: &str) -> BoxFuture<'_, Result<(), RemoteError>>;
 }
 
-/// Builds a `Remote` for a provider spec and API key.
+/// Builds a `Remote` for a provider target (from a provider config) and API key.
 pub trait RemoteFactory: Send + Sync {
-    fn build(&self, spec: &ProviderSpec, api_key: &str) -> Result<Box<dyn Remote>, RemoteError>;
+    fn build(
+        &self,
+        target: &crate::provider::Target,
+        api_key: &str,
+    ) -> Result<Box<dyn Remote>, RemoteError>;
 }

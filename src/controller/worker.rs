@@ -74,7 +74,8 @@ fn hardened() -> SecurityContext {
     }
 }
 
-/// Env var carrying the provider spec (JSON) into the upload worker.
+/// Env var carrying the provider target (JSON: type, endpoint, organization, ...) into the upload
+/// worker.
 pub const PROVIDER_ENV: &str = "TUNEGATE_PROVIDER_SPEC";
 /// Where the upload worker finds the API key.
 pub const CREDENTIALS_FILE: &str = "/run/tunegate/credentials/apiKey";
@@ -102,7 +103,10 @@ pub fn validate_job(
 /// What an upload worker uploads.
 #[derive(Clone, Debug)]
 pub struct UploadSpec {
-    pub provider: tunegate_api::ProviderSpec,
+    /// Where to upload (no credentials in it).
+    pub target: crate::provider::Target,
+    /// The (Secret, key) of the config's credentials, mounted as a file.
+    pub credentials: (String, String),
     pub filename: String,
     pub expected_bytes: u64,
     pub expected_digest: String,
@@ -132,7 +136,6 @@ pub fn upload_job(
     key: Option<(String, String)>,
     upload: &UploadSpec,
 ) -> Result<Job, serde_json::Error> {
-    let creds = upload.provider.credentials_secret_ref.clone();
     build(
         name,
         Some(namespace.to_string()),
@@ -140,7 +143,7 @@ pub fn upload_job(
         ds,
         config,
         key,
-        Some((creds.name, creds.key)),
+        Some(upload.credentials.clone()),
         vec![
             "worker".into(),
             "upload".into(),
@@ -157,7 +160,7 @@ pub fn upload_job(
         ],
         vec![(
             PROVIDER_ENV.to_string(),
-            serde_json::to_string(&upload.provider)?,
+            serde_json::to_string(&upload.target)?,
         )],
     )
 }

@@ -72,6 +72,9 @@ impl HttpProvider {
             .connect_timeout(options.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("tunegate/", env!("CARGO_PKG_VERSION")))
+            // Never follow redirects: a redirect would carry the API key (reqwest keeps `api-key`
+            // across hosts) to a host the endpoint allow-list never approved.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ProviderError::InvalidConfig(format!("cannot build HTTP client: {e}")))?;
         let auth = endpoint.headers(&key)?;

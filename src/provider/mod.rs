@@ -37,7 +37,7 @@ pub use types::{
     check_grader,
 };
 
-use tunegate_api::{ProviderSpec, ProviderType};
+use tunegate_api::ProviderType;
 
 /// Everything the controller does at a provider. Object-safe; every method is one logical
 /// operation with retries inside (except uploads, whose bodies cannot be replayed: see
@@ -211,35 +211,65 @@ impl std::fmt::Debug for ProviderOptions {
     }
 }
 
-/// The dialect and base URL a `ProviderSpec` describes.
-pub fn endpoint_from_spec(spec: &ProviderSpec) -> Result<Endpoint, ProviderError> {
-    match spec.type_ {
-        ProviderType::OpenAI => Endpoint::new(
-            spec.base_url.as_deref().unwrap_or(OPENAI_DEFAULT_BASE_URL),
-            Dialect::OpenAi {
-                organization: spec.organization.clone(),
-                project: spec.project.clone(),
-            },
-        ),
-        ProviderType::AzureOpenAI => {
-            let base = spec.base_url.as_deref().ok_or_else(|| {
-                ProviderError::InvalidConfig("AzureOpenAI needs baseURL (the endpoint)".into())
-            })?;
-            let api_version = spec.api_version.clone().ok_or_else(|| {
-                ProviderError::InvalidConfig("AzureOpenAI needs apiVersion".into())
-            })?;
-            Endpoint::new(base, Dialect::Azure { api_version })
+/// Where and how to call a provider, as resolved from a provider config: what the provider client
+/// is built from (and what the upload worker receives, as JSON). No credentials in it.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    #[serde(rename = "type")]
+    pub type_: ProviderType,
+    /// The effective endpoint, already checked against the operator's allow-list.
+    pub endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+}
+
+impl Target {
+    /// The target of a config's settings at an (allowed) endpoint.
+    pub fn new(settings: &tunegate_api::ProviderSettings, endpoint: &str) -> Self {
+        Self {
+            type_: settings.type_,
+            endpoint: endpoint.to_string(),
+            organization: settings.organization.clone(),
+            project: settings.project.clone(),
+            api_version: settings.api_version.clone(),
         }
     }
 }
 
-/// Builds the provider a `FineTuneJob` names, from its spec and the key bytes from its Secret.
-pub fn from_spec(
-    spec: &ProviderSpec,
+/// The dialect and base URL of a target.
+pub fn endpoint_from_target(t: &Target) -> Result<Endpoint, ProviderError> {
+    match t.type_ {
+        ProviderType::OpenAI => Endpoint::new(
+            &t.endpoint,
+            Dialect::OpenAi {
+                organization: t.organization.clone(),
+                project: t.project.clone(),
+            },
+        ),
+        ProviderType::AzureOpenAI => {
+            let api_version = t.api_version.clone().ok_or_else(|| {
+                ProviderError::InvalidConfig("AzureOpenAI needs apiVersion".into())
+            })?;
+            Endpoint::new(&t.endpoint, Dialect::Azure { api_version })
+        }
+        ProviderType::Bedrock => Err(ProviderError::InvalidConfig(
+            "Bedrock has no HTTP client in this build".into(),
+        )),
+    }
+}
+
+/// Builds the provider client for a target and the key bytes from its config's Secret.
+pub fn from_target(
+    target: &Target,
     api_key: &[u8],
     options: ProviderOptions,
 ) -> Result<Arc<dyn FineTuneProvider>, ProviderError> {
-    let endpoint = endpoint_from_spec(spec)?;
+    let endpoint = endpoint_from_target(target)?;
     let key = ApiKey::from_bytes(api_key)?;
     Ok(Arc::new(HttpProvider::new(endpoint, key, options)?))
 }

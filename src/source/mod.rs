@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use kube::api::Api;
 use kube::{Client, Resource};
 
@@ -116,7 +116,8 @@ where
     }
 }
 
-/// Checks every Secret/ConfigMap source exists and is opted in, reading metadata only.
+/// Checks every source exists and is opted in, reading metadata only: Secrets, ConfigMaps and
+/// the PersistentVolumeClaims of volume sources (before any worker mounts one).
 pub async fn check_allowed(
     client: &Client,
     namespace: &str,
@@ -124,15 +125,91 @@ pub async fn check_allowed(
 ) -> Result<(), SourceProblem> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
     for (index, s) in sources.iter().enumerate() {
         match (&s.secret, &s.config_map, &s.volume) {
             (Some(r), None, None) => check_meta(&secrets, index, "Secret", &r.name).await?,
             (None, Some(r), None) => check_meta(&cms, index, "ConfigMap", &r.name).await?,
-            (None, None, Some(_)) => {}
+            (None, None, Some(v)) => {
+                check_meta(&pvcs, index, "PersistentVolumeClaim", &v.claim_name).await?
+            }
             _ => return Err(SourceProblem::Invalid { index }),
         }
     }
     Ok(())
+}
+
+/// Why a pseudonymization key Secret cannot be used. Names the Secret, never its value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProblem {
+    #[error("pseudonymization key Secret {name} lacks the label {TRAINING_DATA_LABEL}=\"true\"")]
+    NotAllowed { name: String },
+    #[error("pseudonymization key Secret {name} has no non-empty key {key}")]
+    NotFound { name: String, key: String },
+    #[error(
+        "Secret {name} has the generated key's name but is not owned by this dataset; delete it or reference a key explicitly"
+    )]
+    NotOwned { name: String },
+}
+
+impl KeyProblem {
+    /// CamelCase condition reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            KeyProblem::NotAllowed { .. } => "PseudonymizationKeyNotAllowed",
+            KeyProblem::NotFound { .. } => "PseudonymizationKeyNotFound",
+            KeyProblem::NotOwned { .. } => "PseudonymizationKeyNotOwned",
+        }
+    }
+}
+
+/// Whether `secret` is controlled by the object with `owner_uid` (a planted Secret with the
+/// generated key's name is not: ownerReferences carry the uid, which nobody can choose).
+pub fn owned_by(secret: &Secret, owner_uid: &str) -> bool {
+    secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == owner_uid && o.controller == Some(true))
+}
+
+/// Checks a referenced pseudonymization key Secret (opt-in label, non-empty key) and returns the
+/// key bytes. The value is looked at only after the label check.
+pub fn referenced_key(
+    secret: Option<&Secret>,
+    name: &str,
+    key: &str,
+) -> Result<Vec<u8>, KeyProblem> {
+    let not_found = || KeyProblem::NotFound {
+        name: name.to_string(),
+        key: key.to_string(),
+    };
+    let secret = secret.ok_or_else(not_found)?;
+    if !label_allows(secret.metadata.labels.as_ref()) {
+        return Err(KeyProblem::NotAllowed {
+            name: name.to_string(),
+        });
+    }
+    secret_key_bytes(secret, key)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(not_found)
+}
+
+/// Checks a generated key Secret (owned by the dataset with `owner_uid`) and returns the key
+/// bytes; `Ok(None)` when it has no key yet.
+pub fn generated_key(
+    secret: &Secret,
+    name: &str,
+    key: &str,
+    owner_uid: &str,
+) -> Result<Option<Vec<u8>>, KeyProblem> {
+    if !owned_by(secret, owner_uid) {
+        return Err(KeyProblem::NotOwned {
+            name: name.to_string(),
+        });
+    }
+    Ok(secret_key_bytes(secret, key).filter(|k| !k.is_empty()))
 }
 
 /// Reads every Secret/ConfigMap source, in order, after checking the label from metadata. The
@@ -253,6 +330,61 @@ mod tests {
         };
         assert_eq!(config_map_key_bytes(&cm, "b"), Some(b"y".to_vec()));
         assert_eq!(config_map_key_bytes(&cm, "a"), None);
+    }
+
+    fn secret_yaml(y: &str) -> Secret {
+        serde_yaml::from_str(y).expect("secret fixture")
+    }
+
+    #[test]
+    fn referenced_keys_need_the_label() {
+        let unlabelled = secret_yaml("metadata: {name: db}\nstringData: {password: hunter2}");
+        let e = referenced_key(Some(&unlabelled), "db", "password").unwrap_err();
+        assert_eq!(e.reason(), "PseudonymizationKeyNotAllowed");
+        assert!(!e.to_string().contains("hunter2"));
+        let labelled = secret_yaml(
+            "metadata: {name: k, labels: {tunegate.dev/training-data: 'true'}}\nstringData: {key: abc}",
+        );
+        assert_eq!(
+            referenced_key(Some(&labelled), "k", "key"),
+            Ok(b"abc".to_vec())
+        );
+        assert_eq!(
+            referenced_key(Some(&labelled), "k", "other")
+                .unwrap_err()
+                .reason(),
+            "PseudonymizationKeyNotFound"
+        );
+        assert_eq!(
+            referenced_key(None, "k", "key").unwrap_err().reason(),
+            "PseudonymizationKeyNotFound"
+        );
+    }
+
+    #[test]
+    fn generated_keys_must_be_owned_by_the_dataset() {
+        let planted = secret_yaml("metadata: {name: ds-hmac}\nstringData: {key: chosen-by-tenant}");
+        assert_eq!(
+            generated_key(&planted, "ds-hmac", "key", "uid-1")
+                .unwrap_err()
+                .reason(),
+            "PseudonymizationKeyNotOwned"
+        );
+        let foreign_owner = secret_yaml(
+            "metadata: {name: ds-hmac, ownerReferences: [{apiVersion: tunegate.dev/v1alpha1, kind: TrainingDataset, name: ds, uid: uid-2, controller: true}]}\nstringData: {key: k}",
+        );
+        assert!(generated_key(&foreign_owner, "ds-hmac", "key", "uid-1").is_err());
+        let not_controller = secret_yaml(
+            "metadata: {name: ds-hmac, ownerReferences: [{apiVersion: tunegate.dev/v1alpha1, kind: TrainingDataset, name: ds, uid: uid-1}]}\nstringData: {key: k}",
+        );
+        assert!(generated_key(&not_controller, "ds-hmac", "key", "uid-1").is_err());
+        let owned = secret_yaml(
+            "metadata: {name: ds-hmac, ownerReferences: [{apiVersion: tunegate.dev/v1alpha1, kind: TrainingDataset, name: ds, uid: uid-1, controller: true}]}\nstringData: {key: k}",
+        );
+        assert_eq!(
+            generated_key(&owned, "ds-hmac", "key", "uid-1"),
+            Ok(Some(b"k".to_vec()))
+        );
     }
 
     #[test]

@@ -76,8 +76,12 @@ ClusterRole (cluster-wide mode) and a Role in the watched namespace (single-name
   resources: ["finetunejobs"]
   verbs: ["get", "list", "watch", "patch"]
 # Status is written by server-side apply.
+# ProviderConfigs: Ready and usage in status; the tunegate.dev/config-in-use finalizer (patch).
 - apiGroups: ["tunegate.dev"]
-  resources: ["trainingdatasets/status", "finetunejobs/status"]
+  resources: ["providerconfigs"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["tunegate.dev"]
+  resources: ["trainingdatasets/status", "finetunejobs/status", "providerconfigs/status"]
   verbs: ["patch"]
 # Worker Jobs, generated key Secrets and output ConfigMaps name their owner with
 # blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement admission plugin allows only
@@ -96,6 +100,10 @@ ClusterRole (cluster-wide mode) and a Role in the watched namespace (single-name
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create", "patch"]
+# Volume sources: the PVC's tunegate.dev/training-data opt-in label is read before any worker.
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get"]
 # Worker Jobs that read volume sources or upload their output. A finished upload worker is deleted
 # once its result is read, so the next attempt gets a fresh Job; validation workers expire by TTL.
 - apiGroups: ["batch"]
@@ -109,4 +117,19 @@ ClusterRole (cluster-wide mode) and a Role in the watched namespace (single-name
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end -}}
+
+
+{{/* Cluster-wide mode only: ClusterProviderConfigs and the namespace labels their
+namespaceSelector is evaluated on. */}}
+{{- define "tunegate.clusterRules" -}}
+- apiGroups: ["tunegate.dev"]
+  resources: ["clusterproviderconfigs"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["tunegate.dev"]
+  resources: ["clusterproviderconfigs/status"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get"]
 {{- end -}}

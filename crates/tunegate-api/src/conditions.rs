@@ -173,6 +173,51 @@ reasons! {
     /// `retention.model: DeleteWithResource` asked of a provider whose API cannot delete the
     /// model (Azure OpenAI's data plane): refused before anything is uploaded.
     ModelDeletionUnsupported,
+    // Provider configs.
+    /// A provider config is usable: endpoint allowed, credentials resolve.
+    Ready,
+    /// The endpoint is not https, not public, or not on the operator's allow-list.
+    EndpointNotAllowed,
+    /// A namespaced config's credentials Secret lacks `tunegate.dev/credentials: "true"`.
+    CredentialsNotOptedIn,
+    /// The namespace selector cannot be evaluated.
+    InvalidNamespaceSelector,
+    /// The provider type has no client in this build.
+    ProviderTypeNotSupported,
+    /// The operator does not know its own namespace.
+    OperatorNamespaceUnknown,
+    /// A single-namespace operator serves no ClusterProviderConfigs.
+    ClusterProviderConfigUnavailable,
+    /// The config could not be evaluated.
+    InvalidConfig,
+    /// The config is being deleted.
+    Deleting,
+    // FineTuneJob admission.
+    /// The named provider config does not exist.
+    ProviderConfigNotFound,
+    /// The named provider config is not Ready.
+    ProviderConfigNotReady,
+    /// The named provider config is being deleted.
+    ProviderConfigDeleting,
+    /// The ClusterProviderConfig does not select the job's namespace.
+    NamespaceNotAllowed,
+    /// The model is not in the config's allowedModels.
+    ModelNotAllowed,
+    /// A dataset's redaction is below the config's floor.
+    RedactionBelowFloor,
+    /// The namespace runs as many jobs through the config as it allows.
+    ConcurrentJobLimitReached,
+    /// A redacted file is larger than the config allows.
+    UploadTooLarge,
+    /// The namespace's monthly trained-token budget would be exceeded.
+    TrainedTokenBudgetExceeded,
+    /// Volume datasets need a namespaced ProviderConfig (the worker mounts the key).
+    VolumeSourceNeedsProviderConfig,
+    // Pseudonymization keys.
+    /// A referenced key Secret lacks the opt-in label.
+    PseudonymizationKeyNotAllowed,
+    /// The generated key's Secret is not owned by the dataset.
+    PseudonymizationKeyNotOwned,
 }
 
 impl std::fmt::Display for Reason {

@@ -12,48 +12,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-use super::{LocalObjectRef, SecretKeyRef};
-
-/// Hosted fine-tuning provider.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ProviderType {
-    /// OpenAI's API (`https://api.openai.com/v1` unless baseURL says otherwise).
-    #[default]
-    OpenAI,
-    /// Azure OpenAI (`{endpoint}/openai/...?api-version=`); needs `apiVersion` and `baseURL`.
-    AzureOpenAI,
-}
-
-/// Where and as whom the job runs.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.type != 'AzureOpenAI' || has(self.apiVersion)").message("apiVersion is required when type is AzureOpenAI").reason(Reason::FieldValueRequired))]
-#[x_kube(validation = Rule::new("self.type != 'AzureOpenAI' || has(self.baseURL)").message("baseURL (the Azure OpenAI endpoint) is required when type is AzureOpenAI").reason(Reason::FieldValueRequired))]
-pub struct ProviderSpec {
-    /// Provider type: OpenAI or AzureOpenAI.
-    #[serde(rename = "type", default)]
-    pub type_: ProviderType,
-    /// API base URL. Defaults to `https://api.openai.com/v1` for OpenAI; for AzureOpenAI it is the
-    /// resource endpoint, e.g. `https://my-resource.openai.azure.com`.
-    #[serde(rename = "baseURL", default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://"))]
-    pub base_url: Option<String>,
-    /// Secret key holding the API key. The Secret must be in this namespace; tunegate adds the
-    /// finalizer `tunegate.dev/credentials-in-use` while remote objects made with it still exist.
-    pub credentials_secret_ref: SecretKeyRef,
-    /// OpenAI organization id, sent as `OpenAI-Organization`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
-    pub organization: Option<String>,
-    /// OpenAI project id, sent as `OpenAI-Project`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
-    pub project: Option<String>,
-    /// Azure OpenAI data-plane API version, e.g. `2024-10-21`. Required for AzureOpenAI.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
-    pub api_version: Option<String>,
-}
+use super::{LocalObjectRef, ProviderConfigRef};
 
 /// A hyperparameter that is either `"auto"` (the provider chooses) or an explicit positive value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -288,15 +247,17 @@ pub struct OutputSpec {
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.trainingDatasetRef == oldSelf.trainingDatasetRef && self.provider == oldSelf.provider && self.model == oldSelf.model && self.method == oldSelf.method && has(self.validationDatasetRef) == has(oldSelf.validationDatasetRef) && (!has(self.validationDatasetRef) || self.validationDatasetRef == oldSelf.validationDatasetRef) && has(self.suffix) == has(oldSelf.suffix) && (!has(self.suffix) || self.suffix == oldSelf.suffix) && has(self.seed) == has(oldSelf.seed) && (!has(self.seed) || self.seed == oldSelf.seed) && has(self.output) == has(oldSelf.output) && (!has(self.output) || self.output == oldSelf.output)").message("spec is immutable after creation, except paused, retention and deletionPolicy").reason(Reason::FieldValueForbidden))]
+#[x_kube(validation = Rule::new("self.trainingDatasetRef == oldSelf.trainingDatasetRef && self.providerRef == oldSelf.providerRef && self.model == oldSelf.model && self.method == oldSelf.method && has(self.validationDatasetRef) == has(oldSelf.validationDatasetRef) && (!has(self.validationDatasetRef) || self.validationDatasetRef == oldSelf.validationDatasetRef) && has(self.suffix) == has(oldSelf.suffix) && (!has(self.suffix) || self.suffix == oldSelf.suffix) && has(self.seed) == has(oldSelf.seed) && (!has(self.seed) || self.seed == oldSelf.seed) && has(self.output) == has(oldSelf.output) && (!has(self.output) || self.output == oldSelf.output)").message("spec is immutable after creation, except paused, retention and deletionPolicy").reason(Reason::FieldValueForbidden))]
 pub struct FineTuneJobSpec {
     /// The TrainingDataset (same namespace) whose redacted output is the training file.
     pub training_dataset_ref: LocalObjectRef,
     /// Optional TrainingDataset (same namespace) used as the validation file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_dataset_ref: Option<LocalObjectRef>,
-    /// The provider and its credentials.
-    pub provider: ProviderSpec,
+    /// The provider config this job runs through: a ClusterProviderConfig (made by a cluster
+    /// admin) or a ProviderConfig in this namespace. It decides the endpoint, the credentials,
+    /// the allowed models, the redaction floor and the limits; the job chooses none of them.
+    pub provider_ref: ProviderConfigRef,
     /// Base model to fine-tune, e.g. `gpt-4o-mini-2024-07-18`.
     #[schemars(length(min = 1, max = 256))]
     pub model: String,

@@ -7,6 +7,7 @@ pub mod common;
 pub mod conditions;
 pub mod dataset;
 pub mod finetunejob;
+pub mod providerconfig;
 pub mod redaction;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -15,6 +16,7 @@ use kube::CustomResourceExt;
 pub use common::*;
 pub use dataset::*;
 pub use finetunejob::*;
+pub use providerconfig::*;
 pub use redaction::*;
 
 /// API group of every tunegate resource.
@@ -23,12 +25,17 @@ pub const GROUP: &str = "tunegate.dev";
 /// Label a source Secret or ConfigMap must carry before tunegate reads it (confused-deputy guard).
 pub const TRAINING_DATA_LABEL: &str = "tunegate.dev/training-data";
 
-/// Both CRDs, in the order they are printed and installed.
+/// Every CRD, in the order they are printed and installed.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![TrainingDataset::crd(), FineTuneJob::crd()]
+    vec![
+        TrainingDataset::crd(),
+        FineTuneJob::crd(),
+        ClusterProviderConfig::crd(),
+        ProviderConfig::crd(),
+    ]
 }
 
-/// Both CRDs as one multi-document YAML stream, exactly what `crds/` holds.
+/// Every CRD as one multi-document YAML stream, exactly what `crds/` holds.
 pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
     let mut out = String::new();
     for crd in crds() {

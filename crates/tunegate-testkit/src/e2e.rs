@@ -139,16 +139,34 @@ pub struct Operator {
     pub log: PathBuf,
 }
 
+/// The namespace where tests put ClusterProviderConfig credentials (the operator's own).
+pub const OPERATOR_NAMESPACE: &str = "tunegate-system";
+
 impl Operator {
+    /// The operator watching `namespace` only. INSECURE on purpose: the sandbox is plain http on
+    /// loopback, so tests run with `--allow-insecure-endpoints` and an allow-list of
+    /// `127.0.0.1:*` (override with `TUNEGATE_ALLOWED_ENDPOINTS` in `env`).
     pub fn start(namespace: &str, env: &[(&str, &str)]) -> Operator {
-        Self::start_with(namespace, env, &[])
+        Self::start_scoped(Some(namespace), env, &[])
     }
 
     /// [`Operator::start`] with extra `tunegate run` arguments.
     pub fn start_with(namespace: &str, env: &[(&str, &str)], args: &[&str]) -> Operator {
+        Self::start_scoped(Some(namespace), env, args)
+    }
+
+    /// The operator watching every namespace (ClusterProviderConfigs are served only then), with
+    /// `tunegate-system` as its own namespace.
+    pub fn start_cluster_wide(env: &[(&str, &str)]) -> Operator {
+        support::kubectl(&["create", "namespace", OPERATOR_NAMESPACE]);
+        Self::start_scoped(None, env, &[])
+    }
+
+    fn start_scoped(namespace: Option<&str>, env: &[(&str, &str)], args: &[&str]) -> Operator {
         let cp = support::control_plane();
         let log = cp.dir().join(format!(
-            "operator-{namespace}-{}.log",
+            "operator-{}-{}.log",
+            namespace.unwrap_or("all"),
             Instant::now().elapsed().as_nanos() + u128::from(std::process::id()) + rand_suffix()
         ));
         let file = std::fs::File::create(&log).expect("log file");
@@ -157,19 +175,27 @@ impl Operator {
             "run",
             "--kubeconfig",
             &cp.kubeconfig().display().to_string(),
-            "--namespace",
-            namespace,
             "--metrics-addr",
             "127.0.0.1:0",
             "--poll-seconds",
             "0.5",
             "--log-format",
             "json",
+            "--operator-namespace",
+            OPERATOR_NAMESPACE,
+            "--allow-insecure-endpoints",
         ])
         .args(args)
         .env("RUST_LOG", "info")
+        .env("TUNEGATE_ALLOWED_ENDPOINTS", "127.0.0.1:*")
         .stdout(Stdio::null())
         .stderr(file.try_clone().expect("log"));
+        if let Some(ns) = namespace {
+            cmd.args(["--namespace", ns]);
+        } else {
+            // Several cluster-wide operators in one test binary would fight; one lease decides.
+            cmd.args(["--lease-namespace", OPERATOR_NAMESPACE]);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -287,7 +313,32 @@ pub fn indent(text: &str, n: usize) -> String {
     text.lines().map(|l| format!("{pad}{l}\n")).collect()
 }
 
-/// Manifests: a labelled data Secret, credentials, a dataset and a FineTuneJob.
+/// A namespaced ProviderConfig `name` at `endpoint` with the labelled credentials Secret
+/// `{name}-creds` (key `apiKey` = `sk-e2e`, the sandbox's key), and `extra` spec lines.
+pub fn provider_config(ns: &str, name: &str, endpoint: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: {name}-creds
+  namespace: {ns}
+  labels: {{tunegate.dev/credentials: "true"}}
+stringData: {{apiKey: sk-e2e}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: ProviderConfig
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  type: OpenAI
+  endpoint: {endpoint}
+  credentials: {{secretRef: {{name: {name}-creds, key: apiKey}}}}
+{extra}---
+"#
+    )
+}
+
+/// Manifests: a labelled data Secret, a ProviderConfig (with its labelled credentials) at
+/// `base_url`, a dataset and a FineTuneJob through that config.
 pub fn scenario(ns: &str, name: &str, base_url: &str, data: &str, ftj_extra: &str) -> String {
     format!(
         r#"apiVersion: v1
@@ -299,12 +350,7 @@ metadata:
 stringData:
   train.jsonl: |
 {data}---
-apiVersion: v1
-kind: Secret
-metadata: {{name: {name}-creds, namespace: {ns}}}
-stringData: {{apiKey: sk-e2e}}
----
-apiVersion: tunegate.dev/v1alpha1
+{config}apiVersion: tunegate.dev/v1alpha1
 kind: TrainingDataset
 metadata: {{name: {name}, namespace: {ns}}}
 spec:
@@ -317,14 +363,12 @@ kind: FineTuneJob
 metadata: {{name: {name}, namespace: {ns}}}
 spec:
   trainingDatasetRef: {{name: {name}}}
-  provider:
-    type: OpenAI
-    baseURL: {base_url}
-    credentialsSecretRef: {{name: {name}-creds, key: apiKey}}
+  providerRef: {{kind: ProviderConfig, name: {name}}}
   model: gpt-4o-mini-2024-07-18
   suffix: e2e
 {ftj_extra}"#,
-        data = indent(data, 4)
+        data = indent(data, 4),
+        config = provider_config(ns, name, base_url, "")
     )
 }
 
@@ -340,4 +384,61 @@ pub fn uid(ns: &str, kind: &str, name: &str) -> String {
         .as_str()
         .expect("uid")
         .to_string()
+}
+
+/// A plain HTTP listener on loopback that records every request it receives and answers each
+/// with `200 {}`: stands for a server a tenant controls, to prove what reached it (or nothing).
+pub struct RecordingListener {
+    pub url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl RecordingListener {
+    pub fn start() -> RecordingListener {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind recorder");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let received: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Default::default();
+        let sink = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    // Read what arrives (headers and any body) until the client pauses.
+                    while let Ok(n) = stream.read(&mut chunk) {
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if buf.len() > 64 << 20 {
+                            break;
+                        }
+                    }
+                    if let Ok(mut s) = sink.lock() {
+                        s.push(buf);
+                    }
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                    );
+                });
+            }
+        });
+        RecordingListener { url, received }
+    }
+
+    /// Every request received so far, raw.
+    pub fn requests(&self) -> Vec<Vec<u8>> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Whether `needle` appeared in any request.
+    pub fn saw(&self, needle: &str) -> bool {
+        self.requests()
+            .iter()
+            .any(|r| r.windows(needle.len()).any(|w| w == needle.as_bytes()))
+    }
 }

@@ -106,7 +106,7 @@ fn problem_verdict(p: &Problem) -> Verdict {
             reason: p.reason(),
             message: p.to_string(),
         },
-        Problem::KeyNotFound { .. } => Verdict::PipelineFailed {
+        Problem::KeyNotFound { .. } | Problem::Key(_) => Verdict::PipelineFailed {
             reason: p.reason(),
             message: p.to_string(),
         },

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
@@ -24,8 +24,9 @@ use self::upload::Streamed;
 use super::deref::{self, Data, Inputs, KeyAccess};
 use super::ports::{JobRequest, Remote, RemoteError, RemoteJob};
 use super::worker::{self, WorkerResult};
-use super::{CREDENTIALS_FINALIZER, Context, Error, FIELD_MANAGER, JOB_FINALIZER, name_ns};
+use super::{Context, Error, FIELD_MANAGER, JOB_FINALIZER, name_ns};
 use crate::source;
+use crate::tenancy::admission;
 use tunegate_api::conditions::{ConditionUpdate, Reason, Status, set_condition, types};
 use tunegate_api::{
     FineTuneJob, FineTuneJobStatus, LedgerState, RemoteFileRef, RemoteKind, RemoteStatus,
@@ -113,6 +114,7 @@ struct Run<'a> {
     status: FineTuneJobStatus,
     persisted: Option<FineTuneJobStatus>,
     remote: Option<Arc<dyn Remote>>,
+    resolved: Option<admission::Resolved>,
     training: Option<TrainingDataset>,
     validation: Option<TrainingDataset>,
 }
@@ -133,6 +135,7 @@ impl<'a> Run<'a> {
             status,
             persisted: obj.status.clone(),
             remote: None,
+            resolved: None,
             training: None,
             validation: None,
         })
@@ -182,30 +185,31 @@ impl<'a> Run<'a> {
         self.ctx.event(self.obj, type_, reason, action, note).await;
     }
 
+    /// The provider client, built from the job's config only (its endpoint, checked against the
+    /// allow-list, and its credentials). Also used for clean-up, so it needs the endpoint and the
+    /// key to hold, not the config to admit new work.
     async fn remote(&mut self) -> Result<Result<Arc<dyn Remote>, (Reason, String)>, Error> {
         if self.remote.is_none() {
-            let p = &self.obj.spec.provider;
-            let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-            let key = secrets
-                .get_opt(&p.credentials_secret_ref.name)
-                .await?
-                .and_then(|s| source::secret_key_bytes(&s, &p.credentials_secret_ref.key))
-                .and_then(|k| String::from_utf8(k).ok())
-                .map(|k| k.trim().to_string())
-                .filter(|k| !k.is_empty());
-            let Some(key) = key else {
-                return Ok(Err((
-                    Reason::CredentialsNotFound,
-                    format!(
-                        "Secret {} has no key {}",
-                        p.credentials_secret_ref.name, p.credentials_secret_ref.key
-                    ),
-                )));
+            let resolved = match admission::resolve(
+                &self.ctx.client,
+                &self.ctx.tenancy,
+                &self.ns,
+                &self.obj.spec.provider_ref,
+                admission::Purpose::Cleanup,
+            )
+            .await?
+            {
+                Ok(r) => r,
+                Err(refusal) => {
+                    return Ok(Err((Reason::parse(refusal.reason), refusal.message)));
+                }
             };
-            match self.ctx.remotes.build(p, &key) {
+            let target = crate::provider::Target::new(&resolved.settings, &resolved.endpoint);
+            match self.ctx.remotes.build(&target, &resolved.api_key) {
                 Ok(r) => self.remote = Some(Arc::from(r)),
                 Err(e) => return Ok(Err((Reason::InvalidProvider, e.to_string()))),
             }
+            self.resolved = Some(resolved);
         }
         match &self.remote {
             Some(r) => Ok(Ok(r.clone())),
@@ -234,19 +238,6 @@ impl<'a> Run<'a> {
 
     async fn apply(mut self) -> Result<Action, Error> {
         let ledger_has_job = plan::ledger_id(&self.status.ledger, RemoteKind::Job, None).is_some();
-        if !ledger_has_job && plan::model_deletion_impossible(&self.obj.spec) {
-            // Refused before anything leaves the cluster: otherwise deleting this resource would
-            // wait forever for a deletion Azure's data plane cannot do. `retention` is mutable,
-            // so changing it to Retain lets the job go on.
-            let msg =
-                "retention.model DeleteWithResource cannot be honoured: Azure OpenAI deletes \
-                       fine-tuned models only in its control plane (after their deployments); \
-                       set retention.model: Retain"
-                    .to_string();
-            self.set(types::READY, false, Reason::ModelDeletionUnsupported, msg);
-            self.save().await?;
-            return Ok(Action::await_change());
-        }
         let check = if ledger_has_job {
             None
         } else {
@@ -286,13 +277,19 @@ impl<'a> Run<'a> {
                     let Some((t, v)) = &facts else {
                         return Err(Error::MissingField("dataset"));
                     };
+                    if let Some(a) = self.admit().await? {
+                        return Ok(a);
+                    }
                     let f = match role {
                         Role::Training => t.clone(),
                         Role::Validation => v.clone().ok_or(Error::MissingField("validation"))?,
                     };
                     self.upload(role, f).await?
                 }
-                Step::CreateJob => self.create_job().await?,
+                Step::CreateJob => match self.admit().await? {
+                    Some(a) => Some(a),
+                    None => self.create_job().await?,
+                },
                 Step::Poll { job_id } => self.poll(&job_id).await?,
                 Step::Finish { job_id } => Some(self.finish(&job_id).await?),
             };
@@ -368,7 +365,6 @@ impl<'a> Run<'a> {
                 ..
             } => (parts, key),
         };
-        self.ensure_credentials_finalizer().await?;
         let req = upload::StreamRequest {
             spec: ds.spec.clone(),
             input: Box::new(super::dataset::concat(parts)),
@@ -429,13 +425,23 @@ impl<'a> Run<'a> {
         let name =
             worker::upload_job_name(&self.name, &self.uid, role.as_str(), &facts.redacted_digest);
         let Some(job) = jobs.get_opt(&name).await? else {
-            self.ensure_credentials_finalizer().await?;
             let owner = self
                 .obj
                 .controller_owner_ref(&())
                 .ok_or(Error::MissingField("uid"))?;
+            let resolved = self
+                .resolved
+                .clone()
+                .ok_or(Error::MissingField("provider config"))?;
+            let credentials = resolved
+                .settings
+                .credentials
+                .as_ref()
+                .map(|c| (c.secret_ref.name.clone(), c.secret_ref.key.clone()))
+                .ok_or(Error::MissingField("credentials"))?;
             let upload = worker::UploadSpec {
-                provider: self.obj.spec.provider.clone(),
+                target: crate::provider::Target::new(&resolved.settings, &resolved.endpoint),
+                credentials,
                 filename: plan::upload_filename(&self.uid, role),
                 expected_bytes: facts.redacted_bytes,
                 expected_digest: facts.redacted_digest.clone(),
@@ -891,7 +897,7 @@ impl<'a> Run<'a> {
             };
             self.event(t, &reason_word, "Finish", msg).await;
         }
-        self.release_credentials().await?;
+        self.release_slot();
         Ok(Action::await_change())
     }
 
@@ -1074,7 +1080,7 @@ impl<'a> Run<'a> {
         if self.obj.spec.deletion_policy == tunegate_api::DeletionPolicy::Orphan {
             plan::mark_retained(&mut self.status.ledger);
             self.save().await?;
-            self.release_credentials().await?;
+            self.release_slot();
             return Ok(Action::await_change());
         }
         // Objects may exist that a crash kept out of the ledger; only the credentials can tell.
@@ -1112,65 +1118,104 @@ impl<'a> Run<'a> {
             "remote objects cleaned up".into(),
         );
         self.save().await?;
-        self.release_credentials().await?;
+        self.release_slot();
         Ok(Action::await_change())
     }
 
-    /// Adds the credentials finalizer before the first remote object is created.
-    async fn ensure_credentials_finalizer(&self) -> Result<(), Error> {
-        let name = &self.obj.spec.provider.credentials_secret_ref.name;
-        let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-        let Some(meta) = secrets.get_metadata_opt(name).await? else {
-            return Ok(());
-        };
-        let mut fins = meta.metadata.finalizers.clone().unwrap_or_default();
-        if fins.iter().any(|f| f == CREDENTIALS_FINALIZER) {
-            return Ok(());
-        }
-        fins.push(CREDENTIALS_FINALIZER.to_string());
-        let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": meta.metadata.resource_version}});
-        secrets
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-        Ok(())
+    /// Frees this job's concurrency slot at its config (finished, or deleted).
+    fn release_slot(&self) {
+        self.ctx.slots.release(&self.uid);
     }
 
-    /// Removes the credentials finalizer once no job using the Secret could need it.
-    async fn release_credentials(&self) -> Result<(), Error> {
-        let name = &self.obj.spec.provider.credentials_secret_ref.name;
-        if plan::needs_credentials(&self.obj.spec, &self.status.ledger) {
-            return Ok(());
-        }
-        // Another job that has not uploaded yet adds the finalizer itself before it does; the
-        // resourceVersion precondition below makes the two patches race safely.
-        let others_need = self.ctx.jobs.state().iter().any(|j| {
-            j.uid().as_deref() != Some(self.uid.as_str())
-                && j.namespace().as_deref() == Some(self.ns.as_str())
-                && j.spec.provider.credentials_secret_ref.name == *name
-                && j.status
-                    .as_ref()
-                    .is_some_and(|s| plan::needs_credentials(&j.spec, &s.ledger))
-        });
-        if others_need {
-            return Ok(());
-        }
-        let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-        let Some(meta) = secrets.get_metadata_opt(name).await? else {
-            return Ok(());
+    /// Admission before any new remote work (upload, job creation): the config the job names must
+    /// be usable for this namespace, allow the model, and every dataset must meet its redaction
+    /// floor and limits. A refusal is a condition; nothing is sent.
+    async fn admit(&mut self) -> Result<Option<Action>, Error> {
+        let r = self.obj.spec.provider_ref.clone();
+        let resolved = match admission::resolve(
+            &self.ctx.client,
+            &self.ctx.tenancy,
+            &self.ns,
+            &r,
+            admission::Purpose::NewWork,
+        )
+        .await?
+        {
+            Ok(x) => x,
+            Err(refusal) => {
+                return self
+                    .blocked(
+                        Reason::parse(refusal.reason),
+                        refusal.message,
+                        Duration::from_secs(30),
+                    )
+                    .await;
+            }
         };
-        let fins = meta.metadata.finalizers.clone().unwrap_or_default();
-        if !fins.iter().any(|f| f == CREDENTIALS_FINALIZER) {
-            return Ok(());
+        let mut datasets: Vec<(&'static str, &TrainingDataset)> = Vec::new();
+        if let Some(t) = &self.training {
+            datasets.push(("training", t));
         }
-        let kept: Vec<String> = fins
-            .into_iter()
-            .filter(|f| f != CREDENTIALS_FINALIZER)
-            .collect();
-        let patch = serde_json::json!({"metadata": {"finalizers": kept, "resourceVersion": meta.metadata.resource_version}});
-        secrets
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-        Ok(())
+        if let Some(v) = &self.validation {
+            datasets.push(("validation", v));
+        }
+        if r.kind == tunegate_api::ProviderConfigKind::ClusterProviderConfig
+            && datasets
+                .iter()
+                .any(|(_, d)| source::has_volume(&d.spec.sources))
+        {
+            return self
+                .blocked(
+                    Reason::VolumeSourceNeedsProviderConfig,
+                    "volume-source datasets upload through a worker in this namespace, which would need the ClusterProviderConfig's key here; use a namespaced ProviderConfig".into(),
+                    Duration::from_secs(300),
+                )
+                .await;
+        }
+        if plan::model_deletion_impossible(&resolved.settings.type_, &self.obj.spec) {
+            // Refused before anything leaves the cluster: otherwise deleting this resource would
+            // wait forever for a deletion Azure's data plane cannot do. `retention` is mutable,
+            // so changing it to Retain lets the job go on.
+            let msg = "retention.model DeleteWithResource cannot be honoured: Azure OpenAI deletes \
+                       fine-tuned models only in its control plane (after their deployments); \
+                       set retention.model: Retain"
+                .to_string();
+            return self
+                .blocked(
+                    Reason::ModelDeletionUnsupported,
+                    msg,
+                    Duration::from_secs(300),
+                )
+                .await;
+        }
+        let limit = resolved.settings.limits.concurrent_jobs_per_namespace;
+        let active = self
+            .ctx
+            .slots
+            .acquire(&self.ctx.jobs.state(), &r, &self.ns, &self.uid, limit);
+        let verdict = admission::admit(
+            &resolved,
+            &self.obj.spec,
+            &self.ns,
+            &datasets,
+            active,
+            Timestamp::now(),
+        );
+        if let Err(refusal) = verdict {
+            self.release_slot();
+            let wait = if matches!(
+                refusal.reason,
+                "ConcurrentJobLimitReached" | "TrainedTokenBudgetExceeded"
+            ) {
+                Duration::from_secs(30)
+            } else {
+                Duration::from_secs(300)
+            };
+            return self
+                .blocked(Reason::parse(refusal.reason), refusal.message, wait)
+                .await;
+        }
+        Ok(None)
     }
 }
 
@@ -1243,7 +1288,7 @@ spec:
   trainingDatasetRef: {{name: chats}}
   validationDatasetRef: {{name: held-out}}
   model: gpt-4o-mini-2024-07-18
-  provider: {{type: OpenAI, credentialsSecretRef: {{name: creds, key: apiKey}}}}
+  providerRef: {{name: shared}}
 status:
   conditions:
   - {{type: Uploaded, status: "{status}", reason: {reason}, message: m, lastTransitionTime: "2026-01-01T00:00:00Z"}}

@@ -319,8 +319,11 @@ pub fn set_state(
 /// The ledger state of a job for a provider status word.
 /// Whether the spec asks for a model deletion the provider's API cannot do: Azure OpenAI's data
 /// plane has no operation to delete a fine-tuned model.
-pub fn model_deletion_impossible(spec: &tunegate_api::FineTuneJobSpec) -> bool {
-    spec.provider.type_ == tunegate_api::ProviderType::AzureOpenAI
+pub fn model_deletion_impossible(
+    provider: &tunegate_api::ProviderType,
+    spec: &tunegate_api::FineTuneJobSpec,
+) -> bool {
+    *provider == tunegate_api::ProviderType::AzureOpenAI
         && spec.retention.model == tunegate_api::ModelRetention::DeleteWithResource
 }
 
@@ -358,7 +361,7 @@ mod tests {
         serde_yaml::from_str(&format!(
             r#"
 trainingDatasetRef: {{name: d}}
-provider: {{credentialsSecretRef: {{name: openai, key: apiKey}}}}
+providerRef: {{name: openai}}
 model: gpt-4o-mini-2024-07-18
 {extra}
 "#
@@ -602,20 +605,21 @@ ledger:
 
     #[test]
     fn azure_cannot_promise_model_deletion() {
-        let spec = |provider: &str, model: &str| -> FineTuneJobSpec {
+        use tunegate_api::ProviderType::{AzureOpenAI, OpenAI};
+        let spec = |model: &str| -> FineTuneJobSpec {
             serde_yaml::from_str(&format!(
-                "trainingDatasetRef: {{name: d}}\nprovider: {{type: {provider}, credentialsSecretRef: {{name: c, key: k}}}}\nmodel: gpt-4o-mini\nretention: {{model: {model}}}\n"
+                "trainingDatasetRef: {{name: d}}\nproviderRef: {{kind: ClusterProviderConfig, name: p}}\nmodel: gpt-4o-mini\nretention: {{model: {model}}}\n"
             ))
             .unwrap()
         };
-        assert!(model_deletion_impossible(&spec(
-            "AzureOpenAI",
-            "DeleteWithResource"
-        )));
-        assert!(!model_deletion_impossible(&spec("AzureOpenAI", "Retain")));
-        assert!(!model_deletion_impossible(&spec(
-            "OpenAI",
-            "DeleteWithResource"
-        )));
+        assert!(model_deletion_impossible(
+            &AzureOpenAI,
+            &spec("DeleteWithResource")
+        ));
+        assert!(!model_deletion_impossible(&AzureOpenAI, &spec("Retain")));
+        assert!(!model_deletion_impossible(
+            &OpenAI,
+            &spec("DeleteWithResource")
+        ));
     }
 }
