@@ -35,6 +35,11 @@ fn helm(args: &[&str]) -> packaging::Run {
 fn install(name: &str, release_ns: &str, team: &str, extra: &[&str]) {
     let chart = packaging::chart_dir();
     let watch = format!("watchNamespace={team}");
+    // INSECURE on purpose: the sandbox is plain http on the node's bridge address.
+    let allowed = format!(
+        "providerEndpoints.allowed={{{}:*}}",
+        support::full_cluster().network().node_ip
+    );
     let mut args = vec![
         "install",
         name,
@@ -44,6 +49,10 @@ fn install(name: &str, release_ns: &str, team: &str, extra: &[&str]) {
         "--create-namespace",
         "--set",
         &watch,
+        "--set",
+        "providerEndpoints.allowInsecure=true",
+        "--set",
+        &allowed,
         "--wait",
         "--timeout",
         "5m",

@@ -46,7 +46,7 @@ spec:
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
-metadata: {{name: datasets, namespace: {ns}}}
+metadata: {{name: datasets, namespace: {ns}, labels: {{tunegate.dev/training-data: "true"}}}}
 spec:
   accessModes: [ReadOnlyMany]
   storageClassName: tunegate-test
@@ -105,7 +105,35 @@ spec:
 
 fn operator(ns: &str, args: &[&str]) -> Operator {
     let image = support::operator_image_ref();
-    Operator::start_with(ns, &[("TUNEGATE_WORKER_IMAGE", image.as_str())], args)
+    // INSECURE on purpose: the sandbox is plain http on the node's bridge address.
+    let allowed = format!("{}:*", support::full_cluster().network().node_ip);
+    Operator::start_with(
+        ns,
+        &[
+            ("TUNEGATE_WORKER_IMAGE", image.as_str()),
+            ("TUNEGATE_ALLOWED_ENDPOINTS", allowed.as_str()),
+        ],
+        args,
+    )
+}
+
+/// A namespaced ProviderConfig `p` at `url` with its opted-in credentials Secret `creds`.
+fn provider(ns: &str, url: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: creds, namespace: {ns}, labels: {{tunegate.dev/credentials: "true"}}}}
+stringData: {{apiKey: sk-e2e}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: ProviderConfig
+metadata: {{name: p, namespace: {ns}}}
+spec:
+  type: OpenAI
+  endpoint: {url}
+  credentials: {{secretRef: {{name: creds, key: apiKey}}}}
+"#
+    )
 }
 
 /// The sandbox on the node address, where pods (upload workers) reach it over the bridge.
@@ -162,20 +190,16 @@ fn volume_dataset_is_validated_and_uploaded_by_real_worker_pods_then_ttl_collect
 
     // The upload worker reaches the provider (the sandbox on the node address) from its pod.
     apply(&format!(
-        r#"apiVersion: v1
-kind: Secret
-metadata: {{name: creds, namespace: {ns}}}
-stringData: {{apiKey: sk-e2e}}
----
+        r#"{provider}---
 apiVersion: tunegate.dev/v1alpha1
 kind: FineTuneJob
 metadata: {{name: volftj, namespace: {ns}}}
 spec:
   trainingDatasetRef: {{name: vol}}
-  provider: {{baseURL: {url}, credentialsSecretRef: {{name: creds, key: apiKey}}}}
+  providerRef: {{kind: ProviderConfig, name: p}}
   model: gpt-4o-mini-2024-07-18
 "#,
-        url = sandbox.base_url()
+        provider = provider(&ns, &sandbox.base_url())
     ));
     wait_condition(
         &ns,
@@ -288,21 +312,17 @@ fn garbage_collector_deletes_worker_jobs_and_the_output_config_map_with_their_ow
     apply(&volume_dataset(&ns, "owned"));
     wait_condition(&ns, "tds", "owned", "Ready", "True", Some("Valid"), 240);
     apply(&format!(
-        r#"apiVersion: v1
-kind: Secret
-metadata: {{name: creds, namespace: {ns}}}
-stringData: {{apiKey: sk-e2e}}
----
+        r#"{provider}---
 apiVersion: tunegate.dev/v1alpha1
 kind: FineTuneJob
 metadata: {{name: owner, namespace: {ns}}}
 spec:
   trainingDatasetRef: {{name: owned}}
-  provider: {{baseURL: {url}, credentialsSecretRef: {{name: creds, key: apiKey}}}}
+  providerRef: {{kind: ProviderConfig, name: p}}
   model: gpt-4o-mini-2024-07-18
   output: {{configMapName: owner-model}}
 "#,
-        url = sandbox.base_url()
+        provider = provider(&ns, &sandbox.base_url())
     ));
     wait_condition(&ns, "ftj", "owner", "Ready", "True", Some("Succeeded"), 240);
     assert!(get(&ns, "configmap", "owner-model").is_some());

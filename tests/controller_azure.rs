@@ -43,8 +43,13 @@ stringData:
 ---
 apiVersion: v1
 kind: Secret
-metadata: {{name: creds, namespace: {ns}}}
+metadata: {{name: creds, namespace: {ns}, labels: {{tunegate.dev/credentials: "true"}}}}
 stringData: {{apiKey: sk-test}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: ProviderConfig
+metadata: {{name: {name}, namespace: {ns}}}
+spec: {provider}
 ---
 apiVersion: tunegate.dev/v1alpha1
 kind: TrainingDataset
@@ -57,7 +62,7 @@ kind: FineTuneJob
 metadata: {{name: {name}, namespace: {ns}}}
 spec:
   trainingDatasetRef: {{name: {name}}}
-  provider: {provider}
+  providerRef: {{kind: ProviderConfig, name: {name}}}
   model: gpt-4o-mini-2024-07-18
 "#,
         data = data(12)
@@ -138,6 +143,12 @@ async fn operator(cp: &tunegate_testenv::ControlPlane) -> tokio::task::JoinHandl
         "--poll-seconds",
         "0.2",
         "--no-leader-election",
+        // INSECURE on purpose: the sandbox is plain http on loopback.
+        "--allow-insecure-endpoints",
+        "--allowed-endpoint",
+        "127.0.0.1:*",
+        "--operator-namespace",
+        "tunegate-system",
     ])
     .args;
     tokio::spawn(async move {
@@ -176,7 +187,7 @@ async fn azure_job_waits_for_the_file_import_then_succeeds(cp: &tunegate_testenv
 
     let ns = support::namespace("azure");
     let provider = format!(
-        r#"{{type: AzureOpenAI, baseURL: "{base}", apiVersion: "2024-10-21", credentialsSecretRef: {{name: creds, key: apiKey}}}}"#
+        r#"{{type: AzureOpenAI, endpoint: "{base}", apiVersion: "2024-10-21", credentials: {{secretRef: {{name: creds, key: apiKey}}}}}}"#
     );
     support::kubectl_stdin(&["apply", "-f", "-"], &manifests(&ns, "az", &provider)).ok();
     let jobs: Api<FineTuneJob> = Api::namespaced(client.clone(), &ns);
@@ -225,7 +236,7 @@ async fn refused_organisation_is_a_terminal_provider_refused_condition(
 
     let ns = support::namespace("refused");
     let provider =
-        format!(r#"{{baseURL: "{base}/v1", credentialsSecretRef: {{name: creds, key: apiKey}}}}"#);
+        format!(r#"{{type: OpenAI, endpoint: "{base}/v1", credentials: {{secretRef: {{name: creds, key: apiKey}}}}}}"#);
     support::kubectl_stdin(&["apply", "-f", "-"], &manifests(&ns, "ref", &provider)).ok();
     let jobs: Api<FineTuneJob> = Api::namespaced(client.clone(), &ns);
     let (_, reason, msg) = wait("ProviderRefused", 60, || {
