@@ -219,7 +219,9 @@ async fn serve(
                 async move { Ok::<_, std::convert::Infallible>(route(&health, &req)) }
             });
             // Probes and scrapes are tiny; a slow client only holds its own connection.
+            // header_read_timeout needs a timer: without one hyper panics on every connection.
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(e) = tokio::time::timeout(Duration::from_secs(30), conn).await {
