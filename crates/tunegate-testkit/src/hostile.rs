@@ -179,11 +179,28 @@ fn handle(
             headers,
         };
         // Drain the body so the client is not stuck writing it.
-        let length: u64 = request
-            .header("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
+        if request
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size)?;
+                let size = u64::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                    .unwrap_or(0);
+                // The chunk and its CRLF (the last chunk is followed by an empty trailer line).
+                std::io::copy(&mut (&mut reader).take(size + 2), &mut std::io::sink())?;
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let length: u64 = request
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
+        }
         if let Ok(mut r) = requests.lock() {
             r.push(request.clone());
         }
