@@ -8,4 +8,5 @@
 pub mod cli;
 pub mod controller;
 pub mod provider;
+pub mod sharing;
 pub mod source;
