@@ -16,6 +16,7 @@ ARG TARGETARCH=amd64
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
 COPY crds ./crds
 # One cargo invocation; the cache mounts keep the registry and target dir between builds.
 # install -s strips the symbols (94 MB -> 23 MB); panics still name the failing location.

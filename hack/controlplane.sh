@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A local Kubernetes control plane (etcd + kube-apiserver built by hack/build-controlplane.sh)
-# for a person at a shell. All logic lives in Rust (src/testenv, examples/controlplane.rs).
+# for a person at a shell. All logic lives in Rust (crates/tunegate-testenv and its examples/controlplane.rs).
 #   hack/controlplane.sh up     # start it detached, install the CRDs; prints `export KUBECONFIG=...`
 #   eval "$(hack/controlplane.sh env)"
 #   hack/controlplane.sh down   # stop it and remove its state

@@ -138,7 +138,6 @@ async fn controllers_against_the_sandbox() {
     .args;
     let operator = tokio::spawn(run_with(
         args,
-        Arc::new(tunegate::controller::adapters::RealPipeline),
         Arc::new(tunegate::controller::adapters::HttpRemotes::new(
             metrics.clone(),
         )),

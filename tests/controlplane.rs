@@ -212,7 +212,7 @@ fn hyperparameters_are_positive_or_auto() {
         job["spec"]["method"]["hyperparameters"] = json!({ field: value });
         apply(&job).fails_with(msg);
     }
-    // Floats cannot carry a CEL rule (see src/api/finetunejob.rs); OpenAPI value validations
+    // Floats cannot carry a CEL rule (see crates/tunegate-api/src/finetunejob.rs); OpenAPI value validations
     // reject them instead, naming the field.
     for (i, (field, value)) in [
         ("learningRateMultiplier", json!(-0.5)),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    tunegate_testkit::repo_root()
 }
 
 fn dockerfile() -> String {
@@ -115,4 +115,35 @@ fn chart_runs_the_image_as_its_user() {
         ignore.lines().any(|l| l.trim() == "target/"),
         "the build context must not ship target/"
     );
+}
+
+#[test]
+fn build_stage_copies_every_workspace_member() {
+    // Cargo resolves the whole workspace before building one binary: a member missing from the
+    // build context fails `docker build`, which no test here can run.
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let members = manifest
+        .split("members = [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("[workspace] members");
+    let copies: Vec<String> = instructions(&dockerfile())
+        .into_iter()
+        .filter(|i| i.starts_with("COPY ") && !i.contains("--from"))
+        .collect();
+    let mut checked = 0;
+    for member in members.split(',').map(|m| m.trim().trim_matches('"')) {
+        if member.is_empty() || member == "." {
+            continue;
+        }
+        let top = member.split('/').next().unwrap_or(member);
+        assert!(
+            copies
+                .iter()
+                .any(|c| c.starts_with(&format!("COPY {top} "))),
+            "the Dockerfile's build stage does not copy {top}/ (workspace member {member})"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} members found in Cargo.toml");
 }

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use crate::cli::leader;
 use crate::controller::metrics::Metrics;
-use crate::controller::ports::{DatasetPipeline, RemoteFactory};
+use crate::controller::ports::RemoteFactory;
 use crate::controller::{Config, Context, dataset, finetune};
 use tunegate_api::{FineTuneJob, TRAINING_DATA_LABEL, TrainingDataset};
 
@@ -192,11 +192,10 @@ struct Health {
 }
 
 async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     health: Health,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
     loop {
         let accepted = tokio::select! {
@@ -292,10 +291,9 @@ fn shutdown_signal(tx: watch::Sender<bool>) {
     });
 }
 
-/// Runs the operator with the given pipeline and provider implementations until SIGTERM.
+/// Runs the operator with the given provider implementation until SIGTERM.
 pub async fn run_with(
     args: RunArgs,
-    pipeline: Arc<dyn DatasetPipeline>,
     remotes: Arc<dyn RemoteFactory>,
     metrics: Arc<Metrics>,
 ) -> Result<(), RunError> {
@@ -308,8 +306,9 @@ pub async fn run_with(
     let (stop_tx, stop_rx) = watch::channel(false);
     shutdown_signal(stop_tx.clone());
     let ready = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr).await?;
     let server = tokio::spawn(serve(
-        args.metrics_addr,
+        listener,
         Health {
             metrics: metrics.clone(),
             ready: ready.clone(),
@@ -358,7 +357,6 @@ pub async fn run_with(
         client: client.clone(),
         recorder: Context::new_recorder(client.clone()),
         metrics,
-        pipeline,
         remotes,
         config: config.clone(),
         datasets: tds_ctrl.store(),
@@ -451,7 +449,7 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "tunegate".to_string())
 }
 
-/// `tunegate run`: builds the runtime and the real pipeline and providers; returns the exit code.
+/// `tunegate run`: builds the runtime and the real providers; returns the exit code.
 pub fn main(args: RunArgs) -> u8 {
     init_logging(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -469,13 +467,59 @@ pub fn main(args: RunArgs) -> u8 {
     let remotes = Arc::new(crate::controller::adapters::HttpRemotes::new(
         metrics.clone(),
     ));
-    let pipeline = Arc::new(crate::controller::adapters::RealPipeline);
-    match runtime.block_on(run_with(args, pipeline, remotes, metrics)) {
+    match runtime.block_on(run_with(args, remotes, metrics)) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "tunegate run stopped");
             eprintln!("tunegate: {e}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let req = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    }
+
+    #[tokio::test]
+    async fn health_server_answers_probes_and_metrics() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let ready = Arc::new(AtomicBool::new(false));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let health = Health {
+            metrics: Arc::new(Metrics::new()),
+            ready: ready.clone(),
+        };
+        let server = tokio::spawn(serve(listener, health, stop_rx));
+        assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+        assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 503"));
+        ready.store(true, Ordering::Relaxed);
+        assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 200"));
+        let metrics = get(addr, "/metrics").await;
+        assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+        assert!(
+            metrics.contains("application/openmetrics-text"),
+            "{metrics}"
+        );
+        assert!(get(addr, "/nope").await.starts_with("HTTP/1.1 404"));
+        let _ = stop_tx.send(true);
+        let ended = tokio::time::timeout(Duration::from_secs(5), server).await;
+        assert!(
+            matches!(ended, Ok(Ok(Ok(())))),
+            "the server stops on the signal"
+        );
     }
 }

@@ -6,7 +6,6 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use crate::controller::ports::DatasetPipeline;
 use crate::controller::worker::{SPEC_ENV, WorkerResult};
 use tunegate_api::TrainingDatasetSpec;
 
@@ -63,24 +62,20 @@ pub struct ValidateArgs {
 }
 
 /// Runs a worker command; returns the process exit code.
-pub fn run(cmd: &WorkerCommand, pipeline: std::sync::Arc<dyn DatasetPipeline>) -> u8 {
+pub fn main(cmd: &WorkerCommand) -> u8 {
     let (result, log) = match cmd {
-        WorkerCommand::Validate(args) => (validate(args, pipeline.as_ref()), &args.termination_log),
-        WorkerCommand::Upload(args) => (upload(args, pipeline), &args.termination_log),
+        WorkerCommand::Validate(args) => (validate(args), &args.termination_log),
+        WorkerCommand::Upload(args) => (upload(args), &args.termination_log),
     };
-    {
-        {
-            let code = match &result {
-                WorkerResult::Summary(_) | WorkerResult::Uploaded { .. } => 0,
-                WorkerResult::Error { .. } => 1,
-            };
-            let text = serde_json::to_string(&result)
-                .unwrap_or_else(|_| r#"{"error":{"code":"ResultEncoding"}}"#.to_string());
-            match File::create(log).and_then(|mut f| f.write_all(text.as_bytes())) {
-                Ok(()) => code,
-                Err(_) => 2,
-            }
-        }
+    let code = match &result {
+        WorkerResult::Summary(_) | WorkerResult::Uploaded { .. } => 0,
+        WorkerResult::Error { .. } => 1,
+    };
+    let text = serde_json::to_string(&result)
+        .unwrap_or_else(|_| r#"{"error":{"code":"ResultEncoding"}}"#.to_string());
+    match File::create(log).and_then(|mut f| f.write_all(text.as_bytes())) {
+        Ok(()) => code,
+        Err(_) => 2,
     }
 }
 
@@ -119,18 +114,19 @@ fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, &'s
     Ok((spec, key, input))
 }
 
-fn validate(args: &ValidateArgs, pipeline: &dyn DatasetPipeline) -> WorkerResult {
+fn validate(args: &ValidateArgs) -> WorkerResult {
     let (spec, key, mut input) = match inputs(&args.sources, args.key_file.as_ref()) {
         Ok(i) => i,
         Err(code) => return err(code),
     };
-    match pipeline.run(&spec, &mut input, key.as_deref(), &mut std::io::sink()) {
+    match crate::controller::pipeline::run(&spec, &mut input, key.as_deref(), &mut std::io::sink())
+    {
         Ok(s) => WorkerResult::Summary(s),
-        Err(e) => err(&e.code),
+        Err(e) => err(e.reason().as_str()),
     }
 }
 
-fn upload(args: &UploadArgs, pipeline: std::sync::Arc<dyn DatasetPipeline>) -> WorkerResult {
+fn upload(args: &UploadArgs) -> WorkerResult {
     use crate::controller::finetune::upload::{self, StreamRequest, Streamed};
     use crate::controller::ports::RemoteFactory;
     let (spec, key, input) = match inputs(&args.sources, args.key_file.as_ref()) {
@@ -171,7 +167,7 @@ fn upload(args: &UploadArgs, pipeline: std::sync::Arc<dyn DatasetPipeline>) -> W
         expires_after_secs: args.expires_after_secs,
     };
     runtime.block_on(async {
-        match upload::stream(remote.as_ref(), pipeline, req).await {
+        match upload::stream(remote.as_ref(), req).await {
             Ok(Streamed::Uploaded(f)) => WorkerResult::Uploaded {
                 id: f.id,
                 bytes: f.bytes,
@@ -196,12 +192,4 @@ fn upload(args: &UploadArgs, pipeline: std::sync::Arc<dyn DatasetPipeline>) -> W
             }),
         }
     })
-}
-
-/// `tunegate worker ...` with the real pipeline; returns the exit code.
-pub fn main(cmd: &WorkerCommand) -> u8 {
-    run(
-        cmd,
-        std::sync::Arc::new(crate::controller::adapters::RealPipeline),
-    )
 }

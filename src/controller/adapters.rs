@@ -1,6 +1,6 @@
-//! The thin layer between the controller's ports and the real `dataset` and `provider` modules.
+//! The HTTP adapter behind the provider port: `Remote` over the OpenAI-compatible client in
+//! `crate::provider` (OpenAI and Azure OpenAI).
 
-use std::io::{BufReader, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,62 +8,13 @@ use futures::future::BoxFuture;
 
 use super::metrics::Metrics;
 use super::ports::{
-    DatasetPipeline, JobRequest, PipelineError, PipelineOutcome, PipelineSummary, Remote,
-    RemoteError, RemoteEvent, RemoteFactory, RemoteFile, RemoteJob, UploadBody,
+    JobRequest, Remote, RemoteError, RemoteEvent, RemoteFactory, RemoteFile, RemoteJob, UploadBody,
 };
 use crate::provider::{
     self, FileUpload, FineTuneProvider, FineTuningJob, JobCreate, Operation, ProviderError,
     ProviderOptions, RequestObserver, RequestOutcome,
 };
-use tunegate_api::{ProviderSpec, TrainingDatasetSpec};
-use tunegate_core::dataset::pipeline::{self, Outcome, PipelineOptions};
-use tunegate_core::redact::Redactor;
-
-/// The real pipeline: JSONL reader, format validation, the redaction engine.
-pub struct RealPipeline;
-
-fn perr(code: &str) -> PipelineError {
-    PipelineError {
-        code: code.to_string(),
-    }
-}
-
-impl DatasetPipeline for RealPipeline {
-    fn run(
-        &self,
-        spec: &TrainingDatasetSpec,
-        input: &mut dyn Read,
-        key: Option<&[u8]>,
-        out: &mut dyn Write,
-    ) -> Result<PipelineSummary, PipelineError> {
-        let options = PipelineOptions::from_spec(spec.format, &spec.validation)
-            .map_err(|_| perr("UnknownModel"))?;
-        let redactor = Redactor::new(&spec.redaction, key).map_err(|_| perr("InvalidPolicy"))?;
-        let input = BufReader::with_capacity(64 * 1024, input);
-        let (s, _) = pipeline::run(input, out, &redactor, &options).map_err(|e| match e {
-            pipeline::PipelineError::Read { .. } => perr("ReadFailed"),
-            pipeline::PipelineError::Write(_) => perr("OutputClosed"),
-            pipeline::PipelineError::Tokenizer(_) => perr("TokenizerUnavailable"),
-        })?;
-        let outcome = match s.outcome {
-            Outcome::Valid => PipelineOutcome::Valid,
-            Outcome::Invalid { .. } => PipelineOutcome::InvalidFormat,
-            Outcome::Rejected { .. } => PipelineOutcome::RedactionRejected,
-            Outcome::TooFewExamples { .. } => PipelineOutcome::TooFewExamples,
-        };
-        Ok(PipelineSummary {
-            outcome: Some(outcome),
-            examples: s.examples,
-            dropped_examples: s.dropped_examples,
-            estimated_tokens: s.estimated_tokens,
-            redacted_bytes: s.redacted_bytes,
-            source_digest: s.source_digest,
-            redacted_digest: s.redacted_digest,
-            findings: s.findings,
-            format_errors: s.format_errors,
-        })
-    }
-}
+use tunegate_api::ProviderSpec;
 
 /// Counts every outbound provider request in the operator's metrics.
 struct MetricsObserver(Arc<Metrics>);

@@ -18,6 +18,13 @@ struct ControllerLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabel {
+    controller: String,
+    /// The failing step's category (`Error::category`), a fixed word.
+    category: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProviderLabel {
     operation: String,
     code: String,
@@ -32,7 +39,7 @@ struct StatusLabel {
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ControllerLabel, Counter>,
-    errors: Family<ControllerLabel, Counter>,
+    errors: Family<ErrorLabel, Counter>,
     duration: Family<ControllerLabel, Histogram>,
     provider_requests: Family<ProviderLabel, Counter>,
     jobs: Family<StatusLabel, Gauge>,
@@ -49,7 +56,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("tunegate");
         let reconciles = Family::<ControllerLabel, Counter>::default();
-        let errors = Family::<ControllerLabel, Counter>::default();
+        let errors = Family::<ErrorLabel, Counter>::default();
         let duration = Family::<ControllerLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
         });
@@ -62,7 +69,7 @@ impl Metrics {
         );
         registry.register(
             "reconcile_errors",
-            "Failed reconciliations per controller",
+            "Failed reconciliations per controller and error category",
             errors.clone(),
         );
         registry.register(
@@ -93,11 +100,17 @@ impl Metrics {
         }
     }
 
-    pub fn reconciled(&self, controller: &str, took: Duration, failed: bool) {
+    /// One reconcile; `failed` is the error's category when it failed.
+    pub fn reconciled(&self, controller: &str, took: Duration, failed: Option<&'static str>) {
         let l = Self::label(controller);
         self.reconciles.get_or_create(&l).inc();
-        if failed {
-            self.errors.get_or_create(&l).inc();
+        if let Some(category) = failed {
+            self.errors
+                .get_or_create(&ErrorLabel {
+                    controller: controller.to_string(),
+                    category: category.to_string(),
+                })
+                .inc();
         }
         self.duration.get_or_create(&l).observe(took.as_secs_f64());
     }
@@ -148,14 +161,16 @@ mod tests {
     #[test]
     fn exposes_counts_without_names() {
         let m = Metrics::new();
-        m.reconciled("finetunejob", Duration::from_millis(3), true);
+        m.reconciled("finetunejob", Duration::from_millis(3), Some("provider"));
         m.provider_request("files.create", "200");
         m.job_status("uid-1", Some("running"));
         m.job_status("uid-2", Some("running"));
         m.job_status("uid-1", Some("succeeded"));
         let text = m.encode();
         assert!(text.contains("tunegate_reconciles_total{controller=\"finetunejob\"} 1"));
-        assert!(text.contains("tunegate_reconcile_errors_total{controller=\"finetunejob\"} 1"));
+        assert!(text.contains(
+            "tunegate_reconcile_errors_total{controller=\"finetunejob\",category=\"provider\"} 1"
+        ));
         assert!(text.contains(
             "tunegate_provider_requests_total{operation=\"files.create\",code=\"200\"} 1"
         ));

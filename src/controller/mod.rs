@@ -2,8 +2,10 @@
 
 pub mod adapters;
 pub mod dataset;
+pub mod deref;
 pub mod finetune;
 pub mod metrics;
+pub mod pipeline;
 pub mod ports;
 pub mod worker;
 
@@ -58,7 +60,6 @@ pub struct Context {
     pub client: Client,
     pub recorder: Recorder,
     pub metrics: Arc<metrics::Metrics>,
-    pub pipeline: Arc<dyn ports::DatasetPipeline>,
     pub remotes: Arc<dyn ports::RemoteFactory>,
     pub config: Config,
     pub datasets: Store<TrainingDataset>,
@@ -126,21 +127,45 @@ impl Context {
     }
 }
 
-/// Errors a reconcile returns (the error policy requeues with backoff). No content, no secrets.
+/// Errors a reconcile returns (the error policy requeues with backoff): transient failures of
+/// one step. Verdicts on the spec or the data are conditions, not errors. No content, no secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Reading or writing Kubernetes objects (apply and status steps).
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// A provider call (upload, submit, poll, cleanup steps).
     #[error("provider: {0}")]
     Remote(#[from] ports::RemoteError),
+    /// The object lacks a field the API server always sets.
     #[error("object has no {0}")]
     MissingField(&'static str),
+    /// A blocking pipeline task panicked or was cancelled.
     #[error("background task failed")]
     Join,
+    /// Adding or removing a finalizer.
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// The dereference step: a source could not be read for a reason worth retrying.
     #[error("{0}")]
     Source(#[from] crate::source::SourceProblem),
+}
+
+impl Error {
+    /// A fixed word for the step that failed: the `category` label of the reconcile-failure metric
+    /// and a field of the warning log.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kubernetes",
+            Error::Remote(ports::RemoteError::Terminal { .. }) => "provider-rejected",
+            Error::Remote(ports::RemoteError::NotFound) => "provider-not-found",
+            Error::Remote(ports::RemoteError::Recoverable { .. }) => "provider-unavailable",
+            Error::MissingField(_) => "invalid-object",
+            Error::Join => "internal",
+            Error::Finalizer(_) => "finalizer",
+            Error::Source(_) => "source",
+        }
+    }
 }
 
 /// Writes `status` by server-side apply with the single field manager.
@@ -174,4 +199,32 @@ pub fn name_ns<K: Resource>(obj: &K) -> Result<(String, String), Error> {
 pub fn jitter(max: Duration) -> Duration {
     let ms = max.as_millis().max(1) as u64;
     Duration::from_millis(rand::random_range(0..ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_fixed_category() {
+        let cases = [
+            (Error::MissingField("uid"), "invalid-object"),
+            (Error::Join, "internal"),
+            (Error::Finalizer("x".into()), "finalizer"),
+            (
+                Error::Remote(ports::RemoteError::NotFound),
+                "provider-not-found",
+            ),
+            (
+                Error::Source(crate::source::SourceProblem::Api {
+                    index: 0,
+                    retryable: true,
+                }),
+                "source",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.category(), want, "{e}");
+        }
+    }
 }

@@ -1,76 +1,18 @@
-//! The two narrow interfaces the controllers consume: the dataset pipeline and the provider.
+//! The provider port: the one interface the FineTuneJob controller and the upload worker use to
+//! talk to a fine-tuning provider, in provider-neutral types.
 //!
-//! The controllers depend on these traits, not on the concrete `dataset` and `provider` modules, so
-//! that the reconcile logic can be exercised with in-memory fakes and so that adapting to those
-//! modules stays in one thin file (`adapters.rs`).
+//! It exists because there is more than one kind of provider behind it (the OpenAI-compatible HTTP
+//! client for OpenAI and Azure OpenAI today, Amazon Bedrock next), not for fakes: the controller
+//! is tested against the real sandbox over HTTP, and its decisions are tested as pure functions in
+//! `finetune/plan.rs`. The HTTP adapter is `adapters.rs`.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
-use tunegate_api::{FormatErrorRef, ProviderSpec, TrainingDatasetSpec};
-
-/// Why a dataset is not usable, as a CamelCase condition reason.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum PipelineOutcome {
-    /// Every example parsed, validated and was redacted.
-    Valid,
-    /// At least one line failed format validation.
-    InvalidFormat,
-    /// Fewer examples than `validation.minExamples` remain.
-    TooFewExamples,
-    /// Reject mode found something.
-    RedactionRejected,
-}
-
-impl PipelineOutcome {
-    /// The condition reason for this outcome.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            PipelineOutcome::Valid => "Valid",
-            PipelineOutcome::InvalidFormat => "InvalidFormat",
-            PipelineOutcome::TooFewExamples => "TooFewExamples",
-            PipelineOutcome::RedactionRejected => "RedactionRejected",
-        }
-    }
-}
-
-/// What one pass of the pipeline found: counts, digests and codes only, never content.
-#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PipelineSummary {
-    pub outcome: Option<PipelineOutcome>,
-    pub examples: u64,
-    pub dropped_examples: u64,
-    pub estimated_tokens: u64,
-    pub redacted_bytes: u64,
-    pub source_digest: String,
-    pub redacted_digest: String,
-    pub findings: BTreeMap<String, u64>,
-    pub format_errors: Vec<FormatErrorRef>,
-}
-
-/// A pipeline failure that is not a verdict on the data (I/O, a bad policy). Code only.
-#[derive(Debug, thiserror::Error)]
-#[error("pipeline error {code}")]
-pub struct PipelineError {
-    /// Stable CamelCase code, e.g. `InvalidPolicy`, `ReadFailed`, `OutputClosed`.
-    pub code: String,
-}
-
-/// Streams concatenated source bytes through JSONL parsing, validation and redaction into `out`.
-pub trait DatasetPipeline: Send + Sync {
-    fn run(
-        &self,
-        spec: &TrainingDatasetSpec,
-        input: &mut dyn Read,
-        key: Option<&[u8]>,
-        out: &mut dyn Write,
-    ) -> Result<PipelineSummary, PipelineError>;
-}
+use tunegate_api::ProviderSpec;
 
 /// A classified provider error. Messages come from the provider and carry no request content.
 #[derive(Debug, Clone, thiserror::Error)]

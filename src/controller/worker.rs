@@ -19,7 +19,7 @@ use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use super::Config;
-use crate::controller::ports::PipelineSummary;
+use crate::controller::pipeline::PipelineSummary;
 use tunegate_api::TrainingDataset;
 
 /// Env var carrying the dataset spec (JSON) into the worker.
@@ -78,20 +78,6 @@ fn hardened() -> SecurityContext {
 pub const PROVIDER_ENV: &str = "TUNEGATE_PROVIDER_SPEC";
 /// Where the upload worker finds the API key.
 pub const CREDENTIALS_FILE: &str = "/run/tunegate/credentials/apiKey";
-
-/// The (Secret, key) holding a dataset's pseudonymization key, when its mode needs one.
-pub fn key_secret(ds: &TrainingDataset) -> Option<(String, String)> {
-    if ds.spec.redaction.mode != tunegate_api::RedactionMode::Pseudonymize {
-        return None;
-    }
-    Some(match &ds.spec.redaction.pseudonymization_key_ref {
-        Some(r) => (r.name.clone(), r.key.clone()),
-        None => (
-            crate::controller::dataset::generated_key_secret(&ds.name_any()),
-            crate::controller::dataset::GENERATED_KEY.to_string(),
-        ),
-    })
-}
 
 /// The worker Job that validates a dataset. `key` is the (Secret, key) of the pseudonymization key.
 pub fn validate_job(

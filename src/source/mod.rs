@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::{Client, Resource};
 
+use tunegate_api::conditions::Reason;
 use tunegate_api::{DatasetSource, TRAINING_DATA_LABEL};
 
 /// Why a source cannot be used. Names objects and keys, never their content.
@@ -38,14 +39,14 @@ pub enum SourceProblem {
 }
 
 impl SourceProblem {
-    /// CamelCase condition reason.
-    pub fn reason(&self) -> &'static str {
+    /// The condition reason.
+    pub fn reason(&self) -> Reason {
         match self {
-            SourceProblem::NotAllowed { .. } => "SourceNotAllowed",
-            SourceProblem::NotFound { .. } => "SourceNotFound",
-            SourceProblem::KeyNotFound { .. } => "KeyNotFound",
-            SourceProblem::Invalid { .. } => "InvalidSource",
-            SourceProblem::Api { .. } => "SourceUnreadable",
+            SourceProblem::NotAllowed { .. } => Reason::SourceNotAllowed,
+            SourceProblem::NotFound { .. } => Reason::SourceNotFound,
+            SourceProblem::KeyNotFound { .. } => Reason::KeyNotFound,
+            SourceProblem::Invalid { .. } => Reason::InvalidSource,
+            SourceProblem::Api { .. } => Reason::SourceUnreadable,
         }
     }
 }
@@ -261,13 +262,13 @@ mod tests {
             kind: "Secret",
             name: "s".into(),
         };
-        assert_eq!(p.reason(), "SourceNotAllowed");
+        assert_eq!(p.reason(), Reason::SourceNotAllowed);
         let k = SourceProblem::KeyNotFound {
             index: 0,
             kind: "Secret",
             name: "s".into(),
             key: "k".into(),
         };
-        assert_eq!(k.reason(), "KeyNotFound");
+        assert_eq!(k.reason(), Reason::KeyNotFound);
     }
 }

@@ -43,13 +43,143 @@ impl From<bool> for Status {
     }
 }
 
+/// Declares [`Reason`]: every condition reason the operator writes, plus an open variant for
+/// reasons derived from a provider's error code.
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// A condition reason (CamelCase). Controllers decide state by comparing these values, never
+        /// raw strings; [`Reason::parse`] reads one back from a stored condition.
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[$doc])* $name,)*
+            /// A reason derived from a provider's error code (e.g. `invalid_n_examples` ->
+            /// `InvalidNExamples`): an open set, never one of the names above.
+            Provider(String),
+        }
+
+        impl Reason {
+            /// Every named reason (not the open [`Reason::Provider`] set), for docs and tests.
+            pub const ALL: &'static [Reason] = &[$(Reason::$name,)*];
+
+            /// The CamelCase word written into the condition.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Reason::$name => stringify!($name),)*
+                    Reason::Provider(s) => s,
+                }
+            }
+
+            /// The reason a stored condition carries; a word this operator does not name is kept
+            /// as [`Reason::Provider`].
+            pub fn parse(s: &str) -> Reason {
+                match s {
+                    $(stringify!($name) => Reason::$name,)*
+                    other => Reason::Provider(other.to_string()),
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    // TrainingDataset: sources and pipeline.
+    /// Every source resolved.
+    Resolved,
+    /// Sources are not resolved, so later conditions cannot be known.
+    SourcesUnresolved,
+    /// A source object lacks the opt-in label.
+    SourceNotAllowed,
+    /// A source object does not exist.
+    SourceNotFound,
+    /// A source object has no such key.
+    KeyNotFound,
+    /// A source names not exactly one of secret, configMap, volume.
+    InvalidSource,
+    /// A source could not be read (API error).
+    SourceUnreadable,
+    /// Every example parsed and validated.
+    Valid,
+    /// Redaction ran.
+    Redacted,
+    /// At least one line failed format validation.
+    InvalidFormat,
+    /// Fewer examples than `validation.minExamples`.
+    TooFewExamples,
+    /// Reject mode found something to redact.
+    RedactionRejected,
+    /// The pseudonymization key Secret or key is missing or empty.
+    PseudonymizationKeyNotFound,
+    /// The validation model has no known tokenizer or limits.
+    UnknownModel,
+    /// The redaction policy does not compile.
+    InvalidPolicy,
+    /// Reading the source bytes failed.
+    ReadFailed,
+    /// The pipeline's output was closed.
+    OutputClosed,
+    /// The tokenizer could not be loaded.
+    TokenizerUnavailable,
+    /// A worker Job is reading the volume sources.
+    WorkerRunning,
+    /// A worker Job failed.
+    WorkerFailed,
+    /// A worker's termination message is not a result.
+    WorkerResultInvalid,
+    // FineTuneJob.
+    /// The referenced datasets are Ready.
+    DatasetReady,
+    /// A referenced dataset is not Ready yet.
+    DatasetNotReady,
+    /// A referenced dataset does not exist.
+    DatasetNotFound,
+    /// The dataset's format does not fit the fine-tuning method.
+    MethodFormatMismatch,
+    /// The data changed since validation; the upload was refused.
+    DatasetChanged,
+    /// A worker Job is uploading a volume dataset.
+    WorkerUploading,
+    /// The file is at the provider and recorded.
+    Uploaded,
+    /// The job was created at the provider.
+    Submitted,
+    /// The job runs at the provider.
+    Running,
+    /// The job is paused at the provider.
+    Paused,
+    /// The job succeeded.
+    Succeeded,
+    /// The job failed.
+    Failed,
+    /// The job was cancelled.
+    Cancelled,
+    /// Every remote object that policy says to delete is gone.
+    CleanedUp,
+    /// The provider credentials Secret or key is missing.
+    CredentialsNotFound,
+    /// The provider settings are unusable.
+    InvalidProvider,
+    /// The provider rejected a request without a usable error code.
+    ProviderError,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The reason of the condition `type_`, if it is present.
+pub fn reason_of(conditions: &[Condition], type_: &str) -> Option<Reason> {
+    find(conditions, type_).map(|c| Reason::parse(&c.reason))
+}
+
 /// What a reconcile wants a condition to say. `reason` must be CamelCase; `message` is for humans
 /// and must never contain data content or credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConditionUpdate {
     pub type_: &'static str,
     pub status: Status,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
 }
 
@@ -57,13 +187,13 @@ impl ConditionUpdate {
     pub fn new(
         type_: &'static str,
         status: impl Into<Status>,
-        reason: impl Into<String>,
+        reason: Reason,
         message: impl Into<String>,
     ) -> Self {
         Self {
             type_,
             status: status.into(),
-            reason: reason.into(),
+            reason,
             message: message.into(),
         }
     }
@@ -82,7 +212,7 @@ pub fn set_condition(
         Some(existing) => {
             let transition = existing.status != status;
             let changed = transition
-                || existing.reason != update.reason
+                || existing.reason != update.reason.as_str()
                 || existing.message != update.message
                 || existing.observed_generation != observed_generation;
             if changed {
@@ -90,7 +220,7 @@ pub fn set_condition(
                     existing.last_transition_time = Time(now);
                 }
                 existing.status = status.to_string();
-                existing.reason = update.reason;
+                existing.reason = update.reason.as_str().to_string();
                 existing.message = update.message;
                 existing.observed_generation = observed_generation;
             }
@@ -100,7 +230,7 @@ pub fn set_condition(
             conditions.push(Condition {
                 type_: update.type_.to_string(),
                 status: status.to_string(),
-                reason: update.reason,
+                reason: update.reason.as_str().to_string(),
                 message: update.message,
                 observed_generation,
                 last_transition_time: Time(now),
@@ -131,13 +261,33 @@ mod tests {
     #[test]
     fn inserts_then_keeps_transition_time_when_status_is_unchanged() {
         let mut c = Vec::new();
-        let up = ConditionUpdate::new(types::READY, false, "Pending", "waiting");
+        let up = ConditionUpdate::new(types::READY, false, Reason::DatasetNotReady, "waiting");
         assert!(set_condition(&mut c, up.clone(), Some(1), ts(10)));
         assert!(!set_condition(&mut c, up, Some(1), ts(20)));
-        let msg = ConditionUpdate::new(types::READY, false, "Pending", "still waiting");
+        let msg = ConditionUpdate::new(
+            types::READY,
+            false,
+            Reason::DatasetNotReady,
+            "still waiting",
+        );
         assert!(set_condition(&mut c, msg, Some(1), ts(30)));
         assert_eq!(c[0].last_transition_time, Time(ts(10)));
         assert_eq!(c[0].message, "still waiting");
+    }
+
+    #[test]
+    fn reasons_round_trip_and_provider_codes_stay_open() {
+        for r in [
+            Reason::DatasetChanged,
+            Reason::WorkerRunning,
+            Reason::CleanedUp,
+        ] {
+            assert_eq!(Reason::parse(r.as_str()), r);
+        }
+        assert_eq!(
+            Reason::parse("InvalidNExamples"),
+            Reason::Provider("InvalidNExamples".into())
+        );
     }
 
     #[test]
@@ -145,13 +295,13 @@ mod tests {
         let mut c = Vec::new();
         set_condition(
             &mut c,
-            ConditionUpdate::new(types::READY, false, "Pending", "waiting"),
+            ConditionUpdate::new(types::READY, false, Reason::DatasetNotReady, "waiting"),
             Some(1),
             ts(10),
         );
         set_condition(
             &mut c,
-            ConditionUpdate::new(types::READY, true, "Ready", "ok"),
+            ConditionUpdate::new(types::READY, true, Reason::DatasetReady, "ok"),
             Some(2),
             ts(40),
         );

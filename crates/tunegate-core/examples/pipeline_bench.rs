@@ -1,6 +1,6 @@
 //! Throughput of the dataset pipeline on a JSONL file, with and without redaction.
 //!
-//!   cargo run --release --example pipeline_bench -- FILE [THREADS]
+//!   cargo run --release -p tunegate-core --example pipeline_bench -- FILE [THREADS]
 //!
 //! Prints MB/s for: validation + token counting; and validation + redaction (Mask, every built-in
 //! detector) + token counting + digests, the path the operator and the worker run.

@@ -1,7 +1,7 @@
 //! Deterministic benchmark input for `bench/redact.sh`: chat JSONL of a given size, ASCII or with
 //! non-ASCII prose, about one message in six carrying PII or a secret and some carrying look-alikes.
 //!
-//! `cargo run --release --example redact_bench_gen -- BYTES [ascii|nonascii] > file.jsonl`
+//! `cargo run --release -p tunegate-core --example redact_bench_gen -- BYTES [ascii|nonascii] > file.jsonl`
 
 use std::io::{BufWriter, Write};
 

@@ -1,5 +1,5 @@
 //! Recall per entity type and look-alike keep rate on the labelled synthetic corpus.
-//! Print the table: `cargo test --release --test redact_quality -- --nocapture`
+//! Print the table: `cargo test --release -p tunegate-core --test redact_quality -- --nocapture`
 
 use std::collections::BTreeMap;
 

@@ -1,9 +1,9 @@
 //! A local control plane for a person at a shell; `hack/controlplane.sh` wraps this.
 //!
 //! ```text
-//! cargo run --quiet --example controlplane -- up   [--dir DIR]   # start (detached), install CRDs
-//! cargo run --quiet --example controlplane -- env  [--dir DIR]   # print `export KUBECONFIG=...`
-//! cargo run --quiet --example controlplane -- down [--dir DIR]   # stop and remove the state
+//! cargo run --quiet -p tunegate-testenv --example controlplane -- up   [--dir DIR]   # start (detached), install CRDs
+//! cargo run --quiet -p tunegate-testenv --example controlplane -- env  [--dir DIR]   # print `export KUBECONFIG=...`
+//! cargo run --quiet -p tunegate-testenv --example controlplane -- down [--dir DIR]   # stop and remove the state
 //! ```
 //! DIR defaults to `${XDG_CACHE_HOME:-$HOME/.cache}/tunegate/dev-cluster`.
 

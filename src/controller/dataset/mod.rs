@@ -1,4 +1,5 @@
-//! The TrainingDataset controller: dereference sources -> run the pipeline -> status.
+//! The TrainingDataset controller: dereference (sources and key, `deref`) -> run the pipeline
+//! in-process or in a worker Job -> status (`status`, pure).
 
 pub mod status;
 
@@ -6,54 +7,58 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::{Resource, ResourceExt};
 
 use self::status::Verdict;
+use super::deref::{self, Data, Inputs, KeyAccess, Problem};
+use super::pipeline;
 use super::worker::{self, WorkerResult};
 use super::{Context, Error, apply_status, name_ns};
-use crate::source::{self, SourceProblem};
-use tunegate_api::conditions::{self, types};
-use tunegate_api::{RedactionMode, TrainingDataset};
+use crate::source;
+use tunegate_api::TrainingDataset;
+use tunegate_api::conditions::{self, Reason, types};
 
 /// Controller name in metrics and logs.
 pub const NAME: &str = "trainingdataset";
-/// Key of the generated pseudonymization Secret.
-pub const GENERATED_KEY: &str = "key";
-
-/// Name of the Secret the controller generates for Pseudonymize mode without a key reference.
-pub fn generated_key_secret(dataset: &str) -> String {
-    format!("{dataset}-pseudonymization-key")
-}
 
 pub async fn reconcile(tds: Arc<TrainingDataset>, ctx: Arc<Context>) -> Result<Action, Error> {
     let start = Instant::now();
     let r = reconcile_inner(&tds, &ctx).await;
-    ctx.metrics.reconciled(NAME, start.elapsed(), r.is_err());
+    ctx.metrics
+        .reconciled(NAME, start.elapsed(), r.as_ref().err().map(Error::category));
     r
 }
 
 pub fn error_policy(_tds: Arc<TrainingDataset>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(controller = NAME, error = %err, "reconcile failed");
+    tracing::warn!(controller = NAME, error = %err, category = err.category(), "reconcile failed");
     Action::requeue(Duration::from_secs(5) + super::jitter(Duration::from_secs(5)))
 }
 
+/// dereference -> (validate in-process | run a worker) -> status.
 async fn reconcile_inner(tds: &TrainingDataset, ctx: &Context) -> Result<Action, Error> {
     let (name, ns) = name_ns(tds)?;
-    let verdict = if source::has_volume(&tds.spec.sources) {
-        match volume_verdict(tds, ctx, &name, &ns).await? {
+    let verdict = match deref::resolve(&ctx.client, tds, KeyAccess::CreateIfMissing).await? {
+        Err(problem) => problem_verdict(&problem),
+        Ok(Inputs {
+            data: Data::InProcess(parts),
+            key,
+            ..
+        }) => in_process_verdict(tds, parts, key).await?,
+        Ok(Inputs {
+            data: Data::Volume,
+            key_secret,
+            ..
+        }) => match volume_verdict(tds, ctx, &ns, key_secret).await? {
             Some(v) => v,
             // The final verdict for this generation stands: its status is already written.
             None => return Ok(Action::await_change()),
-        }
-    } else {
-        in_process_verdict(tds, ctx, &name, &ns).await?
+        },
     };
     let next = status::compute(
         tds.status.as_ref(),
@@ -86,7 +91,7 @@ async fn publish_transition(
     if before.as_ref() == Some(&(after.status.clone(), after.reason.clone())) {
         return;
     }
-    let type_ = if after.status == "True" || after.reason == "WorkerRunning" {
+    let type_ = if after.status == "True" || Reason::parse(&after.reason) == Reason::WorkerRunning {
         EventType::Normal
     } else {
         EventType::Warning
@@ -95,102 +100,36 @@ async fn publish_transition(
         .await;
 }
 
-fn source_verdict(p: &SourceProblem) -> Result<Verdict, Error> {
+fn problem_verdict(p: &Problem) -> Verdict {
     match p {
-        SourceProblem::Api {
-            retryable: true, ..
-        } => Err(Error::Source(p.clone())),
-        _ => Ok(Verdict::SourceProblem {
-            reason: p.reason().to_string(),
+        Problem::Source(_) => Verdict::SourceProblem {
+            reason: p.reason(),
             message: p.to_string(),
-        }),
-    }
-}
-
-/// The pseudonymization key, if the mode needs one: the referenced Secret, or a generated Secret
-/// owned by the dataset. `Err(verdict)` when the referenced key is missing.
-async fn pseudonymization_key(
-    tds: &TrainingDataset,
-    ctx: &Context,
-    name: &str,
-    ns: &str,
-) -> Result<Result<Option<Vec<u8>>, Verdict>, Error> {
-    if tds.spec.redaction.mode != RedactionMode::Pseudonymize {
-        return Ok(Ok(None));
-    }
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    if let Some(r) = &tds.spec.redaction.pseudonymization_key_ref {
-        let found = secrets
-            .get_opt(&r.name)
-            .await?
-            .and_then(|s| source::secret_key_bytes(&s, &r.key));
-        return Ok(match found {
-            Some(k) if !k.is_empty() => Ok(Some(k)),
-            _ => Err(Verdict::PipelineFailed {
-                reason: "PseudonymizationKeyNotFound".into(),
-                message: format!("Secret {} has no non-empty key {}", r.name, r.key),
-            }),
-        });
-    }
-    let key_name = generated_key_secret(name);
-    if let Some(s) = secrets.get_opt(&key_name).await?
-        && let Some(k) = source::secret_key_bytes(&s, GENERATED_KEY)
-    {
-        return Ok(Ok(Some(k)));
-    }
-    let key: [u8; 32] = rand::random();
-    let owner = tds
-        .controller_owner_ref(&())
-        .ok_or(Error::MissingField("uid"))?;
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(key_name),
-            namespace: Some(ns.to_string()),
-            owner_references: Some(vec![owner]),
-            labels: Some(
-                [(
-                    "app.kubernetes.io/managed-by".to_string(),
-                    "tunegate".to_string(),
-                )]
-                .into(),
-            ),
-            ..Default::default()
         },
-        data: Some([(GENERATED_KEY.to_string(), ByteString(key.to_vec()))].into()),
-        type_: Some("Opaque".into()),
-        ..Default::default()
-    };
-    secrets.create(&PostParams::default(), &secret).await?;
-    Ok(Ok(Some(key.to_vec())))
+        Problem::KeyNotFound { .. } => Verdict::PipelineFailed {
+            reason: p.reason(),
+            message: p.to_string(),
+        },
+    }
 }
 
 async fn in_process_verdict(
     tds: &TrainingDataset,
-    ctx: &Context,
-    name: &str,
-    ns: &str,
+    parts: Vec<Vec<u8>>,
+    key: Option<Vec<u8>>,
 ) -> Result<Verdict, Error> {
-    let parts = match source::read_in_process(&ctx.client, ns, &tds.spec.sources).await {
-        Ok(p) => p,
-        Err(p) => return source_verdict(&p),
-    };
-    let key = match pseudonymization_key(tds, ctx, name, ns).await? {
-        Ok(k) => k,
-        Err(v) => return Ok(v),
-    };
-    let pipeline = ctx.pipeline.clone();
     let spec = tds.spec.clone();
     let summary = tokio::task::spawn_blocking(move || {
         let mut input = concat(parts);
-        pipeline.run(&spec, &mut input, key.as_deref(), &mut std::io::sink())
+        pipeline::run(&spec, &mut input, key.as_deref(), &mut std::io::sink())
     })
     .await
     .map_err(|_| Error::Join)?;
     Ok(match summary {
         Ok(s) => Verdict::Pipeline(s),
         Err(e) => Verdict::PipelineFailed {
-            reason: e.code.clone(),
-            message: format!("the pipeline failed ({})", e.code),
+            reason: e.reason(),
+            message: format!("the pipeline failed: {e}"),
         },
     })
 }
@@ -203,34 +142,33 @@ pub fn concat(parts: Vec<Vec<u8>>) -> impl Read + Send {
     )
 }
 
+/// Whether a stored Ready condition is this generation's final verdict. Volumes have no change
+/// notifications, so a spec change (new generation) is what triggers another read; a source
+/// refusal is re-checked on every reconcile (labels and objects do notify).
+fn final_verdict_stands(tds: &TrainingDataset) -> bool {
+    let Some(st) = &tds.status else {
+        return false;
+    };
+    st.observed_generation == tds.metadata.generation
+        && conditions::reason_of(&st.conditions, types::READY).is_some_and(|r| {
+            !matches!(
+                r,
+                Reason::WorkerRunning | Reason::SourceNotAllowed | Reason::SourceNotFound
+            )
+        })
+}
+
 /// Volume sources: a worker Job reads them; its termination message is the verdict. `None` when
 /// the final verdict for this generation is already in the status.
 async fn volume_verdict(
     tds: &TrainingDataset,
     ctx: &Context,
-    name: &str,
     ns: &str,
+    key_secret: Option<(String, String)>,
 ) -> Result<Option<Verdict>, Error> {
-    if let Err(p) = source::check_allowed(&ctx.client, ns, &tds.spec.sources).await {
-        return Ok(Some(source_verdict(&p)?));
-    }
-    // A final verdict for this generation stands; volumes have no change notifications, so a
-    // spec change (new generation) is what triggers another read.
-    if let Some(st) = &tds.status
-        && st.observed_generation == tds.metadata.generation
-        && conditions::find(&st.conditions, types::READY).is_some_and(|c| {
-            c.reason != "WorkerRunning"
-                && c.reason != "SourceNotAllowed"
-                && c.reason != "SourceNotFound"
-        })
-    {
+    if final_verdict_stands(tds) {
         return Ok(None);
     }
-    let key_secret = match pseudonymization_key(tds, ctx, name, ns).await? {
-        // Ok(None) exactly when the mode needs no key, as for `key_secret`.
-        Ok(_) => worker::key_secret(tds),
-        Err(v) => return Ok(Some(v)),
-    };
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
     let job_name = worker::job_name(tds);
     let Some(job) = jobs.get_opt(&job_name).await? else {
@@ -251,20 +189,20 @@ async fn volume_verdict(
     let verdict = match (succeeded, message.as_deref().map(WorkerResult::parse)) {
         (true, Some(Ok(WorkerResult::Summary(s)))) => Verdict::Pipeline(s),
         (_, Some(Ok(WorkerResult::Error { code }))) => Verdict::WorkerFailed {
-            reason: "WorkerFailed".into(),
+            reason: Reason::WorkerFailed,
             message: format!("the worker failed ({code})"),
         },
         (false, Some(Ok(WorkerResult::Summary(_))))
         | (_, Some(Ok(WorkerResult::Uploaded { .. }))) => Verdict::WorkerFailed {
-            reason: "WorkerFailed".into(),
+            reason: Reason::WorkerFailed,
             message: "the worker Job failed".into(),
         },
         (_, Some(Err(_))) => Verdict::WorkerFailed {
-            reason: "WorkerResultInvalid".into(),
+            reason: Reason::WorkerResultInvalid,
             message: "the worker's termination message is not a result".into(),
         },
         (_, None) => Verdict::WorkerFailed {
-            reason: "WorkerFailed".into(),
+            reason: Reason::WorkerFailed,
             message: "the worker Job failed without a result".into(),
         },
     };

@@ -3,9 +3,9 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::controller::ports::{PipelineOutcome, PipelineSummary};
+use crate::controller::pipeline::{PipelineOutcome, PipelineSummary};
 use tunegate_api::TrainingDatasetStatus;
-use tunegate_api::conditions::{ConditionUpdate, Status, set_condition, types};
+use tunegate_api::conditions::{ConditionUpdate, Reason, Status, set_condition, types};
 
 /// Format errors kept in status.
 pub const MAX_FORMAT_ERRORS: usize = 10;
@@ -14,22 +14,22 @@ pub const MAX_FORMAT_ERRORS: usize = 10;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
     /// A source is missing or refused; `reason` is CamelCase, `message` names objects only.
-    SourceProblem { reason: String, message: String },
+    SourceProblem { reason: Reason, message: String },
     /// The pipeline ran to the end.
     Pipeline(PipelineSummary),
     /// The pipeline could not run (I/O, bad policy, pseudonymization key problem).
-    PipelineFailed { reason: String, message: String },
+    PipelineFailed { reason: Reason, message: String },
     /// A worker Job is reading volume sources.
     WorkerRunning,
     /// The worker Job failed.
-    WorkerFailed { reason: String, message: String },
+    WorkerFailed { reason: Reason, message: String },
 }
 
-fn cond(t: &'static str, s: Status, reason: &str, msg: impl Into<String>) -> ConditionUpdate {
+fn cond(t: &'static str, s: Status, reason: Reason, msg: impl Into<String>) -> ConditionUpdate {
     ConditionUpdate {
         type_: t,
         status: s,
-        reason: reason.to_string(),
+        reason,
         message: msg.into(),
     }
 }
@@ -51,57 +51,67 @@ pub fn compute(
             cond(
                 types::SOURCES_RESOLVED,
                 Status::False,
-                reason,
+                reason.clone(),
                 message.clone(),
             ),
             cond(
                 types::VALIDATED,
                 Status::Unknown,
-                "SourcesUnresolved",
+                Reason::SourcesUnresolved,
                 "sources are not resolved",
             ),
             cond(
                 types::REDACTED,
                 Status::Unknown,
-                "SourcesUnresolved",
+                Reason::SourcesUnresolved,
                 "sources are not resolved",
             ),
-            cond(types::READY, Status::False, reason, message.clone()),
+            cond(types::READY, Status::False, reason.clone(), message.clone()),
         ],
         Verdict::PipelineFailed { reason, message } => vec![
             cond(
                 types::SOURCES_RESOLVED,
                 Status::True,
-                "Resolved",
-                "all sources resolved",
-            ),
-            cond(types::VALIDATED, Status::Unknown, reason, message.clone()),
-            cond(types::REDACTED, Status::Unknown, reason, message.clone()),
-            cond(types::READY, Status::False, reason, message.clone()),
-        ],
-        Verdict::WorkerRunning => vec![
-            cond(
-                types::SOURCES_RESOLVED,
-                Status::True,
-                "Resolved",
+                Reason::Resolved,
                 "all sources resolved",
             ),
             cond(
                 types::VALIDATED,
                 Status::Unknown,
-                "WorkerRunning",
+                reason.clone(),
+                message.clone(),
+            ),
+            cond(
+                types::REDACTED,
+                Status::Unknown,
+                reason.clone(),
+                message.clone(),
+            ),
+            cond(types::READY, Status::False, reason.clone(), message.clone()),
+        ],
+        Verdict::WorkerRunning => vec![
+            cond(
+                types::SOURCES_RESOLVED,
+                Status::True,
+                Reason::Resolved,
+                "all sources resolved",
+            ),
+            cond(
+                types::VALIDATED,
+                Status::Unknown,
+                Reason::WorkerRunning,
                 "a worker Job is reading the volume sources",
             ),
             cond(
                 types::REDACTED,
                 Status::Unknown,
-                "WorkerRunning",
+                Reason::WorkerRunning,
                 "a worker Job is reading the volume sources",
             ),
             cond(
                 types::READY,
                 Status::False,
-                "WorkerRunning",
+                Reason::WorkerRunning,
                 "a worker Job is reading the volume sources",
             ),
         ],
@@ -109,12 +119,22 @@ pub fn compute(
             cond(
                 types::SOURCES_RESOLVED,
                 Status::True,
-                "Resolved",
+                Reason::Resolved,
                 "all sources resolved",
             ),
-            cond(types::VALIDATED, Status::Unknown, reason, message.clone()),
-            cond(types::REDACTED, Status::Unknown, reason, message.clone()),
-            cond(types::READY, Status::False, reason, message.clone()),
+            cond(
+                types::VALIDATED,
+                Status::Unknown,
+                reason.clone(),
+                message.clone(),
+            ),
+            cond(
+                types::REDACTED,
+                Status::Unknown,
+                reason.clone(),
+                message.clone(),
+            ),
+            cond(types::READY, Status::False, reason.clone(), message.clone()),
         ],
         Verdict::Pipeline(s) => {
             next.examples = Some(s.examples);
@@ -130,11 +150,11 @@ pub fn compute(
                 .cloned()
                 .collect();
             let findings: u64 = s.findings.values().sum();
-            let outcome = s.outcome.clone().unwrap_or(PipelineOutcome::Valid);
+            let outcome = s.outcome.unwrap_or(PipelineOutcome::Valid);
             let resolved = cond(
                 types::SOURCES_RESOLVED,
                 Status::True,
-                "Resolved",
+                Reason::Resolved,
                 "all sources resolved",
             );
             match outcome {
@@ -145,13 +165,13 @@ pub fn compute(
                         cond(
                             types::VALIDATED,
                             Status::True,
-                            "Valid",
+                            Reason::Valid,
                             format!("{} examples are valid", s.examples),
                         ),
                         cond(
                             types::REDACTED,
                             Status::True,
-                            "Redacted",
+                            Reason::Redacted,
                             format!(
                                 "{findings} findings redacted, {} examples dropped",
                                 s.dropped_examples
@@ -160,7 +180,7 @@ pub fn compute(
                         cond(
                             types::READY,
                             Status::True,
-                            "Valid",
+                            Reason::Valid,
                             format!("{} examples ready to upload", s.examples),
                         ),
                     ]
@@ -177,16 +197,16 @@ pub fn compute(
                         cond(
                             types::VALIDATED,
                             Status::False,
-                            "InvalidFormat",
+                            Reason::InvalidFormat,
                             msg.clone(),
                         ),
                         cond(
                             types::REDACTED,
                             Status::Unknown,
-                            "InvalidFormat",
+                            Reason::InvalidFormat,
                             "not redacted: the data is invalid",
                         ),
-                        cond(types::READY, Status::False, "InvalidFormat", msg),
+                        cond(types::READY, Status::False, Reason::InvalidFormat, msg),
                     ]
                 }
                 PipelineOutcome::TooFewExamples => {
@@ -199,16 +219,16 @@ pub fn compute(
                         cond(
                             types::VALIDATED,
                             Status::False,
-                            "TooFewExamples",
+                            Reason::TooFewExamples,
                             msg.clone(),
                         ),
                         cond(
                             types::REDACTED,
                             Status::True,
-                            "Redacted",
+                            Reason::Redacted,
                             format!("{findings} findings redacted"),
                         ),
-                        cond(types::READY, Status::False, "TooFewExamples", msg),
+                        cond(types::READY, Status::False, Reason::TooFewExamples, msg),
                     ]
                 }
                 PipelineOutcome::RedactionRejected => {
@@ -218,16 +238,16 @@ pub fn compute(
                         cond(
                             types::VALIDATED,
                             Status::True,
-                            "Valid",
+                            Reason::Valid,
                             format!("{} examples are valid", s.examples),
                         ),
                         cond(
                             types::REDACTED,
                             Status::False,
-                            "RedactionRejected",
+                            Reason::RedactionRejected,
                             msg.clone(),
                         ),
-                        cond(types::READY, Status::False, "RedactionRejected", msg),
+                        cond(types::READY, Status::False, Reason::RedactionRejected, msg),
                     ]
                 }
             }
@@ -333,7 +353,7 @@ conditions:
             Some(&ok),
             Some(1),
             &Verdict::SourceProblem {
-                reason: "SourceNotAllowed".into(),
+                reason: Reason::SourceNotAllowed,
                 message: "m".into(),
             },
             ts(20),

@@ -21,11 +21,12 @@ use sha2::{Digest, Sha256};
 
 use self::plan::{Cleanup, DatasetCheck, DatasetFacts, Phase, Role, Step};
 use self::upload::Streamed;
+use super::deref::{self, Data, Inputs, KeyAccess};
 use super::ports::{JobRequest, Remote, RemoteError, RemoteJob};
 use super::worker::{self, WorkerResult};
 use super::{CREDENTIALS_FINALIZER, Context, Error, FIELD_MANAGER, JOB_FINALIZER, name_ns};
 use crate::source;
-use tunegate_api::conditions::{ConditionUpdate, Status, set_condition, types};
+use tunegate_api::conditions::{ConditionUpdate, Reason, Status, set_condition, types};
 use tunegate_api::{
     FineTuneJob, FineTuneJobStatus, LedgerState, RemoteFileRef, RemoteKind, RemoteStatus,
     TrainingDataset,
@@ -47,7 +48,8 @@ fn failpoint(name: &str) {
 pub async fn reconcile(ftj: Arc<FineTuneJob>, ctx: Arc<Context>) -> Result<Action, Error> {
     let start = Instant::now();
     let r = reconcile_with_finalizer(ftj, &ctx).await;
-    ctx.metrics.reconciled(NAME, start.elapsed(), r.is_err());
+    ctx.metrics
+        .reconciled(NAME, start.elapsed(), r.as_ref().err().map(Error::category));
     r
 }
 
@@ -81,8 +83,9 @@ pub fn error_policy(_ftj: Arc<FineTuneJob>, err: &Error, _ctx: Arc<Context>) -> 
     Action::requeue(base + super::jitter(Duration::from_secs(5)))
 }
 
-/// CamelCase from a provider's snake_case error code, for condition reasons.
-pub fn camel_reason(code: &str) -> String {
+/// A condition reason from a provider's snake_case error code (`invalid_n_examples` ->
+/// `InvalidNExamples`); `ProviderError` when the code has no usable word.
+pub fn camel_reason(code: &str) -> Reason {
     let out: String = code
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|p| !p.is_empty())
@@ -95,8 +98,8 @@ pub fn camel_reason(code: &str) -> String {
         })
         .collect();
     match out.chars().next() {
-        Some(c) if c.is_ascii_alphabetic() => out,
-        _ => "ProviderError".to_string(),
+        Some(c) if c.is_ascii_alphabetic() => Reason::Provider(out),
+        _ => Reason::ProviderError,
     }
 }
 
@@ -135,7 +138,7 @@ impl<'a> Run<'a> {
         })
     }
 
-    fn set(&mut self, type_: &'static str, status: impl Into<Status>, reason: &str, msg: String) {
+    fn set(&mut self, type_: &'static str, status: impl Into<Status>, reason: Reason, msg: String) {
         set_condition(
             &mut self.status.conditions,
             ConditionUpdate::new(type_, status, reason, msg),
@@ -179,7 +182,7 @@ impl<'a> Run<'a> {
         self.ctx.event(self.obj, type_, reason, action, note).await;
     }
 
-    async fn remote(&mut self) -> Result<Result<Arc<dyn Remote>, (String, String)>, Error> {
+    async fn remote(&mut self) -> Result<Result<Arc<dyn Remote>, (Reason, String)>, Error> {
         if self.remote.is_none() {
             let p = &self.obj.spec.provider;
             let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
@@ -192,7 +195,7 @@ impl<'a> Run<'a> {
                 .filter(|k| !k.is_empty());
             let Some(key) = key else {
                 return Ok(Err((
-                    "CredentialsNotFound".into(),
+                    Reason::CredentialsNotFound,
                     format!(
                         "Secret {} has no key {}",
                         p.credentials_secret_ref.name, p.credentials_secret_ref.key
@@ -201,7 +204,7 @@ impl<'a> Run<'a> {
             };
             match self.ctx.remotes.build(p, &key) {
                 Ok(r) => self.remote = Some(Arc::from(r)),
-                Err(e) => return Ok(Err(("InvalidProvider".into(), e.to_string()))),
+                Err(e) => return Ok(Err((Reason::InvalidProvider, e.to_string()))),
             }
         }
         match &self.remote {
@@ -242,11 +245,11 @@ impl<'a> Run<'a> {
                 validation,
             }) => {
                 let msg = format!("dataset {} is Ready", training.name);
-                self.set(types::DATASET_READY, true, "DatasetReady", msg);
+                self.set(types::DATASET_READY, true, Reason::DatasetReady, msg);
                 Some((training.clone(), validation.clone()))
             }
             Some(DatasetCheck::NotReady { reason, message }) => {
-                self.set(types::DATASET_READY, false, reason, message.clone());
+                self.set(types::DATASET_READY, false, reason.clone(), message.clone());
                 None
             }
             None => None,
@@ -257,11 +260,11 @@ impl<'a> Run<'a> {
                 Step::WaitForDatasets => {
                     let (reason, msg) = match &check {
                         Some(DatasetCheck::NotReady { reason, message }) => {
-                            (reason.to_string(), message.clone())
+                            (reason.clone(), message.clone())
                         }
-                        _ => ("DatasetNotReady".to_string(), String::new()),
+                        _ => (Reason::DatasetNotReady, String::new()),
                     };
-                    self.set(types::READY, false, &reason, msg);
+                    self.set(types::READY, false, reason, msg);
                     self.save().await?;
                     // Dataset changes trigger a reconcile through the watch; the timer is a backstop.
                     return Ok(Action::requeue(Duration::from_secs(300)));
@@ -289,7 +292,7 @@ impl<'a> Run<'a> {
     /// Records a blocking problem in Ready and waits.
     async fn blocked(
         &mut self,
-        reason: &str,
+        reason: Reason,
         msg: String,
         wait: Duration,
     ) -> Result<Option<Action>, Error> {
@@ -303,7 +306,7 @@ impl<'a> Run<'a> {
         let remote = match self.remote().await? {
             Ok(r) => r,
             Err((reason, msg)) => {
-                return self.blocked(&reason, msg, Duration::from_secs(60)).await;
+                return self.blocked(reason, msg, Duration::from_secs(60)).await;
             }
         };
         // Adopt a file a previous run uploaded but did not record.
@@ -317,28 +320,27 @@ impl<'a> Run<'a> {
             Role::Validation => self.validation.clone(),
         }
         .ok_or(Error::MissingField("dataset"))?;
-        if source::has_volume(&ds.spec.sources) {
-            if let Err(p) =
-                source::check_allowed(&self.ctx.client, &self.ns, &ds.spec.sources).await
-            {
+        let inputs = match deref::resolve(&self.ctx.client, &ds, KeyAccess::ReadOnly).await? {
+            Ok(inputs) => inputs,
+            Err(p) => {
                 self.set(types::UPLOADED, false, p.reason(), p.to_string());
                 return self
                     .blocked(p.reason(), p.to_string(), Duration::from_secs(60))
                     .await;
             }
-            return self.upload_via_worker(role, facts, &ds).await;
-        }
-        let parts =
-            match source::read_in_process(&self.ctx.client, &self.ns, &ds.spec.sources).await {
-                Ok(p) => p,
-                Err(p) => {
-                    self.set(types::UPLOADED, false, p.reason(), p.to_string());
-                    return self
-                        .blocked(p.reason(), p.to_string(), Duration::from_secs(60))
-                        .await;
-                }
-            };
-        let key = dataset_key(&self.ctx.client, &ds).await?;
+        };
+        let (parts, key) = match inputs {
+            Inputs {
+                data: Data::Volume,
+                key_secret,
+                ..
+            } => return self.upload_via_worker(role, facts, &ds, key_secret).await,
+            Inputs {
+                data: Data::InProcess(parts),
+                key,
+                ..
+            } => (parts, key),
+        };
         self.ensure_credentials_finalizer().await?;
         let req = upload::StreamRequest {
             spec: ds.spec.clone(),
@@ -349,7 +351,7 @@ impl<'a> Run<'a> {
             expected_digest: facts.redacted_digest.clone(),
             expires_after_secs: self.ctx.config.file_expiry.as_secs(),
         };
-        match upload::stream(remote.as_ref(), self.ctx.pipeline.clone(), req).await? {
+        match upload::stream(remote.as_ref(), req).await? {
             Streamed::Uploaded(file) => {
                 failpoint("after-upload");
                 self.record_file(role, &file.id, &facts).await?;
@@ -379,10 +381,10 @@ impl<'a> Run<'a> {
             "the data of dataset {} changed since it was validated; waiting for re-validation",
             facts.name
         );
-        self.set(types::UPLOADED, false, "DatasetChanged", msg.clone());
+        self.set(types::UPLOADED, false, Reason::DatasetChanged, msg.clone());
         self.event(EventType::Warning, "DatasetChanged", "Upload", msg.clone())
             .await;
-        self.blocked("DatasetChanged", msg, Duration::from_secs(30))
+        self.blocked(Reason::DatasetChanged, msg, Duration::from_secs(30))
             .await
     }
 
@@ -394,13 +396,13 @@ impl<'a> Run<'a> {
         role: Role,
         facts: DatasetFacts,
         ds: &TrainingDataset,
+        key_secret: Option<(String, String)>,
     ) -> Result<Option<Action>, Error> {
         let jobs: Api<Job> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         let name =
             worker::upload_job_name(&self.name, &self.uid, role.as_str(), &facts.redacted_digest);
         let Some(job) = jobs.get_opt(&name).await? else {
             self.ensure_credentials_finalizer().await?;
-            let key_secret = worker::key_secret(ds);
             let owner = self
                 .obj
                 .controller_owner_ref(&())
@@ -426,12 +428,12 @@ impl<'a> Run<'a> {
             self.set(
                 types::UPLOADED,
                 false,
-                "WorkerUploading",
+                Reason::WorkerUploading,
                 format!("a worker Job uploads the {} file", role.as_str()),
             );
             return self
                 .blocked(
-                    "WorkerUploading",
+                    Reason::WorkerUploading,
                     "a worker Job is uploading".into(),
                     Duration::from_secs(30),
                 )
@@ -463,14 +465,14 @@ impl<'a> Run<'a> {
             }
             Some(Ok(WorkerResult::Error { code })) => {
                 let msg = format!("the upload worker failed ({code})");
-                self.set(types::UPLOADED, false, "WorkerFailed", msg.clone());
-                self.blocked("WorkerFailed", msg, Duration::from_secs(30))
+                self.set(types::UPLOADED, false, Reason::WorkerFailed, msg.clone());
+                self.blocked(Reason::WorkerFailed, msg, Duration::from_secs(30))
                     .await
             }
             _ => {
                 let msg = "the upload worker ended without a result".to_string();
-                self.set(types::UPLOADED, false, "WorkerFailed", msg.clone());
-                self.blocked("WorkerFailed", msg, Duration::from_secs(30))
+                self.set(types::UPLOADED, false, Reason::WorkerFailed, msg.clone());
+                self.blocked(Reason::WorkerFailed, msg, Duration::from_secs(30))
                     .await
             }
         }
@@ -505,7 +507,7 @@ impl<'a> Run<'a> {
             role.as_str(),
             facts.redacted_bytes
         );
-        self.set(types::UPLOADED, true, "Uploaded", msg.clone());
+        self.set(types::UPLOADED, true, Reason::Uploaded, msg.clone());
         self.save().await?;
         self.event(EventType::Normal, "Uploaded", "Upload", msg)
             .await;
@@ -526,7 +528,7 @@ impl<'a> Run<'a> {
         let spec = self.obj.spec.clone();
         let remote = match self.remote().await? {
             Ok(r) => r,
-            Err((reason, msg)) => return self.blocked(&reason, msg, Duration::from_secs(60)).await,
+            Err((reason, msg)) => return self.blocked(reason, msg, Duration::from_secs(60)).await,
         };
         let existing = remote.find_jobs(plan::UID_METADATA_KEY, &uid).await?;
         let job = match existing.into_iter().next() {
@@ -549,11 +551,11 @@ impl<'a> Run<'a> {
                     Err(RemoteError::Terminal { code, message, .. }) => {
                         let reason = camel_reason(&code);
                         let msg = format!("the provider refused the job: {code}: {message}");
-                        self.set(types::SUBMITTED, false, &reason, msg.clone());
-                        self.event(EventType::Warning, &reason, "Submit", msg.clone())
+                        self.set(types::SUBMITTED, false, reason.clone(), msg.clone());
+                        self.event(EventType::Warning, reason.as_str(), "Submit", msg.clone())
                             .await;
                         // Terminal: no retry storm; a spec change cannot happen (immutable), so wait long.
-                        return self.blocked(&reason, msg, Duration::from_secs(3600)).await;
+                        return self.blocked(reason, msg, Duration::from_secs(3600)).await;
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -571,11 +573,11 @@ impl<'a> Run<'a> {
         );
         self.observe(&job);
         let msg = format!("job {} submitted", job.id);
-        self.set(types::SUBMITTED, true, "Submitted", msg.clone());
+        self.set(types::SUBMITTED, true, Reason::Submitted, msg.clone());
         self.set(
             types::READY,
             false,
-            "Running",
+            Reason::Running,
             format!("provider status: {}", job.status),
         );
         self.save().await?;
@@ -608,7 +610,7 @@ impl<'a> Run<'a> {
         let paused = self.obj.spec.paused;
         let remote = match self.remote().await? {
             Ok(r) => r,
-            Err((reason, msg)) => return self.blocked(&reason, msg, Duration::from_secs(60)).await,
+            Err((reason, msg)) => return self.blocked(reason, msg, Duration::from_secs(60)).await,
         };
         let mut job = match remote.get_job(job_id).await {
             Ok(j) => j,
@@ -664,9 +666,9 @@ impl<'a> Run<'a> {
             return Ok(None);
         }
         let reason = if job.status == "paused" {
-            "Paused"
+            Reason::Paused
         } else {
-            "Running"
+            Reason::Running
         };
         self.set(
             types::READY,
@@ -745,13 +747,13 @@ impl<'a> Run<'a> {
                 "model {}",
                 remote.fine_tuned_model.clone().unwrap_or_default()
             );
-            self.set(types::SUCCEEDED, true, "Succeeded", msg);
+            self.set(types::SUCCEEDED, true, Reason::Succeeded, msg);
         } else {
             let code = remote.error.as_ref().and_then(|e| e.code.clone());
             let reason = match (&code, word.as_str()) {
-                (_, "cancelled") => "Cancelled".to_string(),
+                (_, "cancelled") => Reason::Cancelled,
                 (Some(c), _) => camel_reason(c),
-                (None, _) => "Failed".to_string(),
+                (None, _) => Reason::Failed,
             };
             let msg = match &remote.error {
                 Some(e) => format!(
@@ -761,14 +763,14 @@ impl<'a> Run<'a> {
                 ),
                 None => format!("job {word}"),
             };
-            self.set(types::SUCCEEDED, false, &reason, msg);
+            self.set(types::SUCCEEDED, false, reason, msg);
         }
         let actions = plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Finished);
         if !actions.is_empty() {
             match self.remote().await? {
                 Ok(_) => {}
                 Err((reason, msg)) => {
-                    self.set(types::REMOTE_CLEANED_UP, false, &reason, msg.clone());
+                    self.set(types::REMOTE_CLEANED_UP, false, reason, msg.clone());
                     self.save().await?;
                     return Ok(Action::requeue(Duration::from_secs(60)));
                 }
@@ -783,19 +785,20 @@ impl<'a> Run<'a> {
             self.set(
                 types::REMOTE_CLEANED_UP,
                 true,
-                "CleanedUp",
+                Reason::CleanedUp,
                 "retention applied".into(),
             );
         }
         let ok = word == "succeeded";
         let (reason, msg) = if ok {
             (
-                "Succeeded",
+                Reason::Succeeded,
                 "the job succeeded and retention is applied".to_string(),
             )
         } else {
-            ("Failed", format!("the job ended {word}"))
+            (Reason::Failed, format!("the job ended {word}"))
         };
+        let reason_word = reason.as_str().to_string();
         self.set(types::READY, ok && cleaned, reason, msg.clone());
         self.save().await?;
         // The final status holds the cursor; a finished job is never polled again.
@@ -809,8 +812,7 @@ impl<'a> Run<'a> {
             } else {
                 EventType::Warning
             };
-            self.event(t, if ok { "Succeeded" } else { "Failed" }, "Finish", msg)
-                .await;
+            self.event(t, &reason_word, "Finish", msg).await;
         }
         self.release_credentials().await?;
         Ok(Action::await_change())
@@ -994,7 +996,7 @@ impl<'a> Run<'a> {
         let actions = plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Deleting);
         if !actions.is_empty() {
             if let Err((reason, msg)) = self.remote().await? {
-                self.set(types::REMOTE_CLEANED_UP, false, &reason, msg);
+                self.set(types::REMOTE_CLEANED_UP, false, reason.clone(), msg);
                 self.save().await?;
                 return Err(Error::Finalizer(
                     "cannot clean up without credentials".into(),
@@ -1015,7 +1017,7 @@ impl<'a> Run<'a> {
         self.set(
             types::REMOTE_CLEANED_UP,
             true,
-            "CleanedUp",
+            Reason::CleanedUp,
             "remote objects cleaned up".into(),
         );
         self.save().await?;
@@ -1081,22 +1083,6 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The pseudonymization key of a dataset, for re-running its pipeline at upload time.
-async fn dataset_key(
-    client: &kube::Client,
-    ds: &TrainingDataset,
-) -> Result<Option<Vec<u8>>, Error> {
-    let Some((secret, key)) = worker::key_secret(ds) else {
-        return Ok(None);
-    };
-    let ns = ds.namespace().ok_or(Error::MissingField("namespace"))?;
-    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    Ok(api
-        .get_opt(&secret)
-        .await?
-        .and_then(|s| source::secret_key_bytes(&s, &key)))
-}
-
 /// FineTuneJobs in `ns` that use dataset `name`: the watch mapper.
 pub fn jobs_using_dataset(
     store: &[Arc<FineTuneJob>],
@@ -1125,8 +1111,9 @@ pub fn datasets_to_revalidate(
     job: &FineTuneJob,
 ) -> Vec<kube::runtime::reflector::ObjectRef<TrainingDataset>> {
     let changed = job.status.as_ref().is_some_and(|s| {
-        tunegate_api::conditions::find(&s.conditions, types::UPLOADED)
-            .is_some_and(|c| c.status == "False" && c.reason == "DatasetChanged")
+        tunegate_api::conditions::find(&s.conditions, types::UPLOADED).is_some_and(|c| {
+            c.status == "False" && Reason::parse(&c.reason) == Reason::DatasetChanged
+        })
     });
     let Some(ns) = job.namespace().filter(|_| changed) else {
         return Vec::new();
@@ -1143,10 +1130,16 @@ mod tests {
 
     #[test]
     fn provider_codes_become_camel_case_reasons() {
-        assert_eq!(camel_reason("invalid_n_examples"), "InvalidNExamples");
-        assert_eq!(camel_reason("rate_limit_exceeded"), "RateLimitExceeded");
-        assert_eq!(camel_reason(""), "ProviderError");
-        assert_eq!(camel_reason("500"), "ProviderError");
+        assert_eq!(
+            camel_reason("invalid_n_examples"),
+            Reason::Provider("InvalidNExamples".into())
+        );
+        assert_eq!(
+            camel_reason("rate_limit_exceeded"),
+            Reason::Provider("RateLimitExceeded".into())
+        );
+        assert_eq!(camel_reason(""), Reason::ProviderError);
+        assert_eq!(camel_reason("500"), Reason::ProviderError);
     }
 
     fn job_with_uploaded(status: &str, reason: &str) -> FineTuneJob {

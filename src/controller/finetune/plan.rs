@@ -7,7 +7,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use tunegate_api::conditions;
+use tunegate_api::conditions::{self, Reason};
 use tunegate_api::{
     DatasetFormat, DeletionPolicy, FileRetention, FineTuneJobSpec, FineTuneJobStatus, LedgerEntry,
     LedgerState, MethodType, ModelRetention, RemoteKind, TrainingDataset,
@@ -53,16 +53,16 @@ pub enum DatasetCheck {
         validation: Option<DatasetFacts>,
     },
     NotReady {
-        reason: &'static str,
+        reason: Reason,
         message: String,
     },
 }
 
-fn facts(ds: &TrainingDataset) -> Result<DatasetFacts, (&'static str, String)> {
+fn facts(ds: &TrainingDataset) -> Result<DatasetFacts, (Reason, String)> {
     let name = ds.metadata.name.clone().unwrap_or_default();
     let Some(st) = ds.status.as_ref() else {
         return Err((
-            "DatasetNotReady",
+            Reason::DatasetNotReady,
             format!("dataset {name} has not been validated yet"),
         ));
     };
@@ -72,7 +72,7 @@ fn facts(ds: &TrainingDataset) -> Result<DatasetFacts, (&'static str, String)> {
             .map(|c| c.reason.clone())
             .unwrap_or_else(|| "Pending".to_string());
         return Err((
-            "DatasetNotReady",
+            Reason::DatasetNotReady,
             format!("dataset {name} is not Ready ({why})"),
         ));
     }
@@ -83,7 +83,7 @@ fn facts(ds: &TrainingDataset) -> Result<DatasetFacts, (&'static str, String)> {
             redacted_bytes: b,
         }),
         _ => Err((
-            "DatasetNotReady",
+            Reason::DatasetNotReady,
             format!("dataset {name} has no digest yet"),
         )),
     }
@@ -98,7 +98,7 @@ pub fn check_datasets(
     let not_ready = |reason, message| DatasetCheck::NotReady { reason, message };
     let Some(training) = training else {
         return not_ready(
-            "DatasetNotFound",
+            Reason::DatasetNotFound,
             format!(
                 "TrainingDataset {} not found",
                 spec.training_dataset_ref.name
@@ -117,7 +117,7 @@ pub fn check_datasets(
             } else {
                 "a Preference dataset needs the DPO method"
             };
-            return not_ready("MethodFormatMismatch", msg.to_string());
+            return not_ready(Reason::MethodFormatMismatch, msg.to_string());
         }
     }
     let training = match facts(training) {
@@ -133,7 +133,7 @@ pub fn check_datasets(
                 .map(|r| r.name.clone())
                 .unwrap_or_default();
             return not_ready(
-                "DatasetNotFound",
+                Reason::DatasetNotFound,
                 format!("TrainingDataset {name} not found"),
             );
         }
@@ -436,7 +436,7 @@ ledger: [{kind: Job, id: ftjob-1, state: Succeeded}]
         assert!(matches!(
             check_datasets(&s, None, None),
             DatasetCheck::NotReady {
-                reason: "DatasetNotFound",
+                reason: Reason::DatasetNotFound,
                 ..
             }
         ));
@@ -457,7 +457,7 @@ ledger: [{kind: Job, id: ftjob-1, state: Succeeded}]
         assert!(matches!(
             check_datasets(&s, Some(&stale), None),
             DatasetCheck::NotReady {
-                reason: "DatasetNotReady",
+                reason: Reason::DatasetNotReady,
                 ..
             }
         ));
@@ -465,7 +465,7 @@ ledger: [{kind: Job, id: ftjob-1, state: Succeeded}]
         assert!(matches!(
             check_datasets(&dpo, Some(&ds), None),
             DatasetCheck::NotReady {
-                reason: "MethodFormatMismatch",
+                reason: Reason::MethodFormatMismatch,
                 ..
             }
         ));
@@ -473,7 +473,7 @@ ledger: [{kind: Job, id: ftjob-1, state: Succeeded}]
         assert!(matches!(
             check_datasets(&with_val, Some(&ds), Some(None)),
             DatasetCheck::NotReady {
-                reason: "DatasetNotFound",
+                reason: Reason::DatasetNotFound,
                 ..
             }
         ));

@@ -218,7 +218,6 @@ pub struct StreamRequest {
 /// in-process by the controller and inside the upload worker Job.
 pub async fn stream(
     remote: &dyn crate::controller::ports::Remote,
-    pipeline: std::sync::Arc<dyn crate::controller::ports::DatasetPipeline>,
     req: StreamRequest,
 ) -> Result<Streamed, crate::controller::ports::RemoteError> {
     let StreamRequest {
@@ -232,7 +231,7 @@ pub async fn stream(
     } = req;
     let (mut gate, body) = gate(expected_bytes);
     let writer = tokio::task::spawn_blocking(move || {
-        match pipeline.run(&spec, &mut input, key.as_deref(), &mut gate) {
+        match crate::controller::pipeline::run(&spec, &mut input, key.as_deref(), &mut gate) {
             Ok(_) => gate.finish(&expected_digest).map_err(Some),
             Err(_) => {
                 gate.abort();

@@ -87,11 +87,6 @@ impl<R: BufRead> JsonlReader<R> {
         }
     }
 
-    /// A reader with the default 64 MiB line limit.
-    pub fn with_default_limit(inner: R) -> Self {
-        Self::new(inner, DEFAULT_MAX_LINE_BYTES)
-    }
-
     /// Total source bytes consumed so far, including terminators, BOM and skipped over-long lines.
     pub fn bytes_consumed(&self) -> u64 {
         self.bytes_consumed

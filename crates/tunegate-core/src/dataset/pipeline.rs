@@ -14,7 +14,7 @@ use super::tokens::{
     CountCache, DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model,
 };
 use super::validate::{ExampleShape, FormatCode, validate_line};
-use tunegate_api::{DatasetFormat, FormatErrorRef, TrainingDatasetStatus, ValidationSpec};
+use tunegate_api::{DatasetFormat, FormatErrorRef, ValidationSpec};
 
 /// How many format errors the summary keeps (the status shows at most 10).
 pub const DEFAULT_MAX_FORMAT_ERRORS: usize = 10;
@@ -211,25 +211,6 @@ pub struct PipelineSummary {
     /// All format errors, per code.
     pub format_error_counts: BTreeMap<String, u64>,
     pub stats: ExampleStats,
-}
-
-impl PipelineSummary {
-    /// Copies counts, digests, findings and errors into a status (conditions are the caller's).
-    pub fn apply_to(&self, status: &mut TrainingDatasetStatus) {
-        status.examples = Some(self.examples);
-        status.dropped_examples = Some(self.dropped_examples);
-        status.estimated_tokens = Some(self.estimated_tokens);
-        status.redacted_bytes = Some(self.redacted_bytes);
-        status.source_digest = Some(self.source_digest.clone());
-        status.redacted_digest = Some(self.redacted_digest.clone());
-        status.findings = self.findings.clone();
-        status.format_errors = self.format_errors.clone();
-    }
-
-    /// Total format errors.
-    pub fn format_error_total(&self) -> u64 {
-        self.format_error_counts.values().sum()
-    }
 }
 
 /// Runs the pipeline over `input` (the concatenated source bytes), writing output lines to `sink`.
@@ -658,14 +639,8 @@ mod tests {
         assert_eq!(summary.stats.messages_min, 2);
         assert_eq!(summary.stats.messages_total, 20);
 
-        let mut status = TrainingDatasetStatus::default();
-        summary.apply_to(&mut status);
-        assert_eq!(status.examples, Some(10));
-        assert_eq!(status.dropped_examples, Some(1));
-        assert_eq!(
-            status.redacted_digest.as_deref(),
-            Some(summary.redacted_digest.as_str())
-        );
+        assert_eq!(summary.examples, 10);
+        assert_eq!(summary.dropped_examples, 1);
     }
 
     use super::super::tokens::Encoding;
@@ -714,7 +689,7 @@ mod tests {
             }
         );
         assert_eq!(summary.format_errors[2].line, 13);
-        assert_eq!(summary.format_error_total(), 14);
+        assert_eq!(summary.format_error_counts.values().sum::<u64>(), 14);
         assert_eq!(summary.examples, 10);
         assert_eq!(String::from_utf8(out).unwrap().lines().count(), 10);
     }

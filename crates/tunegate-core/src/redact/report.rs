@@ -30,11 +30,6 @@ pub struct RedactionReport {
 }
 
 impl RedactionReport {
-    /// Total findings over every entity type.
-    pub fn total_findings(&self) -> u64 {
-        self.findings.values().sum()
-    }
-
     /// Adds another report's counts to this one (for parallel or per-source runs).
     pub fn merge(&mut self, other: &RedactionReport) {
         self.examples += other.examples;

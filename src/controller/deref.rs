@@ -1,0 +1,232 @@
+//! The dereference step, shared by the TrainingDataset controller (validation), the FineTuneJob
+//! controller (upload) and the worker manifests: resolve a dataset's sources and its
+//! pseudonymization key once, into either the inputs the pipeline needs or a typed problem.
+//!
+//! Sources are checked for the opt-in label from metadata before any data is read. Secret and
+//! ConfigMap sources are read in-process; volume sources are only checked here, because a worker
+//! Job reads them (it mounts the claims and the key Secret itself).
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ObjectMeta, PostParams};
+use kube::{Client, Resource, ResourceExt};
+
+use super::Error;
+use crate::source::{self, SourceProblem};
+use tunegate_api::conditions::Reason;
+use tunegate_api::{RedactionMode, TrainingDataset};
+
+/// Key (within the generated Secret) of a generated pseudonymization key.
+pub const GENERATED_KEY: &str = "key";
+
+/// Name of the Secret the controller generates for Pseudonymize mode without a key reference.
+pub fn generated_key_secret(dataset: &str) -> String {
+    format!("{dataset}-pseudonymization-key")
+}
+
+/// The (Secret, key) holding a dataset's pseudonymization key, when its mode needs one.
+pub fn key_secret(ds: &TrainingDataset) -> Option<(String, String)> {
+    if ds.spec.redaction.mode != RedactionMode::Pseudonymize {
+        return None;
+    }
+    Some(match &ds.spec.redaction.pseudonymization_key_ref {
+        Some(r) => (r.name.clone(), r.key.clone()),
+        None => (
+            generated_key_secret(&ds.name_any()),
+            GENERATED_KEY.to_string(),
+        ),
+    })
+}
+
+/// Where the dataset's bytes come from.
+#[derive(Debug)]
+pub enum Data {
+    /// Every source is a Secret or ConfigMap: their bytes, in order.
+    InProcess(Vec<Vec<u8>>),
+    /// At least one source is on a volume: a worker Job reads all of them. The label checks of
+    /// the Secret/ConfigMap sources passed.
+    Volume,
+}
+
+/// A dataset's resolved inputs.
+#[derive(Debug)]
+pub struct Inputs {
+    pub data: Data,
+    /// The pseudonymization key's bytes, when the mode needs one.
+    pub key: Option<Vec<u8>>,
+    /// The (Secret, key) the key came from, for worker Jobs that mount it.
+    pub key_secret: Option<(String, String)>,
+}
+
+/// Whether the dereference may create the generated pseudonymization key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyAccess {
+    /// The dataset controller: generate the key Secret when the spec names none and it is absent.
+    CreateIfMissing,
+    /// The upload path: the key must already exist (it was used to compute the digest).
+    ReadOnly,
+}
+
+/// Why a dataset's inputs cannot be resolved. Names objects and keys, never their content.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("{0}")]
+    Source(SourceProblem),
+    #[error("Secret {secret} has no non-empty key {key}")]
+    KeyNotFound { secret: String, key: String },
+}
+
+impl Problem {
+    /// The condition reason.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Problem::Source(p) => p.reason(),
+            Problem::KeyNotFound { .. } => Reason::PseudonymizationKeyNotFound,
+        }
+    }
+}
+
+/// A retryable API error is the reconcile's error (requeued with backoff); every other source
+/// problem is a verdict on the spec or the cluster's objects.
+fn source_problem(p: SourceProblem) -> Result<Problem, Error> {
+    match p {
+        SourceProblem::Api {
+            retryable: true, ..
+        } => Err(Error::Source(p)),
+        p => Ok(Problem::Source(p)),
+    }
+}
+
+/// Resolves `ds`'s sources and key. `Ok(Err(problem))` is a verdict to report; `Err` is a
+/// transient failure to retry.
+pub async fn resolve(
+    client: &Client,
+    ds: &TrainingDataset,
+    access: KeyAccess,
+) -> Result<Result<Inputs, Problem>, Error> {
+    let ns = ds.namespace().ok_or(Error::MissingField("namespace"))?;
+    let sources = &ds.spec.sources;
+    let data = if source::has_volume(sources) {
+        match source::check_allowed(client, &ns, sources).await {
+            Ok(()) => Data::Volume,
+            Err(p) => return Ok(Err(source_problem(p)?)),
+        }
+    } else {
+        match source::read_in_process(client, &ns, sources).await {
+            Ok(parts) => Data::InProcess(parts),
+            Err(p) => return Ok(Err(source_problem(p)?)),
+        }
+    };
+    let key = match pseudonymization_key(client, ds, &ns, access).await? {
+        Ok(k) => k,
+        Err(p) => return Ok(Err(p)),
+    };
+    Ok(Ok(Inputs {
+        data,
+        key,
+        key_secret: key_secret(ds),
+    }))
+}
+
+/// The pseudonymization key, if the mode needs one: the referenced Secret, or the generated
+/// Secret (created owned by the dataset under `CreateIfMissing`).
+async fn pseudonymization_key(
+    client: &Client,
+    ds: &TrainingDataset,
+    ns: &str,
+    access: KeyAccess,
+) -> Result<Result<Option<Vec<u8>>, Problem>, Error> {
+    let Some((secret_name, key)) = key_secret(ds) else {
+        return Ok(Ok(None));
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let found = secrets
+        .get_opt(&secret_name)
+        .await?
+        .and_then(|s| source::secret_key_bytes(&s, &key))
+        .filter(|k| !k.is_empty());
+    if let Some(k) = found {
+        return Ok(Ok(Some(k)));
+    }
+    let generated = ds.spec.redaction.pseudonymization_key_ref.is_none();
+    if !generated || access == KeyAccess::ReadOnly {
+        return Ok(Err(Problem::KeyNotFound {
+            secret: secret_name,
+            key,
+        }));
+    }
+    let bytes: [u8; 32] = rand::random();
+    let owner = ds
+        .controller_owner_ref(&())
+        .ok_or(Error::MissingField("uid"))?;
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(secret_name),
+            namespace: Some(ns.to_string()),
+            owner_references: Some(vec![owner]),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/managed-by".to_string(),
+                    "tunegate".to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        data: Some([(GENERATED_KEY.to_string(), ByteString(bytes.to_vec()))].into()),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    };
+    secrets.create(&PostParams::default(), &secret).await?;
+    Ok(Ok(Some(bytes.to_vec())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ds(yaml: &str) -> TrainingDataset {
+        serde_yaml::from_str(yaml).expect("dataset")
+    }
+
+    #[test]
+    fn key_secret_follows_the_mode_and_the_reference() {
+        let masked = ds(r#"
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {name: d, namespace: a}
+spec: {sources: [{secret: {name: s, key: k}}]}
+"#);
+        assert_eq!(key_secret(&masked), None);
+        let generated = ds(r#"
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {name: d, namespace: a}
+spec: {sources: [{secret: {name: s, key: k}}], redaction: {mode: Pseudonymize}}
+"#);
+        assert_eq!(
+            key_secret(&generated),
+            Some(("d-pseudonymization-key".into(), GENERATED_KEY.into()))
+        );
+        let referenced = ds(r#"
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {name: d, namespace: a}
+spec:
+  sources: [{secret: {name: s, key: k}}]
+  redaction: {mode: Pseudonymize, pseudonymizationKeyRef: {name: hmac, key: k2}}
+"#);
+        assert_eq!(key_secret(&referenced), Some(("hmac".into(), "k2".into())));
+    }
+
+    #[test]
+    fn problems_have_typed_reasons() {
+        let p = Problem::KeyNotFound {
+            secret: "s".into(),
+            key: "k".into(),
+        };
+        assert_eq!(p.reason(), Reason::PseudonymizationKeyNotFound);
+        let s = Problem::Source(SourceProblem::Invalid { index: 0 });
+        assert_eq!(s.reason(), Reason::InvalidSource);
+    }
+}
