@@ -353,6 +353,14 @@ fn operator_may_create_only_jobs_shaped_like_its_worker() {
                 .remove("ownerReferences");
             j
         }),
+        ("no worker role", {
+            let mut j = good.clone();
+            j["spec"]["template"]["metadata"]["labels"]
+                .as_object_mut()
+                .unwrap()
+                .remove("tunegate.dev/worker-role");
+            j
+        }),
         ("not a worker", {
             let mut j = good.clone();
             j["metadata"]["labels"]["app.kubernetes.io/component"] = json!("operator");

@@ -101,6 +101,13 @@ fn hostile_endpoints_do_not_hurt_a_healthy_tenant_or_the_operator() {
         body: vec![],
     });
     let silent = serve(|_: &Request| Reply::Hang);
+    let refused = serve(|_: &Request| {
+        Reply::json(
+            401,
+            &json!({"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}),
+        )
+        .with_header("x-should-retry", "true")
+    });
     let events = Arc::new(AtomicU64::new(1));
     let flood = serve(event_flood(events.clone()));
 
@@ -113,6 +120,7 @@ fn hostile_endpoints_do_not_hurt_a_healthy_tenant_or_the_operator() {
         ("redirect", format!("{}/v1", redirect.base_url())),
         ("silent", format!("{}/v1", silent.base_url())),
         ("flood", format!("{}/v1", flood.base_url())),
+        ("refused", format!("{}/v1", refused.base_url())),
     ] {
         apply(&scenario(&ns, name, &base, &data, ""));
     }
@@ -179,12 +187,62 @@ fn hostile_endpoints_do_not_hurt_a_healthy_tenant_or_the_operator() {
             "control characters reached an Event: {note:?}"
         );
     }
+    // A flood of provider events becomes at most 10 Kubernetes Events per poll, plus a summary.
+    let job_polls = flood
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.split('?').next() == Some("/v1/fine_tuning/jobs/ftjob-flood")
+        })
+        .count();
+    let provider_events = evs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"] == "ProviderEvent")
+        .count();
+    assert!(job_polls > 0);
+    assert!(
+        provider_events <= 10 * job_polls,
+        "{provider_events} provider Events for {job_polls} polls"
+    );
+    assert!(
+        evs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"] == "ProviderEventsOmitted"),
+        "a summary says events were left out"
+    );
+
+    // Rejected credentials: a condition, and exponential backoff instead of a retry every few
+    // seconds (measured before: 44 requests in 5 minutes and no condition).
+    let refused_job = wait_condition(
+        &ns,
+        "ftj",
+        "refused",
+        "Ready",
+        "False",
+        Some("CredentialsRejected"),
+        60,
+    );
+    let refused_requests = refused.requests().len();
+    assert!(
+        (1..=3).contains(&refused_requests),
+        "{refused_requests} requests with a rejected key in {:.0} s",
+        started.elapsed().as_secs_f64() + 5.0
+    );
+    let message = tunegate_testkit::e2e::condition(&refused_job, "Ready").unwrap();
+    assert_eq!(message.1, "CredentialsRejected");
+
     let hwm = vm_hwm_kib(pid).expect("VmHWM of the operator");
     assert!(hwm > 1000, "VmHWM read: {hwm} KiB");
     eprintln!(
         "hostile e2e: healthy job succeeded in {healthy_secs:.1} s; operator alive, no panic; \
          peak RSS (VmHWM) {hwm} KiB ({:.1} MiB); event-flood pages served {flood_polls}; \
-         provider Events on the flood job {}; redirect target requests 0",
+         provider Events on the flood job {} over {job_polls} polls; requests with a rejected key \
+         {refused_requests}; redirect target requests 0",
         hwm as f64 / 1024.0,
         notes.len()
     );

@@ -79,7 +79,10 @@ fn report(ns: &str, job: &Value, exit: i32, message: &str) {
         .unwrap();
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("{name}-x1"), "namespace": ns, "labels": {"job-name": name}},
+        "metadata": {"name": format!("{name}-x1"), "namespace": ns,
+            "labels": {"job-name": name, "batch.kubernetes.io/controller-uid": job["metadata"]["uid"]},
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name,
+                "uid": job["metadata"]["uid"], "controller": true}]},
         "spec": {"restartPolicy": "Never", "containers": [{"name": "worker", "image": image}]}
     });
     support::kubectl_stdin(&["apply", "-f", "-"], &pod.to_string()).ok();

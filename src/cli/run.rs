@@ -362,6 +362,7 @@ pub async fn run_with(
         datasets: tds_ctrl.store(),
         jobs: ftj_ctrl.store(),
         event_cursors: Default::default(),
+        failures: crate::sharing::FailureTracker::new(crate::controller::FAILURE_TRACKER_CAPACITY),
     });
     let labelled = watcher::Config::default().labels(&format!("{TRAINING_DATA_LABEL}=true"));
     let ds_store = ctx.datasets.clone();

@@ -156,6 +156,9 @@ reasons! {
     CleanedUp,
     /// The provider credentials Secret or key is missing.
     CredentialsNotFound,
+    /// The provider refused the credentials (HTTP 401/403); retried with exponential backoff,
+    /// at once when the credentials Secret changes.
+    CredentialsRejected,
     /// The provider settings are unusable.
     InvalidProvider,
     /// The provider rejected a request without a usable error code.

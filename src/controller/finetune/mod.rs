@@ -4,6 +4,7 @@
 pub mod plan;
 pub mod upload;
 
+use crate::provider::sanitize::{MAX_TEXT_BYTES, sanitize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,12 +46,78 @@ fn failpoint(name: &str) {
     }
 }
 
+/// At most this many provider events become Kubernetes Events per poll.
+pub const MAX_PROVIDER_EVENTS_PER_POLL: usize = 10;
+
 pub async fn reconcile(ftj: Arc<FineTuneJob>, ctx: Arc<Context>) -> Result<Action, Error> {
     let start = Instant::now();
-    let r = reconcile_with_finalizer(ftj, &ctx).await;
+    let r = match reconcile_with_finalizer(ftj.clone(), &ctx).await {
+        Err(Error::Remote(RemoteError::AuthRejected { code, http, .. })) => {
+            ctx.metrics
+                .reconciled(NAME, start.elapsed(), Some("provider-credentials"));
+            return credentials_rejected(&ftj, &ctx, &code, http).await;
+        }
+        r => r,
+    };
     ctx.metrics
         .reconciled(NAME, start.elapsed(), r.as_ref().err().map(Error::category));
+    if r.is_ok() {
+        let uid = ftj.uid().unwrap_or_default();
+        ctx.failures.succeeded(&format!("ftj/{uid}"));
+        ctx.failures.succeeded(&format!("credentials/{uid}"));
+    }
     r
+}
+
+/// The provider refused the job's credentials (401/403): a condition, one Warning Event per
+/// version of the credentials Secret, and exponential backoff until that Secret changes (its
+/// resourceVersion restarts the count). Not a terminal failure: nothing about the job is wrong.
+async fn credentials_rejected(
+    ftj: &FineTuneJob,
+    ctx: &Context,
+    code: &str,
+    http: u16,
+) -> Result<Action, Error> {
+    let (_, ns) = name_ns(ftj)?;
+    let uid = ftj.uid().ok_or(Error::MissingField("uid"))?;
+    let secret_name = &ftj.spec.provider.credentials_secret_ref.name;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let version = secrets
+        .get_opt(secret_name)
+        .await?
+        .and_then(|s| s.resource_version())
+        .unwrap_or_default();
+    let failures = ctx.failures.failed(&format!("credentials/{uid}"), &version);
+    let delay = super::CREDENTIALS_BACKOFF.delay(failures, rand::random::<f64>());
+    let msg = format!(
+        "the provider rejected the credentials in Secret {secret_name} (HTTP {http}, {code}); \
+         retrying in {} s with exponential backoff, or once the Secret changes",
+        delay.as_secs()
+    );
+    let mut run = Run::new(ftj, ctx)?;
+    run.set(
+        types::READY,
+        false,
+        Reason::CredentialsRejected,
+        msg.clone(),
+    );
+    run.save().await?;
+    if failures == 1 {
+        run.event(
+            EventType::Warning,
+            Reason::CredentialsRejected.as_str(),
+            "Authenticate",
+            msg,
+        )
+        .await;
+    }
+    tracing::warn!(
+        controller = NAME,
+        failures,
+        http,
+        "provider rejected the credentials"
+    );
+    Ok(Action::requeue(delay))
 }
 
 async fn reconcile_with_finalizer(ftj: Arc<FineTuneJob>, ctx: &Context) -> Result<Action, Error> {
@@ -70,17 +137,13 @@ async fn reconcile_with_finalizer(ftj: Arc<FineTuneJob>, ctx: &Context) -> Resul
     })
 }
 
-pub fn error_policy(_ftj: Arc<FineTuneJob>, err: &Error, _ctx: Arc<Context>) -> Action {
-    let base = match err {
-        Error::Remote(RemoteError::Recoverable {
-            retry_after: Some(d),
-            ..
-        }) => *d,
-        Error::Remote(_) => Duration::from_secs(5),
-        _ => Duration::from_secs(3),
-    };
-    tracing::warn!(controller = NAME, error = %err, "reconcile failed");
-    Action::requeue(base + super::jitter(Duration::from_secs(5)))
+pub fn error_policy(ftj: Arc<FineTuneJob>, err: &Error, ctx: Arc<Context>) -> Action {
+    let uid = ftj.uid().unwrap_or_default();
+    let failures = ctx.failures.failed(&format!("ftj/{uid}"), "");
+    let delay = super::error_delay(failures, err, rand::random::<f64>());
+    tracing::warn!(controller = NAME, error = %err, failures,
+        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), "reconcile failed");
+    Action::requeue(delay)
 }
 
 /// A condition reason from a provider's snake_case error code (`invalid_n_examples` ->
@@ -444,13 +507,9 @@ impl<'a> Run<'a> {
         };
         let pods: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         let list = pods
-            .list(&ListParams::default().labels(&format!("job-name={name}")))
+            .list(&ListParams::default().labels(&worker::pod_selector(&job)?))
             .await?;
-        let result = list
-            .items
-            .iter()
-            .find_map(worker::termination_message)
-            .map(|m| WorkerResult::parse(&m));
+        let result = worker::job_result_message(&job, &list.items).map(|m| WorkerResult::parse(&m));
         // Whatever happened, the next attempt needs a fresh Job.
         if let Err(e) = jobs.delete(&name, &DeleteParams::background()).await {
             tracing::warn!(job = %name, error = %e, "cannot delete the finished upload worker Job");
@@ -462,6 +521,13 @@ impl<'a> Run<'a> {
             }
             Some(Ok(WorkerResult::Error { code })) if code == "DatasetChanged" => {
                 self.dataset_changed(&facts).await
+            }
+            Some(Ok(WorkerResult::Error { code })) if code == "CredentialsRejected" => {
+                Err(Error::Remote(RemoteError::AuthRejected {
+                    code: "upload_worker".into(),
+                    message: "the upload worker's request was refused".into(),
+                    http: 401,
+                }))
             }
             Some(Ok(WorkerResult::Error { code })) => {
                 let msg = format!("the upload worker failed ({code})");
@@ -646,8 +712,24 @@ impl<'a> Run<'a> {
                 None => {}
             }
         }
-        for ev in events.iter().filter(|ev| !ev.metrics) {
+        // A flood of provider events must not become a flood of Kubernetes Events: the newest
+        // few per poll, and one summary for the rest.
+        let messages: Vec<_> = events.iter().filter(|ev| !ev.metrics).collect();
+        let (shown, omitted) = crate::sharing::newest(messages, MAX_PROVIDER_EVENTS_PER_POLL);
+        for ev in shown {
             self.provider_event(ev).await;
+        }
+        if omitted > 0 {
+            self.event(
+                EventType::Normal,
+                "ProviderEventsOmitted",
+                "Poll",
+                format!(
+                    "{omitted} older provider events since the last poll were not copied \
+                     (at most {MAX_PROVIDER_EVENTS_PER_POLL} per poll)"
+                ),
+            )
+            .await;
         }
         if let Some(last) = events.last() {
             self.ctx.event_cursors.set(&self.uid, &last.id);
@@ -690,7 +772,8 @@ impl<'a> Run<'a> {
         h.update(ev.id.as_bytes());
         let name = format!("{}.{}", self.name, &hex::encode(h.finalize())[..16]);
         let warning = matches!(ev.level.as_str(), "warn" | "warning" | "error");
-        let note: String = ev.message.chars().take(1000).collect();
+        // Already sanitized when decoded; again here, because this is where it leaves.
+        let note = sanitize(&ev.message, MAX_TEXT_BYTES);
         let event = K8sEvent {
             metadata: ObjectMeta {
                 name: Some(name),
