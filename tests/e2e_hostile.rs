@@ -126,6 +126,23 @@ fn hostile_endpoints_do_not_hurt_a_healthy_tenant_or_the_operator() {
     }
     // Give the hostile tenants a head start, then the healthy one.
     std::thread::sleep(Duration::from_secs(5));
+    // A team's own ConfigMap that a job names as its output: never to be touched.
+    support::kubectl(&[
+        "-n",
+        &ns,
+        "create",
+        "configmap",
+        "team-config",
+        "--from-literal=owner=team",
+    ])
+    .ok();
+    apply(&scenario(
+        &ns,
+        "conflict",
+        &sandbox.base_url(),
+        &data,
+        "  output: {configMapName: team-config}\n",
+    ));
     let started = Instant::now();
     apply(&scenario(&ns, "healthy", &sandbox.base_url(), &data, ""));
     wait_condition(
@@ -215,6 +232,32 @@ fn hostile_endpoints_do_not_hurt_a_healthy_tenant_or_the_operator() {
             .any(|e| e["reason"] == "ProviderEventsOmitted"),
         "a summary says events were left out"
     );
+
+    // The output ConfigMap of someone else: a condition, nothing written, cleanup done.
+    let conflict = wait_condition(
+        &ns,
+        "ftj",
+        "conflict",
+        "Ready",
+        "False",
+        Some("OutputConflict"),
+        120,
+    );
+    assert_eq!(
+        tunegate_testkit::e2e::condition(&conflict, "Succeeded").map(|c| c.0),
+        Some("True".into())
+    );
+    let team = get(&ns, "configmap", "team-config").expect("the team's ConfigMap");
+    assert_eq!(
+        team["data"],
+        json!({"owner": "team"}),
+        "the team's ConfigMap was changed"
+    );
+    assert!(
+        team["metadata"]["ownerReferences"].is_null(),
+        "an owner was added: {team}"
+    );
+    wait_condition(&ns, "ftj", "conflict", "RemoteCleanedUp", "True", None, 60);
 
     // Rejected credentials: a condition, and exponential backoff instead of a retry every few
     // seconds (measured before: 44 requests in 5 minutes and no condition).

@@ -154,6 +154,8 @@ reasons! {
     Cancelled,
     /// Every remote object that policy says to delete is gone.
     CleanedUp,
+    /// The output ConfigMap exists and is not owned by this FineTuneJob: nothing was written.
+    OutputConflict,
     /// The provider credentials Secret or key is missing.
     CredentialsNotFound,
     /// The provider refused the credentials (HTTP 401/403); retried with exponential backoff,

@@ -814,6 +814,8 @@ impl<'a> Run<'a> {
         let was_succeeded =
             tunegate_api::conditions::find(&self.status.conditions, types::SUCCEEDED)
                 .map(|c| c.status.clone());
+        let mut output_conflict: Option<String> = None;
+        let mut output_error: Option<Error> = None;
         if word == "succeeded" {
             if let Some(model) = &remote.fine_tuned_model {
                 plan::record(
@@ -824,7 +826,12 @@ impl<'a> Run<'a> {
                     LedgerState::Present,
                     now,
                 );
-                self.write_output(model, job_id).await?;
+                // A failing output write never blocks remote cleanup: remember it, clean up,
+                // then report it.
+                match self.write_output(model, job_id).await {
+                    Ok(conflict) => output_conflict = conflict,
+                    Err(e) => output_error = Some(e),
+                }
             }
             let msg = format!(
                 "model {}",
@@ -882,7 +889,28 @@ impl<'a> Run<'a> {
             (Reason::Failed, format!("the job ended {word}"))
         };
         let reason_word = reason.as_str().to_string();
-        self.set(types::READY, ok && cleaned, reason, msg.clone());
+        match &output_conflict {
+            Some(conflict) => {
+                let was =
+                    tunegate_api::conditions::reason_of(&self.status.conditions, types::READY);
+                self.set(
+                    types::READY,
+                    false,
+                    Reason::OutputConflict,
+                    conflict.clone(),
+                );
+                if was != Some(Reason::OutputConflict) {
+                    self.event(
+                        EventType::Warning,
+                        Reason::OutputConflict.as_str(),
+                        "Finish",
+                        conflict.clone(),
+                    )
+                    .await;
+                }
+            }
+            None => self.set(types::READY, ok && cleaned, reason, msg.clone()),
+        }
         self.save().await?;
         // The final status holds the cursor; a finished job is never polled again.
         self.ctx.event_cursors.forget(&self.uid);
@@ -898,12 +926,22 @@ impl<'a> Run<'a> {
             self.event(t, &reason_word, "Finish", msg).await;
         }
         self.release_credentials().await?;
+        if let Some(e) = output_error {
+            // Cleanup is done; the write is retried with backoff.
+            return Err(e);
+        }
+        if output_conflict.is_some() {
+            // Watched objects do not include the ConfigMap: look again now and then.
+            return Ok(Action::requeue(Duration::from_secs(300)));
+        }
         Ok(Action::await_change())
     }
 
-    async fn write_output(&self, model: &str, job_id: &str) -> Result<(), Error> {
+    /// Writes the output ConfigMap if it is absent or ours; `Ok(Some(message))` when a ConfigMap
+    /// of that name belongs to someone else (nothing is written then).
+    async fn write_output(&self, model: &str, job_id: &str) -> Result<Option<String>, Error> {
         let Some(out) = &self.obj.spec.output else {
-            return Ok(());
+            return Ok(None);
         };
         let digest = self
             .status
@@ -919,11 +957,8 @@ impl<'a> Run<'a> {
             ("trainingFileDigest".to_string(), digest),
         ]);
         let api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-        if let Some(cm) = api.get_opt(&out.config_map_name).await?
-            && cm.data.as_ref() == Some(&data)
-        {
-            return Ok(());
-        }
+        let existing = api.get_opt(&out.config_map_name).await?;
+        let action = plan::output_plan(existing.as_ref(), &self.uid, &data);
         let cm = serde_json::json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -935,13 +970,40 @@ impl<'a> Run<'a> {
             },
             "data": data,
         });
-        api.patch(
-            &out.config_map_name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&cm),
-        )
-        .await?;
-        Ok(())
+        match action {
+            plan::OutputPlan::Unchanged => {}
+            plan::OutputPlan::Conflict => {
+                return Ok(Some(format!(
+                    "ConfigMap {} exists and is not owned by this FineTuneJob; nothing was written \
+                     (delete it or choose another output.configMapName)",
+                    out.config_map_name
+                )));
+            }
+            plan::OutputPlan::Create => {
+                let cm: ConfigMap =
+                    serde_json::from_value(cm).map_err(|_| Error::MissingField("output"))?;
+                match api.create(&PostParams::default(), &cm).await {
+                    Ok(_) => {}
+                    // Made by someone else since the read: theirs; the next reconcile says so.
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        return Ok(Some(format!(
+                            "ConfigMap {} was created by someone else; nothing was written",
+                            out.config_map_name
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            plan::OutputPlan::Update => {
+                api.patch(
+                    &out.config_map_name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&cm),
+                )
+                .await?;
+            }
+        }
+        Ok(None)
     }
 
     async fn delete_file(&mut self, id: &str) -> Result<(), Error> {
