@@ -70,6 +70,15 @@ pub struct Context {
     pub event_cursors: EventCursors,
     /// Consecutive failures per object (uid), for exponential backoff; bounded.
     pub failures: crate::sharing::FailureTracker,
+    /// Fair share of the TrainingDataset controller's concurrent reconciles per namespace.
+    pub dataset_slots: Arc<crate::sharing::NamespaceSlots>,
+    /// Fair share of the FineTuneJob controller's concurrent reconciles per namespace.
+    pub job_slots: Arc<crate::sharing::NamespaceSlots>,
+}
+
+/// Requeue delay of a reconcile that found its namespace at its fair share of slots.
+pub fn over_share_delay() -> Duration {
+    Duration::from_millis(500) + jitter(Duration::from_secs(2))
 }
 
 /// Backoff after repeated reconcile errors of one object: 2 s doubling to 5 min, jittered.

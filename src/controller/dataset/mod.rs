@@ -28,6 +28,13 @@ use tunegate_api::conditions::{self, Reason, types};
 pub const NAME: &str = "trainingdataset";
 
 pub async fn reconcile(tds: Arc<TrainingDataset>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // One namespace's slow objects may not hold every reconcile slot while others wait.
+    let Some(_slot) = ctx
+        .dataset_slots
+        .try_acquire(&tds.namespace().unwrap_or_default())
+    else {
+        return Ok(Action::requeue(super::over_share_delay()));
+    };
     let start = Instant::now();
     let r = reconcile_inner(&tds, &ctx).await;
     ctx.metrics

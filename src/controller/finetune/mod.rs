@@ -50,6 +50,13 @@ fn failpoint(name: &str) {
 pub const MAX_PROVIDER_EVENTS_PER_POLL: usize = 10;
 
 pub async fn reconcile(ftj: Arc<FineTuneJob>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // One namespace's slow endpoints may not hold every reconcile slot while others wait.
+    let Some(_slot) = ctx
+        .job_slots
+        .try_acquire(&ftj.namespace().unwrap_or_default())
+    else {
+        return Ok(Action::requeue(super::over_share_delay()));
+    };
     let start = Instant::now();
     let r = match reconcile_with_finalizer(ftj.clone(), &ctx).await {
         Err(Error::Remote(RemoteError::AuthRejected { code, http, .. })) => {
