@@ -1202,15 +1202,14 @@ impl<'a> Run<'a> {
         if plan::needs_credentials(&self.obj.spec, &self.status.ledger) {
             return Ok(());
         }
-        // Another job that has not uploaded yet adds the finalizer itself before it does; the
-        // resourceVersion precondition below makes the two patches race safely.
+        // Every other job on this Secret that has not finished clean-up keeps it (one mid-upload
+        // has an empty ledger but is about to need the key); the resourceVersion precondition
+        // below makes concurrent patches race safely.
         let others_need = self.ctx.jobs.state().iter().any(|j| {
             j.uid().as_deref() != Some(self.uid.as_str())
                 && j.namespace().as_deref() == Some(self.ns.as_str())
                 && j.spec.provider.credentials_secret_ref.name == *name
-                && j.status
-                    .as_ref()
-                    .is_some_and(|s| plan::needs_credentials(&j.spec, &s.ledger))
+                && plan::holds_credentials(&j.spec, j.status.as_ref())
         });
         if others_need {
             return Ok(());

@@ -263,6 +263,22 @@ pub fn needs_credentials(spec: &FineTuneJobSpec, ledger: &[LedgerEntry]) -> bool
     !cleanup(spec, ledger, Phase::Deleting).is_empty()
 }
 
+/// Whether another job keeps a shared credentials Secret in use: until its clean-up has
+/// finished (RemoteCleanedUp=True and nothing left to delete). A job mid-upload has an empty
+/// ledger but may create remote objects any moment, so an empty ledger alone proves nothing.
+pub fn holds_credentials(
+    spec: &FineTuneJobSpec,
+    status: Option<&tunegate_api::FineTuneJobStatus>,
+) -> bool {
+    match status {
+        None => true,
+        Some(s) => {
+            needs_credentials(spec, &s.ledger)
+                || !conditions::is_true(&s.conditions, conditions::types::REMOTE_CLEANED_UP)
+        }
+    }
+}
+
 /// Marks objects that stay at the provider on purpose once the resource is deleted.
 pub fn mark_retained(ledger: &mut [LedgerEntry]) {
     for e in ledger {
@@ -382,6 +398,29 @@ pub fn output_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_mid_upload_keeps_the_shared_credentials() {
+        let spec: FineTuneJobSpec = serde_json::from_value(serde_json::json!({
+            "trainingDatasetRef": {"name": "d"},
+            "provider": {"type": "OpenAI", "credentialsSecretRef": {"name": "c", "key": "k"}},
+            "model": "gpt-4o-mini-2024-07-18"
+        }))
+        .unwrap();
+        // Empty ledger, clean-up not finished: today's ledger-only check let the finalizer go.
+        let uploading = tunegate_api::FineTuneJobStatus::default();
+        assert!(holds_credentials(&spec, Some(&uploading)));
+        assert!(holds_credentials(&spec, None));
+        let mut done = tunegate_api::FineTuneJobStatus::default();
+        done.conditions.push(
+            serde_json::from_value(serde_json::json!({
+                "type": "RemoteCleanedUp", "status": "True", "reason": "CleanedUp",
+                "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"
+            }))
+            .unwrap(),
+        );
+        assert!(!holds_credentials(&spec, Some(&done)));
+    }
 
     #[test]
     fn output_configmaps_of_others_are_never_taken_over() {
