@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod controller;
 pub mod provider;
+pub mod sharing;
 pub mod source;
 pub mod tenancy;

@@ -181,9 +181,9 @@ fn helm_lint_is_clean_in_every_mode() {
             "--set",
             "replicaCount=3",
             "--set",
-            "networkPolicy.enabled=true",
-            "--set",
             "networkPolicy.apiServer.cidrs={10.96.0.1/32}",
+            "--set",
+            "networkPolicy.workers.namespaces={team-b}",
             "--set",
             "metrics.serviceMonitor.enabled=true",
         ],
@@ -453,7 +453,15 @@ fn check_common(docs: &[Value]) {
         "the metrics Service selects the operator pods"
     );
     assert!(of_kind(docs, "ServiceMonitor").is_empty());
-    assert!(of_kind(docs, "NetworkPolicy").is_empty());
+    // On by default: the operator's policy, and the worker policies where workers run.
+    assert!(
+        of_kind(docs, "NetworkPolicy")
+            .iter()
+            .any(|np| np["spec"]["podSelector"]["matchLabels"]
+                == dep["spec"]["selector"]["matchLabels"]),
+        "the operator's NetworkPolicy"
+    );
+    assert_eq!(of_kind(docs, "ValidatingAdmissionPolicy").len(), 2);
     assert_eq!(
         one(docs, "ServiceAccount")["metadata"]["namespace"],
         RELEASE_NS
@@ -477,11 +485,85 @@ fn a_pod_disruption_budget_exists_only_with_more_than_one_replica() {
     assert!(dep["spec"]["template"]["spec"]["topologySpreadConstraints"].is_array());
 }
 
+fn ports(rule: &Value) -> Vec<i64> {
+    rule["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["port"].as_i64().unwrap())
+        .collect()
+}
+
+fn policy<'a>(docs: &'a [Value], name_suffix: &str) -> &'a Value {
+    of_kind(docs, "NetworkPolicy")
+        .into_iter()
+        .find(|d| name(d).ends_with(name_suffix))
+        .unwrap_or_else(|| panic!("no NetworkPolicy *{name_suffix}"))
+}
+
+/// An egress rule's peers are "any address except link-local and cloud metadata".
+fn is_anywhere_but_metadata(rule: &Value) -> bool {
+    rule["to"]
+        == json!([
+            {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}},
+            {"ipBlock": {"cidr": "::/0", "except": ["fe80::/10", "fd00:ec2::254/128"]}}
+        ])
+}
+
+fn check_no_open_rules(np: &Value) {
+    for rule in np["spec"]["egress"].as_array().unwrap() {
+        assert!(
+            !rule["to"].as_array().unwrap().is_empty(),
+            "an egress rule to anywhere: {rule}"
+        );
+        assert!(
+            !rule["ports"].as_array().unwrap().is_empty(),
+            "an egress rule on every port: {rule}"
+        );
+    }
+}
+
 #[test]
-fn network_policy_allows_only_dns_api_server_and_providers() {
+fn operator_network_policy_is_on_by_default_and_port_limited() {
+    let docs = template(&[]);
+    let np = policy(&docs, "tunegate");
+    assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    let dep = one(&docs, "Deployment");
+    assert_eq!(
+        np["spec"]["podSelector"]["matchLabels"],
+        dep["spec"]["selector"]["matchLabels"]
+    );
+    let egress = np["spec"]["egress"].as_array().unwrap();
+    assert_eq!(egress.len(), 3, "DNS, API server, providers: {egress:#?}");
+    assert_eq!(ports(&egress[0]), vec![53, 53]);
+    assert_eq!(ports(&egress[1]), vec![443, 6443]);
+    assert!(is_anywhere_but_metadata(&egress[1]), "{}", egress[1]);
+    assert_eq!(ports(&egress[2]), vec![443]);
+    assert!(is_anywhere_but_metadata(&egress[2]), "{}", egress[2]);
+    check_no_open_rules(np);
+    let ingress = np["spec"]["ingress"].as_array().unwrap();
+    assert_eq!(ingress.len(), 1);
+    assert_eq!(
+        ingress[0]["ports"],
+        json!([{"port": 8080, "protocol": "TCP"}])
+    );
+    // Cluster-wide with no tenant namespaces listed: no worker policies.
+    assert_eq!(of_kind(&docs, "NetworkPolicy").len(), 1);
+    // It can be turned off.
     let docs = template(&[
         "--set",
-        "networkPolicy.enabled=true",
+        "networkPolicy.enabled=false",
+        "--set",
+        "networkPolicy.workers.enabled=false",
+        "--set",
+        "watchNamespace=team-a",
+    ]);
+    assert!(of_kind(&docs, "NetworkPolicy").is_empty());
+}
+
+#[test]
+fn network_policy_narrows_to_the_listed_api_server_and_providers() {
+    let docs = template(&[
         "--set",
         "networkPolicy.apiServer.cidrs={10.96.0.1/32,172.18.0.2/32}",
         "--set",
@@ -491,65 +573,139 @@ fn network_policy_allows_only_dns_api_server_and_providers() {
         "--set",
         "networkPolicy.providers[1].ports={8443}",
     ]);
-    let np = one(&docs, "NetworkPolicy");
-    assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    let np = policy(&docs, "tunegate");
     let egress = np["spec"]["egress"].as_array().unwrap();
     assert_eq!(
         egress.len(),
         4,
         "DNS, API server, two providers: {egress:#?}"
     );
-    let dns_ports: Vec<i64> = egress[0]["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["port"].as_i64().unwrap())
-        .collect();
-    assert_eq!(dns_ports, vec![53, 53]);
+    assert_eq!(ports(&egress[0]), vec![53, 53]);
     assert_eq!(egress[1]["to"][0]["ipBlock"]["cidr"], "10.96.0.1/32");
     assert_eq!(egress[1]["to"][1]["ipBlock"]["cidr"], "172.18.0.2/32");
-    assert_eq!(egress[2]["to"][0]["ipBlock"]["cidr"], "203.0.113.0/24");
     assert_eq!(
-        egress[2]["ports"],
-        json!([{"port": 443, "protocol": "TCP"}])
+        egress[2]["to"],
+        json!([{"ipBlock": {"cidr": "203.0.113.0/24"}}])
     );
+    assert_eq!(ports(&egress[2]), vec![443]);
     assert_eq!(
-        egress[3]["ports"],
-        json!([{"port": 8443, "protocol": "TCP"}])
+        egress[3]["to"],
+        json!([{"ipBlock": {"cidr": "198.51.100.7/32"}}])
     );
-    for rule in egress {
-        assert!(
-            !rule["to"].as_array().unwrap().is_empty(),
-            "an egress rule to anywhere"
+    assert_eq!(ports(&egress[3]), vec![8443]);
+    check_no_open_rules(np);
+}
+
+#[test]
+fn worker_network_policies_cut_validation_workers_off_and_limit_upload_workers() {
+    let docs = template(&[
+        "--set",
+        "watchNamespace=team-a",
+        "--set",
+        "networkPolicy.workers.namespaces={team-b,team-a}",
+        "--set",
+        "networkPolicy.providers[0].cidr=203.0.113.0/24",
+    ]);
+    let workers: Vec<&Value> = of_kind(&docs, "NetworkPolicy")
+        .into_iter()
+        .filter(|d| name(d).contains("workers"))
+        .collect();
+    let mut placed: Vec<(String, String)> = workers
+        .iter()
+        .map(|d| {
+            (
+                d["metadata"]["namespace"].as_str().unwrap().to_string(),
+                name(d).to_string(),
+            )
+        })
+        .collect();
+    placed.sort();
+    assert_eq!(
+        placed,
+        [
+            ("team-a", "tunegate-upload-workers"),
+            ("team-a", "tunegate-validation-workers"),
+            ("team-b", "tunegate-upload-workers"),
+            ("team-b", "tunegate-validation-workers"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    for np in workers {
+        let selector = &np["spec"]["podSelector"]["matchLabels"];
+        assert_eq!(selector["app.kubernetes.io/component"], "worker");
+        assert_eq!(selector["app.kubernetes.io/managed-by"], "tunegate");
+        assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+        assert_eq!(np["spec"]["ingress"], json!([]));
+        if name(np).ends_with("validation-workers") {
+            assert_eq!(selector["tunegate.dev/worker-role"], "validate");
+            assert_eq!(
+                np["spec"]["egress"],
+                json!([]),
+                "validation workers: no egress"
+            );
+        } else {
+            assert_eq!(selector["tunegate.dev/worker-role"], "upload");
+            let egress = np["spec"]["egress"].as_array().unwrap();
+            assert_eq!(egress.len(), 2, "DNS and the provider only: {egress:#?}");
+            assert_eq!(ports(&egress[0]), vec![53, 53]);
+            assert_eq!(
+                egress[1]["to"],
+                json!([{"ipBlock": {"cidr": "203.0.113.0/24"}}])
+            );
+            assert_eq!(ports(&egress[1]), vec![443]);
+            check_no_open_rules(np);
+        }
+    }
+}
+
+#[test]
+fn admission_policies_bind_the_operator_service_account_and_its_worker_image() {
+    let docs = template(&["--set", "workerImage=registry.example/tg-worker:9"]);
+    let policies = of_kind(&docs, "ValidatingAdmissionPolicy");
+    let bindings = of_kind(&docs, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(policies.len(), 2);
+    assert_eq!(bindings.len(), 2);
+    let sa = one(&docs, "ServiceAccount");
+    let user = format!(
+        "system:serviceaccount:{}:{}",
+        sa["metadata"]["namespace"].as_str().unwrap(),
+        name(sa)
+    );
+    for p in &policies {
+        assert_eq!(p["spec"]["failurePolicy"], "Fail");
+        assert_eq!(
+            p["spec"]["matchConditions"][0]["expression"],
+            format!("request.userInfo.username == {user:?}")
         );
         assert!(
-            !rule["ports"].as_array().unwrap().is_empty(),
-            "an egress rule on every port"
+            bindings.iter().any(|b| b["spec"]["policyName"] == name(p)
+                && b["spec"]["validationActions"] == json!(["Deny"])),
+            "no Deny binding for {}",
+            name(p)
         );
     }
-    let ingress = np["spec"]["ingress"].as_array().unwrap();
-    assert_eq!(ingress.len(), 1);
-    assert_eq!(
-        ingress[0]["ports"],
-        json!([{"port": 8080, "protocol": "TCP"}])
-    );
-
-    // Without the API server's addresses the policy would cut the operator off: refuse to render.
-    let chart = chart_dir();
-    let run = helm_run(&[
-        "template",
-        "t",
-        chart.to_str().unwrap(),
-        "--kube-version",
-        KUBE_VERSION,
-        "--set",
-        "networkPolicy.enabled=true",
-    ]);
-    assert!(!run.success);
+    let jobs = policies
+        .iter()
+        .find(|p| name(p).ends_with("operator-jobs"))
+        .unwrap();
+    let text = jobs["spec"]["validations"].to_string();
     assert!(
-        run.stderr.contains("networkPolicy.apiServer.cidrs"),
-        "{}",
-        run.stderr
+        text.contains("c.image == 'registry.example/tg-worker:9'"),
+        "{text}"
+    );
+    let dep = one(&docs, "Deployment");
+    assert!(
+        dep["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("--worker-image=registry.example/tg-worker:9"))
+    );
+    assert!(
+        of_kind(
+            &template(&["--set", "admissionPolicy.enabled=false"]),
+            "ValidatingAdmissionPolicy"
+        )
+        .is_empty()
     );
 }
 

@@ -55,6 +55,7 @@ const NOT_REASONS: &[&str] = &[
     "Upload",
     "Submit",
     "Poll",
+    "Authenticate",
     "Finish",
     "Delete",
     "Validate",

@@ -416,6 +416,9 @@ pub async fn run_with(
         event_cursors: Default::default(),
         tenancy: tenancy.clone(),
         slots: Default::default(),
+        failures: crate::sharing::FailureTracker::new(crate::controller::FAILURE_TRACKER_CAPACITY),
+        dataset_slots: crate::sharing::NamespaceSlots::new(usize::from(config.concurrency)),
+        job_slots: crate::sharing::NamespaceSlots::new(usize::from(config.concurrency)),
     });
     let labelled = watcher::Config::default().labels(&format!("{TRAINING_DATA_LABEL}=true"));
     let ds_store = ctx.datasets.clone();

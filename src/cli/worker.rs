@@ -192,6 +192,7 @@ fn upload(args: &UploadArgs) -> WorkerResult {
             Err(e) => err(match e {
                 crate::controller::ports::RemoteError::Terminal { .. } => "ProviderRejected",
                 crate::controller::ports::RemoteError::NotFound => "ProviderNotFound",
+                crate::controller::ports::RemoteError::AuthRejected { .. } => "CredentialsRejected",
                 crate::controller::ports::RemoteError::Recoverable { .. } => "ProviderUnavailable",
             }),
         }

@@ -1,6 +1,7 @@
 //! The HTTP adapter behind the provider port: `Remote` over the OpenAI-compatible client in
 //! `crate::provider` (OpenAI and Azure OpenAI).
 
+use crate::provider::sanitize::sanitize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,11 +84,22 @@ pub fn classify(e: ProviderError) -> RemoteError {
     if let ProviderError::Api { status: 404, .. } = &e {
         return RemoteError::NotFound;
     }
+    // A refused job creation (fine-tuning not available to the organisation, a retired base
+    // model) is checked first: it is a 403 on CreateJob only, not a rejected key.
     if let Some(code) = e.refusal() {
-        let message: String = e.to_string().chars().take(300).collect();
         return RemoteError::Terminal {
             code: super::ports::PROVIDER_REFUSED.to_string(),
-            message: format!("{code}: {message}"),
+            message: format!("{code}: {}", sanitize(&e.to_string(), 300)),
+            http: e.status().unwrap_or(0),
+        };
+    }
+    if e.is_auth_rejected() {
+        return RemoteError::AuthRejected {
+            code: e
+                .api_error()
+                .and_then(|a| a.code.clone())
+                .unwrap_or_else(|| e.code().to_string()),
+            message: sanitize(&e.to_string(), 300),
             http: e.status().unwrap_or(0),
         };
     }
@@ -104,7 +116,7 @@ pub fn classify(e: ProviderError) -> RemoteError {
         ),
         _ => (e.code().to_string(), 0),
     };
-    let message: String = e.to_string().chars().take(300).collect();
+    let message = sanitize(&e.to_string(), 300);
     RemoteError::Terminal {
         code,
         message,

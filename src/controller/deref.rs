@@ -19,9 +19,11 @@ use tunegate_api::{RedactionMode, TrainingDataset};
 /// Key (within the generated Secret) of a generated pseudonymization key.
 pub const GENERATED_KEY: &str = "key";
 
-/// Name of the Secret the controller generates for Pseudonymize mode without a key reference.
+/// Name of the Secret the controller generates for Pseudonymize mode without a key reference:
+/// `<dataset>-pseudonymization-key`, hashed and cut to fit 253 characters for a long dataset
+/// name (an over-long name would be refused with 422 on every reconcile).
 pub fn generated_key_secret(dataset: &str) -> String {
-    format!("{dataset}-pseudonymization-key")
+    crate::sharing::bounded_name(dataset, "-pseudonymization-key", crate::sharing::MAX_NAME)
 }
 
 /// The (Secret, key) holding a dataset's pseudonymization key, when its mode needs one.
@@ -204,6 +206,16 @@ async fn pseudonymization_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_key_secret_names_always_fit() {
+        assert_eq!(generated_key_secret("ds"), "ds-pseudonymization-key");
+        let long = "d".repeat(253);
+        let name = generated_key_secret(&long);
+        assert!(name.len() <= 253, "{}", name.len());
+        assert!(name.ends_with("-pseudonymization-key"));
+        assert_ne!(name, generated_key_secret(&"d".repeat(252)));
+    }
 
     fn ds(yaml: &str) -> TrainingDataset {
         serde_yaml::from_str(yaml).expect("dataset")

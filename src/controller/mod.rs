@@ -70,6 +70,46 @@ pub struct Context {
     pub tenancy: Arc<crate::tenancy::reconcile::TenancySettings>,
     /// Concurrency slots per provider config and namespace (jobs admitted, not finished).
     pub slots: crate::tenancy::admission::Slots,
+    /// Consecutive failures per object (uid), for exponential backoff; bounded.
+    pub failures: crate::sharing::FailureTracker,
+    /// Fair share of the TrainingDataset controller's concurrent reconciles per namespace.
+    pub dataset_slots: Arc<crate::sharing::NamespaceSlots>,
+    /// Fair share of the FineTuneJob controller's concurrent reconciles per namespace.
+    pub job_slots: Arc<crate::sharing::NamespaceSlots>,
+}
+
+/// Requeue delay of a reconcile that found its namespace at its fair share of slots.
+pub fn over_share_delay() -> Duration {
+    Duration::from_millis(500) + jitter(Duration::from_secs(2))
+}
+
+/// Backoff after repeated reconcile errors of one object: 2 s doubling to 5 min, jittered.
+pub const ERROR_BACKOFF: crate::sharing::Backoff = crate::sharing::Backoff {
+    base: Duration::from_secs(2),
+    max: Duration::from_secs(300),
+};
+
+/// Backoff while the provider rejects an object's credentials: 30 s doubling to 10 min. The
+/// count starts again when the credentials Secret changes (its resourceVersion).
+pub const CREDENTIALS_BACKOFF: crate::sharing::Backoff = crate::sharing::Backoff {
+    base: Duration::from_secs(30),
+    max: Duration::from_secs(600),
+};
+
+/// Objects whose failures are remembered (the least recently failed is forgotten first).
+pub const FAILURE_TRACKER_CAPACITY: usize = 10_000;
+
+/// The requeue delay after the `failures`-th consecutive error of an object: exponential with
+/// jitter, and never sooner than a (clamped) server hint.
+pub fn error_delay(failures: u32, err: &Error, jitter: f64) -> Duration {
+    let backoff = ERROR_BACKOFF.delay(failures, jitter);
+    match err {
+        Error::Remote(ports::RemoteError::Recoverable {
+            retry_after: Some(hint),
+            ..
+        }) => backoff.max((*hint).min(crate::provider::retry::MAX_RETRY_HINT)),
+        _ => backoff,
+    }
 }
 
 /// Last published provider event id per FineTuneJob uid (entries leave when the job finishes).
@@ -161,6 +201,7 @@ impl Error {
             Error::Kube(_) => "kubernetes",
             Error::Remote(ports::RemoteError::Terminal { .. }) => "provider-rejected",
             Error::Remote(ports::RemoteError::NotFound) => "provider-not-found",
+            Error::Remote(ports::RemoteError::AuthRejected { .. }) => "provider-credentials",
             Error::Remote(ports::RemoteError::Recoverable { .. }) => "provider-unavailable",
             Error::MissingField(_) => "invalid-object",
             Error::Join => "internal",
@@ -206,6 +247,28 @@ pub fn jitter(max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_errors_back_off_exponentially_with_jitter_and_a_bound() {
+        let err = Error::MissingField("x");
+        // Today's fixed 3-10 s requeue would keep hammering a broken endpoint.
+        assert!(error_delay(1, &err, 0.0) <= Duration::from_secs(2));
+        assert!(error_delay(6, &err, 0.0) >= Duration::from_secs(32));
+        assert_eq!(error_delay(50, &err, 0.999), ERROR_BACKOFF.delay(50, 0.999));
+        assert!(error_delay(u32::MAX, &err, 1.0) <= Duration::from_secs(300));
+        // Objects that failed together spread out.
+        assert_ne!(error_delay(5, &err, 0.1), error_delay(5, &err, 0.9));
+        let hinted = Error::Remote(ports::RemoteError::Recoverable {
+            code: "rate_limited".into(),
+            retry_after: Some(Duration::from_secs(40)),
+        });
+        assert_eq!(error_delay(1, &hinted, 0.0), Duration::from_secs(40));
+        let absurd = Error::Remote(ports::RemoteError::Recoverable {
+            code: "rate_limited".into(),
+            retry_after: Some(Duration::MAX),
+        });
+        assert!(error_delay(1, &absurd, 0.0) <= crate::provider::retry::MAX_RETRY_HINT);
+    }
 
     #[test]
     fn every_error_has_a_fixed_category() {

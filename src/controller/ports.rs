@@ -24,6 +24,14 @@ pub enum RemoteError {
         message: String,
         http: u16,
     },
+    /// The provider refused the credentials (401/403). Nothing is wrong with the request: it is
+    /// retried with exponential backoff, and at once when the credentials change.
+    #[error("provider rejected the credentials ({code}, HTTP {http})")]
+    AuthRejected {
+        code: String,
+        message: String,
+        http: u16,
+    },
     /// The object does not exist (or no longer does).
     #[error("not found at the provider")]
     NotFound,

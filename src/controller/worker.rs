@@ -285,7 +285,9 @@ fn build(
     args.push("--termination-log".into());
     args.push("/dev/termination-log".into());
     let spec_json = serde_json::to_string(&tds.spec)?;
+    let role = args.get(1).cloned().unwrap_or_default();
     let labels = BTreeMap::from([
+        (ROLE_LABEL.to_string(), role),
         (
             "app.kubernetes.io/managed-by".to_string(),
             "tunegate".to_string(),
@@ -380,6 +382,36 @@ pub fn job_finished(job: &Job) -> Option<bool> {
     None
 }
 
+/// The label selector of the pods the Job controller made for `job`: its uid, which nobody can
+/// choose in advance (the `job-name` label can be put on any pod by anyone who may create pods).
+pub fn pod_selector(job: &Job) -> Result<String, super::Error> {
+    let uid = job
+        .metadata
+        .uid
+        .as_deref()
+        .ok_or(super::Error::MissingField("uid"))?;
+    Ok(format!("batch.kubernetes.io/controller-uid={uid}"))
+}
+
+/// The worker's result from the pods of `job`: only a pod whose controller owner is that Job
+/// (by uid) counts; a forged pod with copied labels is ignored.
+pub fn job_result_message(job: &Job, pods: &[Pod]) -> Option<String> {
+    let uid = job.metadata.uid.as_deref()?;
+    pods.iter()
+        .filter(|p| {
+            p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.controller == Some(true) && o.uid == uid && o.kind == "Job")
+        })
+        .find_map(termination_message)
+}
+
+/// Label naming a worker's role (`validate` or `upload`): the chart's NetworkPolicies select on
+/// it and its admission policy requires it.
+pub const ROLE_LABEL: &str = "tunegate.dev/worker-role";
+
 /// The worker container's termination message, if it terminated.
 pub fn termination_message(pod: &Pod) -> Option<String> {
     pod.status
@@ -399,6 +431,47 @@ pub fn termination_message(pod: &Pod) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_pods_carry_their_role_for_network_policies() {
+        let job = validate_job(&tds(), &Config::default(), None).unwrap();
+        let labels = job.spec.unwrap().template.metadata.unwrap().labels.unwrap();
+        assert_eq!(labels.get(ROLE_LABEL).map(String::as_str), Some("validate"));
+    }
+
+    #[test]
+    fn results_come_only_from_pods_the_job_controls() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "w", "uid": "job-uid-1"}
+        }))
+        .unwrap();
+        assert_eq!(
+            pod_selector(&job).unwrap(),
+            "batch.kubernetes.io/controller-uid=job-uid-1"
+        );
+        let pod = |owner_uid: &str, msg: &str| -> Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "p", "labels": {"job-name": "w"},
+                    "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "w",
+                        "uid": owner_uid, "controller": true}]},
+                "status": {"containerStatuses": [{"name": "worker", "image": "i", "imageID": "",
+                    "ready": false, "restartCount": 0,
+                    "state": {"terminated": {"exitCode": 0, "message": msg}}}]}
+            }))
+            .unwrap()
+        };
+        // A tenant's pod with the Job's name label but not owned by it is not believed.
+        let forged = pod("someone-else", r#"{"summary":{"examples":999}}"#);
+        let real = pod("job-uid-1", r#"{"error":{"code":"X"}}"#);
+        assert_eq!(
+            job_result_message(&job, std::slice::from_ref(&forged)),
+            None
+        );
+        assert_eq!(
+            job_result_message(&job, &[forged, real]).as_deref(),
+            Some(r#"{"error":{"code":"X"}}"#)
+        );
+    }
 
     fn tds() -> TrainingDataset {
         serde_yaml::from_str(

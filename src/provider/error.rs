@@ -6,16 +6,15 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::metrics::Operation;
-
-/// Longest provider message kept in an error (they end up in conditions and events).
-const MAX_MESSAGE_CHARS: usize = 1000;
+use super::sanitize::{MAX_TEXT_BYTES, MAX_WORD_BYTES, sanitize};
 
 /// An error body as the provider sent it, from either
 /// `{"error":{"message","type","param","code"}}` (OpenAI, and Azure OpenAI with an optional
 /// `innererror`/`inner_error`) or Azure's gateway shape `{"statusCode": 401, "message": "..."}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApiError {
-    /// The human-readable message, truncated to 1000 characters.
+    /// The human-readable message, sanitized (see [`sanitize`]) to at most 1000 bytes. Every
+    /// field is sanitized: they reach conditions, Events and logs.
     pub message: Option<String>,
     /// OpenAI's error `type`, e.g. `invalid_request_error`.
     pub kind: Option<String>,
@@ -38,21 +37,21 @@ impl ApiError {
             Some(Value::Object(obj)) => {
                 let inner = obj.get("innererror").or_else(|| obj.get("inner_error"));
                 Self {
-                    message: text(obj.get("message")).map(truncate),
-                    kind: text(obj.get("type")),
-                    param: text(obj.get("param")),
-                    code: text(obj.get("code")),
-                    inner_code: inner.and_then(|i| text(i.get("code"))),
+                    message: message(obj.get("message")),
+                    kind: word(obj.get("type")),
+                    param: word(obj.get("param")),
+                    code: word(obj.get("code")),
+                    inner_code: inner.and_then(|i| word(i.get("code"))),
                 }
             }
             Some(Value::String(message)) => Self {
-                message: Some(truncate(message.clone())),
+                message: Some(sanitize(message, MAX_TEXT_BYTES)).filter(|m| !m.is_empty()),
                 ..Self::default()
             },
             _ => Self {
                 // Azure API Management / gateway shape, and bare `{code, message}`.
-                message: text(value.get("message")).map(truncate),
-                code: text(value.get("code")),
+                message: message(value.get("message")),
+                code: word(value.get("code")),
                 ..Self::default()
             },
         }
@@ -68,12 +67,16 @@ fn text(value: Option<&Value>) -> Option<String> {
     }
 }
 
-fn truncate(mut message: String) -> String {
-    if let Some((idx, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
-        message.truncate(idx);
-        message.push('…');
-    }
-    message
+fn message(value: Option<&Value>) -> Option<String> {
+    text(value)
+        .map(|s| sanitize(&s, MAX_TEXT_BYTES))
+        .filter(|s| !s.is_empty())
+}
+
+fn word(value: Option<&Value>) -> Option<String> {
+    text(value)
+        .map(|s| sanitize(&s, MAX_WORD_BYTES))
+        .filter(|s| !s.is_empty())
 }
 
 /// Terminal or recoverable, for an HTTP status and the provider's error code. Pure; the retry
@@ -184,6 +187,16 @@ pub enum ProviderError {
         /// The decoder's description (no content).
         detail: String,
     },
+    /// A success response whose body is larger than the client reads
+    /// (`ProviderOptions::max_response_bytes`). Reading stopped at the limit: a provider's answer
+    /// can never take more memory than that.
+    #[error("{operation}: response body exceeds the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// What was being done.
+        operation: Operation,
+        /// The limit.
+        limit: u64,
+    },
     /// The caller's upload stream returned an error. The upload was abandoned before the last
     /// byte left this process (single request) or cancelled without completing (Uploads API),
     /// so no file was created.
@@ -288,6 +301,7 @@ impl ProviderError {
                 409 => "conflict",
                 413 => "payload_too_large",
                 422 => "unprocessable_entity",
+                300..=399 => "redirect_refused",
                 429 if !is_recoverable_status(429, error.code.as_deref()) => "insufficient_quota",
                 429 => "rate_limited",
                 500..=599 => "server_error",
@@ -299,6 +313,7 @@ impl ProviderError {
                 TransportKind::Connection => "connection_error",
             },
             Self::Decode { .. } => "unexpected_response",
+            Self::ResponseTooLarge { .. } => "response_too_large",
             Self::StreamAborted { .. } => "upload_stream_aborted",
             Self::LengthMismatch { .. } => "upload_length_mismatch",
             Self::TooLarge { .. } => "file_too_large",
@@ -311,8 +326,8 @@ impl ProviderError {
 
     /// Whether trying again later can succeed: 429 (except an empty balance), 408, 409, 5xx,
     /// transport failures, and a file still being processed. Validation, auth and not-found
-    /// errors are terminal. `x-should-retry` overrides the status, except for a 400, which is
-    /// never retried.
+    /// errors are terminal. `x-should-retry` overrides the status, except for a 400 and an auth
+    /// rejection (401/403), which are never retried: the same key will be refused again.
     pub fn is_recoverable(&self) -> bool {
         match self {
             Self::Api {
@@ -321,7 +336,7 @@ impl ProviderError {
                 should_retry,
                 ..
             } => match (*status, should_retry) {
-                (400, _) => false,
+                (400 | 401 | 403, _) => false,
                 _ if self.refusal().is_some() => false,
                 (_, Some(hint)) => *hint,
                 (status, None) => is_recoverable_status(status, error.code.as_deref()),
@@ -329,6 +344,19 @@ impl ProviderError {
             Self::Transport { .. } | Self::FileNotReady { .. } => true,
             _ => false,
         }
+    }
+
+    /// The provider refused the credentials (401) or their permissions (403). Distinct from
+    /// other terminal errors: nothing about the request is wrong, and the same request can
+    /// succeed once the credentials change, so the controller backs off until they do.
+    pub fn is_auth_rejected(&self) -> bool {
+        matches!(
+            self,
+            Self::Api {
+                status: 401 | 403,
+                ..
+            }
+        )
     }
 
     /// The HTTP status, for API errors.
@@ -508,7 +536,13 @@ mod tests {
         let long = "é".repeat(5000);
         let body = serde_json::json!({"error": {"message": long}}).to_string();
         let e = ApiError::parse(body.as_bytes());
-        assert_eq!(e.message.unwrap().chars().count(), MAX_MESSAGE_CHARS + 1);
+        let message = e.message.unwrap();
+        assert!(message.len() <= MAX_TEXT_BYTES && message.ends_with('…'));
+        let e = ApiError::parse(
+            br#"{"error":{"message":"key\r\nX-Injected: 1\u001b[2J","code":"bad\ncode"}}"#,
+        );
+        assert_eq!(e.message.as_deref(), Some("key X-Injected: 1 [2J"));
+        assert_eq!(e.code.as_deref(), Some("bad code"));
     }
 
     #[test]
@@ -545,10 +579,26 @@ mod tests {
     }
 
     #[test]
-    fn should_retry_header_overrides_except_for_400() {
+    fn should_retry_header_overrides_except_for_400_and_auth() {
         assert!(!api(500, "{}", Some(false)).is_recoverable());
         assert!(api(404, "{}", Some(true)).is_recoverable());
         assert!(!api(400, "{}", Some(true)).is_recoverable());
+        assert!(!api(401, "{}", Some(true)).is_recoverable());
+        assert!(!api(403, "{}", Some(true)).is_recoverable());
+    }
+
+    #[test]
+    fn auth_rejections_are_their_own_class() {
+        for status in [401, 403] {
+            let e = api(status, "{}", None);
+            assert!(e.is_auth_rejected(), "{status}");
+            assert!(!e.is_recoverable());
+        }
+        for status in [400, 404, 422, 429, 500] {
+            assert!(!api(status, "{}", None).is_auth_rejected(), "{status}");
+        }
+        assert_eq!(api(302, "{}", None).code(), "redirect_refused");
+        assert!(!api(302, "{}", None).is_recoverable());
     }
 
     #[test]

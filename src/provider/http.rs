@@ -17,6 +17,7 @@ use super::error::{ApiError, ProviderError, TransportKind};
 use super::key::ApiKey;
 use super::metrics::{Operation, RequestOutcome};
 use super::retry::{Decision, retry_hint, should_retry_header};
+use super::sanitize::{MAX_TEXT_BYTES, sanitize};
 use super::status::UploadStatus;
 use super::types::{
     Checkpoint, DeleteOutcome, FINE_TUNE_PURPOSE, FileListQuery, FileObject, FileUpload,
@@ -71,6 +72,9 @@ impl HttpProvider {
         let client = Client::builder()
             .connect_timeout(options.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
+            // Never follow a redirect: the credential headers (`Authorization`, Azure's
+            // `api-key`) would go with it to wherever the server points. A 3xx is an error.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tunegate/", env!("CARGO_PKG_VERSION")))
             // Never follow redirects: a redirect would carry the API key (reqwest keeps `api-key`
             // across hosts) to a host the endpoint allow-list never approved.
@@ -186,7 +190,7 @@ impl HttpProvider {
         payload: Payload,
     ) -> Result<T, ProviderError> {
         let response = self.send(operation, method, url, payload).await?;
-        decode(operation, response).await
+        decode(operation, response, self.options.max_response_bytes).await
     }
 
     async fn delete(&self, operation: Operation, url: Url) -> Result<DeleteOutcome, ProviderError> {
@@ -205,10 +209,7 @@ impl HttpProvider {
         if response.status() == StatusCode::NO_CONTENT {
             return Ok(DeleteOutcome::Deleted);
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(operation, &e, 1))?;
+        let body = read_capped(operation, response, self.options.max_response_bytes).await?;
         match serde_json::from_slice::<Deleted>(&body) {
             Ok(Deleted {
                 deleted: Some(false),
@@ -261,7 +262,12 @@ impl HttpProvider {
                     // A server that accepted a body short of its Content-Length is broken;
                     // make sure the partial file does not survive anyway.
                     if response.status().is_success()
-                        && let Ok(file) = decode::<FileObject>(operation, response).await
+                        && let Ok(file) = decode::<FileObject>(
+                            operation,
+                            response,
+                            self.options.max_response_bytes,
+                        )
+                        .await
                     {
                         warn!(file_id = %file.id, "provider accepted an aborted upload; deleting it");
                         let _ = self.delete_file(&file.id).await;
@@ -279,7 +285,7 @@ impl HttpProvider {
                 );
                 log_response(operation, &response, 1, started);
                 if response.status().is_success() {
-                    decode(operation, response).await
+                    decode(operation, response, self.options.max_response_bytes).await
                 } else {
                     Err(api_error(operation, response, 1).await)
                 }
@@ -423,8 +429,11 @@ fn request_id(response: &Response) -> Option<String> {
         .iter()
         .find_map(|name| response.headers().get(*name))
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+        .map(|id| sanitize(id, REQUEST_ID_BYTES))
 }
+
+/// Longest request id kept (real ones are under 64 bytes).
+const REQUEST_ID_BYTES: usize = 128;
 
 fn log_response(operation: Operation, response: &Response, attempt: u32, started: Instant) {
     debug!(
@@ -481,18 +490,45 @@ fn transport_error(operation: Operation, error: &reqwest::Error, attempts: u32) 
         operation,
         kind,
         attempts,
-        detail,
+        detail: sanitize(&detail, MAX_TEXT_BYTES),
     }
+}
+
+/// Reads a success body, streamed, stopping with `ResponseTooLarge` as soon as it would pass
+/// `limit` bytes (at once when `Content-Length` says so): memory per answer is bounded by
+/// `limit`, whatever the server sends. The request timeout still bounds the time.
+async fn read_capped(
+    operation: Operation,
+    mut response: Response,
+    limit: u64,
+) -> Result<Bytes, ProviderError> {
+    let too_large = || ProviderError::ResponseTooLarge { operation, limit };
+    let declared = response.content_length();
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let capacity = declared.unwrap_or(0).min(limit).min(64 * 1024);
+    let mut body = bytes::BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(operation, &e, 1))?
+    {
+        let total = u64::try_from(body.len().saturating_add(chunk.len())).unwrap_or(u64::MAX);
+        if total > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 async fn decode<T: DeserializeOwned>(
     operation: Operation,
     response: Response,
+    limit: u64,
 ) -> Result<T, ProviderError> {
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| transport_error(operation, &e, 1))?;
+    let body = read_capped(operation, response, limit).await?;
     serde_json::from_slice(&body).map_err(|e| ProviderError::Decode {
         operation,
         // Position and class only: the body is not echoed.
@@ -558,7 +594,7 @@ impl FineTuneProvider for HttpProvider {
             if file.is_ready() {
                 return Ok(file);
             }
-            if started.elapsed() + delay > self.options.file_ready_timeout {
+            if started.elapsed().saturating_add(delay) > self.options.file_ready_timeout {
                 return Err(ProviderError::FileNotReady {
                     file_id: file.id,
                     status: status.unwrap_or_default(),
@@ -571,7 +607,7 @@ impl FineTuneProvider for HttpProvider {
                 "waiting for file processing"
             );
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
+            delay = delay.saturating_mul(2).min(Duration::from_secs(10));
         }
     }
 

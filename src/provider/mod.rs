@@ -16,6 +16,7 @@ mod http;
 pub mod key;
 pub mod metrics;
 pub mod retry;
+pub mod sanitize;
 pub mod status;
 pub mod types;
 
@@ -179,9 +180,17 @@ pub struct ProviderOptions {
     pub file_ready_timeout: Duration,
     /// First poll interval of `wait_file_ready` (doubles up to 10 s).
     pub file_ready_poll: Duration,
+    /// Largest success body read. Bodies are streamed and reading stops at this many bytes
+    /// (`ProviderError::ResponseTooLarge`), so one provider answer cannot exhaust the operator's
+    /// memory. Every API answer tunegate asks for is far smaller (a page of 10,000 files is
+    /// about 2.5 MB).
+    pub max_response_bytes: u64,
     /// Receives one call per HTTP attempt.
     pub observer: Arc<dyn RequestObserver>,
 }
+
+/// Default of [`ProviderOptions::max_response_bytes`]: 4 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Default for ProviderOptions {
     fn default() -> Self {
@@ -193,6 +202,7 @@ impl Default for ProviderOptions {
             upload: UploadLimits::default(),
             file_ready_timeout: Duration::from_secs(10 * 60),
             file_ready_poll: Duration::from_secs(1),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             observer: Arc::new(NoopObserver),
         }
     }
@@ -207,6 +217,7 @@ impl std::fmt::Debug for ProviderOptions {
             .field("retry", &self.retry)
             .field("upload", &self.upload)
             .field("file_ready_timeout", &self.file_ready_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
     }
 }

@@ -53,7 +53,12 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(1u32 << exp)
             .min(self.max_delay);
-        raw.mul_f64(1.0 - 0.25 * jitter.clamp(0.0, 1.0))
+        let jitter = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        raw.mul_f64(1.0 - 0.25 * jitter)
     }
 
     /// Decides after `attempts` attempts have failed, `elapsed` after the first one started.
@@ -80,8 +85,16 @@ impl RetryPolicy {
     }
 }
 
+/// Longest server-given delay believed. A hint is the server's wish, not an order: any value
+/// (seconds, milliseconds or a date) is clamped to this before it is used or stored, so a
+/// hostile or broken `Retry-After: 1e300` can neither overflow a `Duration` nor park a job for
+/// years.
+pub const MAX_RETRY_HINT: Duration = Duration::from_secs(3600);
+
 /// The server's retry delay: `retry-after-ms` (milliseconds, OpenAI) first, then `Retry-After`
-/// as seconds or as an HTTP date (relative to `now`; a date in the past means "now").
+/// as seconds or as an HTTP date (relative to `now`; a date in the past means "now"). Negative,
+/// non-numeric, NaN or infinite values are ignored; every result is at most [`MAX_RETRY_HINT`].
+/// No arithmetic here can panic, whatever the header says.
 pub fn retry_hint(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let header = |name: &str| {
         headers
@@ -90,17 +103,30 @@ pub fn retry_hint(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
             .map(str::trim)
     };
     if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
-        && ms.is_finite()
-        && ms >= 0.0
+        && let Some(delay) = clamp_secs(ms / 1000.0)
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(delay);
     }
     let value = header("retry-after")?;
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return clamp_secs(secs);
     }
     let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        date.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_HINT),
+    )
+}
+
+/// Seconds from the network as a `Duration` in `[0, MAX_RETRY_HINT]`; `None` for NaN, infinities
+/// and negative values. The clamp comes before the conversion, so the conversion cannot fail.
+fn clamp_secs(secs: f64) -> Option<Duration> {
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    let secs = secs.min(MAX_RETRY_HINT.as_secs_f64());
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 /// The server's `x-should-retry: true|false`, which overrides the status-based classification.
@@ -162,6 +188,55 @@ mod tests {
         assert_eq!(retry_hint(&headers(&[("retry-after", "-1")]), now), None);
         assert_eq!(retry_hint(&headers(&[("retry-after", "later")]), now), None);
         assert_eq!(retry_hint(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn absurd_hints_are_clamped_not_panicking() {
+        let now = SystemTime::now();
+        for value in [
+            "1e300",
+            "18446744073709551616",
+            "99999999999999999999999999999999",
+            "1.7976931348623157e308",
+        ] {
+            assert_eq!(
+                retry_hint(&headers(&[("retry-after", value)]), now),
+                Some(MAX_RETRY_HINT),
+                "{value}"
+            );
+            assert_eq!(
+                retry_hint(&headers(&[("retry-after-ms", value)]), now),
+                Some(MAX_RETRY_HINT),
+                "{value} ms"
+            );
+        }
+        for value in ["NaN", "inf", "-inf", "-0.5", "-1e300", "infinity"] {
+            assert_eq!(
+                retry_hint(&headers(&[("retry-after", value)]), now),
+                None,
+                "{value}"
+            );
+            assert_eq!(
+                retry_hint(&headers(&[("retry-after-ms", value)]), now),
+                None,
+                "{value} ms"
+            );
+        }
+        // A date far in the future is clamped too.
+        assert_eq!(
+            retry_hint(
+                &headers(&[("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")]),
+                now
+            ),
+            Some(MAX_RETRY_HINT)
+        );
+        assert_eq!(
+            retry_hint(
+                &headers(&[("retry-after", "Thu, 01 Jan 1970 00:00:00 GMT")]),
+                now
+            ),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ macro_rules! open_enum {
         #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         pub enum $name {
             $($(#[$vmeta])* $variant,)+
-            /// A word this client does not know yet, kept verbatim.
+            /// A word this client does not know yet, sanitized (see
+            /// [`sanitize`](super::sanitize::sanitize)) to at most 64 bytes: it reaches
+            /// conditions, Events and logs.
             Other(String),
         }
 
@@ -21,11 +23,14 @@ macro_rules! open_enum {
             pub fn parse(word: &str) -> Self {
                 match word {
                     $($word => Self::$variant,)+
-                    other => Self::Other(other.to_owned()),
+                    other => Self::Other(super::sanitize::sanitize(
+                        other,
+                        super::sanitize::MAX_WORD_BYTES,
+                    )),
                 }
             }
 
-            /// The provider's word, exactly as it was sent.
+            /// The provider's word (a known one exactly, an unknown one sanitized).
             pub fn as_str(&self) -> &str {
                 match self {
                     $(Self::$variant => $word,)+
@@ -179,6 +184,13 @@ mod tests {
             JobStatus::parse("brand_new"),
             JobStatus::Other("brand_new".into())
         );
+        // An unknown word cannot smuggle line breaks or unbounded text into a condition.
+        let hostile = format!("run\r\nning{}", "x".repeat(10_000));
+        let JobStatus::Other(word) = JobStatus::parse(&hostile) else {
+            panic!("unknown word must be Other");
+        };
+        assert!(word.len() <= super::super::sanitize::MAX_WORD_BYTES);
+        assert!(word.starts_with("run ning"));
     }
 
     #[test]

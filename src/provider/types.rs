@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::endpoint::Dialect;
 use super::error::ProviderError;
+use super::sanitize;
 use super::status::{FileStatus, JobStatus, UploadStatus};
 use tunegate_api::{AutoOr, FineTuneMethod, Hyperparameters, MethodType};
 
@@ -30,6 +31,7 @@ pub const JSONL_MIME: &str = "text/jsonl";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FileObject {
     /// The file id.
+    #[serde(deserialize_with = "sanitize::id")]
     pub id: String,
     /// Size in bytes.
     #[serde(default)]
@@ -41,16 +43,16 @@ pub struct FileObject {
     #[serde(default)]
     pub expires_at: Option<i64>,
     /// The name given at upload.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::text")]
     pub filename: Option<String>,
     /// e.g. `fine-tune`, `fine-tune-results`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::word")]
     pub purpose: Option<String>,
     /// Processing status (see [`FileStatus`]).
     #[serde(default)]
     pub status: Option<FileStatus>,
     /// Why processing failed, if it did.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::text")]
     pub status_details: Option<String>,
 }
 
@@ -65,6 +67,7 @@ impl FileObject {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UploadObject {
     /// The upload id.
+    #[serde(deserialize_with = "sanitize::id")]
     pub id: String,
     /// pending, completed, cancelled or expired.
     pub status: UploadStatus,
@@ -83,6 +86,7 @@ pub struct UploadObject {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UploadPart {
     /// The part id, listed in order on completion.
+    #[serde(deserialize_with = "sanitize::id")]
     pub id: String,
 }
 
@@ -90,13 +94,13 @@ pub struct UploadPart {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
     /// e.g. `invalid_n_examples`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::word")]
     pub code: Option<String>,
     /// Human-readable message.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::text")]
     pub message: Option<String>,
     /// The parameter at fault, e.g. `training_file`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::word")]
     pub param: Option<String>,
 }
 
@@ -104,20 +108,21 @@ pub struct JobError {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FineTuningJob {
     /// The job id.
+    #[serde(deserialize_with = "sanitize::id")]
     pub id: String,
     /// The provider's status word.
     pub status: JobStatus,
     /// The base model.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::opt_id")]
     pub model: Option<String>,
     /// The resulting model, once succeeded.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::opt_id")]
     pub fine_tuned_model: Option<String>,
     /// The training file id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::opt_id")]
     pub training_file: Option<String>,
     /// The validation file id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::opt_id")]
     pub validation_file: Option<String>,
     /// Unix seconds.
     #[serde(default)]
@@ -135,7 +140,7 @@ pub struct FineTuningJob {
     #[serde(default)]
     pub error: Option<JobError>,
     /// Result file ids (metrics CSVs); they are the provider's, purpose `fine-tune-results`.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "sanitize::ids")]
     pub result_files: Vec<String>,
     /// The metadata given at creation.
     #[serde(default)]
@@ -163,29 +168,27 @@ impl FineTuningJob {
     }
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
-}
-
 /// A job event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobEvent {
     /// The event id (the cursor).
+    #[serde(deserialize_with = "sanitize::id")]
     pub id: String,
     /// Unix seconds.
     #[serde(default)]
     pub created_at: Option<i64>,
     /// info, warn or error.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::word")]
     pub level: Option<String>,
     /// The provider's message.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::text")]
     pub message: Option<String>,
     /// message or metrics.
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type", default, deserialize_with = "sanitize::word")]
     pub kind: Option<String>,
-    /// Structured data (metrics).
-    #[serde(default)]
+    /// Structured data (metrics). Not read from the wire: nothing uses it, and an event flood
+    /// of large `data` objects must not cost memory (the parser skips it without allocating).
+    #[serde(default, skip_deserializing)]
     pub data: Option<Value>,
 }
 
@@ -193,12 +196,13 @@ pub struct JobEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// The checkpoint id.
+    #[serde(deserialize_with = "sanitize::id")]
     pub id: String,
     /// Unix seconds.
     #[serde(default)]
     pub created_at: Option<i64>,
     /// The checkpoint model name, usable like a fine-tuned model.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::opt_id")]
     pub fine_tuned_model_checkpoint: Option<String>,
     /// The step it was taken at.
     #[serde(default)]
@@ -207,7 +211,7 @@ pub struct Checkpoint {
     #[serde(default)]
     pub metrics: Option<Value>,
     /// The job.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::opt_id")]
     pub fine_tuning_job_id: Option<String>,
 }
 
@@ -221,10 +225,10 @@ pub struct Page<T> {
     #[serde(default)]
     pub has_more: bool,
     /// First id of the page, when the provider sends it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::opt_id")]
     pub first_id: Option<String>,
     /// Last id of the page: the `after` cursor for the next page.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sanitize::opt_id")]
     pub last_id: Option<String>,
 }
 

@@ -154,8 +154,13 @@ reasons! {
     Cancelled,
     /// Every remote object that policy says to delete is gone.
     CleanedUp,
+    /// The output ConfigMap exists and is not owned by this FineTuneJob: nothing was written.
+    OutputConflict,
     /// The provider credentials Secret or key is missing.
     CredentialsNotFound,
+    /// The provider refused the credentials (HTTP 401/403); retried with exponential backoff,
+    /// at once when the credentials Secret changes.
+    CredentialsRejected,
     /// The provider settings are unusable.
     InvalidProvider,
     /// The provider rejected a request without a usable error code.

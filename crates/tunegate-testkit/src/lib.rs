@@ -1,10 +1,11 @@
 //! Test helpers shared by tunegate's integration and end-to-end tests, so that no test file
 //! carries its own copy: the shared control plane and kubectl ([`cluster`]), the operator and
-//! openai-sandbox as processes ([`e2e`]), moto for the Bedrock tests ([`moto`]), and the Helm
-//! chart ([`packaging`]).
+//! openai-sandbox as processes ([`e2e`]), moto for the Bedrock tests ([`moto`]), the Helm chart
+//! ([`packaging`]), and a deliberately misbehaving HTTP endpoint ([`hostile`]).
 
 pub mod cluster;
 pub mod e2e;
+pub mod hostile;
 pub mod moto;
 pub mod packaging;
 

@@ -5,7 +5,7 @@ pub mod status;
 
 use std::io::Read;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -28,16 +28,33 @@ use tunegate_api::conditions::{self, Reason, types};
 pub const NAME: &str = "trainingdataset";
 
 pub async fn reconcile(tds: Arc<TrainingDataset>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // One namespace's slow objects may not hold every reconcile slot while others wait.
+    let Some(_slot) = ctx
+        .dataset_slots
+        .try_acquire(&tds.namespace().unwrap_or_default())
+    else {
+        return Ok(Action::requeue(super::over_share_delay()));
+    };
     let start = Instant::now();
     let r = reconcile_inner(&tds, &ctx).await;
     ctx.metrics
         .reconciled(NAME, start.elapsed(), r.as_ref().err().map(Error::category));
+    if r.is_ok() {
+        ctx.failures.succeeded(&failure_key(&tds));
+    }
     r
 }
 
-pub fn error_policy(_tds: Arc<TrainingDataset>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(controller = NAME, error = %err, category = err.category(), "reconcile failed");
-    Action::requeue(Duration::from_secs(5) + super::jitter(Duration::from_secs(5)))
+fn failure_key(tds: &TrainingDataset) -> String {
+    format!("tds/{}", tds.uid().unwrap_or_default())
+}
+
+pub fn error_policy(tds: Arc<TrainingDataset>, err: &Error, ctx: Arc<Context>) -> Action {
+    let failures = ctx.failures.failed(&failure_key(&tds), "");
+    let delay = super::error_delay(failures, err, rand::random::<f64>());
+    tracing::warn!(controller = NAME, error = %err, category = err.category(), failures,
+        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), "reconcile failed");
+    Action::requeue(delay)
 }
 
 /// dereference -> (validate in-process | run a worker) -> status.
@@ -183,9 +200,9 @@ async fn volume_verdict(
     };
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let list = pods
-        .list(&ListParams::default().labels(&format!("job-name={job_name}")))
+        .list(&ListParams::default().labels(&worker::pod_selector(&job)?))
         .await?;
-    let message = list.items.iter().find_map(worker::termination_message);
+    let message = worker::job_result_message(&job, &list.items);
     let verdict = match (succeeded, message.as_deref().map(WorkerResult::parse)) {
         (true, Some(Ok(WorkerResult::Summary(s)))) => Verdict::Pipeline(s),
         (_, Some(Ok(WorkerResult::Error { code }))) => Verdict::WorkerFailed {

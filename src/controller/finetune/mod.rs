@@ -4,6 +4,7 @@
 pub mod plan;
 pub mod upload;
 
+use crate::provider::sanitize::{MAX_TEXT_BYTES, sanitize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,12 +47,95 @@ fn failpoint(name: &str) {
     }
 }
 
+/// At most this many provider events become Kubernetes Events per poll.
+pub const MAX_PROVIDER_EVENTS_PER_POLL: usize = 10;
+
 pub async fn reconcile(ftj: Arc<FineTuneJob>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // One namespace's slow endpoints may not hold every reconcile slot while others wait.
+    let Some(_slot) = ctx
+        .job_slots
+        .try_acquire(&ftj.namespace().unwrap_or_default())
+    else {
+        return Ok(Action::requeue(super::over_share_delay()));
+    };
     let start = Instant::now();
-    let r = reconcile_with_finalizer(ftj, &ctx).await;
+    let r = match reconcile_with_finalizer(ftj.clone(), &ctx).await {
+        Err(Error::Remote(RemoteError::AuthRejected { code, http, .. })) => {
+            ctx.metrics
+                .reconciled(NAME, start.elapsed(), Some("provider-credentials"));
+            return credentials_rejected(&ftj, &ctx, &code, http).await;
+        }
+        r => r,
+    };
     ctx.metrics
         .reconciled(NAME, start.elapsed(), r.as_ref().err().map(Error::category));
+    if r.is_ok() {
+        let uid = ftj.uid().unwrap_or_default();
+        ctx.failures.succeeded(&format!("ftj/{uid}"));
+        ctx.failures.succeeded(&format!("credentials/{uid}"));
+    }
     r
+}
+
+/// The provider refused the job's credentials (401/403): a condition, one Warning Event per
+/// version of the credentials Secret, and exponential backoff until that Secret changes (its
+/// resourceVersion restarts the count). Not a terminal failure: nothing about the job is wrong.
+async fn credentials_rejected(
+    ftj: &FineTuneJob,
+    ctx: &Context,
+    code: &str,
+    http: u16,
+) -> Result<Action, Error> {
+    let (_, ns) = name_ns(ftj)?;
+    let uid = ftj.uid().ok_or(Error::MissingField("uid"))?;
+    let r = &ftj.spec.provider_ref;
+    // The count starts again when the config's key changes: a digest of the key (never the key)
+    // is the version.
+    let version = match admission::resolve(
+        &ctx.client,
+        &ctx.tenancy,
+        &ns,
+        r,
+        admission::Purpose::Cleanup,
+    )
+    .await?
+    {
+        Ok(resolved) => hex::encode(Sha256::digest(resolved.api_key.as_bytes())),
+        Err(_) => String::new(),
+    };
+    let failures = ctx.failures.failed(&format!("credentials/{uid}"), &version);
+    let delay = super::CREDENTIALS_BACKOFF.delay(failures, rand::random::<f64>());
+    let msg = format!(
+        "the provider rejected the credentials of {} {} (HTTP {http}, {code}); \
+         retrying in {} s with exponential backoff, or once the key changes",
+        r.kind.as_str(),
+        r.name,
+        delay.as_secs()
+    );
+    let mut run = Run::new(ftj, ctx)?;
+    run.set(
+        types::READY,
+        false,
+        Reason::CredentialsRejected,
+        msg.clone(),
+    );
+    run.save().await?;
+    if failures == 1 {
+        run.event(
+            EventType::Warning,
+            Reason::CredentialsRejected.as_str(),
+            "Authenticate",
+            msg,
+        )
+        .await;
+    }
+    tracing::warn!(
+        controller = NAME,
+        failures,
+        http,
+        "provider rejected the credentials"
+    );
+    Ok(Action::requeue(delay))
 }
 
 async fn reconcile_with_finalizer(ftj: Arc<FineTuneJob>, ctx: &Context) -> Result<Action, Error> {
@@ -71,17 +155,13 @@ async fn reconcile_with_finalizer(ftj: Arc<FineTuneJob>, ctx: &Context) -> Resul
     })
 }
 
-pub fn error_policy(_ftj: Arc<FineTuneJob>, err: &Error, _ctx: Arc<Context>) -> Action {
-    let base = match err {
-        Error::Remote(RemoteError::Recoverable {
-            retry_after: Some(d),
-            ..
-        }) => *d,
-        Error::Remote(_) => Duration::from_secs(5),
-        _ => Duration::from_secs(3),
-    };
-    tracing::warn!(controller = NAME, error = %err, "reconcile failed");
-    Action::requeue(base + super::jitter(Duration::from_secs(5)))
+pub fn error_policy(ftj: Arc<FineTuneJob>, err: &Error, ctx: Arc<Context>) -> Action {
+    let uid = ftj.uid().unwrap_or_default();
+    let failures = ctx.failures.failed(&format!("ftj/{uid}"), "");
+    let delay = super::error_delay(failures, err, rand::random::<f64>());
+    tracing::warn!(controller = NAME, error = %err, failures,
+        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), "reconcile failed");
+    Action::requeue(delay)
 }
 
 /// A condition reason from a provider's snake_case error code (`invalid_n_examples` ->
@@ -477,13 +557,9 @@ impl<'a> Run<'a> {
         };
         let pods: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         let list = pods
-            .list(&ListParams::default().labels(&format!("job-name={name}")))
+            .list(&ListParams::default().labels(&worker::pod_selector(&job)?))
             .await?;
-        let result = list
-            .items
-            .iter()
-            .find_map(worker::termination_message)
-            .map(|m| WorkerResult::parse(&m));
+        let result = worker::job_result_message(&job, &list.items).map(|m| WorkerResult::parse(&m));
         // Whatever happened, the next attempt needs a fresh Job.
         if let Err(e) = jobs.delete(&name, &DeleteParams::background()).await {
             tracing::warn!(job = %name, error = %e, "cannot delete the finished upload worker Job");
@@ -495,6 +571,13 @@ impl<'a> Run<'a> {
             }
             Some(Ok(WorkerResult::Error { code })) if code == "DatasetChanged" => {
                 self.dataset_changed(&facts).await
+            }
+            Some(Ok(WorkerResult::Error { code })) if code == "CredentialsRejected" => {
+                Err(Error::Remote(RemoteError::AuthRejected {
+                    code: "upload_worker".into(),
+                    message: "the upload worker's request was refused".into(),
+                    http: 401,
+                }))
             }
             Some(Ok(WorkerResult::Error { code })) => {
                 let msg = format!("the upload worker failed ({code})");
@@ -729,8 +812,24 @@ impl<'a> Run<'a> {
                 None => {}
             }
         }
-        for ev in events.iter().filter(|ev| !ev.metrics) {
+        // A flood of provider events must not become a flood of Kubernetes Events: the newest
+        // few per poll, and one summary for the rest.
+        let messages: Vec<_> = events.iter().filter(|ev| !ev.metrics).collect();
+        let (shown, omitted) = crate::sharing::newest(messages, MAX_PROVIDER_EVENTS_PER_POLL);
+        for ev in shown {
             self.provider_event(ev).await;
+        }
+        if omitted > 0 {
+            self.event(
+                EventType::Normal,
+                "ProviderEventsOmitted",
+                "Poll",
+                format!(
+                    "{omitted} older provider events since the last poll were not copied \
+                     (at most {MAX_PROVIDER_EVENTS_PER_POLL} per poll)"
+                ),
+            )
+            .await;
         }
         if let Some(last) = events.last() {
             self.ctx.event_cursors.set(&self.uid, &last.id);
@@ -773,7 +872,8 @@ impl<'a> Run<'a> {
         h.update(ev.id.as_bytes());
         let name = format!("{}.{}", self.name, &hex::encode(h.finalize())[..16]);
         let warning = matches!(ev.level.as_str(), "warn" | "warning" | "error");
-        let note: String = ev.message.chars().take(1000).collect();
+        // Already sanitized when decoded; again here, because this is where it leaves.
+        let note = sanitize(&ev.message, MAX_TEXT_BYTES);
         let event = K8sEvent {
             metadata: ObjectMeta {
                 name: Some(name),
@@ -814,6 +914,8 @@ impl<'a> Run<'a> {
         let was_succeeded =
             tunegate_api::conditions::find(&self.status.conditions, types::SUCCEEDED)
                 .map(|c| c.status.clone());
+        let mut output_conflict: Option<String> = None;
+        let mut output_error: Option<Error> = None;
         if word == "succeeded" {
             if let Some(model) = &remote.fine_tuned_model {
                 plan::record(
@@ -824,7 +926,12 @@ impl<'a> Run<'a> {
                     LedgerState::Present,
                     now,
                 );
-                self.write_output(model, job_id).await?;
+                // A failing output write never blocks remote cleanup: remember it, clean up,
+                // then report it.
+                match self.write_output(model, job_id).await {
+                    Ok(conflict) => output_conflict = conflict,
+                    Err(e) => output_error = Some(e),
+                }
             }
             let msg = format!(
                 "model {}",
@@ -882,7 +989,28 @@ impl<'a> Run<'a> {
             (Reason::Failed, format!("the job ended {word}"))
         };
         let reason_word = reason.as_str().to_string();
-        self.set(types::READY, ok && cleaned, reason, msg.clone());
+        match &output_conflict {
+            Some(conflict) => {
+                let was =
+                    tunegate_api::conditions::reason_of(&self.status.conditions, types::READY);
+                self.set(
+                    types::READY,
+                    false,
+                    Reason::OutputConflict,
+                    conflict.clone(),
+                );
+                if was != Some(Reason::OutputConflict) {
+                    self.event(
+                        EventType::Warning,
+                        Reason::OutputConflict.as_str(),
+                        "Finish",
+                        conflict.clone(),
+                    )
+                    .await;
+                }
+            }
+            None => self.set(types::READY, ok && cleaned, reason, msg.clone()),
+        }
         self.save().await?;
         // The final status holds the cursor; a finished job is never polled again.
         self.ctx.event_cursors.forget(&self.uid);
@@ -898,12 +1026,22 @@ impl<'a> Run<'a> {
             self.event(t, &reason_word, "Finish", msg).await;
         }
         self.release_slot();
+        if let Some(e) = output_error {
+            // Cleanup is done; the write is retried with backoff.
+            return Err(e);
+        }
+        if output_conflict.is_some() {
+            // Watched objects do not include the ConfigMap: look again now and then.
+            return Ok(Action::requeue(Duration::from_secs(300)));
+        }
         Ok(Action::await_change())
     }
 
-    async fn write_output(&self, model: &str, job_id: &str) -> Result<(), Error> {
+    /// Writes the output ConfigMap if it is absent or ours; `Ok(Some(message))` when a ConfigMap
+    /// of that name belongs to someone else (nothing is written then).
+    async fn write_output(&self, model: &str, job_id: &str) -> Result<Option<String>, Error> {
         let Some(out) = &self.obj.spec.output else {
-            return Ok(());
+            return Ok(None);
         };
         let digest = self
             .status
@@ -919,11 +1057,8 @@ impl<'a> Run<'a> {
             ("trainingFileDigest".to_string(), digest),
         ]);
         let api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-        if let Some(cm) = api.get_opt(&out.config_map_name).await?
-            && cm.data.as_ref() == Some(&data)
-        {
-            return Ok(());
-        }
+        let existing = api.get_opt(&out.config_map_name).await?;
+        let action = plan::output_plan(existing.as_ref(), &self.uid, &data);
         let cm = serde_json::json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -935,13 +1070,40 @@ impl<'a> Run<'a> {
             },
             "data": data,
         });
-        api.patch(
-            &out.config_map_name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&cm),
-        )
-        .await?;
-        Ok(())
+        match action {
+            plan::OutputPlan::Unchanged => {}
+            plan::OutputPlan::Conflict => {
+                return Ok(Some(format!(
+                    "ConfigMap {} exists and is not owned by this FineTuneJob; nothing was written \
+                     (delete it or choose another output.configMapName)",
+                    out.config_map_name
+                )));
+            }
+            plan::OutputPlan::Create => {
+                let cm: ConfigMap =
+                    serde_json::from_value(cm).map_err(|_| Error::MissingField("output"))?;
+                match api.create(&PostParams::default(), &cm).await {
+                    Ok(_) => {}
+                    // Made by someone else since the read: theirs; the next reconcile says so.
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        return Ok(Some(format!(
+                            "ConfigMap {} was created by someone else; nothing was written",
+                            out.config_map_name
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            plan::OutputPlan::Update => {
+                api.patch(
+                    &out.config_map_name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&cm),
+                )
+                .await?;
+            }
+        }
+        Ok(None)
     }
 
     async fn delete_file(&mut self, id: &str) -> Result<(), Error> {

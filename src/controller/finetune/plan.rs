@@ -263,6 +263,22 @@ pub fn needs_credentials(spec: &FineTuneJobSpec, ledger: &[LedgerEntry]) -> bool
     !cleanup(spec, ledger, Phase::Deleting).is_empty()
 }
 
+/// Whether another job keeps a shared credentials Secret in use: until its clean-up has
+/// finished (RemoteCleanedUp=True and nothing left to delete). A job mid-upload has an empty
+/// ledger but may create remote objects any moment, so an empty ledger alone proves nothing.
+pub fn holds_credentials(
+    spec: &FineTuneJobSpec,
+    status: Option<&tunegate_api::FineTuneJobStatus>,
+) -> bool {
+    match status {
+        None => true,
+        Some(s) => {
+            needs_credentials(spec, &s.ledger)
+                || !conditions::is_true(&s.conditions, conditions::types::REMOTE_CLEANED_UP)
+        }
+    }
+}
+
 /// Marks objects that stay at the provider on purpose once the resource is deleted.
 pub fn mark_retained(ledger: &mut [LedgerEntry]) {
     for e in ledger {
@@ -352,9 +368,106 @@ pub fn job_metadata(uid: &str) -> BTreeMap<String, String> {
     BTreeMap::from([(UID_METADATA_KEY.to_string(), uid.to_string())])
 }
 
+/// What to do with the output ConfigMap, given what exists under its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputPlan {
+    /// Nothing by that name: create it (create, not apply: a ConfigMap made meanwhile by
+    /// someone else makes the create fail instead of being taken over).
+    Create,
+    /// Ours (controller owner reference with this job's uid), with other data: update it.
+    Update,
+    /// Ours, already right.
+    Unchanged,
+    /// Someone else's (no owner reference, or another owner): leave it alone.
+    Conflict,
+}
+
+/// Decides [`OutputPlan`]. Only an owner reference naming this job's uid as controller makes an
+/// existing ConfigMap ours: a name or a label can be copied, a uid cannot be chosen.
+pub fn output_plan(
+    existing: Option<&k8s_openapi::api::core::v1::ConfigMap>,
+    job_uid: &str,
+    data: &BTreeMap<String, String>,
+) -> OutputPlan {
+    let Some(cm) = existing else {
+        return OutputPlan::Create;
+    };
+    let ours = cm
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == job_uid && o.controller == Some(true) && o.kind == "FineTuneJob");
+    match (ours, cm.data.as_ref() == Some(data)) {
+        (false, _) => OutputPlan::Conflict,
+        (true, true) => OutputPlan::Unchanged,
+        (true, false) => OutputPlan::Update,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_mid_upload_keeps_the_shared_credentials() {
+        let spec: FineTuneJobSpec = serde_json::from_value(serde_json::json!({
+            "trainingDatasetRef": {"name": "d"},
+            "provider": {"type": "OpenAI", "credentialsSecretRef": {"name": "c", "key": "k"}},
+            "model": "gpt-4o-mini-2024-07-18"
+        }))
+        .unwrap();
+        // Empty ledger, clean-up not finished: today's ledger-only check let the finalizer go.
+        let uploading = tunegate_api::FineTuneJobStatus::default();
+        assert!(holds_credentials(&spec, Some(&uploading)));
+        assert!(holds_credentials(&spec, None));
+        let mut done = tunegate_api::FineTuneJobStatus::default();
+        done.conditions.push(
+            serde_json::from_value(serde_json::json!({
+                "type": "RemoteCleanedUp", "status": "True", "reason": "CleanedUp",
+                "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"
+            }))
+            .unwrap(),
+        );
+        assert!(!holds_credentials(&spec, Some(&done)));
+    }
+
+    #[test]
+    fn output_configmaps_of_others_are_never_taken_over() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let data = BTreeMap::from([("model".to_string(), "ft:m".to_string())]);
+        let cm = |owner: Option<&str>, d: &BTreeMap<String, String>| -> ConfigMap {
+            let mut v = serde_json::json!({"metadata": {"name": "out"}, "data": d});
+            if let Some(uid) = owner {
+                v["metadata"]["ownerReferences"] = serde_json::json!([{"apiVersion": "tunegate.dev/v1alpha1",
+                    "kind": "FineTuneJob", "name": "j", "uid": uid, "controller": true}]);
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        let other = BTreeMap::from([("team".to_string(), "config".to_string())]);
+        assert_eq!(output_plan(None, "u1", &data), OutputPlan::Create);
+        // Today's code force-applied into the team's ConfigMap and made itself its owner.
+        assert_eq!(
+            output_plan(Some(&cm(None, &other)), "u1", &data),
+            OutputPlan::Conflict
+        );
+        assert_eq!(
+            output_plan(Some(&cm(None, &data)), "u1", &data),
+            OutputPlan::Conflict
+        );
+        assert_eq!(
+            output_plan(Some(&cm(Some("u2"), &other)), "u1", &data),
+            OutputPlan::Conflict
+        );
+        assert_eq!(
+            output_plan(Some(&cm(Some("u1"), &other)), "u1", &data),
+            OutputPlan::Update
+        );
+        assert_eq!(
+            output_plan(Some(&cm(Some("u1"), &data)), "u1", &data),
+            OutputPlan::Unchanged
+        );
+    }
     use pretty_assertions::assert_eq;
 
     fn spec(extra: &str) -> FineTuneJobSpec {
