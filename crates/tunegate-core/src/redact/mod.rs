@@ -2,8 +2,8 @@
 //! driven by a [`RedactionPolicy`].
 //!
 //! ```
-//! use tunegate::api::RedactionPolicy;
-//! use tunegate::redact::{LineOutcome, RedactionReport, Redactor};
+//! use tunegate_core::redact::RedactionPolicy;
+//! use tunegate_core::redact::{LineOutcome, RedactionReport, Redactor};
 //!
 //! let redactor = Redactor::new(&RedactionPolicy::default(), None).unwrap();
 //! let mut out = String::new();
