@@ -235,8 +235,9 @@ async fn refused_organisation_is_a_terminal_provider_refused_condition(
     let base = sandbox.base_url();
 
     let ns = support::namespace("refused");
-    let provider =
-        format!(r#"{{type: OpenAI, endpoint: "{base}/v1", credentials: {{secretRef: {{name: creds, key: apiKey}}}}}}"#);
+    let provider = format!(
+        r#"{{type: OpenAI, endpoint: "{base}/v1", credentials: {{secretRef: {{name: creds, key: apiKey}}}}}}"#
+    );
     support::kubectl_stdin(&["apply", "-f", "-"], &manifests(&ns, "ref", &provider)).ok();
     let jobs: Api<FineTuneJob> = Api::namespaced(client.clone(), &ns);
     let (_, reason, msg) = wait("ProviderRefused", 60, || {

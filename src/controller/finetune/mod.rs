@@ -1338,10 +1338,11 @@ impl<'a> Run<'a> {
             // Refused before anything leaves the cluster: otherwise deleting this resource would
             // wait forever for a deletion Azure's data plane cannot do. `retention` is mutable,
             // so changing it to Retain lets the job go on.
-            let msg = "retention.model DeleteWithResource cannot be honoured: Azure OpenAI deletes \
+            let msg =
+                "retention.model DeleteWithResource cannot be honoured: Azure OpenAI deletes \
                        fine-tuned models only in its control plane (after their deployments); \
                        set retention.model: Retain"
-                .to_string();
+                    .to_string();
             return self
                 .blocked(
                     Reason::ModelDeletionUnsupported,
