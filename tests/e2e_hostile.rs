@@ -35,7 +35,9 @@ fn event_flood(next_id: Arc<AtomicU64>) -> impl Fn(&Request) -> Reply + Send + S
         };
         match (r.method.as_str(), path) {
             ("GET", "/v1/files") | ("GET", "/v1/fine_tuning/jobs") => list(json!([])),
-            ("POST", "/v1/files") => Reply::json(
+            // The file is retrieved before the job is created (the import check every provider
+            // gets since Azure needs it), as the real Files API answers it.
+            ("POST", "/v1/files") | ("GET", "/v1/files/file-flood") => Reply::json(
                 200,
                 &json!({"id": "file-flood", "object": "file", "purpose": "fine-tune",
                         "filename": "x.jsonl", "bytes": 1, "created_at": 1, "status": "processed"}),

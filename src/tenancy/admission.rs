@@ -17,7 +17,7 @@ use super::reconcile::{
     CredentialsFound, Refusal, TenancySettings, credentials_place, month_of, namespace_labels,
     read_credentials, readiness,
 };
-use tunegate_api::conditions::{self, types};
+use tunegate_api::conditions::{self, Reason, types};
 use tunegate_api::{
     AutoOr, ClusterProviderConfig, FineTuneJob, FineTuneJobSpec, LedgerState, ProviderConfig,
     ProviderConfigKind, ProviderConfigRef, ProviderConfigStatus, ProviderSettings, RemoteKind,
@@ -73,14 +73,14 @@ pub async fn resolve(
         ProviderConfigKind::ClusterProviderConfig => {
             if tenancy.single_namespace {
                 return Ok(Err(Refusal::new(
-                    "ClusterProviderConfigUnavailable",
+                    Reason::ClusterProviderConfigUnavailable,
                     "the operator watches one namespace and serves only namespaced ProviderConfigs",
                 )));
             }
             let api: Api<ClusterProviderConfig> = Api::all(client.clone());
             let Some(c) = api.get_opt(&r.name).await? else {
                 return Ok(Err(Refusal::new(
-                    "ProviderConfigNotFound",
+                    Reason::ProviderConfigNotFound,
                     format!("{what} not found"),
                 )));
             };
@@ -96,7 +96,7 @@ pub async fn resolve(
             let api: Api<ProviderConfig> = Api::namespaced(client.clone(), job_ns);
             let Some(c) = api.get_opt(&r.name).await? else {
                 return Ok(Err(Refusal::new(
-                    "ProviderConfigNotFound",
+                    Reason::ProviderConfigNotFound,
                     format!("{what} not found in namespace {job_ns}"),
                 )));
             };
@@ -112,7 +112,7 @@ pub async fn resolve(
     if purpose == Purpose::NewWork {
         if deleting {
             return Ok(Err(Refusal::new(
-                "ProviderConfigDeleting",
+                Reason::ProviderConfigDeleting,
                 format!("{what} is being deleted and takes no new work"),
             )));
         }
@@ -122,13 +122,13 @@ pub async fn resolve(
             Some(c) if c.status == "True" && current => {}
             Some(c) if current => {
                 return Ok(Err(Refusal::new(
-                    "ProviderConfigNotReady",
+                    Reason::ProviderConfigNotReady,
                     format!("{what} is not Ready ({}: {})", c.reason, c.message),
                 )));
             }
             _ => {
                 return Ok(Err(Refusal::new(
-                    "ProviderConfigNotReady",
+                    Reason::ProviderConfigNotReady,
                     format!("{what} has not been checked yet"),
                 )));
             }
@@ -139,11 +139,16 @@ pub async fn resolve(
                 Ok(true) => {}
                 Ok(false) => {
                     return Ok(Err(Refusal::new(
-                        "NamespaceNotAllowed",
+                        Reason::NamespaceNotAllowed,
                         format!("{what} does not select namespace {job_ns}"),
                     )));
                 }
-                Err(e) => return Ok(Err(Refusal::new("NamespaceNotAllowed", e.to_string()))),
+                Err(e) => {
+                    return Ok(Err(Refusal::new(
+                        Reason::NamespaceNotAllowed,
+                        e.to_string(),
+                    )));
+                }
             }
         }
     }
@@ -158,7 +163,7 @@ pub async fn resolve(
     }
     let (Some(api_key), CredentialsFound::Present { .. }) = (key, found) else {
         return Ok(Err(Refusal::new(
-            "CredentialsNotFound",
+            Reason::CredentialsNotFound,
             format!("{what}: credentials do not resolve"),
         )));
     };
@@ -168,7 +173,7 @@ pub async fn resolve(
         settings.bedrock.as_ref().map(|b| b.region.as_str()),
     ) {
         Ok(e) => e,
-        Err(e) => return Ok(Err(Refusal::new("EndpointNotAllowed", e.to_string()))),
+        Err(e) => return Ok(Err(Refusal::new(Reason::EndpointNotAllowed, e.to_string()))),
     };
     Ok(Ok(Resolved {
         kind: r.kind,
@@ -194,7 +199,7 @@ pub fn admit(
     let s = &resolved.settings;
     if !policy::model_allowed(&s.allowed_models, &job.model) {
         return Err(Refusal::new(
-            "ModelNotAllowed",
+            Reason::ModelNotAllowed,
             format!(
                 "{what} does not allow model {} (allowed: {})",
                 job.model,
@@ -206,7 +211,7 @@ pub fn admit(
         let gaps = policy::floor_gaps(&s.redaction_floor, &ds.spec.redaction);
         if !gaps.is_empty() {
             return Err(Refusal::new(
-                "RedactionBelowFloor",
+                Reason::RedactionBelowFloor,
                 format!(
                     "{role} dataset {} is below the redaction floor of {what}: {}",
                     ds.name_any(),
@@ -388,7 +393,7 @@ status: {{redactedBytes: {bytes}, estimatedTokens: {tokens}}}
         let r = resolved(BASE);
         let ds = dataset("{entities: []}", 100, 10);
         let e = admit(&r, &job(""), "team-a", &[("training", &ds)], 0, now()).unwrap_err();
-        assert_eq!(e.reason, "RedactionBelowFloor");
+        assert_eq!(e.reason, Reason::RedactionBelowFloor);
         assert!(e.message.starts_with("training dataset chats is below the redaction floor of ClusterProviderConfig shared: entities not enabled: EMAIL_ADDRESS"), "{}", e.message);
     }
 
@@ -397,7 +402,7 @@ status: {{redactedBytes: {bytes}, estimatedTokens: {tokens}}}
         let r = resolved(&format!("{BASE}  allowedModels: ['gpt-4.1-mini-*']\n"));
         let ds = dataset("{}", 100, 10);
         let e = admit(&r, &job(""), "team-a", &[("training", &ds)], 0, now()).unwrap_err();
-        assert_eq!(e.reason, "ModelNotAllowed");
+        assert_eq!(e.reason, Reason::ModelNotAllowed);
         let ok = job("")
             .model
             .replace("gpt-4o-mini-2024-07-18", "gpt-4.1-mini-2025-04-14");
@@ -419,14 +424,20 @@ status: {{redactedBytes: {bytes}, estimatedTokens: {tokens}}}
             admit(&r, j, "team-a", &[("training", ds)], active, now()).map_err(|e| e.reason)
         };
         assert_eq!(run(&small, &job(""), 0), Ok(()));
-        assert_eq!(run(&small, &job(""), 1), Err("ConcurrentJobLimitReached"));
+        assert_eq!(
+            run(&small, &job(""), 1),
+            Err(Reason::ConcurrentJobLimitReached)
+        );
         assert_eq!(
             run(&dataset("{}", 1001, 50), &job(""), 0),
-            Err("UploadTooLarge")
+            Err(Reason::UploadTooLarge)
         );
         // 900 used + 50 tokens x 3 explicit epochs > 1000.
         let three = job("method: {hyperparameters: {nEpochs: 3}}");
-        assert_eq!(run(&small, &three, 0), Err("TrainedTokenBudgetExceeded"));
+        assert_eq!(
+            run(&small, &three, 0),
+            Err(Reason::TrainedTokenBudgetExceeded)
+        );
         // team-b's usage is not team-a's.
         assert_eq!(
             admit(&r, &job(""), "team-c", &[("training", &small)], 0, now()),

@@ -73,12 +73,12 @@ pub enum CredentialsFound {
 /// names objects, hosts and rules, never values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl Refusal {
-    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
             reason,
             message: message.into(),
@@ -101,8 +101,7 @@ pub fn credentials_place(
                 must_be_labelled: false,
             })
             .ok_or_else(|| {
-                Refusal::new(
-                    "OperatorNamespaceUnknown",
+                Refusal::new(Reason::OperatorNamespaceUnknown,
                     "the operator does not know its own namespace (--operator-namespace or POD_NAMESPACE), where ClusterProviderConfig credentials live",
                 )
             }),
@@ -111,7 +110,7 @@ pub fn credentials_place(
                 namespace: ns.to_string(),
                 must_be_labelled: true,
             })
-            .ok_or_else(|| Refusal::new("InvalidConfig", "ProviderConfig has no namespace")),
+            .ok_or_else(|| Refusal::new(Reason::InvalidConfig, "ProviderConfig has no namespace")),
     }
 }
 
@@ -128,35 +127,38 @@ pub fn readiness(
         settings.endpoint.as_deref(),
         settings.bedrock.as_ref().map(|b| b.region.as_str()),
     )
-    .map_err(|e| Refusal::new("EndpointNotAllowed", e.to_string()))?;
+    .map_err(|e| Refusal::new(Reason::EndpointNotAllowed, e.to_string()))?;
     endpoints
         .check(&endpoint)
-        .map_err(|e| Refusal::new("EndpointNotAllowed", e.to_string()))?;
+        .map_err(|e| Refusal::new(Reason::EndpointNotAllowed, e.to_string()))?;
     if settings.type_ == ProviderType::Bedrock {
         return Err(Refusal::new(
-            "ProviderTypeNotSupported",
+            Reason::ProviderTypeNotSupported,
             "this operator build has no Bedrock client yet",
         ));
     }
     if let Some(e) = selector_error {
-        return Err(Refusal::new("InvalidNamespaceSelector", e.to_string()));
+        return Err(Refusal::new(
+            Reason::InvalidNamespaceSelector,
+            e.to_string(),
+        ));
     }
     let Some(creds) = &settings.credentials else {
         return Err(Refusal::new(
-            "CredentialsNotFound",
+            Reason::CredentialsNotFound,
             format!("{} needs credentials", settings.type_.as_str()),
         ));
     };
     let r = &creds.secret_ref;
     match found {
         CredentialsFound::Missing => Err(Refusal::new(
-            "CredentialsNotFound",
+            Reason::CredentialsNotFound,
             format!("Secret {}/{} not found", place.namespace, r.name),
         )),
         CredentialsFound::Present {
             labelled: false, ..
         } if place.must_be_labelled => Err(Refusal::new(
-            "CredentialsNotOptedIn",
+            Reason::CredentialsNotOptedIn,
             format!(
                 "Secret {}/{} lacks the label {CREDENTIALS_LABEL}=\"true\"",
                 place.namespace, r.name
@@ -165,7 +167,7 @@ pub fn readiness(
         CredentialsFound::Present {
             key_present: false, ..
         } => Err(Refusal::new(
-            "CredentialsNotFound",
+            Reason::CredentialsNotFound,
             format!(
                 "Secret {}/{} has no non-empty key {}",
                 place.namespace, r.name, r.key
@@ -249,10 +251,12 @@ pub fn usage_facts(
     let mut in_use = 0u32;
     let mut billed = Vec::new();
     for j in jobs.iter().filter(|j| job_uses(j, kind, name, ns)) {
-        let Some(status) = &j.status else { continue };
-        if plan::needs_credentials(&j.spec, &status.ledger) {
+        // Every job that has not finished clean-up holds the config, not only those with live
+        // ledger entries: one mid-upload has an empty ledger but is about to need the key.
+        if plan::holds_credentials(&j.spec, j.status.as_ref()) {
             in_use = in_use.saturating_add(1);
         }
+        let Some(status) = &j.status else { continue };
         let remote = status.remote.as_ref();
         if let (Some(tokens), Some(uid), Some(job_ns)) = (
             remote.and_then(|r| r.trained_tokens),
@@ -330,6 +334,49 @@ impl ConfigObject for ProviderConfig {
     }
 }
 
+/// Finalizer on a config's credentials Secret while jobs using the config have remote objects or
+/// have not finished clean-up: namespace deletion removes Secrets and configs together, and clean-up
+/// needs the key to delete the remote copies.
+pub const CREDENTIALS_FINALIZER: &str = "tunegate.dev/credentials-in-use";
+
+/// Adds (`hold`) or removes the credentials finalizer on the Secret `name` in `namespace`. A merge
+/// patch with a `resourceVersion` precondition, so concurrent writers conflict instead of losing an
+/// update; a missing Secret needs nothing.
+async fn hold_credentials_secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    hold: bool,
+) -> Result<(), Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let Some(meta) = api.get_metadata_opt(name).await? else {
+        return Ok(());
+    };
+    let finalizers = meta.metadata.finalizers.clone().unwrap_or_default();
+    let has = finalizers.iter().any(|f| f == CREDENTIALS_FINALIZER);
+    if has == hold {
+        return Ok(());
+    }
+    let next: Vec<String> = if hold {
+        finalizers
+            .into_iter()
+            .chain(std::iter::once(CREDENTIALS_FINALIZER.to_string()))
+            .collect()
+    } else {
+        finalizers
+            .into_iter()
+            .filter(|f| f != CREDENTIALS_FINALIZER)
+            .collect()
+    };
+    let patch = serde_json::json!({"metadata": {
+        "finalizers": next,
+        "resourceVersion": meta.metadata.resource_version,
+    }});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
 async fn set_finalizers<K: ConfigObject>(
     api: &Api<K>,
     obj: &K,
@@ -359,6 +406,19 @@ async fn reconcile_any<K: ConfigObject>(
 
     if obj.meta().deletion_timestamp.is_some() {
         if in_use == 0 && has_finalizer {
+            // The credentials Secret first: once the config is gone nothing would release it.
+            if let (Ok(place), Some(creds)) = (
+                credentials_place(K::KIND, ns.as_deref(), &ctx.settings),
+                &obj.settings().credentials,
+            ) {
+                hold_credentials_secret(
+                    &ctx.client,
+                    &place.namespace,
+                    &creds.secret_ref.name,
+                    false,
+                )
+                .await?;
+            }
             let kept = finalizers
                 .into_iter()
                 .filter(|f| f != CONFIG_FINALIZER)
@@ -378,6 +438,15 @@ async fn reconcile_any<K: ConfigObject>(
     let verdict = match credentials_place(K::KIND, ns.as_deref(), &ctx.settings) {
         Err(r) => Err(r),
         Ok(place) => {
+            if let Some(creds) = &settings.credentials {
+                hold_credentials_secret(
+                    &ctx.client,
+                    &place.namespace,
+                    &creds.secret_ref.name,
+                    in_use > 0,
+                )
+                .await?;
+            }
             let (found, _key) = read_credentials(&ctx.client, &place, &settings).await?;
             readiness(
                 &settings,
@@ -390,7 +459,7 @@ async fn reconcile_any<K: ConfigObject>(
     };
     let verdict = match verdict {
         Ok(()) if obj.meta().deletion_timestamp.is_some() => Err(Refusal::new(
-            "Deleting",
+            Reason::Deleting,
             format!("being deleted; waiting for {in_use} jobs to clean up their remote objects"),
         )),
         Ok(())
@@ -398,7 +467,7 @@ async fn reconcile_any<K: ConfigObject>(
                 && ctx.settings.single_namespace =>
         {
             Err(Refusal::new(
-                "ClusterProviderConfigUnavailable",
+                Reason::ClusterProviderConfigUnavailable,
                 "the operator watches one namespace and serves only namespaced ProviderConfigs",
             ))
         }
@@ -415,12 +484,7 @@ async fn reconcile_any<K: ConfigObject>(
             Reason::Ready,
             "endpoint allowed and credentials resolve",
         ),
-        Err(r) => ConditionUpdate::new(
-            types::READY,
-            false,
-            Reason::parse(r.reason),
-            r.message.clone(),
-        ),
+        Err(r) => ConditionUpdate::new(types::READY, false, r.reason.clone(), r.message.clone()),
     };
     set_condition(&mut status.conditions, update, obj.meta().generation, now);
     status.jobs_in_use = Some(in_use);
@@ -542,13 +606,13 @@ spec:
     fn refusal_reasons() {
         let c = cluster(CPC);
         let r = verdict(&c, &tenancy(false), FOUND).unwrap_err();
-        assert_eq!(r.reason, "EndpointNotAllowed");
+        assert_eq!(r.reason, Reason::EndpointNotAllowed);
         assert!(r.message.contains("https"), "{}", r.message);
         let r = verdict(&c, &tenancy(true), CredentialsFound::Missing).unwrap_err();
         assert_eq!(
-            (r.reason, r.message.as_str()),
+            (r.reason.clone(), r.message.as_str()),
             (
-                "CredentialsNotFound",
+                Reason::CredentialsNotFound,
                 "Secret tunegate-system/openai-key not found"
             )
         );
@@ -561,16 +625,16 @@ spec:
             },
         )
         .unwrap_err();
-        assert_eq!(r.reason, "CredentialsNotFound");
+        assert_eq!(r.reason, Reason::CredentialsNotFound);
         let mut t = tenancy(true);
         t.operator_namespace = None;
         assert_eq!(
             verdict(&c, &t, FOUND).unwrap_err().reason,
-            "OperatorNamespaceUnknown"
+            Reason::OperatorNamespaceUnknown
         );
         let other = cluster(&CPC.replace("http://127.0.0.1:18080/v1", "https://evil.example/v1"));
         let r = verdict(&other, &tenancy(true), FOUND).unwrap_err();
-        assert_eq!(r.reason, "EndpointNotAllowed");
+        assert_eq!(r.reason, Reason::EndpointNotAllowed);
         assert!(r.message.contains("evil.example"));
         let bad_sel = cluster(&CPC.replace(
             "{matchLabels: {tunegate.dev/tenant: \"true\"}}",
@@ -578,7 +642,7 @@ spec:
         ));
         assert_eq!(
             verdict(&bad_sel, &tenancy(true), FOUND).unwrap_err().reason,
-            "InvalidNamespaceSelector"
+            Reason::InvalidNamespaceSelector
         );
         let bedrock = cluster(
             r#"
@@ -598,7 +662,7 @@ spec:
             verdict(&bedrock, &t, CredentialsFound::Missing)
                 .unwrap_err()
                 .reason,
-            "ProviderTypeNotSupported"
+            Reason::ProviderTypeNotSupported
         );
     }
 
@@ -631,7 +695,7 @@ spec:
         };
         let r =
             readiness(&pc.spec.settings(), None, &t.endpoints, &place, &unlabelled).unwrap_err();
-        assert_eq!(r.reason, "CredentialsNotOptedIn");
+        assert_eq!(r.reason, Reason::CredentialsNotOptedIn);
         assert_eq!(
             r.message,
             "Secret team-a/db-password lacks the label tunegate.dev/credentials=\"true\""
@@ -695,7 +759,9 @@ status:
             None,
             now,
         );
-        assert_eq!(in_use, 1);
+        // a has a live file; b has an empty ledger but has not finished clean-up (it may be
+        // mid-upload), so it holds the config too.
+        assert_eq!(in_use, 2);
         let got: Vec<(&str, &str, u64)> = billed
             .iter()
             .map(|b| (b.namespace.as_str(), b.month.as_str(), b.trained_tokens))

@@ -281,7 +281,7 @@ impl<'a> Run<'a> {
             {
                 Ok(r) => r,
                 Err(refusal) => {
-                    return Ok(Err((Reason::parse(refusal.reason), refusal.message)));
+                    return Ok(Err((refusal.reason, refusal.message)));
                 }
             };
             let target = crate::provider::Target::new(&resolved.settings, &resolved.endpoint);
@@ -1306,11 +1306,7 @@ impl<'a> Run<'a> {
             Ok(x) => x,
             Err(refusal) => {
                 return self
-                    .blocked(
-                        Reason::parse(refusal.reason),
-                        refusal.message,
-                        Duration::from_secs(30),
-                    )
+                    .blocked(refusal.reason, refusal.message, Duration::from_secs(30))
                     .await;
             }
         };
@@ -1368,15 +1364,13 @@ impl<'a> Run<'a> {
             self.release_slot();
             let wait = if matches!(
                 refusal.reason,
-                "ConcurrentJobLimitReached" | "TrainedTokenBudgetExceeded"
+                Reason::ConcurrentJobLimitReached | Reason::TrainedTokenBudgetExceeded
             ) {
                 Duration::from_secs(30)
             } else {
                 Duration::from_secs(300)
             };
-            return self
-                .blocked(Reason::parse(refusal.reason), refusal.message, wait)
-                .await;
+            return self.blocked(refusal.reason, refusal.message, wait).await;
         }
         Ok(None)
     }

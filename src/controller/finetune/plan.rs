@@ -413,7 +413,7 @@ mod tests {
     fn a_job_mid_upload_keeps_the_shared_credentials() {
         let spec: FineTuneJobSpec = serde_json::from_value(serde_json::json!({
             "trainingDatasetRef": {"name": "d"},
-            "provider": {"type": "OpenAI", "credentialsSecretRef": {"name": "c", "key": "k"}},
+            "providerRef": {"kind": "ProviderConfig", "name": "p"},
             "model": "gpt-4o-mini-2024-07-18"
         }))
         .unwrap();
