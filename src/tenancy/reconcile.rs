@@ -252,8 +252,9 @@ pub fn usage_facts(
     let mut billed = Vec::new();
     for j in jobs.iter().filter(|j| job_uses(j, kind, name, ns)) {
         // Every job that has not finished clean-up holds the config, not only those with live
-        // ledger entries: one mid-upload has an empty ledger but is about to need the key.
-        if plan::holds_credentials(&j.spec, j.status.as_ref()) {
+        // ledger entries: one mid-upload has an empty ledger but is about to need the key. A job
+        // refused at admission holds nothing.
+        if plan::holds_config(&j.spec, j.status.as_ref()) {
             in_use = in_use.saturating_add(1);
         }
         let Some(status) = &j.status else { continue };

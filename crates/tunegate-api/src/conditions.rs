@@ -225,6 +225,31 @@ reasons! {
     PseudonymizationKeyNotOwned,
 }
 
+impl Reason {
+    /// A refusal before any remote work: the job's provider config, namespace, model, datasets or
+    /// limits do not admit it. Such a job has sent nothing and holds nothing (so a tenant cannot
+    /// keep an admin's config from being deleted by naming it in a job).
+    pub fn is_admission_refusal(&self) -> bool {
+        matches!(
+            self,
+            Reason::ProviderConfigNotFound
+                | Reason::ProviderConfigNotReady
+                | Reason::ProviderConfigDeleting
+                | Reason::NamespaceNotAllowed
+                | Reason::ModelNotAllowed
+                | Reason::RedactionBelowFloor
+                | Reason::ConcurrentJobLimitReached
+                | Reason::UploadTooLarge
+                | Reason::TrainedTokenBudgetExceeded
+                | Reason::VolumeSourceNeedsProviderConfig
+                | Reason::ModelDeletionUnsupported
+                | Reason::EndpointNotAllowed
+                | Reason::CredentialsNotOptedIn
+                | Reason::ClusterProviderConfigUnavailable
+        )
+    }
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

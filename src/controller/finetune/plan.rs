@@ -279,6 +279,21 @@ pub fn holds_credentials(
     }
 }
 
+/// Whether a job holds its provider config (and the config's credentials Secret): it may have
+/// remote objects, or be about to (mid-upload with an empty ledger), and has not finished
+/// clean-up. A job refused at admission has sent nothing and holds nothing.
+pub fn holds_config(
+    spec: &FineTuneJobSpec,
+    status: Option<&tunegate_api::FineTuneJobStatus>,
+) -> bool {
+    let refused = status.is_some_and(|s| {
+        s.ledger.is_empty()
+            && conditions::reason_of(&s.conditions, conditions::types::READY)
+                .is_some_and(|r| r.is_admission_refusal())
+    });
+    !refused && holds_credentials(spec, status)
+}
+
 /// Marks objects that stay at the provider on purpose once the resource is deleted.
 pub fn mark_retained(ledger: &mut [LedgerEntry]) {
     for e in ledger {
@@ -408,6 +423,28 @@ pub fn output_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_refused_at_admission_holds_no_config() {
+        let spec: FineTuneJobSpec = serde_json::from_value(serde_json::json!({
+            "trainingDatasetRef": {"name": "d"},
+            "providerRef": {"kind": "ClusterProviderConfig", "name": "p"},
+            "model": "gpt-4o-mini-2024-07-18"
+        }))
+        .unwrap();
+        let refused: tunegate_api::FineTuneJobStatus = serde_yaml::from_str(
+            "conditions: [{type: Ready, status: \"False\", reason: NamespaceNotAllowed, message: m, lastTransitionTime: \"2026-01-01T00:00:00Z\"}]",
+        )
+        .unwrap();
+        assert!(!holds_config(&spec, Some(&refused)));
+        // Without a status it may be mid-upload: it holds.
+        assert!(holds_config(&spec, None));
+        let uploading: tunegate_api::FineTuneJobStatus = serde_yaml::from_str(
+            "conditions: [{type: Ready, status: \"False\", reason: DatasetNotReady, message: m, lastTransitionTime: \"2026-01-01T00:00:00Z\"}]",
+        )
+        .unwrap();
+        assert!(holds_config(&spec, Some(&uploading)));
+    }
 
     #[test]
     fn a_job_mid_upload_keeps_the_shared_credentials() {
