@@ -194,6 +194,7 @@ fn upload(args: &UploadArgs) -> WorkerResult {
                 crate::controller::ports::RemoteError::NotFound => "ProviderNotFound",
                 crate::controller::ports::RemoteError::AuthRejected { .. } => "CredentialsRejected",
                 crate::controller::ports::RemoteError::Recoverable { .. } => "ProviderUnavailable",
+                crate::controller::ports::RemoteError::NotOwned { .. } => "RemoteObjectNotOwned",
             }),
         }
     })

@@ -199,6 +199,19 @@ impl Remote for ProviderRemote {
         })
     }
 
+    fn get_file(&self, id: &str) -> BoxFuture<'_, Result<RemoteFile, RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            let f = self.0.retrieve_file(&id).await.map_err(classify)?;
+            Ok(RemoteFile {
+                id: f.id,
+                filename: f.filename.unwrap_or_default(),
+                bytes: f.bytes.unwrap_or(0),
+                purpose: f.purpose.unwrap_or_default(),
+            })
+        })
+    }
+
     fn wait_file_ready(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
         let id = id.to_string();
         Box::pin(async move {

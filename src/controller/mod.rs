@@ -203,6 +203,7 @@ impl Error {
             Error::Remote(ports::RemoteError::NotFound) => "provider-not-found",
             Error::Remote(ports::RemoteError::AuthRejected { .. }) => "provider-credentials",
             Error::Remote(ports::RemoteError::Recoverable { .. }) => "provider-unavailable",
+            Error::Remote(ports::RemoteError::NotOwned { .. }) => "not-owned",
             Error::MissingField(_) => "invalid-object",
             Error::Join => "internal",
             Error::Finalizer(_) => "finalizer",

@@ -35,6 +35,10 @@ pub enum RemoteError {
     /// The object does not exist (or no longer does).
     #[error("not found at the provider")]
     NotFound,
+    /// The object exists but was not created by this resource (see `finetune::owned`). Nothing
+    /// was done with it. `id` is the provider's id of the object, never content.
+    #[error("the provider's {kind} {id} was not created by this resource")]
+    NotOwned { kind: &'static str, id: String },
     /// Try again later (429, 5xx, timeouts, dropped connections).
     #[error("provider temporarily unavailable ({code})")]
     Recoverable {
@@ -107,6 +111,8 @@ pub trait Remote: Send + Sync {
         body: UploadBody,
     ) -> BoxFuture<'_, Result<RemoteFile, RemoteError>>;
     fn delete_file(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>>;
+    /// One file's metadata (its filename tells whose it is).
+    fn get_file(&self, id: &str) -> BoxFuture<'_, Result<RemoteFile, RemoteError>>;
     /// Waits (bounded) until the provider may use the file in a job: immediate on OpenAI; on
     /// Azure OpenAI until its asynchronous import reached `processed`. Still importing is
     /// `Recoverable { code: "file_not_ready" }`; a failed import is `Terminal`.

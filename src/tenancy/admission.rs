@@ -207,6 +207,16 @@ pub fn admit(
             ),
         ));
     }
+    let excess = policy::retention_excess(job, &s.retention);
+    if !excess.is_empty() {
+        return Err(Refusal::new(
+            Reason::RetentionNotAllowed,
+            format!(
+                "{what} does not allow jobs to leave objects at the provider: {}",
+                excess.join("; ")
+            ),
+        ));
+    }
     for (role, ds) in datasets {
         let gaps = policy::floor_gaps(&s.redaction_floor, &ds.spec.redaction);
         if !gaps.is_empty() {

@@ -9,7 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 use tunegate_api::conditions::Reason;
 
 use tunegate_api::{
-    EntityType, NamespaceUsage, ProviderLimits, RedactionFloor, RedactionMode, RedactionPolicy,
+    DeletionPolicy, EntityType, FileRetention, FineTuneJobSpec, NamespaceUsage, ProviderLimits,
+    RedactionFloor, RedactionMode, RedactionPolicy, RetentionPolicy,
 };
 
 /// A label selector that cannot be evaluated (an operator Kubernetes does not define, or `In`
@@ -39,6 +40,33 @@ fn requirement_matches(
         "DoesNotExist" => Ok(value.is_none()),
         other => Err(SelectorError(format!("unknown operator {other}"))),
     }
+}
+
+/// What a job's retention asks for beyond what its config allows (empty: nothing).
+pub fn retention_excess(spec: &FineTuneJobSpec, allowed: &RetentionPolicy) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if spec.retention.training_files == FileRetention::Retain && !allowed.allow_retained_files {
+        out.push("retention.trainingFiles: Retain (the config's retention.allowRetainedFiles is false)");
+    }
+    if spec.deletion_policy == DeletionPolicy::Orphan && !allowed.allow_orphan {
+        out.push("deletionPolicy: Orphan (the config's retention.allowOrphan is false)");
+    }
+    out
+}
+
+/// The job's spec with the retention its config allows. `retention` and `deletionPolicy` stay
+/// mutable after admission, so a job author could ask to keep files (or orphan everything) once
+/// the data is uploaded: clean-up follows this, not the raw spec. `Retain` files become
+/// `DeleteWhenFinished` (the default), `Orphan` becomes `Delete`.
+pub fn governed_spec(spec: &FineTuneJobSpec, allowed: &RetentionPolicy) -> FineTuneJobSpec {
+    let mut out = spec.clone();
+    if out.retention.training_files == FileRetention::Retain && !allowed.allow_retained_files {
+        out.retention.training_files = FileRetention::DeleteWhenFinished;
+    }
+    if out.deletion_policy == DeletionPolicy::Orphan && !allowed.allow_orphan {
+        out.deletion_policy = DeletionPolicy::Delete;
+    }
+    out
 }
 
 /// Checks that a selector can be evaluated at all.
@@ -314,6 +342,54 @@ pub fn used_tokens(usage: &[NamespaceUsage], namespace: &str, month: &str) -> u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn job_spec(y: &str) -> FineTuneJobSpec {
+        let base = "{trainingDatasetRef: {name: d}, providerRef: {kind: ProviderConfig, name: p}, model: m}";
+        let mut v: serde_json::Value = serde_yaml::from_str(base).expect("spec fixture");
+        let extra: serde_json::Value = serde_yaml::from_str(y).expect("spec fixture");
+        if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+            v.extend(extra.clone());
+        }
+        serde_json::from_value(v).expect("spec")
+    }
+
+    #[test]
+    fn retention_beyond_the_config_is_refused_then_overridden() {
+        let strict = RetentionPolicy::default();
+        let lenient = RetentionPolicy {
+            allow_retained_files: true,
+            allow_orphan: true,
+        };
+        let keep = job_spec("{retention: {trainingFiles: Retain}, deletionPolicy: Orphan}");
+        assert_eq!(retention_excess(&keep, &strict).len(), 2);
+        assert!(retention_excess(&keep, &lenient).is_empty());
+        let governed = governed_spec(&keep, &strict);
+        assert_eq!(
+            governed.retention.training_files,
+            FileRetention::DeleteWhenFinished
+        );
+        assert_eq!(governed.deletion_policy, DeletionPolicy::Delete);
+        assert_eq!(governed_spec(&keep, &lenient), keep);
+        // What the config allows by default passes unchanged.
+        for y in [
+            "{}",
+            "{retention: {trainingFiles: DeleteWithResource, model: DeleteWithResource}}",
+            "{retention: {model: Retain}}",
+        ] {
+            let spec = job_spec(y);
+            assert!(retention_excess(&spec, &strict).is_empty(), "{y}");
+            assert_eq!(governed_spec(&spec, &strict), spec, "{y}");
+        }
+        // Only one of the two allowed.
+        let files_only = RetentionPolicy {
+            allow_retained_files: true,
+            allow_orphan: false,
+        };
+        assert_eq!(
+            retention_excess(&keep, &files_only),
+            vec!["deletionPolicy: Orphan (the config's retention.allowOrphan is false)"]
+        );
+    }
 
     fn labels(y: &str) -> BTreeMap<String, String> {
         serde_yaml::from_str(y).expect("labels fixture")

@@ -178,6 +178,11 @@ reasons! {
     /// `retention.model: DeleteWithResource` asked of a provider whose API cannot delete the
     /// model (Azure OpenAI's data plane): refused before anything is uploaded.
     ModelDeletionUnsupported,
+    /// The status names a remote object (file, job or model) that this FineTuneJob did not
+    /// create: its filename, job metadata or job lineage belongs to another resource. Nothing is
+    /// done with it (status is writable by whoever holds `finetunejobs/status`; a shared
+    /// provider key must not let one team cancel or delete another's objects).
+    RemoteObjectNotOwned,
     // Provider configs.
     /// A provider config is usable: endpoint allowed, credentials resolve.
     Ready,
@@ -218,6 +223,10 @@ reasons! {
     TrainedTokenBudgetExceeded,
     /// Volume datasets need a namespaced ProviderConfig (the worker mounts the key).
     VolumeSourceNeedsProviderConfig,
+    /// The job asks to leave objects at the provider (`trainingFiles: Retain`,
+    /// `deletionPolicy: Orphan`) and its config's `retention` does not allow it. At admission
+    /// the job is refused; later (the fields are mutable) the config's policy is applied instead.
+    RetentionNotAllowed,
     // Pseudonymization keys.
     /// A referenced key Secret lacks the opt-in label.
     PseudonymizationKeyNotAllowed,
@@ -242,6 +251,7 @@ impl Reason {
                 | Reason::UploadTooLarge
                 | Reason::TrainedTokenBudgetExceeded
                 | Reason::VolumeSourceNeedsProviderConfig
+                | Reason::RetentionNotAllowed
                 | Reason::ModelDeletionUnsupported
                 | Reason::EndpointNotAllowed
                 | Reason::CredentialsNotOptedIn

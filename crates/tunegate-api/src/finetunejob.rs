@@ -384,6 +384,9 @@ pub enum LedgerState {
     /// tunegate (expired, removed out of band, or the credentials now belong to another
     /// project). Distinct from `Deleted` so a rotated key cannot fake a deletion record.
     NotFound,
+    /// The entry names an object this FineTuneJob did not create (another resource's file, job
+    /// or model, e.g. written into status by hand): tunegate left it alone.
+    NotOwned,
 }
 
 /// One remote object this FineTuneJob created, and its fate.

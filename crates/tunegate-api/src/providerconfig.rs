@@ -133,6 +133,22 @@ impl Default for RedactionFloor {
     }
 }
 
+/// What jobs through a config may leave at the provider. Omitted: nothing but the model: uploaded
+/// files are always deleted (when the job ends, or with the resource), and deleting a FineTuneJob
+/// always cleans up. A job author cannot opt out of that unless the config allows it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionPolicy {
+    /// Whether a job may keep its uploaded files at the provider for good
+    /// (`retention.trainingFiles: Retain`). Default false.
+    #[serde(default)]
+    pub allow_retained_files: bool,
+    /// Whether deleting a job may leave its remote objects at the provider
+    /// (`deletionPolicy: Orphan`). Default false.
+    #[serde(default)]
+    pub allow_orphan: bool,
+}
+
 /// Limits per namespace. Omitted limits do not apply.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -165,6 +181,7 @@ pub struct ProviderSettings {
     pub allowed_models: Vec<String>,
     pub redaction_floor: RedactionFloor,
     pub limits: ProviderLimits,
+    pub retention: RetentionPolicy,
 }
 
 // Both kinds have the same provider fields; the macro keeps them one definition, with their docs,
@@ -221,6 +238,10 @@ macro_rules! provider_config_spec {
             /// Limits per namespace.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub limits: Option<ProviderLimits>,
+            /// What jobs may leave at the provider. Omitted: uploaded files are always deleted,
+            /// and deleting a job always cleans up (no `Retain` files, no `Orphan`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub retention: Option<RetentionPolicy>,
             $($extra)*
         }
 
@@ -238,6 +259,7 @@ macro_rules! provider_config_spec {
                     allowed_models: self.allowed_models.iter().map(|m| m.0.clone()).collect(),
                     redaction_floor: self.redaction_floor.clone().unwrap_or_default(),
                     limits: self.limits.clone().unwrap_or_default(),
+                    retention: self.retention.clone().unwrap_or_default(),
                 }
             }
         }

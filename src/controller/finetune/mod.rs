@@ -1,6 +1,7 @@
 //! The FineTuneJob controller: datasets -> upload -> submit -> poll -> finish -> clean up, with
 //! every remote id recorded in the ledger right after it exists.
 
+mod owned;
 pub mod plan;
 pub mod upload;
 
@@ -286,7 +287,10 @@ impl<'a> Run<'a> {
             };
             let target = crate::provider::Target::new(&resolved.settings, &resolved.endpoint);
             match self.ctx.remotes.build(&target, &resolved.api_key) {
-                Ok(r) => self.remote = Some(Arc::from(r)),
+                // Every id the controller takes from status is checked at the provider first.
+                Ok(r) => {
+                    self.remote = Some(Arc::new(owned::OwnedRemote::new(Arc::from(r), &self.uid)))
+                }
                 Err(e) => return Ok(Err((Reason::InvalidProvider, e.to_string()))),
             }
             self.resolved = Some(resolved);
@@ -672,6 +676,9 @@ impl<'a> Run<'a> {
                                 .blocked(Reason::FileImporting, msg, Duration::from_secs(5))
                                 .await;
                         }
+                        Err(RemoteError::NotOwned { kind, id }) => {
+                            return self.not_owned(RemoteKind::File, kind, &id, "Submit").await;
+                        }
                         Err(RemoteError::Terminal { code, message, .. }) => {
                             let reason = Reason::FileProcessingFailed;
                             let msg = format!(
@@ -696,6 +703,9 @@ impl<'a> Run<'a> {
                 };
                 match remote.create_job(req).await {
                     Ok(j) => j,
+                    Err(RemoteError::NotOwned { kind, id }) => {
+                        return self.not_owned(RemoteKind::File, kind, &id, "Submit").await;
+                    }
                     Err(RemoteError::Terminal { code, message, .. }) => {
                         let (reason, msg) = if code == super::ports::PROVIDER_REFUSED {
                             // `message` starts with the provider's own code.
@@ -786,6 +796,9 @@ impl<'a> Run<'a> {
                 return self
                     .blocked(Reason::JobNotFound, msg, Duration::from_secs(300))
                     .await;
+            }
+            Err(RemoteError::NotOwned { kind, id }) => {
+                return self.not_owned(RemoteKind::Job, kind, &id, "Poll").await;
             }
             Err(e) => return Err(e.into()),
         };
@@ -955,7 +968,8 @@ impl<'a> Run<'a> {
             };
             self.set(types::SUCCEEDED, false, reason, msg);
         }
-        let actions = plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Finished);
+        let spec = self.governed_spec().await?;
+        let actions = plan::cleanup(&spec, &self.status.ledger, Phase::Finished);
         if !actions.is_empty() {
             match self.remote().await? {
                 Ok(_) => {}
@@ -970,7 +984,7 @@ impl<'a> Run<'a> {
             }
         }
         let cleaned =
-            plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Finished).is_empty();
+            plan::cleanup(&spec, &self.status.ledger, Phase::Finished).is_empty();
         if cleaned {
             self.set(
                 types::REMOTE_CLEANED_UP,
@@ -1114,6 +1128,10 @@ impl<'a> Run<'a> {
         let state = match remote.delete_file(id).await {
             Ok(()) => LedgerState::Deleted,
             Err(RemoteError::NotFound) => LedgerState::NotFound,
+            Err(RemoteError::NotOwned { kind, id }) => {
+                self.warn_not_owned(kind, &id, "Delete").await;
+                LedgerState::NotOwned
+            }
             Err(e) => return Err(e.into()),
         };
         plan::set_state(
@@ -1126,6 +1144,81 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// The spec with the retention its provider config allows (see
+    /// `tenancy::policy::governed_spec`): a job author who switches to `trainingFiles: Retain` or
+    /// `deletionPolicy: Orphan` after admission gets the config's policy and a Warning. Without a
+    /// usable config nothing can be cleaned up anyway, so the spec stands.
+    async fn governed_spec(&mut self) -> Result<tunegate_api::FineTuneJobSpec, Error> {
+        let spec = &self.obj.spec;
+        let asks_to_keep = spec.retention.training_files == tunegate_api::FileRetention::Retain
+            || spec.deletion_policy == tunegate_api::DeletionPolicy::Orphan;
+        if !asks_to_keep || self.remote().await?.is_err() {
+            return Ok(spec.clone());
+        }
+        let Some(resolved) = &self.resolved else {
+            return Ok(spec.clone());
+        };
+        let allowed = &resolved.settings.retention;
+        let excess = crate::tenancy::policy::retention_excess(spec, allowed);
+        if excess.is_empty() {
+            return Ok(spec.clone());
+        }
+        let governed = crate::tenancy::policy::governed_spec(spec, allowed);
+        let msg = format!(
+            "not applied, {} does not allow it: {}",
+            resolved.name,
+            excess.join("; ")
+        );
+        self.event(
+            EventType::Warning,
+            Reason::RetentionNotAllowed.as_str(),
+            "Retention",
+            msg,
+        )
+        .await;
+        Ok(governed)
+    }
+
+    /// A Warning that the status named an object this resource did not create (left alone).
+    async fn warn_not_owned(&self, kind: &str, id: &str, action: &str) {
+        let msg = format!(
+            "the status names {kind} {id}, which this FineTuneJob did not create; it was left alone"
+        );
+        tracing::warn!(kind, id, "status names a remote object this resource did not create");
+        self.event(
+            EventType::Warning,
+            Reason::RemoteObjectNotOwned.as_str(),
+            action,
+            msg,
+        )
+        .await;
+    }
+
+    /// Stops work on an object the status names but this resource did not create: the ledger
+    /// says so, Ready says why, and nothing is retried until the resource changes.
+    async fn not_owned(
+        &mut self,
+        ledger_kind: RemoteKind,
+        kind: &str,
+        id: &str,
+        action: &str,
+    ) -> Result<Option<Action>, Error> {
+        plan::set_state(
+            &mut self.status.ledger,
+            ledger_kind,
+            id,
+            LedgerState::NotOwned,
+            Timestamp::now(),
+        );
+        let was = tunegate_api::conditions::reason_of(&self.status.conditions, types::READY);
+        if was != Some(Reason::RemoteObjectNotOwned) {
+            self.warn_not_owned(kind, id, action).await;
+        }
+        let msg = format!("the status names {kind} {id}, which this FineTuneJob did not create");
+        self.blocked(Reason::RemoteObjectNotOwned, msg, Duration::from_secs(3600))
+            .await
+    }
+
     async fn run_cleanup(&mut self, action: &Cleanup) -> Result<(), Error> {
         let remote = match self.remote().await? {
             Ok(r) => r,
@@ -1134,19 +1227,17 @@ impl<'a> Run<'a> {
         let now = Timestamp::now();
         match action {
             Cleanup::CancelJob(id) => {
-                match remote.cancel_job(id).await {
-                    Ok(_) | Err(RemoteError::NotFound) => {}
+                let state = match remote.cancel_job(id).await {
+                    Ok(_) | Err(RemoteError::NotFound) => LedgerState::Cancelled,
                     // Already terminal: the provider refuses to cancel; nothing is running.
-                    Err(RemoteError::Terminal { .. }) => {}
+                    Err(RemoteError::Terminal { .. }) => LedgerState::Cancelled,
+                    Err(RemoteError::NotOwned { kind, id }) => {
+                        self.warn_not_owned(kind, &id, "Delete").await;
+                        LedgerState::NotOwned
+                    }
                     Err(e) => return Err(e.into()),
-                }
-                plan::set_state(
-                    &mut self.status.ledger,
-                    RemoteKind::Job,
-                    id,
-                    LedgerState::Cancelled,
-                    now,
-                );
+                };
+                plan::set_state(&mut self.status.ledger, RemoteKind::Job, id, state, now);
                 Ok(())
             }
             Cleanup::DeleteFile(id) => self.delete_file(id).await,
@@ -1154,6 +1245,10 @@ impl<'a> Run<'a> {
                 let state = match remote.delete_model(id).await {
                     Ok(()) => LedgerState::Deleted,
                     Err(RemoteError::NotFound) => LedgerState::NotFound,
+                    Err(RemoteError::NotOwned { kind, id }) => {
+                        self.warn_not_owned(kind, &id, "Delete").await;
+                        LedgerState::NotOwned
+                    }
                     // Azure OpenAI (a resource from before the config-time refusal): its data
                     // plane cannot delete the model. Say so and let the resource go rather than
                     // hold it Terminating forever.
@@ -1239,20 +1334,21 @@ impl<'a> Run<'a> {
     async fn cleanup(mut self) -> Result<Action, Error> {
         self.ctx.metrics.job_status(&self.uid, None);
         self.ctx.event_cursors.forget(&self.uid);
-        if self.obj.spec.deletion_policy == tunegate_api::DeletionPolicy::Orphan {
+        let spec = self.governed_spec().await?;
+        if spec.deletion_policy == tunegate_api::DeletionPolicy::Orphan {
             plan::mark_retained(&mut self.status.ledger);
             self.save().await?;
             self.release_slot();
             return Ok(Action::await_change());
         }
         // Objects may exist that a crash kept out of the ledger; only the credentials can tell.
-        let in_flight = !plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Deleting)
+        let in_flight = !plan::cleanup(&spec, &self.status.ledger, Phase::Deleting)
             .is_empty()
             || !tunegate_api::conditions::is_true(&self.status.conditions, types::SUBMITTED);
         if in_flight {
             self.adopt_unrecorded().await?;
         }
-        let actions = plan::cleanup(&self.obj.spec, &self.status.ledger, Phase::Deleting);
+        let actions = plan::cleanup(&spec, &self.status.ledger, Phase::Deleting);
         if !actions.is_empty() {
             if let Err((reason, msg)) = self.remote().await? {
                 self.set(types::REMOTE_CLEANED_UP, false, reason.clone(), msg);
