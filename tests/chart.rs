@@ -364,9 +364,10 @@ fn no_role_grants_dangerous_verbs_or_wildcards() {
 }
 
 fn is_user_role(r: &Value) -> bool {
-    r["metadata"]["labels"]
-        .as_object()
-        .is_some_and(|l| l.keys().any(|k| k.starts_with("rbac.authorization.k8s.io/aggregate-to-")))
+    r["metadata"]["labels"].as_object().is_some_and(|l| {
+        l.keys()
+            .any(|k| k.starts_with("rbac.authorization.k8s.io/aggregate-to-"))
+    })
 }
 
 #[test]
@@ -386,7 +387,11 @@ fn user_roles_aggregate_into_edit_and_grant_no_status() {
     for r in &users {
         for (group, resource, verb) in grants(&r["rules"]) {
             assert_eq!(group, "tunegate.dev", "{}: {resource}", name(r));
-            assert!(!resource.contains('/'), "{}: subresource {resource}", name(r));
+            assert!(
+                !resource.contains('/'),
+                "{}: subresource {resource}",
+                name(r)
+            );
             assert!(
                 !["*", "escalate", "bind", "impersonate"].contains(&verb.as_str()),
                 "{}: {verb}",
@@ -408,7 +413,9 @@ fn user_roles_aggregate_into_edit_and_grant_no_status() {
     ] {
         let docs = template(extra);
         assert!(
-            of_kind(&docs, "ClusterRole").iter().all(|r| !is_user_role(r)),
+            of_kind(&docs, "ClusterRole")
+                .iter()
+                .all(|r| !is_user_role(r)),
             "user roles rendered with {extra:?}"
         );
     }

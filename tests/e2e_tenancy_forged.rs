@@ -100,7 +100,15 @@ spec:
 "#,
         url = sandbox.base_url()
     ));
-    wait_condition("", "clusterproviderconfig", CONFIG, "Ready", "True", None, 60);
+    wait_condition(
+        "",
+        "clusterproviderconfig",
+        CONFIG,
+        "Ready",
+        "True",
+        None,
+        60,
+    );
 
     // Team B trains a model and keeps its training file.
     apply(&dataset(&team_b, "b"));

@@ -46,7 +46,9 @@ fn requirement_matches(
 pub fn retention_excess(spec: &FineTuneJobSpec, allowed: &RetentionPolicy) -> Vec<&'static str> {
     let mut out = Vec::new();
     if spec.retention.training_files == FileRetention::Retain && !allowed.allow_retained_files {
-        out.push("retention.trainingFiles: Retain (the config's retention.allowRetainedFiles is false)");
+        out.push(
+            "retention.trainingFiles: Retain (the config's retention.allowRetainedFiles is false)",
+        );
     }
     if spec.deletion_policy == DeletionPolicy::Orphan && !allowed.allow_orphan {
         out.push("deletionPolicy: Orphan (the config's retention.allowOrphan is false)");

@@ -968,7 +968,7 @@ impl<'a> Run<'a> {
             };
             self.set(types::SUCCEEDED, false, reason, msg);
         }
-        let spec = self.governed_spec().await?;
+        let spec = self.governed_spec("Finish").await?;
         let actions = plan::cleanup(&spec, &self.status.ledger, Phase::Finished);
         if !actions.is_empty() {
             match self.remote().await? {
@@ -983,8 +983,7 @@ impl<'a> Run<'a> {
                 self.run_cleanup(&a).await?;
             }
         }
-        let cleaned =
-            plan::cleanup(&spec, &self.status.ledger, Phase::Finished).is_empty();
+        let cleaned = plan::cleanup(&spec, &self.status.ledger, Phase::Finished).is_empty();
         if cleaned {
             self.set(
                 types::REMOTE_CLEANED_UP,
@@ -1148,7 +1147,10 @@ impl<'a> Run<'a> {
     /// `tenancy::policy::governed_spec`): a job author who switches to `trainingFiles: Retain` or
     /// `deletionPolicy: Orphan` after admission gets the config's policy and a Warning. Without a
     /// usable config nothing can be cleaned up anyway, so the spec stands.
-    async fn governed_spec(&mut self) -> Result<tunegate_api::FineTuneJobSpec, Error> {
+    async fn governed_spec(
+        &mut self,
+        action: &str,
+    ) -> Result<tunegate_api::FineTuneJobSpec, Error> {
         let spec = &self.obj.spec;
         let asks_to_keep = spec.retention.training_files == tunegate_api::FileRetention::Retain
             || spec.deletion_policy == tunegate_api::DeletionPolicy::Orphan;
@@ -1172,7 +1174,7 @@ impl<'a> Run<'a> {
         self.event(
             EventType::Warning,
             Reason::RetentionNotAllowed.as_str(),
-            "Retention",
+            action,
             msg,
         )
         .await;
@@ -1184,7 +1186,11 @@ impl<'a> Run<'a> {
         let msg = format!(
             "the status names {kind} {id}, which this FineTuneJob did not create; it was left alone"
         );
-        tracing::warn!(kind, id, "status names a remote object this resource did not create");
+        tracing::warn!(
+            kind,
+            id,
+            "status names a remote object this resource did not create"
+        );
         self.event(
             EventType::Warning,
             Reason::RemoteObjectNotOwned.as_str(),
@@ -1334,7 +1340,7 @@ impl<'a> Run<'a> {
     async fn cleanup(mut self) -> Result<Action, Error> {
         self.ctx.metrics.job_status(&self.uid, None);
         self.ctx.event_cursors.forget(&self.uid);
-        let spec = self.governed_spec().await?;
+        let spec = self.governed_spec("Delete").await?;
         if spec.deletion_policy == tunegate_api::DeletionPolicy::Orphan {
             plan::mark_retained(&mut self.status.ledger);
             self.save().await?;
@@ -1342,8 +1348,7 @@ impl<'a> Run<'a> {
             return Ok(Action::await_change());
         }
         // Objects may exist that a crash kept out of the ledger; only the credentials can tell.
-        let in_flight = !plan::cleanup(&spec, &self.status.ledger, Phase::Deleting)
-            .is_empty()
+        let in_flight = !plan::cleanup(&spec, &self.status.ledger, Phase::Deleting).is_empty()
             || !tunegate_api::conditions::is_true(&self.status.conditions, types::SUBMITTED);
         if in_flight {
             self.adopt_unrecorded().await?;

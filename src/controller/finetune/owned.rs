@@ -294,9 +294,15 @@ mod tests {
             &plan::upload_filename(OTHER, plan::Role::Training)
         ));
         // A prefix of our uid, our uid without the separator, or a look-alike name.
-        assert!(!owns_filename(UID, &format!("tunegate-{}-x.jsonl", &UID[..8])));
+        assert!(!owns_filename(
+            UID,
+            &format!("tunegate-{}-x.jsonl", &UID[..8])
+        ));
         assert!(!owns_filename(UID, &format!("tunegate-{UID}.jsonl")));
-        assert!(!owns_filename(UID, &format!("x-tunegate-{UID}-training.jsonl")));
+        assert!(!owns_filename(
+            UID,
+            &format!("x-tunegate-{UID}-training.jsonl")
+        ));
         assert!(!owns_filename(UID, "training.jsonl"));
         assert!(!owns_filename("", "tunegate--training.jsonl"));
     }
