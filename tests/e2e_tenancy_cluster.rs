@@ -41,29 +41,7 @@ spec:
         60,
     );
     let job = |ns: &str, name: &str, extra: &str| {
-        format!(
-            r#"apiVersion: v1
-kind: Secret
-metadata: {{name: {name}-data, namespace: {ns}, labels: {{tunegate.dev/training-data: "true"}}}}
-stringData:
-  train.jsonl: |
-{data}---
-apiVersion: tunegate.dev/v1alpha1
-kind: TrainingDataset
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  sources: [{{secret: {{name: {name}-data, key: train.jsonl}}}}]
----
-apiVersion: tunegate.dev/v1alpha1
-kind: FineTuneJob
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  trainingDatasetRef: {{name: {name}}}
-  providerRef: {{kind: ClusterProviderConfig, name: tnc-shared}}
-  model: gpt-4o-mini-2024-07-18
-{extra}"#,
-            data = indent(&chat_lines(12, ""), 4)
-        )
+        secret_dataset(ns, name) + "---\n" + &cluster_job(ns, name, "tnc-shared", extra)
     };
     // Not selected: refused, nothing sent.
     apply(&job(&outsider, "out", ""));

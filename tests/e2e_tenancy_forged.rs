@@ -9,38 +9,6 @@ use tunegate_testkit::e2e::*;
 
 const CONFIG: &str = "tnf-shared";
 
-fn dataset(ns: &str, name: &str) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Secret
-metadata: {{name: {name}-data, namespace: {ns}, labels: {{tunegate.dev/training-data: "true"}}}}
-stringData:
-  train.jsonl: |
-{data}---
-apiVersion: tunegate.dev/v1alpha1
-kind: TrainingDataset
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  sources: [{{secret: {{name: {name}-data, key: train.jsonl}}}}]
-"#,
-        data = indent(&chat_lines(12, ""), 4)
-    )
-}
-
-fn job(ns: &str, name: &str, retention: &str) -> String {
-    format!(
-        r#"apiVersion: tunegate.dev/v1alpha1
-kind: FineTuneJob
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  trainingDatasetRef: {{name: {name}}}
-  providerRef: {{kind: ClusterProviderConfig, name: {CONFIG}}}
-  model: gpt-4o-mini-2024-07-18
-  retention: {retention}
-"#
-    )
-}
-
 /// Writes `status` (a JSON object) through the status subresource, as a tenant with that right
 /// would, until the operator's own next write has not replaced it.
 fn forge_status(ns: &str, name: &str, status: &serde_json::Value, must_contain: &str) {
@@ -111,8 +79,13 @@ spec:
     );
 
     // Team B trains a model and keeps its training file.
-    apply(&dataset(&team_b, "b"));
-    apply(&job(&team_b, "b", "{trainingFiles: DeleteWithResource}"));
+    apply(&secret_dataset(&team_b, "b"));
+    apply(&cluster_job(
+        &team_b,
+        "b",
+        CONFIG,
+        "  retention: {trainingFiles: DeleteWithResource}\n",
+    ));
     let b = wait_condition(&team_b, "ftj", "b", "Ready", "True", Some("Succeeded"), 120);
     let (b_file, b_job, b_model) = (
         ledger_id(&b, "File"),
@@ -124,7 +97,7 @@ spec:
 
     // Team A, job 1: names B's file as its own training file before its dataset exists, so the
     // next step would be to create a job on it.
-    apply(&job(&team_a, "a-train", "{}"));
+    apply(&cluster_job(&team_a, "a-train", CONFIG, ""));
     wait_condition(&team_a, "ftj", "a-train", "Ready", "False", None, 60);
     forge_status(
         &team_a,
@@ -134,7 +107,7 @@ spec:
         ]}),
         &b_file,
     );
-    apply(&dataset(&team_a, "a-train"));
+    apply(&secret_dataset(&team_a, "a-train"));
     let a_train = wait_condition(
         &team_a,
         "ftj",
@@ -153,10 +126,11 @@ spec:
 
     // Team A, job 2: names B's file, job and model, asks for the model to go with the resource,
     // and is deleted.
-    apply(&job(
+    apply(&cluster_job(
         &team_a,
         "a-del",
-        "{trainingFiles: DeleteWhenFinished, model: DeleteWithResource}",
+        CONFIG,
+        "  retention: {trainingFiles: DeleteWhenFinished, model: DeleteWithResource}\n",
     ));
     wait_condition(&team_a, "ftj", "a-del", "Ready", "False", None, 60);
     forge_status(

@@ -5,10 +5,9 @@
 //! test, which starts a control plane, reports its pids and then panics or hangs.
 
 use tunegate_testkit::cluster as support;
+use tunegate_testkit::probe::{self, alive, pgrep};
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const MODE_ENV: &str = "TUNEGATE_TEARDOWN_PROBE";
@@ -39,74 +38,21 @@ fn probe() {
 static SERIAL: Mutex<()> = Mutex::new(());
 
 struct Probe {
-    child: Child,
+    child: std::process::Child,
     pids: [u32; 2],
     dir: String,
 }
 
 fn start_probe(mode: &str) -> Probe {
-    let exe = std::env::current_exe().expect("current test executable");
-    let mut child = Command::new(exe)
-        .args([
-            "--ignored",
-            "--exact",
-            "probe",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(MODE_ENV, mode)
-        .env("RUST_BACKTRACE", "0") // its panic is on purpose; keep the log short
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the probe");
-    let stdout = child.stdout.take().expect("probe stdout");
-    // Read on a thread of its own so that a probe that never reports cannot hang the test.
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // libtest prints "test probe ... " on the same line before the test's own output.
-            if let Some((_, rest)) = line.split_once("PROBE ") {
-                let _ = tx.send(rest.to_owned());
-            }
-        }
-    });
-    let Ok(rest) = rx.recv_timeout(Duration::from_secs(300)) else {
-        let _ = child.kill();
-        let status = child.wait().expect("wait for probe");
-        panic!("probe ended ({status}) without reporting a running control plane");
-    };
-    let parts: Vec<&str> = rest.splitn(3, ' ').collect();
-    assert_eq!(parts.len(), 3, "bad probe line {rest:?}");
+    let probe::Probe { child, line } = probe::start(MODE_ENV, mode, Duration::from_secs(300));
+    let parts: Vec<&str> = line.splitn(3, ' ').collect();
+    assert_eq!(parts.len(), 3, "bad probe line {line:?}");
     let pid = |s: &str| s.parse::<u32>().expect("pid");
     Probe {
         child,
         pids: [pid(parts[0]), pid(parts[1])],
         dir: parts[2].trim().to_owned(),
     }
-}
-
-/// Pids (as pgrep prints them) of live processes whose command line mentions `dir`.
-fn pgrep(dir: &str) -> Vec<String> {
-    let out = Command::new("pgrep")
-        .args(["-f", "--", dir])
-        .output()
-        .expect("run pgrep");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie has no command line left to kill; it only waits for its reaper.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit_once(')')
-                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
 
 fn assert_all_gone(probe: &Probe) {

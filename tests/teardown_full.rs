@@ -6,13 +6,12 @@
 //! The check runs this same test binary again as a child, restricted to the ignored `probe`
 //! test, which starts a full cluster, runs a pod, reports what it started and hangs.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tunegate_testkit::cluster as support;
+use tunegate_testkit::probe::{self, alive, pgrep};
 
 const MODE_ENV: &str = "TUNEGATE_TEARDOWN_FULL_PROBE";
 
@@ -67,27 +66,6 @@ fn probe() {
     std::thread::sleep(Duration::from_secs(900));
 }
 
-fn alive(pid: u32) -> bool {
-    // A zombie only waits for its reaper; it runs nothing.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit_once(')')
-                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
-
-fn pgrep(pattern: &str) -> Vec<String> {
-    let out = Command::new("pgrep")
-        .args(["-a", "-f", "--", pattern])
-        .output()
-        .expect("run pgrep");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 fn shims() -> Vec<String> {
     pgrep("containerd-shim")
 }
@@ -107,36 +85,7 @@ fn container_cgroups() -> Vec<String> {
 #[test]
 fn a_sigkilled_full_cluster_leaves_nothing_behind() {
     let shims_before = shims();
-    let exe = std::env::current_exe().expect("current test executable");
-    let mut child = Command::new(exe)
-        .args([
-            "--ignored",
-            "--exact",
-            "probe",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(MODE_ENV, "hang")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the probe");
-    let stdout = child.stdout.take().expect("probe stdout");
-    // Read on a thread of its own so that a probe that never reports cannot hang the test.
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some((_, rest)) = line.split_once("PROBE ") {
-                let _ = tx.send(rest.to_owned());
-            }
-        }
-    });
-    let Ok(line) = rx.recv_timeout(Duration::from_secs(420)) else {
-        let _ = child.kill();
-        let status = child.wait().expect("wait for the probe");
-        panic!("the probe ended ({status}) without reporting a running cluster with a pod");
-    };
+    let probe::Probe { mut child, line } = probe::start(MODE_ENV, "hang", Duration::from_secs(420));
     let parts: Vec<&str> = line.trim().splitn(3, ' ').collect();
     assert_eq!(parts.len(), 3, "bad probe line {line:?}");
     let (bridge, dir) = (parts[0].to_owned(), parts[1].to_owned());

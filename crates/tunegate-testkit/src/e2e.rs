@@ -372,6 +372,41 @@ spec:
     )
 }
 
+/// Manifests: a labelled data Secret of 12 valid chat examples and a TrainingDataset reading it,
+/// both named after `name`.
+pub fn secret_dataset(ns: &str, name: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: {name}-data, namespace: {ns}, labels: {{tunegate.dev/training-data: "true"}}}}
+stringData:
+  train.jsonl: |
+{data}---
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  sources: [{{secret: {{name: {name}-data, key: train.jsonl}}}}]
+"#,
+        data = indent(&chat_lines(12, ""), 4)
+    )
+}
+
+/// A FineTuneJob training on the dataset `name` through the ClusterProviderConfig `config`;
+/// `extra` is more of its spec, indented by two spaces.
+pub fn cluster_job(ns: &str, name: &str, config: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: tunegate.dev/v1alpha1
+kind: FineTuneJob
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  trainingDatasetRef: {{name: {name}}}
+  providerRef: {{kind: ClusterProviderConfig, name: {config}}}
+  model: gpt-4o-mini-2024-07-18
+{extra}"#
+    )
+}
+
 /// kubectl apply -f - of a manifest string.
 #[track_caller]
 pub fn apply(yaml: &str) {

@@ -1,13 +1,15 @@
 //! Test helpers shared by tunegate's integration and end-to-end tests, so that no test file
 //! carries its own copy: the shared control plane and kubectl ([`cluster`]), the operator and
 //! openai-sandbox as processes ([`e2e`]), moto for the Bedrock tests ([`moto`]), the Helm chart
-//! ([`packaging`]), and a deliberately misbehaving HTTP endpoint ([`hostile`]).
+//! ([`packaging`]), a deliberately misbehaving HTTP endpoint ([`hostile`]), and the child-process
+//! probes of the teardown tests ([`probe`]).
 
 pub mod cluster;
 pub mod e2e;
 pub mod hostile;
 pub mod moto;
 pub mod packaging;
+pub mod probe;
 
 use std::path::{Path, PathBuf};
 
