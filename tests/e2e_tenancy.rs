@@ -669,3 +669,40 @@ stringData: {{password: {CANARY_KEY}}}
         Some(uid(&ns, "tds", "pseudo").as_str())
     );
 }
+
+#[test]
+fn a_job_starts_when_its_config_appears_not_on_a_timer() {
+    let sandbox = Sandbox::start(&["--job-seconds", "2"]);
+    let ns = support::namespace("tn-late");
+    let _op = Operator::start(&ns, &[]);
+    apply(&dataset_and_job(
+        &ns,
+        "late",
+        "{}",
+        "{kind: ProviderConfig, name: late}",
+        "gpt-4o-mini-2024-07-18",
+    ));
+    wait_condition(
+        &ns,
+        "ftj",
+        "late",
+        "Ready",
+        "False",
+        Some("ProviderConfigNotFound"),
+        90,
+    );
+    // The refusal requeues after 30 s; the config's own watch event must wake the job first.
+    let started = std::time::Instant::now();
+    apply(&tunegate_testkit::e2e::provider_config(
+        &ns,
+        "late",
+        &sandbox.base_url(),
+        "",
+    ));
+    wait_condition(&ns, "ftj", "late", "Submitted", "True", None, 20);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "submitted {:?} after the config appeared",
+        started.elapsed()
+    );
+}

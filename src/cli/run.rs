@@ -28,7 +28,8 @@ use crate::controller::{Config, Context, dataset, finetune};
 use crate::tenancy::endpoints::EndpointPolicy;
 use crate::tenancy::reconcile::{self as configs, ConfigContext, TenancySettings};
 use tunegate_api::{
-    ClusterProviderConfig, FineTuneJob, ProviderConfig, TRAINING_DATA_LABEL, TrainingDataset,
+    ClusterProviderConfig, FineTuneJob, ProviderConfig, ProviderConfigKind, TRAINING_DATA_LABEL,
+    TrainingDataset,
 };
 
 /// Log output format.
@@ -459,7 +460,8 @@ pub async fn run_with(
         .graceful_shutdown_on(shutdown(stop_rx.clone()))
         .run(dataset::reconcile, dataset::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
-    let jobs = ftj_ctrl
+    let job_store2 = ctx.jobs.clone();
+    let mut jobs = ftj_ctrl
         .owns(
             api::<Job>(&client, ns),
             watcher::Config::default().labels("app.kubernetes.io/component=worker"),
@@ -472,6 +474,36 @@ pub async fn run_with(
                 finetune::jobs_using_dataset(&job_store.state(), &ns, &d.name_any())
             },
         )
+        // A config that becomes usable wakes the jobs it refused, rather than their timer.
+        .watches(
+            api::<ProviderConfig>(&client, ns),
+            wc.clone(),
+            move |c: ProviderConfig| {
+                let ns = c.namespace().unwrap_or_default();
+                finetune::jobs_waiting_for_config(
+                    &job_store2.state(),
+                    ProviderConfigKind::ProviderConfig,
+                    Some(&ns),
+                    &c.name_any(),
+                )
+            },
+        );
+    if ns.is_none() {
+        let job_store3 = ctx.jobs.clone();
+        jobs = jobs.watches(
+            Api::<ClusterProviderConfig>::all(client.clone()),
+            wc.clone(),
+            move |c: ClusterProviderConfig| {
+                finetune::jobs_waiting_for_config(
+                    &job_store3.state(),
+                    ProviderConfigKind::ClusterProviderConfig,
+                    None,
+                    &c.name_any(),
+                )
+            },
+        );
+    }
+    let jobs = jobs
         .with_config(cc)
         .graceful_shutdown_on(shutdown(stop_rx.clone()))
         .run(finetune::reconcile, finetune::error_policy, ctx.clone())

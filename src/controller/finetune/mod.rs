@@ -1478,6 +1478,39 @@ impl<'a> Run<'a> {
 }
 
 /// FineTuneJobs in `ns` that use dataset `name`: the watch mapper.
+/// The jobs waiting for a provider config (refused at admission, or blocked on its
+/// credentials): a change of the config (Ready, a freed concurrency slot in its status, a new
+/// key) is worth a reconcile to them. Running and finished jobs are not woken: a config's status
+/// changes with every job's usage, and waking them all each time would be a storm.
+pub fn jobs_waiting_for_config(
+    store: &[Arc<FineTuneJob>],
+    kind: tunegate_api::ProviderConfigKind,
+    ns: Option<&str>,
+    name: &str,
+) -> Vec<kube::runtime::reflector::ObjectRef<FineTuneJob>> {
+    store
+        .iter()
+        .filter(|j| j.spec.provider_ref.kind == kind && j.spec.provider_ref.name == name)
+        .filter(|j| ns.is_none_or(|ns| j.namespace().as_deref() == Some(ns)))
+        .filter(|j| {
+            let reason = j
+                .status
+                .as_ref()
+                .and_then(|s| tunegate_api::conditions::reason_of(&s.conditions, types::READY));
+            reason.is_some_and(|r| {
+                r.is_admission_refusal()
+                    || matches!(
+                        r,
+                        Reason::CredentialsNotFound
+                            | Reason::CredentialsRejected
+                            | Reason::InvalidProvider
+                    )
+            })
+        })
+        .map(|j| kube::runtime::reflector::ObjectRef::from_obj(j.as_ref()))
+        .collect()
+}
+
 pub fn jobs_using_dataset(
     store: &[Arc<FineTuneJob>],
     ns: &str,
@@ -1573,5 +1606,97 @@ status:
         for (status, reason) in [("True", "Uploaded"), ("False", "UploadFailed")] {
             assert!(datasets_to_revalidate(&job_with_uploaded(status, reason)).is_empty());
         }
+    }
+
+    fn job_waiting(
+        ns: &str,
+        name: &str,
+        kind: &str,
+        config: &str,
+        ready: &str,
+    ) -> Arc<FineTuneJob> {
+        Arc::new(
+            serde_yaml::from_str(&format!(
+                r#"
+apiVersion: tunegate.dev/v1alpha1
+kind: FineTuneJob
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  trainingDatasetRef: {{name: chats}}
+  model: gpt-4o-mini-2024-07-18
+  providerRef: {{kind: {kind}, name: {config}}}
+status:
+  conditions:
+  - {{type: Ready, status: "False", reason: {ready}, message: m, lastTransitionTime: "2026-01-01T00:00:00Z"}}
+"#
+            ))
+            .expect("fixture"),
+        )
+    }
+
+    #[test]
+    fn a_config_change_wakes_only_the_jobs_it_keeps_waiting() {
+        use tunegate_api::ProviderConfigKind::{ClusterProviderConfig, ProviderConfig};
+        let store = [
+            job_waiting(
+                "a",
+                "refused",
+                "ProviderConfig",
+                "p",
+                "ProviderConfigNotReady",
+            ),
+            job_waiting(
+                "a",
+                "limited",
+                "ProviderConfig",
+                "p",
+                "ConcurrentJobLimitReached",
+            ),
+            job_waiting("a", "no-key", "ProviderConfig", "p", "CredentialsNotFound"),
+            job_waiting("a", "running", "ProviderConfig", "p", "Running"),
+            job_waiting(
+                "a",
+                "other-config",
+                "ProviderConfig",
+                "q",
+                "ProviderConfigNotReady",
+            ),
+            job_waiting(
+                "b",
+                "other-ns",
+                "ProviderConfig",
+                "p",
+                "ProviderConfigNotReady",
+            ),
+            job_waiting(
+                "b",
+                "cluster",
+                "ClusterProviderConfig",
+                "p",
+                "NamespaceNotAllowed",
+            ),
+        ];
+        let names = |refs: Vec<kube::runtime::reflector::ObjectRef<FineTuneJob>>| {
+            refs.into_iter().map(|r| r.name).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(jobs_waiting_for_config(
+                &store,
+                ProviderConfig,
+                Some("a"),
+                "p"
+            )),
+            ["refused", "limited", "no-key"]
+        );
+        assert_eq!(
+            names(jobs_waiting_for_config(
+                &store,
+                ClusterProviderConfig,
+                None,
+                "p"
+            )),
+            ["cluster"]
+        );
+        assert!(jobs_waiting_for_config(&store, ProviderConfig, Some("a"), "none").is_empty());
     }
 }
