@@ -178,6 +178,9 @@ reasons! {
     /// `retention.model: DeleteWithResource` asked of a provider whose API cannot delete the
     /// model (Azure OpenAI's data plane): refused before anything is uploaded.
     ModelDeletionUnsupported,
+    /// The job asks for something its provider cannot do (e.g. pause, DPO or `seed` on Amazon
+    /// Bedrock); the message names it. Refused before anything is sent.
+    UnsupportedByProvider,
     // Provider configs.
     /// A provider config is usable: endpoint allowed, credentials resolve.
     Ready,
@@ -188,7 +191,6 @@ reasons! {
     /// The namespace selector cannot be evaluated.
     InvalidNamespaceSelector,
     /// The provider type has no client in this build.
-    ProviderTypeNotSupported,
     /// The operator does not know its own namespace.
     OperatorNamespaceUnknown,
     /// A single-namespace operator serves no ClusterProviderConfigs.
@@ -243,6 +245,8 @@ impl Reason {
                 | Reason::TrainedTokenBudgetExceeded
                 | Reason::VolumeSourceNeedsProviderConfig
                 | Reason::ModelDeletionUnsupported
+                | Reason::UnsupportedByProvider
+                | Reason::DefaultCredentialsNotAllowed
                 | Reason::EndpointNotAllowed
                 | Reason::CredentialsNotOptedIn
                 | Reason::ClusterProviderConfigUnavailable
