@@ -107,7 +107,10 @@ fn cond(j: &FineTuneJob, t: &str) -> Option<(String, String, String)> {
 }
 
 fn ledger(j: &FineTuneJob) -> Vec<LedgerEntry> {
-    j.status.as_ref().map(|s| s.ledger.clone()).unwrap_or_default()
+    j.status
+        .as_ref()
+        .map(|s| s.ledger.clone())
+        .unwrap_or_default()
 }
 
 fn entry(l: &[LedgerEntry], kind: RemoteKind) -> LedgerEntry {
@@ -203,11 +206,17 @@ async fn a_bedrock_job_runs_end_to_end_and_leaves_an_empty_bucket() {
         .redacted_digest
         .unwrap();
     let stored = file.digest.clone().expect("the stored digest");
-    assert!(stored.starts_with("sha256:") && stored.len() == 71, "{stored}");
+    assert!(
+        stored.starts_with("sha256:") && stored.len() == 71,
+        "{stored}"
+    );
     assert_ne!(stored, redacted, "Bedrock stores the converted records");
     assert!(file.bytes.unwrap() > 0);
     let short = &redacted["sha256:".len().."sha256:".len() + 12];
-    assert!(file.id.contains(short), "the key carries the dataset digest");
+    assert!(
+        file.id.contains(short),
+        "the key carries the dataset digest"
+    );
 
     // The job: named after the uid (its clientRequestToken too), succeeded.
     let job = entry(&l, RemoteKind::Job);
@@ -236,7 +245,11 @@ async fn a_bedrock_job_runs_end_to_end_and_leaves_an_empty_bucket() {
         moto.objects(BUCKET)
     );
     let (models, bedrock_jobs) = moto.bedrock_names();
-    assert_eq!(bedrock_jobs, vec![format!("tunegate-{uid}")], "exactly one job");
+    assert_eq!(
+        bedrock_jobs,
+        vec![format!("tunegate-{uid}")],
+        "exactly one job"
+    );
     assert_eq!(models, vec![format!("tunegate-{uid}")]);
 
     // Deleting the resource deletes the model (retention.model: DeleteWithResource). The test's
@@ -260,7 +273,10 @@ async fn a_bedrock_job_runs_end_to_end_and_leaves_an_empty_bucket() {
     assert_eq!(entry(&l, RemoteKind::Model).state, LedgerState::Deleted);
     assert_eq!(entry(&l, RemoteKind::File).state, LedgerState::Deleted);
     assert_eq!(entry(&l, RemoteKind::Output).state, LedgerState::Deleted);
-    assert!(moto.bedrock_names().0.is_empty(), "the custom model is gone");
+    assert!(
+        moto.bedrock_names().0.is_empty(),
+        "the custom model is gone"
+    );
     assert!(moto.objects(BUCKET).is_empty());
     jobs.patch(
         "bot",
@@ -291,7 +307,10 @@ async fn a_bedrock_job_runs_end_to_end_and_leaves_an_empty_bucket() {
     let refused = jobs2.get("bot").await.unwrap();
     assert!(ledger(&refused).is_empty(), "nothing was sent");
     assert!(moto.objects(BUCKET).is_empty());
-    assert!(moto.bedrock_names().1.len() == 1, "no second job at Bedrock");
+    assert!(
+        moto.bedrock_names().1.len() == 1,
+        "no second job at Bedrock"
+    );
     jobs2
         .patch(
             "bot",
@@ -330,7 +349,10 @@ async fn crash_after_job_create_is_adopted_by_name(client: &kube::Client, moto: 
         !ledger(&j).iter().any(|e| e.kind == RemoteKind::Job),
         "the job is not recorded yet"
     );
-    assert!(moto.bedrock_names().1.contains(&name), "the job exists at Bedrock");
+    assert!(
+        moto.bedrock_names().1.contains(&name),
+        "the job exists at Bedrock"
+    );
 
     let _op = Operator::start(&ns, &[]);
     let done = wait("the adopted job Ready", 120, || {

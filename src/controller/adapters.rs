@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::metrics::Metrics;
 use super::finetune::plan;
+use super::metrics::Metrics;
 use super::ports::{
     CopyRef, JobRequest, Remote, RemoteError, RemoteEvent, RemoteFactory, RemoteFile, RemoteJob,
     RemoteOutput, UploadBody,

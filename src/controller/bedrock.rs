@@ -126,11 +126,13 @@ pub fn hyperparameters(
     model: &str,
     method: &FineTuneMethod,
 ) -> Result<BTreeMap<String, String>, String> {
-    if method.type_ != MethodType::Supervised {
-        return Err(format!(
-            "method {:?}: Amazon Bedrock customization here is supervised fine-tuning only",
-            method.type_
-        ));
+    match method.type_ {
+        MethodType::Supervised => {}
+        MethodType::Dpo => {
+            return Err(
+                "method DPO: Amazon Bedrock model customization has no preference tuning".into(),
+            );
+        }
     }
     let mut out = BTreeMap::new();
     let Some(h) = &method.hyperparameters else {
@@ -547,13 +549,12 @@ impl Remote for Shared {
         let copy = copy.clone();
         Box::pin(async move {
             let r = &self.0;
-            let format = record_format(&copy.model, copy.format).map_err(|m| {
-                RemoteError::Terminal {
+            let format =
+                record_format(&copy.model, copy.format).map_err(|m| RemoteError::Terminal {
                     code: "unsupported_dataset_format".into(),
                     message: m,
                     http: 0,
-                }
-            })?;
+                })?;
             let names = r.names(&copy.at.uid)?;
             let key = names
                 .data_key(data_role(copy.at.role), &copy.dataset_digest)
@@ -711,9 +712,11 @@ mod tests {
             ])
         );
         let auto = method("{hyperparameters: {nEpochs: auto, learningRateMultiplier: auto}}");
-        assert!(hyperparameters("amazon.nova-micro-v1:0:128k", &auto)
-            .unwrap()
-            .is_empty());
+        assert!(
+            hyperparameters("amazon.nova-micro-v1:0:128k", &auto)
+                .unwrap()
+                .is_empty()
+        );
         let lrm = method("{hyperparameters: {learningRateMultiplier: 0.5}}");
         assert!(hyperparameters("amazon.nova-micro-v1:0:128k", &lrm).is_err());
         assert_eq!(
@@ -759,7 +762,10 @@ mod tests {
             "[default]\naws_access_key_id=a\naws_secret_access_key=b",
         )
         .unwrap();
-        assert_eq!(r.config.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(
+            r.config.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
         assert!(r.config.credentials.is_some());
         assert!(matches!(
             BedrockRemote::new(&moto, "sk-not-aws"),

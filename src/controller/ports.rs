@@ -138,8 +138,7 @@ pub struct RemoteEvent {
 
 /// Called with a multipart upload's id right after the provider created it and before the first
 /// part is sent, so the ledger can hold it (and clean-up cancel it) should the run crash.
-pub type UploadCreated =
-    std::sync::Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+pub type UploadCreated = std::sync::Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// The request body of an upload: a stream of chunks with a known total length. An `Err` item
 /// aborts the request so that the provider never creates the file.

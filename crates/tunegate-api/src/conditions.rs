@@ -190,7 +190,9 @@ reasons! {
     CredentialsNotOptedIn,
     /// The namespace selector cannot be evaluated.
     InvalidNamespaceSelector,
-    /// The provider type has no client in this build.
+    /// A namespaced Bedrock ProviderConfig without credentials: the SDK's default chain would be
+    /// the operator's own AWS identity, which only a ClusterProviderConfig may lend.
+    DefaultCredentialsNotAllowed,
     /// The operator does not know its own namespace.
     OperatorNamespaceUnknown,
     /// A single-namespace operator serves no ClusterProviderConfigs.

@@ -405,10 +405,7 @@ impl<'a> Run<'a> {
         // adopted, any other (a duplicate from a crashed run, or an older dataset version) is
         // deleted, so none is left behind unrecorded.
         let mut adopted = None;
-        for f in remote
-            .find_copies(&plan::copy_ref(&self.uid, role))
-            .await?
-        {
+        for f in remote.find_copies(&plan::copy_ref(&self.uid, role)).await? {
             if adopted.is_none() && plan::adoptable(&f, &facts) {
                 adopted = Some(f);
                 continue;
@@ -1512,14 +1509,9 @@ impl<'a> Run<'a> {
                 from_volume: source::has_volume(&d.spec.sources),
             })
             .collect();
-        if let Some(msg) = capabilities::refusal(resolved.settings.type_, &self.obj.spec, &shapes)
-        {
+        if let Some(msg) = capabilities::refusal(resolved.settings.type_, &self.obj.spec, &shapes) {
             return self
-                .blocked(
-                    Reason::UnsupportedByProvider,
-                    msg,
-                    Duration::from_secs(300),
-                )
+                .blocked(Reason::UnsupportedByProvider, msg, Duration::from_secs(300))
                 .await;
         }
         let limit = resolved.settings.limits.concurrent_jobs_per_namespace;
