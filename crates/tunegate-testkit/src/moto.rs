@@ -136,11 +136,25 @@ impl Moto {
             .collect()
     }
 
-    /// The names of the Bedrock custom models and customization jobs moto holds.
+    /// The names of the Bedrock custom models and customization jobs moto holds, from its
+    /// Bedrock API (its `data.json` lists every model ever made, deleted or not). moto picks the
+    /// service from the SigV4 credential scope and does not check the signature.
     pub fn bedrock_names(&self) -> (Vec<String>, Vec<String>) {
-        let d = self.data();
-        let names = |kind: &str, field: &str| -> Vec<String> {
-            d["bedrock"][kind]
+        let get = |path: &str| -> serde_json::Value {
+            let out = Command::new("curl")
+                .args([
+                    "-fsS",
+                    "-H",
+                    "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=0",
+                    &format!("{}{path}", self.url),
+                ])
+                .output()
+                .expect("curl");
+            assert!(out.status.success(), "moto {path} failed");
+            serde_json::from_slice(&out.stdout).expect("moto answers JSON")
+        };
+        let names = |v: serde_json::Value, list: &str, field: &str| -> Vec<String> {
+            v[list]
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -148,8 +162,16 @@ impl Moto {
                 .collect()
         };
         (
-            names("CustomModel", "model_name"),
-            names("ModelCustomizationJob", "job_name"),
+            names(
+                get("/custom-models?maxResults=1000"),
+                "modelSummaries",
+                "modelName",
+            ),
+            names(
+                get("/model-customization-jobs?maxResults=1000"),
+                "modelCustomizationJobSummaries",
+                "jobName",
+            ),
         )
     }
 
