@@ -730,6 +730,46 @@ mod tests {
     }
 
     #[test]
+    fn aws_errors_map_onto_the_ports_classes() {
+        let svc = |code: &str, status: u16| BedrockError::Service {
+            operation: "X",
+            code: code.into(),
+            status,
+            message: Some("m".into()),
+        };
+        // moto answers not-found with 400: the code decides.
+        assert!(matches!(
+            classify(svc("ResourceNotFoundException", 400)),
+            RemoteError::NotFound
+        ));
+        assert!(matches!(
+            classify(svc("UnrecognizedClientException", 400)),
+            RemoteError::AuthRejected { .. }
+        ));
+        assert!(matches!(
+            classify(svc("AccessDenied", 403)),
+            RemoteError::AuthRejected { http: 403, .. }
+        ));
+        assert!(matches!(
+            classify(svc("ThrottlingException", 400)),
+            RemoteError::Recoverable { .. }
+        ));
+        assert!(matches!(
+            classify(BedrockError::Transport {
+                operation: "X",
+                detail: "reset".into()
+            }),
+            RemoteError::Recoverable { .. }
+        ));
+        match classify(svc("ValidationException", 400)) {
+            RemoteError::Terminal { code, http, .. } => {
+                assert_eq!((code.as_str(), http), ("ValidationException", 400));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn ids_are_s3_uris_in_the_configs_bucket() {
         assert_eq!(parse_uri("s3://b/k/x.jsonl"), Some(("b", "k/x.jsonl")));
         assert_eq!(parse_uri("s3://b/"), None);
