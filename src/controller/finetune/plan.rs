@@ -959,6 +959,29 @@ ledger:
     }
 
     #[test]
+    fn open_uploads_are_cancelled_whatever_the_retention() {
+        let st = status(
+            r#"
+ledger:
+- {kind: Upload, id: upload_1, role: training, state: Present}
+- {kind: Upload, id: upload_0, role: training, state: Succeeded}
+- {kind: File, id: file-1, role: training, state: Present}
+"#,
+        );
+        let keep = spec("retention: {trainingFiles: Retain}");
+        assert_eq!(
+            cleanup(&keep, &st.ledger, Phase::Finished),
+            vec![Cleanup::CancelUpload("upload_1".into())]
+        );
+        assert!(needs_credentials(&keep, &st.ledger));
+        // Orphan leaves everything, open uploads included.
+        assert_eq!(
+            cleanup(&spec("deletionPolicy: Orphan"), &st.ledger, Phase::Deleting),
+            vec![]
+        );
+    }
+
+    #[test]
     fn azure_cannot_promise_model_deletion() {
         use tunegate_api::ProviderType::{AzureOpenAI, OpenAI};
         let spec = |model: &str| -> FineTuneJobSpec {
