@@ -7,16 +7,17 @@
 # resources and the ledger. Everything is stopped and removed on exit; KEEP=1 leaves it running.
 #   hack/demo.sh                    # JOB_SECONDS=8 by default
 #   PROVIDER=azure hack/demo.sh     # the sandbox's Azure OpenAI flavour (async file import)
-# Bedrock (moto) is not in the demo yet: the controller reaches Bedrock only through provider
-# configs (issue 10); tests/provider_bedrock.rs and tests/provider_conformance.rs run it.
+#   PROVIDER=bedrock hack/demo.sh   # Amazon Bedrock emulated by moto (PyPI, pinned like the tests)
+#                                   # on the node address port 18081: a bucket, a Bedrock
+#                                   # ClusterProviderConfig, and the job on amazon.nova-micro
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 job_seconds="${JOB_SECONDS:-8}"
 provider="${PROVIDER:-openai}"
 case "$provider" in
-  openai|azure) ;;
-  *) echo "PROVIDER must be openai or azure (got $provider)" >&2; exit 2 ;;
+  openai|azure|bedrock) ;;
+  *) echo "PROVIDER must be openai, azure or bedrock (got $provider)" >&2; exit 2 ;;
 esac
 work="$(mktemp -d "${TMPDIR:-/tmp}/tunegate-demo.XXXXXX")"
 ns=tunegate-demo
@@ -69,16 +70,39 @@ echo "==> starting openai-sandbox on $sandbox (jobs take ${job_seconds}s)"
   --job-seconds "$job_seconds" --azure-file-seconds 3 >"$work/sandbox.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do curl -fs "$sandbox/_sandbox/state" >/dev/null && break; sleep 0.1; done
+allowed="$node_ip:18080"
+bucket=tunegate-demo
+if [[ "$provider" == bedrock ]]; then
+  # moto in server mode, the same pinned release and launcher as the tests
+  # (crates/tunegate-testkit/moto/launch.py: RFC 3339 timestamps, output model names, and
+  # --complete-after, because moto never finishes a customization job by itself).
+  moto_version="$(sed -n 's/^pub const MOTO_VERSION: &str = "\(.*\)";/\1/p' crates/tunegate-testkit/src/moto.rs)"
+  venv="$root/target/moto-venv"
+  if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
+    echo "==> installing moto $moto_version into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "moto[server]==$moto_version"
+  fi
+  moto="http://$node_ip:18081"
+  echo "==> starting moto (S3 and Bedrock) on $moto (jobs complete after ${job_seconds}s)"
+  "$venv/bin/python" crates/tunegate-testkit/moto/launch.py --host "$node_ip" --port 18081 \
+    --complete-after "$job_seconds" >"$work/moto.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do curl -fs "$moto/moto-api/data.json" >/dev/null && break; sleep 0.1; done
+  curl -fsS -X PUT "$moto/$bucket" -o /dev/null
+  echo "    bucket s3://$bucket created"
+  allowed="$node_ip:18081"
+fi
 
 # INSECURE on purpose: the sandbox is plain http on this machine, so the operator runs with
 # --allow-insecure-endpoints and an allow-list of exactly the sandbox's address. A real install
 # keeps the chart's default (https, the providers' public endpoints only).
-echo "==> helm install tunegate charts/tunegate -n tunegate-system --wait (insecure endpoints allowed: $node_ip:18080 only)"
+echo "==> helm install tunegate charts/tunegate -n tunegate-system --wait (insecure endpoints allowed: $allowed only)"
 HELM_CACHE_HOME="$work/helm" HELM_CONFIG_HOME="$work/helm" HELM_DATA_HOME="$work/helm" \
   "$helm" install tunegate charts/tunegate -n tunegate-system --create-namespace --wait --timeout 5m \
   --set fullnameOverride=tunegate \
   --set providerEndpoints.allowInsecure=true \
-  --set "providerEndpoints.allowed={$node_ip:18080}" >/dev/null
+  --set "providerEndpoints.allowed={$allowed}" >/dev/null
 echo "==> kubectl get pods -n tunegate-system"
 kubectl get pods -n tunegate-system -o wide
 
@@ -95,6 +119,42 @@ if [[ "$provider" == azure ]]; then
   node_addr deploy/examples/35-clusterproviderconfig.yaml | sed -e 's|type: OpenAI|type: AzureOpenAI|' \
       -e "s|endpoint: http://$node_ip:18080/v1|endpoint: http://$node_ip:18080\n  apiVersion: \"2024-10-21\"|" \
     | kubectl apply -f -
+elif [[ "$provider" == bedrock ]]; then
+  # The same dataset and job through a Bedrock ClusterProviderConfig: the customer's bucket, a
+  # service role, and an AWS credentials file in the operator's namespace (moto takes any key).
+  for f in deploy/examples/*.yaml; do
+    case "$f" in */30-openai-credentials.yaml|*/35-clusterproviderconfig.yaml|*/40-finetunejob.yaml) continue ;; esac
+    cat "$f"; echo "---"
+  done | kubectl apply -f -
+  kubectl apply -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata: {name: aws, namespace: tunegate-system}
+stringData:
+  credentials: |
+    [default]
+    aws_access_key_id = testing
+    aws_secret_access_key = testing
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: ClusterProviderConfig
+metadata: {name: bedrock}
+spec:
+  type: Bedrock
+  # INSECURE on purpose: moto over plain http on the node address. Omit endpoint at AWS.
+  endpoint: $moto
+  credentials: {secretRef: {name: aws, key: credentials}}
+  bedrock:
+    region: us-east-1
+    s3: {bucket: $bucket, prefix: demo/}
+    roleArn: arn:aws:iam::123456789012:role/bedrock-customization
+  namespaceSelector: {matchLabels: {tunegate.dev/tenant: "true"}}
+  allowedModels: ["amazon.nova-*"]
+YAML
+  # The example job, on a Bedrock base model: Bedrock has no seed or suffix (refused otherwise).
+  sed -e 's|name: openai}|name: bedrock}|' -e 's|model: gpt-4o-mini-2024-07-18|model: amazon.nova-micro-v1:0:128k|' \
+      -e 's|hyperparameters: {nEpochs: 3, batchSize: auto, learningRateMultiplier: auto}|hyperparameters: {nEpochs: 3}|' \
+      -e '/^  suffix:/d' -e '/^  seed:/d' deploy/examples/40-finetunejob.yaml | kubectl apply -f -
 else
   for f in deploy/examples/*.yaml; do node_addr "$f"; echo "---"; done | kubectl apply -f -
 fi
@@ -139,6 +199,13 @@ echo
 echo "==> output ConfigMap support-bot-model"
 kubectl -n "$ns" get configmap support-bot-model -o json | jq -r '.data | to_entries[] | "    \(.key)=\(.value)"'
 echo
-echo "==> what the sandbox holds now (uploaded files: 0, deleted as soon as the job finished)"
-curl -fs "$sandbox/_sandbox/state" | jq -r '
-  "    uploaded files: \(.counts.client_files)   provider result files: \(.counts.files - .counts.client_files)   jobs: \(.counts.jobs)   models: \(.counts.models)"'
+if [[ "$provider" == bedrock ]]; then
+  echo "==> what the bucket holds now (0 objects: training data and job output deleted when the job finished)"
+  left="$(curl -fsS "$moto/$bucket?list-type=2" | grep -o '<Key>[^<]*</Key>' | wc -l)"
+  echo "    objects in s3://$bucket: $left"
+  [[ "$left" == 0 ]] || { echo "objects left in the bucket" >&2; exit 1; }
+else
+  echo "==> what the sandbox holds now (uploaded files: 0, deleted as soon as the job finished)"
+  curl -fs "$sandbox/_sandbox/state" | jq -r '
+    "    uploaded files: \(.counts.client_files)   provider result files: \(.counts.files - .counts.client_files)   jobs: \(.counts.jobs)   models: \(.counts.models)"'
+fi

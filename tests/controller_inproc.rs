@@ -183,9 +183,29 @@ async fn controllers_against_the_sandbox() {
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let cm = cms.get("happy-model").await.unwrap();
     assert_eq!(cm.data.unwrap()["model"], model);
+    // The provider's own copies are in the ledger too: the result file (deleted with the
+    // training file) and the checkpoint models (kept, like the model, by retention.model).
+    let provider_made = |e: &&tunegate_api::LedgerEntry| {
+        e.kind == tunegate_api::RemoteKind::Output || e.role.as_deref() == Some("checkpoint")
+    };
+    let made: Vec<_> = st.ledger.iter().filter(provider_made).collect();
+    assert!(
+        made.iter()
+            .any(|e| e.kind == tunegate_api::RemoteKind::Output
+                && e.state == tunegate_api::LedgerState::Deleted),
+        "the result file is recorded and deleted: {:?}",
+        st.ledger
+    );
+    assert!(
+        made.iter().any(|e| e.role.as_deref() == Some("checkpoint")
+            && e.state == tunegate_api::LedgerState::Present),
+        "checkpoint models are recorded: {:?}",
+        st.ledger
+    );
     let kinds: Vec<(String, String)> = st
         .ledger
         .iter()
+        .filter(|e| !provider_made(e))
         .map(|e| (format!("{:?}", e.kind), format!("{:?}", e.state)))
         .collect();
     assert_eq!(

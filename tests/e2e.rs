@@ -49,10 +49,25 @@ fn happy_path_with_canaries() {
         "training file deleted at the sandbox"
     );
     assert_eq!(sandbox.jobs_for(&uid).len(), 1);
-    let states: Vec<String> = ftj["status"]["ledger"]
-        .as_array()
-        .expect("ledger")
+    let ledger = ftj["status"]["ledger"].as_array().expect("ledger");
+    // The provider's own copies: the result file (deleted like the training file) and the
+    // checkpoint models (kept like the model).
+    let provider_made = |e: &&serde_json::Value| e["kind"] == "Output" || e["role"] == "checkpoint";
+    assert!(
+        ledger
+            .iter()
+            .any(|e| e["kind"] == "Output" && e["state"] == "Deleted"),
+        "{ledger:?}"
+    );
+    assert!(
+        ledger
+            .iter()
+            .any(|e| e["role"] == "checkpoint" && e["state"] == "Present"),
+        "{ledger:?}"
+    );
+    let states: Vec<String> = ledger
         .iter()
+        .filter(|e| !provider_made(e))
         .map(|e| {
             format!(
                 "{}={}",

@@ -211,6 +211,7 @@ fn the_provider_client_follows_no_redirect() {
             organization: None,
             project: None,
             api_version: Some("2024-10-21".into()),
+            bedrock: None,
         };
         let p = tunegate::provider::from_target(
             &target,

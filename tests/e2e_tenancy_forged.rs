@@ -90,7 +90,10 @@ spec:
     let (b_file, b_job, b_model) = (
         ledger_id(&b, "File"),
         ledger_id(&b, "Job"),
-        ledger_id(&b, "Model"),
+        b["status"]["remote"]["fineTunedModel"]
+            .as_str()
+            .expect("B's model")
+            .to_string(),
     );
     let b_uid = uid(&team_b, "ftj", "b");
     assert_eq!(sandbox.live_files_for(&b_uid), 1);

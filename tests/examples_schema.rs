@@ -110,7 +110,7 @@ fn examples_cover_the_documented_cases() {
         .map(|(_, d)| d)
         .filter(|d| kind(d).ends_with("ProviderConfig"))
         .collect();
-    for t in ["OpenAI", "AzureOpenAI"] {
+    for t in ["OpenAI", "AzureOpenAI", "Bedrock"] {
         assert!(
             configs.iter().any(|c| c["spec"]["type"] == t),
             "no {t} config"

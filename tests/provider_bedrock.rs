@@ -35,24 +35,6 @@ fn config(moto: &Moto, bucket: &str) -> BedrockConfig {
     }
 }
 
-async fn make_bucket(moto: &Moto, bucket: &str) {
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .force_path_style(true)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-        .create_bucket()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("create bucket");
-}
-
 fn chat_lines(n: usize) -> String {
     (0..n)
         .map(|i| {
@@ -73,7 +55,7 @@ fn body_of(data: String, chunk: usize) -> ByteStream {
 }
 
 async fn provider(moto: &Moto, bucket: &str) -> BedrockProvider {
-    make_bucket(moto, bucket).await;
+    moto.create_bucket(bucket, "us-east-1");
     BedrockProvider::new(config(moto, bucket))
         .await
         .expect("provider")

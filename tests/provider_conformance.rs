@@ -361,26 +361,7 @@ impl Bedrock {
     async fn start() -> Bedrock {
         // moto never finishes a job; the launcher's completion shim does, after 1 s.
         let moto = Moto::start_with(&["--complete-after", "1"]);
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
-            .endpoint_url(&moto.url)
-            .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
-            .create_bucket()
-            .bucket("conformance")
-            .create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        moto.create_bucket("conformance", "eu-west-1");
         let client = Self::client(&moto).await;
         Bedrock {
             moto,

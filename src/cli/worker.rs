@@ -165,6 +165,8 @@ fn upload(args: &UploadArgs) -> WorkerResult {
         spec,
         input,
         key,
+        copy: None,
+        on_upload_created: None,
         filename: args.filename.clone(),
         expected_bytes: args.expected_bytes,
         expected_digest: args.expected_digest.clone(),

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use super::finetune::plan;
 use super::metrics::Metrics;
 use super::ports::{
-    JobRequest, Remote, RemoteError, RemoteEvent, RemoteFactory, RemoteFile, RemoteJob, UploadBody,
+    CopyRef, JobRequest, Remote, RemoteError, RemoteEvent, RemoteFactory, RemoteFile, RemoteJob,
+    RemoteOutput, UploadBody,
 };
 use crate::provider::Target;
 use crate::provider::{
@@ -27,11 +29,13 @@ impl RequestObserver for MetricsObserver {
     }
 }
 
-/// Builds HTTP providers that report to the operator's metrics. One client (and connection
+/// Builds the provider remotes: HTTP providers (OpenAI, Azure OpenAI) that report to the
+/// operator's metrics, and Amazon Bedrock through `super::bedrock`. One client (and connection
 /// pool) per distinct provider spec and key, reused across reconciles.
 pub struct HttpRemotes {
     metrics: Arc<Metrics>,
     cache: std::sync::Mutex<std::collections::HashMap<String, Arc<dyn FineTuneProvider>>>,
+    bedrock: super::bedrock::BedrockRemotes,
 }
 
 impl HttpRemotes {
@@ -39,12 +43,13 @@ impl HttpRemotes {
         Self {
             metrics,
             cache: Default::default(),
+            bedrock: Default::default(),
         }
     }
 }
 
 /// Cache key: a digest of the spec and the key, so the map never holds the key itself.
-fn cache_key(spec: &Target, api_key: &str) -> String {
+pub(crate) fn cache_key(spec: &Target, api_key: &str) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(spec).unwrap_or_default());
@@ -55,6 +60,9 @@ fn cache_key(spec: &Target, api_key: &str) -> String {
 
 impl RemoteFactory for HttpRemotes {
     fn build(&self, spec: &Target, api_key: &str) -> Result<Box<dyn Remote>, RemoteError> {
+        if spec.type_ == tunegate_api::ProviderType::Bedrock {
+            return self.bedrock.build(spec, api_key);
+        }
         let key = cache_key(spec, api_key);
         if let Ok(cache) = self.cache.lock()
             && let Some(p) = cache.get(&key)
@@ -126,11 +134,28 @@ pub fn classify(e: ProviderError) -> RemoteError {
 
 struct ProviderRemote(Arc<dyn FineTuneProvider>);
 
+/// Pages of 10,000 files at most looked at when finding a resource's copies.
+const MAX_FILE_PAGES: usize = 50;
+
+/// OpenAI keeps at most the last few checkpoints of a job (the last three epochs): one page.
+const MAX_CHECKPOINTS: u32 = 10;
+
 fn job(j: FineTuningJob) -> RemoteJob {
     let (error_code, error_message) = match j.failure() {
         Some(e) => (e.code.clone(), e.message.clone()),
         None => (None, None),
     };
+    // Result files (the job's metrics CSV) are provider-made files: recorded and deleted like the
+    // training files.
+    let outputs = j
+        .result_files
+        .iter()
+        .map(|id| RemoteOutput {
+            kind: tunegate_api::RemoteKind::Output,
+            id: id.clone(),
+            role: "result",
+        })
+        .collect();
     RemoteJob {
         id: j.id,
         status: j.status.as_str().to_string(),
@@ -139,10 +164,116 @@ fn job(j: FineTuningJob) -> RemoteJob {
         error_code,
         error_message,
         metadata: j.metadata.unwrap_or_default(),
+        outputs,
+    }
+}
+
+impl ProviderRemote {
+    /// A job, with its checkpoint models once it succeeded: they are usable for inference and
+    /// trained on the same data, so the ledger holds them like the model (`retention.model`).
+    async fn job_with_checkpoints(&self, j: FineTuningJob) -> Result<RemoteJob, RemoteError> {
+        let succeeded = j.status.as_str() == "succeeded";
+        let mut out = job(j);
+        if succeeded {
+            match self
+                .0
+                .list_job_checkpoints(&out.id, None, MAX_CHECKPOINTS)
+                .await
+                .map_err(classify)
+            {
+                Ok(page) => out.outputs.extend(page.data.into_iter().filter_map(|c| {
+                    c.fine_tuned_model_checkpoint.map(|m| RemoteOutput {
+                        kind: tunegate_api::RemoteKind::Model,
+                        id: m,
+                        role: "checkpoint",
+                    })
+                })),
+                // No checkpoints endpoint (an older Azure api-version): nothing to record.
+                Err(RemoteError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 }
 
 impl Remote for ProviderRemote {
+    fn store_copy(
+        &self,
+        copy: &super::ports::DatasetCopy,
+        len: u64,
+        expires_after_secs: u64,
+        body: UploadBody,
+        on_upload_created: Option<super::ports::UploadCreated>,
+    ) -> BoxFuture<'_, Result<RemoteFile, RemoteError>> {
+        let filename = copy.at.filename.clone();
+        Box::pin(async move {
+            let upload = FileUpload {
+                filename: filename.clone(),
+                bytes: len,
+                expires_after: Some(Duration::from_secs(expires_after_secs)),
+                body,
+                on_upload_created,
+            };
+            let f = self.0.upload_file(upload).await.map_err(classify)?;
+            Ok(RemoteFile {
+                id: f.id,
+                filename,
+                bytes: f.bytes.unwrap_or(len),
+                purpose: "fine-tune".into(),
+                ..RemoteFile::default()
+            })
+        })
+    }
+
+    fn cancel_upload(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move { self.0.cancel_upload(&id).await.map_err(classify) })
+    }
+
+    /// Every fine-tune file of the uid and role: `tunegate-<uid>-<digest12>-<role>.jsonl` (the
+    /// digest prefix is reported, so adoption compares content) and the older digest-less name.
+    fn find_copies(&self, at: &CopyRef) -> BoxFuture<'_, Result<Vec<RemoteFile>, RemoteError>> {
+        let at = at.clone();
+        Box::pin(async move {
+            let mut query = provider::FileListQuery {
+                purpose: Some("fine-tune".to_owned()),
+                after: None,
+                limit: None,
+            };
+            let mut found = Vec::new();
+            for _ in 0..MAX_FILE_PAGES {
+                let page = self.0.list_files(&query).await.map_err(classify)?;
+                let next = page
+                    .last_id
+                    .clone()
+                    .or_else(|| page.data.last().map(|f| f.id.clone()));
+                for f in page.data {
+                    let name = f.filename.clone().unwrap_or_default();
+                    let prefix = plan::filename_digest_prefix(&at.uid, at.role, &name);
+                    if prefix.is_none() && name != at.filename {
+                        continue;
+                    }
+                    found.push(RemoteFile {
+                        id: f.id,
+                        filename: name,
+                        bytes: f.bytes.unwrap_or(0),
+                        purpose: "fine-tune".into(),
+                        digest: None,
+                        dataset_digest_prefix: prefix,
+                    });
+                }
+                match next {
+                    Some(next) if page.has_more && query.after.as_ref() != Some(&next) => {
+                        query.after = Some(next)
+                    }
+                    _ => break,
+                }
+            }
+            Ok(found)
+        })
+    }
+
     fn find_files(&self, filename: &str) -> BoxFuture<'_, Result<Vec<RemoteFile>, RemoteError>> {
         let filename = filename.to_string();
         Box::pin(async move {
@@ -158,6 +289,7 @@ impl Remote for ProviderRemote {
                     filename: f.filename.unwrap_or_default(),
                     bytes: f.bytes.unwrap_or(0),
                     purpose: "fine-tune".into(),
+                    ..RemoteFile::default()
                 })
                 .collect())
         })
@@ -185,6 +317,7 @@ impl Remote for ProviderRemote {
                 filename,
                 bytes: f.bytes.unwrap_or(len),
                 purpose,
+                ..RemoteFile::default()
             })
         })
     }
@@ -208,6 +341,7 @@ impl Remote for ProviderRemote {
                 filename: f.filename.unwrap_or_default(),
                 bytes: f.bytes.unwrap_or(0),
                 purpose: f.purpose.unwrap_or_default(),
+                ..RemoteFile::default()
             })
         })
     }
@@ -257,7 +391,10 @@ impl Remote for ProviderRemote {
 
     fn get_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>> {
         let id = id.to_string();
-        Box::pin(async move { self.0.retrieve_job(&id).await.map(job).map_err(classify) })
+        Box::pin(async move {
+            let j = self.0.retrieve_job(&id).await.map_err(classify)?;
+            self.job_with_checkpoints(j).await
+        })
     }
 
     fn cancel_job(&self, id: &str) -> BoxFuture<'_, Result<RemoteJob, RemoteError>> {

@@ -1,6 +1,7 @@
 //! The two controllers (TrainingDataset, FineTuneJob) and what they share.
 
 pub mod adapters;
+pub mod bedrock;
 pub mod dataset;
 pub mod deref;
 pub mod finetune;

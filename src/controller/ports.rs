@@ -1,10 +1,16 @@
 //! The provider port: the one interface the FineTuneJob controller and the upload worker use to
 //! talk to a fine-tuning provider, in provider-neutral types.
 //!
-//! It exists because there is more than one kind of provider behind it (the OpenAI-compatible HTTP
-//! client for OpenAI and Azure OpenAI today, Amazon Bedrock next), not for fakes: the controller
-//! is tested against the real sandbox over HTTP, and its decisions are tested as pure functions in
-//! `finetune/plan.rs`. The HTTP adapter is `adapters.rs`.
+//! It exists because there is more than one kind of provider behind it, not for fakes: the
+//! OpenAI-compatible HTTP client for OpenAI and Azure OpenAI (`adapters.rs`) and Amazon Bedrock
+//! on the AWS SDK (`bedrock.rs`). The controller is tested against the real sandbox over HTTP and
+//! against moto, and its decisions are tested as pure functions in `finetune/plan.rs`.
+//!
+//! The operations are the provider-neutral ones the state machine needs. Where providers store
+//! data differently, the port speaks of a dataset's *copy* ([`CopyRef`], [`DatasetCopy`]) and
+//! lets each adapter name and shape it: a file named after the uid on OpenAI, a converted S3
+//! object under a key derived from the uid and the dataset digest on Bedrock. Defaults keep the
+//! file-based behaviour, so the HTTP adapter only implements the file operations.
 
 use std::collections::BTreeMap;
 
@@ -51,12 +57,49 @@ pub enum RemoteError {
 pub const PROVIDER_REFUSED: &str = "provider_refused";
 
 /// A file at the provider.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct RemoteFile {
     pub id: String,
     pub filename: String,
+    /// Size of the bytes as stored.
     pub bytes: u64,
     pub purpose: String,
+    /// `sha256:<hex>` of the bytes as stored, where the adapter knows it and it differs from
+    /// the dataset's redacted digest (a converted copy). `None`: the redacted bytes themselves.
+    pub digest: Option<String>,
+    /// The hex prefix of the dataset digest the copy was made from, where its name carries one
+    /// (adoption then compares content, not only a length).
+    pub dataset_digest_prefix: Option<String>,
+}
+
+/// Which copy: the resource and the role (`training`, `validation`), plus the filename the
+/// file-based providers use for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyRef {
+    pub uid: String,
+    pub role: &'static str,
+    pub filename: String,
+}
+
+/// A dataset copy to store: which, of what, for which base model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetCopy {
+    pub at: CopyRef,
+    /// The dataset's `redactedDigest`.
+    pub dataset_digest: String,
+    /// The base model, which decides the record format where the provider converts.
+    pub model: String,
+    pub format: tunegate_api::DatasetFormat,
+}
+
+/// A remote copy the provider makes for a job, besides the model: an output location (Bedrock's
+/// S3 output prefix), a result file, a checkpoint model. Recorded in the ledger like the others.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteOutput {
+    pub kind: tunegate_api::RemoteKind,
+    pub id: String,
+    /// e.g. `output`, `result`, `checkpoint`.
+    pub role: &'static str,
 }
 
 /// What the controller asks the provider to create.
@@ -82,6 +125,8 @@ pub struct RemoteJob {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub metadata: BTreeMap<String, String>,
+    /// Copies the provider made or will make for this job (see [`RemoteOutput`]).
+    pub outputs: Vec<RemoteOutput>,
 }
 
 /// One provider job event.
@@ -94,6 +139,10 @@ pub struct RemoteEvent {
     /// so they advance the cursor but do not become Kubernetes Events.
     pub metrics: bool,
 }
+
+/// Called with a multipart upload's id right after the provider created it and before the first
+/// part is sent, so the ledger can hold it (and clean-up cancel it) should the run crash.
+pub type UploadCreated = std::sync::Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// The request body of an upload: a stream of chunks with a known total length. An `Err` item
 /// aborts the request so that the provider never creates the file.
@@ -134,6 +183,51 @@ pub trait Remote: Send + Sync {
         after: Option<&str>,
     ) -> BoxFuture<'_, Result<Vec<RemoteEvent>, RemoteError>>;
     fn delete_model(&self, model: &str) -> BoxFuture<'_, Result<(), RemoteError>>;
+
+    /// Every copy of a resource's dataset in a role, current or stale. Default: the files named
+    /// `at.filename`.
+    fn find_copies(&self, at: &CopyRef) -> BoxFuture<'_, Result<Vec<RemoteFile>, RemoteError>> {
+        self.find_files(&at.filename)
+    }
+
+    /// Stores a dataset copy from the redacted bytes; `on_upload_created` hears of a multipart
+    /// upload before its first part. Default: uploads them as the file `copy.at.filename`.
+    fn store_copy(
+        &self,
+        copy: &DatasetCopy,
+        len: u64,
+        expires_after_secs: u64,
+        body: UploadBody,
+        _on_upload_created: Option<UploadCreated>,
+    ) -> BoxFuture<'_, Result<RemoteFile, RemoteError>> {
+        self.upload_file(
+            copy.at.filename.clone(),
+            "fine-tune".into(),
+            len,
+            expires_after_secs,
+            body,
+        )
+    }
+
+    /// Cancels (aborts) an unfinished multipart upload the ledger recorded. Default: there are
+    /// none at this provider.
+    fn cancel_upload(&self, _id: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
+        Box::pin(async { Err(RemoteError::NotFound) })
+    }
+
+    /// Deletes an output the ledger recorded (see [`RemoteOutput`]). Default: it is a file.
+    fn delete_output(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
+        self.delete_file(id)
+    }
+
+    /// Aborts the unfinished multipart uploads of a resource a crash may have left unrecorded;
+    /// returns their ids. Default: none (the provider has no such uploads, or records them).
+    fn abort_unrecorded_uploads(
+        &self,
+        _uid: &str,
+    ) -> BoxFuture<'_, Result<Vec<String>, RemoteError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// Builds a `Remote` for a provider target (from a provider config) and API key.

@@ -550,6 +550,11 @@ impl FineTuneProvider for HttpProvider {
         }
     }
 
+    async fn cancel_upload(&self, upload_id: &str) -> Result<(), ProviderError> {
+        // The inherent method (also used by the upload's own cancel guard).
+        HttpProvider::cancel_upload(self, upload_id).await
+    }
+
     async fn upload_file(&self, upload: FileUpload) -> Result<FileObject, ProviderError> {
         validate_filename(&upload.filename)?;
         if let Some(expires) = upload.expires_after {

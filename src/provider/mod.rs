@@ -54,6 +54,9 @@ pub trait FineTuneProvider: Send + Sync {
     /// [`wait_file_ready`](Self::wait_file_ready) (after recording the id) before using it.
     async fn upload_file(&self, upload: FileUpload) -> Result<FileObject, ProviderError>;
 
+    /// Cancels an unfinished Uploads API upload (cleanup of an upload id from the ledger).
+    async fn cancel_upload(&self, upload_id: &str) -> Result<(), ProviderError>;
+
     /// Polls the file until it is processed (Azure) with bounded backoff. Immediate on OpenAI.
     /// `FileProcessingFailed` is terminal; `FileNotReady` is recoverable.
     async fn wait_file_ready(&self, file_id: &str) -> Result<FileObject, ProviderError>;
@@ -237,6 +240,9 @@ pub struct Target {
     pub project: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// Amazon Bedrock: region, S3 location and service role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bedrock: Option<tunegate_api::BedrockSettings>,
 }
 
 impl Target {
@@ -248,6 +254,7 @@ impl Target {
             organization: settings.organization.clone(),
             project: settings.project.clone(),
             api_version: settings.api_version.clone(),
+            bedrock: settings.bedrock.clone(),
         }
     }
 }

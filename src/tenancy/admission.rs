@@ -15,7 +15,7 @@ use super::endpoints::effective_endpoint;
 use super::policy::{self, LimitFacts, LimitProblem};
 use super::reconcile::{
     CredentialsFound, Refusal, TenancySettings, credentials_place, month_of, namespace_labels,
-    read_credentials, readiness,
+    read_credentials, readiness, uses_default_chain,
 };
 use tunegate_api::conditions::{self, Reason, types};
 use tunegate_api::{
@@ -161,6 +161,21 @@ pub async fn resolve(
     if let Err(e) = readiness(&settings, None, &tenancy.endpoints, &place, &found) {
         return Ok(Err(e));
     }
+    // A Bedrock ClusterProviderConfig without credentials: the SDK's default chain, passed on
+    // as an empty key (readiness refused this for the namespaced kind).
+    let key = if uses_default_chain(&settings) {
+        Some(String::new())
+    } else {
+        key
+    };
+    let found = if uses_default_chain(&settings) {
+        CredentialsFound::Present {
+            labelled: false,
+            key_present: false,
+        }
+    } else {
+        found
+    };
     let (Some(api_key), CredentialsFound::Present { .. }) = (key, found) else {
         return Ok(Err(Refusal::new(
             Reason::CredentialsNotFound,

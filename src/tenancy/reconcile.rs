@@ -131,17 +131,24 @@ pub fn readiness(
     endpoints
         .check(&endpoint)
         .map_err(|e| Refusal::new(Reason::EndpointNotAllowed, e.to_string()))?;
-    if settings.type_ == ProviderType::Bedrock {
-        return Err(Refusal::new(
-            Reason::ProviderTypeNotSupported,
-            "this operator build has no Bedrock client yet",
-        ));
-    }
     if let Some(e) = selector_error {
         return Err(Refusal::new(
             Reason::InvalidNamespaceSelector,
             e.to_string(),
         ));
+    }
+    if uses_default_chain(settings) {
+        // The SDK's default chain is the operator's own AWS identity (IRSA, EKS Pod Identity,
+        // instance role): an admin may lend it through a ClusterProviderConfig, a namespace
+        // owner may not take it through a ProviderConfig.
+        return if place.must_be_labelled {
+            Err(Refusal::new(
+                Reason::DefaultCredentialsNotAllowed,
+                "a namespaced Bedrock ProviderConfig needs credentials: without them the operator's own AWS identity would be used, which only a ClusterProviderConfig may do",
+            ))
+        } else {
+            Ok(())
+        };
     }
     let Some(creds) = &settings.credentials else {
         return Err(Refusal::new(
@@ -175,6 +182,12 @@ pub fn readiness(
         )),
         CredentialsFound::Present { .. } => Ok(()),
     }
+}
+
+/// A Bedrock config without credentials: the AWS SDK's default chain (environment, IRSA web
+/// identity, EKS Pod Identity, instance profile) of the operator's pod.
+pub fn uses_default_chain(settings: &ProviderSettings) -> bool {
+    settings.type_ == ProviderType::Bedrock && settings.credentials.is_none()
 }
 
 /// The API key of a config, read from its Secret after the label check. None when the Secret
@@ -659,11 +672,49 @@ spec:
             endpoints: EndpointPolicy::default(),
             ..tenancy(false)
         };
+        // A cluster-wide Bedrock config without credentials uses the SDK's default chain.
+        assert_eq!(verdict(&bedrock, &t, CredentialsFound::Missing), Ok(()));
+        // A namespaced one may not borrow the operator's AWS identity.
+        let own: ProviderConfig = serde_yaml::from_str(
+            r#"
+apiVersion: tunegate.dev/v1alpha1
+kind: ProviderConfig
+metadata: {name: br, namespace: team-a}
+spec:
+  type: Bedrock
+  bedrock: {region: us-east-1, s3: {bucket: acme-ft}, roleArn: "arn:aws:iam::123456789012:role/x"}
+"#,
+        )
+        .expect("fixture");
+        let place = credentials_place(ProviderConfigKind::ProviderConfig, Some("team-a"), &t)
+            .expect("place");
         assert_eq!(
-            verdict(&bedrock, &t, CredentialsFound::Missing)
-                .unwrap_err()
-                .reason,
-            Reason::ProviderTypeNotSupported
+            readiness(
+                &own.spec.settings(),
+                None,
+                &t.endpoints,
+                &place,
+                &CredentialsFound::Missing
+            )
+            .unwrap_err()
+            .reason,
+            Reason::DefaultCredentialsNotAllowed
+        );
+        // With a labelled key Secret it is Ready.
+        let mut with_key = own.spec.settings();
+        with_key.credentials = Some(tunegate_api::ProviderCredentials {
+            secret_ref: tunegate_api::SecretKeyRef {
+                name: "aws".into(),
+                key: "credentials".into(),
+            },
+        });
+        let found = CredentialsFound::Present {
+            labelled: true,
+            key_present: true,
+        };
+        assert_eq!(
+            readiness(&with_key, None, &t.endpoints, &place, &found),
+            Ok(())
         );
     }
 

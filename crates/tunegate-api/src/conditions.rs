@@ -183,6 +183,9 @@ reasons! {
     /// done with it (status is writable by whoever holds `finetunejobs/status`; a shared
     /// provider key must not let one team cancel or delete another's objects).
     RemoteObjectNotOwned,
+    /// The job asks for something its provider cannot do (e.g. pause, DPO or `seed` on Amazon
+    /// Bedrock); the message names it. Refused before anything is sent.
+    UnsupportedByProvider,
     // Provider configs.
     /// A provider config is usable: endpoint allowed, credentials resolve.
     Ready,
@@ -192,8 +195,9 @@ reasons! {
     CredentialsNotOptedIn,
     /// The namespace selector cannot be evaluated.
     InvalidNamespaceSelector,
-    /// The provider type has no client in this build.
-    ProviderTypeNotSupported,
+    /// A namespaced Bedrock ProviderConfig without credentials: the SDK's default chain would be
+    /// the operator's own AWS identity, which only a ClusterProviderConfig may lend.
+    DefaultCredentialsNotAllowed,
     /// The operator does not know its own namespace.
     OperatorNamespaceUnknown,
     /// A single-namespace operator serves no ClusterProviderConfigs.
@@ -253,6 +257,8 @@ impl Reason {
                 | Reason::VolumeSourceNeedsProviderConfig
                 | Reason::RetentionNotAllowed
                 | Reason::ModelDeletionUnsupported
+                | Reason::UnsupportedByProvider
+                | Reason::DefaultCredentialsNotAllowed
                 | Reason::EndpointNotAllowed
                 | Reason::CredentialsNotOptedIn
                 | Reason::ClusterProviderConfigUnavailable

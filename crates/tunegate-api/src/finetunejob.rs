@@ -361,6 +361,9 @@ pub enum RemoteKind {
     Job,
     /// A fine-tuned model.
     Model,
+    /// Where the provider writes a job's output (Amazon Bedrock: the S3 prefix of the job's
+    /// metrics). Deleting it deletes every object under it; it follows `retention.trainingFiles`.
+    Output,
 }
 
 /// Fate of a remote object.
@@ -403,7 +406,16 @@ pub struct LedgerEntry {
     /// For files: `training` or `validation`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    /// Present, Running, Succeeded, Failed, Cancelled, Deleted or Retained.
+    /// For files: the size of the exact bytes stored at the provider (after any conversion, e.g.
+    /// to Amazon Bedrock's record format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// For files: `sha256:<hex>` of the exact bytes stored at the provider. Equals the dataset's
+    /// `redactedDigest` where the provider stores the redacted JSONL as it is (OpenAI, Azure
+    /// OpenAI); differs where tunegate converts it (Amazon Bedrock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Present, Running, Succeeded, Failed, Cancelled, Deleted, Retained or NotFound.
     pub state: LedgerState,
     /// When tunegate recorded the object.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,11 +1,17 @@
 """Runs moto in server mode on a loopback port for tunegate's tests.
 
-Prints "listening on 127.0.0.1:PORT" once the port is bound. Everything is moto's own code except
-two additions, each where moto stops short of Bedrock:
+Prints "listening on HOST:PORT" once the port is bound (127.0.0.1 unless `--host` says otherwise,
+e.g. the demo's node address). Everything is moto's own code except three additions, each where
+moto stops short of Bedrock:
 
 1. Always: moto's Bedrock timestamps are not RFC 3339 (see install_iso_timestamps), which the
    AWS SDK for Rust refuses; they are rewritten.
-2. With `--complete-after S` only: moto keeps every model
+2. Always: moto names a job's output model "<customModelName>-<jobName>" and gives it an ARN no
+   custom model has, while the custom model it creates is named customModelName. Bedrock reports
+   the customModelName it was given as outputModelName (CreateModelCustomizationJob and
+   GetModelCustomizationJob in the Bedrock API reference), and its ARN as outputModelArn; the job
+   is made to say so, so a model recorded from the job can be found and deleted.
+3. With `--complete-after S` only: moto keeps every model
 customization job `InProgress` forever (only StopModelCustomizationJob changes it, to `Stopped`)
 and never writes the job's output to S3. With `--complete-after S`, a job still `InProgress` S
 seconds after creation reads back as `Completed`, and a metrics file is written under its output
@@ -49,6 +55,19 @@ def install_iso_timestamps():
         cls.to_dict = to_dict
 
 
+def install_model_names():
+    from moto.bedrock import models as bedrock
+
+    original_init = bedrock.ModelCustomizationJob.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.output_model_name = self.custom_model_name
+        self.output_model_arn = self.output_model_arn.rsplit("/", 1)[0] + "/" + self.custom_model_name
+
+    bedrock.ModelCustomizationJob.__init__ = init
+
+
 def install_completion(delay):
     from moto.bedrock import models as bedrock
     from moto.s3.models import s3_backends
@@ -80,13 +99,16 @@ def install_completion(delay):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--complete-after", type=float, default=None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     install_iso_timestamps()
+    install_model_names()
     if args.complete_after is not None:
         install_completion(args.complete_after)
     app = DomainDispatcherApplication(create_backend_app)
-    server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler)
-    print(f"listening on 127.0.0.1:{server.server_port}", flush=True)
+    server = make_server(args.host, args.port, app, True, request_handler=MotoRequestHandler)
+    print(f"listening on {args.host}:{server.server_port}", flush=True)
     server.serve_forever()
 
 

@@ -98,6 +98,88 @@ impl Moto {
         }
     }
 
+    /// Creates an S3 bucket (moto takes unsigned requests). A region other than us-east-1 is
+    /// sent as the location constraint, as S3 wants it.
+    pub fn create_bucket(&self, bucket: &str, region: &str) {
+        let mut args = vec![
+            "-fsS".to_owned(),
+            "-o".to_owned(),
+            "/dev/null".to_owned(),
+            "-X".to_owned(),
+            "PUT".to_owned(),
+        ];
+        if region != "us-east-1" {
+            args.push("--data".to_owned());
+            args.push(format!(
+                "<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+            ));
+        }
+        args.push(format!("{}/{bucket}", self.url));
+        let ok = Command::new("curl")
+            .args(&args)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "creating bucket {bucket} at moto failed");
+    }
+
+    /// The keys of every object in a bucket (first 1000; the tests hold a handful).
+    pub fn objects(&self, bucket: &str) -> Vec<String> {
+        let out = Command::new("curl")
+            .args(["-fsS", &format!("{}/{bucket}?list-type=2", self.url)])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "listing bucket {bucket} failed");
+        let xml = String::from_utf8_lossy(&out.stdout);
+        xml.split("<Key>")
+            .skip(1)
+            .filter_map(|s| s.split_once("</Key>").map(|(k, _)| k.to_owned()))
+            .collect()
+    }
+
+    /// The names of the Bedrock custom models and customization jobs moto holds, from its
+    /// Bedrock API (its `data.json` lists every model ever made, deleted or not). moto picks the
+    /// service from the SigV4 credential scope and does not check the signature.
+    pub fn bedrock_names(&self) -> (Vec<String>, Vec<String>) {
+        let get = |path: &str| -> serde_json::Value {
+            let out = Command::new("curl")
+                .args([
+                    "-fsS",
+                    "-H",
+                    "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=0",
+                    &format!("{}{path}", self.url),
+                ])
+                .output()
+                .expect("curl");
+            assert!(out.status.success(), "moto {path} failed");
+            serde_json::from_slice(&out.stdout).expect("moto answers JSON")
+        };
+        let names = |v: serde_json::Value, list: &str, field: &str| -> Vec<String> {
+            v[list]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m[field].as_str().map(str::to_owned))
+                .collect()
+        };
+        (
+            names(
+                get("/custom-models?maxResults=1000"),
+                "modelSummaries",
+                "modelName",
+            ),
+            names(
+                get("/model-customization-jobs?maxResults=1000"),
+                "modelCustomizationJobSummaries",
+                "jobName",
+            ),
+        )
+    }
+
+    /// Settings for a Bedrock provider config on this moto: the static test credentials moto
+    /// accepts, in the AWS credentials-file form a provider config's Secret holds.
+    pub const CREDENTIALS_FILE: &'static str =
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n";
+
     /// moto's own view of its state (`/moto-api/data.json`): every resource it holds.
     pub fn data(&self) -> serde_json::Value {
         let out = Command::new("curl")

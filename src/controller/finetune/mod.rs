@@ -1,6 +1,7 @@
 //! The FineTuneJob controller: datasets -> upload -> submit -> poll -> finish -> clean up, with
 //! every remote id recorded in the ledger right after it exists.
 
+pub mod capabilities;
 mod owned;
 pub mod plan;
 pub mod upload;
@@ -24,7 +25,7 @@ use sha2::{Digest, Sha256};
 use self::plan::{Cleanup, DatasetCheck, DatasetFacts, Phase, Role, Step};
 use self::upload::Streamed;
 use super::deref::{self, Data, Inputs, KeyAccess};
-use super::ports::{JobRequest, Remote, RemoteError, RemoteJob};
+use super::ports::{DatasetCopy, JobRequest, Remote, RemoteError, RemoteFile, RemoteJob};
 use super::worker::{self, WorkerResult};
 use super::{Context, Error, FIELD_MANAGER, JOB_FINALIZER, name_ns};
 use crate::source;
@@ -408,8 +409,8 @@ impl<'a> Run<'a> {
         // adopted, any other (a duplicate from a crashed run, or an older dataset version) is
         // deleted, so none is left behind unrecorded.
         let mut adopted = None;
-        for f in remote.find_files(&filename).await? {
-            if adopted.is_none() && f.bytes == facts.redacted_bytes {
+        for f in remote.find_copies(&plan::copy_ref(&self.uid, role)).await? {
+            if adopted.is_none() && plan::adoptable(&f, &facts) {
                 adopted = Some(f);
                 continue;
             }
@@ -421,7 +422,7 @@ impl<'a> Run<'a> {
         }
         if let Some(f) = adopted {
             tracing::info!(file = %f.id, role = role.as_str(), "adopting uploaded file");
-            return self.record_file(role, &f.id, &facts).await.map(|_| None);
+            return self.record_file(role, &f, &facts).await.map(|_| None);
         }
         let ds = match role {
             Role::Training => self.training.clone(),
@@ -449,38 +450,141 @@ impl<'a> Run<'a> {
                 ..
             } => (parts, key),
         };
+        // A multipart upload a crashed run left open: cancel it before starting another.
+        self.cancel_open_uploads(&remote).await?;
+        let created = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let req = upload::StreamRequest {
+            on_upload_created: Some(self.upload_created_hook(role, created.clone())),
             spec: ds.spec.clone(),
             input: Box::new(super::dataset::concat(parts)),
             key,
+            copy: Some(DatasetCopy {
+                at: crate::controller::ports::CopyRef {
+                    filename: plan::copy_filename(&self.uid, role, &facts.redacted_digest),
+                    ..plan::copy_ref(&self.uid, role)
+                },
+                dataset_digest: facts.redacted_digest.clone(),
+                model: self.obj.spec.model.clone(),
+                format: ds.spec.format,
+            }),
             filename,
             expected_bytes: facts.redacted_bytes,
             expected_digest: facts.redacted_digest.clone(),
             expires_after_secs: self.ctx.config.file_expiry.as_secs(),
         };
-        match upload::stream(remote.as_ref(), req).await? {
+        let streamed = upload::stream(remote.as_ref(), req).await;
+        // Every upload id the hook saw is in the ledger: completed ones as Succeeded (the file
+        // is recorded below), the others Present, for clean-up to cancel.
+        let ids = created.lock().map(|v| v.clone()).unwrap_or_default();
+        let completed = matches!(streamed, Ok(Streamed::Uploaded(_)));
+        let now = Timestamp::now();
+        for id in &ids {
+            plan::record(
+                &mut self.status.ledger,
+                RemoteKind::Upload,
+                id,
+                Some(role),
+                LedgerState::Present,
+                now,
+            );
+            if completed {
+                plan::set_state(
+                    &mut self.status.ledger,
+                    RemoteKind::Upload,
+                    id,
+                    LedgerState::Succeeded,
+                    now,
+                );
+            }
+        }
+        match streamed? {
             Streamed::Uploaded(file) => {
                 failpoint("after-upload");
-                self.record_file(role, &file.id, &facts).await?;
+                self.record_file(role, &file, &facts).await?;
                 Ok(None)
             }
             Streamed::Changed(file) => {
                 if let Some(file) = file {
                     // The provider accepted a body that ended in an error: record and remove it.
-                    self.record_file(role, &file.id, &facts).await?;
+                    self.record_file(role, &file, &facts).await?;
                     self.delete_file(&file.id).await?;
                 }
                 self.dataset_changed(&facts).await
             }
             Streamed::PipelineFailed(file) => {
                 if let Some(file) = file {
-                    self.record_file(role, &file.id, &facts).await?;
+                    self.record_file(role, &file, &facts).await?;
                     self.delete_file(&file.id).await?;
                     self.save().await?;
                 }
                 Err(Error::Finalizer("the pipeline failed during upload".into()))
             }
         }
+    }
+
+    /// A hook that writes a multipart upload's id into the ledger (status) before the first part
+    /// is sent. Best effort: if the write fails the upload goes on, and the id is recorded when
+    /// the upload returns (a crash in between leaves it to the provider's expiry: an hour for
+    /// OpenAI's Uploads API; on Bedrock clean-up also aborts every open upload of the uid).
+    fn upload_created_hook(
+        &self,
+        role: Role,
+        created: Arc<std::sync::Mutex<Vec<String>>>,
+    ) -> super::ports::UploadCreated {
+        let api = self.api.clone();
+        let name = self.name.clone();
+        let base = self.status.clone();
+        Arc::new(move |id: String| {
+            let (api, name, mut status, created) =
+                (api.clone(), name.clone(), base.clone(), created.clone());
+            let fut: futures::future::BoxFuture<'static, ()> = Box::pin(async move {
+                if let Ok(mut c) = created.lock() {
+                    c.push(id.clone());
+                    for earlier in c.iter() {
+                        plan::record(
+                            &mut status.ledger,
+                            RemoteKind::Upload,
+                            earlier,
+                            Some(role),
+                            LedgerState::Present,
+                            Timestamp::now(),
+                        );
+                    }
+                }
+                if let Err(e) = super::apply_status(&api, &name, &status).await {
+                    tracing::warn!(error = %e, "cannot record the upload id before its first part");
+                }
+            });
+            fut
+        })
+    }
+
+    /// Cancels the multipart uploads the ledger holds as open (a run that crashed mid-upload).
+    async fn cancel_open_uploads(&mut self, remote: &Arc<dyn Remote>) -> Result<(), Error> {
+        let open: Vec<String> = self
+            .status
+            .ledger
+            .iter()
+            .filter(|e| e.kind == RemoteKind::Upload && e.state == LedgerState::Present)
+            .map(|e| e.id.clone())
+            .collect();
+        for id in open {
+            let state = match remote.cancel_upload(&id).await {
+                Ok(()) => LedgerState::Cancelled,
+                Err(RemoteError::NotFound) => LedgerState::NotFound,
+                // No longer pending (already cancelled, completed or expired): nothing is open.
+                Err(RemoteError::Terminal { .. }) => LedgerState::Cancelled,
+                Err(e) => return Err(e.into()),
+            };
+            plan::set_state(
+                &mut self.status.ledger,
+                RemoteKind::Upload,
+                &id,
+                state,
+                Timestamp::now(),
+            );
+        }
+        Ok(())
     }
 
     async fn dataset_changed(&mut self, facts: &DatasetFacts) -> Result<Option<Action>, Error> {
@@ -526,7 +630,7 @@ impl<'a> Run<'a> {
             let upload = worker::UploadSpec {
                 target: crate::provider::Target::new(&resolved.settings, &resolved.endpoint),
                 credentials,
-                filename: plan::upload_filename(&self.uid, role),
+                filename: plan::copy_filename(&self.uid, role, &facts.redacted_digest),
                 expected_bytes: facts.redacted_bytes,
                 expected_digest: facts.redacted_digest.clone(),
                 expires_after_secs: self.ctx.config.file_expiry.as_secs(),
@@ -569,8 +673,13 @@ impl<'a> Run<'a> {
             tracing::warn!(job = %name, error = %e, "cannot delete the finished upload worker Job");
         }
         match result {
-            Some(Ok(WorkerResult::Uploaded { id, .. })) => {
-                self.record_file(role, &id, &facts).await?;
+            Some(Ok(WorkerResult::Uploaded { id, bytes })) => {
+                let file = RemoteFile {
+                    id,
+                    bytes,
+                    ..RemoteFile::default()
+                };
+                self.record_file(role, &file, &facts).await?;
                 Ok(None)
             }
             Some(Ok(WorkerResult::Error { code })) if code == "DatasetChanged" => {
@@ -601,9 +710,10 @@ impl<'a> Run<'a> {
     async fn record_file(
         &mut self,
         role: Role,
-        id: &str,
+        file: &RemoteFile,
         facts: &DatasetFacts,
     ) -> Result<(), Error> {
+        let id = file.id.as_str();
         let now = Timestamp::now();
         plan::record(
             &mut self.status.ledger,
@@ -613,6 +723,17 @@ impl<'a> Run<'a> {
             LedgerState::Present,
             now,
         );
+        // The exact bytes at the provider: the redacted JSONL itself, or its converted form.
+        let stored_digest = file
+            .digest
+            .clone()
+            .unwrap_or_else(|| facts.redacted_digest.clone());
+        let stored_bytes = if file.digest.is_some() {
+            file.bytes
+        } else {
+            facts.redacted_bytes
+        };
+        plan::set_stored(&mut self.status.ledger, id, stored_bytes, &stored_digest);
         let fref = RemoteFileRef {
             id: id.to_string(),
             bytes: facts.redacted_bytes,
@@ -739,6 +860,7 @@ impl<'a> Run<'a> {
             plan::job_state(&job.status),
             now,
         );
+        plan::record_outputs(&mut self.status.ledger, &job.outputs, now);
         self.observe(&job);
         let msg = format!("job {} submitted", job.id);
         self.set(types::SUBMITTED, true, Reason::Submitted, msg.clone());
@@ -850,6 +972,7 @@ impl<'a> Run<'a> {
         }
         self.observe(&job);
         self.ctx.metrics.job_status(&self.uid, Some(&job.status));
+        plan::record_outputs(&mut self.status.ledger, &job.outputs, Timestamp::now());
         plan::set_state(
             &mut self.status.ledger,
             RemoteKind::Job,
@@ -1247,6 +1370,33 @@ impl<'a> Run<'a> {
                 Ok(())
             }
             Cleanup::DeleteFile(id) => self.delete_file(id).await,
+            Cleanup::CancelUpload(id) => {
+                let state = match remote.cancel_upload(id).await {
+                    Ok(()) => LedgerState::Cancelled,
+                    Err(RemoteError::NotFound) => LedgerState::NotFound,
+                    Err(RemoteError::Terminal { .. }) => LedgerState::Cancelled,
+                    Err(RemoteError::NotOwned { kind, id }) => {
+                        self.warn_not_owned(kind, &id, "Delete").await;
+                        LedgerState::NotOwned
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                plan::set_state(&mut self.status.ledger, RemoteKind::Upload, id, state, now);
+                Ok(())
+            }
+            Cleanup::DeleteOutput(id) => {
+                let state = match remote.delete_output(id).await {
+                    Ok(()) => LedgerState::Deleted,
+                    Err(RemoteError::NotFound) => LedgerState::NotFound,
+                    Err(RemoteError::NotOwned { kind, id }) => {
+                        self.warn_not_owned(kind, &id, "Delete").await;
+                        LedgerState::NotOwned
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                plan::set_state(&mut self.status.ledger, RemoteKind::Output, id, state, now);
+                Ok(())
+            }
             Cleanup::DeleteModel(id) => {
                 let state = match remote.delete_model(id).await {
                     Ok(()) => LedgerState::Deleted,
@@ -1290,16 +1440,29 @@ impl<'a> Run<'a> {
         };
         let mut files = Vec::new();
         for role in [Role::Training, Role::Validation] {
-            for f in remote
-                .find_files(&plan::upload_filename(&uid, role))
-                .await?
-            {
+            for f in remote.find_copies(&plan::copy_ref(&uid, role)).await? {
                 files.push((role, f.id));
             }
         }
         let jobs = remote.find_jobs(plan::UID_METADATA_KEY, &uid).await?;
+        // A multipart upload a crash left unfinished holds parts (and so data) without being an
+        // object: abort it, and say so in the ledger.
+        let aborted = remote.abort_unrecorded_uploads(&uid).await?;
         let now = Timestamp::now();
         let mut changed = false;
+        for id in aborted {
+            changed |= plan::record(
+                &mut self.status.ledger,
+                RemoteKind::Upload,
+                &id,
+                None,
+                LedgerState::Cancelled,
+                now,
+            );
+        }
+        for j in &jobs {
+            changed |= plan::record_outputs(&mut self.status.ledger, &j.outputs, now);
+        }
         for (role, id) in files {
             if plan::ledger_id(&self.status.ledger, RemoteKind::File, Some(role))
                 != Some(id.as_str())
@@ -1446,6 +1609,18 @@ impl<'a> Run<'a> {
                     msg,
                     Duration::from_secs(300),
                 )
+                .await;
+        }
+        let shapes: Vec<capabilities::DatasetShape> = datasets
+            .iter()
+            .map(|(_, d)| capabilities::DatasetShape {
+                format: d.spec.format,
+                from_volume: source::has_volume(&d.spec.sources),
+            })
+            .collect();
+        if let Some(msg) = capabilities::refusal(resolved.settings.type_, &self.obj.spec, &shapes) {
+            return self
+                .blocked(Reason::UnsupportedByProvider, msg, Duration::from_secs(300))
                 .await;
         }
         let limit = resolved.settings.limits.concurrent_jobs_per_namespace;

@@ -5,8 +5,10 @@
 //! several namespaces. Trusting status would let a tenant write another team's file id, job id or
 //! model into its own ledger and have the operator train on that file, cancel that job, or delete
 //! that model with the shared key. So every id that came from status is checked at the provider
-//! against what only this resource can have created: files named `tunegate-<uid>-...`, jobs with
-//! metadata `tunegate-uid: <uid>`, and models produced by such a job.
+//! against what only this resource can have created: files (or S3 objects) named
+//! `tunegate-<uid>-...`, jobs with metadata `tunegate-uid: <uid>` (on Bedrock: named
+//! `tunegate-<uid>`), and models and outputs (result files, checkpoints, output prefixes) that such
+//! a job produced.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -15,14 +17,17 @@ use futures::future::BoxFuture;
 
 use super::plan;
 use crate::controller::ports::{
-    JobRequest, Remote, RemoteError, RemoteEvent, RemoteFile, RemoteJob, UploadBody,
+    CopyRef, DatasetCopy, JobRequest, Remote, RemoteError, RemoteEvent, RemoteFile, RemoteJob,
+    UploadBody, UploadCreated,
 };
 
-/// Whether a provider filename is one this resource's uploads use.
+/// Whether a provider filename (or the last segment of an S3 key) is one this resource's
+/// uploads use.
 pub fn owns_filename(uid: &str, filename: &str) -> bool {
     // The uid is a UUID, so `tunegate-<uid>-` is never a prefix of another resource's name.
+    let base = filename.rsplit('/').next().unwrap_or(filename);
     !uid.is_empty()
-        && filename
+        && base
             .strip_prefix("tunegate-")
             .and_then(|rest| rest.strip_prefix(uid))
             .is_some_and(|rest| rest.starts_with('-'))
@@ -37,10 +42,20 @@ pub fn owns_job(uid: &str, job: &RemoteJob) -> bool {
             .is_some_and(|v| v == uid)
 }
 
-/// Whether `model` was produced by one of `jobs` (each already known to be this resource's).
+/// Whether `model` was produced by one of `jobs` (each already known to be this resource's): the
+/// job's model, or one of its checkpoint models.
 pub fn model_from_jobs(model: &str, jobs: &[RemoteJob]) -> bool {
-    jobs.iter()
-        .any(|j| j.fine_tuned_model.as_deref() == Some(model))
+    jobs.iter().any(|j| {
+        j.fine_tuned_model.as_deref() == Some(model)
+            || j.outputs
+                .iter()
+                .any(|o| o.kind == tunegate_api::RemoteKind::Model && o.id == model)
+    })
+}
+
+/// Whether an output (result file, output prefix) belongs to one of `jobs`.
+pub fn output_from_jobs(id: &str, jobs: &[RemoteJob]) -> bool {
+    jobs.iter().any(|j| j.outputs.iter().any(|o| o.id == id))
 }
 
 /// A `Remote` that refuses (`RemoteError::NotOwned`) to act on objects this resource did not
@@ -52,6 +67,8 @@ pub struct OwnedRemote {
     // and capped anyway so that a hostile status cannot grow them.
     files: Mutex<HashSet<String>>,
     jobs: Mutex<HashSet<String>>,
+    // This resource's jobs as the provider describes them (with outputs), read once.
+    lineage: tokio::sync::OnceCell<Vec<RemoteJob>>,
 }
 
 const MAX_VERIFIED: usize = 64;
@@ -75,7 +92,28 @@ impl OwnedRemote {
             uid: uid.to_string(),
             files: Mutex::default(),
             jobs: Mutex::default(),
+            lineage: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// This resource's jobs, found by what only its jobs carry (metadata, or the name derived
+    /// from the uid), each read whole (a listing may omit checkpoints).
+    async fn lineage(&self) -> Result<&[RemoteJob], RemoteError> {
+        let jobs = self
+            .lineage
+            .get_or_try_init(|| async {
+                let mut full = Vec::new();
+                for j in self.find_jobs(plan::UID_METADATA_KEY, &self.uid).await? {
+                    match self.get_job(&j.id).await {
+                        Ok(j) => full.push(j),
+                        Err(RemoteError::NotFound) => full.push(j),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok::<_, RemoteError>(full)
+            })
+            .await?;
+        Ok(jobs)
     }
 
     async fn check_file(&self, id: &str) -> Result<(), RemoteError> {
@@ -246,10 +284,9 @@ impl Remote for OwnedRemote {
     fn delete_model(&self, model: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
         let model = model.to_string();
         Box::pin(async move {
-            // Only a model one of this resource's own jobs produced (found by the metadata only
-            // this resource's jobs carry, not by anything status says).
-            let jobs = self.find_jobs(plan::UID_METADATA_KEY, &self.uid).await?;
-            if !model_from_jobs(&model, &jobs) {
+            // Only a model one of this resource's own jobs produced (found at the provider, not
+            // by anything status says).
+            if !model_from_jobs(&model, self.lineage().await?) {
                 return Err(RemoteError::NotOwned {
                     kind: "model",
                     id: model,
@@ -257,6 +294,71 @@ impl Remote for OwnedRemote {
             }
             self.inner.delete_model(&model).await
         })
+    }
+
+    fn find_copies(&self, at: &CopyRef) -> BoxFuture<'_, Result<Vec<RemoteFile>, RemoteError>> {
+        let mut at = at.clone();
+        at.uid = self.uid.clone();
+        Box::pin(async move {
+            let files = self.inner.find_copies(&at).await?;
+            Ok(files
+                .into_iter()
+                .filter(|f| owns_filename(&self.uid, &f.filename))
+                .inspect(|f| remember(&self.files, &f.id))
+                .collect())
+        })
+    }
+
+    fn store_copy(
+        &self,
+        copy: &DatasetCopy,
+        len: u64,
+        expires_after_secs: u64,
+        body: UploadBody,
+        on_upload_created: Option<UploadCreated>,
+    ) -> BoxFuture<'_, Result<RemoteFile, RemoteError>> {
+        let copy = copy.clone();
+        Box::pin(async move {
+            let f = self
+                .inner
+                .store_copy(&copy, len, expires_after_secs, body, on_upload_created)
+                .await?;
+            if owns_filename(&self.uid, &f.filename) {
+                remember(&self.files, &f.id);
+            }
+            Ok(f)
+        })
+    }
+
+    fn cancel_upload(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            // A multipart upload to S3 names its key (`key#uploadId`). OpenAI's Uploads API has
+            // no call that tells whose an upload is; cancelling one only makes it start over.
+            if let Some((key, _)) = id.rsplit_once('#')
+                && !owns_filename(&self.uid, key)
+            {
+                return Err(RemoteError::NotOwned { kind: "upload", id });
+            }
+            self.inner.cancel_upload(&id).await
+        })
+    }
+
+    fn delete_output(&self, id: &str) -> BoxFuture<'_, Result<(), RemoteError>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            if !output_from_jobs(&id, self.lineage().await?) {
+                return Err(RemoteError::NotOwned { kind: "output", id });
+            }
+            self.inner.delete_output(&id).await
+        })
+    }
+
+    fn abort_unrecorded_uploads(
+        &self,
+        _uid: &str,
+    ) -> BoxFuture<'_, Result<Vec<String>, RemoteError>> {
+        Box::pin(async move { self.inner.abort_unrecorded_uploads(&self.uid).await })
     }
 }
 
@@ -305,6 +407,19 @@ mod tests {
         ));
         assert!(!owns_filename(UID, "training.jsonl"));
         assert!(!owns_filename("", "tunegate--training.jsonl"));
+        // S3 keys (Bedrock): the last segment decides, whatever the config's prefix.
+        assert!(owns_filename(
+            UID,
+            &format!("team/tunegate-{UID}-0123456789ab-training.jsonl")
+        ));
+        assert!(!owns_filename(
+            UID,
+            &format!("team/tunegate-{OTHER}-0123456789ab-training.jsonl")
+        ));
+        assert!(!owns_filename(
+            UID,
+            &format!("tunegate-{UID}-x/other.jsonl")
+        ));
     }
 
     #[test]
@@ -322,5 +437,24 @@ mod tests {
         assert!(!model_from_jobs("ft:gpt-4o-mini:acme:b:2", &ours));
         assert!(!model_from_jobs("ft:gpt-4o-mini:acme:a:1", &[]));
         assert!(!model_from_jobs("", &[job(Some(UID), None)]));
+        let mut with_outputs = job(Some(UID), Some("ft:m:a:1"));
+        with_outputs.outputs = vec![
+            crate::controller::ports::RemoteOutput {
+                kind: tunegate_api::RemoteKind::Model,
+                id: "ft:m:a:1:ckpt-step-10".into(),
+                role: "checkpoint",
+            },
+            crate::controller::ports::RemoteOutput {
+                kind: tunegate_api::RemoteKind::Output,
+                id: "file-results".into(),
+                role: "result",
+            },
+        ];
+        let jobs = [with_outputs];
+        assert!(model_from_jobs("ft:m:a:1:ckpt-step-10", &jobs));
+        // A result file is an output, not a model.
+        assert!(!model_from_jobs("file-results", &jobs));
+        assert!(output_from_jobs("file-results", &jobs));
+        assert!(!output_from_jobs("file-other", &jobs));
     }
 }

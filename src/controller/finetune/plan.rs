@@ -37,6 +37,99 @@ pub fn upload_filename(uid: &str, role: Role) -> String {
     format!("tunegate-{uid}-{}.jsonl", role.as_str())
 }
 
+/// The upload filename of one dataset version: `tunegate-<uid>-<digest12>-<role>.jsonl`. The
+/// dataset digest's prefix lets adoption after a crash compare content, not only a length.
+/// Falls back to [`upload_filename`] for a digest that is not sha256 hex.
+pub fn copy_filename(uid: &str, role: Role, dataset_digest: &str) -> String {
+    let hex = dataset_digest
+        .strip_prefix("sha256:")
+        .unwrap_or(dataset_digest);
+    match hex.get(..12) {
+        Some(short) if short.chars().all(|c| c.is_ascii_hexdigit()) => {
+            format!("tunegate-{uid}-{short}-{}.jsonl", role.as_str())
+        }
+        _ => upload_filename(uid, role),
+    }
+}
+
+/// The digest prefix in a copy's filename of this uid and role (see [`copy_filename`]), or `None`
+/// for the older `tunegate-<uid>-<role>.jsonl` and anything else.
+pub fn filename_digest_prefix(uid: &str, role: &str, filename: &str) -> Option<String> {
+    filename
+        .strip_prefix(&format!("tunegate-{uid}-"))?
+        .strip_suffix(&format!("-{role}.jsonl"))
+        .filter(|d| d.len() == 12 && d.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_string)
+}
+
+/// Which copy of a dataset a role of this resource is, for the provider port (the filename is
+/// the older digest-less one; adapters find every version of the uid and role).
+pub fn copy_ref(uid: &str, role: Role) -> crate::controller::ports::CopyRef {
+    crate::controller::ports::CopyRef {
+        uid: uid.to_string(),
+        role: role.as_str(),
+        filename: upload_filename(uid, role),
+    }
+}
+
+/// Whether a copy found at the provider holds this dataset version and can be adopted: by the
+/// digest prefix its name carries where it has one (content), else by length.
+pub fn adoptable(f: &crate::controller::ports::RemoteFile, facts: &DatasetFacts) -> bool {
+    match &f.dataset_digest_prefix {
+        Some(prefix) => {
+            let hex = facts
+                .redacted_digest
+                .strip_prefix("sha256:")
+                .unwrap_or(&facts.redacted_digest);
+            !prefix.is_empty() && hex.starts_with(prefix.as_str())
+        }
+        None => f.bytes == facts.redacted_bytes,
+    }
+}
+
+/// Records what was stored for a file: the size and digest of the exact bytes at the provider.
+pub fn set_stored(ledger: &mut [LedgerEntry], id: &str, bytes: u64, digest: &str) -> bool {
+    match ledger
+        .iter_mut()
+        .find(|e| e.kind == RemoteKind::File && e.id == id)
+    {
+        Some(e) if e.bytes != Some(bytes) || e.digest.as_deref() != Some(digest) => {
+            e.bytes = Some(bytes);
+            e.digest = Some(digest.to_string());
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Records the copies a provider makes for a job (output prefix, result files, checkpoints) that
+/// the ledger does not hold yet. Returns true on change.
+pub fn record_outputs(
+    ledger: &mut Vec<LedgerEntry>,
+    outputs: &[crate::controller::ports::RemoteOutput],
+    now: Timestamp,
+) -> bool {
+    let mut changed = false;
+    for o in outputs {
+        if ledger.iter().any(|e| e.kind == o.kind && e.id == o.id) {
+            continue;
+        }
+        ledger.push(LedgerEntry {
+            kind: o.kind,
+            id: o.id.clone(),
+            purpose: None,
+            role: Some(o.role.to_string()),
+            bytes: None,
+            digest: None,
+            state: LedgerState::Present,
+            created_at: Some(Time(now)),
+            deleted_at: None,
+        });
+        changed = true;
+    }
+    changed
+}
+
 /// What the controller knows about a Ready dataset and needs for the upload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatasetFacts {
@@ -212,6 +305,10 @@ pub fn next_step(spec: &FineTuneJobSpec, status: &FineTuneJobStatus, datasets_re
 pub enum Cleanup {
     CancelJob(String),
     DeleteFile(String),
+    /// An output location (Bedrock's S3 output prefix) or result file: follows the files.
+    DeleteOutput(String),
+    /// A multipart upload left open (a crash mid-upload): cancelled whatever the retention.
+    CancelUpload(String),
     DeleteModel(String),
 }
 
@@ -237,6 +334,12 @@ pub fn cleanup(spec: &FineTuneJobSpec, ledger: &[LedgerEntry], phase: Phase) -> 
             }
         }
     }
+    // An open upload holds parts of the data without being a file anyone can use.
+    for e in ledger {
+        if e.kind == RemoteKind::Upload && e.state == LedgerState::Present {
+            out.push(Cleanup::CancelUpload(e.id.clone()));
+        }
+    }
     let delete_files = matches!(
         (spec.retention.training_files, phase),
         (FileRetention::DeleteWhenFinished, _)
@@ -245,6 +348,13 @@ pub fn cleanup(spec: &FineTuneJobSpec, ledger: &[LedgerEntry], phase: Phase) -> 
     for e in ledger {
         if e.kind == RemoteKind::File && e.state == LedgerState::Present && delete_files {
             out.push(Cleanup::DeleteFile(e.id.clone()));
+        }
+    }
+    // Outputs only once no job can still write them: after it ended, or after the cancel above
+    // (Bedrock stops writing when stopped).
+    for e in ledger {
+        if e.kind == RemoteKind::Output && e.state == LedgerState::Present && delete_files {
+            out.push(Cleanup::DeleteOutput(e.id.clone()));
         }
     }
     if phase == Phase::Deleting && spec.retention.model == ModelRetention::DeleteWithResource {
@@ -320,6 +430,8 @@ pub fn record(
         id: id.to_string(),
         purpose: (kind == RemoteKind::File).then(|| "fine-tune".to_string()),
         role: role.map(|r| r.as_str().to_string()),
+        bytes: None,
+        digest: None,
         state,
         created_at: Some(Time(now)),
         deleted_at: None,
@@ -750,6 +862,122 @@ ledger:
         assert_eq!(
             upload_filename("u1", Role::Training),
             "tunegate-u1-training.jsonl"
+        );
+        let name = copy_filename("u1", Role::Validation, "sha256:0123456789abcdef");
+        assert_eq!(name, "tunegate-u1-0123456789ab-validation.jsonl");
+        assert_eq!(
+            filename_digest_prefix("u1", "validation", &name).as_deref(),
+            Some("0123456789ab")
+        );
+        assert_eq!(filename_digest_prefix("u1", "training", &name), None);
+        assert_eq!(
+            filename_digest_prefix("u1", "training", "tunegate-u1-training.jsonl"),
+            None
+        );
+        assert_eq!(
+            copy_filename("u1", Role::Training, "md5:zz"),
+            "tunegate-u1-training.jsonl"
+        );
+    }
+
+    #[test]
+    fn adoption_compares_content_where_the_name_carries_it() {
+        use crate::controller::ports::RemoteFile;
+        let facts = DatasetFacts {
+            name: "d".into(),
+            redacted_digest: "sha256:0123456789abcdef".into(),
+            redacted_bytes: 100,
+        };
+        let named = |p: &str, bytes| RemoteFile {
+            bytes,
+            dataset_digest_prefix: Some(p.into()),
+            ..RemoteFile::default()
+        };
+        assert!(adoptable(&named("0123456789ab", 7), &facts));
+        // Same length, other content: not adopted.
+        assert!(!adoptable(&named("ffffffffffff", 100), &facts));
+        assert!(!adoptable(&named("", 100), &facts));
+        // An older name without a digest: by length.
+        let legacy = |bytes| RemoteFile {
+            bytes,
+            ..RemoteFile::default()
+        };
+        assert!(adoptable(&legacy(100), &facts));
+        assert!(!adoptable(&legacy(99), &facts));
+    }
+
+    #[test]
+    fn outputs_and_stored_bytes_are_recorded_once() {
+        use crate::controller::ports::RemoteOutput;
+        let now = Timestamp::from_second(5).unwrap();
+        let mut l = Vec::new();
+        record(
+            &mut l,
+            RemoteKind::File,
+            "s3://b/k",
+            Some(Role::Training),
+            LedgerState::Present,
+            now,
+        );
+        assert!(set_stored(&mut l, "s3://b/k", 10, "sha256:aa"));
+        assert!(!set_stored(&mut l, "s3://b/k", 10, "sha256:aa"));
+        assert_eq!(l[0].digest.as_deref(), Some("sha256:aa"));
+        let outs = [
+            RemoteOutput {
+                kind: RemoteKind::Output,
+                id: "s3://b/p/".into(),
+                role: "output",
+            },
+            RemoteOutput {
+                kind: RemoteKind::Model,
+                id: "ft:m:ckpt-step-1".into(),
+                role: "checkpoint",
+            },
+        ];
+        assert!(record_outputs(&mut l, &outs, now));
+        assert!(!record_outputs(&mut l, &outs, now));
+        assert_eq!(l.len(), 3);
+        // Outputs follow the files; checkpoint models the model.
+        let s = spec("retention: {model: DeleteWithResource}");
+        assert_eq!(
+            cleanup(&s, &l, Phase::Finished),
+            vec![
+                Cleanup::DeleteFile("s3://b/k".into()),
+                Cleanup::DeleteOutput("s3://b/p/".into())
+            ]
+        );
+        assert_eq!(
+            cleanup(&s, &l, Phase::Deleting),
+            vec![
+                Cleanup::DeleteFile("s3://b/k".into()),
+                Cleanup::DeleteOutput("s3://b/p/".into()),
+                Cleanup::DeleteModel("ft:m:ckpt-step-1".into())
+            ]
+        );
+        let keep = spec("retention: {trainingFiles: Retain}");
+        assert_eq!(cleanup(&keep, &l, Phase::Deleting), vec![]);
+    }
+
+    #[test]
+    fn open_uploads_are_cancelled_whatever_the_retention() {
+        let st = status(
+            r#"
+ledger:
+- {kind: Upload, id: upload_1, role: training, state: Present}
+- {kind: Upload, id: upload_0, role: training, state: Succeeded}
+- {kind: File, id: file-1, role: training, state: Present}
+"#,
+        );
+        let keep = spec("retention: {trainingFiles: Retain}");
+        assert_eq!(
+            cleanup(&keep, &st.ledger, Phase::Finished),
+            vec![Cleanup::CancelUpload("upload_1".into())]
+        );
+        assert!(needs_credentials(&keep, &st.ledger));
+        // Orphan leaves everything, open uploads included.
+        assert_eq!(
+            cleanup(&spec("deletionPolicy: Orphan"), &st.ledger, Phase::Deleting),
+            vec![]
         );
     }
 

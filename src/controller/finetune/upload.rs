@@ -208,6 +208,10 @@ pub struct StreamRequest {
     pub spec: tunegate_api::TrainingDatasetSpec,
     pub input: Box<dyn std::io::Read + Send>,
     pub key: Option<Vec<u8>>,
+    /// The copy to store (controller); `None`: a plain file named `filename` (upload worker).
+    pub copy: Option<crate::controller::ports::DatasetCopy>,
+    /// Hears of a multipart upload before its first part (the controller records it).
+    pub on_upload_created: Option<crate::controller::ports::UploadCreated>,
     pub filename: String,
     pub expected_bytes: u64,
     pub expected_digest: String,
@@ -224,6 +228,8 @@ pub async fn stream(
         spec,
         mut input,
         key,
+        copy,
+        on_upload_created,
         filename,
         expected_bytes,
         expected_digest,
@@ -239,13 +245,22 @@ pub async fn stream(
             }
         }
     });
-    let sent = remote.upload_file(
-        filename,
-        "fine-tune".into(),
-        expected_bytes,
-        expires_after_secs,
-        body,
-    );
+    let sent = match &copy {
+        Some(copy) => remote.store_copy(
+            copy,
+            expected_bytes,
+            expires_after_secs,
+            body,
+            on_upload_created,
+        ),
+        None => remote.upload_file(
+            filename,
+            "fine-tune".into(),
+            expected_bytes,
+            expires_after_secs,
+            body,
+        ),
+    };
     let (sent, gate) = futures::join!(sent, writer);
     let gate = gate.unwrap_or(Err(None));
     match (sent, gate) {

@@ -491,6 +491,15 @@ impl BedrockProvider {
         &self.cfg
     }
 
+    /// The same clients (and connection pools, credential cache) for another base model and
+    /// record format: one provider config serves jobs on different base models.
+    pub fn for_model(&self, base_model: &str, format: BedrockFormat) -> Self {
+        let mut p = self.clone();
+        p.cfg.base_model = base_model.to_owned();
+        p.cfg.format = format;
+        p
+    }
+
     /// Names for a resource uid.
     pub fn names(&self, uid: &str) -> Result<JobNames, BedrockError> {
         JobNames::new(&self.cfg.prefix, uid)
@@ -706,6 +715,13 @@ impl BedrockProvider {
 
     /// Aborts every unfinished multipart upload under the resource's key prefix.
     pub async fn abort_unfinished_uploads(&self, names: &JobNames) -> Result<u32, BedrockError> {
+        let ids = self.abort_unfinished(names).await?;
+        Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Like [`Self::abort_unfinished_uploads`], returning `key#uploadId` of each upload aborted
+    /// (for the ledger).
+    pub async fn abort_unfinished(&self, names: &JobNames) -> Result<Vec<String>, BedrockError> {
         let out = self
             .s3
             .list_multipart_uploads()
@@ -714,12 +730,12 @@ impl BedrockProvider {
             .send()
             .await
             .map_err(|e| sdk_error("ListMultipartUploads", e))?;
-        let mut aborted = 0u32;
+        let mut aborted = Vec::new();
         for u in out.uploads() {
             if let (Some(key), Some(id)) = (u.key(), u.upload_id())
                 && self.abort_upload(key, id).await? == Deletion::Deleted
             {
-                aborted = aborted.saturating_add(1);
+                aborted.push(format!("{key}#{id}"));
             }
         }
         Ok(aborted)
@@ -969,6 +985,25 @@ impl BedrockProvider {
         {
             Ok(_) => Ok(Deletion::Deleted),
             Err(e) if e.is_not_found() => Ok(Deletion::NotFound),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The name of a custom model given its name or ARN; `None` when it does not exist.
+    pub async fn custom_model_name(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<String>, BedrockError> {
+        match self
+            .bedrock
+            .get_custom_model()
+            .model_identifier(identifier)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetCustomModel", e))
+        {
+            Ok(out) => Ok(Some(out.model_name().to_owned())),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
