@@ -56,6 +56,8 @@ enum BodyClass {
     Base64,
     /// The bech32 alphabet in upper case (age keys).
     Bech32Upper,
+    /// `[A-Za-z0-9+/=_-]`: standard and URL-safe base64 together.
+    Base64Any,
 }
 
 impl BodyClass {
@@ -72,6 +74,9 @@ impl BodyClass {
             }
             BodyClass::Base64 => c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='),
             BodyClass::Bech32Upper => b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".contains(&c),
+            BodyClass::Base64Any => {
+                c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'_' | b'-')
+            }
         }
     }
 }
@@ -125,9 +130,10 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("GR1348941", prefix(20, 64, BodyClass::UrlSafe, false)),
     // Slack tokens.
     ("xoxb-", prefix(10, 255, BodyClass::AlnumDash, true)),
-    ("xoxa-", prefix(10, 255, BodyClass::AlnumDash, true)),
+    // Legacy workspace tokens may be all digits (`xoxa-2-511111111`).
+    ("xoxa-", prefix(8, 255, BodyClass::AlnumDash, false)),
     ("xoxp-", prefix(10, 255, BodyClass::AlnumDash, true)),
-    ("xoxr-", prefix(10, 255, BodyClass::AlnumDash, true)),
+    ("xoxr-", prefix(8, 255, BodyClass::AlnumDash, false)),
     ("xoxs-", prefix(10, 255, BodyClass::AlnumDash, true)),
     ("xoxe-", prefix(10, 255, BodyClass::AlnumDash, true)),
     ("xoxo-", prefix(10, 255, BodyClass::AlnumDash, true)),
@@ -201,15 +207,16 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("lin_api_", prefix(40, 40, BodyClass::Alnum, false)),
     ("PMAK-", prefix(59, 59, BodyClass::AlnumDash, true)),
     ("pul-", prefix(40, 40, BodyClass::Hex, false)),
-    ("sntrys_eyJ", prefix(50, 512, BodyClass::Base64, false)),
+    ("sntrys_eyJ", prefix(50, 512, BodyClass::Base64Any, false)),
     ("sntryu_", prefix(64, 64, BodyClass::Hex, false)),
     ("sq0atp-", prefix(22, 22, BodyClass::UrlSafe, false)),
     ("sq0csp-", prefix(43, 43, BodyClass::UrlSafe, false)),
-    ("EAAA", prefix(60, 60, BodyClass::Base64, true)),
+    ("EAAA", prefix(22, 60, BodyClass::UrlSafe, true)),
     ("EAAC", prefix(100, 512, BodyClass::Alnum, true)),
     ("EAAG", prefix(100, 512, BodyClass::Alnum, true)),
+    ("EAAM", prefix(100, 512, BodyClass::Alnum, true)),
     ("HRKU-AA", prefix(58, 58, BodyClass::UrlSafe, false)),
-    ("NRAK-", prefix(27, 27, BodyClass::UpperAlnum, false)),
+    ("NRAK-", prefix(27, 27, BodyClass::Alnum, false)),
     ("NRJS-", prefix(19, 19, BodyClass::Hex, false)),
     ("NRII-", prefix(32, 32, BodyClass::UrlSafe, false)),
     ("fio-u-", prefix(64, 64, BodyClass::UrlSafeDot, false)),
@@ -236,7 +243,8 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("LTAI", prefix(20, 24, BodyClass::Alnum, false)),
     ("v1.0-", prefix(171, 171, BodyClass::AlnumDash, false)),
     ("AKCp", prefix(69, 69, BodyClass::Alnum, false)),
-    ("cmVmdGtuOjAxOj", prefix(50, 60, BodyClass::Alnum, false)),
+    // Artifactory reference tokens: base64 of `reftkn:01:...`.
+    ("cmVmd", prefix(55, 70, BodyClass::Alnum, false)),
     ("sha256~", prefix(43, 43, BodyClass::UrlSafe, false)),
     ("pplx-", prefix(48, 48, BodyClass::Alnum, false)),
     ("xai-", prefix(70, 90, BodyClass::Word, false)),
@@ -251,10 +259,58 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("dp.sa.", prefix(43, 43, BodyClass::Alnum, false)),
     ("dp.ct.", prefix(43, 43, BodyClass::Alnum, false)),
     ("p8e-", prefix(32, 32, BodyClass::Alnum, true)),
-    ("FLWSECK_TEST-", prefix(34, 34, BodyClass::AlnumDash, false)),
+    ("FLWSECK_TEST-", prefix(12, 34, BodyClass::AlnumDash, false)),
+    ("FLWPUBK_TEST-", prefix(34, 34, BodyClass::AlnumDash, false)),
+    ("FLWPUBK-", prefix(34, 34, BodyClass::AlnumDash, false)),
     ("FLWSECK-", prefix(34, 34, BodyClass::AlnumDash, false)),
     ("pat-na1-", prefix(36, 36, BodyClass::AlnumDash, false)),
     ("pat-eu1-", prefix(36, 36, BodyClass::AlnumDash, false)),
+    // AWS Bedrock long-lived and short-lived API keys.
+    ("ABSK", prefix(100, 272, BodyClass::Base64, false)),
+    (
+        "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t",
+        prefix(0, 4096, BodyClass::Base64Any, false),
+    ),
+    ("4b1d", prefix(38, 38, BodyClass::Alnum, false)),
+    ("fm1a_", prefix(100, 4096, BodyClass::Base64, false)),
+    ("fm1r_", prefix(100, 4096, BodyClass::Base64, false)),
+    ("fm2_", prefix(100, 4096, BodyClass::Base64, false)),
+    ("_gitlab_session=", prefix(32, 32, BodyClass::Alnum, false)),
+    ("eyJrIjoi", prefix(70, 400, BodyClass::Base64, false)),
+    ("API-", prefix(26, 26, BodyClass::UpperAlnum, true)),
+    ("xkeysib-", prefix(81, 81, BodyClass::AlnumDash, false)),
+    ("sm_aat_", prefix(16, 16, BodyClass::Alnum, false)),
+    ("sm_pat_", prefix(16, 16, BodyClass::Alnum, false)),
+    ("sm_sat_", prefix(16, 16, BodyClass::Alnum, false)),
+    ("sgp_", prefix(40, 64, BodyClass::Word, true)),
+    ("squ_", prefix(40, 40, BodyClass::UrlSafe, false)),
+    ("sqp_", prefix(40, 40, BodyClass::UrlSafe, false)),
+    ("sqa_", prefix(40, 40, BodyClass::UrlSafe, false)),
+    (
+        "access-sandbox-",
+        prefix(36, 36, BodyClass::AlnumDash, false),
+    ),
+    (
+        "access-development-",
+        prefix(36, 36, BodyClass::AlnumDash, false),
+    ),
+    (
+        "access-production-",
+        prefix(36, 36, BodyClass::AlnumDash, false),
+    ),
+    ("AQVN", prefix(35, 38, BodyClass::UrlSafe, false)),
+    ("dnkey-", prefix(79, 79, BodyClass::UrlSafeDot, false)),
+    ("test_pub_", prefix(31, 31, BodyClass::Hex, false)),
+    ("live_pub_", prefix(31, 31, BodyClass::Hex, false)),
+    // Airtable `pat<14>.<64 hex>` and Harness `pat.`/`sat.` tokens.
+    ("pat", Anchor::Custom(pat_token)),
+    ("sat.", Anchor::Custom(pat_token)),
+    // Mapbox `pk.<60>.<22>`, MaxMind `<6>_<29>_mmk`, Mailchimp `<32 hex>-us<dc>`, Authress.
+    ("pk.", Anchor::Custom(mapbox)),
+    ("_mmk", Anchor::Custom(maxmind)),
+    ("-us", Anchor::Custom(mailchimp)),
+    (".acc_", Anchor::Custom(authress)),
+    (".acc-", Anchor::Custom(authress)),
     ("AAAAAAAAAAAAAAAAAAAA", Anchor::Custom(twitter_bearer)),
     ("PuTTY-User-Key-File-", Anchor::Custom(putty)),
     ("ZXlK", Anchor::Custom(b64_jwt)),
@@ -404,8 +460,16 @@ fn jwt(b: &[u8], s: usize) -> Result<(usize, usize), usize> {
         return Err(h);
     }
     let p = b64url_run(b, h + 1);
-    if p - h - 1 < 10 || p >= b.len() || b[p] != b'.' {
+    if p - h - 1 < 10 {
         return Err(h);
+    }
+    if p >= b.len() || b[p] != b'.' {
+        // An unsigned token (`alg: none`): header and a JSON payload, no signature part.
+        return if b[h + 1..].starts_with(b"eyJ") && (p >= b.len() || !is_word(b[p])) {
+            Ok((s, p))
+        } else {
+            Err(h)
+        };
     }
     Ok((s, b64url_run(b, p + 1)))
 }
@@ -670,7 +734,9 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let ok = if (strong || password) && delimited && assign_or_tag(assign, open) {
         v.len() >= 4 && !v.contains(&b' ') || (password && v.len() >= 6)
     } else if (strong || password) && assign {
-        v.len() >= 6 && (classes + other >= 2 || v.len() >= 12) && !is_uuid(v)
+        v.len() >= 6
+            && (classes + other >= 2 || v.len() >= 12)
+            && (!is_uuid(v) || (strong && norm.len() > 6))
             || password && v.len() >= 8 && digit + other >= 1
     } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
@@ -706,11 +772,118 @@ fn sendgrid(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
         return None;
     }
     let p = run(b, e, BodyClass::UrlSafe, 23);
-    if p - e != 22 || b.get(p) != Some(&b'.') {
+    if p - e == 22 && b.get(p) == Some(&b'.') {
+        let q = run(b, p + 1, BodyClass::UrlSafe, 44);
+        if q - p - 1 == 43 && right_ok(b, q) {
+            return Some((s, q));
+        }
+    }
+    // Keys seen with other splits: 66 characters of `[A-Za-z0-9=_.-]` after `SG.`.
+    let q = run(b, e, BodyClass::UrlSafeDot, 67);
+    (q - e == 66 && right_ok(b, q) && mixed(&b[e..q])).then_some((s, q))
+}
+
+/// Airtable personal access tokens `pat<14 alnum>.<64 hex>`; Harness `pat.`/`sat.` +
+/// `<22>.<24>.<20>`.
+fn pat_token(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
         return None;
     }
-    let q = run(b, p + 1, BodyClass::UrlSafe, 44);
-    (q - p - 1 == 43 && right_ok(b, q)).then_some((s, q))
+    if b.get(s + 3) == Some(&b'.') {
+        let e = s + 4;
+        let p = run(b, e, BodyClass::UrlSafe, 23);
+        if p - e != 22 || b.get(p) != Some(&b'.') {
+            return None;
+        }
+        let q = run(b, p + 1, BodyClass::Alnum, 25);
+        if q - p - 1 != 24 || b.get(q) != Some(&b'.') {
+            return None;
+        }
+        let r = run(b, q + 1, BodyClass::Alnum, 21);
+        return (r - q - 1 == 20 && right_ok(b, r)).then_some((s, r));
+    }
+    let p = run(b, e, BodyClass::Alnum, 15);
+    if p - e != 14 || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::Hex, 65);
+    (q - p - 1 == 64 && right_ok(b, q)).then_some((s, q))
+}
+
+/// Mapbox tokens `pk.<60>.<22>` (public tokens that are really `pk.eyJ...` JWT-like ones too).
+fn mapbox(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
+        return None;
+    }
+    let p = run(b, e, BodyClass::UrlSafe, 400);
+    if p - e < 50 || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::UrlSafe, 64);
+    ((20..=64).contains(&(q - p - 1)) && right_ok(b, q) && mixed(&b[e..p])).then_some((s, q))
+}
+
+/// MaxMind license keys `<6 alnum>_<29 alnum>_mmk`.
+fn maxmind(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0 && s - a < 29 && b[a - 1].is_ascii_alphanumeric() {
+        a -= 1;
+    }
+    if s - a != 29 || a < 7 || b[a - 1] != b'_' {
+        return None;
+    }
+    let a2 = a - 1;
+    let mut f = a2;
+    while f > 0 && a2 - f < 6 && b[f - 1].is_ascii_alphanumeric() {
+        f -= 1;
+    }
+    (a2 - f == 6 && left_ok(b, f) && right_ok(b, e)).then_some((f, e))
+}
+
+/// Mailchimp API keys `<32 hex>-us<1-2 digits>`.
+fn mailchimp(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if s < 32 || !b[s - 32..s].iter().all(u8::is_ascii_hexdigit) || !left_ok(b, s - 32) {
+        return None;
+    }
+    let q = run(b, e, BodyClass::Hex, 3);
+    let digits = b[e..q].iter().all(u8::is_ascii_digit);
+    ((1..=2).contains(&(q - e)) && digits && right_ok(b, q) && mixed(&b[s - 32..s]))
+        .then_some((s - 32, q))
+}
+
+/// Authress keys `(sc|ext|scauth|authress)_<5-30>.<4-6>.acc[_-]<10-32>.<30-120>`.
+fn authress(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0 && s - a < 7 && b[a - 1].is_ascii_alphanumeric() {
+        a -= 1;
+    }
+    if !(4..=6).contains(&(s - a)) || a < 8 || b[a - 1] != b'.' {
+        return None;
+    }
+    let mut f = a - 1;
+    while f > 0 && a - 1 - f < 31 && b[f - 1].is_ascii_alphanumeric() {
+        f -= 1;
+    }
+    if !(5..=30).contains(&(a - 1 - f)) || f == 0 || b[f - 1] != b'_' {
+        return None;
+    }
+    let pre_end = f - 1;
+    let ok_prefix = [&b"sc"[..], b"ext", b"scauth", b"authress"]
+        .iter()
+        .any(|p| b[..pre_end].ends_with(p) && left_ok(b, pre_end - p.len()));
+    if !ok_prefix {
+        return None;
+    }
+    let start = [&b"scauth"[..], b"authress", b"ext", b"sc"]
+        .iter()
+        .find(|p| b[..pre_end].ends_with(p))
+        .map(|p| pre_end - p.len())?;
+    let p = run(b, e, BodyClass::AlnumDash, 33);
+    if !(10..=32).contains(&(p - e)) || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::Base64Any, 121);
+    ((30..=120).contains(&(q - p - 1))).then_some((start, q))
 }
 
 /// Terraform Cloud `<14 alnum>.atlasv1.<60-70 url-safe>`.
