@@ -540,6 +540,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("UK_NINO", "send it to 123456 a day"),
     ("PHONE_NUMBER", "SSN-like 078-05-0000 stays"),
     ("US_ITIN", "999 999 999"),
+    ("PHONE_NUMBER", "call me, ref 1749884185 and ref 5321234567"),
     ("DRIVER_LICENSE", "under the MIT license, version 2"),
     ("CREDIT_CARD", "ref 4111 1111 1111 1111 1111"),
     ("PERSON", "Will Brown be there in May? Grace period ends."),

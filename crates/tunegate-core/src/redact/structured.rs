@@ -678,8 +678,12 @@ fn classify(
             return Some(ENT_PHONE);
         }
         // Unseparated numbers only with a phone word nearby.
+        // Ten digits with a phone word: NANP, or other national numbers not starting with 1
+        // (Unix timestamps do) and not named as references.
+        let ten = total == 10
+            && (nanp(0) || (d[0] >= b'2' && !context_before(b, start, NOT_PII_CONTEXT)));
         if ng == 1
-            && (total == 10 || (total == 11 && d[0] == b'1' && nanp(1)))
+            && (ten || (total == 11 && d[0] == b'1' && nanp(1)))
             && context_before(b, start, PHONE_CONTEXT)
         {
             return Some(ENT_PHONE);
