@@ -415,6 +415,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "git clone https://deploy:Tr0ub4dor@git.example.net/x",
         "Tr0ub4dor",
     ),
+    (
+        "SECRET",
+        "<deployToken>\n    k7Qm2xR9vT4wZ8pL\n</deployToken>",
+        "k7Qm2xR9vT4wZ8pL",
+    ),
     // Issue 13 follow-up: PII variants.
     (
         "CREDIT_CARD",
@@ -533,6 +538,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "12345678901234567890123456789012-us1 test_pub_abc",
     ),
     ("SECRET", "access-sandbox- and live_pub_"),
+    ("SECRET", "<apiToken>\n    ${API_TOKEN}\n</apiToken>"),
     (
         "SECRET",
         "request_id = 550e8400-e29b-41d4-a716-446655440000",

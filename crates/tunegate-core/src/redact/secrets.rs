@@ -407,6 +407,19 @@ impl SecretScanner {
                     .and_then(|(kw, pw)| keyword_value(b, m.start() + kw.len(), *pw))
             });
             if let Some((s, e)) = found {
+                // Shaped tokens whose body is a documented placeholder (`ghp_xxxx...`,
+                // `AKIAIOSFODNN7EXAMPLE`, `hvs.XXXX`) stay; keyword values have their own rule.
+                let shaped = !matches!(
+                    self.kinds[m.pattern().as_usize()],
+                    Anchor::Keyword { .. } | Anchor::Pem | Anchor::UrlCreds
+                );
+                // The body after the anchor literal (a literal such as Twitter's run of `A`s is
+                // not filler).
+                let body = &b[m.end().clamp(s, e)..e];
+                if shaped && placeholder_token(body) {
+                    skip_to = e;
+                    continue;
+                }
                 out.push(Finding::new(s, e, ENT_SECRET));
                 skip_to = e;
             }
@@ -626,6 +639,9 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let mut norm = Vec::new();
     normalise_name(&b[id_start..p], &mut norm);
     let strong = is_secret_name(&norm);
+    if !strong && names_no_secret(&norm) {
+        return None;
+    }
     // Separator: quotes, whitespace, assignment operators (`=`, `:`, `:=`, `.=`, `?=`, `||=`,
     // `=>`), a closing `>` of an XML tag, or `", "` between call arguments.
     let sep = |mut p: usize| -> (usize, bool, bool, u8) {
@@ -696,6 +712,12 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
             break;
         }
     }
+    // XML element content on its own lines: `<apiToken>\n    value\n</apiToken>`.
+    if open == b'>' {
+        while p < n && p - q < 64 && matches!(b[p], b'\n' | b'\r' | b' ' | b'\t') {
+            p += 1;
+        }
+    }
     let s = p;
     let close = match open {
         b'>' => b'<',
@@ -715,7 +737,13 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         }
         p += 1;
     }
-    let delimited = close != 0 && b.get(p) == Some(&close);
+    let mut after = p;
+    if close == b'<' {
+        while after < n && after - p < 64 && b[after].is_ascii_whitespace() {
+            after += 1;
+        }
+    }
+    let delimited = close != 0 && b.get(after) == Some(&close);
     if !delimited {
         // A sentence-ending dot is not part of the value.
         while p > s && matches!(b[p - 1], b'.' | b'-') {
@@ -1111,6 +1139,46 @@ fn mixed(v: &[u8]) -> bool {
     l + u + d >= 2
 }
 
+/// A token whose body is filler: a run of 6 identical letters (10 of any character), a run of
+/// 4 `x`/`X`/`*`/`#`,
+/// or a documentation word (EXAMPLE, PLACEHOLDER, REDACTED). Random tokens almost never hold
+/// any of these.
+fn placeholder_token(t: &[u8]) -> bool {
+    let mut run = 1;
+    let mut xrun = 0;
+    for (k, &c) in t.iter().enumerate() {
+        run = if k > 0 && t[k - 1] == c { run + 1 } else { 1 };
+        xrun = if matches!(c, b'x' | b'X' | b'*' | b'#') {
+            xrun + 1
+        } else {
+            0
+        };
+        // Numeric ids inside tokens (Slack team ids) may repeat a digit a few times.
+        if (run >= 6 && c.is_ascii_alphabetic()) || run >= 10 || xrun >= 4 {
+            return true;
+        }
+    }
+    // Long words only: short ones (`here`, `your`) turn up by chance in long base64 tokens.
+    const WORDS: &[&[u8]] = &[b"example", b"placeholder", b"redacted"];
+    t.windows(7).any(|w| {
+        WORDS.iter().any(|word| {
+            w.eq_ignore_ascii_case(&word[..7])
+                && t.windows(word.len()).any(|x| x.eq_ignore_ascii_case(word))
+        })
+    })
+}
+
+/// Identifiers that hold a key word but name something public or structural
+/// (`public_key`, `primaryKey`, `key_vault_name`, `issuerKeyHash`, `keyStr`).
+fn names_no_secret(norm: &[u8]) -> bool {
+    const STARTS: &[&[u8]] = &[b"public", b"primary", b"foreign", b"pub"];
+    const ENDS: &[&[u8]] = &[
+        b"name", b"id", b"ids", b"hash", b"event", b"chars", b"str", b"url", b"path", b"file",
+        b"length", b"len", b"size", b"type", b"count", b"format", b"field", b"secrets",
+    ];
+    STARTS.iter().any(|p| norm.starts_with(p)) || ENDS.iter().any(|e| norm.ends_with(e))
+}
+
 /// References, expressions and documented placeholders: never secrets by themselves.
 pub(crate) fn is_reference(v: &[u8]) -> bool {
     if v.is_empty() {
@@ -1276,7 +1344,9 @@ mod tests {
     fn provider_keys() {
         let openai = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z";
         assert_eq!(found(&format!("key {openai} here")), vec![openai]);
-        assert_eq!(found("AKIAIOSFODNN7EXAMPLE,"), vec!["AKIAIOSFODNN7EXAMPLE"]);
+        assert_eq!(found("AKIAZ7Q3N4P5R6S7T8U9,"), vec!["AKIAZ7Q3N4P5R6S7T8U9"]);
+        // The documented example key and filler bodies are placeholders.
+        assert!(found("AKIAIOSFODNN7EXAMPLE, ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx").is_empty());
         let gh = "ghp_aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0dF3gH6";
         assert_eq!(found(gh), vec![gh]);
         let slack = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx";
