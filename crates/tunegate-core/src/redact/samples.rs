@@ -541,6 +541,18 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", "<apiToken>\n    ${API_TOKEN}\n</apiToken>"),
     (
         "SECRET",
+        "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx glpat-XXXXXXXXXXXXXXXXXXXX hvs.XXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    ),
+    ("SECRET", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"),
+    (
+        "SECRET",
+        "sntryu_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ),
+    ("SECRET", "public_key = \"Zq9Lm2Xv8Rt4Wp7Nc1Kd5Hs3\""),
+    ("SECRET", "key_vault_name: kv-prod-7h3x9q2m4w8z"),
+    ("SECRET", "issuerKeyHash=Q7w9E2r4T6y8U1i3O5p7"),
+    (
+        "SECRET",
         "request_id = 550e8400-e29b-41d4-a716-446655440000",
     ),
     ("UK_NINO", "send it to 123456 a day"),
