@@ -479,6 +479,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PASSPORT", "mi pasaporte es abc123456", "abc123456"),
     ("PERSON", "my name is Olivia Martinez", "Olivia Martinez"),
     ("PERSON", "Best regards, Daniel Kowalski", "Daniel Kowalski"),
+    ("PERSON", "Hola, soy Lucía Fernández", "Lucía Fernández"),
+    (
+        "PERSON",
+        "can you transfer me to Radmila Hendriks?",
+        "Radmila Hendriks",
+    ),
     (
         "POSTAL_ADDRESS",
         "ship it to 742 Evergreen Terrace, Springfield",
@@ -562,6 +568,14 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("DRIVER_LICENSE", "under the MIT license, version 2"),
     ("CREDIT_CARD", "ref 4111 1111 1111 1111 1111"),
     ("PERSON", "Will Brown be there in May? Grace period ends."),
+    (
+        "PERSON",
+        "Mi Número de cliente cambió; Mein Konto ist gesperrt",
+    ),
+    (
+        "PERSON",
+        "please transfer me to Customer Service or Billing",
+    ),
     ("POSTAL_ADDRESS", "read the Wall Street Journal, chapter 3"),
 ];
 
