@@ -420,6 +420,36 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "<deployToken>\n    k7Qm2xR9vT4wZ8pL\n</deployToken>",
         "k7Qm2xR9vT4wZ8pL",
     ),
+    (
+        "SECRET",
+        "SERVICE_ACCESSKEY: 9fQ2mX7pL4vR8tZ1wK6nB3cH5jD0sA",
+        "9fQ2mX7pL4vR8tZ1wK6nB3cH5jD0sA",
+    ),
+    (
+        "SECRET",
+        "curl --user  'ops:Zk4r9Qm2Lp7x' https://api.example.net",
+        "Zk4r9Qm2Lp7x",
+    ),
+    (
+        "SECRET",
+        "curl -u \":Vb8n3Mq5Rz1w\" http://localhost:9200",
+        "Vb8n3Mq5Rz1w",
+    ),
+    (
+        "SECRET",
+        "curl --user ops:'Hq3w8Ez5Tc1v' -X PATCH",
+        "Hq3w8Ez5Tc1v",
+    ),
+    (
+        "SECRET",
+        "-H \"Authorization: Api-Token 7d0c5a9e2b4f6183a5c7e9d1b3f5a7c9e1d3b5f7\"",
+        "7d0c5a9e2b4f6183a5c7e9d1b3f5a7c9e1d3b5f7",
+    ),
+    (
+        "SECRET",
+        "-H \"apikey: 0d2e4f6a-1b3c-4d5e-8f90-a1b2c3d4e5f6\"",
+        "0d2e4f6a-1b3c-4d5e-8f90-a1b2c3d4e5f6",
+    ),
     // Issue 13 follow-up: PII variants.
     (
         "CREDIT_CARD",

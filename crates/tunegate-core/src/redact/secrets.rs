@@ -239,7 +239,7 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("EZAK", prefix(54, 54, BodyClass::Alnum, false)),
     ("EZTK", prefix(54, 54, BodyClass::Alnum, false)),
     ("fo1_", prefix(43, 43, BodyClass::UrlSafe, false)),
-    ("FlyV1 fm", prefix(60, 4096, BodyClass::Base64, false)),
+    ("FlyV1 fm", prefix(60, 4096, BodyClass::Base64Any, false)),
     ("LTAI", prefix(20, 24, BodyClass::Alnum, false)),
     ("v1.0-", prefix(171, 171, BodyClass::AlnumDash, false)),
     ("AKCp", prefix(69, 69, BodyClass::Alnum, false)),
@@ -340,7 +340,14 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("auth", Anchor::Keyword { password: false }),
 ];
 
-const KEYWORD_FALLBACK: &[(&str, bool)] = &[("key", false), ("secret", false)];
+const KEYWORD_FALLBACK: &[(&str, bool)] = &[
+    ("key", false),
+    ("secret", false),
+    ("token", false),
+    ("password", true),
+    ("passwd", true),
+    ("auth", false),
+];
 
 pub(crate) struct SecretScanner {
     ac: AhoCorasick,
@@ -397,14 +404,22 @@ impl SecretScanner {
                 Anchor::Custom(check) => check(b, m.start(), m.end()),
                 Anchor::Webhook => webhook(b, m.start(), m.end()),
             };
-            // A failed prefix that begins with a keyword (`key-`, `secret_`) still gets the
-            // keyword rule.
+            // A failed literal that begins with a keyword (`key-`, `secret_`) or overlaps one
+            // (`SK` in `ACCESSKEY`, which hides the `KEY` match) still gets the keyword rule.
             let found = found.or_else(|| {
-                let lit = &b[m.start()..m.end()];
-                KEYWORD_FALLBACK
-                    .iter()
-                    .find(|(kw, _)| lit.len() > kw.len() && lit.starts_with(kw.as_bytes()))
-                    .and_then(|(kw, pw)| keyword_value(b, m.start() + kw.len(), *pw))
+                if matches!(self.kinds[m.pattern().as_usize()], Anchor::Keyword { .. }) {
+                    return None;
+                }
+                (m.start()..m.end()).find_map(|p| {
+                    KEYWORD_FALLBACK.iter().find_map(|(kw, pw)| {
+                        let k = kw.len();
+                        let here =
+                            b.len() >= p + k && b[p..p + k].eq_ignore_ascii_case(kw.as_bytes());
+                        (here && (p > m.start() || m.end() - m.start() > k))
+                            .then(|| keyword_value(b, p + k, *pw))
+                            .flatten()
+                    })
+                })
             });
             if let Some((s, e)) = found {
                 // Shaped tokens whose body is a documented placeholder (`ghp_xxxx...`,
@@ -706,7 +721,19 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         }
     }
     // An auth scheme in front of the value (`Authorization: Bearer ...`).
-    for scheme in [&b"Bearer "[..], b"bearer ", b"Token ", b"token ", b"Bot "] {
+    for scheme in [
+        &b"Bearer "[..],
+        b"bearer ",
+        b"Token ",
+        b"token ",
+        b"Bot ",
+        b"Api-Token ",
+        b"Api-Key ",
+        b"ApiKey ",
+        b"Key ",
+        b"SSWS ",
+        b"GenieKey ",
+    ] {
         if b[p..].starts_with(scheme) {
             p += scheme.len();
             break;
@@ -764,7 +791,7 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     } else if (strong || password) && assign {
         v.len() >= 6
             && (classes + other >= 2 || v.len() >= 12)
-            && (!is_uuid(v) || (strong && norm.len() > 6))
+            && (!is_uuid(v) || (strong && !matches!(&norm[..], b"token" | b"secret" | b"auth")))
             || password && v.len() >= 8 && digit + other >= 1
     } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
@@ -1070,19 +1097,32 @@ fn curl_user(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
         return None;
     }
     let mut p = e;
+    while p < b.len() && p - e < 8 && b[p] == b' ' {
+        p += 1;
+    }
     let quote = matches!(b.get(p), Some(b'"' | b'\''));
     if quote {
         p += 1;
     }
     let stop = |c: u8| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'');
     let us = p;
-    while p < b.len() && !stop(b[p]) && b[p] != b':' {
+    while p < b.len() && p - us < 256 && !stop(b[p]) && b[p] != b':' {
         p += 1;
     }
-    if p == us || b.get(p) != Some(&b':') {
+    // `"user":"password"`: the user's closing quote comes before the colon.
+    if quote && p < b.len() && matches!(b[p], b'"' | b'\'') {
+        p += 1;
+    }
+    // An empty user is allowed only inside quotes (`-u ":password"`).
+    if (p == us && !quote) || b.get(p) != Some(&b':') {
         return None;
     }
-    let ps = p + 1;
+    let mut ps = p + 1;
+    // `user:'password'`: the password quoted on its own.
+    let pw_quote = b.get(ps).copied().filter(|c| matches!(c, b'"' | b'\''));
+    if pw_quote.is_some() {
+        ps += 1;
+    }
     let mut q = ps;
     while q < b.len() && !stop(b[q]) && q - ps < 256 {
         q += 1;
