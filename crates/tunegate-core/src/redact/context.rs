@@ -14,6 +14,13 @@ const CUES: &[(&str, u16)] = &[
     ("reisepass", ENT_PASSPORT),
     ("passaporto", ENT_PASSPORT),
     ("paspoort", ENT_PASSPORT),
+    ("travel document", ENT_PASSPORT),
+    ("pass-nr", ENT_PASSPORT),
+    ("pass-nr.", ENT_PASSPORT),
+    ("passnummer", ENT_PASSPORT),
+    ("license", ENT_DRIVER_LICENSE),
+    ("licence", ENT_DRIVER_LICENSE),
+    ("patente di guida", ENT_DRIVER_LICENSE),
     ("driver's license", ENT_DRIVER_LICENSE),
     ("driver's licence", ENT_DRIVER_LICENSE),
     ("drivers license", ENT_DRIVER_LICENSE),
@@ -130,8 +137,24 @@ impl ContextScanner {
                 ENT_DATE_OF_BIRTH => date_at(b, p),
                 _ => id_at(b, p, ent == ENT_PASSPORT),
             };
-            if let Some(e) = found {
+            if let Some(mut e) = found {
                 out.push(Finding::new(p, e, ent));
+                // A list after one cue: `passports: AB1234567 and XY9876543`.
+                for _ in 0..3 {
+                    let q = list_next(b, e);
+                    match (q != e).then(|| id_at(b, q, ent == ENT_PASSPORT)).flatten() {
+                        Some(e2) => {
+                            out.push(Finding::new(q, e2, ent));
+                            e = e2;
+                        }
+                        None => break,
+                    }
+                }
+            } else if ent != ENT_DATE_OF_BIRTH
+                && let Some((s0, e0)) = id_before(b, m.start(), ent == ENT_PASSPORT)
+            {
+                // The value before its cue: `AAA123456 es mi número de pasaporte`.
+                out.push(Finding::new(s0, e0, ent));
             }
         }
     }
@@ -162,6 +185,9 @@ fn skip_fillers(b: &[u8], mut p: usize) -> usize {
         b"my",
         b"es",
         b"ist",
+        b"mi",
+        b"de",
+        "número".as_bytes(),
     ];
     // Possessive or plural tail of the cue word (passport's, licenses).
     while p < b.len() && (b[p] == b'\'' || b[p] == b's') && p < b.len() {
@@ -189,6 +215,57 @@ fn skip_fillers(b: &[u8], mut p: usize) -> usize {
     p
 }
 
+/// After a value, the start of the next one in a list (`, `, ` and `, ` y `, ` & `), or `e`.
+fn list_next(b: &[u8], e: usize) -> usize {
+    for sep in [
+        &b", "[..],
+        b" and ",
+        b" y ",
+        b" & ",
+        b" et ",
+        b" und ",
+        b", and ",
+    ] {
+        if b[e..].starts_with(sep) {
+            return e + sep.len();
+        }
+    }
+    e
+}
+
+/// The identifier right before a cue, across a few filler words (`es mi número de`, `is my`).
+fn id_before(b: &[u8], cue: usize, passport: bool) -> Option<(usize, usize)> {
+    const BACK_FILLERS: &[&[u8]] = &[
+        b"es", b"mi", b"my", b"is", b"de", b"the", b"su", b"your", b"ist", b"mein", b"meine",
+        b"number", b"no", b"nr", b"numero",
+    ];
+    let mut p = cue;
+    for _ in 0..5 {
+        while p > 0 && matches!(b[p - 1], b' ' | b':' | b',') {
+            p -= 1;
+        }
+        let mut w = p;
+        while w > 0 && (b[w - 1].is_ascii_alphanumeric() || b[w - 1] >= 0x80) && p - w < 24 {
+            w -= 1;
+        }
+        if w == p {
+            return None;
+        }
+        let word = &b[w..p];
+        let filler = BACK_FILLERS.iter().any(|f| f.eq_ignore_ascii_case(word))
+            || word.eq_ignore_ascii_case("número".as_bytes());
+        if filler {
+            p = w;
+            continue;
+        }
+        if w > 0 && is_word(b[w - 1]) {
+            return None;
+        }
+        return id_at(b, w, passport).filter(|&e| e == p).map(|e| (w, e));
+    }
+    None
+}
+
 /// Passport (6-9) or licence (5-16) number: letters and digits with at least one digit, and
 /// hyphens in licences.
 fn id_at(b: &[u8], s: usize, passport: bool) -> Option<usize> {
@@ -205,7 +282,8 @@ fn id_at(b: &[u8], s: usize, passport: bool) -> Option<usize> {
     }
     let v = &b[s..e];
     let digits = v.iter().filter(|c| c.is_ascii_digit()).count();
-    let lower = v.iter().any(u8::is_ascii_lowercase);
+    // Lower case only with many digits (`aaa123456`): words with a digit or two stay.
+    let lower = v.iter().any(u8::is_ascii_lowercase) && digits < 4;
     let ok =
         (min..=max).contains(&v.len()) && digits >= 2 && !lower && (e >= b.len() || !is_word(b[e]));
     ok.then_some(e)

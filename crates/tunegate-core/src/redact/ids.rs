@@ -39,6 +39,32 @@ pub(crate) fn nino_ok(t: &[u8]) -> bool {
     )
 }
 
+/// UK (DVLA) driving licence number: five surname characters (padded with 9), the birth date
+/// as decade digit, month (+50 for women), day and year digit, two initials (padded with 9), an
+/// arbitrary digit and two check characters.
+pub(crate) fn uk_driving_licence_ok(t: &[u8]) -> bool {
+    if t.len() != 16 {
+        return false;
+    }
+    let surname = &t[..5];
+    if !surname.iter().all(|c| c.is_ascii_uppercase() || *c == b'9')
+        || !surname[0].is_ascii_uppercase()
+        // Padding only at the end of the surname.
+        || surname.windows(2).any(|w| w[0] == b'9' && w[1] != b'9')
+        || !all_digits(&t[5..11])
+        || !t[11..13].iter().all(|c| c.is_ascii_uppercase() || *c == b'9')
+        || !t[11].is_ascii_uppercase()
+        || !t[13].is_ascii_digit()
+        || !t[14..16].iter().all(u8::is_ascii_alphanumeric)
+    {
+        return false;
+    }
+    let month = dv(t[6]) * 10 + dv(t[7]);
+    let day = dv(t[8]) * 10 + dv(t[9]);
+    let month = if month > 50 { month - 50 } else { month };
+    (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
 /// NHS number: mod-11 over weights 10..2.
 pub(crate) fn nhs_ok(d: &[u8]) -> bool {
     if d.len() != 10 || !all_digits(d) || all_same(d) {
@@ -69,6 +95,14 @@ pub(crate) fn steuer_id_ok(d: &[u8]) -> bool {
     }
     let repeated = counts.iter().filter(|&&c| c >= 2).count();
     if repeated != 1 || counts.iter().any(|&c| c > 3) {
+        return false;
+    }
+    steuer_check_digit_ok(d)
+}
+
+/// The ISO 7064 MOD 11,10 check digit of a Steuer-ID, without the digit-repetition rule.
+pub(crate) fn steuer_check_digit_ok(d: &[u8]) -> bool {
+    if d.len() != 11 || !all_digits(d) || d[0] == b'0' {
         return false;
     }
     let mut product = 10u32;

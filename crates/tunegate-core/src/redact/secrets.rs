@@ -56,6 +56,8 @@ enum BodyClass {
     Base64,
     /// The bech32 alphabet in upper case (age keys).
     Bech32Upper,
+    /// `[A-Za-z0-9+/=_-]`: standard and URL-safe base64 together.
+    Base64Any,
 }
 
 impl BodyClass {
@@ -72,6 +74,9 @@ impl BodyClass {
             }
             BodyClass::Base64 => c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='),
             BodyClass::Bech32Upper => b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".contains(&c),
+            BodyClass::Base64Any => {
+                c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'_' | b'-')
+            }
         }
     }
 }
@@ -125,9 +130,10 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("GR1348941", prefix(20, 64, BodyClass::UrlSafe, false)),
     // Slack tokens.
     ("xoxb-", prefix(10, 255, BodyClass::AlnumDash, true)),
-    ("xoxa-", prefix(10, 255, BodyClass::AlnumDash, true)),
+    // Legacy workspace tokens may be all digits (`xoxa-2-511111111`).
+    ("xoxa-", prefix(8, 255, BodyClass::AlnumDash, false)),
     ("xoxp-", prefix(10, 255, BodyClass::AlnumDash, true)),
-    ("xoxr-", prefix(10, 255, BodyClass::AlnumDash, true)),
+    ("xoxr-", prefix(8, 255, BodyClass::AlnumDash, false)),
     ("xoxs-", prefix(10, 255, BodyClass::AlnumDash, true)),
     ("xoxe-", prefix(10, 255, BodyClass::AlnumDash, true)),
     ("xoxo-", prefix(10, 255, BodyClass::AlnumDash, true)),
@@ -201,15 +207,16 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("lin_api_", prefix(40, 40, BodyClass::Alnum, false)),
     ("PMAK-", prefix(59, 59, BodyClass::AlnumDash, true)),
     ("pul-", prefix(40, 40, BodyClass::Hex, false)),
-    ("sntrys_eyJ", prefix(50, 512, BodyClass::Base64, false)),
+    ("sntrys_eyJ", prefix(50, 512, BodyClass::Base64Any, false)),
     ("sntryu_", prefix(64, 64, BodyClass::Hex, false)),
     ("sq0atp-", prefix(22, 22, BodyClass::UrlSafe, false)),
     ("sq0csp-", prefix(43, 43, BodyClass::UrlSafe, false)),
-    ("EAAA", prefix(60, 60, BodyClass::Base64, true)),
+    ("EAAA", prefix(22, 60, BodyClass::UrlSafe, true)),
     ("EAAC", prefix(100, 512, BodyClass::Alnum, true)),
     ("EAAG", prefix(100, 512, BodyClass::Alnum, true)),
+    ("EAAM", prefix(100, 512, BodyClass::Alnum, true)),
     ("HRKU-AA", prefix(58, 58, BodyClass::UrlSafe, false)),
-    ("NRAK-", prefix(27, 27, BodyClass::UpperAlnum, false)),
+    ("NRAK-", prefix(27, 27, BodyClass::Alnum, false)),
     ("NRJS-", prefix(19, 19, BodyClass::Hex, false)),
     ("NRII-", prefix(32, 32, BodyClass::UrlSafe, false)),
     ("fio-u-", prefix(64, 64, BodyClass::UrlSafeDot, false)),
@@ -232,11 +239,12 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("EZAK", prefix(54, 54, BodyClass::Alnum, false)),
     ("EZTK", prefix(54, 54, BodyClass::Alnum, false)),
     ("fo1_", prefix(43, 43, BodyClass::UrlSafe, false)),
-    ("FlyV1 fm", prefix(60, 4096, BodyClass::Base64, false)),
+    ("FlyV1 fm", prefix(60, 4096, BodyClass::Base64Any, false)),
     ("LTAI", prefix(20, 24, BodyClass::Alnum, false)),
     ("v1.0-", prefix(171, 171, BodyClass::AlnumDash, false)),
     ("AKCp", prefix(69, 69, BodyClass::Alnum, false)),
-    ("cmVmdGtuOjAxOj", prefix(50, 60, BodyClass::Alnum, false)),
+    // Artifactory reference tokens: base64 of `reftkn:01:...`.
+    ("cmVmd", prefix(55, 70, BodyClass::Alnum, false)),
     ("sha256~", prefix(43, 43, BodyClass::UrlSafe, false)),
     ("pplx-", prefix(48, 48, BodyClass::Alnum, false)),
     ("xai-", prefix(70, 90, BodyClass::Word, false)),
@@ -251,10 +259,58 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("dp.sa.", prefix(43, 43, BodyClass::Alnum, false)),
     ("dp.ct.", prefix(43, 43, BodyClass::Alnum, false)),
     ("p8e-", prefix(32, 32, BodyClass::Alnum, true)),
-    ("FLWSECK_TEST-", prefix(34, 34, BodyClass::AlnumDash, false)),
+    ("FLWSECK_TEST-", prefix(12, 34, BodyClass::AlnumDash, false)),
+    ("FLWPUBK_TEST-", prefix(34, 34, BodyClass::AlnumDash, false)),
+    ("FLWPUBK-", prefix(34, 34, BodyClass::AlnumDash, false)),
     ("FLWSECK-", prefix(34, 34, BodyClass::AlnumDash, false)),
     ("pat-na1-", prefix(36, 36, BodyClass::AlnumDash, false)),
     ("pat-eu1-", prefix(36, 36, BodyClass::AlnumDash, false)),
+    // AWS Bedrock long-lived and short-lived API keys.
+    ("ABSK", prefix(100, 272, BodyClass::Base64, false)),
+    (
+        "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t",
+        prefix(0, 4096, BodyClass::Base64Any, false),
+    ),
+    ("4b1d", prefix(38, 38, BodyClass::Alnum, false)),
+    ("fm1a_", prefix(100, 4096, BodyClass::Base64, false)),
+    ("fm1r_", prefix(100, 4096, BodyClass::Base64, false)),
+    ("fm2_", prefix(100, 4096, BodyClass::Base64, false)),
+    ("_gitlab_session=", prefix(32, 32, BodyClass::Alnum, false)),
+    ("eyJrIjoi", prefix(70, 400, BodyClass::Base64, false)),
+    ("API-", prefix(26, 26, BodyClass::UpperAlnum, true)),
+    ("xkeysib-", prefix(81, 81, BodyClass::AlnumDash, false)),
+    ("sm_aat_", prefix(16, 16, BodyClass::Alnum, false)),
+    ("sm_pat_", prefix(16, 16, BodyClass::Alnum, false)),
+    ("sm_sat_", prefix(16, 16, BodyClass::Alnum, false)),
+    ("sgp_", prefix(40, 64, BodyClass::Word, true)),
+    ("squ_", prefix(40, 40, BodyClass::UrlSafe, false)),
+    ("sqp_", prefix(40, 40, BodyClass::UrlSafe, false)),
+    ("sqa_", prefix(40, 40, BodyClass::UrlSafe, false)),
+    (
+        "access-sandbox-",
+        prefix(36, 36, BodyClass::AlnumDash, false),
+    ),
+    (
+        "access-development-",
+        prefix(36, 36, BodyClass::AlnumDash, false),
+    ),
+    (
+        "access-production-",
+        prefix(36, 36, BodyClass::AlnumDash, false),
+    ),
+    ("AQVN", prefix(35, 38, BodyClass::UrlSafe, false)),
+    ("dnkey-", prefix(79, 79, BodyClass::UrlSafeDot, false)),
+    ("test_pub_", prefix(31, 31, BodyClass::Hex, false)),
+    ("live_pub_", prefix(31, 31, BodyClass::Hex, false)),
+    // Airtable `pat<14>.<64 hex>` and Harness `pat.`/`sat.` tokens.
+    ("pat", Anchor::Custom(pat_token)),
+    ("sat.", Anchor::Custom(pat_token)),
+    // Mapbox `pk.<60>.<22>`, MaxMind `<6>_<29>_mmk`, Mailchimp `<32 hex>-us<dc>`, Authress.
+    ("pk.", Anchor::Custom(mapbox)),
+    ("_mmk", Anchor::Custom(maxmind)),
+    ("-us", Anchor::Custom(mailchimp)),
+    (".acc_", Anchor::Custom(authress)),
+    (".acc-", Anchor::Custom(authress)),
     ("AAAAAAAAAAAAAAAAAAAA", Anchor::Custom(twitter_bearer)),
     ("PuTTY-User-Key-File-", Anchor::Custom(putty)),
     ("ZXlK", Anchor::Custom(b64_jwt)),
@@ -284,7 +340,14 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("auth", Anchor::Keyword { password: false }),
 ];
 
-const KEYWORD_FALLBACK: &[(&str, bool)] = &[("key", false), ("secret", false)];
+const KEYWORD_FALLBACK: &[(&str, bool)] = &[
+    ("key", false),
+    ("secret", false),
+    ("token", false),
+    ("password", true),
+    ("passwd", true),
+    ("auth", false),
+];
 
 pub(crate) struct SecretScanner {
     ac: AhoCorasick,
@@ -341,16 +404,37 @@ impl SecretScanner {
                 Anchor::Custom(check) => check(b, m.start(), m.end()),
                 Anchor::Webhook => webhook(b, m.start(), m.end()),
             };
-            // A failed prefix that begins with a keyword (`key-`, `secret_`) still gets the
-            // keyword rule.
+            // A failed literal that begins with a keyword (`key-`, `secret_`) or overlaps one
+            // (`SK` in `ACCESSKEY`, which hides the `KEY` match) still gets the keyword rule.
             let found = found.or_else(|| {
-                let lit = &b[m.start()..m.end()];
-                KEYWORD_FALLBACK
-                    .iter()
-                    .find(|(kw, _)| lit.len() > kw.len() && lit.starts_with(kw.as_bytes()))
-                    .and_then(|(kw, pw)| keyword_value(b, m.start() + kw.len(), *pw))
+                if matches!(self.kinds[m.pattern().as_usize()], Anchor::Keyword { .. }) {
+                    return None;
+                }
+                (m.start()..m.end()).find_map(|p| {
+                    KEYWORD_FALLBACK.iter().find_map(|(kw, pw)| {
+                        let k = kw.len();
+                        let here =
+                            b.len() >= p + k && b[p..p + k].eq_ignore_ascii_case(kw.as_bytes());
+                        (here && (p > m.start() || m.end() - m.start() > k))
+                            .then(|| keyword_value(b, p + k, *pw))
+                            .flatten()
+                    })
+                })
             });
             if let Some((s, e)) = found {
+                // Shaped tokens whose body is a documented placeholder (`ghp_xxxx...`,
+                // `AKIAIOSFODNN7EXAMPLE`, `hvs.XXXX`) stay; keyword values have their own rule.
+                let shaped = !matches!(
+                    self.kinds[m.pattern().as_usize()],
+                    Anchor::Keyword { .. } | Anchor::Pem | Anchor::UrlCreds
+                );
+                // The body after the anchor literal (a literal such as Twitter's run of `A`s is
+                // not filler).
+                let body = &b[m.end().clamp(s, e)..e];
+                if shaped && placeholder_token(body) {
+                    skip_to = e;
+                    continue;
+                }
                 out.push(Finding::new(s, e, ENT_SECRET));
                 skip_to = e;
             }
@@ -404,8 +488,16 @@ fn jwt(b: &[u8], s: usize) -> Result<(usize, usize), usize> {
         return Err(h);
     }
     let p = b64url_run(b, h + 1);
-    if p - h - 1 < 10 || p >= b.len() || b[p] != b'.' {
+    if p - h - 1 < 10 {
         return Err(h);
+    }
+    if p >= b.len() || b[p] != b'.' {
+        // An unsigned token (`alg: none`): header and a JSON payload, no signature part.
+        return if b[h + 1..].starts_with(b"eyJ") && (p >= b.len() || !is_word(b[p])) {
+            Ok((s, p))
+        } else {
+            Err(h)
+        };
     }
     Ok((s, b64url_run(b, p + 1)))
 }
@@ -562,6 +654,9 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let mut norm = Vec::new();
     normalise_name(&b[id_start..p], &mut norm);
     let strong = is_secret_name(&norm);
+    if !strong && names_no_secret(&norm) {
+        return None;
+    }
     // Separator: quotes, whitespace, assignment operators (`=`, `:`, `:=`, `.=`, `?=`, `||=`,
     // `=>`), a closing `>` of an XML tag, or `", "` between call arguments.
     let sep = |mut p: usize| -> (usize, bool, bool, u8) {
@@ -626,10 +721,28 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         }
     }
     // An auth scheme in front of the value (`Authorization: Bearer ...`).
-    for scheme in [&b"Bearer "[..], b"bearer ", b"Token ", b"token ", b"Bot "] {
+    for scheme in [
+        &b"Bearer "[..],
+        b"bearer ",
+        b"Token ",
+        b"token ",
+        b"Bot ",
+        b"Api-Token ",
+        b"Api-Key ",
+        b"ApiKey ",
+        b"Key ",
+        b"SSWS ",
+        b"GenieKey ",
+    ] {
         if b[p..].starts_with(scheme) {
             p += scheme.len();
             break;
+        }
+    }
+    // XML element content on its own lines: `<apiToken>\n    value\n</apiToken>`.
+    if open == b'>' {
+        while p < n && p - q < 64 && matches!(b[p], b'\n' | b'\r' | b' ' | b'\t') {
+            p += 1;
         }
     }
     let s = p;
@@ -651,7 +764,13 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         }
         p += 1;
     }
-    let delimited = close != 0 && b.get(p) == Some(&close);
+    let mut after = p;
+    if close == b'<' {
+        while after < n && after - p < 64 && b[after].is_ascii_whitespace() {
+            after += 1;
+        }
+    }
+    let delimited = close != 0 && b.get(after) == Some(&close);
     if !delimited {
         // A sentence-ending dot is not part of the value.
         while p > s && matches!(b[p - 1], b'.' | b'-') {
@@ -670,7 +789,9 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let ok = if (strong || password) && delimited && assign_or_tag(assign, open) {
         v.len() >= 4 && !v.contains(&b' ') || (password && v.len() >= 6)
     } else if (strong || password) && assign {
-        v.len() >= 6 && (classes + other >= 2 || v.len() >= 12) && !is_uuid(v)
+        v.len() >= 6
+            && (classes + other >= 2 || v.len() >= 12)
+            && (!is_uuid(v) || (strong && !matches!(&norm[..], b"token" | b"secret" | b"auth")))
             || password && v.len() >= 8 && digit + other >= 1
     } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
@@ -706,11 +827,118 @@ fn sendgrid(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
         return None;
     }
     let p = run(b, e, BodyClass::UrlSafe, 23);
-    if p - e != 22 || b.get(p) != Some(&b'.') {
+    if p - e == 22 && b.get(p) == Some(&b'.') {
+        let q = run(b, p + 1, BodyClass::UrlSafe, 44);
+        if q - p - 1 == 43 && right_ok(b, q) {
+            return Some((s, q));
+        }
+    }
+    // Keys seen with other splits: 66 characters of `[A-Za-z0-9=_.-]` after `SG.`.
+    let q = run(b, e, BodyClass::UrlSafeDot, 67);
+    (q - e == 66 && right_ok(b, q) && mixed(&b[e..q])).then_some((s, q))
+}
+
+/// Airtable personal access tokens `pat<14 alnum>.<64 hex>`; Harness `pat.`/`sat.` +
+/// `<22>.<24>.<20>`.
+fn pat_token(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
         return None;
     }
-    let q = run(b, p + 1, BodyClass::UrlSafe, 44);
-    (q - p - 1 == 43 && right_ok(b, q)).then_some((s, q))
+    if b.get(s + 3) == Some(&b'.') {
+        let e = s + 4;
+        let p = run(b, e, BodyClass::UrlSafe, 23);
+        if p - e != 22 || b.get(p) != Some(&b'.') {
+            return None;
+        }
+        let q = run(b, p + 1, BodyClass::Alnum, 25);
+        if q - p - 1 != 24 || b.get(q) != Some(&b'.') {
+            return None;
+        }
+        let r = run(b, q + 1, BodyClass::Alnum, 21);
+        return (r - q - 1 == 20 && right_ok(b, r)).then_some((s, r));
+    }
+    let p = run(b, e, BodyClass::Alnum, 15);
+    if p - e != 14 || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::Hex, 65);
+    (q - p - 1 == 64 && right_ok(b, q)).then_some((s, q))
+}
+
+/// Mapbox tokens `pk.<60>.<22>` (public tokens that are really `pk.eyJ...` JWT-like ones too).
+fn mapbox(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
+        return None;
+    }
+    let p = run(b, e, BodyClass::UrlSafe, 400);
+    if p - e < 50 || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::UrlSafe, 64);
+    ((20..=64).contains(&(q - p - 1)) && right_ok(b, q) && mixed(&b[e..p])).then_some((s, q))
+}
+
+/// MaxMind license keys `<6 alnum>_<29 alnum>_mmk`.
+fn maxmind(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0 && s - a < 29 && b[a - 1].is_ascii_alphanumeric() {
+        a -= 1;
+    }
+    if s - a != 29 || a < 7 || b[a - 1] != b'_' {
+        return None;
+    }
+    let a2 = a - 1;
+    let mut f = a2;
+    while f > 0 && a2 - f < 6 && b[f - 1].is_ascii_alphanumeric() {
+        f -= 1;
+    }
+    (a2 - f == 6 && left_ok(b, f) && right_ok(b, e)).then_some((f, e))
+}
+
+/// Mailchimp API keys `<32 hex>-us<1-2 digits>`.
+fn mailchimp(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if s < 32 || !b[s - 32..s].iter().all(u8::is_ascii_hexdigit) || !left_ok(b, s - 32) {
+        return None;
+    }
+    let q = run(b, e, BodyClass::Hex, 3);
+    let digits = b[e..q].iter().all(u8::is_ascii_digit);
+    ((1..=2).contains(&(q - e)) && digits && right_ok(b, q) && mixed(&b[s - 32..s]))
+        .then_some((s - 32, q))
+}
+
+/// Authress keys `(sc|ext|scauth|authress)_<5-30>.<4-6>.acc[_-]<10-32>.<30-120>`.
+fn authress(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0 && s - a < 7 && b[a - 1].is_ascii_alphanumeric() {
+        a -= 1;
+    }
+    if !(4..=6).contains(&(s - a)) || a < 8 || b[a - 1] != b'.' {
+        return None;
+    }
+    let mut f = a - 1;
+    while f > 0 && a - 1 - f < 31 && b[f - 1].is_ascii_alphanumeric() {
+        f -= 1;
+    }
+    if !(5..=30).contains(&(a - 1 - f)) || f == 0 || b[f - 1] != b'_' {
+        return None;
+    }
+    let pre_end = f - 1;
+    let ok_prefix = [&b"sc"[..], b"ext", b"scauth", b"authress"]
+        .iter()
+        .any(|p| b[..pre_end].ends_with(p) && left_ok(b, pre_end - p.len()));
+    if !ok_prefix {
+        return None;
+    }
+    let start = [&b"scauth"[..], b"authress", b"ext", b"sc"]
+        .iter()
+        .find(|p| b[..pre_end].ends_with(p))
+        .map(|p| pre_end - p.len())?;
+    let p = run(b, e, BodyClass::AlnumDash, 33);
+    if !(10..=32).contains(&(p - e)) || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::Base64Any, 121);
+    ((30..=120).contains(&(q - p - 1))).then_some((start, q))
 }
 
 /// Terraform Cloud `<14 alnum>.atlasv1.<60-70 url-safe>`.
@@ -869,19 +1097,32 @@ fn curl_user(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
         return None;
     }
     let mut p = e;
+    while p < b.len() && p - e < 8 && b[p] == b' ' {
+        p += 1;
+    }
     let quote = matches!(b.get(p), Some(b'"' | b'\''));
     if quote {
         p += 1;
     }
     let stop = |c: u8| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'');
     let us = p;
-    while p < b.len() && !stop(b[p]) && b[p] != b':' {
+    while p < b.len() && p - us < 256 && !stop(b[p]) && b[p] != b':' {
         p += 1;
     }
-    if p == us || b.get(p) != Some(&b':') {
+    // `"user":"password"`: the user's closing quote comes before the colon.
+    if quote && p < b.len() && matches!(b[p], b'"' | b'\'') {
+        p += 1;
+    }
+    // An empty user is allowed only inside quotes (`-u ":password"`).
+    if (p == us && !quote) || b.get(p) != Some(&b':') {
         return None;
     }
-    let ps = p + 1;
+    let mut ps = p + 1;
+    // `user:'password'`: the password quoted on its own.
+    let pw_quote = b.get(ps).copied().filter(|c| matches!(c, b'"' | b'\''));
+    if pw_quote.is_some() {
+        ps += 1;
+    }
     let mut q = ps;
     while q < b.len() && !stop(b[q]) && q - ps < 256 {
         q += 1;
@@ -936,6 +1177,46 @@ fn mixed(v: &[u8]) -> bool {
     let u = v.iter().any(u8::is_ascii_uppercase) as u8;
     let d = v.iter().any(u8::is_ascii_digit) as u8;
     l + u + d >= 2
+}
+
+/// A token whose body is filler: a run of 6 identical letters (10 of any character), a run of
+/// 4 `x`/`X`/`*`/`#`,
+/// or a documentation word (EXAMPLE, PLACEHOLDER, REDACTED). Random tokens almost never hold
+/// any of these.
+fn placeholder_token(t: &[u8]) -> bool {
+    let mut run = 1;
+    let mut xrun = 0;
+    for (k, &c) in t.iter().enumerate() {
+        run = if k > 0 && t[k - 1] == c { run + 1 } else { 1 };
+        xrun = if matches!(c, b'x' | b'X' | b'*' | b'#') {
+            xrun + 1
+        } else {
+            0
+        };
+        // Numeric ids inside tokens (Slack team ids) may repeat a digit a few times.
+        if (run >= 6 && c.is_ascii_alphabetic()) || run >= 10 || xrun >= 4 {
+            return true;
+        }
+    }
+    // Long words only: short ones (`here`, `your`) turn up by chance in long base64 tokens.
+    const WORDS: &[&[u8]] = &[b"example", b"placeholder", b"redacted"];
+    t.windows(7).any(|w| {
+        WORDS.iter().any(|word| {
+            w.eq_ignore_ascii_case(&word[..7])
+                && t.windows(word.len()).any(|x| x.eq_ignore_ascii_case(word))
+        })
+    })
+}
+
+/// Identifiers that hold a key word but name something public or structural
+/// (`public_key`, `primaryKey`, `key_vault_name`, `issuerKeyHash`, `keyStr`).
+fn names_no_secret(norm: &[u8]) -> bool {
+    const STARTS: &[&[u8]] = &[b"public", b"primary", b"foreign", b"pub"];
+    const ENDS: &[&[u8]] = &[
+        b"name", b"id", b"ids", b"hash", b"event", b"chars", b"str", b"url", b"path", b"file",
+        b"length", b"len", b"size", b"type", b"count", b"format", b"field", b"secrets",
+    ];
+    STARTS.iter().any(|p| norm.starts_with(p)) || ENDS.iter().any(|e| norm.ends_with(e))
 }
 
 /// References, expressions and documented placeholders: never secrets by themselves.
@@ -1103,7 +1384,9 @@ mod tests {
     fn provider_keys() {
         let openai = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z";
         assert_eq!(found(&format!("key {openai} here")), vec![openai]);
-        assert_eq!(found("AKIAIOSFODNN7EXAMPLE,"), vec!["AKIAIOSFODNN7EXAMPLE"]);
+        assert_eq!(found("AKIAZ7Q3N4P5R6S7T8U9,"), vec!["AKIAZ7Q3N4P5R6S7T8U9"]);
+        // The documented example key and filler bodies are placeholders.
+        assert!(found("AKIAIOSFODNN7EXAMPLE, ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx").is_empty());
         let gh = "ghp_aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0dF3gH6";
         assert_eq!(found(gh), vec![gh]);
         let slack = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx";

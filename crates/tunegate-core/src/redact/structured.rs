@@ -139,6 +139,16 @@ fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
     if s == at {
         return at + 1;
     }
+    // `scheme://user:password@host`: the part before '@' is a password (SECRET), not a mailbox.
+    if s > 0 && b[s - 1] == b':' {
+        let mut u = s - 1;
+        while u > 0 && s - u < 256 && !matches!(b[u - 1], b'/' | b' ' | b'@' | b'"' | b'\'') {
+            u -= 1;
+        }
+        if u >= 2 && b[u - 1] == b'/' && b[u - 2] == b'/' {
+            return at + 1;
+        }
+    }
     let mut e = at + 1;
     while e < b.len() && e - at < 255 && is_domain(b[e]) {
         if b[e] >= 0x80 {
@@ -224,6 +234,19 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         && let Some(e) = iban_at(b, i - 2)
     {
         out.push(Finding::new(i - 2, e, ENT_IBAN));
+        return e;
+    }
+    // IBAN written `ES 58 0049 ...`: a space between the country code and the check digits.
+    if en.on(ENT_IBAN)
+        && b[i].is_ascii_digit()
+        && i >= 3
+        && b[i - 1] == b' '
+        && b[i - 2].is_ascii_uppercase()
+        && b[i - 3].is_ascii_uppercase()
+        && (i == 3 || !is_word(b[i - 4]))
+        && let Some(e) = iban_at(b, i - 3)
+    {
+        out.push(Finding::new(i - 3, e, ENT_IBAN));
         return e;
     }
     // MAC with dashes starting with a digit (00-1A-2B-...).
@@ -373,8 +396,18 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
             if ends_ok {
                 let start = if a == 0 { ctx_start } else { groups[a].start };
                 // A card is never a slice of a longer 4-4-4-4 run (order numbers, references).
-                let inside_run =
-                    (a > 0 && groups[a - 1].ndig == 4) || (z < ng && groups[z].ndig == 4);
+                // A neighbour belongs to the run only when it is joined the same way as the
+                // card's own groups (several cards on one line, each grouped its own way).
+                let inner = if z - a >= 2 { groups[a + 1].sep } else { b' ' };
+                let left_run = a > 0
+                    && groups[a - 1].ndig == 4
+                    && groups[a].sep == inner
+                    && (a == 1 || groups[a - 1].sep == inner);
+                let right_run = z < ng
+                    && groups[z].ndig == 4
+                    && groups[z].sep == inner
+                    && (z + 1 >= ng || groups[z + 1].sep == inner);
+                let inside_run = left_run || right_run;
                 if let Some(ent) = classify(
                     en,
                     b,
@@ -474,6 +507,7 @@ const STEUER_CONTEXT: &[&[u8]] = &[
     b"idnr",
     b"identifikationsnummer",
     b"tin",
+    b"id-nr",
 ];
 const AADHAAR_CONTEXT: &[&[u8]] = &[b"aadhaar", b"aadhar", b"uidai", b"uid"];
 const VERSION_WORDS: &[&[u8]] = &[
@@ -529,7 +563,11 @@ fn classify(
         if ok && !version_word_before(b, start) {
             return Some(ENT_IP);
         }
-        return None;
+        // Not an address; only the dotted 3-3-2-2 phone shape goes on (`532.123.45.67`).
+        let phone_shape = gs.iter().map(|g| g.ndig).eq([3, 3, 2, 2]);
+        if ok || !phone_shape {
+            return None;
+        }
     }
     if let Some(ent) = national_id(en, b, gs, d, plus || any_paren, start) {
         return Some(ent);
@@ -609,14 +647,21 @@ fn classify(
         if ng == 2 && any_paren && gs[0].paren && lens[..2] == [3, 7] && nanp(0) {
             return Some(ENT_PHONE);
         }
-        // Trunk-prefixed national numbers (UK 020 7946 0958, FR 06 12 34 56 78, DE 030 1234567).
+        // Trunk-prefixed national numbers (UK 020 7946 0958, FR 06 12 34 56 78, DE 030 1234567),
+        // also with the trunk 0 set apart (TR `0 532 123 45 67`, `0 (532) 1234567`).
+        let trunk_apart = gs[0].ndig == 1 && ng >= 3 && total == 11;
         if at_start
             && ng >= 2
             && d[0] == b'0'
             && (9..=11).contains(&total)
-            && gs.iter().all(|g| g.ndig >= 2)
+            && (gs.iter().all(|g| g.ndig >= 2) || trunk_apart)
             && !(sep1 == b'.' && ng == 3)
+            && !(total == 9 && gs.iter().any(|g| g.ndig == 4) && ng == 3)
         {
+            return Some(ENT_PHONE);
+        }
+        // Ten digits grouped 3-3-2-2 (TR mobiles `532 123 45 67`, one separator kind).
+        if ng == 4 && lens == [3, 3, 2, 2] && seps_same && !any_paren && d[0] != b'0' {
             return Some(ENT_PHONE);
         }
         // Unseparated mobile numbers in national format: CN 1[3-9]x (11 digits), trunk-prefixed
@@ -633,8 +678,12 @@ fn classify(
             return Some(ENT_PHONE);
         }
         // Unseparated numbers only with a phone word nearby.
+        // Ten digits with a phone word: NANP, or other national numbers not starting with 1
+        // (Unix timestamps do) and not named as references.
+        let ten = total == 10
+            && (nanp(0) || (d[0] >= b'2' && !context_before(b, start, NOT_PII_CONTEXT)));
         if ng == 1
-            && ((total == 10 && nanp(0)) || (total == 11 && d[0] == b'1' && nanp(1)))
+            && (ten || (total == 11 && d[0] == b'1' && nanp(1)))
             && context_before(b, start, PHONE_CONTEXT)
         {
             return Some(ENT_PHONE);
@@ -673,10 +722,20 @@ fn national_id(
     match d.len() {
         9 => {
             let ssn_shape = grouped(&[3, 2, 4]);
+            // ABA routing numbers printed 4-4-1 (`0711-0130-7`): the shape is theirs alone.
+            if grouped(&[4, 4, 1]) {
+                return (en.on(ENT_US_BANK_ROUTING) && ids::aba_ok(d) && !neg)
+                    .then_some(ENT_US_BANK_ROUTING);
+            }
             if !(ng == 1 || grouped(&[3, 3, 3]) || ssn_shape || grouped(&[4, 2, 3])) {
                 return None;
             }
-            if en.on(ENT_US_ITIN) && ids::itin_ok(d) && (ssn_shape || ctx(ITIN_CONTEXT) || !neg) {
+            let itin_shape = ssn_shape || ng == 1;
+            if en.on(ENT_US_ITIN)
+                && itin_shape
+                && ids::itin_ok(d)
+                && (ssn_shape || ctx(ITIN_CONTEXT) || !neg)
+            {
                 return Some(ENT_US_ITIN);
             }
             let typed: [TypedId; 4] = [
@@ -730,6 +789,15 @@ fn national_id(
                 return Some(ENT_PL_PESEL);
             }
             if steuer && ctx(STEUER_CONTEXT) {
+                return Some(ENT_DE_TAX_ID);
+            }
+            // Test and older numbers break the digit-repetition rule; with the word, the
+            // ISO 7064 check digit is enough.
+            if en.on(ENT_DE_TAX_ID)
+                && (ng == 1 || grouped(&[2, 3, 3, 3]))
+                && ctx(STEUER_CONTEXT)
+                && ids::steuer_check_digit_ok(d)
+            {
                 return Some(ENT_DE_TAX_ID);
             }
             if neg || ctx(PHONE_CONTEXT) {
@@ -791,18 +859,19 @@ fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
         return None;
     }
     let letters = t.iter().any(u8::is_ascii_alphabetic);
-    // DNI with a dash before the letter: 12345678-Z.
+    // DNI/NIE with a dash before the letter: 12345678-Z, Y8063915-Z, 1111111-G (seven digits,
+    // the leading zero left out).
     if en.on(ENT_ES_NIF)
-        && !letters
-        && t.len() == 8
+        && (7..=8).contains(&t.len())
         && e + 2 <= n
         && b[e] == b'-'
-        && b[e + 1].is_ascii_uppercase()
+        && b[e + 1].is_ascii_alphabetic()
         && (e + 2 == n || !is_word(b[e + 2]))
     {
-        let mut buf = [0u8; 9];
-        buf[..8].copy_from_slice(t);
-        buf[8] = b[e + 1];
+        let mut buf = [b'0'; 9];
+        buf[9 - 1 - t.len()..8].copy_from_slice(t);
+        buf[8] = b[e + 1].to_ascii_uppercase();
+        buf[0] = buf[0].to_ascii_uppercase();
         if ids::es_nif_ok(&buf) {
             return Some((s, e + 2, ENT_ES_NIF));
         }
@@ -810,14 +879,37 @@ fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
     if !letters || t.len() < 8 {
         return None;
     }
-    if en.on(ENT_UK_NINO) && t.len() == 9 && ids::nino_ok(t) {
+    // The letter-bearing formats are also written in lower case (`tw987654a`, `12345678z`);
+    // mixed case is left alone (identifiers, hashes).
+    let mut up = [0u8; 16];
+    let one_case = t.len() <= 16
+        && (!t.iter().any(u8::is_ascii_lowercase) || !t.iter().any(u8::is_ascii_uppercase));
+    let u: &[u8] = if one_case {
+        for (k, c) in t.iter().enumerate() {
+            up[k] = c.to_ascii_uppercase();
+        }
+        &up[..t.len()]
+    } else {
+        t
+    };
+    if en.on(ENT_UK_NINO) && u.len() == 9 && ids::nino_ok(u) {
         return Some((s, e, ENT_UK_NINO));
     }
-    if en.on(ENT_ES_NIF) && t.len() == 9 && ids::es_nif_ok(t) {
+    if en.on(ENT_ES_NIF) && u.len() == 9 && ids::es_nif_ok(u) {
         return Some((s, e, ENT_ES_NIF));
     }
-    if en.on(ENT_IT_FISCAL_CODE) && t.len() == 16 && ids::codice_fiscale_ok(t) {
+    if en.on(ENT_ES_NIF) && u.len() == 8 && u[..7].iter().all(u8::is_ascii_digit) {
+        let mut buf = [b'0'; 9];
+        buf[1..].copy_from_slice(u);
+        if ids::es_nif_ok(&buf) {
+            return Some((s, e, ENT_ES_NIF));
+        }
+    }
+    if en.on(ENT_IT_FISCAL_CODE) && u.len() == 16 && ids::codice_fiscale_ok(u) {
         return Some((s, e, ENT_IT_FISCAL_CODE));
+    }
+    if en.on(ENT_DRIVER_LICENSE) && u.len() == 16 && ids::uk_driving_licence_ok(u) {
+        return Some((s, e, ENT_DRIVER_LICENSE));
     }
     if en.on(ENT_CRYPTO_WALLET) {
         let ok = match t[0] {
@@ -843,9 +935,24 @@ fn nino_spaced(b: &[u8], i: usize) -> Option<(usize, usize)> {
         return None;
     }
     let mut buf = [0u8; 9];
-    buf[0] = b[s];
-    buf[1] = b[s + 1];
+    buf[0] = b[s].to_ascii_uppercase();
+    buf[1] = b[s + 1].to_ascii_uppercase();
     let mut p = i;
+    // `PR 123612C` / `PR 123612 C`: the six digits together.
+    if i + 7 <= b.len() && b[i..i + 6].iter().all(u8::is_ascii_digit) {
+        buf[2..8].copy_from_slice(&b[i..i + 6]);
+        let mut q = i + 6;
+        // A detached suffix only in upper case (`to 123456 a day` is no NINO).
+        if b.get(q) == Some(&b' ') && b[s].is_ascii_uppercase() {
+            q += 1;
+        }
+        let &suffix = b.get(q)?;
+        buf[8] = suffix.to_ascii_uppercase();
+        if q + 1 < b.len() && is_word(b[q + 1]) {
+            return None;
+        }
+        return ids::nino_ok(&buf).then_some((s, q + 1));
+    }
     for k in 0..3 {
         if p + 2 > b.len() || !b[p].is_ascii_digit() || !b[p + 1].is_ascii_digit() {
             return None;
@@ -860,7 +967,7 @@ fn nino_spaced(b: &[u8], i: usize) -> Option<(usize, usize)> {
         }
     }
     let &suffix = b.get(p)?;
-    buf[8] = suffix;
+    buf[8] = suffix.to_ascii_uppercase();
     if p + 1 < b.len() && is_word(b[p + 1]) {
         return None;
     }
@@ -899,21 +1006,26 @@ fn iban_at(b: &[u8], s: usize) -> Option<usize> {
     let mut buf = [0u8; 34];
     let mut k = 0;
     let mut p = s;
-    let mut since_space = 0;
+    // One separator kind (space, dash or dot) between groups of any size, as national formats
+    // print them (`NO 44 1850.05.14562`, `ES72 2013-0692-81-...`); mod-97 and the country
+    // length keep this strict.
+    let mut sep = 0u8;
     while p < b.len() && k < len {
         let c = b[p];
         if c.is_ascii_digit() || c.is_ascii_uppercase() {
             buf[k] = c;
             k += 1;
-            since_space += 1;
             p += 1;
-        } else if c == b' '
-            && since_space == 4
-            && k % 4 == 0
+        } else if matches!(c, b' ' | b'-' | b'.')
+            && k >= 2
+            && (c == b' ' || sep == 0 || sep == c)
             && p + 1 < b.len()
             && b[p + 1].is_ascii_alphanumeric()
+            && b[p - 1].is_ascii_alphanumeric()
         {
-            since_space = 0;
+            if c != b' ' {
+                sep = c;
+            }
             p += 1;
         } else {
             break;

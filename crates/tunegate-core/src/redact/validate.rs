@@ -36,6 +36,10 @@ pub(crate) fn card_brand_ok(digits: &[u8]) -> bool {
     if p1 == 4 && matches!(len, 13 | 16 | 19) {
         return true;
     }
+    // UATP (airline cards): 1 + 14 digits.
+    if p1 == 1 && len == 15 {
+        return true;
+    }
     // Mastercard, including the 2-series (2221-2720)
     if ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16 {
         return true;
