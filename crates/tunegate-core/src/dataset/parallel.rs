@@ -136,7 +136,7 @@ where
                 }
             }
             while let Some(r) = waiting.remove(&consumed) {
-                in_weight -= weights.remove(&consumed).unwrap_or(0);
+                in_weight = in_weight.saturating_sub(weights.remove(&consumed).unwrap_or(0));
                 consumed += 1;
                 if let Err(e) = consume(r) {
                     failed = Some(e);
