@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of `tunegate redact` (Mask, every detector) against Presidio and scrubadub.
 #
-#   bench/redact.sh                      # 100+ MB ASCII and non-ASCII chat JSONL, plus a 2 MB slice
+#   bench/redact.sh                      # 100+ MB ASCII, non-ASCII and dense chat JSONL, plus a 2 MB slice
 #                                        # through Presidio and scrubadub, with ratios
 #   REDACT_BENCH_RSS_GB=1 bench/redact.sh  # also: peak RSS while redacting a 1 GB stream
 #
@@ -36,6 +36,7 @@ gen() { # file kind
 }
 gen chat_ascii ascii
 gen chat_nonascii nonascii
+gen chat_dense dense
 
 # best-of-N wall time, CPU time and peak RSS of one redact run
 measure() { # file -> prints "wall_s cpu_s rss_kb"
@@ -56,11 +57,11 @@ measure() { # file -> prints "wall_s cpu_s rss_kb"
 
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN{printf "%.1f", b / s / 1e6}'; }
 
-echo "== tunegate redact (Mask, all detectors, one thread) =="
-# The machine may be shared: CPU time (user + sys) of the single-threaded process is the fair
-# measure; wall time is printed too. Both include start-up and the one-time tokenizer load.
+echo "== tunegate redact (Mask, all detectors, every core) =="
+# The machine may be shared: MB per CPU second (user + sys, summed over threads) is the per-core
+# rate; MB per wall second shows what every core together gives. Both include start-up.
 declare -A RATE
-for f in chat_ascii chat_nonascii; do
+for f in chat_ascii chat_nonascii chat_dense; do
   size=$(stat -c %s "$OUT/$f.jsonl")
   read -r wall cpu rss < <(measure "$OUT/$f.jsonl")
   RATE[$f]=$(mbps "$size" "$cpu")

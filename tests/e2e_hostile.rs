@@ -25,6 +25,10 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 /// A provider that accepts the upload and the job, reports the job running forever, and answers
 /// every events call with a full page of new events whose text is hostile.
 fn event_flood(next_id: Arc<AtomicU64>) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
+    // What a real provider echoes back: the uploaded file's name and the job's metadata (the
+    // operator checks both before it acts on them).
+    let filename = Arc::new(std::sync::Mutex::new(String::new()));
+    let metadata = Arc::new(std::sync::Mutex::new(json!({})));
     move |r: &Request| {
         let path = r.path.split('?').next().unwrap_or("");
         let list = |data: serde_json::Value| {
@@ -33,6 +37,25 @@ fn event_flood(next_id: Arc<AtomicU64>) -> impl Fn(&Request) -> Reply + Send + S
                 &json!({"object": "list", "data": data, "has_more": false}),
             )
         };
+        if (r.method.as_str(), path) == ("POST", "/v1/files") {
+            let body = String::from_utf8_lossy(&r.body);
+            if let Some(name) = body
+                .split_once("filename=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(name, _)| name.to_string())
+                && let Ok(mut f) = filename.lock()
+            {
+                *f = name;
+            }
+        }
+        if (r.method.as_str(), path) == ("POST", "/v1/fine_tuning/jobs")
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body)
+            && let Ok(mut m) = metadata.lock()
+        {
+            *m = v["metadata"].clone();
+        }
+        let filename = filename.lock().map(|f| f.clone()).unwrap_or_default();
+        let metadata = metadata.lock().map(|m| m.clone()).unwrap_or_default();
         match (r.method.as_str(), path) {
             ("GET", "/v1/files") | ("GET", "/v1/fine_tuning/jobs") => list(json!([])),
             // The file is retrieved before the job is created (the import check every provider
@@ -40,14 +63,14 @@ fn event_flood(next_id: Arc<AtomicU64>) -> impl Fn(&Request) -> Reply + Send + S
             ("POST", "/v1/files") | ("GET", "/v1/files/file-flood") => Reply::json(
                 200,
                 &json!({"id": "file-flood", "object": "file", "purpose": "fine-tune",
-                        "filename": "x.jsonl", "bytes": 1, "created_at": 1, "status": "processed"}),
+                        "filename": filename, "bytes": 1, "created_at": 1, "status": "processed"}),
             ),
             ("POST", "/v1/fine_tuning/jobs") | ("GET", "/v1/fine_tuning/jobs/ftjob-flood") => {
                 Reply::json(
                     200,
                     &json!({"id": "ftjob-flood", "object": "fine_tuning.job", "status": "running",
                             "model": "gpt-4o-mini-2024-07-18", "training_file": "file-flood",
-                            "created_at": 1, "metadata": {}}),
+                            "created_at": 1, "metadata": metadata}),
                 )
             }
             ("GET", "/v1/fine_tuning/jobs/ftjob-flood/events") => {

@@ -150,7 +150,8 @@ fn execute(args: &RedactArgs) -> Result<u8, RunError> {
     if policy.mode == RedactionMode::Pseudonymize && key.as_ref().is_none_or(|k| k.is_empty()) {
         return Err(RunError::MissingKey);
     }
-    let redactor = Redactor::new(&policy, key.as_deref())?;
+    // The token change is only counted for a report file that shows it.
+    let redactor = Redactor::new(&policy, key.as_deref())?.with_token_report(args.report.is_some());
 
     let input: Box<dyn BufRead> = if args.input == "-" {
         Box::new(BufReader::with_capacity(1 << 20, io::stdin()))
@@ -226,7 +227,10 @@ fn is_special(path: &std::path::Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_file())
 }
 
-/// The line loop: bounded memory (one line plus buffers), output lines LF-terminated.
+/// The line loop, output lines LF-terminated and in input order. Lines are read into batches
+/// (bounded in bytes and lines) that every core redacts in parallel; memory is bounded by the
+/// batches in flight. The first bad line ends the run with its line number, after every line
+/// before it has been written, as a one-line-at-a-time loop would.
 pub fn stream<R: BufRead, W: Write>(
     input: R,
     out: &mut W,
@@ -234,52 +238,150 @@ pub fn stream<R: BufRead, W: Write>(
     format: Option<FormatArg>,
     report: &mut RedactionReport,
 ) -> Result<(), RunError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    stream_with(input, out, redactor, format, report, threads)
+}
+
+/// Lines read and not yet redacted: their text back to back, and each line's number and range.
+#[derive(Default)]
+struct InBatch {
+    text: String,
+    lines: Vec<(u64, usize, usize)>,
+    /// The read error that ended the input, after the lines of this batch.
+    error: Option<RunError>,
+}
+
+/// A redacted batch: output lines (each with its `\n`), the report of the batch, and the first
+/// error (after whose line nothing was processed).
+struct OutBatch {
+    text: String,
+    report: RedactionReport,
+    error: Option<RunError>,
+}
+
+const BATCH_BYTES: usize = 1024 * 1024;
+/// Small in tests, so that a test input spans many batches.
+const BATCH_LINES: usize = if cfg!(test) { 7 } else { 4096 };
+/// Input bytes in flight before the reader waits (one batch always goes, however long its line).
+const IN_FLIGHT_BYTES: usize = 8 * 1024 * 1024;
+
+/// [`stream`] with a given number of worker threads (1: everything on the calling thread).
+pub fn stream_with<R: BufRead, W: Write>(
+    input: R,
+    out: &mut W,
+    redactor: &Redactor,
+    format: Option<FormatArg>,
+    report: &mut RedactionReport,
+    threads: usize,
+) -> Result<(), RunError> {
     let mut reader = JsonlReader::new(input, DEFAULT_MAX_LINE_BYTES);
-    let mut buf = String::new();
-    while let Some(next) = reader.next_line() {
-        let line = match next {
-            Ok(l) => l,
-            Err(e) => {
-                let line = e.line;
-                let code = e.code();
-                return Err(match e.kind {
-                    tunegate_core::dataset::jsonl::ReadErrorKind::Io(source) => {
-                        RunError::Read { line, source }
-                    }
-                    _ => RunError::Line {
-                        line,
-                        cause: "unreadable line",
-                        code: code.to_string(),
-                    },
-                });
-            }
-        };
-        if let Some(f) = format
-            && let Err(code) = validate_line(f.into(), line.text)
-        {
-            return Err(RunError::Line {
-                line: line.number,
-                cause: "format error",
-                code: code.as_str().to_string(),
-            });
+    let mut ended = false;
+    let produce = || -> Result<Option<InBatch>, RunError> {
+        if ended {
+            return Ok(None);
         }
-        buf.clear();
-        match redactor.redact_line(line.text, &mut buf, report) {
-            Ok(LineOutcome::Unchanged | LineOutcome::Redacted) => {
-                out.write_all(buf.as_bytes()).map_err(RunError::Write)?;
-                out.write_all(b"\n").map_err(RunError::Write)?;
+        let mut batch = InBatch::default();
+        while batch.text.len() < BATCH_BYTES && batch.lines.len() < BATCH_LINES {
+            let Some(next) = reader.next_line() else {
+                ended = true;
+                break;
+            };
+            match next {
+                Ok(l) => {
+                    let start = batch.text.len();
+                    batch.text.push_str(l.text);
+                    batch.lines.push((l.number, start, batch.text.len()));
+                }
+                Err(e) => {
+                    let line = e.line;
+                    let code = e.code();
+                    batch.error = Some(match e.kind {
+                        tunegate_core::dataset::jsonl::ReadErrorKind::Io(source) => {
+                            RunError::Read { line, source }
+                        }
+                        _ => RunError::Line {
+                            line,
+                            cause: "unreadable line",
+                            code: code.to_string(),
+                        },
+                    });
+                    ended = true;
+                    break;
+                }
             }
-            Ok(LineOutcome::Dropped | LineOutcome::Rejected) => {}
-            Err(e) => {
-                return Err(RunError::Line {
-                    line: line.number,
-                    cause: "invalid JSON",
-                    code: e.code.to_string(),
-                });
+        }
+        Ok((!batch.lines.is_empty() || batch.error.is_some()).then_some(batch))
+    };
+    let work = |(): &mut (), batch: InBatch| -> OutBatch {
+        let mut done = OutBatch {
+            text: String::with_capacity(batch.text.len() + batch.text.len() / 8),
+            report: RedactionReport::default(),
+            error: None,
+        };
+        for &(number, start, end) in &batch.lines {
+            if let Err(e) = redact_one(redactor, format, number, &batch.text[start..end], &mut done)
+            {
+                done.error = Some(e);
+                return done;
             }
+        }
+        done.error = batch.error;
+        done
+    };
+    let consume = |done: OutBatch| -> Result<(), RunError> {
+        out.write_all(done.text.as_bytes())
+            .map_err(RunError::Write)?;
+        report.merge(&done.report);
+        match done.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    };
+    tunegate_core::dataset::parallel::ordered(
+        tunegate_core::dataset::parallel::Bounds::new(threads, IN_FLIGHT_BYTES),
+        produce,
+        |b: &InBatch| b.text.len(),
+        || (),
+        work,
+        consume,
+    )
+}
+
+fn redact_one(
+    redactor: &Redactor,
+    format: Option<FormatArg>,
+    number: u64,
+    line: &str,
+    done: &mut OutBatch,
+) -> Result<(), RunError> {
+    if let Some(f) = format
+        && let Err(code) = validate_line(f.into(), line)
+    {
+        return Err(RunError::Line {
+            line: number,
+            cause: "format error",
+            code: code.as_str().to_string(),
+        });
+    }
+    let start = done.text.len();
+    match redactor.redact_line(line, &mut done.text, &mut done.report) {
+        Ok(LineOutcome::Unchanged | LineOutcome::Redacted) => {
+            done.text.push('\n');
+            Ok(())
+        }
+        Ok(LineOutcome::Dropped | LineOutcome::Rejected) => {
+            done.text.truncate(start);
+            Ok(())
+        }
+        Err(e) => {
+            done.text.truncate(start);
+            Err(RunError::Line {
+                line: number,
+                cause: "invalid JSON",
+                code: e.code.to_string(),
+            })
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -296,5 +398,75 @@ mod tests {
         assert!(parse_policy("mode: Shred").is_err());
         assert!(parse_policy("[1, 2]").is_err());
         assert!(parse_policy(r#"{"mode": "DropExample"}"#).is_ok());
+    }
+
+    fn run_stream(
+        redactor: &Redactor,
+        input: &str,
+        threads: usize,
+    ) -> (Result<(), RunError>, String, RedactionReport) {
+        let mut out = Vec::new();
+        let mut rep = RedactionReport::default();
+        let r = stream_with(
+            input.as_bytes(),
+            &mut out,
+            redactor,
+            None,
+            &mut rep,
+            threads,
+        );
+        (r, String::from_utf8(out).unwrap(), rep)
+    }
+
+    #[test]
+    fn parallel_stream_keeps_order_and_error_lines() {
+        let redactor = Redactor::new(&RedactionPolicy::default(), None).unwrap();
+        let lines: Vec<String> = (0..200)
+            .map(|i| {
+                if i % 3 == 0 {
+                    format!(
+                        r#"{{"messages":[{{"role":"user","content":"line {i}: jane{i}@example.com"}}]}}"#
+                    )
+                } else {
+                    format!(r#"{{"c":"line {i}"}}"#)
+                }
+            })
+            .collect();
+        let input = lines.join("\n");
+        let (r1, one, rep1) = run_stream(&redactor, &input, 1);
+        let (r3, three, rep3) = run_stream(&redactor, &input, 3);
+        r1.unwrap();
+        r3.unwrap();
+        assert_eq!(one, three);
+        assert_eq!(rep1, rep3);
+        assert_eq!(rep1.findings["EMAIL_ADDRESS"], 67);
+        let out: Vec<&str> = one.lines().collect();
+        assert_eq!(out.len(), 200);
+        for (k, l) in out.iter().enumerate() {
+            assert!(
+                l.contains(&format!("line {k}")),
+                "line {k} out of order: {l}"
+            );
+            assert_eq!(l.contains("[EMAIL_ADDRESS]"), k % 3 == 0);
+        }
+        // The first bad line ends the run with its number, after every line before it.
+        for (bad_line, text, code) in [
+            (150usize, "{not json", "invalid_json"),
+            (61, "  ", "blank_line"),
+        ] {
+            let mut bad = lines.clone();
+            bad[bad_line - 1] = text.to_string();
+            bad[bad_line + 20] = "{also bad".to_string();
+            for threads in [1, 2, 4] {
+                let (r, out, _) = run_stream(&redactor, &bad.join("\n"), threads);
+                match r {
+                    Err(RunError::Line { line, code: c, .. }) => {
+                        assert_eq!((line, c.as_str()), (bad_line as u64, code));
+                    }
+                    other => panic!("{other:?}"),
+                }
+                assert_eq!(out.lines().count(), bad_line - 1, "threads {threads}");
+            }
+        }
     }
 }

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     };
     let mut options = PipelineOptions::new(DatasetFormat::Chat);
     if let Some(threads) = args.next().and_then(|t| t.parse().ok()) {
-        options.token_threads = threads;
+        options.threads = threads;
     }
     let redactor = match Redactor::new(&RedactionPolicy::default(), None) {
         Ok(r) => r,
@@ -60,8 +60,8 @@ fn measure<R: LineRedactor>(
     let secs = start.elapsed().as_secs_f64();
     let mb = summary.source_bytes as f64 / 1e6;
     println!(
-        "{label} ({} token threads): {mb:.1} MB, {} examples, {} tokens, {} findings in {secs:.2} s = {:.1} MB/s",
-        options.token_threads,
+        "{label} ({} threads): {mb:.1} MB, {} examples, {} tokens, {} findings in {secs:.2} s = {:.1} MB/s",
+        options.threads,
         summary.examples,
         summary.estimated_tokens,
         summary.findings.values().sum::<u64>(),

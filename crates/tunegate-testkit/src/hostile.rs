@@ -19,6 +19,19 @@ pub struct Request {
     pub path: String,
     /// Header names lowercased, values as sent.
     pub headers: Vec<(String, String)>,
+    /// The first [`MAX_BODY`] bytes of the body (the rest is read and dropped).
+    pub body: Vec<u8>,
+}
+
+/// How much of a request body is kept for the handler (bounded: the tests send large uploads).
+pub const MAX_BODY: u64 = 64 * 1024;
+
+/// Reads `n` bytes of `r`: keeps what fits in `body` up to [`MAX_BODY`], drops the rest.
+fn take_body(r: &mut impl Read, n: u64, body: &mut Vec<u8>) -> std::io::Result<()> {
+    let room = MAX_BODY.saturating_sub(body.len() as u64).min(n);
+    r.by_ref().take(room).read_to_end(body)?;
+    std::io::copy(&mut r.by_ref().take(n - room), &mut std::io::sink())?;
+    Ok(())
 }
 
 impl Request {
@@ -173,12 +186,14 @@ fn handle(
                 headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
             }
         }
-        let request = Request {
+        let mut request = Request {
             method,
             path,
             headers,
+            body: Vec::new(),
         };
-        // Drain the body so the client is not stuck writing it.
+        let mut body = Vec::new();
+        // Read the body (kept in part) so the client is not stuck writing it.
         if request
             .header("transfer-encoding")
             .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
@@ -188,8 +203,9 @@ fn handle(
                 reader.read_line(&mut size)?;
                 let size = u64::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
                     .unwrap_or(0);
-                // The chunk and its CRLF (the last chunk is followed by an empty trailer line).
-                std::io::copy(&mut (&mut reader).take(size + 2), &mut std::io::sink())?;
+                take_body(&mut reader, size, &mut body)?;
+                // The chunk's CRLF (the last chunk is followed by an empty trailer line).
+                std::io::copy(&mut (&mut reader).take(2), &mut std::io::sink())?;
                 if size == 0 {
                     break;
                 }
@@ -199,8 +215,9 @@ fn handle(
                 .header("content-length")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
-            std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
+            take_body(&mut reader, length, &mut body)?;
         }
+        request.body = body;
         if let Ok(mut r) = requests.lock() {
             r.push(request.clone());
         }

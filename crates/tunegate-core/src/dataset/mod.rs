@@ -2,6 +2,7 @@
 //! read -> validate -> redact -> digest pipeline shared by the operator, the worker and the CLI.
 
 pub mod jsonl;
+pub mod parallel;
 pub mod pipeline;
 pub mod tokens;
 pub mod validate;

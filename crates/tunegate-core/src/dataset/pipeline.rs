@@ -1,7 +1,7 @@
 //! The streaming pipeline shared by the operator, the worker and the CLI:
 //! source bytes -> JSONL reader -> format validation -> redaction -> LF-terminated output, with
 //! SHA-256 digests of the source and output bytes, counts, token estimates and the first format
-//! errors. Deterministic, one line in memory at a time.
+//! errors. Deterministic whatever the thread count; memory bounded by the batches in flight.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
@@ -10,6 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jsonl::{ConcatSources, DEFAULT_MAX_LINE_BYTES, DigestingReader, JsonlReader};
+use super::parallel;
 use super::tokens::{
     CountCache, DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model,
 };
@@ -46,9 +47,9 @@ pub struct RedactLineError {
 
 /// The redaction step, as the pipeline sees it. The redaction engine implements it; `NoRedaction`
 /// passes lines through (for `tunegate check`).
-pub trait LineRedactor {
-    /// Counts accumulated over a run; never values.
-    type Report: Default;
+pub trait LineRedactor: Sync {
+    /// Counts accumulated over a run; never values. Each worker thread keeps its own per batch.
+    type Report: Default + Send;
 
     /// Redacts one validated JSONL line, appending the output line (without terminator) to `out`
     /// unless the example is dropped or rejected.
@@ -61,6 +62,9 @@ pub trait LineRedactor {
 
     /// Findings per entity type in `report`.
     fn findings(report: &Self::Report) -> BTreeMap<String, u64>;
+
+    /// Adds the counts of `from` (a batch processed on another thread) to `into`.
+    fn merge_reports(into: &mut Self::Report, from: Self::Report);
 }
 
 /// Passes every line through unchanged.
@@ -83,6 +87,8 @@ impl LineRedactor for NoRedaction {
     fn findings(_: &()) -> BTreeMap<String, u64> {
         BTreeMap::new()
     }
+
+    fn merge_reports(_: &mut (), (): ()) {}
 }
 
 /// Pipeline settings.
@@ -95,8 +101,9 @@ pub struct PipelineOptions {
     pub max_format_errors: usize,
     /// Keep per-example token and message counts for percentiles (the CLI's statistics).
     pub collect_distribution: bool,
-    /// Threads that count tokens (the costly step); output order never depends on it.
-    pub token_threads: usize,
+    /// Worker threads that validate, redact and count tokens; output, digests and counts never
+    /// depend on it.
+    pub threads: usize,
 }
 
 /// The configured model is not in the token-limit table.
@@ -116,7 +123,7 @@ impl PipelineOptions {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_format_errors: DEFAULT_MAX_FORMAT_ERRORS,
             collect_distribution: false,
-            token_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 
@@ -215,6 +222,11 @@ pub struct PipelineSummary {
 
 /// Runs the pipeline over `input` (the concatenated source bytes), writing output lines to `sink`.
 /// Returns the summary and the redactor's report.
+///
+/// The calling thread reads lines into batches (bounded in bytes and lines); `options.threads`
+/// workers validate, redact and count tokens of whole batches; the calling thread writes the
+/// results in input order. Output, digests, counts and errors do not depend on the thread count;
+/// memory is bounded by the batches in flight (see [`parallel::Bounds`]).
 pub fn run<I, W, R>(
     input: I,
     sink: &mut W,
@@ -236,100 +248,82 @@ where
     let mut dropped = 0u64;
     let mut rejected = 0u64;
     let mut tokens_total = 0u64;
-    let mut batch = Batch::default();
-    let mut caches: Vec<CountCache> = (0..options.token_threads.max(1))
-        .map(|_| CountCache::new())
-        .collect();
 
-    // Lines are validated and redacted in order into a bounded batch; the batch's token counts are
-    // computed in parallel (the dominant cost), then its lines are written in order.
-    let mut flush = |batch: &mut Batch, errors: &mut ErrorLog| -> Result<(), PipelineError> {
-        let counts = batch.count_tokens(&counter, options.format, &mut caches);
-        for (item, tokens) in batch.items.iter().zip(counts) {
-            let Some(tokens) = tokens else {
-                errors.push(item.number, "redaction_invalid_json");
-                continue;
+    let produce = || -> Result<Option<InBatch>, PipelineError> {
+        let mut batch = InBatch::default();
+        while !batch.is_full() {
+            let Some(item) = reader.next_line() else {
+                break;
             };
-            if tokens > options.limits.max_example_tokens {
-                errors.push(item.number, FormatCode::TooManyTokens.as_str());
-                continue;
+            match item {
+                Ok(line) => {
+                    let start = batch.text.len();
+                    batch.text.push_str(line.text);
+                    batch.items.push(Input::Line {
+                        number: line.number,
+                        start,
+                        end: batch.text.len(),
+                    });
+                }
+                Err(err) => match FormatCode::from_read_error(&err) {
+                    Some(code) => batch.items.push(Input::Error {
+                        number: err.line,
+                        code: code.as_str(),
+                    }),
+                    None => {
+                        let line = err.line;
+                        let source = match err.kind {
+                            super::jsonl::ReadErrorKind::Io(e) => e,
+                            _ => io::Error::other("read failed"),
+                        };
+                        return Err(PipelineError::Read { line, source });
+                    }
+                },
             }
-            output
-                .write_line(&batch.text[item.start..item.end])
-                .map_err(PipelineError::Write)?;
-            examples += 1;
-            tokens_total += tokens;
-            stats.record(
-                tokens,
-                item.shape.messages,
-                item.shape.has_tools,
-                examples == 1,
-                options.collect_distribution,
-            );
         }
-        batch.clear();
+        Ok((!batch.items.is_empty()).then_some(batch))
+    };
+    let work = |cache: &mut CountCache, batch: InBatch| -> OutBatch<R::Report> {
+        process_batch(redactor, &counter, options, cache, &batch)
+    };
+    let consume = |done: OutBatch<R::Report>| -> Result<(), PipelineError> {
+        R::merge_reports(&mut report, done.report);
+        for item in done.items {
+            match item {
+                Done::Error { number, code } => errors.push(number, code),
+                Done::Dropped => dropped += 1,
+                Done::Rejected => rejected += 1,
+                Done::Line {
+                    start,
+                    end,
+                    tokens,
+                    shape,
+                } => {
+                    output
+                        .write_line(&done.text[start..end])
+                        .map_err(PipelineError::Write)?;
+                    examples += 1;
+                    tokens_total += tokens;
+                    stats.record(
+                        tokens,
+                        shape.messages,
+                        shape.has_tools,
+                        examples == 1,
+                        options.collect_distribution,
+                    );
+                }
+            }
+        }
         Ok(())
     };
-
-    while let Some(item) = reader.next_line() {
-        let line = match item {
-            Ok(line) => line,
-            Err(err) => match FormatCode::from_read_error(&err) {
-                Some(code) => {
-                    errors.push(err.line, code.as_str());
-                    continue;
-                }
-                None => {
-                    let line = err.line;
-                    let source = match err.kind {
-                        super::jsonl::ReadErrorKind::Io(e) => e,
-                        _ => io::Error::other("read failed"),
-                    };
-                    return Err(PipelineError::Read { line, source });
-                }
-            },
-        };
-        let number = line.number;
-        let (_, shape) = match validate_line(options.format, line.text) {
-            Ok(parsed) => parsed,
-            Err(code) => {
-                errors.push(number, code.as_str());
-                continue;
-            }
-        };
-        let start = batch.text.len();
-        let outcome = match redactor.redact_line(line.text, &mut batch.text, &mut report) {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                batch.text.truncate(start);
-                errors.push(number, e.code);
-                continue;
-            }
-        };
-        match outcome {
-            RedactOutcome::Dropped => {
-                batch.text.truncate(start);
-                dropped += 1;
-                continue;
-            }
-            RedactOutcome::Rejected => {
-                batch.text.truncate(start);
-                rejected += 1;
-                continue;
-            }
-            RedactOutcome::Unchanged | RedactOutcome::Redacted => {}
-        }
-        batch.items.push(Pending {
-            number,
-            shape,
-            start,
-            end: batch.text.len(),
-        });
-        if batch.is_full() {
-            flush(&mut batch, &mut errors)?;
-        }
-    }
-    flush(&mut batch, &mut errors)?;
+    parallel::ordered(
+        parallel::Bounds::new(options.threads, IN_FLIGHT_BYTES),
+        produce,
+        |b: &InBatch| b.text.len(),
+        CountCache::new,
+        work,
+        consume,
+    )?;
 
     let lines = reader.lines_read();
     let (source_digest, source_bytes) = reader.into_inner().finish();
@@ -368,6 +362,98 @@ where
     Ok((summary, report))
 }
 
+/// Validates, redacts and counts the tokens of one batch (on a worker thread).
+fn process_batch<R: LineRedactor>(
+    redactor: &R,
+    counter: &TokenCounter,
+    options: &PipelineOptions,
+    cache: &mut CountCache,
+    batch: &InBatch,
+) -> OutBatch<R::Report> {
+    let mut out = OutBatch {
+        text: String::with_capacity(batch.text.len() + batch.text.len() / 8),
+        items: Vec::with_capacity(batch.items.len()),
+        report: R::Report::default(),
+    };
+    for item in &batch.items {
+        let (number, line) = match *item {
+            Input::Error { number, code } => {
+                out.items.push(Done::Error { number, code });
+                continue;
+            }
+            Input::Line { number, start, end } => (number, &batch.text[start..end]),
+        };
+        let (value, shape) = match validate_line(options.format, line) {
+            Ok(parsed) => parsed,
+            Err(code) => {
+                out.items.push(Done::Error {
+                    number,
+                    code: code.as_str(),
+                });
+                continue;
+            }
+        };
+        let start = out.text.len();
+        let outcome = match redactor.redact_line(line, &mut out.text, &mut out.report) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                out.text.truncate(start);
+                out.items.push(Done::Error {
+                    number,
+                    code: e.code,
+                });
+                continue;
+            }
+        };
+        match outcome {
+            RedactOutcome::Dropped => {
+                out.text.truncate(start);
+                out.items.push(Done::Dropped);
+                continue;
+            }
+            RedactOutcome::Rejected => {
+                out.text.truncate(start);
+                out.items.push(Done::Rejected);
+                continue;
+            }
+            RedactOutcome::Unchanged | RedactOutcome::Redacted => {}
+        }
+        let written = &out.text[start..];
+        // Tokens are those of the output line. When it is the input line, its parsed value is
+        // already here; otherwise the output is parsed again.
+        let tokens = if written == line {
+            Some(counter.example_cached(options.format, &value, cache))
+        } else {
+            serde_json::from_str::<Value>(written)
+                .ok()
+                .map(|v| counter.example_cached(options.format, &v, cache))
+        };
+        let Some(tokens) = tokens else {
+            out.text.truncate(start);
+            out.items.push(Done::Error {
+                number,
+                code: "redaction_invalid_json",
+            });
+            continue;
+        };
+        if tokens > options.limits.max_example_tokens {
+            out.text.truncate(start);
+            out.items.push(Done::Error {
+                number,
+                code: FormatCode::TooManyTokens.as_str(),
+            });
+            continue;
+        }
+        out.items.push(Done::Line {
+            start,
+            end: out.text.len(),
+            tokens,
+            shape,
+        });
+    }
+    out
+}
+
 impl ExampleStats {
     fn record(&mut self, tokens: u64, messages: u32, has_tools: bool, first: bool, keep: bool) {
         if first {
@@ -387,83 +473,60 @@ impl ExampleStats {
     }
 }
 
-/// A validated, redacted line waiting for its token count.
-struct Pending {
-    number: u64,
-    shape: ExampleShape,
-    /// Range of the output line in `Batch::text`.
-    start: usize,
-    end: usize,
-}
-
+/// Lines read and not yet processed: their text back to back, and where each one is.
 #[derive(Default)]
-struct Batch {
+struct InBatch {
     text: String,
-    items: Vec<Pending>,
+    items: Vec<Input>,
 }
 
-/// Batch bounds: memory stays bounded, and each batch has enough work to share across threads.
-const BATCH_BYTES: usize = 2 * 1024 * 1024;
-const BATCH_ITEMS: usize = 4096;
-/// Below this many examples a batch is counted on the calling thread.
-const MIN_PARALLEL_ITEMS: usize = 32;
+/// One input line (a range of `InBatch::text`), or a line the reader could not return.
+enum Input {
+    Line {
+        number: u64,
+        start: usize,
+        end: usize,
+    },
+    Error {
+        number: u64,
+        code: &'static str,
+    },
+}
 
-impl Batch {
+/// A processed batch: output lines back to back, what happened to each input line, in order, and
+/// the redactor's counts for the batch.
+struct OutBatch<Rep> {
+    text: String,
+    items: Vec<Done>,
+    report: Rep,
+}
+
+enum Done {
+    Error {
+        number: u64,
+        code: &'static str,
+    },
+    Dropped,
+    Rejected,
+    Line {
+        start: usize,
+        end: usize,
+        tokens: u64,
+        shape: ExampleShape,
+    },
+}
+
+/// Batch bounds: memory stays bounded, and each batch has enough work for one thread.
+const BATCH_BYTES: usize = 1024 * 1024;
+/// Small in tests, so that test inputs span many batches.
+const BATCH_ITEMS: usize = if cfg!(test) { 7 } else { 4096 };
+/// Input bytes in flight (read and not yet written) before the reader waits; one batch is always
+/// allowed, so a single line longer than this still goes through on its own.
+const IN_FLIGHT_BYTES: usize = 8 * 1024 * 1024;
+
+impl InBatch {
     fn is_full(&self) -> bool {
         self.text.len() >= BATCH_BYTES || self.items.len() >= BATCH_ITEMS
-    }
-
-    fn clear(&mut self) {
-        self.text.clear();
-        self.items.clear();
-    }
-
-    /// Token counts per item, in order; `None` where the output line is not JSON. One worker
-    /// thread per cache.
-    fn count_tokens(
-        &self,
-        counter: &TokenCounter,
-        format: DatasetFormat,
-        caches: &mut [CountCache],
-    ) -> Vec<Option<u64>> {
-        // Output lines are parsed again here, in parallel, rather than keeping every parsed
-        // example of the batch in memory.
-        let count = |item: &Pending, cache: &mut CountCache| {
-            serde_json::from_str::<Value>(&self.text[item.start..item.end])
-                .ok()
-                .map(|value| counter.example_cached(format, &value, cache))
-        };
-        let threads = caches.len();
-        if threads <= 1 || self.items.len() < MIN_PARALLEL_ITEMS {
-            let Some(cache) = caches.first_mut() else {
-                return self
-                    .items
-                    .iter()
-                    .map(|i| count(i, &mut CountCache::disabled()))
-                    .collect();
-            };
-            return self.items.iter().map(|i| count(i, cache)).collect();
-        }
-        let chunk = self.items.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .items
-                .chunks(chunk)
-                .zip(caches.iter_mut())
-                .map(|(items, cache)| {
-                    scope.spawn(move || items.iter().map(|i| count(i, cache)).collect::<Vec<_>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.join() {
-                    Ok(counts) => counts,
-                    // Counting does not panic on any input; if it ever did, fail these lines.
-                    Err(_) => vec![None; chunk],
-                })
-                .take(self.items.len())
-                .collect()
-        })
     }
 }
 
@@ -568,6 +631,12 @@ mod tests {
 
         fn findings(report: &Self::Report) -> BTreeMap<String, u64> {
             report.clone()
+        }
+
+        fn merge_reports(into: &mut Self::Report, from: Self::Report) {
+            for (k, v) in from {
+                *into.entry(k).or_default() += v;
+            }
         }
     }
 
@@ -708,9 +777,9 @@ mod tests {
         let mut options = opts();
         options.limits.max_example_tokens = 40;
         options.collect_distribution = true;
-        options.token_threads = 1;
+        options.threads = 1;
         let single = run_fake(input.as_bytes(), &options);
-        options.token_threads = 3;
+        options.threads = 3;
         let multi = run_fake(input.as_bytes(), &options);
         assert_eq!(single, multi);
         let lines: Vec<u64> = single.0.format_errors.iter().map(|e| e.line).collect();

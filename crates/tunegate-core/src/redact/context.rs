@@ -2,7 +2,7 @@
 //! dates of birth. One case-insensitive automaton finds the cue words; the value right after a cue
 //! (skipping "number", "no.", "#", ":", "is") is checked for the type's shape.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::structured::is_word;
 use super::{ENT_DATE_OF_BIRTH, ENT_DRIVER_LICENSE, ENT_PASSPORT, Finding};
@@ -121,6 +121,7 @@ impl ContextScanner {
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(CUES.iter().map(|(c, _)| c))?;
         Ok(Self { ac })
     }

@@ -202,13 +202,16 @@ impl Engine {
         if let Some(s) = &self.secrets {
             s.scan(text, out);
         }
-        if let Some(c) = &self.context {
+        // Every passport, licence and date value and every postal address holds an ASCII digit
+        // (a house number): text without one skips those passes.
+        let digits = text.bytes().any(|c| c.is_ascii_digit());
+        if digits && let Some(c) = &self.context {
             c.scan(&self.enabled, text, out);
         }
         if self.enabled.on(super::ENT_PERSON) {
             super::names::scan_people(text, out);
         }
-        if self.enabled.on(super::ENT_POSTAL_ADDRESS) {
+        if digits && self.enabled.on(super::ENT_POSTAL_ADDRESS) {
             super::names::scan_addresses(text, out);
         }
         for (id, re) in &self.custom {

@@ -248,6 +248,9 @@ pub struct Redactor {
     mode: RedactionMode,
     images: ImagePolicy,
     hmac: Option<Hmac<Sha256>>,
+    /// Count `tokens_removed` / `tokens_added` (off unless a caller reads them: see
+    /// [`Redactor::with_token_report`]).
+    token_report: bool,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -279,7 +282,17 @@ impl Redactor {
             mode: policy.mode,
             images: policy.images,
             hmac,
+            token_report: false,
         })
+    }
+
+    /// Also count the token change of every rewrite into the report's `tokens_removed` and
+    /// `tokens_added` (o200k_base, over the words around each change). Off by default: the
+    /// dataset pipeline and the worker never read these counts, and counting is the costliest
+    /// part of redacting dense data. `tunegate redact --report` turns it on.
+    pub fn with_token_report(mut self, on: bool) -> Self {
+        self.token_report = on;
+        self
     }
 
     /// The policy mode.
@@ -644,7 +657,9 @@ impl Redactor {
         }
         let mut cur = std::mem::take(&mut st.red_a);
         let mut next = std::mem::take(&mut st.red_b);
-        self.count_tokens(text, &findings, st);
+        if self.token_report {
+            self.count_tokens(text, &findings, st);
+        }
         self.apply(text, &findings, &mut cur);
         // Masking changes the neighbours of a finding (boundaries), which can expose a new one;
         // repeat until a fixpoint so the output is stable under a second run. Each round only runs
@@ -657,7 +672,9 @@ impl Redactor {
             for f in &findings {
                 st.hits.push((f.entity, frame));
             }
-            self.count_tokens(&cur, &findings, st);
+            if self.token_report {
+                self.count_tokens(&cur, &findings, st);
+            }
             self.apply(&cur, &findings, &mut next);
             std::mem::swap(&mut cur, &mut next);
         }
@@ -728,11 +745,11 @@ impl Redactor {
                 .map(|f| Finding::new(f.start as usize - ws, f.end as usize - ws, f.entity))
                 .collect();
             self.apply(old_w, &rel, &mut new_w);
-            st.tokens_removed += bpe.encode_ordinary(old_w).len() as u64;
+            st.tokens_removed += bpe.count(old_w) as u64;
             st.tokens_added += match st.token_cache.get(new_w.as_str()) {
                 Some(&n) => n,
                 None => {
-                    let n = bpe.encode_ordinary(&new_w).len() as u64;
+                    let n = bpe.count(new_w.as_str()) as u64;
                     // Bounded in bytes, not entries: windows can be long.
                     if st.token_cache_bytes + new_w.len() > limits::TOKEN_CACHE_BYTES {
                         st.token_cache.clear();
@@ -840,6 +857,10 @@ impl crate::dataset::pipeline::LineRedactor for Redactor {
 
     fn findings(report: &RedactionReport) -> std::collections::BTreeMap<String, u64> {
         report.findings.clone()
+    }
+
+    fn merge_reports(into: &mut RedactionReport, from: RedactionReport) {
+        into.merge(&from);
     }
 }
 

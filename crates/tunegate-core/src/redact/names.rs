@@ -10,22 +10,107 @@
 //! and a number (DE/NL), number + rue/avenue... (FR), Calle/Avenida... + number (ES), each optionally
 //! extended over the town and the postcode.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use super::{ENT_PERSON, ENT_POSTAL_ADDRESS, Finding};
 
-struct Gazetteer {
-    first: HashSet<&'static str>,
-    last: HashSet<&'static str>,
+const F_FIRST: u8 = 1;
+const F_LAST: u8 = 2;
+const F_AMBIGUOUS: u8 = 4;
+const F_STOP: u8 = 8;
+
+/// Every word list of the name rules in one table: lower-case word -> flags. A capitalised word
+/// costs one lookup over its bytes (lower-cased on the stack), never an allocation.
+struct Lexicon {
+    map: HashMap<&'static [u8], u8, BuildHasherDefault<WordHasher>>,
+    max_len: usize,
 }
 
-fn gazetteer() -> &'static Gazetteer {
-    static G: OnceLock<Gazetteer> = OnceLock::new();
-    G.get_or_init(|| Gazetteer {
-        first: include_str!("data/first_names.txt").lines().collect(),
-        last: include_str!("data/surnames.txt").lines().collect(),
+/// FxHash-style hasher for short byte strings (the table is fixed, so no DoS concern).
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        let mut tail = 0u64;
+        for (i, &c) in chunks.remainder().iter().enumerate() {
+            tail |= u64::from(c) << (8 * i);
+        }
+        self.0 = (self.0.rotate_left(5) ^ tail).wrapping_mul(K);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+fn lexicon() -> &'static Lexicon {
+    static L: OnceLock<Lexicon> = OnceLock::new();
+    L.get_or_init(|| {
+        let mut map: HashMap<&'static [u8], u8, BuildHasherDefault<WordHasher>> =
+            HashMap::default();
+        let lists: [(&mut dyn Iterator<Item = &'static str>, u8); 4] = [
+            (&mut include_str!("data/first_names.txt").lines(), F_FIRST),
+            (&mut include_str!("data/surnames.txt").lines(), F_LAST),
+            (&mut AMBIGUOUS.iter().copied(), F_AMBIGUOUS),
+            (&mut STOP.iter().copied(), F_STOP),
+        ];
+        for (words, flag) in lists {
+            for w in words {
+                *map.entry(w.as_bytes()).or_default() |= flag;
+            }
+        }
+        let max_len = map.keys().map(|k| k.len()).max().unwrap_or(0);
+        Lexicon { map, max_len }
     })
+}
+
+impl Lexicon {
+    /// Flags of `word`, compared lower-cased (Unicode lower case, as `str::to_lowercase`).
+    fn flags(&self, word: &str) -> u8 {
+        if word.is_ascii() {
+            if word.len() > self.max_len {
+                return 0;
+            }
+            let mut buf = [0u8; 64];
+            if word.len() > buf.len() {
+                return self.get(word.to_ascii_lowercase().as_bytes());
+            }
+            let l = &mut buf[..word.len()];
+            l.copy_from_slice(word.as_bytes());
+            l.make_ascii_lowercase();
+            self.get(l)
+        } else {
+            self.get(word.to_lowercase().as_bytes())
+        }
+    }
+
+    fn get(&self, lower: &[u8]) -> u8 {
+        self.map.get(lower).copied().unwrap_or(0)
+    }
+}
+
+/// `raw` lower-cased is one of `list` (lower-case entries). No allocation for ASCII words.
+fn in_list_ci(raw: &str, list: &[&str]) -> bool {
+    if raw.is_ascii() {
+        list.iter()
+            .any(|w| w.len() == raw.len() && w.as_bytes().eq_ignore_ascii_case(raw.as_bytes()))
+    } else {
+        let l = raw.to_lowercase();
+        list.contains(&l.as_str())
+    }
 }
 
 /// Names that are also common words, places, brands or months: never a name on their own.
@@ -300,10 +385,6 @@ const AMBIGUOUS: &[&str] = &[
     "agent",
 ];
 
-fn ambiguous(w: &str) -> bool {
-    AMBIGUOUS.contains(&w)
-}
-
 /// Words after a cue that are never a name (Dear Customer, Hi Team, Thanks Again).
 const STOP: &[&str] = &[
     "team",
@@ -488,7 +569,8 @@ const CUES: &[(&str, bool)] = &[
     ("— ", false),
 ];
 
-/// A capitalised word: its byte span and a lower-case copy.
+/// A capitalised word: its byte span.
+#[derive(Clone, Copy)]
 struct Word {
     s: usize,
     e: usize,
@@ -499,6 +581,11 @@ fn next_cap_word(t: &str, from: usize) -> Option<Word> {
     let mut i = from;
     while i < b.len() {
         let c = b[i];
+        // Only an ASCII capital or the lead byte of a non-ASCII letter can start a name.
+        if !(c.is_ascii_uppercase() || c >= 0xC3) {
+            i += 1;
+            continue;
+        }
         let boundary = i == 0 || {
             let p = b[i - 1];
             !(p.is_ascii_alphanumeric()
@@ -571,12 +658,19 @@ fn is_name_shape(w: &str) -> bool {
     if !first.is_uppercase() {
         return false;
     }
-    let rest: Vec<char> = chars.collect();
-    if rest.is_empty() || rest.iter().all(|c| c.is_uppercase()) {
+    let (mut rest, mut all_upper, mut inner_caps) = (0usize, true, 0usize);
+    for (k, c) in chars.enumerate() {
+        let up = c.is_uppercase();
+        rest += 1;
+        all_upper &= up;
+        if k >= 2 && up {
+            inner_caps += 1;
+        }
+    }
+    if rest == 0 || all_upper {
         return false;
     }
     // Mc/Mac/O' prefixes may have an inner capital.
-    let inner_caps = rest.iter().skip(2).filter(|c| c.is_uppercase()).count();
     inner_caps == 0
         || w.starts_with("Mc")
         || w.starts_with("Mac")
@@ -596,55 +690,88 @@ fn cue_before(t: &str, s: usize) -> Option<bool> {
     while !t.is_char_boundary(from) {
         from += 1;
     }
-    let before = t[from..end].to_lowercase();
-    let before = if end < s {
-        format!("{} ", before.trim_end())
-    } else {
-        before
-    };
+    let window = &b[from..end];
+    if !window.is_ascii() {
+        return cue_before_unicode(t, from, end, s);
+    }
+    // ASCII: lower-cased on the stack (28 bytes and the space a line break turns into).
+    let mut buf = [0u8; 32];
+    let mut n = window.len();
+    buf[..n].copy_from_slice(window);
+    buf[..n].make_ascii_lowercase();
+    if end < s {
+        while n > 0 && (buf[n - 1] as char).is_whitespace() {
+            n -= 1;
+        }
+        buf[n] = b' ';
+        n += 1;
+    }
+    cue_strength(&buf[..n])
+}
+
+/// The strongest cue `before` (lower case) ends with, where the cue starts a word.
+fn cue_strength(before: &[u8]) -> Option<bool> {
+    let &last = before.last()?;
     CUES.iter()
         .filter(|(c, _)| {
-            before.ends_with(c) && {
+            let c = c.as_bytes();
+            c.last() == Some(&last) && before.ends_with(c) && {
                 // The cue starts a word.
                 let k = before.len() - c.len();
-                k == 0 || !before.as_bytes()[k - 1].is_ascii_alphanumeric()
+                k == 0 || !before[k - 1].is_ascii_alphanumeric()
             }
         })
         .map(|&(_, strong)| strong)
         .max()
 }
 
+fn cue_before_unicode(t: &str, from: usize, end: usize, s: usize) -> Option<bool> {
+    let before = t[from..end].to_lowercase();
+    let before = if end < s {
+        format!("{} ", before.trim_end())
+    } else {
+        before
+    };
+    cue_strength(before.as_bytes())
+}
+
 pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
-    let g = gazetteer();
-    let mut lower = String::new();
+    let lex = lexicon();
+    let b = text.as_bytes();
     let mut pos = 0;
     while let Some(w) = next_cap_word(text, pos) {
         // A run of up to four capitalised words separated by single spaces.
-        let mut words = vec![w];
-        loop {
-            let last = &words[words.len() - 1];
-            let b = text.as_bytes();
-            if words.len() >= 4 || b.get(last.e) != Some(&b' ') {
-                break;
-            }
-            match cap_word_at(text, last.e + 1) {
-                Some(n) => words.push(n),
+        let mut run = [w; 4];
+        let mut nw = 1;
+        while nw < 4 && b.get(run[nw - 1].e) == Some(&b' ') {
+            match cap_word_at(text, run[nw - 1].e + 1) {
+                Some(n) => {
+                    run[nw] = n;
+                    nw += 1;
+                }
                 None => break,
             }
         }
-        let cue = cue_before(text, words[0].s);
-        let mut kinds = Vec::with_capacity(words.len());
-        for w in &words {
+        let words = &run[..nw];
+        let mut kinds_buf = [(false, false, false, false); 4];
+        for (k, w) in words.iter().enumerate() {
             let raw = &text[w.s..w.e];
-            lower.clear();
-            lower.push_str(&raw.to_lowercase());
-            let l = lower.as_str();
-            let stop = STOP.contains(&l) || !is_name_shape(raw);
-            let amb = ambiguous(l);
-            let first = g.first.contains(l);
-            let last = g.last.contains(l);
-            kinds.push((stop, amb, first, last));
+            let f = lex.flags(raw);
+            let stop = f & F_STOP != 0 || !is_name_shape(raw);
+            kinds_buf[k] = (
+                stop,
+                f & F_AMBIGUOUS != 0,
+                f & F_FIRST != 0,
+                f & F_LAST != 0,
+            );
         }
+        let kinds = &kinds_buf[..nw];
+        // A stop word first ends the run whatever the cue: only look for a cue otherwise.
+        let cue = if kinds[0].0 {
+            None
+        } else {
+            cue_before(text, words[0].s)
+        };
         // How many leading words form the name.
         let mut n = 0;
         for (k, &(stop, amb, first, last)) in kinds.iter().enumerate() {
@@ -918,6 +1045,11 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
+        // Addresses start at a house number or a capitalised word: skip everything else.
+        if !(c.is_ascii_alphanumeric() || c >= 0xC3) || c.is_ascii_lowercase() {
+            i += 1;
+            continue;
+        }
         let boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80);
         if !boundary {
             i += 1;
@@ -960,8 +1092,7 @@ fn us_fr_address(t: &str, s: usize) -> Option<usize> {
     if !t.is_char_boundary(lw_end) {
         return None;
     }
-    let lw = t[p..lw_end].to_lowercase();
-    if FR_TYPES.contains(&lw.as_str())
+    if in_list_ci(&t[p..lw_end], FR_TYPES)
         && t[p..].starts_with(|c: char| c.is_lowercase() || c.is_uppercase())
     {
         let mut e = lw_end;
@@ -998,8 +1129,7 @@ fn us_fr_address(t: &str, s: usize) -> Option<usize> {
     let mut words = 0;
     while words < 5 {
         let w = cap_word_at(t, e)?;
-        let lw = t[w.s..w.e].to_lowercase();
-        if words > 0 && STREET_TYPES.contains(&lw.as_str()) {
+        if words > 0 && in_list_ci(&t[w.s..w.e], STREET_TYPES) {
             let mut end = w.e;
             if b.get(end) == Some(&b'.') {
                 end += 1;
@@ -1031,9 +1161,9 @@ fn compound_or_es(t: &str, s: usize) -> Option<usize> {
     if b.get(we) == Some(&b'.') {
         we += 1;
     }
-    let lw = t[s..we].to_lowercase();
+    let word = &t[s..we];
     // ES: street type first, then the name, then the number.
-    if ES_TYPES.contains(&lw.as_str()) || t[s..].starts_with("C/") {
+    if in_list_ci(word, ES_TYPES) || t[s..].starts_with("C/") {
         let mut e = if t[s..].starts_with("C/") { s + 2 } else { we };
         let mut named = false;
         for _ in 0..5 {
@@ -1070,16 +1200,23 @@ fn compound_or_es(t: &str, s: usize) -> Option<usize> {
         }
         return None;
     }
-    // DE/NL: compound street name + number.
-    if COMPOUND_SUFFIXES
-        .iter()
-        .any(|suf| lw.ends_with(suf) && lw.len() > suf.len() + 2)
-    {
-        let p = we;
-        if b.get(p) != Some(&b' ') {
-            return None;
-        }
-        return house_number(b, p + 1);
+    // DE/NL: compound street name + number (which starts with a digit after one space).
+    if b.get(we) != Some(&b' ') || !b.get(we + 1).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let compound = if word.is_ascii() {
+        COMPOUND_SUFFIXES.iter().any(|suf| {
+            word.len() > suf.len() + 2
+                && word.as_bytes()[word.len() - suf.len()..].eq_ignore_ascii_case(suf.as_bytes())
+        })
+    } else {
+        let lw = word.to_lowercase();
+        COMPOUND_SUFFIXES
+            .iter()
+            .any(|suf| lw.ends_with(suf) && lw.len() > suf.len() + 2)
+    };
+    if compound {
+        return house_number(b, we + 1);
     }
     None
 }

@@ -6,7 +6,7 @@
 //! UPPER case rather than matched case-insensitively: that keeps the pattern set small enough for
 //! the SIMD (Teddy) prefilter, which is several times faster than an automaton over every byte.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::structured::is_word;
 use super::validate::{is_uuid, shannon_entropy};
@@ -370,8 +370,11 @@ impl SecretScanner {
                 kinds.push(*anchor);
             }
         }
+        // A DFA: the pattern set is too large for the SIMD prefilter, and a DFA takes one table
+        // step per byte where the default (a contiguous NFA) may follow failure links.
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&pats)?;
         Ok(Self { ac, kinds })
     }

@@ -387,6 +387,7 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         }
         let mut matched = None;
         let mut z = ng;
+        let cx = Ctx::new(b, if a == 0 { ctx_start } else { groups[a].start });
         while z > a {
             let ends_ok = if z == ng {
                 right_ok
@@ -415,7 +416,7 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
                     plus && a == 0,
                     a == 0,
                     inside_run,
-                    start,
+                    &cx,
                 ) {
                     matched = Some((start, groups[z - 1].end, ent));
                     break;
@@ -455,23 +456,142 @@ fn num(b: &[u8]) -> u32 {
 /// Words before `start` that make a number a phone number or an SSN even without separators.
 /// Words inside `[...]` do not count: mask tokens such as `[PHONE_NUMBER]` or `[US_SSN]` must not
 /// turn the next number into a finding on a second run (idempotence).
+#[allow(dead_code)]
 fn context_before(b: &[u8], start: usize, words: &[&[u8]]) -> bool {
-    let from = start.saturating_sub(32);
-    let window = &b[from..start];
-    words.iter().any(|w| {
-        window.windows(w.len()).enumerate().any(|(k, x)| {
-            x.eq_ignore_ascii_case(w) && {
-                let before = &window[..k];
-                let open = before.iter().rposition(|&c| c == b'[');
-                let close = before.iter().rposition(|&c| c == b']');
-                match (open, close) {
-                    (Some(o), Some(c)) => c > o,
-                    (Some(_), None) => false,
-                    _ => true,
+    Ctx::new(b, start).has(words)
+}
+
+/// The context of one number: which context words occur in the 32 bytes before it, found once
+/// (on first use) by one automaton over every registered word list, and shared by every list a
+/// classification asks about. Same rule as `context_before`.
+struct Ctx<'a> {
+    b: &'a [u8],
+    start: usize,
+    found: std::cell::OnceCell<Window>,
+}
+
+struct Window {
+    /// Bit `k`: word `k` of `CONTEXT_LISTS` (flattened) occurs outside `[...]`.
+    words: u128,
+    /// Bit `k`: position `k` of the window is not inside an unclosed `[` (of a mask token).
+    free: u64,
+}
+
+/// The word lists `Ctx::has` answers from one automaton pass. A list missing here still works
+/// (it is scanned directly); adding it here makes it free.
+const CONTEXT_LISTS: &[&[&[u8]]] = &[
+    PHONE_CONTEXT,
+    SSN_CONTEXT,
+    ITIN_CONTEXT,
+    ROUTING_CONTEXT,
+    BSN_CONTEXT,
+    SIN_CONTEXT,
+    TFN_CONTEXT,
+    NHS_CONTEXT,
+    PESEL_CONTEXT,
+    STEUER_CONTEXT,
+    AADHAAR_CONTEXT,
+    NOT_PII_CONTEXT,
+];
+
+struct ContextMatcher {
+    ac: aho_corasick::AhoCorasick,
+    /// Per list: the bits of its words.
+    masks: Vec<Option<u128>>,
+}
+
+fn context_matcher() -> &'static ContextMatcher {
+    static M: std::sync::OnceLock<ContextMatcher> = std::sync::OnceLock::new();
+    M.get_or_init(|| {
+        let mut words: Vec<&[u8]> = Vec::new();
+        let mut masks = Vec::new();
+        for list in CONTEXT_LISTS {
+            // A list that does not fit in the 128 bits is scanned directly instead.
+            if words.len() + list.len() > 128 {
+                masks.push(None);
+                continue;
+            }
+            let mut mask = 0u128;
+            for w in *list {
+                mask |= 1 << words.len();
+                words.push(w);
+            }
+            masks.push(Some(mask));
+        }
+        let ac = aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(&words)
+            .expect("context words build");
+        ContextMatcher { ac, masks }
+    })
+}
+
+fn bracket_free(raw: &[u8]) -> u64 {
+    let (mut open, mut close) = (None, None);
+    let mut free = 0u64;
+    for k in 0..=raw.len() {
+        let ok = match (open, close) {
+            (Some(o), Some(c)) => c > o,
+            (Some(_), None) => false,
+            _ => true,
+        };
+        if ok {
+            free |= 1 << k;
+        }
+        match raw.get(k) {
+            Some(b'[') => open = Some(k),
+            Some(b']') => close = Some(k),
+            _ => {}
+        }
+    }
+    free
+}
+
+impl<'a> Ctx<'a> {
+    fn new(b: &'a [u8], start: usize) -> Self {
+        Self {
+            b,
+            start,
+            found: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn raw(&self) -> &'a [u8] {
+        &self.b[self.start.saturating_sub(32)..self.start]
+    }
+
+    fn window(&self) -> &Window {
+        self.found.get_or_init(|| {
+            let raw = self.raw();
+            let free = bracket_free(raw);
+            let mut words = 0u128;
+            for m in context_matcher().ac.find_overlapping_iter(raw) {
+                if free >> m.start() & 1 == 1 {
+                    words |= 1 << m.pattern().as_usize();
                 }
             }
+            Window { words, free }
         })
-    })
+    }
+
+    fn has(&self, list: &[&[u8]]) -> bool {
+        let w = self.window();
+        if let Some(k) = CONTEXT_LISTS.iter().position(|l| std::ptr::eq(*l, list))
+            && let Some(mask) = context_matcher().masks[k]
+        {
+            return w.words & mask != 0;
+        }
+        let hay = self.raw();
+        list.iter().any(|word| {
+            !word.is_empty()
+                && word.len() <= hay.len()
+                && (0..=hay.len() - word.len()).any(|k| {
+                    w.free >> k & 1 == 1 && hay[k..k + word.len()].eq_ignore_ascii_case(word)
+                })
+        })
+    }
 }
 
 const PHONE_CONTEXT: &[&[u8]] = &[
@@ -541,8 +661,9 @@ fn classify(
     plus: bool,
     at_start: bool,
     inside_run: bool,
-    start: usize,
+    cx: &Ctx<'_>,
 ) -> Option<u16> {
+    let start = cx.start;
     let ng = gs.len();
     let total: usize = gs.iter().map(|g| g.ndig).sum();
     let any_paren = gs.iter().any(|g| g.paren);
@@ -569,7 +690,7 @@ fn classify(
             return None;
         }
     }
-    if let Some(ent) = national_id(en, b, gs, d, plus || any_paren, start) {
+    if let Some(ent) = national_id(en, gs, d, plus || any_paren, cx) {
         return Some(ent);
     }
     if gs[1..].iter().any(|g| g.sep == b'.') && !en.on(ENT_PHONE) && !en.on(ENT_SSN) {
@@ -590,7 +711,7 @@ fn classify(
         if ng == 1
             && total == 9
             && ssn_ok(num(&d[..3]), num(&d[3..5]), num(&d[5..9]))
-            && context_before(b, start, SSN_CONTEXT)
+            && cx.has(SSN_CONTEXT)
         {
             return Some(ENT_SSN);
         }
@@ -612,7 +733,7 @@ fn classify(
         }
     }
     // Phone (not when a context word says the number is an NHS number that failed its check)
-    if en.on(ENT_PHONE) && !(total == 10 && context_before(b, start, NHS_CONTEXT)) {
+    if en.on(ENT_PHONE) && !(total == 10 && cx.has(NHS_CONTEXT)) {
         let seps_phone = gs[1..]
             .iter()
             .all(|g| matches!(g.sep, b' ' | b'-' | b'.') || gs_prev_paren(gs, g));
@@ -667,7 +788,7 @@ fn classify(
         // Unseparated mobile numbers in national format: CN 1[3-9]x (11 digits), trunk-prefixed
         // 0x mobiles (PH 09171234567, FR 0612345678, UK 07700900123, TR 05321234567).
         if ng == 1
-            && !context_before(b, start, NOT_PII_CONTEXT)
+            && !cx.has(NOT_PII_CONTEXT)
             && ((total == 11 && d[0] == b'1' && (b'3'..=b'9').contains(&d[1]))
                 || ((10..=11).contains(&total) && d[0] == b'0' && d[1] != b'0'))
         {
@@ -680,12 +801,8 @@ fn classify(
         // Unseparated numbers only with a phone word nearby.
         // Ten digits with a phone word: NANP, or other national numbers not starting with 1
         // (Unix timestamps do) and not named as references.
-        let ten = total == 10
-            && (nanp(0) || (d[0] >= b'2' && !context_before(b, start, NOT_PII_CONTEXT)));
-        if ng == 1
-            && (ten || (total == 11 && d[0] == b'1' && nanp(1)))
-            && context_before(b, start, PHONE_CONTEXT)
-        {
+        let ten = total == 10 && (nanp(0) || (d[0] >= b'2' && !cx.has(NOT_PII_CONTEXT)));
+        if ng == 1 && (ten || (total == 11 && d[0] == b'1' && nanp(1))) && cx.has(PHONE_CONTEXT) {
             return Some(ENT_PHONE);
         }
     }
@@ -697,14 +814,7 @@ type TypedId = (u16, &'static [&'static [u8]], fn(&[u8]) -> bool);
 /// National identifiers that are all digits. A checksum must hold; context words pick the type
 /// where several formats share a length, and words such as "order" or "invoice" keep a number
 /// that merely passes a checksum.
-fn national_id(
-    en: &Enabled,
-    b: &[u8],
-    gs: &[Group],
-    d: &[u8],
-    decorated: bool,
-    start: usize,
-) -> Option<u16> {
+fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'_>) -> Option<u16> {
     if decorated || gs.is_empty() {
         return None;
     }
@@ -717,8 +827,8 @@ fn national_id(
     let sep1 = gs.get(1).map_or(0, |g| g.sep);
     let seps_same = gs[1..].iter().all(|g| g.sep == sep1);
     let grouped = |want: &[usize]| lens == want && seps_same && matches!(sep1, b' ' | b'-' | b'.');
-    let ctx = |w: &[&[u8]]| context_before(b, start, w);
-    let neg = context_before(b, start, NOT_PII_CONTEXT);
+    let ctx = |w: &[&[u8]]| cx.has(w);
+    let neg = cx.has(NOT_PII_CONTEXT);
     match d.len() {
         9 => {
             let ssn_shape = grouped(&[3, 2, 4]);
