@@ -529,6 +529,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "session_token = \"fqhzwtkbvxmnprlsdcgj\"",
         "fqhzwtkbvxmnprlsdcgj",
     ),
+    // Routing numbers named by their word: the checksum alone, any prefix.
+    (
+        "US_BANK_ROUTING",
+        "ABA routing number 394817268 for the wire",
+        "394817268",
+    ),
+    ("US_BANK_ROUTING", "routing: 451230982", "451230982"),
     ("PERSON", "my name is Olivia Martinez", "Olivia Martinez"),
     ("PERSON", "Best regards, Daniel Kowalski", "Daniel Kowalski"),
     ("PERSON", "Hola, soy Lucía Fernández", "Lucía Fernández"),
@@ -624,6 +631,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("IN_AADHAAR", "234567890123"),
     ("AU_TFN", "824 753 557"),
     ("US_BANK_ROUTING", "invoice 121000358"),
+    ("US_BANK_ROUTING", "invoice 173509425"),
     ("CRYPTO_WALLET", "1BoatSLRHtKNngkdXEeobR76b53LETtpyU"),
     (
         "CRYPTO_WALLET",

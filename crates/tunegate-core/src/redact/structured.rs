@@ -739,7 +739,7 @@ fn national_id(
                 return Some(ENT_US_ITIN);
             }
             let typed: [TypedId; 4] = [
-                (ENT_US_BANK_ROUTING, ROUTING_CONTEXT, ids::aba_ok),
+                (ENT_US_BANK_ROUTING, ROUTING_CONTEXT, ids::aba_sum_ok),
                 (ENT_NL_BSN, BSN_CONTEXT, ids::bsn_ok),
                 (ENT_CA_SIN, SIN_CONTEXT, ids::sin_ok),
                 (ENT_AU_TFN, TFN_CONTEXT, ids::tfn_ok),
