@@ -615,6 +615,8 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "authenticity_token=Zk3jR9vQ2LmN8pXw4TbY6cHs1DfG0aK7",
     ),
     ("SECRET", "xoxb-4321-demo99"),
+    ("SECRET", "password_policy: min_length=12,upper=1"),
+    ("SECRET", "token_expiry = 2026-01-31T00:00:00Z"),
     ("CREDIT_CARD", "order 4111 1111 1111 1112"),
     ("IP_ADDRESS", "version 1.2.3.4 and 1.2.3.4.5"),
     (

@@ -1366,8 +1366,32 @@ fn anti_forgery(norm: &[u8]) -> bool {
 fn names_no_secret(norm: &[u8]) -> bool {
     const STARTS: &[&[u8]] = &[b"public", b"primary", b"foreign", b"pub"];
     const ENDS: &[&[u8]] = &[
-        b"name", b"id", b"ids", b"hash", b"event", b"chars", b"str", b"url", b"path", b"file",
-        b"length", b"len", b"size", b"type", b"count", b"format", b"field", b"secrets",
+        b"name",
+        b"id",
+        b"ids",
+        b"hash",
+        b"event",
+        b"chars",
+        b"str",
+        b"url",
+        b"path",
+        b"file",
+        b"length",
+        b"len",
+        b"size",
+        b"type",
+        b"count",
+        b"format",
+        b"field",
+        b"secrets",
+        // Settings about a credential, not the credential (`password_policy: min_length=12`).
+        b"policy",
+        b"strength",
+        b"expiry",
+        b"expiration",
+        b"complexity",
+        b"rules",
+        b"label",
     ];
     STARTS.iter().any(|p| norm.starts_with(p)) || ENDS.iter().any(|e| norm.ends_with(e))
 }
