@@ -282,11 +282,18 @@ pub(crate) fn itin_ok(d: &[u8]) -> bool {
 
 /// ABA routing transit number: Federal Reserve prefix and the 3-7-1 checksum.
 pub(crate) fn aba_ok(d: &[u8]) -> bool {
-    if d.len() != 9 || !all_digits(d) || all_same(d) {
+    if d.len() != 9 {
         return false;
     }
     let p = dv(d[0]) * 10 + dv(d[1]);
-    if !(p <= 12 || (21..=32).contains(&p) || (61..=72).contains(&p) || p == 80) {
+    (p <= 12 || (21..=32).contains(&p) || (61..=72).contains(&p) || p == 80) && aba_sum_ok(d)
+}
+
+/// The 3-7-1 checksum alone, for a number its word (`routing number`, `ABA`) already names:
+/// validators accept any prefix, and thrift/electronic prefixes outside the Federal Reserve
+/// table are in use.
+pub(crate) fn aba_sum_ok(d: &[u8]) -> bool {
+    if d.len() != 9 || !all_digits(d) || all_same(d) {
         return false;
     }
     let w = [3, 7, 1, 3, 7, 1, 3, 7, 1];
@@ -559,6 +566,12 @@ mod tests {
                 itin_ok,
                 &["912701234", "970881234", "999941234"],
                 &["912401234", "812701234", "912931234"],
+            ),
+            (
+                "aba_sum",
+                aba_sum_ok,
+                &["173509425", "394817268", "011000015"],
+                &["173509426", "000000000", "12100035"],
             ),
             (
                 "aba",

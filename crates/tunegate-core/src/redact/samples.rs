@@ -507,6 +507,35 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("PASSPORT", "Pass-Nr.: C4F5G6H78", "C4F5G6H78"),
     ("PASSPORT", "mi pasaporte es abc123456", "abc123456"),
+    // Near the look-alike rules: still secrets.
+    (
+        "SECRET",
+        "password = \"correct-horse-battery-staple\"",
+        "correct-horse-battery-staple",
+    ),
+    (
+        "SECRET",
+        "api_token: \"Tq7-vW2_zK9mR4pL8xN3cB6dF1hJ5sG0\"",
+        "Tq7-vW2_zK9mR4pL8xN3cB6dF1hJ5sG0",
+    ),
+    (
+        "SECRET",
+        "curl -u deploy:Wq8#zLp2Vn http://10.0.0.1/",
+        "Wq8#zLp2Vn",
+    ),
+    ("SECRET", "DB_PASSWORD=Hq$ecretPass42", "Hq$ecretPass42"),
+    (
+        "SECRET",
+        "session_token = \"fqhzwtkbvxmnprlsdcgj\"",
+        "fqhzwtkbvxmnprlsdcgj",
+    ),
+    // Routing numbers named by their word: the checksum alone, any prefix.
+    (
+        "US_BANK_ROUTING",
+        "ABA routing number 394817268 for the wire",
+        "394817268",
+    ),
+    ("US_BANK_ROUTING", "routing: 451230982", "451230982"),
     ("PERSON", "my name is Olivia Martinez", "Olivia Martinez"),
     ("PERSON", "Best regards, Daniel Kowalski", "Daniel Kowalski"),
     ("PERSON", "Hola, soy Lucía Fernández", "Lucía Fernández"),
@@ -541,6 +570,53 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", "hf_hub_download and sk-learn and SKU ASK"),
     ("SECRET", "my password was changed yesterday"),
     ("SECRET", "Authorization: Basic realm"),
+    // Look-alikes by class (our own strings): typed-in filler, word-built values, env names,
+    // shell references, curl placeholders, empty PEM blocks, fingerprinted file names,
+    // anti-forgery nonces.
+    (
+        "SECRET",
+        "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789-AA",
+    ),
+    ("SECRET", "AIzaSyqrstuvwxyzabcdefghijklmnop_ABCDE12"),
+    ("SECRET", "GR1348941474747474747474747474"),
+    (
+        "SECRET",
+        "grafana_key = \"glc_787878787878787878787878787878787878\"",
+    ),
+    ("SECRET", "pub const EVP_aead_key = struct_evp_aead_key_st;"),
+    ("SECRET", "\"lookup_key\": \"QuarterlyReport-2.7\""),
+    (
+        "SECRET",
+        "artifact = \"org.example:authtoken-client-3.4.1\"",
+    ),
+    ("SECRET", "refresh_token=REFRESH_TOKEN&grant=code"),
+    ("SECRET", "xoxp-1-InsertRandomStringHere"),
+    (
+        "SECRET",
+        "wget --password '$PROXY_PASS' $MIRROR_HOST/$RELEASE_PATH",
+    ),
+    ("SECRET", "curl -u demo:demo http://localhost:9000/health"),
+    ("SECRET", "curl -u <login:secretword> https://api.local/v1"),
+    (
+        "SECRET",
+        "-----BEGIN EC PRIVATE KEY-----\n(key goes here)\n-----END EC PRIVATE KEY-----",
+    ),
+    (
+        "SECRET",
+        "<img src=\"/static/logo.ico-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d.png\">",
+    ),
+    ("SECRET", "see /blog/2021-xoxo-gossip-night-7.jpg"),
+    (
+        "SECRET",
+        "<meta name=\"csrf-token\" content=\"Qm9vZ3lCb2dneUJvb2d5Qm9vZ3lCb2dneUJvb2d5\">",
+    ),
+    (
+        "SECRET",
+        "authenticity_token=Zk3jR9vQ2LmN8pXw4TbY6cHs1DfG0aK7",
+    ),
+    ("SECRET", "xoxb-4321-demo99"),
+    ("SECRET", "password_policy: min_length=12,upper=1"),
+    ("SECRET", "token_expiry = 2026-01-31T00:00:00Z"),
     ("CREDIT_CARD", "order 4111 1111 1111 1112"),
     ("IP_ADDRESS", "version 1.2.3.4 and 1.2.3.4.5"),
     (
@@ -557,6 +633,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("IN_AADHAAR", "234567890123"),
     ("AU_TFN", "824 753 557"),
     ("US_BANK_ROUTING", "invoice 121000358"),
+    ("US_BANK_ROUTING", "invoice 173509425"),
     ("CRYPTO_WALLET", "1BoatSLRHtKNngkdXEeobR76b53LETtpyU"),
     (
         "CRYPTO_WALLET",

@@ -129,10 +129,10 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("glffct-", prefix(20, 128, BodyClass::UrlSafeDot, false)),
     ("GR1348941", prefix(20, 64, BodyClass::UrlSafe, false)),
     // Slack tokens.
-    ("xoxb-", prefix(10, 255, BodyClass::AlnumDash, true)),
+    ("xoxb-", prefix(20, 255, BodyClass::AlnumDash, true)),
     // Legacy workspace tokens may be all digits (`xoxa-2-511111111`).
     ("xoxa-", prefix(8, 255, BodyClass::AlnumDash, false)),
-    ("xoxp-", prefix(10, 255, BodyClass::AlnumDash, true)),
+    ("xoxp-", prefix(20, 255, BodyClass::AlnumDash, true)),
     ("xoxr-", prefix(8, 255, BodyClass::AlnumDash, false)),
     ("xoxs-", prefix(10, 255, BodyClass::AlnumDash, true)),
     ("xoxe-", prefix(10, 255, BodyClass::AlnumDash, true)),
@@ -434,7 +434,9 @@ impl SecretScanner {
                 // The body after the anchor literal (a literal such as Twitter's run of `A`s is
                 // not filler).
                 let body = &b[m.end().clamp(s, e)..e];
-                if shaped && placeholder_token(body) {
+                // JWT bodies are base64 of JSON, whose repeats are not filler.
+                let jwt = matches!(self.kinds[m.pattern().as_usize()], Anchor::Jwt);
+                if shaped && ((!jwt && placeholder_token(body)) || asset_name(b, s, e)) {
                     skip_to = e;
                     continue;
                 }
@@ -519,6 +521,13 @@ fn pem(b: &[u8], s: usize) -> Option<(usize, usize)> {
         // Truncated key: everything after the header goes.
         return Some((s, b.len()));
     };
+    let key_chars = b[body..body + end]
+        .iter()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/'))
+        .count();
+    if key_chars < 12 {
+        return None;
+    }
     let end = body + end + 9;
     match memchr::memmem::find(&b[end..(end + 80).min(b.len())], b"-----") {
         Some(k) => Some((s, end + k + 5)),
@@ -657,7 +666,9 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let mut norm = Vec::new();
     normalise_name(&b[id_start..p], &mut norm);
     let strong = is_secret_name(&norm);
-    if !strong && names_no_secret(&norm) {
+    // `publicToken`, `publishableKey`: made to be shown; other structural names only when the
+    // name is not a credential name itself.
+    if ((!strong || norm.starts_with(b"public")) && names_no_secret(&norm)) || anti_forgery(&norm) {
         return None;
     }
     // Separator: quotes, whitespace, assignment operators (`=`, `:`, `:=`, `.=`, `?=`, `||=`,
@@ -781,7 +792,11 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         }
     }
     let v = &b[s..p];
-    if v.len() > 512 || is_reference(v) {
+    if v.len() > 512
+        || is_reference(v)
+        || env_name(v)
+        || (!password && (filler_pattern(v) || wordy(v)))
+    {
         return None;
     }
     let lower = v.iter().any(u8::is_ascii_lowercase) as u8;
@@ -1130,7 +1145,15 @@ fn curl_user(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     while q < b.len() && !stop(b[q]) && q - ps < 256 {
         q += 1;
     }
-    (q > ps && !is_reference(&b[ps..q])).then_some((ps, q))
+    // `-u test:test`, `-u <user:password>`: the same word twice or a template is no credential.
+    let user = b[us..p].strip_suffix(b":").unwrap_or(&b[us..p]);
+    let user = user.strip_suffix(b"\"").unwrap_or(user);
+    let user = user.strip_suffix(b"'").unwrap_or(user);
+    let pw = &b[ps..q];
+    let pw_trim = pw.strip_suffix(b">").unwrap_or(pw);
+    let templated = user.first() == Some(&b'<') && pw.last() == Some(&b'>');
+    (q > ps && !is_reference(pw_trim) && !templated && !pw.eq_ignore_ascii_case(user))
+        .then_some((ps, q))
 }
 
 /// Azure SAS `sig=` (URL-encoded base64 signature).
@@ -1201,8 +1224,18 @@ fn placeholder_token(t: &[u8]) -> bool {
             return true;
         }
     }
+    if filler_pattern(t) {
+        return true;
+    }
     // Long words only: short ones (`here`, `your`) turn up by chance in long base64 tokens.
-    const WORDS: &[&[u8]] = &[b"example", b"placeholder", b"redacted"];
+    const WORDS: &[&[u8]] = &[
+        b"example",
+        b"placeholder",
+        b"redacted",
+        b"randomstring",
+        b"tokenhere",
+        b"stringhere",
+    ];
     t.windows(7).any(|w| {
         WORDS.iter().any(|word| {
             w.eq_ignore_ascii_case(&word[..7])
@@ -1211,21 +1244,186 @@ fn placeholder_token(t: &[u8]) -> bool {
     })
 }
 
+/// A fingerprinted file name (`video_box.ico-<hash>.png`, `2018-xoxo-party-1.jpg`): the token
+/// is followed by a short lower-case file extension and sits inside a name, not a value.
+fn asset_name(b: &[u8], s: usize, e: usize) -> bool {
+    if b.get(e) != Some(&b'.') {
+        return false;
+    }
+    let ext = b[e + 1..]
+        .iter()
+        .take(6)
+        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        .count();
+    const EXT: &[&[u8]] = &[
+        b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"ico", b"css", b"js", b"map", b"woff",
+        b"woff2", b"html", b"pdf", b"mp4",
+    ];
+    let inside_name = s > 0 && matches!(b[s - 1], b'.' | b'-' | b'/');
+    EXT.contains(&&b[e + 1..e + 1 + ext]) && right_ok(b, e + 1 + ext) && inside_name
+}
+
+/// Typed-in filler: most of the alphabet in order, one case (`abcdefghijklmnop...`) or a unit of two to
+/// four different characters repeated over 12+ characters (`123123123123`, `abababababab`).
+/// Random bodies hold neither. Shorter alphabet runs (`ABCDEFH`, `klmnopqrstuvwx`) stay
+/// secrets: published test tokens are made of them and must still go.
+fn filler_pattern(t: &[u8]) -> bool {
+    let mut asc = 1;
+    for k in 1..t.len() {
+        // Same case only: alternating-case alphabets (`AbCdEf...`) fill published test tokens.
+        let (a, c) = (t[k - 1], t[k]);
+        asc = if c.is_ascii_alphabetic() && a.is_ascii_alphabetic() && c == a.wrapping_add(1) {
+            asc + 1
+        } else {
+            1
+        };
+        if asc >= 16 {
+            return true;
+        }
+    }
+    (2..=4).any(|period| {
+        let mut same = 0;
+        for k in period..t.len() {
+            // One character repeated (`1111111`) is a run, judged by the callers' run rules.
+            same = if t[k] == t[k - period] && t[k] != t[k - 1] {
+                same + 1
+            } else {
+                0
+            };
+            if same + period >= 12 {
+                return true;
+            }
+        }
+        false
+    })
+}
+
+/// A value built from words, not drawn at random: pieces split on `_ - . :` that are each
+/// lower-case, UPPER-case or CamelCase letters with optional trailing digits
+/// (`struct_X509_pubkey_st`, `SalesResults-1.2`, `ACCESS_TOKEN`,
+/// `SlackAppConfigurationAccessTokenHere`), with vowels and no run of five consonants like
+/// language. Random mixed-case or letter-digit bodies fail the shape; random lower-case
+/// letters fail the consonant rule. Not used for passwords (passphrases are words).
+pub(crate) fn wordy(v: &[u8]) -> bool {
+    let (mut letters, mut vowels, mut cons_run, mut pieces, mut humps) = (0usize, 0usize, 0, 0, 0);
+    for piece in v.split(|&c| matches!(c, b'_' | b'-' | b'.' | b':')) {
+        if piece.is_empty() {
+            continue;
+        }
+        pieces += 1;
+        let alpha = piece.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+        let (word, digits) = piece.split_at(alpha);
+        if !digits.iter().all(u8::is_ascii_digit) || (word.is_empty() && digits.len() > 6) {
+            return false;
+        }
+        let all_upper = word.iter().all(u8::is_ascii_uppercase);
+        if !all_upper {
+            // CamelCase / lower: every capital starts a hump of two or more lower-case letters.
+            let mut k = 0;
+            while k < word.len() {
+                let start = k;
+                if word[k].is_ascii_uppercase() {
+                    k += 1;
+                }
+                let low = word[k..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_lowercase())
+                    .count();
+                if low < 2 && !(start == 0 && low == 0 && word.len() == 1) {
+                    return false;
+                }
+                k += low;
+                humps += 1;
+            }
+        }
+        for &c in word {
+            letters += 1;
+            if matches!(
+                c.to_ascii_lowercase(),
+                b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+            ) {
+                vowels += 1;
+                cons_run = 0;
+            } else {
+                cons_run += 1;
+                if cons_run >= 5 {
+                    return false;
+                }
+            }
+        }
+        cons_run = 0;
+    }
+    letters >= 8 && vowels * 6 >= letters && (pieces >= 2 || humps >= 3)
+}
+
+/// Anti-forgery tokens (`csrf-token`, `authenticity_token`, `X-XSRF-TOKEN`) are per-page
+/// nonces that a form or page carries in the clear, not credentials.
+fn anti_forgery(norm: &[u8]) -> bool {
+    [&b"csrf"[..], b"xsrf", b"authenticity"]
+        .iter()
+        .any(|w| norm.windows(w.len()).any(|x| x == *w))
+}
+
 /// Identifiers that hold a key word but name something public or structural
 /// (`public_key`, `primaryKey`, `key_vault_name`, `issuerKeyHash`, `keyStr`).
 fn names_no_secret(norm: &[u8]) -> bool {
     const STARTS: &[&[u8]] = &[b"public", b"primary", b"foreign", b"pub"];
     const ENDS: &[&[u8]] = &[
-        b"name", b"id", b"ids", b"hash", b"event", b"chars", b"str", b"url", b"path", b"file",
-        b"length", b"len", b"size", b"type", b"count", b"format", b"field", b"secrets",
+        b"name",
+        b"id",
+        b"ids",
+        b"hash",
+        b"event",
+        b"chars",
+        b"str",
+        b"url",
+        b"path",
+        b"file",
+        b"length",
+        b"len",
+        b"size",
+        b"type",
+        b"count",
+        b"format",
+        b"field",
+        b"secrets",
+        // Settings about a credential, not the credential (`password_policy: min_length=12`).
+        b"policy",
+        b"strength",
+        b"expiry",
+        b"expiration",
+        b"complexity",
+        b"rules",
+        b"label",
     ];
     STARTS.iter().any(|p| norm.starts_with(p)) || ENDS.iter().any(|e| norm.ends_with(e))
+}
+
+/// An environment variable's name standing for its value (`ACCESS_TOKEN`, `DB_PASSWORD_2`):
+/// upper-case letters, digits and at least one `_`, starting with a letter.
+fn env_name(v: &[u8]) -> bool {
+    v.len() >= 4
+        && v[0].is_ascii_uppercase()
+        && v.contains(&b'_')
+        && v.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 /// References, expressions and documented placeholders: never secrets by themselves.
 pub(crate) fn is_reference(v: &[u8]) -> bool {
     if v.is_empty() {
         return true;
+    }
+    // A shell expansion of an upper-case variable first (`$PASSWORD`, `$API_URL/$COMMIT`);
+    // `$ecret1` (lower-case) may be a real password.
+    if v[0] == b'$' {
+        let name = v[1..]
+            .iter()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'_')
+            .count();
+        if name >= 2 && v[1].is_ascii_uppercase() {
+            return true;
+        }
     }
     let first = v[0];
     let last = v[v.len() - 1];
@@ -1291,6 +1489,9 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
         b"getenv",
         b"secretkeyref",
         b"valuefrom",
+        b"randomstring",
+        b"tokenhere",
+        b"keyhere",
     ];
     if WORDS
         .iter()
@@ -1321,6 +1522,12 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
         b"empty",
         b"unset",
         b"default",
+        b"pass",
+        b"passwd",
+        b"test",
+        b"user",
+        b"username",
+        b"admin",
     ];
     EXACT.contains(&lower.as_slice())
 }

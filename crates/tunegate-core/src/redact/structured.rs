@@ -849,7 +849,7 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
                 return Some(ENT_US_ITIN);
             }
             let typed: [TypedId; 4] = [
-                (ENT_US_BANK_ROUTING, ROUTING_CONTEXT, ids::aba_ok),
+                (ENT_US_BANK_ROUTING, ROUTING_CONTEXT, ids::aba_sum_ok),
                 (ENT_NL_BSN, BSN_CONTEXT, ids::bsn_ok),
                 (ENT_CA_SIN, SIN_CONTEXT, ids::sin_ok),
                 (ENT_AU_TFN, TFN_CONTEXT, ids::tfn_ok),
@@ -1283,7 +1283,22 @@ fn colon_token(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usiz
     while s < i && b[s] == b'.' {
         s += 1;
     }
-    if (s > 0 && is_word(b[s - 1])) || (e < n && is_word(b[e])) {
+    // A label glued to the address by a colon (`addr:fe80::1`, `src::ffff:192.0.2.1`): the
+    // colon separates; a single one is dropped, `::` belongs to the address.
+    // A word whose last letters are hex (`src::ffff:...`): the address starts at its `::`.
+    if s > 0
+        && is_word(b[s - 1])
+        && b[s] != b':'
+        && let Some(k) = b[s..e].windows(2).position(|w| w == b"::")
+        && b[s..s + k].iter().all(|c| c.is_ascii_alphanumeric())
+    {
+        s += k;
+    }
+    let label = s > 0 && is_word(b[s - 1]) && b[s] == b':';
+    if label && s + 1 < e && b[s + 1] != b':' {
+        s += 1;
+    }
+    if (s > 0 && is_word(b[s - 1]) && !label) || (e < n && is_word(b[e])) {
         return e;
     }
     let t = &b[s..e];
@@ -1299,8 +1314,11 @@ fn colon_token(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usiz
     if en.on(ENT_IP) {
         let colons = t.iter().filter(|&&c| c == b':').count();
         let hex = t.iter().filter(|c| c.is_ascii_hexdigit()).count();
+        // After a glued label, `Type::add` paths are not addresses: more colons or a digit.
+        let label_ok = !label || colons >= 3 || (b[s] != b':' && t.iter().any(u8::is_ascii_digit));
         if colons >= 2
             && hex >= 1
+            && label_ok
             && (colons >= 3 || hex >= 4 || t.windows(2).any(|w| w == b"::"))
             && let Ok(txt) = std::str::from_utf8(t)
             && Ipv6Addr::from_str(txt).is_ok()
@@ -1428,6 +1446,9 @@ mod tests {
             "fe80::1ff:fe23:4567:890a",
             ENT_IP,
         );
+        one("peer addr:fe80::1c2 up", "fe80::1c2", ENT_IP);
+        one("from src::ffff:10.9.8.7 ok", "::ffff:10.9.8.7", ENT_IP);
+        none("call Self::add and Vec::dedup or ns::beef");
         one("mac 00:1A:2B:3C:4D:5E.", "00:1A:2B:3C:4D:5E", ENT_MAC);
         one("mac aa-bb-cc-dd-ee-ff", "aa-bb-cc-dd-ee-ff", ENT_MAC);
         one("mac 00-1a-2b-3c-4d-5e", "00-1a-2b-3c-4d-5e", ENT_MAC);
