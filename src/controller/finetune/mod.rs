@@ -1247,15 +1247,8 @@ impl<'a> Run<'a> {
             Ok(r) => r,
             Err(_) => return Err(Error::MissingField("provider")),
         };
-        let state = match remote.delete_file(id).await {
-            Ok(()) => LedgerState::Deleted,
-            Err(RemoteError::NotFound) => LedgerState::NotFound,
-            Err(RemoteError::NotOwned { kind, id }) => {
-                self.warn_not_owned(kind, &id, "Delete").await;
-                LedgerState::NotOwned
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let result = remote.delete_file(id).await;
+        let state = self.settle(result, LedgerState::Deleted).await?;
         plan::set_state(
             &mut self.status.ledger,
             RemoteKind::File,
@@ -1348,6 +1341,25 @@ impl<'a> Run<'a> {
             .await
     }
 
+    /// The ledger state a clean-up call leaves: `done` on success, `NotFound` on a 404,
+    /// `NotOwned` (with a Warning) for an object the status named but this resource did not
+    /// create; other errors are retried.
+    async fn settle(
+        &self,
+        result: Result<(), RemoteError>,
+        done: LedgerState,
+    ) -> Result<LedgerState, Error> {
+        match result {
+            Ok(()) => Ok(done),
+            Err(RemoteError::NotFound) => Ok(LedgerState::NotFound),
+            Err(RemoteError::NotOwned { kind, id }) => {
+                self.warn_not_owned(kind, &id, "Delete").await;
+                Ok(LedgerState::NotOwned)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn run_cleanup(&mut self, action: &Cleanup) -> Result<(), Error> {
         let remote = match self.remote().await? {
             Ok(r) => r,
@@ -1371,40 +1383,23 @@ impl<'a> Run<'a> {
             }
             Cleanup::DeleteFile(id) => self.delete_file(id).await,
             Cleanup::CancelUpload(id) => {
-                let state = match remote.cancel_upload(id).await {
-                    Ok(()) => LedgerState::Cancelled,
-                    Err(RemoteError::NotFound) => LedgerState::NotFound,
-                    Err(RemoteError::Terminal { .. }) => LedgerState::Cancelled,
-                    Err(RemoteError::NotOwned { kind, id }) => {
-                        self.warn_not_owned(kind, &id, "Delete").await;
-                        LedgerState::NotOwned
-                    }
-                    Err(e) => return Err(e.into()),
+                // A provider that refuses to cancel has nothing open any more.
+                let result = match remote.cancel_upload(id).await {
+                    Err(RemoteError::Terminal { .. }) => Ok(()),
+                    r => r,
                 };
+                let state = self.settle(result, LedgerState::Cancelled).await?;
                 plan::set_state(&mut self.status.ledger, RemoteKind::Upload, id, state, now);
                 Ok(())
             }
             Cleanup::DeleteOutput(id) => {
-                let state = match remote.delete_output(id).await {
-                    Ok(()) => LedgerState::Deleted,
-                    Err(RemoteError::NotFound) => LedgerState::NotFound,
-                    Err(RemoteError::NotOwned { kind, id }) => {
-                        self.warn_not_owned(kind, &id, "Delete").await;
-                        LedgerState::NotOwned
-                    }
-                    Err(e) => return Err(e.into()),
-                };
+                let result = remote.delete_output(id).await;
+                let state = self.settle(result, LedgerState::Deleted).await?;
                 plan::set_state(&mut self.status.ledger, RemoteKind::Output, id, state, now);
                 Ok(())
             }
             Cleanup::DeleteModel(id) => {
                 let state = match remote.delete_model(id).await {
-                    Ok(()) => LedgerState::Deleted,
-                    Err(RemoteError::NotFound) => LedgerState::NotFound,
-                    Err(RemoteError::NotOwned { kind, id }) => {
-                        self.warn_not_owned(kind, &id, "Delete").await;
-                        LedgerState::NotOwned
-                    }
                     // Azure OpenAI (a resource from before the config-time refusal): its data
                     // plane cannot delete the model. Say so and let the resource go rather than
                     // hold it Terminating forever.
@@ -1423,7 +1418,7 @@ impl<'a> Run<'a> {
                         .await;
                         LedgerState::Retained
                     }
-                    Err(e) => return Err(e.into()),
+                    result => self.settle(result, LedgerState::Deleted).await?,
                 };
                 plan::set_state(&mut self.status.ledger, RemoteKind::Model, id, state, now);
                 Ok(())
