@@ -201,7 +201,8 @@ kubectl -n "$ns" get configmap support-bot-model -o json | jq -r '.data | to_ent
 echo
 if [[ "$provider" == bedrock ]]; then
   echo "==> what the bucket holds now (0 objects: training data and job output deleted when the job finished)"
-  left="$(curl -fsS "$moto/$bucket?list-type=2" | grep -o '<Key>[^<]*</Key>' | wc -l)"
+  listing="$(curl -fsS "$moto/$bucket?list-type=2")"
+  left="$(grep -o '<Key>[^<]*</Key>' <<<"$listing" | wc -l || true)"
   echo "    objects in s3://$bucket: $left"
   [[ "$left" == 0 ]] || { echo "objects left in the bucket" >&2; exit 1; }
 else
