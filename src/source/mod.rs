@@ -36,6 +36,10 @@ pub enum SourceProblem {
     Invalid { index: usize },
     #[error("cannot read source {index}: Kubernetes API error")]
     Api { index: usize, retryable: bool },
+    #[error(
+        "the Secret and ConfigMap sources hold {bytes} bytes or more, over the limit of {limit} bytes the operator reads in-process for one dataset (--max-in-process-source-bytes); put larger data on a volume source"
+    )]
+    TooLarge { bytes: u64, limit: u64 },
 }
 
 impl SourceProblem {
@@ -47,6 +51,7 @@ impl SourceProblem {
             SourceProblem::KeyNotFound { .. } => Reason::KeyNotFound,
             SourceProblem::Invalid { .. } => Reason::InvalidSource,
             SourceProblem::Api { .. } => Reason::SourceUnreadable,
+            SourceProblem::TooLarge { .. } => Reason::SourcesTooLarge,
         }
     }
 }
@@ -277,6 +282,139 @@ pub async fn read_in_process(
         } else {
             return Err(SourceProblem::Invalid { index });
         }
+    }
+    Ok(out)
+}
+
+/// The bytes of a dataset's Secret and ConfigMap sources, in source order. A key referenced
+/// several times is held once (the parts share it), and every object is fetched once however
+/// many sources name it.
+#[derive(Clone, Debug, Default)]
+pub struct SourceBytes {
+    /// One entry per source, in order; repeats share their bytes.
+    pub parts: Vec<std::sync::Arc<[u8]>>,
+    /// Bytes held in memory (each distinct key once).
+    pub held: u64,
+    /// Bytes of the stream the pipeline reads (repeats counted again).
+    pub total: u64,
+    /// Longest line of any part (bytes between newlines), which bounds the pipeline's memory.
+    pub longest_line: u64,
+}
+
+/// The longest run of bytes without a newline in `b`.
+pub fn longest_line(b: &[u8]) -> u64 {
+    let mut longest = 0usize;
+    let mut start = 0usize;
+    for nl in memchr::memchr_iter(b'\n', b) {
+        longest = longest.max(nl - start);
+        start = nl + 1;
+    }
+    longest.max(b.len() - start) as u64
+}
+
+/// Like [`read_in_process`], bounded: each Secret or ConfigMap is fetched once however many
+/// sources name it, a key named several times is held once, and reading stops with
+/// [`SourceProblem::TooLarge`] as soon as the sources add up to more than `max_bytes` (the
+/// pipeline would read them all, so repeats count).
+pub async fn read_in_process_bounded(
+    client: &Client,
+    namespace: &str,
+    sources: &[DatasetSource],
+    max_bytes: u64,
+) -> Result<SourceBytes, SourceProblem> {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    check_allowed(client, namespace, sources).await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    // (kind, name) -> the keys this dataset reads from it, fetched on first use.
+    let mut objects: HashMap<(bool, &str), HashMap<&str, Option<Arc<[u8]>>>> = HashMap::new();
+    for s in sources {
+        let (secret, name, key) = match (&s.secret, &s.config_map) {
+            (Some(r), _) => (true, r.name.as_str(), r.key.as_str()),
+            (None, Some(r)) => (false, r.name.as_str(), r.key.as_str()),
+            _ => continue,
+        };
+        objects.entry((secret, name)).or_default().insert(key, None);
+    }
+    let mut out = SourceBytes::default();
+    for (index, s) in sources.iter().enumerate() {
+        let (secret, name, key) = match (&s.secret, &s.config_map) {
+            (Some(r), _) => (true, r.name.as_str(), r.key.as_str()),
+            (None, Some(r)) => (false, r.name.as_str(), r.key.as_str()),
+            _ => return Err(SourceProblem::Invalid { index }),
+        };
+        let kind = if secret { "Secret" } else { "ConfigMap" };
+        let keys = objects
+            .get_mut(&(secret, name))
+            .ok_or(SourceProblem::Invalid { index })?;
+        if keys.get(key).is_some_and(Option::is_none) {
+            // First use of this object: fetch it once, take every key the dataset reads from
+            // it, drop the rest.
+            let (labels, mut taken): (_, HashMap<&str, Option<Vec<u8>>>) = if secret {
+                let obj = secrets
+                    .get_opt(name)
+                    .await
+                    .map_err(|e| api_problem(index, &e))?
+                    .ok_or_else(|| SourceProblem::NotFound {
+                        index,
+                        kind,
+                        name: name.to_string(),
+                    })?;
+                let taken = keys
+                    .keys()
+                    .map(|k| (*k, secret_key_bytes(&obj, k)))
+                    .collect();
+                (obj.metadata.labels, taken)
+            } else {
+                let obj = cms
+                    .get_opt(name)
+                    .await
+                    .map_err(|e| api_problem(index, &e))?
+                    .ok_or_else(|| SourceProblem::NotFound {
+                        index,
+                        kind,
+                        name: name.to_string(),
+                    })?;
+                let taken = keys
+                    .keys()
+                    .map(|k| (*k, config_map_key_bytes(&obj, k)))
+                    .collect();
+                (obj.metadata.labels, taken)
+            };
+            if !label_allows(labels.as_ref()) {
+                return Err(SourceProblem::NotAllowed {
+                    index,
+                    kind,
+                    name: name.to_string(),
+                });
+            }
+            for (k, slot) in keys.iter_mut() {
+                if let Some(Some(bytes)) = taken.remove(k) {
+                    out.held += bytes.len() as u64;
+                    out.longest_line = out.longest_line.max(longest_line(&bytes));
+                    *slot = Some(Arc::from(bytes));
+                }
+            }
+        }
+        let bytes = keys
+            .get(key)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| SourceProblem::KeyNotFound {
+                index,
+                kind,
+                name: name.to_string(),
+                key: key.to_string(),
+            })?;
+        out.total = out.total.saturating_add(bytes.len() as u64);
+        if out.total > max_bytes {
+            return Err(SourceProblem::TooLarge {
+                bytes: out.total,
+                limit: max_bytes,
+            });
+        }
+        out.parts.push(bytes);
     }
     Ok(out)
 }

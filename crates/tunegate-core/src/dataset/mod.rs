@@ -2,6 +2,9 @@
 //! read -> validate -> redact -> digest pipeline shared by the operator, the worker and the CLI.
 
 pub mod jsonl;
+pub mod memory;
 pub mod pipeline;
+pub mod rawjson;
 pub mod tokens;
 pub mod validate;
+pub mod validate_raw;

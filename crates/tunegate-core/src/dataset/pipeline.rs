@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jsonl::{ConcatSources, DEFAULT_MAX_LINE_BYTES, DigestingReader, JsonlReader};
 use super::tokens::{
     CountCache, DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model,
 };
-use super::validate::{ExampleShape, FormatCode, validate_line};
+use super::validate::{ExampleShape, FormatCode};
+use super::validate_raw::validate_line_raw;
 use tunegate_api::{DatasetFormat, FormatErrorRef, ValidationSpec};
 
 /// How many format errors the summary keeps (the status shows at most 10).
@@ -244,7 +244,12 @@ where
     // Lines are validated and redacted in order into a bounded batch; the batch's token counts are
     // computed in parallel (the dominant cost), then its lines are written in order.
     let mut flush = |batch: &mut Batch, errors: &mut ErrorLog| -> Result<(), PipelineError> {
-        let counts = batch.count_tokens(&counter, options.format, &mut caches);
+        let counts = batch.count_tokens(
+            &counter,
+            options.format,
+            &mut caches,
+            options.limits.max_example_tokens,
+        );
         for (item, tokens) in batch.items.iter().zip(counts) {
             let Some(tokens) = tokens else {
                 errors.push(item.number, "redaction_invalid_json");
@@ -290,8 +295,8 @@ where
             },
         };
         let number = line.number;
-        let (_, shape) = match validate_line(options.format, line.text) {
-            Ok(parsed) => parsed,
+        let shape = match validate_line_raw(options.format, line.text) {
+            Ok(shape) => shape,
             Err(code) => {
                 errors.push(number, code.as_str());
                 continue;
@@ -425,13 +430,13 @@ impl Batch {
         counter: &TokenCounter,
         format: DatasetFormat,
         caches: &mut [CountCache],
+        stop_above: u64,
     ) -> Vec<Option<u64>> {
-        // Output lines are parsed again here, in parallel, rather than keeping every parsed
-        // example of the batch in memory.
+        // Output lines are read again here, in parallel, from their text (no parsed tree: its
+        // memory would be many times the line's), rather than keeping every parsed example of the
+        // batch in memory. Counting stops past the model's limit: such a line is refused anyway.
         let count = |item: &Pending, cache: &mut CountCache| {
-            serde_json::from_str::<Value>(&self.text[item.start..item.end])
-                .ok()
-                .map(|value| counter.example_cached(format, &value, cache))
+            counter.line(format, &self.text[item.start..item.end], cache, stop_above)
         };
         let threads = caches.len();
         if threads <= 1 || self.items.len() < MIN_PARALLEL_ITEMS {
