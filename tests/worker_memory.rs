@@ -255,9 +255,8 @@ fn lines_just_under_the_cap_fit_the_jobs_memory_limit() {
             .map(|a| a.iter().filter_map(|e| e["code"].as_str()).collect())
             .unwrap_or_default();
         assert!(!codes.contains(&"line_too_long"), "{shape}: {r}");
-        assert_eq!(
+        assert!(
             r["summary"]["examples"].as_u64().unwrap_or(0) >= 10,
-            true,
             "{shape}: {r}"
         );
     }

@@ -61,7 +61,7 @@ pub struct InProcessData {
 
 impl std::fmt::Debug for InProcessData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InProcessData")
+        f.debug_struct(std::any::type_name::<Self>())
             .field("parts", &self.bytes.parts.len())
             .field("held", &self.bytes.held)
             .field("reserved", &self.reservation.as_ref().map(|r| r.bytes()))

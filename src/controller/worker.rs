@@ -746,9 +746,14 @@ spec:
 
     #[test]
     fn the_memory_limit_and_the_line_cap_come_from_one_setting() {
-        let mut config = Config::default();
-        config.worker_memory =
-            tunegate_core::dataset::memory::WorkerMemory::resolve(Some(1 << 30), None).unwrap();
+        let config = Config {
+            worker_memory: tunegate_core::dataset::memory::WorkerMemory::resolve(
+                Some(1 << 30),
+                None,
+            )
+            .unwrap(),
+            ..Config::default()
+        };
         let job = validate_job(&tds(), &config, None).unwrap();
         let c = &job.spec.unwrap().template.spec.unwrap().containers[0];
         let limit = &c.resources.as_ref().unwrap().limits.as_ref().unwrap()["memory"];

@@ -312,6 +312,9 @@ pub fn longest_line(b: &[u8]) -> u64 {
     longest.max(b.len() - start) as u64
 }
 
+/// The keys a dataset reads from one object, and their bytes once fetched.
+type KeysOf<'a> = std::collections::HashMap<&'a str, Option<std::sync::Arc<[u8]>>>;
+
 /// Like [`read_in_process`], bounded: each Secret or ConfigMap is fetched once however many
 /// sources name it, a key named several times is held once, and reading stops with
 /// [`SourceProblem::TooLarge`] as soon as the sources add up to more than `max_bytes` (the
@@ -328,7 +331,7 @@ pub async fn read_in_process_bounded(
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     // (kind, name) -> the keys this dataset reads from it, fetched on first use.
-    let mut objects: HashMap<(bool, &str), HashMap<&str, Option<Arc<[u8]>>>> = HashMap::new();
+    let mut objects: HashMap<(bool, &str), KeysOf<'_>> = HashMap::new();
     for s in sources {
         let (secret, name, key) = match (&s.secret, &s.config_map) {
             (Some(r), _) => (true, r.name.as_str(), r.key.as_str()),

@@ -427,7 +427,7 @@ impl<'a> Run<'a> {
             Role::Validation => self.validation.clone(),
         }
         .ok_or(Error::MissingField("dataset"))?;
-        let inputs = match deref::resolve_in(&self.ctx, &ds, KeyAccess::ReadOnly).await? {
+        let inputs = match deref::resolve_in(self.ctx, &ds, KeyAccess::ReadOnly).await? {
             Ok(inputs) => inputs,
             Err(p) => {
                 self.set(types::UPLOADED, false, p.reason(), p.to_string());

@@ -115,7 +115,7 @@ impl WorkerMemory {
 
     /// The limit as a Kubernetes quantity (`256Mi`, or plain bytes when not whole MiB).
     pub fn limit_quantity(&self) -> String {
-        if self.limit % MIB == 0 {
+        if self.limit.is_multiple_of(MIB) {
             format!("{}Mi", self.limit / MIB)
         } else {
             self.limit.to_string()

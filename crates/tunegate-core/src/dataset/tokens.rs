@@ -472,13 +472,11 @@ impl RawWalk<'_, '_> {
                     self.total += TOKENS_PER_NAME;
                 }
                 "function_call" => self.call(Some(v)),
-                "tool_calls" => {
-                    if self.is_array(Some(v)) {
-                        for c in self.raw.items(v) {
-                            let f = self.get(Some(c), "function");
-                            if f.is_some() {
-                                self.call(f);
-                            }
+                "tool_calls" if self.is_array(Some(v)) => {
+                    for c in self.raw.items(v) {
+                        let f = self.get(Some(c), "function");
+                        if f.is_some() {
+                            self.call(f);
                         }
                     }
                 }
