@@ -383,4 +383,44 @@ spec:
         let s = Problem::Source(SourceProblem::Invalid { index: 0 });
         assert_eq!(s.reason(), Reason::InvalidSource);
     }
+
+    fn bytes(held: u64, longest_line: u64) -> source::SourceBytes {
+        source::SourceBytes {
+            parts: Vec::new(),
+            held,
+            total: held,
+            longest_line,
+        }
+    }
+
+    #[test]
+    fn in_process_memory_is_reserved_from_the_shared_budget() {
+        let budget = crate::sharing::ByteBudget::new(1000);
+        // 100 bytes whose longest line is 10: 100 + 16 x 10.
+        assert_eq!(memory_needed(&bytes(100, 10)), 260);
+        let a = reserve(bytes(100, 10), Some(&budget)).unwrap().unwrap();
+        assert_eq!(budget.used(), 260);
+        let b = reserve(bytes(400, 20), Some(&budget)).unwrap().unwrap();
+        assert_eq!(budget.used(), 980);
+        // Taken by the others now: wait (Busy), not a verdict on the dataset.
+        let busy = reserve(bytes(10, 1), Some(&budget)).unwrap().unwrap_err();
+        assert_eq!(busy.category(), "busy");
+        drop(a);
+        assert_eq!(budget.used(), 720);
+        assert!(reserve(bytes(10, 1), Some(&budget)).unwrap().is_ok());
+        drop(b);
+        // More than the whole budget can never fit: a verdict naming the limit.
+        let problem = reserve(bytes(900, 100), Some(&budget)).unwrap_err();
+        assert_eq!(problem.reason(), Reason::SourcesTooLarge);
+        assert!(
+            problem.to_string().contains("budget of 1000 bytes"),
+            "{problem}"
+        );
+        // The reservation lives in the reader the pipeline consumes, and ends with it.
+        let data = reserve(bytes(100, 10), Some(&budget)).unwrap().unwrap();
+        assert_eq!(budget.used(), 260);
+        let reader = super::super::dataset::concat(data);
+        drop(reader);
+        assert_eq!(budget.used(), 0);
+    }
 }

@@ -263,7 +263,7 @@ pub enum Error {
     #[error("waiting for the {0}")]
     Busy(&'static str),
     /// The reconcile ran past its deadline and was abandoned (see [`within_deadline`]).
-    #[error("the reconcile took longer than its deadline of {} s", .0.as_secs())]
+    #[error("the reconcile took longer than its deadline of {} ms", .0.as_millis())]
     Timeout(Duration),
 }
 
@@ -363,9 +363,40 @@ mod tests {
                 }),
                 "source",
             ),
+            (Error::Busy("budget"), "busy"),
+            (Error::Timeout(Duration::from_secs(1)), "timeout"),
         ];
         for (e, want) in cases {
             assert_eq!(e.category(), want, "{e}");
         }
+    }
+
+    #[test]
+    fn busy_comes_back_soon_whatever_the_failure_count() {
+        for failures in [1, 10, 1000] {
+            let d = error_delay(failures, &Error::Busy("budget"), 0.5);
+            assert!(
+                d >= Duration::from_millis(2500) && d <= Duration::from_secs(5),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_past_its_deadline_is_a_timeout_error() {
+        // A body that never answers (a provider that accepts the connection and says nothing).
+        let never = futures::future::pending::<Result<(), Error>>();
+        let e = within_deadline(Duration::from_millis(50), never)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Timeout(d) if d == Duration::from_millis(50)));
+        assert_eq!(e.category(), "timeout");
+        let quick = async { Ok::<_, Error>(7) };
+        assert_eq!(
+            within_deadline(Duration::from_secs(1), quick)
+                .await
+                .unwrap(),
+            7
+        );
     }
 }

@@ -131,7 +131,18 @@ pub async fn check_allowed(
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+    // One look per object, however many sources name it.
+    let mut checked = std::collections::HashSet::new();
     for (index, s) in sources.iter().enumerate() {
+        let object = match (&s.secret, &s.config_map, &s.volume) {
+            (Some(r), None, None) => ("Secret", r.name.as_str()),
+            (None, Some(r), None) => ("ConfigMap", r.name.as_str()),
+            (None, None, Some(v)) => ("PersistentVolumeClaim", v.claim_name.as_str()),
+            _ => return Err(SourceProblem::Invalid { index }),
+        };
+        if !checked.insert(object) {
+            continue;
+        }
         match (&s.secret, &s.config_map, &s.volume) {
             (Some(r), None, None) => check_meta(&secrets, index, "Secret", &r.name).await?,
             (None, Some(r), None) => check_meta(&cms, index, "ConfigMap", &r.name).await?,
@@ -543,5 +554,27 @@ mod tests {
             key: "k".into(),
         };
         assert_eq!(k.reason(), Reason::KeyNotFound);
+    }
+
+    #[test]
+    fn longest_lines() {
+        assert_eq!(longest_line(b""), 0);
+        assert_eq!(longest_line(b"abc"), 3);
+        assert_eq!(longest_line(b"a\nbcd\nef"), 3);
+        assert_eq!(longest_line(b"abcd\n"), 4);
+    }
+
+    #[test]
+    fn too_large_names_the_limit() {
+        let p = SourceProblem::TooLarge {
+            bytes: 9_000_000,
+            limit: 8_388_608,
+        };
+        assert_eq!(p.reason(), Reason::SourcesTooLarge);
+        let m = p.to_string();
+        assert!(
+            m.contains("8388608") && m.contains("--max-in-process-source-bytes"),
+            "{m}"
+        );
     }
 }
