@@ -117,13 +117,21 @@ async fn in_process_sources_are_capped_and_read_once() {
         assert!(Instant::now() < deadline, "datasets not reconciled");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!((big.0.as_str(), big.1.as_str()), ("False", "SourcesTooLarge"));
+    assert_eq!(
+        (big.0.as_str(), big.1.as_str()),
+        ("False", "SourcesTooLarge")
+    );
     assert!(
         big.2.contains("3000 bytes") && big.2.contains("--max-in-process-source-bytes"),
         "the message names the limit: {}",
         big.2
     );
-    assert_eq!((fits.0.as_str(), fits.1.as_str()), ("True", "Valid"), "{}", fits.2);
+    assert_eq!(
+        (fits.0.as_str(), fits.1.as_str()),
+        ("True", "Valid"),
+        "{}",
+        fits.2
+    );
 
     // Thirty references to a one-line Secret (~90 bytes each: under the cap together): fetched
     // once (plus its metadata once) per reconcile, not thirty times each.
@@ -139,7 +147,12 @@ async fn in_process_sources_are_capped_and_read_once() {
         assert!(Instant::now() < deadline, "dataset not reconciled");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!((many.0.as_str(), many.1.as_str()), ("True", "Valid"), "{}", many.2);
+    assert_eq!(
+        (many.0.as_str(), many.1.as_str()),
+        ("True", "Valid"),
+        "{}",
+        many.2
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let gets = secret_gets(&client).await - before;
     assert!(
