@@ -256,6 +256,26 @@ fn operator_may_create_only_jobs_shaped_like_its_worker() {
     let refused: Vec<(&str, Value)> = vec![
         ("another image", foreign.clone()),
         (
+            "the dataset spec in the environment",
+            pod(&|p| {
+                p["containers"][0]["env"] =
+                    json!([{"name": "TUNEGATE_DATASET_SPEC", "value": "{}"}]);
+            }),
+        ),
+        (
+            "environment from a ConfigMap",
+            pod(&|p| p["containers"][0]["envFrom"] = json!([{"configMapRef": {"name": "x"}}])),
+        ),
+        (
+            "no memory limit",
+            pod(&|p| {
+                p["containers"][0]["resources"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("limits");
+            }),
+        ),
+        (
             "a token",
             pod(&|p| p["automountServiceAccountToken"] = json!(true)),
         ),

@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::check::FormatArg;
 use tunegate_api::{RedactionMode, RedactionPolicy};
 use tunegate_core::dataset::jsonl::{DEFAULT_MAX_LINE_BYTES, JsonlReader};
-use tunegate_core::dataset::validate::validate_line;
+use tunegate_core::dataset::validate_raw::validate_line_raw;
 use tunegate_core::redact::{LineOutcome, RedactionReport, Redactor};
 
 /// Environment variable holding the Pseudonymize key for the CLI.
@@ -355,7 +355,7 @@ fn redact_one(
     done: &mut OutBatch,
 ) -> Result<(), RunError> {
     if let Some(f) = format
-        && let Err(code) = validate_line(f.into(), line)
+        && let Err(code) = validate_line_raw(f.into(), line)
     {
         return Err(RunError::Line {
             line: number,

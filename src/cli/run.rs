@@ -99,6 +99,47 @@ pub struct RunArgs {
     /// private addresses (they must still be on the allow-list).
     #[arg(long, env = "TUNEGATE_ALLOW_INSECURE_ENDPOINTS")]
     pub allow_insecure_endpoints: bool,
+    /// Memory limit of worker Jobs (a Kubernetes quantity, e.g. `256Mi`). The worker's line cap
+    /// is derived from it (128 MiB + 16 x the cap); with --worker-max-line-bytes alone the limit
+    /// is derived from the cap instead, and with both they must fit. Default 256Mi (8 MiB lines).
+    #[arg(long, env = "TUNEGATE_WORKER_MEMORY_LIMIT")]
+    pub worker_memory_limit: Option<String>,
+    /// Longest line a worker Job accepts, in bytes (see --worker-memory-limit).
+    #[arg(long, env = "TUNEGATE_WORKER_MAX_LINE_BYTES")]
+    pub worker_max_line_bytes: Option<u64>,
+    /// How long one validation run (in-process or in a worker Job) may take, in seconds; longer
+    /// runs fail with PipelineTimeBudgetExceeded.
+    #[arg(long, default_value_t = crate::controller::DEFAULT_PIPELINE_TIME_BUDGET.as_secs())]
+    pub pipeline_time_budget_seconds: u64,
+    /// Most bytes of Secret and ConfigMap sources read in-process for one dataset; more is
+    /// SourcesTooLarge (use a volume source).
+    #[arg(long, default_value_t = crate::controller::DEFAULT_MAX_IN_PROCESS_SOURCE_BYTES)]
+    pub max_in_process_source_bytes: u64,
+    /// Memory all concurrent reconciles may hold for in-process sources and their pipelines
+    /// together, in bytes; a reconcile that cannot get its share waits and retries.
+    #[arg(long, default_value_t = crate::controller::DEFAULT_SOURCE_MEMORY_BUDGET)]
+    pub source_memory_budget_bytes: u64,
+    /// Deadline of one reconcile, in seconds; a reconcile that takes longer is abandoned (at an
+    /// await point, exactly like a crash there) and retried with backoff.
+    #[arg(long, default_value_t = crate::controller::DEFAULT_RECONCILE_TIMEOUT.as_secs())]
+    pub reconcile_timeout_seconds: u64,
+}
+
+/// The worker memory limit and line cap from the flags.
+pub fn worker_memory(
+    args: &RunArgs,
+) -> Result<tunegate_core::dataset::memory::WorkerMemory, RunError> {
+    use tunegate_core::dataset::memory::{WorkerMemory, parse_quantity};
+    let limit = match &args.worker_memory_limit {
+        Some(q) => Some(parse_quantity(q).ok_or_else(|| {
+            RunError::Config(format!(
+                "--worker-memory-limit {q:?} is not a memory quantity"
+            ))
+        })?),
+        None => None,
+    };
+    WorkerMemory::resolve(limit, args.worker_max_line_bytes)
+        .map_err(|e| RunError::Config(e.to_string()))
 }
 
 /// A controller whose cache holds objects without `managedFields`: nothing reads them, and at
@@ -354,6 +395,16 @@ pub async fn run_with(
         operator_namespace: args.operator_namespace.clone(),
         single_namespace: ns.is_some(),
     });
+    let worker_memory = worker_memory(&args)?;
+    let pipeline_time_budget = Duration::from_secs(args.pipeline_time_budget_seconds.max(1));
+    let reconcile_timeout = Duration::from_secs(args.reconcile_timeout_seconds.max(1));
+    // In-process runs: a line is never longer than the sources (at most
+    // --max-in-process-source-bytes), which the source budget accounts for. A run cannot be
+    // cancelled with its reconcile, so it stops at the reconcile's deadline on its own.
+    crate::controller::pipeline::set_limits(crate::controller::pipeline::RunLimits {
+        max_line_bytes: usize::try_from(args.max_in_process_source_bytes).unwrap_or(usize::MAX),
+        time_budget: Some(pipeline_time_budget.min(reconcile_timeout)),
+    });
     check_crds(&client, ns).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -402,6 +453,10 @@ pub async fn run_with(
         file_expiry: Duration::from_secs(args.file_expiry_days.max(1) * 24 * 3600),
         worker_ttl_seconds: args.worker_ttl_seconds,
         concurrency: args.concurrency.max(1),
+        worker_memory,
+        pipeline_time_budget,
+        max_in_process_source_bytes: args.max_in_process_source_bytes,
+        reconcile_timeout,
     };
     let wc = watcher::Config::default().any_semantic();
     let tds_ctrl = trimmed_controller(api::<TrainingDataset>(&client, ns), wc.clone());
@@ -420,6 +475,7 @@ pub async fn run_with(
         failures: crate::sharing::FailureTracker::new(crate::controller::FAILURE_TRACKER_CAPACITY),
         dataset_slots: crate::sharing::NamespaceSlots::new(usize::from(config.concurrency)),
         job_slots: crate::sharing::NamespaceSlots::new(usize::from(config.concurrency)),
+        source_budget: crate::sharing::ByteBudget::new(args.source_memory_budget_bytes),
     });
     let labelled = watcher::Config::default().labels(&format!("{TRAINING_DATA_LABEL}=true"));
     let ds_store = ctx.datasets.clone();

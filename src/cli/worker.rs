@@ -1,13 +1,39 @@
 //! `tunegate worker validate`: the volume pipeline inside a worker Job. It has no API token; it
-//! reads mounted files, runs the pipeline, and writes a small JSON result (counts, digests and
+//! reads mounted files (the sources, and the dataset spec with its redaction policy from a
+//! mounted ConfigMap), runs the pipeline, and writes a small JSON result (counts, digests and
 //! codes only) to its termination message.
+//!
+//! Its memory is bounded by design: lines longer than `--max-line-bytes` are refused as they are
+//! read, and the operator derives that cap and the Job's memory limit from each other
+//! (`tunegate_core::dataset::memory`).
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::controller::worker::{SPEC_ENV, WorkerResult};
+use crate::controller::pipeline::{self, RunLimits};
+use crate::controller::worker::{SPEC_FILE, WorkerResult};
 use tunegate_api::TrainingDatasetSpec;
+
+/// Largest spec file read (a ConfigMap holds at most 1 MiB).
+const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Flags every worker command shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// The dataset spec (JSON), from the mounted ConfigMap.
+    #[arg(long, default_value = SPEC_FILE)]
+    pub spec_file: PathBuf,
+    /// `sha256:<hex>` the spec file must hash to (from the Job's arguments, which nobody can
+    /// change after creation, unlike the ConfigMap).
+    #[arg(long)]
+    pub spec_digest: Option<String>,
+    /// Longest line accepted; longer lines are `line_too_long`, refused without buffering them.
+    /// The operator derives it from the Job's memory limit. Default: what 256 MiB allows.
+    #[arg(long, default_value_t = tunegate_core::dataset::memory::DEFAULT_WORKER_MAX_LINE)]
+    pub max_line_bytes: u64,
+}
 
 /// Worker tasks.
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -21,6 +47,8 @@ pub enum WorkerCommand {
 /// Flags of `tunegate worker upload`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct UploadArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// A source file, in order; repeat for several sources.
     #[arg(long = "source", required = true)]
     pub sources: Vec<PathBuf>,
@@ -50,6 +78,11 @@ pub struct UploadArgs {
 /// Flags of `tunegate worker validate`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ValidateArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Validation that runs longer fails with `PipelineTimeBudgetExceeded`.
+    #[arg(long)]
+    pub time_budget_seconds: Option<u64>,
     /// A source file, in order; repeat for several sources.
     #[arg(long = "source", required = true)]
     pub sources: Vec<PathBuf>,
@@ -63,6 +96,14 @@ pub struct ValidateArgs {
 
 /// Runs a worker command; returns the process exit code.
 pub fn main(cmd: &WorkerCommand) -> u8 {
+    let (common, time_budget) = match cmd {
+        WorkerCommand::Validate(a) => (&a.common, a.time_budget_seconds),
+        WorkerCommand::Upload(a) => (&a.common, None),
+    };
+    pipeline::set_limits(RunLimits {
+        max_line_bytes: usize::try_from(common.max_line_bytes).unwrap_or(usize::MAX),
+        time_budget: time_budget.map(Duration::from_secs),
+    });
     let (result, log) = match cmd {
         WorkerCommand::Validate(args) => (validate(args), &args.termination_log),
         WorkerCommand::Upload(args) => (upload(args), &args.termination_log),
@@ -87,10 +128,33 @@ fn err(code: &str) -> WorkerResult {
 
 type Inputs = (TrainingDatasetSpec, Option<Vec<u8>>, Box<dyn Read + Send>);
 
-fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, &'static str> {
-    let spec_json = std::env::var(SPEC_ENV).map_err(|_| "SpecMissing")?;
-    let spec =
-        serde_json::from_str::<TrainingDatasetSpec>(&spec_json).map_err(|_| "SpecInvalid")?;
+/// The dataset spec from its mounted file (never from the environment: a large policy would
+/// exceed the kernel's 128 KiB limit for one variable, and the pod spec would show it).
+fn read_spec(path: &PathBuf, digest: Option<&str>) -> Result<TrainingDatasetSpec, &'static str> {
+    use sha2::{Digest, Sha256};
+    let file = File::open(path).map_err(|_| "SpecMissing")?;
+    let mut text = Vec::new();
+    file.take(MAX_SPEC_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|_| "SpecMissing")?;
+    if text.len() as u64 > MAX_SPEC_BYTES {
+        return Err("SpecInvalid");
+    }
+    if let Some(want) = digest
+        && format!("sha256:{}", hex::encode(Sha256::digest(&text))) != want
+    {
+        // Edited or planted: never run a policy the operator did not write.
+        return Err("SpecDigestMismatch");
+    }
+    serde_json::from_slice::<TrainingDatasetSpec>(&text).map_err(|_| "SpecInvalid")
+}
+
+fn inputs(
+    common: &CommonArgs,
+    sources: &[PathBuf],
+    key_file: Option<&PathBuf>,
+) -> Result<Inputs, &'static str> {
+    let spec = read_spec(&common.spec_file, common.spec_digest.as_deref())?;
     let key = match key_file {
         Some(p) => match std::fs::read(p) {
             Ok(k) if !k.is_empty() => Some(k),
@@ -119,12 +183,11 @@ fn inputs(sources: &[PathBuf], key_file: Option<&PathBuf>) -> Result<Inputs, &'s
 }
 
 fn validate(args: &ValidateArgs) -> WorkerResult {
-    let (spec, key, mut input) = match inputs(&args.sources, args.key_file.as_ref()) {
+    let (spec, key, mut input) = match inputs(&args.common, &args.sources, args.key_file.as_ref()) {
         Ok(i) => i,
         Err(code) => return err(code),
     };
-    match crate::controller::pipeline::run(&spec, &mut input, key.as_deref(), &mut std::io::sink())
-    {
+    match pipeline::validate(&spec, &mut input, key.as_deref()) {
         Ok(s) => WorkerResult::Summary(s),
         Err(e) => err(e.reason().as_str()),
     }
@@ -133,7 +196,7 @@ fn validate(args: &ValidateArgs) -> WorkerResult {
 fn upload(args: &UploadArgs) -> WorkerResult {
     use crate::controller::finetune::upload::{self, StreamRequest, Streamed};
     use crate::controller::ports::RemoteFactory;
-    let (spec, key, input) = match inputs(&args.sources, args.key_file.as_ref()) {
+    let (spec, key, input) = match inputs(&args.common, &args.sources, args.key_file.as_ref()) {
         Ok(i) => i,
         Err(code) => return err(code),
     };

@@ -44,10 +44,58 @@ pub fn key_secret(ds: &TrainingDataset) -> Option<(String, String)> {
 #[derive(Debug)]
 pub enum Data {
     /// Every source is a Secret or ConfigMap: their bytes, in order.
-    InProcess(Vec<Vec<u8>>),
+    InProcess(InProcessData),
     /// At least one source is on a volume: a worker Job reads all of them. The label checks of
     /// the Secret/ConfigMap sources passed.
     Volume,
+}
+
+/// In-process source bytes and the memory reserved for them and their pipeline run. The
+/// reservation goes back to the budget when this (or the reader `dataset::concat` makes of it)
+/// is dropped.
+#[derive(Default)]
+pub struct InProcessData {
+    pub bytes: source::SourceBytes,
+    pub reservation: Option<crate::sharing::Reservation>,
+}
+
+impl std::fmt::Debug for InProcessData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(std::any::type_name::<Self>())
+            .field("parts", &self.bytes.parts.len())
+            .field("held", &self.bytes.held)
+            .field("reserved", &self.reservation.as_ref().map(|r| r.bytes()))
+            .finish()
+    }
+}
+
+impl From<Vec<Vec<u8>>> for InProcessData {
+    fn from(parts: Vec<Vec<u8>>) -> Self {
+        let held = parts.iter().map(|p| p.len() as u64).sum();
+        Self {
+            bytes: source::SourceBytes {
+                longest_line: parts
+                    .iter()
+                    .map(|p| source::longest_line(p))
+                    .max()
+                    .unwrap_or(0),
+                parts: parts.into_iter().map(std::sync::Arc::from).collect(),
+                held,
+                total: held,
+            },
+            reservation: None,
+        }
+    }
+}
+
+/// Memory one in-process run needs: its bytes, plus the pipeline's per-line multiple of the
+/// longest line (`tunegate_core::dataset::memory`).
+pub fn memory_needed(bytes: &source::SourceBytes) -> u64 {
+    bytes.held.saturating_add(
+        bytes
+            .longest_line
+            .saturating_mul(tunegate_core::dataset::memory::BYTES_PER_LINE_BYTE),
+    )
 }
 
 /// A dataset's resolved inputs.
@@ -78,6 +126,10 @@ pub enum Problem {
     KeyNotFound { secret: String, key: String },
     #[error("{0}")]
     Key(source::KeyProblem),
+    #[error(
+        "reading these sources in-process needs {need} bytes of memory (their {held} bytes plus 16 x their longest line), more than the operator's whole budget of {limit} bytes (--source-memory-budget-bytes); put the data on a volume source"
+    )]
+    OverBudget { need: u64, held: u64, limit: u64 },
 }
 
 impl Problem {
@@ -87,8 +139,38 @@ impl Problem {
             Problem::Source(p) => p.reason(),
             Problem::KeyNotFound { .. } => Reason::PseudonymizationKeyNotFound,
             Problem::Key(k) => Reason::parse(k.reason()),
+            Problem::OverBudget { .. } => Reason::SourcesTooLarge,
         }
     }
+}
+
+/// Reserves the memory of an in-process run: `Err(problem)` when it can never fit the budget,
+/// `Ok(Err(Busy))` when the budget is taken by other reconciles now.
+fn reserve(
+    bytes: source::SourceBytes,
+    budget: Option<&std::sync::Arc<crate::sharing::ByteBudget>>,
+) -> Result<Result<InProcessData, Error>, Problem> {
+    let Some(budget) = budget else {
+        return Ok(Ok(InProcessData {
+            bytes,
+            reservation: None,
+        }));
+    };
+    let need = memory_needed(&bytes);
+    if need > budget.limit() {
+        return Err(Problem::OverBudget {
+            need,
+            held: bytes.held,
+            limit: budget.limit(),
+        });
+    }
+    Ok(match budget.try_reserve(need) {
+        Some(r) => Ok(InProcessData {
+            bytes,
+            reservation: Some(r),
+        }),
+        None => Err(Error::Busy("source memory budget")),
+    })
 }
 
 /// A retryable API error is the reconcile's error (requeued with backoff); every other source
@@ -103,11 +185,48 @@ fn source_problem(p: SourceProblem) -> Result<Problem, Error> {
 }
 
 /// Resolves `ds`'s sources and key. `Ok(Err(problem))` is a verdict to report; `Err` is a
-/// transient failure to retry.
+/// transient failure to retry. In-process sources are capped at the default per-dataset size;
+/// nothing is reserved (the controllers use [`resolve_in`]).
 pub async fn resolve(
     client: &Client,
     ds: &TrainingDataset,
     access: KeyAccess,
+) -> Result<Result<Inputs, Problem>, Error> {
+    resolve_with(
+        client,
+        ds,
+        access,
+        super::DEFAULT_MAX_IN_PROCESS_SOURCE_BYTES,
+        None,
+    )
+    .await
+}
+
+/// [`resolve`] for a reconcile: in-process sources are capped at the operator's per-dataset
+/// limit, and their memory (bytes and pipeline) is reserved from the process-wide budget shared
+/// by every concurrent reconcile. When the budget is taken by others the reconcile fails with
+/// [`Error::Busy`], which requeues shortly without counting as a failure of the object.
+pub async fn resolve_in(
+    ctx: &super::Context,
+    ds: &TrainingDataset,
+    access: KeyAccess,
+) -> Result<Result<Inputs, Problem>, Error> {
+    resolve_with(
+        &ctx.client,
+        ds,
+        access,
+        ctx.config.max_in_process_source_bytes,
+        Some(&ctx.source_budget),
+    )
+    .await
+}
+
+async fn resolve_with(
+    client: &Client,
+    ds: &TrainingDataset,
+    access: KeyAccess,
+    max_bytes: u64,
+    budget: Option<&std::sync::Arc<crate::sharing::ByteBudget>>,
 ) -> Result<Result<Inputs, Problem>, Error> {
     let ns = ds.namespace().ok_or(Error::MissingField("namespace"))?;
     let sources = &ds.spec.sources;
@@ -117,8 +236,11 @@ pub async fn resolve(
             Err(p) => return Ok(Err(source_problem(p)?)),
         }
     } else {
-        match source::read_in_process(client, &ns, sources).await {
-            Ok(parts) => Data::InProcess(parts),
+        match source::read_in_process_bounded(client, &ns, sources, max_bytes).await {
+            Ok(bytes) => match reserve(bytes, budget) {
+                Ok(data) => Data::InProcess(data?),
+                Err(problem) => return Ok(Err(problem)),
+            },
             Err(p) => return Ok(Err(source_problem(p)?)),
         }
     };
@@ -260,5 +382,45 @@ spec:
         assert_eq!(p.reason(), Reason::PseudonymizationKeyNotFound);
         let s = Problem::Source(SourceProblem::Invalid { index: 0 });
         assert_eq!(s.reason(), Reason::InvalidSource);
+    }
+
+    fn bytes(held: u64, longest_line: u64) -> source::SourceBytes {
+        source::SourceBytes {
+            parts: Vec::new(),
+            held,
+            total: held,
+            longest_line,
+        }
+    }
+
+    #[test]
+    fn in_process_memory_is_reserved_from_the_shared_budget() {
+        let budget = crate::sharing::ByteBudget::new(1000);
+        // 100 bytes whose longest line is 10: 100 + 16 x 10.
+        assert_eq!(memory_needed(&bytes(100, 10)), 260);
+        let a = reserve(bytes(100, 10), Some(&budget)).unwrap().unwrap();
+        assert_eq!(budget.used(), 260);
+        let b = reserve(bytes(400, 20), Some(&budget)).unwrap().unwrap();
+        assert_eq!(budget.used(), 980);
+        // Taken by the others now: wait (Busy), not a verdict on the dataset.
+        let busy = reserve(bytes(10, 1), Some(&budget)).unwrap().unwrap_err();
+        assert_eq!(busy.category(), "busy");
+        drop(a);
+        assert_eq!(budget.used(), 720);
+        assert!(reserve(bytes(10, 1), Some(&budget)).unwrap().is_ok());
+        drop(b);
+        // More than the whole budget can never fit: a verdict naming the limit.
+        let problem = reserve(bytes(900, 100), Some(&budget)).unwrap_err();
+        assert_eq!(problem.reason(), Reason::SourcesTooLarge);
+        assert!(
+            problem.to_string().contains("budget of 1000 bytes"),
+            "{problem}"
+        );
+        // The reservation lives in the reader the pipeline consumes, and ends with it.
+        let data = reserve(bytes(100, 10), Some(&budget)).unwrap().unwrap();
+        assert_eq!(budget.used(), 260);
+        let reader = super::super::dataset::concat(data);
+        drop(reader);
+        assert_eq!(budget.used(), 0);
     }
 }

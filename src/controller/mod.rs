@@ -8,6 +8,7 @@ pub mod finetune;
 pub mod metrics;
 pub mod pipeline;
 pub mod ports;
+pub mod spawn;
 pub mod worker;
 
 use std::sync::Arc;
@@ -40,7 +41,26 @@ pub struct Config {
     pub worker_ttl_seconds: i32,
     /// Reconciles in flight per controller.
     pub concurrency: u16,
+    /// The worker container's memory limit and the line cap derived with it.
+    pub worker_memory: tunegate_core::dataset::memory::WorkerMemory,
+    /// How long one validation run (in-process or in a worker) may take.
+    pub pipeline_time_budget: Duration,
+    /// Most bytes of Secret/ConfigMap sources the operator reads in-process for one dataset.
+    pub max_in_process_source_bytes: u64,
+    /// Deadline of one reconcile.
+    pub reconcile_timeout: Duration,
 }
+
+/// Default of [`Config::pipeline_time_budget`]: 30 minutes.
+pub const DEFAULT_PIPELINE_TIME_BUDGET: Duration = Duration::from_secs(30 * 60);
+/// Default of [`Config::max_in_process_source_bytes`]: 8 MiB (a Secret or ConfigMap holds at most
+/// 1 MiB; larger datasets belong on a volume).
+pub const DEFAULT_MAX_IN_PROCESS_SOURCE_BYTES: u64 = 8 * 1024 * 1024;
+/// Default of the process-wide budget for in-process sources: 256 MiB (the chart gives the
+/// operator 512 MiB; it idles at ~100 MiB).
+pub const DEFAULT_SOURCE_MEMORY_BUDGET: u64 = 256 * 1024 * 1024;
+/// Default of [`Config::reconcile_timeout`]: 5 minutes.
+pub const DEFAULT_RECONCILE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for Config {
     fn default() -> Self {
@@ -50,6 +70,14 @@ impl Default for Config {
             file_expiry: Duration::from_secs(30 * 24 * 3600),
             worker_ttl_seconds: 600,
             concurrency: 8,
+            worker_memory: tunegate_core::dataset::memory::WorkerMemory::resolve(None, None)
+                .unwrap_or(tunegate_core::dataset::memory::WorkerMemory {
+                    limit: tunegate_core::dataset::memory::DEFAULT_WORKER_MEMORY,
+                    max_line: tunegate_core::dataset::memory::DEFAULT_WORKER_MAX_LINE,
+                }),
+            pipeline_time_budget: DEFAULT_PIPELINE_TIME_BUDGET,
+            max_in_process_source_bytes: DEFAULT_MAX_IN_PROCESS_SOURCE_BYTES,
+            reconcile_timeout: DEFAULT_RECONCILE_TIMEOUT,
         }
     }
 }
@@ -77,6 +105,9 @@ pub struct Context {
     pub dataset_slots: Arc<crate::sharing::NamespaceSlots>,
     /// Fair share of the FineTuneJob controller's concurrent reconciles per namespace.
     pub job_slots: Arc<crate::sharing::NamespaceSlots>,
+    /// Memory for in-process sources and their pipelines, shared by every concurrent reconcile
+    /// (see `deref::resolve_in`).
+    pub source_budget: Arc<crate::sharing::ByteBudget>,
 }
 
 /// Requeue delay of a reconcile that found its namespace at its fair share of slots.
@@ -97,12 +128,48 @@ pub const CREDENTIALS_BACKOFF: crate::sharing::Backoff = crate::sharing::Backoff
     max: Duration::from_secs(600),
 };
 
+/// Requeue after [`Error::Busy`]: 2.5 to 5 s.
+pub const BUSY_DELAY: crate::sharing::Backoff = crate::sharing::Backoff {
+    base: Duration::from_secs(5),
+    max: Duration::from_secs(5),
+};
+
+/// Runs one reconcile body within `limit`; past it the body is dropped and the reconcile fails
+/// with [`Error::Timeout`] (its own metric category), requeued with the object's exponential
+/// backoff like any error.
+///
+/// Dropping the body abandons it at whichever `.await` it is waiting on: exactly what a crash of
+/// the operator at that point does, and the controllers are built to survive that anywhere. A
+/// remote object is never created without a way back to it: every create is preceded, in the
+/// same reconcile, by a lookup under a name derived from the resource's uid (files by
+/// `tunegate-<uid>-<role>.jsonl`, jobs by `metadata.tunegate-uid`, Bedrock jobs by name and
+/// client token, multipart uploads reported before their first part), and every id is written
+/// to `status.ledger` right after it exists. So a deadline that strikes between a create and the
+/// ledger write leaves an object the next reconcile adopts before creating anything, never one
+/// that stays unrecorded (the `after-upload`/`after-job-create` failpoints test this instant).
+/// Blocking work started by the body (a pipeline run on `spawn_blocking`) cannot be cancelled
+/// and finishes on its own: in-process runs stop at the pipeline time budget, capped at this
+/// deadline, and uploads when their body's receiver is dropped.
+pub async fn within_deadline<T>(
+    limit: Duration,
+    body: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(limit, body).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Timeout(limit)),
+    }
+}
+
 /// Objects whose failures are remembered (the least recently failed is forgotten first).
 pub const FAILURE_TRACKER_CAPACITY: usize = 10_000;
 
 /// The requeue delay after the `failures`-th consecutive error of an object: exponential with
 /// jitter, and never sooner than a (clamped) server hint.
 pub fn error_delay(failures: u32, err: &Error, jitter: f64) -> Duration {
+    if matches!(err, Error::Busy(_)) {
+        // Not this object's failure: come back soon, spread out.
+        return BUSY_DELAY.delay(1, jitter);
+    }
     let backoff = ERROR_BACKOFF.delay(failures, jitter);
     match err {
         Error::Remote(ports::RemoteError::Recoverable {
@@ -192,6 +259,13 @@ pub enum Error {
     /// The dereference step: a source could not be read for a reason worth retrying.
     #[error("{0}")]
     Source(#[from] crate::source::SourceProblem),
+    /// A shared budget (e.g. the memory for in-process sources) is taken by other reconciles:
+    /// retried shortly, not a failure of this object.
+    #[error("waiting for the {0}")]
+    Busy(&'static str),
+    /// The reconcile ran past its deadline and was abandoned (see [`within_deadline`]).
+    #[error("the reconcile took longer than its deadline of {} ms", .0.as_millis())]
+    Timeout(Duration),
 }
 
 impl Error {
@@ -209,6 +283,8 @@ impl Error {
             Error::Join => "internal",
             Error::Finalizer(_) => "finalizer",
             Error::Source(_) => "source",
+            Error::Busy(_) => "busy",
+            Error::Timeout(_) => "timeout",
         }
     }
 }
@@ -289,9 +365,40 @@ mod tests {
                 }),
                 "source",
             ),
+            (Error::Busy("budget"), "busy"),
+            (Error::Timeout(Duration::from_secs(1)), "timeout"),
         ];
         for (e, want) in cases {
             assert_eq!(e.category(), want, "{e}");
         }
+    }
+
+    #[test]
+    fn busy_comes_back_soon_whatever_the_failure_count() {
+        for failures in [1, 10, 1000] {
+            let d = error_delay(failures, &Error::Busy("budget"), 0.5);
+            assert!(
+                d >= Duration::from_millis(2500) && d <= Duration::from_secs(5),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_past_its_deadline_is_a_timeout_error() {
+        // A body that never answers (a provider that accepts the connection and says nothing).
+        let never = futures::future::pending::<Result<(), Error>>();
+        let e = within_deadline(Duration::from_millis(50), never)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Timeout(d) if d == Duration::from_millis(50)));
+        assert_eq!(e.category(), "timeout");
+        let quick = async { Ok::<_, Error>(7) };
+        assert_eq!(
+            within_deadline(Duration::from_secs(1), quick)
+                .await
+                .unwrap(),
+            7
+        );
     }
 }

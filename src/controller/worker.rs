@@ -4,6 +4,19 @@
 //! read-only (PVCs, and Secrets/ConfigMaps the controller already checked for the opt-in label),
 //! no service-account token, a hardened securityContext, and reports a small JSON result (counts,
 //! digests, codes; well under 4 KB) through its termination message.
+//!
+//! The dataset spec (with its redaction policy, whose deny-lists can be large) reaches the worker
+//! as a file from a ConfigMap the Job owns ([`spec_config_map`]), not an environment variable:
+//! one variable may not exceed the kernel's 128 KiB, and the pod spec would show the policy to
+//! anyone who can read pods. The ConfigMap is garbage-collected with the Job. Unlike the Job's pod
+//! template, a ConfigMap can be edited (or planted under its name) by anyone who may write
+//! ConfigMaps in the namespace, so the Job's arguments carry the SHA-256 of the spec
+//! (`--spec-digest`) and the worker refuses a file that does not hash to it: a tenant cannot
+//! weaken the policy (below a provider config's redaction floor) between validation and upload.
+//!
+//! The container's memory limit and the worker's `--max-line-bytes` come from one
+//! [`WorkerMemory`](tunegate_core::dataset::memory::WorkerMemory), so no line the worker accepts
+//! can get it OOM-killed.
 
 use std::collections::BTreeMap;
 
@@ -22,8 +35,74 @@ use super::Config;
 use crate::controller::pipeline::PipelineSummary;
 use tunegate_api::TrainingDataset;
 
-/// Env var carrying the dataset spec (JSON) into the worker.
-pub const SPEC_ENV: &str = "TUNEGATE_DATASET_SPEC";
+/// Where the worker reads the dataset spec (JSON): the `spec.json` key of the Job's spec
+/// ConfigMap, mounted read-only.
+pub const SPEC_FILE: &str = "/run/tunegate/spec/spec.json";
+const SPEC_DIR: &str = "/run/tunegate/spec";
+/// Key of the dataset spec in the spec ConfigMap.
+pub const SPEC_KEY: &str = "spec.json";
+
+/// The exact text of the spec file, and its `sha256:<hex>` (the worker's `--spec-digest`).
+pub fn spec_text(
+    spec: &tunegate_api::TrainingDatasetSpec,
+) -> Result<(String, String), serde_json::Error> {
+    let text = serde_json::to_string(spec)?;
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())));
+    Ok((text, digest))
+}
+
+/// Name of the ConfigMap holding a worker Job's dataset spec.
+pub fn spec_config_map_name(job_name: &str) -> String {
+    crate::sharing::bounded_name(job_name, "-spec", crate::sharing::MAX_NAME)
+}
+
+/// The ConfigMap with the dataset spec the worker Job `job` reads, owned by that Job (by uid, so
+/// it is deleted with it). Created right after the Job: its pod waits for the volume until then.
+pub fn spec_config_map(
+    job: &Job,
+    spec: &tunegate_api::TrainingDatasetSpec,
+) -> Result<k8s_openapi::api::core::v1::ConfigMap, super::Error> {
+    let name = job
+        .metadata
+        .name
+        .clone()
+        .ok_or(super::Error::MissingField("name"))?;
+    let uid = job
+        .metadata
+        .uid
+        .clone()
+        .ok_or(super::Error::MissingField("uid"))?;
+    let (json, _) = spec_text(spec).map_err(|_| super::Error::MissingField("spec"))?;
+    Ok(k8s_openapi::api::core::v1::ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(spec_config_map_name(&name)),
+            namespace: job.metadata.namespace.clone(),
+            owner_references: Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                    api_version: "batch/v1".into(),
+                    kind: "Job".into(),
+                    name,
+                    uid,
+                    controller: Some(false),
+                    block_owner_deletion: Some(false),
+                },
+            ]),
+            labels: Some(BTreeMap::from([
+                (
+                    "app.kubernetes.io/managed-by".to_string(),
+                    "tunegate".to_string(),
+                ),
+                (
+                    "app.kubernetes.io/component".to_string(),
+                    "worker-spec".to_string(),
+                ),
+            ])),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(SPEC_KEY.to_string(), json)])),
+        ..Default::default()
+    })
+}
 /// Where source `i` is mounted.
 pub fn source_dir(i: usize) -> String {
     format!("/sources/{i}")
@@ -48,9 +127,19 @@ impl WorkerResult {
 
 /// A stable name per dataset generation, so that re-reconciling finds the same Job.
 pub fn job_name(tds: &TrainingDataset) -> String {
+    job_name_for(tds, None)
+}
+
+/// The validation Job's name for this generation, or for re-reading it after an upload found the
+/// digest `stale` out of date (one Job per stale digest, see `dataset::revalidate`).
+pub fn job_name_for(tds: &TrainingDataset, stale: Option<&str>) -> String {
     let mut h = Sha256::new();
     h.update(tds.uid().unwrap_or_default().as_bytes());
     h.update(tds.metadata.generation.unwrap_or(0).to_le_bytes());
+    if let Some(d) = stale {
+        h.update(b"\0stale\0");
+        h.update(d.as_bytes());
+    }
     let hash = hex::encode(&h.finalize()[..4]);
     let base: String = tds.name_any().chars().take(40).collect();
     format!("{}-validate-{hash}", base.trim_end_matches('-'))
@@ -80,15 +169,40 @@ pub const PROVIDER_ENV: &str = "TUNEGATE_PROVIDER_SPEC";
 /// Where the upload worker finds the API key.
 pub const CREDENTIALS_FILE: &str = "/run/tunegate/credentials/apiKey";
 
+/// Label of validation Jobs: the dataset's uid (with [`GENERATION_LABEL`], how the dataset
+/// controller lists the Jobs of one generation).
+pub const DATASET_UID_LABEL: &str = "tunegate.dev/dataset-uid";
+/// Label of validation Jobs: the dataset generation they read.
+pub const GENERATION_LABEL: &str = "tunegate.dev/dataset-generation";
+
+/// The label selector of `tds`'s validation Jobs of its current generation.
+pub fn generation_selector(tds: &TrainingDataset) -> String {
+    format!(
+        "{DATASET_UID_LABEL}={},{GENERATION_LABEL}={}",
+        tds.uid().unwrap_or_default(),
+        tds.metadata.generation.unwrap_or(0)
+    )
+}
+
 /// The worker Job that validates a dataset. `key` is the (Secret, key) of the pseudonymization key.
 pub fn validate_job(
     tds: &TrainingDataset,
     config: &Config,
     key: Option<(String, String)>,
 ) -> Result<Job, serde_json::Error> {
+    validate_job_named(tds, &job_name(tds), config, key)
+}
+
+/// [`validate_job`] under `name` (a re-read has its own, see `job_name_for`).
+pub fn validate_job_named(
+    tds: &TrainingDataset,
+    name: &str,
+    config: &Config,
+    key: Option<(String, String)>,
+) -> Result<Job, serde_json::Error> {
     let owner = tds.controller_owner_ref(&());
-    build(
-        &job_name(tds),
+    let mut job = build(
+        name,
         tds.namespace(),
         owner,
         tds,
@@ -97,7 +211,14 @@ pub fn validate_job(
         None,
         vec!["worker".into(), "validate".into()],
         Vec::new(),
-    )
+    )?;
+    let labels = job.metadata.labels.get_or_insert_with(Default::default);
+    labels.insert(DATASET_UID_LABEL.into(), tds.uid().unwrap_or_default());
+    labels.insert(
+        GENERATION_LABEL.into(),
+        tds.metadata.generation.unwrap_or(0).to_string(),
+    );
+    Ok(job)
 }
 
 /// What an upload worker uploads.
@@ -282,10 +403,44 @@ fn build(
             ..Default::default()
         });
     }
+    volumes.push(Volume {
+        name: "spec".into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: spec_config_map_name(name),
+            items: Some(vec![KeyToPath {
+                key: SPEC_KEY.into(),
+                path: SPEC_KEY.into(),
+                mode: None,
+                user: None,
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    mounts.push(VolumeMount {
+        name: "spec".into(),
+        mount_path: SPEC_DIR.into(),
+        read_only: Some(true),
+        ..Default::default()
+    });
+    args.push("--spec-file".into());
+    args.push(SPEC_FILE.into());
+    args.push("--spec-digest".into());
+    args.push(spec_text(&tds.spec)?.1);
+    args.push("--max-line-bytes".into());
+    args.push(config.worker_memory.max_line.to_string());
+    let role = args.get(1).cloned().unwrap_or_default();
+    if role == "validate" {
+        args.push("--time-budget-seconds".into());
+        args.push(config.pipeline_time_budget.as_secs().max(1).to_string());
+    }
     args.push("--termination-log".into());
     args.push("/dev/termination-log".into());
-    let spec_json = serde_json::to_string(&tds.spec)?;
-    let role = args.get(1).cloned().unwrap_or_default();
+    // The Job outlives the pipeline's own budget, so the worker reports the budget itself.
+    let deadline = i64::try_from(config.pipeline_time_budget.as_secs())
+        .unwrap_or(i64::MAX)
+        .saturating_add(600)
+        .max(3600);
     let labels = BTreeMap::from([
         (ROLE_LABEL.to_string(), role),
         (
@@ -308,7 +463,7 @@ fn build(
         spec: Some(JobSpec {
             backoff_limit: Some(0),
             ttl_seconds_after_finished: Some(config.worker_ttl_seconds),
-            active_deadline_seconds: Some(3600),
+            active_deadline_seconds: Some(deadline),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
@@ -333,8 +488,8 @@ fn build(
                         image: Some(config.worker_image.clone()),
                         args: Some(args),
                         env: Some(
-                            std::iter::once((SPEC_ENV.to_string(), spec_json))
-                                .chain(extra_env)
+                            extra_env
+                                .into_iter()
                                 .map(|(name, value)| k8s_openapi::api::core::v1::EnvVar {
                                     name,
                                     value: Some(value),
@@ -352,7 +507,7 @@ fn build(
                             ])),
                             limits: Some(BTreeMap::from([(
                                 "memory".to_string(),
-                                Quantity("256Mi".into()),
+                                Quantity(config.worker_memory.limit_quantity()),
                             )])),
                             ..Default::default()
                         }),
@@ -406,6 +561,31 @@ pub fn job_result_message(job: &Job, pods: &[Pod]) -> Option<String> {
                 .any(|o| o.controller == Some(true) && o.uid == uid && o.kind == "Job")
         })
         .find_map(termination_message)
+}
+
+/// Whether a worker pod of `job` (by controller uid) was killed for exceeding its memory limit.
+pub fn oom_killed(job: &Job, pods: &[Pod]) -> bool {
+    let Some(uid) = job.metadata.uid.as_deref() else {
+        return false;
+    };
+    pods.iter()
+        .filter(|p| {
+            p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.controller == Some(true) && o.uid == uid && o.kind == "Job")
+        })
+        .filter_map(|p| p.status.as_ref()?.container_statuses.as_ref())
+        .flatten()
+        .filter(|c| c.name == "worker")
+        .any(|c| {
+            [c.state.as_ref(), c.last_state.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.terminated.as_ref())
+                .any(|t| t.reason.as_deref() == Some("OOMKilled"))
+        })
 }
 
 /// Label naming a worker's role (`validate` or `upload`): the chart's NetworkPolicies select on
@@ -513,6 +693,7 @@ spec:
                 .all(|m| m["readOnly"] == true)
         );
         assert_eq!(pod["volumes"][0]["persistentVolumeClaim"]["readOnly"], true);
+        let (_, spec_digest) = spec_text(&tds().spec).unwrap();
         assert_eq!(
             c["args"],
             serde_json::json!([
@@ -524,6 +705,14 @@ spec:
                 "/sources/1/data",
                 "--key-file",
                 KEY_FILE,
+                "--spec-file",
+                SPEC_FILE,
+                "--spec-digest",
+                spec_digest,
+                "--max-line-bytes",
+                "8388608",
+                "--time-budget-seconds",
+                "1800",
                 "--termination-log",
                 "/dev/termination-log"
             ])
@@ -553,5 +742,111 @@ spec:
         assert!(s.len() < 4096);
         assert_eq!(WorkerResult::parse(&s).unwrap(), r);
         assert!(WorkerResult::parse("not json").is_err());
+    }
+
+    #[test]
+    fn the_memory_limit_and_the_line_cap_come_from_one_setting() {
+        let config = Config {
+            worker_memory: tunegate_core::dataset::memory::WorkerMemory::resolve(
+                Some(1 << 30),
+                None,
+            )
+            .unwrap(),
+            ..Config::default()
+        };
+        let job = validate_job(&tds(), &config, None).unwrap();
+        let c = &job.spec.unwrap().template.spec.unwrap().containers[0];
+        let limit = &c.resources.as_ref().unwrap().limits.as_ref().unwrap()["memory"];
+        assert_eq!(limit.0, "1024Mi");
+        let args = c.args.as_ref().unwrap();
+        let at = args.iter().position(|a| a == "--max-line-bytes").unwrap();
+        let cap: u64 = args[at + 1].parse().unwrap();
+        assert_eq!(cap, 56 * 1024 * 1024);
+        assert!(tunegate_core::dataset::memory::memory_for_max_line(cap) <= 1 << 30);
+    }
+
+    #[test]
+    fn the_spec_reaches_the_worker_as_a_file_never_in_the_environment() {
+        let mut d = tds();
+        // A deny-list larger than the kernel's 128 KiB limit for one environment variable.
+        d.spec.redaction.deny_list = vec![tunegate_api::DenyList {
+            name: "CUSTOMER".into(),
+            terms: (0..20_000)
+                .map(|i| format!("customer-name-{i:08}"))
+                .collect(),
+        }];
+        let job = validate_job(&d, &Config::default(), None).unwrap();
+        let v = serde_json::to_value(&job).unwrap();
+        let pod = &v["spec"]["template"]["spec"];
+        let text = serde_json::to_string(pod).unwrap();
+        assert!(
+            !text.contains("customer-name-"),
+            "the policy is not in the pod spec"
+        );
+        assert!(pod["containers"][0]["env"].as_array().unwrap().is_empty());
+        let spec_volume = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "spec")
+            .unwrap();
+        let cm_name = spec_config_map_name(&job_name(&d));
+        assert_eq!(spec_volume["configMap"]["name"], cm_name.as_str());
+        // The ConfigMap, owned by the created Job, holds exactly the text the digest covers.
+        let mut created = job.clone();
+        created.metadata.uid = Some("job-uid".into());
+        let cm = spec_config_map(&created, &d.spec).unwrap();
+        assert_eq!(cm.metadata.name.as_deref(), Some(cm_name.as_str()));
+        let owner = &cm.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("Job", "job-uid")
+        );
+        let text = &cm.data.as_ref().unwrap()[SPEC_KEY];
+        assert!(text.len() > 128 * 1024);
+        let (expected, digest) = spec_text(&d.spec).unwrap();
+        assert_eq!(text, &expected);
+        let args = pod["containers"][0]["args"].as_array().unwrap();
+        let at = args.iter().position(|a| a == "--spec-digest").unwrap();
+        assert_eq!(args[at + 1], digest.as_str());
+    }
+
+    #[test]
+    fn an_oom_killed_worker_is_told_apart() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "w", "uid": "job-uid-1"}
+        }))
+        .unwrap();
+        let pod = |owner: &str, reason: &str| -> Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "p", "ownerReferences": [{"apiVersion": "batch/v1",
+                    "kind": "Job", "name": "w", "uid": owner, "controller": true}]},
+                "status": {"containerStatuses": [{"name": "worker", "image": "i", "imageID": "",
+                    "ready": false, "restartCount": 0,
+                    "state": {"terminated": {"exitCode": 137, "reason": reason}}}]}
+            }))
+            .unwrap()
+        };
+        assert!(oom_killed(&job, &[pod("job-uid-1", "OOMKilled")]));
+        assert!(!oom_killed(&job, &[pod("job-uid-1", "Error")]));
+        assert!(!oom_killed(&job, &[pod("someone-else", "OOMKilled")]));
+    }
+
+    #[test]
+    fn re_reads_have_their_own_job_names() {
+        let d = tds();
+        assert_eq!(job_name(&d), job_name_for(&d, None));
+        let a = job_name_for(&d, Some("sha256:aa"));
+        assert_ne!(a, job_name(&d));
+        assert_ne!(a, job_name_for(&d, Some("sha256:bb")));
+        assert!(a.starts_with("vol-validate-") && a.len() <= 63);
+        let job = validate_job_named(&d, &a, &Config::default(), None).unwrap();
+        let labels = job.metadata.labels.unwrap();
+        assert_eq!(labels[DATASET_UID_LABEL], "1234");
+        assert_eq!(labels[GENERATION_LABEL], "3");
+        assert_eq!(
+            generation_selector(&d),
+            "tunegate.dev/dataset-uid=1234,tunegate.dev/dataset-generation=3"
+        );
     }
 }

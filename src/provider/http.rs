@@ -109,7 +109,7 @@ impl HttpProvider {
                     .file_name("part");
                 builder
                     .multipart(Form::new().part("data", part))
-                    .timeout(self.options.upload_timeout)
+                    .timeout(self.options.upload_timeout_for(bytes.len() as u64))
             }
         }
     }
@@ -246,7 +246,7 @@ impl HttpProvider {
             .client
             .post(self.url(&["files"]))
             .headers(self.auth.clone())
-            .timeout(self.options.upload_timeout)
+            .timeout(self.options.upload_timeout_for(upload.bytes))
             .multipart(form)
             .send()
             .await;

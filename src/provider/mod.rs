@@ -173,8 +173,13 @@ pub struct ProviderOptions {
     pub connect_timeout: Duration,
     /// Whole-request timeout for JSON calls.
     pub request_timeout: Duration,
-    /// Whole-request timeout for one upload request (a file up to 512 MB or one part).
+    /// Longest whole-request timeout for one upload request (a file up to 512 MB or one part);
+    /// each upload gets [`ProviderOptions::upload_timeout_for`] its size, at most this.
     pub upload_timeout: Duration,
+    /// Slowest upload rate waited for, in bytes per second: an upload of `n` bytes may take
+    /// `request_timeout + n / upload_min_bytes_per_sec`, so a small file is not given half an
+    /// hour and a large one is not cut off while it moves.
+    pub upload_min_bytes_per_sec: u64,
     /// Retries of replayable requests.
     pub retry: RetryPolicy,
     /// Upload size limits.
@@ -192,6 +197,20 @@ pub struct ProviderOptions {
     pub observer: Arc<dyn RequestObserver>,
 }
 
+/// Default of [`ProviderOptions::upload_min_bytes_per_sec`]: 256 KiB/s (512 MB in ~33 min).
+pub const DEFAULT_UPLOAD_MIN_BYTES_PER_SEC: u64 = 256 * 1024;
+
+impl ProviderOptions {
+    /// The timeout of one upload request of `bytes`: the JSON request timeout plus the time the
+    /// body takes at the slowest accepted rate, capped at `upload_timeout`.
+    pub fn upload_timeout_for(&self, bytes: u64) -> Duration {
+        let moving = Duration::from_secs(bytes / self.upload_min_bytes_per_sec.max(1));
+        self.request_timeout
+            .saturating_add(moving)
+            .min(self.upload_timeout)
+    }
+}
+
 /// Default of [`ProviderOptions::max_response_bytes`]: 4 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -201,6 +220,7 @@ impl Default for ProviderOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             upload_timeout: Duration::from_secs(30 * 60),
+            upload_min_bytes_per_sec: DEFAULT_UPLOAD_MIN_BYTES_PER_SEC,
             retry: RetryPolicy::default(),
             upload: UploadLimits::default(),
             file_ready_timeout: Duration::from_secs(10 * 60),
@@ -290,4 +310,28 @@ pub fn from_target(
     let endpoint = endpoint_from_target(target)?;
     let key = ApiKey::from_bytes(api_key)?;
     Ok(Arc::new(HttpProvider::new(endpoint, key, options)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_timeouts_grow_with_the_bytes_and_stay_bounded() {
+        let o = ProviderOptions::default();
+        // A small in-process upload gets about the JSON timeout, not half an hour.
+        assert_eq!(o.upload_timeout_for(0), Duration::from_secs(60));
+        assert_eq!(
+            o.upload_timeout_for(8 * 1024 * 1024),
+            Duration::from_secs(60 + 32)
+        );
+        // 512 MB at 256 KiB/s is ~33 min: capped at upload_timeout.
+        assert_eq!(o.upload_timeout_for(512_000_000), o.upload_timeout);
+        assert_eq!(o.upload_timeout_for(u64::MAX), o.upload_timeout);
+        let stalled = ProviderOptions {
+            upload_min_bytes_per_sec: 0,
+            ..ProviderOptions::default()
+        };
+        assert!(stalled.upload_timeout_for(1 << 30) <= stalled.upload_timeout);
+    }
 }

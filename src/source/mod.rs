@@ -36,6 +36,10 @@ pub enum SourceProblem {
     Invalid { index: usize },
     #[error("cannot read source {index}: Kubernetes API error")]
     Api { index: usize, retryable: bool },
+    #[error(
+        "the Secret and ConfigMap sources hold {bytes} bytes or more, over the limit of {limit} bytes the operator reads in-process for one dataset (--max-in-process-source-bytes); put larger data on a volume source"
+    )]
+    TooLarge { bytes: u64, limit: u64 },
 }
 
 impl SourceProblem {
@@ -47,6 +51,7 @@ impl SourceProblem {
             SourceProblem::KeyNotFound { .. } => Reason::KeyNotFound,
             SourceProblem::Invalid { .. } => Reason::InvalidSource,
             SourceProblem::Api { .. } => Reason::SourceUnreadable,
+            SourceProblem::TooLarge { .. } => Reason::SourcesTooLarge,
         }
     }
 }
@@ -126,7 +131,18 @@ pub async fn check_allowed(
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+    // One look per object, however many sources name it.
+    let mut checked = std::collections::HashSet::new();
     for (index, s) in sources.iter().enumerate() {
+        let object = match (&s.secret, &s.config_map, &s.volume) {
+            (Some(r), None, None) => ("Secret", r.name.as_str()),
+            (None, Some(r), None) => ("ConfigMap", r.name.as_str()),
+            (None, None, Some(v)) => ("PersistentVolumeClaim", v.claim_name.as_str()),
+            _ => return Err(SourceProblem::Invalid { index }),
+        };
+        if !checked.insert(object) {
+            continue;
+        }
         match (&s.secret, &s.config_map, &s.volume) {
             (Some(r), None, None) => check_meta(&secrets, index, "Secret", &r.name).await?,
             (None, Some(r), None) => check_meta(&cms, index, "ConfigMap", &r.name).await?,
@@ -281,6 +297,142 @@ pub async fn read_in_process(
     Ok(out)
 }
 
+/// The bytes of a dataset's Secret and ConfigMap sources, in source order. A key referenced
+/// several times is held once (the parts share it), and every object is fetched once however
+/// many sources name it.
+#[derive(Clone, Debug, Default)]
+pub struct SourceBytes {
+    /// One entry per source, in order; repeats share their bytes.
+    pub parts: Vec<std::sync::Arc<[u8]>>,
+    /// Bytes held in memory (each distinct key once).
+    pub held: u64,
+    /// Bytes of the stream the pipeline reads (repeats counted again).
+    pub total: u64,
+    /// Longest line of any part (bytes between newlines), which bounds the pipeline's memory.
+    pub longest_line: u64,
+}
+
+/// The longest run of bytes without a newline in `b`.
+pub fn longest_line(b: &[u8]) -> u64 {
+    let mut longest = 0usize;
+    let mut start = 0usize;
+    for nl in memchr::memchr_iter(b'\n', b) {
+        longest = longest.max(nl - start);
+        start = nl + 1;
+    }
+    longest.max(b.len() - start) as u64
+}
+
+/// The keys a dataset reads from one object, and their bytes once fetched.
+type KeysOf<'a> = std::collections::HashMap<&'a str, Option<std::sync::Arc<[u8]>>>;
+
+/// Like [`read_in_process`], bounded: each Secret or ConfigMap is fetched once however many
+/// sources name it, a key named several times is held once, and reading stops with
+/// [`SourceProblem::TooLarge`] as soon as the sources add up to more than `max_bytes` (the
+/// pipeline would read them all, so repeats count).
+pub async fn read_in_process_bounded(
+    client: &Client,
+    namespace: &str,
+    sources: &[DatasetSource],
+    max_bytes: u64,
+) -> Result<SourceBytes, SourceProblem> {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    check_allowed(client, namespace, sources).await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    // (kind, name) -> the keys this dataset reads from it, fetched on first use.
+    let mut objects: HashMap<(bool, &str), KeysOf<'_>> = HashMap::new();
+    for s in sources {
+        let (secret, name, key) = match (&s.secret, &s.config_map) {
+            (Some(r), _) => (true, r.name.as_str(), r.key.as_str()),
+            (None, Some(r)) => (false, r.name.as_str(), r.key.as_str()),
+            _ => continue,
+        };
+        objects.entry((secret, name)).or_default().insert(key, None);
+    }
+    let mut out = SourceBytes::default();
+    for (index, s) in sources.iter().enumerate() {
+        let (secret, name, key) = match (&s.secret, &s.config_map) {
+            (Some(r), _) => (true, r.name.as_str(), r.key.as_str()),
+            (None, Some(r)) => (false, r.name.as_str(), r.key.as_str()),
+            _ => return Err(SourceProblem::Invalid { index }),
+        };
+        let kind = if secret { "Secret" } else { "ConfigMap" };
+        let keys = objects
+            .get_mut(&(secret, name))
+            .ok_or(SourceProblem::Invalid { index })?;
+        if keys.get(key).is_some_and(Option::is_none) {
+            // First use of this object: fetch it once, take every key the dataset reads from
+            // it, drop the rest.
+            let (labels, mut taken): (_, HashMap<&str, Option<Vec<u8>>>) = if secret {
+                let obj = secrets
+                    .get_opt(name)
+                    .await
+                    .map_err(|e| api_problem(index, &e))?
+                    .ok_or_else(|| SourceProblem::NotFound {
+                        index,
+                        kind,
+                        name: name.to_string(),
+                    })?;
+                let taken = keys
+                    .keys()
+                    .map(|k| (*k, secret_key_bytes(&obj, k)))
+                    .collect();
+                (obj.metadata.labels, taken)
+            } else {
+                let obj = cms
+                    .get_opt(name)
+                    .await
+                    .map_err(|e| api_problem(index, &e))?
+                    .ok_or_else(|| SourceProblem::NotFound {
+                        index,
+                        kind,
+                        name: name.to_string(),
+                    })?;
+                let taken = keys
+                    .keys()
+                    .map(|k| (*k, config_map_key_bytes(&obj, k)))
+                    .collect();
+                (obj.metadata.labels, taken)
+            };
+            if !label_allows(labels.as_ref()) {
+                return Err(SourceProblem::NotAllowed {
+                    index,
+                    kind,
+                    name: name.to_string(),
+                });
+            }
+            for (k, slot) in keys.iter_mut() {
+                if let Some(Some(bytes)) = taken.remove(k) {
+                    out.held += bytes.len() as u64;
+                    out.longest_line = out.longest_line.max(longest_line(&bytes));
+                    *slot = Some(Arc::from(bytes));
+                }
+            }
+        }
+        let bytes = keys
+            .get(key)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| SourceProblem::KeyNotFound {
+                index,
+                kind,
+                name: name.to_string(),
+                key: key.to_string(),
+            })?;
+        out.total = out.total.saturating_add(bytes.len() as u64);
+        if out.total > max_bytes {
+            return Err(SourceProblem::TooLarge {
+                bytes: out.total,
+                limit: max_bytes,
+            });
+        }
+        out.parts.push(bytes);
+    }
+    Ok(out)
+}
+
 /// Names of the Secrets and ConfigMaps a source list refers to (for the watch mappers).
 pub fn referenced(sources: &[DatasetSource]) -> (Vec<&str>, Vec<&str>) {
     let secrets = sources
@@ -402,5 +554,27 @@ mod tests {
             key: "k".into(),
         };
         assert_eq!(k.reason(), Reason::KeyNotFound);
+    }
+
+    #[test]
+    fn longest_lines() {
+        assert_eq!(longest_line(b""), 0);
+        assert_eq!(longest_line(b"abc"), 3);
+        assert_eq!(longest_line(b"a\nbcd\nef"), 3);
+        assert_eq!(longest_line(b"abcd\n"), 4);
+    }
+
+    #[test]
+    fn too_large_names_the_limit() {
+        let p = SourceProblem::TooLarge {
+            bytes: 9_000_000,
+            limit: 8_388_608,
+        };
+        assert_eq!(p.reason(), Reason::SourcesTooLarge);
+        let m = p.to_string();
+        assert!(
+            m.contains("8388608") && m.contains("--max-in-process-source-bytes"),
+            "{m}"
+        );
     }
 }

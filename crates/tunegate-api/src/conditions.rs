@@ -125,6 +125,16 @@ reasons! {
     WorkerFailed,
     /// A worker's termination message is not a result.
     WorkerResultInvalid,
+    /// The worker was killed for exceeding its memory limit (the kubelet's OOM kill). Lines up to
+    /// the worker's line cap fit its limit by construction; this names both so the limit can be
+    /// raised.
+    WorkerOutOfMemory,
+    /// The Secret and ConfigMap sources together hold more bytes than the operator reads
+    /// in-process for one dataset (`--max-in-process-source-bytes`); use a volume source.
+    SourcesTooLarge,
+    /// Validation and redaction ran longer than the pipeline time budget
+    /// (`--pipeline-time-budget-seconds`).
+    PipelineTimeBudgetExceeded,
     // FineTuneJob.
     /// The referenced datasets are Ready.
     DatasetReady,

@@ -1,6 +1,7 @@
 //! The TrainingDataset controller: dereference (sources and key, `deref`) -> run the pipeline
 //! in-process or in a worker Job -> status (`status`, pure).
 
+pub mod revalidate;
 pub mod status;
 
 use std::io::Read;
@@ -11,12 +12,13 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
+use self::revalidate::WorkerChoice;
 use self::status::Verdict;
-use super::deref::{self, Data, Inputs, KeyAccess, Problem};
+use super::deref::{self, Data, InProcessData, Inputs, KeyAccess, Problem};
 use super::pipeline;
 use super::worker::{self, WorkerResult};
 use super::{Context, Error, apply_status, name_ns};
@@ -36,7 +38,7 @@ pub async fn reconcile(tds: Arc<TrainingDataset>, ctx: Arc<Context>) -> Result<A
         return Ok(Action::requeue(super::over_share_delay()));
     };
     let start = Instant::now();
-    let r = reconcile_inner(&tds, &ctx).await;
+    let r = super::within_deadline(ctx.config.reconcile_timeout, reconcile_inner(&tds, &ctx)).await;
     ctx.metrics
         .reconciled(NAME, start.elapsed(), r.as_ref().err().map(Error::category));
     if r.is_ok() {
@@ -60,7 +62,7 @@ pub fn error_policy(tds: Arc<TrainingDataset>, err: &Error, ctx: Arc<Context>) -
 /// dereference -> (validate in-process | run a worker) -> status.
 async fn reconcile_inner(tds: &TrainingDataset, ctx: &Context) -> Result<Action, Error> {
     let (name, ns) = name_ns(tds)?;
-    let verdict = match deref::resolve(&ctx.client, tds, KeyAccess::CreateIfMissing).await? {
+    let verdict = match deref::resolve_in(ctx, tds, KeyAccess::CreateIfMissing).await? {
         Err(problem) => problem_verdict(&problem),
         Ok(Inputs {
             data: Data::InProcess(parts),
@@ -123,6 +125,10 @@ fn problem_verdict(p: &Problem) -> Verdict {
             reason: p.reason(),
             message: p.to_string(),
         },
+        Problem::OverBudget { .. } => Verdict::SourceProblem {
+            reason: p.reason(),
+            message: p.to_string(),
+        },
         Problem::KeyNotFound { .. } | Problem::Key(_) => Verdict::PipelineFailed {
             reason: p.reason(),
             message: p.to_string(),
@@ -132,13 +138,14 @@ fn problem_verdict(p: &Problem) -> Verdict {
 
 async fn in_process_verdict(
     tds: &TrainingDataset,
-    parts: Vec<Vec<u8>>,
+    parts: InProcessData,
     key: Option<Vec<u8>>,
 ) -> Result<Verdict, Error> {
     let spec = tds.spec.clone();
     let summary = tokio::task::spawn_blocking(move || {
+        // The reader holds the memory reservation until the run ends.
         let mut input = concat(parts);
-        pipeline::run(&spec, &mut input, key.as_deref(), &mut std::io::sink())
+        pipeline::validate(&spec, &mut input, key.as_deref())
     })
     .await
     .map_err(|_| Error::Join)?;
@@ -152,11 +159,28 @@ async fn in_process_verdict(
 }
 
 /// The sources as one reader, in order, never merging one source's last line with the next
-/// source's first (what `sourceDigest` covers).
-pub fn concat(parts: Vec<Vec<u8>>) -> impl Read + Send {
-    tunegate_core::dataset::pipeline::concat_sources(
-        parts.into_iter().map(std::io::Cursor::new).collect(),
-    )
+/// source's first (what `sourceDigest` covers). The reader holds the data's memory reservation
+/// (released when it is dropped).
+pub fn concat(parts: impl Into<InProcessData>) -> impl Read + Send {
+    let InProcessData { bytes, reservation } = parts.into();
+    Held {
+        inner: tunegate_core::dataset::pipeline::concat_sources(
+            bytes.parts.into_iter().map(std::io::Cursor::new).collect(),
+        ),
+        _reservation: reservation,
+    }
+}
+
+/// A reader that keeps a memory reservation for as long as it lives.
+struct Held<R> {
+    inner: R,
+    _reservation: Option<crate::sharing::Reservation>,
+}
+
+impl<R: Read> Read for Held<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
 }
 
 /// Whether a stored Ready condition is this generation's final verdict. Volumes have no change
@@ -176,39 +200,48 @@ fn final_verdict_stands(tds: &TrainingDataset) -> bool {
 }
 
 /// Volume sources: a worker Job reads them; its termination message is the verdict. `None` when
-/// the final verdict for this generation is already in the status.
+/// the final verdict for this generation is already in the status and no FineTuneJob found its
+/// digest stale (then the volume is read again, see `revalidate`).
 async fn volume_verdict(
     tds: &TrainingDataset,
     ctx: &Context,
     ns: &str,
     key_secret: Option<(String, String)>,
 ) -> Result<Option<Verdict>, Error> {
-    if final_verdict_stands(tds) {
+    let stale = revalidate::stale_digest(tds, &ctx.jobs.state());
+    if final_verdict_stands(tds) && stale.is_none() {
         return Ok(None);
     }
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
-    let job_name = worker::job_name(tds);
-    let Some(job) = jobs.get_opt(&job_name).await? else {
-        let manifest = worker::validate_job(tds, &ctx.config, key_secret)
-            .map_err(|_| Error::MissingField("uid"))?;
-        jobs.create(&PostParams::default(), &manifest).await?;
-        return Ok(Some(Verdict::WorkerRunning));
+    let listed = jobs
+        .list(&ListParams::default().labels(&worker::generation_selector(tds)))
+        .await?;
+    let job = match revalidate::choose(tds, stale.as_deref(), &listed.items) {
+        WorkerChoice::Use(job) => job,
+        WorkerChoice::Create(name) => {
+            let manifest = worker::validate_job_named(tds, &name, &ctx.config, key_secret)
+                .map_err(|_| Error::MissingField("uid"))?;
+            super::spawn::create_worker(&ctx.client, ns, &manifest, &tds.spec).await?;
+            return Ok(Some(Verdict::WorkerRunning));
+        }
     };
-    let finished = worker::job_finished(&job);
+    let finished = worker::job_finished(job);
     let Some(succeeded) = finished else {
+        // Repairs a crash between creating the Job and its spec ConfigMap.
+        super::spawn::ensure_spec(&ctx.client, job, &tds.spec).await?;
         return Ok(Some(Verdict::WorkerRunning));
     };
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let list = pods
-        .list(&ListParams::default().labels(&worker::pod_selector(&job)?))
+        .list(&ListParams::default().labels(&worker::pod_selector(job)?))
         .await?;
-    let message = worker::job_result_message(&job, &list.items);
+    let message = worker::job_result_message(job, &list.items);
+    if !succeeded && worker::oom_killed(job, &list.items) {
+        return Ok(Some(out_of_memory(&ctx.config)));
+    }
     let verdict = match (succeeded, message.as_deref().map(WorkerResult::parse)) {
         (true, Some(Ok(WorkerResult::Summary(s)))) => Verdict::Pipeline(s),
-        (_, Some(Ok(WorkerResult::Error { code }))) => Verdict::WorkerFailed {
-            reason: Reason::WorkerFailed,
-            message: format!("the worker failed ({code})"),
-        },
+        (_, Some(Ok(WorkerResult::Error { code }))) => worker_error(&code, &ctx.config),
         (false, Some(Ok(WorkerResult::Summary(_))))
         | (_, Some(Ok(WorkerResult::Uploaded { .. }))) => Verdict::WorkerFailed {
             reason: Reason::WorkerFailed,
@@ -224,6 +257,38 @@ async fn volume_verdict(
         },
     };
     Ok(Some(verdict))
+}
+
+/// The kubelet killed the worker for its memory: name the limit and the line cap, so the fix is
+/// obvious (lines up to the cap fit the limit by construction; only a larger pipeline multiple
+/// than `tunegate_core::dataset::memory` assumes can get here).
+pub fn out_of_memory(config: &super::Config) -> Verdict {
+    Verdict::WorkerFailed {
+        reason: Reason::WorkerOutOfMemory,
+        message: format!(
+            "the worker was killed for exceeding its memory limit of {} (it accepts lines up to {} bytes); raise --worker-memory-limit (chart: worker.memoryLimit)",
+            config.worker_memory.limit_quantity(),
+            config.worker_memory.max_line
+        ),
+    }
+}
+
+/// The verdict for a worker's error code: its own reason where the operator can say more than
+/// "the worker failed".
+pub fn worker_error(code: &str, config: &super::Config) -> Verdict {
+    match Reason::parse(code) {
+        Reason::PipelineTimeBudgetExceeded => Verdict::PipelineFailed {
+            reason: Reason::PipelineTimeBudgetExceeded,
+            message: format!(
+                "validation and redaction took longer than the pipeline time budget of {} s (--pipeline-time-budget-seconds)",
+                config.pipeline_time_budget.as_secs()
+            ),
+        },
+        _ => Verdict::WorkerFailed {
+            reason: Reason::WorkerFailed,
+            message: format!("the worker failed ({code})"),
+        },
+    }
 }
 
 /// Datasets in `ns` that read Secret (`secret == true`) or ConfigMap `name`: the watch mapper.

@@ -61,7 +61,10 @@ pub async fn reconcile(ftj: Arc<FineTuneJob>, ctx: Arc<Context>) -> Result<Actio
         return Ok(Action::requeue(super::over_share_delay()));
     };
     let start = Instant::now();
-    let r = match reconcile_with_finalizer(ftj.clone(), &ctx).await {
+    // A deadline per reconcile; see `within_deadline` for why abandoning it mid-way never leaves
+    // a remote object unrecorded.
+    let body = reconcile_with_finalizer(ftj.clone(), &ctx);
+    let r = match super::within_deadline(ctx.config.reconcile_timeout, body).await {
         Err(Error::Remote(RemoteError::AuthRejected { code, http, .. })) => {
             ctx.metrics
                 .reconciled(NAME, start.elapsed(), Some("provider-credentials"));
@@ -429,7 +432,7 @@ impl<'a> Run<'a> {
             Role::Validation => self.validation.clone(),
         }
         .ok_or(Error::MissingField("dataset"))?;
-        let inputs = match deref::resolve(&self.ctx.client, &ds, KeyAccess::ReadOnly).await? {
+        let inputs = match deref::resolve_in(self.ctx, &ds, KeyAccess::ReadOnly).await? {
             Ok(inputs) => inputs,
             Err(p) => {
                 self.set(types::UPLOADED, false, p.reason(), p.to_string());
@@ -588,9 +591,11 @@ impl<'a> Run<'a> {
     }
 
     async fn dataset_changed(&mut self, facts: &DatasetFacts) -> Result<Option<Action>, Error> {
+        // The digest is how the dataset controller knows which validation went stale (see
+        // `dataset::revalidate`).
         let msg = format!(
-            "the data of dataset {} changed since it was validated; waiting for re-validation",
-            facts.name
+            "the data of dataset {} no longer hashes to {}; waiting for re-validation",
+            facts.name, facts.redacted_digest
         );
         self.set(types::UPLOADED, false, Reason::DatasetChanged, msg.clone());
         self.event(EventType::Warning, "DatasetChanged", "Upload", msg.clone())
@@ -645,7 +650,13 @@ impl<'a> Run<'a> {
                 &upload,
             )
             .map_err(|_| Error::MissingField("worker manifest"))?;
-            jobs.create(&PostParams::default(), &manifest).await?;
+            crate::controller::spawn::create_worker(
+                &self.ctx.client,
+                &self.ns,
+                &manifest,
+                &ds.spec,
+            )
+            .await?;
             self.set(
                 types::UPLOADED,
                 false,
@@ -661,6 +672,7 @@ impl<'a> Run<'a> {
                 .await;
         };
         let Some(_succeeded) = worker::job_finished(&job) else {
+            crate::controller::spawn::ensure_spec(&self.ctx.client, &job, &ds.spec).await?;
             return Ok(Some(Action::requeue(Duration::from_secs(30))));
         };
         let pods: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &self.ns);

@@ -9,8 +9,10 @@ use std::io::{self, BufRead, Read};
 use memchr::memchr;
 use sha2::{Digest, Sha256};
 
-/// Default maximum line length: 64 MiB.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+/// Default maximum line length: 16 MiB. The pipeline's memory grows with the longest line it
+/// accepts (see `memory`: about 128 MiB + 16 x this, so ~384 MiB for the CLI at the default);
+/// the worker Job derives its own cap from its memory limit.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 

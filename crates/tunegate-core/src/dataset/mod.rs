@@ -2,7 +2,10 @@
 //! read -> validate -> redact -> digest pipeline shared by the operator, the worker and the CLI.
 
 pub mod jsonl;
+pub mod memory;
 pub mod parallel;
 pub mod pipeline;
+pub mod rawjson;
 pub mod tokens;
 pub mod validate;
+pub mod validate_raw;

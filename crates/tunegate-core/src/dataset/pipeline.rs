@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jsonl::{ConcatSources, DEFAULT_MAX_LINE_BYTES, DigestingReader, JsonlReader};
@@ -14,7 +13,8 @@ use super::parallel;
 use super::tokens::{
     CountCache, DEFAULT_LIMITS, ModelLimits, TokenCounter, TokenizerError, limits_for_model,
 };
-use super::validate::{ExampleShape, FormatCode, validate_line};
+use super::validate::{ExampleShape, FormatCode};
+use super::validate_raw::validate_line_raw;
 use tunegate_api::{DatasetFormat, FormatErrorRef, ValidationSpec};
 
 /// How many format errors the summary keeps (the status shows at most 10).
@@ -383,8 +383,9 @@ fn process_batch<R: LineRedactor>(
             }
             Input::Line { number, start, end } => (number, &batch.text[start..end]),
         };
-        let (value, shape) = match validate_line(options.format, line) {
-            Ok(parsed) => parsed,
+        // Validated from its text in place: a parsed tree would be many times the line's size.
+        let shape = match validate_line_raw(options.format, line) {
+            Ok(shape) => shape,
             Err(code) => {
                 out.items.push(Done::Error {
                     number,
@@ -418,16 +419,14 @@ fn process_batch<R: LineRedactor>(
             }
             RedactOutcome::Unchanged | RedactOutcome::Redacted => {}
         }
-        let written = &out.text[start..];
-        // Tokens are those of the output line. When it is the input line, its parsed value is
-        // already here; otherwise the output is parsed again.
-        let tokens = if written == line {
-            Some(counter.example_cached(options.format, &value, cache))
-        } else {
-            serde_json::from_str::<Value>(written)
-                .ok()
-                .map(|v| counter.example_cached(options.format, &v, cache))
-        };
+        // Tokens are those of the output line, counted from its text; counting stops past the
+        // model's limit (such a line is refused anyway).
+        let tokens = counter.line(
+            options.format,
+            &out.text[start..],
+            cache,
+            options.limits.max_example_tokens,
+        );
         let Some(tokens) = tokens else {
             out.text.truncate(start);
             out.items.push(Done::Error {

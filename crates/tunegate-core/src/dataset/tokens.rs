@@ -172,7 +172,7 @@ impl TokenCounter {
 
     /// Tokens of plain text; special-token strings in data count as ordinary text.
     pub fn text(&self, text: &str) -> u64 {
-        self.bpe.count(text) as u64
+        count_chunked(self.bpe, text, CHUNK_BYTES, u64::MAX)
     }
 
     /// Tokens of one example of `format` (already validated).
@@ -313,11 +313,241 @@ impl Walk<'_> {
 
     fn text(&mut self, text: &str) -> u64 {
         let bpe = self.bpe;
-        self.cache.count(text, |t| bpe.count(t) as u64)
+        self.cache
+            .count(text, |t| count_chunked(bpe, t, CHUNK_BYTES, u64::MAX))
     }
 
     fn str_field(&mut self, value: &Value, key: &str) -> u64 {
         value.get(key).map_or(0, |v| self.string(v))
+    }
+}
+
+/// Longest text handed to the tokenizer at once. BPE needs about 56 bytes of state per byte of
+/// one pre-tokenized piece (tiktoken's heap merge), so a 50 MB string without spaces would need
+/// 2.8 GB; longer texts are counted in parts (see [`count_chunked`]).
+pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Tokens of `text`, tokenized at most `chunk` bytes at a time, stopping once the count passes
+/// `stop_above`. Parts end just before a space that follows a non-space ASCII character: no
+/// pre-tokenizer piece of o200k_base or cl100k_base crosses that point (a piece contains a
+/// space only as its first character, or in a run of whitespace), so the count is exactly that of
+/// the whole text. Only a stretch of more than `chunk / 2` bytes without such a space is cut
+/// elsewhere (at a character boundary), where the count may differ by a token or so per cut.
+pub fn count_chunked(bpe: &Tokenizer, text: &str, chunk: usize, stop_above: u64) -> u64 {
+    let chunk = chunk.max(8);
+    let mut total = 0u64;
+    let mut rest = text;
+    while rest.len() > chunk && total <= stop_above {
+        let cut = split_point(rest, chunk);
+        total += bpe.count(&rest[..cut]) as u64;
+        rest = &rest[cut..];
+    }
+    if total <= stop_above {
+        total += bpe.count(rest) as u64;
+    }
+    total
+}
+
+/// Where to end a part of at most `max` bytes of `text` (longer than `max`).
+fn split_point(text: &str, max: usize) -> usize {
+    let b = text.as_bytes();
+    let is_ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let lo = (max / 2).max(1);
+    for p in (lo..=max).rev() {
+        if b[p] == b' ' && b[p - 1].is_ascii() && !is_ws(b[p - 1]) {
+            return p;
+        }
+    }
+    let mut p = max;
+    while !text.is_char_boundary(p) {
+        p -= 1;
+    }
+    p.max(1)
+}
+
+impl TokenCounter {
+    /// Tokens of one example line, read from its JSON text in place (no `serde_json::Value`:
+    /// memory stays near the line's length whatever its shape). `None` when the line is not
+    /// JSON. Counting stops once the total passes `stop_above` (the caller only needs to know the
+    /// example is too long), so the answer is exact up to `stop_above` and some larger number
+    /// beyond. Tool definitions count as their compact JSON in the order of the line (the tree
+    /// version renders keys sorted; for sorted keys the two agree).
+    pub fn line(
+        &self,
+        format: DatasetFormat,
+        text: &str,
+        cache: &mut CountCache,
+        stop_above: u64,
+    ) -> Option<u64> {
+        if !super::rawjson::syntax_ok(text) {
+            return None;
+        }
+        let raw = super::rawjson::Raw::new(text);
+        let mut walk = RawWalk {
+            bpe: self.bpe,
+            cache,
+            raw,
+            total: 0,
+            stop_above,
+        };
+        walk.example(format, raw.root());
+        Some(walk.total)
+    }
+}
+
+/// `Walk` over the text of a line instead of a tree.
+struct RawWalk<'a, 'c> {
+    bpe: &'static Tokenizer,
+    cache: &'c mut CountCache,
+    raw: super::rawjson::Raw<'a>,
+    total: u64,
+    stop_above: u64,
+}
+
+impl RawWalk<'_, '_> {
+    fn get(&self, obj: Option<usize>, key: &str) -> Option<usize> {
+        let obj = obj?;
+        self.raw
+            .members(obj)
+            .find(|&(k, _)| self.raw.str_is(k, key))
+            .map(|(_, v)| v)
+    }
+
+    fn is_array(&self, p: Option<usize>) -> bool {
+        p.is_some_and(|p| self.raw.kind(p) == super::rawjson::Kind::Array)
+    }
+
+    fn example(&mut self, format: DatasetFormat, root: usize) {
+        match format {
+            DatasetFormat::Chat => {
+                self.messages(self.get(Some(root), "messages"));
+                self.tool_definitions(root);
+            }
+            DatasetFormat::Completion => {
+                self.string(self.get(Some(root), "prompt"));
+                self.string(self.get(Some(root), "completion"));
+            }
+            DatasetFormat::Preference => {
+                let input = self.get(Some(root), "input");
+                self.messages(self.get(input, "messages"));
+                if let Some(input) = input {
+                    self.tool_definitions(input);
+                }
+                for key in ["preferred_output", "non_preferred_output"] {
+                    let list = self.get(Some(root), key);
+                    if self.is_array(list) {
+                        for m in self.raw.items(list.unwrap_or_default()) {
+                            self.message(m);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn messages(&mut self, messages: Option<usize>) {
+        if !self.is_array(messages) {
+            return;
+        }
+        for m in self.raw.items(messages.unwrap_or_default()) {
+            self.message(m);
+        }
+        self.total += REPLY_PRIMING;
+    }
+
+    fn message(&mut self, p: usize) {
+        if self.raw.kind(p) != super::rawjson::Kind::Object {
+            return;
+        }
+        self.total += TOKENS_PER_MESSAGE;
+        for (k, v) in self.raw.members(p) {
+            let Some(key) = self.raw.str(k) else { continue };
+            match &*key {
+                "role" | "refusal" | "tool_call_id" => self.string(Some(v)),
+                "content" => self.content(v),
+                "name" => {
+                    self.string(Some(v));
+                    self.total += TOKENS_PER_NAME;
+                }
+                "function_call" => self.call(Some(v)),
+                "tool_calls" if self.is_array(Some(v)) => {
+                    for c in self.raw.items(v) {
+                        let f = self.get(Some(c), "function");
+                        if f.is_some() {
+                            self.call(f);
+                        }
+                    }
+                }
+                // `weight` steers training; it is not text the model sees.
+                _ => {}
+            }
+        }
+    }
+
+    fn call(&mut self, call: Option<usize>) {
+        self.string(self.get(call, "name"));
+        self.string(self.get(call, "arguments"));
+        self.total += TOKENS_PER_CALL;
+    }
+
+    fn content(&mut self, p: usize) {
+        use super::rawjson::Kind;
+        match self.raw.kind(p) {
+            Kind::String => self.string(Some(p)),
+            Kind::Array => {
+                for part in self.raw.items(p) {
+                    let kind = self.get(Some(part), "type").and_then(|t| self.raw.str(t));
+                    match kind.as_deref() {
+                        Some("text") => self.string(self.get(Some(part), "text")),
+                        Some("refusal") => self.string(self.get(Some(part), "refusal")),
+                        Some("image_url") => self.total += TOKENS_PER_IMAGE,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn tool_definitions(&mut self, obj: usize) {
+        for key in ["tools", "functions"] {
+            let Some(v) = self.get(Some(obj), key) else {
+                continue;
+            };
+            if self.is_array(Some(v)) && self.raw.items(v).next().is_some() {
+                // Rendered and counted in parts: a huge definition is never held whole (its
+                // rendering has no spaces to cut at, so parts past 128 KiB are approximate).
+                let raw = self.raw;
+                let mut rendered = String::new();
+                super::rawjson::compact_with(&raw, v, &mut rendered, 2 * CHUNK_BYTES, &mut |buf| {
+                    let cut = split_point(buf, CHUNK_BYTES);
+                    self.text(&buf[..cut]);
+                    buf.drain(..cut);
+                });
+                self.text(&rendered);
+            }
+        }
+    }
+
+    fn string(&mut self, p: Option<usize>) {
+        if let Some(s) = p.and_then(|p| self.raw.str(p)) {
+            self.text(&s);
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        if self.total > self.stop_above {
+            return;
+        }
+        let bpe = self.bpe;
+        let n = if text.len() <= MAX_CACHED_BYTES / 8 {
+            self.cache
+                .count(text, |t| count_chunked(bpe, t, CHUNK_BYTES, u64::MAX))
+        } else {
+            let left = self.stop_above - self.total;
+            count_chunked(bpe, text, CHUNK_BYTES, left)
+        };
+        self.total = self.total.saturating_add(n);
     }
 }
 
@@ -583,5 +813,123 @@ mod tests {
             8_192
         );
         assert_eq!(limits_for_model("llama-3"), None);
+    }
+
+    #[test]
+    fn counting_the_line_text_agrees_with_the_tree() {
+        let cl100k = TokenCounter::new(Encoding::Cl100kBase).unwrap();
+        let o200k = TokenCounter::new(Encoding::O200kBase).unwrap();
+        let examples = [
+            (
+                DatasetFormat::Chat,
+                json!({"messages": cookbook_messages()}),
+            ),
+            (
+                DatasetFormat::Chat,
+                json!({"messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "what is \u{e9} here"},
+                        {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]},
+                    {"content": null, "role": "assistant", "tool_calls": [{"function": {"arguments": "{\"a\":1}", "name": "f"}, "id": "c", "type": "function"}]},
+                    {"role": "tool", "tool_call_id": "c", "content": "42"},
+                    {"role": "assistant", "name": "bot", "content": "done", "weight": 1}
+                ], "tools": [{"function": {"description": "adds\nnumbers", "name": "f", "parameters": {"minimum": 1.5, "type": "object"}}, "type": "function"}]}),
+            ),
+            (
+                DatasetFormat::Completion,
+                json!({"prompt": "hello world", "completion": "tiktoken is great!"}),
+            ),
+            (
+                DatasetFormat::Preference,
+                json!({
+                    "input": {"messages": [{"role": "user", "content": "hello world"}]},
+                    "preferred_output": [{"role": "assistant", "content": "hello world"}],
+                    "non_preferred_output": [{"role": "assistant", "content": "tiktoken is great!"}]
+                }),
+            ),
+        ];
+        for (format, example) in examples {
+            // Keys sorted (as `to_string` writes them) and pretty-printed: both give the tree's count.
+            for text in [
+                example.to_string(),
+                serde_json::to_string_pretty(&example).unwrap(),
+            ] {
+                for c in [cl100k, o200k] {
+                    assert_eq!(
+                        c.line(format, &text, &mut CountCache::new(), u64::MAX),
+                        Some(c.example(format, &example)),
+                        "{text}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            o200k.line(
+                DatasetFormat::Chat,
+                "{nope",
+                &mut CountCache::new(),
+                u64::MAX
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn long_texts_are_counted_in_parts_with_the_same_total() {
+        let o200k = TokenCounter::new(Encoding::O200kBase).unwrap();
+        let text =
+            "Ünïcode words, numbers 12345 and   spaces;\tpunctuation!! (brackets) ".repeat(200);
+        let whole = o200k.bpe.count(&text) as u64;
+        for chunk in [64, 100, 1000, 4096] {
+            assert_eq!(
+                count_chunked(o200k.bpe, &text, chunk, u64::MAX),
+                whole,
+                "{chunk}"
+            );
+        }
+        // Counting stops early once past the bound.
+        let stopped = count_chunked(o200k.bpe, &text, 100, 10);
+        assert!(stopped > 10 && stopped < whole, "{stopped}");
+    }
+
+    #[test]
+    fn a_huge_string_without_spaces_is_counted_in_bounded_memory() {
+        // One 8 MB piece would need ~450 MB of BPE state at once; in 64 KiB parts it needs ~4 MB.
+        let o200k = TokenCounter::new(Encoding::O200kBase).unwrap();
+        let text = "x".repeat(8 * 1024 * 1024);
+        let line = format!(r#"{{"prompt":"{text}","completion":"y"}}"#);
+        let n = o200k
+            .line(
+                DatasetFormat::Completion,
+                &line,
+                &mut CountCache::new(),
+                65_536,
+            )
+            .unwrap();
+        assert!(n > 65_536, "{n}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parts_never_change_the_count_of_spaced_text(
+            words in proptest::collection::vec("é?[a-zA-Z0-9.,!'\\-]{1,12}", 0..200),
+            chunk in 8usize..200,
+        ) {
+            let o200k = TokenCounter::new(Encoding::O200kBase).unwrap();
+            let cl100k = TokenCounter::new(Encoding::Cl100kBase).unwrap();
+            // Words no longer than chunk/2 - 1, separated by single spaces: every part ends at a space.
+            let text: String = words
+                .iter()
+                .map(|w| {
+                    // The last characters: ASCII (words end before a splittable space).
+                    let c: Vec<char> = w.chars().collect();
+                    c[c.len().saturating_sub(chunk / 2 - 2)..].iter().collect::<String>()
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            for c in [o200k, cl100k] {
+                let whole = c.bpe.count(&text) as u64;
+                proptest::prop_assert_eq!(count_chunked(c.bpe, &text, chunk, u64::MAX), whole);
+            }
+        }
     }
 }

@@ -179,26 +179,50 @@ impl Engine {
 
     /// Findings in a string that sits under a secret-ish JSON key (`api_key`, `password`, ...): the
     /// whole value is a secret unless it is a reference or a placeholder, whatever its shape.
-    pub(crate) fn find_keyed(&self, text: &str, out: &mut Vec<Finding>) {
+    /// `false` when the string has more candidate findings than [`max_findings`] or `cap` allow
+    /// (`out` is then empty).
+    #[must_use]
+    pub(crate) fn find_keyed(&self, text: &str, out: &mut Vec<Finding>, cap: usize) -> bool {
         let whole = if self.secrets.is_some() {
             super::secrets::json_secret_value(text)
         } else {
             None
         };
-        self.find_with(text, whole, out);
+        self.find_with(text, whole, out, cap)
     }
 
-    /// Findings in `text`, sorted, non-overlapping, minus allow-listed values and mask tokens.
-    pub(crate) fn find(&self, text: &str, out: &mut Vec<Finding>) {
-        self.find_with(text, None, out);
+    /// Findings in `text`, sorted, non-overlapping, minus allow-listed values and mask tokens;
+    /// `false` when there are more candidates than [`max_findings`] of `text` or `cap` allow
+    /// (`out` is then empty).
+    #[must_use]
+    pub(crate) fn find(&self, text: &str, out: &mut Vec<Finding>, cap: usize) -> bool {
+        self.find_with(text, None, out, cap)
     }
 
-    fn find_with(&self, text: &str, extra: Option<(usize, usize)>, out: &mut Vec<Finding>) {
+    fn find_with(
+        &self,
+        text: &str,
+        extra: Option<(usize, usize)>,
+        out: &mut Vec<Finding>,
+        cap: usize,
+    ) -> bool {
         out.clear();
+        let cap = max_findings(text.len()).min(cap);
+        let over = |out: &mut Vec<Finding>| {
+            if out.len() > cap {
+                out.clear();
+                true
+            } else {
+                false
+            }
+        };
         if let Some((s, e)) = extra {
             out.push(Finding::new(s, e, super::ENT_SECRET));
         }
         structured::scan(&self.enabled, text, out);
+        if over(out) {
+            return false;
+        }
         if let Some(s) = &self.secrets {
             s.scan(text, out);
         }
@@ -208,22 +232,36 @@ impl Engine {
         if digits && let Some(c) = &self.context {
             c.scan(&self.enabled, text, out);
         }
+        if over(out) {
+            return false;
+        }
         if self.enabled.on(super::ENT_PERSON) {
             super::names::scan_people(text, out);
         }
         if digits && self.enabled.on(super::ENT_POSTAL_ADDRESS) {
             super::names::scan_addresses(text, out);
         }
+        if over(out) {
+            return false;
+        }
         for (id, re) in &self.custom {
             for m in re.find_iter(text) {
                 if m.end() > m.start() {
                     out.push(Finding::new(m.start(), m.end(), *id));
+                    if out.len() > cap {
+                        out.clear();
+                        return false;
+                    }
                 }
             }
         }
         if let Some((ac, ids)) = &self.deny {
             let b = text.as_bytes();
             for m in ac.find_iter(b) {
+                if out.len() > cap {
+                    out.clear();
+                    return false;
+                }
                 let left_ok =
                     m.start() == 0 || !is_word(b[m.start()]) || !is_word(b[m.start() - 1]);
                 let right_ok =
@@ -237,12 +275,16 @@ impl Engine {
                 }
             }
         }
+        if over(out) {
+            return false;
+        }
         if out.is_empty() {
-            return;
+            return true;
         }
         out.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
         self.drop_protected(text, out);
         resolve_overlaps(out);
+        true
     }
 
     /// Drops findings that overlap a mask token or lie inside an allow-listed value. Linear: both
@@ -301,6 +343,14 @@ fn mask_token_end(b: &[u8], p: usize) -> Option<usize> {
         return Some(p + 10);
     }
     None
+}
+
+/// Most candidate findings (before overlaps are resolved) in one string of `len` bytes: one per
+/// `limits::BYTES_PER_FINDING` bytes, plus a few. Each costs 12 bytes of memory, and a policy
+/// whose patterns match (almost) every byte would otherwise hold many times the string's length;
+/// past this the line fails with `redaction_too_many_findings`.
+pub(crate) fn max_findings(len: usize) -> usize {
+    len / super::limits::BYTES_PER_FINDING + 64
 }
 
 /// Earliest start wins; at equal starts the longest wins (`v` is sorted that way).

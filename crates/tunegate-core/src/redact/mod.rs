@@ -30,7 +30,7 @@
 mod context;
 mod engine;
 mod ids;
-mod json;
+pub(crate) mod json;
 mod names;
 mod report;
 mod secrets;
@@ -189,9 +189,15 @@ pub mod limits {
     /// one-letter pattern with a long entity name must not blow a line up 65 times.
     pub const GROWTH_FACTOR: usize = 4;
     pub const GROWTH_SLACK: usize = 4096;
+    /// A string may have at most one candidate finding per this many bytes (plus 64); more is
+    /// `redaction_too_many_findings` (see `engine::max_findings`).
+    pub const BYTES_PER_FINDING: usize = 2;
     /// Bytes of token-count cache entries per thread.
     pub const TOKEN_CACHE_BYTES: usize = 1 << 20;
 }
+
+/// Scratch capacity (bytes) kept between strings; larger buffers are freed after use.
+const SCRATCH_KEEP: usize = 1 << 20;
 
 /// Re-scans of a changed string. Real text converges in one or two; only adversarial chains of
 /// findings that each unlock the next need more.
@@ -222,7 +228,7 @@ struct Scratch {
     dec: String,
     red_a: String,
     red_b: String,
-    edits: Vec<(usize, usize, usize, usize)>,
+    edits: Vec<Edit>,
     repl: String,
     tokens_removed: u64,
     tokens_added: u64,
@@ -235,6 +241,17 @@ struct Scratch {
     /// Token counts of recent post-redaction windows: in Mask mode they repeat (`[EMAIL_ADDRESS].`).
     token_cache: std::collections::HashMap<String, u64>,
     token_cache_bytes: usize,
+    /// Longest output this line may grow to (`GROWTH_FACTOR`); set per line. Rewrites stop as
+    /// soon as they pass it, so an exploding policy costs at most this much memory, not the
+    /// whole blow-up before a check at the end.
+    out_cap: usize,
+    /// A rewrite passed `out_cap`: the line fails with `redaction_output_too_large`.
+    too_large: bool,
+    /// A string had more findings than `engine::max_findings`: `redaction_too_many_findings`.
+    too_many: bool,
+    /// `engine::max_findings` of the line: no scan of this line (not even of a rewrite, which
+    /// can be longer than the line) may collect more candidates.
+    findings_cap: usize,
 }
 
 thread_local! {
@@ -333,6 +350,13 @@ impl Redactor {
         st.images = 0;
         st.in_image = 0;
         st.pending_secret = false;
+        st.too_large = false;
+        st.too_many = false;
+        st.findings_cap = engine::max_findings(line.len());
+        st.out_cap = line
+            .len()
+            .saturating_mul(limits::GROWTH_FACTOR)
+            .saturating_add(limits::GROWTH_SLACK);
         let mut edits = std::mem::take(&mut st.edits);
         let mut repl = std::mem::take(&mut st.repl);
         edits.clear();
@@ -432,7 +456,7 @@ impl Redactor {
         json_depth: u32,
         frame: u32,
         st: &mut Scratch,
-        edits: &mut Vec<(usize, usize, usize, usize)>,
+        edits: &mut Vec<Edit>,
         repl: &mut String,
     ) -> Result<(), LineError> {
         let b = text.as_bytes();
@@ -454,7 +478,7 @@ impl Redactor {
         json_depth: u32,
         depth: u32,
         st: &mut Scratch,
-        edits: &mut Vec<(usize, usize, usize, usize)>,
+        edits: &mut Vec<Edit>,
         repl: &mut String,
     ) -> Result<usize, LineError> {
         let b = text.as_bytes();
@@ -469,8 +493,18 @@ impl Redactor {
                     role: NO_ROLE,
                 });
                 let me = (st.frames.len() - 1) as u32;
+                // An object without findings needs no frame once it is closed (frames are for
+                // attributing findings to roles): dropping it keeps the stack as deep as the JSON,
+                // not as long as the number of objects in the line.
+                let hits_before = st.hits.len();
+                let close = |st: &mut Scratch| {
+                    if st.frames.len() == me as usize + 1 && st.hits.len() == hits_before {
+                        st.frames.pop();
+                    }
+                };
                 let mut q = json::skip_ws(b, p + 1);
                 if b.get(q) == Some(&b'}') {
+                    close(st);
                     return Ok(q + 1);
                 }
                 loop {
@@ -519,7 +553,10 @@ impl Redactor {
                     q = json::skip_ws(b, q);
                     match b.get(q) {
                         Some(b',') => q = json::skip_ws(b, q + 1),
-                        Some(b'}') => return Ok(q + 1),
+                        Some(b'}') => {
+                            close(st);
+                            return Ok(q + 1);
+                        }
                         _ => return Err(LineError::syntax(q)),
                     }
                 }
@@ -559,7 +596,7 @@ impl Redactor {
         json_depth: u32,
         secret_key: bool,
         st: &mut Scratch,
-        edits: &mut Vec<(usize, usize, usize, usize)>,
+        edits: &mut Vec<Edit>,
         repl: &mut String,
     ) -> Result<usize, LineError> {
         let (end, escaped) = json::string_end(text.as_bytes(), p)?;
@@ -585,11 +622,32 @@ impl Redactor {
         if let Some(new_text) = changed {
             let rs = repl.len();
             json::encode(&new_text, repl);
-            edits.push((p, end, rs, repl.len()));
+            edits.push((p as u32, end as u32, rs as u32, repl.len() as u32));
             // Keep the buffer for reuse.
             st.red_a = new_text;
         }
         st.dec = dec;
+        if st.too_many {
+            return Err(LineError {
+                code: "redaction_too_many_findings",
+                offset: p,
+            });
+        }
+        if st.too_large || repl.len() > st.out_cap {
+            st.too_large = true;
+            return Err(LineError {
+                code: "redaction_output_too_large",
+                offset: p,
+            });
+        }
+        // Scratch buffers that grew with a huge string are not kept for the next one: they
+        // would sit beside the line's output (`repl`, and the pipeline's copy) until the end of
+        // the run, adding to the peak instead of being reused.
+        for buf in [&mut st.red_a, &mut st.red_b, &mut st.dec] {
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = String::new();
+            }
+        }
         Ok(end)
     }
 
@@ -638,11 +696,20 @@ impl Redactor {
                 }
             }
         }
+        if st.too_large || st.too_many {
+            return None;
+        }
         let mut findings = std::mem::take(&mut st.findings);
-        if secret_key {
-            self.engine.find_keyed(text, &mut findings);
+        let fcap = st.findings_cap;
+        let complete = if secret_key {
+            self.engine.find_keyed(text, &mut findings, fcap)
         } else {
-            self.engine.find(text, &mut findings);
+            self.engine.find(text, &mut findings, fcap)
+        };
+        if !complete {
+            st.too_many = true;
+            st.findings = findings;
+            return None;
         }
         if findings.is_empty() {
             st.findings = findings;
@@ -657,33 +724,65 @@ impl Redactor {
         }
         let mut cur = std::mem::take(&mut st.red_a);
         let mut next = std::mem::take(&mut st.red_b);
+        let cap = st.out_cap;
+        if !self.apply_bounded(text, &findings, &mut cur, cap) {
+            st.too_large = true;
+            st.findings = findings;
+            st.red_a = cur;
+            st.red_b = next;
+            return None;
+        }
         if self.token_report {
             self.count_tokens(text, &findings, st);
         }
-        self.apply(text, &findings, &mut cur);
         // Masking changes the neighbours of a finding (boundaries), which can expose a new one;
         // repeat until a fixpoint so the output is stable under a second run. Each round only runs
         // when the previous one found something, and masked text is never found again.
         for _ in 0..MAX_FIXPOINT_ROUNDS {
-            self.engine.find(&cur, &mut findings);
+            if !self.engine.find(&cur, &mut findings, fcap) {
+                st.too_many = true;
+                break;
+            }
             if findings.is_empty() {
                 break;
             }
             for f in &findings {
                 st.hits.push((f.entity, frame));
             }
+            if !self.apply_bounded(&cur, &findings, &mut next, cap) {
+                st.too_large = true;
+                break;
+            }
             if self.token_report {
                 self.count_tokens(&cur, &findings, st);
             }
-            self.apply(&cur, &findings, &mut next);
             std::mem::swap(&mut cur, &mut next);
         }
-        st.findings = findings;
+        st.findings = if findings.capacity() > SCRATCH_KEEP / 12 {
+            Vec::new()
+        } else {
+            findings
+        };
         st.red_b = next;
+        if st.too_large || st.too_many {
+            st.red_a = cur;
+            return None;
+        }
         Some(cur)
     }
 
     fn apply(&self, text: &str, findings: &[Finding], out: &mut String) {
+        self.apply_bounded(text, findings, out, usize::MAX);
+    }
+
+    /// `apply`, giving up (false) as soon as `out` passes `cap` bytes.
+    fn apply_bounded(
+        &self,
+        text: &str,
+        findings: &[Finding],
+        out: &mut String,
+        cap: usize,
+    ) -> bool {
         out.clear();
         let mut last = 0usize;
         for f in findings {
@@ -697,8 +796,12 @@ impl Redactor {
             out.push_str(&text[last..s]);
             self.replacement(f.entity, value, out);
             last = e;
+            if out.len() > cap {
+                return false;
+            }
         }
         out.push_str(&text[last..]);
+        out.len() <= cap
     }
 
     fn replacement(&self, entity: u16, value: &str, out: &mut String) {
@@ -745,11 +848,23 @@ impl Redactor {
                 .map(|f| Finding::new(f.start as usize - ws, f.end as usize - ws, f.entity))
                 .collect();
             self.apply(old_w, &rel, &mut new_w);
-            st.tokens_removed += bpe.count(old_w) as u64;
+            // Windows of adjacent findings can span a whole string without spaces: count in
+            // bounded parts (BPE state is ~56 bytes per byte of one piece).
+            st.tokens_removed += crate::dataset::tokens::count_chunked(
+                bpe,
+                old_w,
+                crate::dataset::tokens::CHUNK_BYTES,
+                u64::MAX,
+            );
             st.tokens_added += match st.token_cache.get(new_w.as_str()) {
                 Some(&n) => n,
                 None => {
-                    let n = bpe.count(new_w.as_str()) as u64;
+                    let n = crate::dataset::tokens::count_chunked(
+                        bpe,
+                        &new_w,
+                        crate::dataset::tokens::CHUNK_BYTES,
+                        u64::MAX,
+                    );
                     // Bounded in bytes, not entries: windows can be long.
                     if st.token_cache_bytes + new_w.len() > limits::TOKEN_CACHE_BYTES {
                         st.token_cache.clear();
@@ -864,14 +979,20 @@ impl crate::dataset::pipeline::LineRedactor for Redactor {
     }
 }
 
+/// A replaced string: its byte range in the text, and its replacement's range in `repl`. Four
+/// `u32`s (16 bytes, where `usize`s took 32): a line of short strings that all change holds one
+/// per string, and findings are `u32`-offset already (lines are far below 4 GiB).
+type Edit = (u32, u32, u32, u32);
+
 /// Bytes of `text` that the edits replace.
-fn edits_removed(edits: &[(usize, usize, usize, usize)]) -> usize {
-    edits.iter().map(|&(s, e, _, _)| e - s).sum()
+fn edits_removed(edits: &[Edit]) -> usize {
+    edits.iter().map(|&(s, e, _, _)| (e - s) as usize).sum()
 }
 
-fn apply_edits(text: &str, edits: &[(usize, usize, usize, usize)], repl: &str, out: &mut String) {
+fn apply_edits(text: &str, edits: &[Edit], repl: &str, out: &mut String) {
     let mut last = 0;
     for &(s, e, rs, re) in edits {
+        let (s, e, rs, re) = (s as usize, e as usize, rs as usize, re as usize);
         out.push_str(&text[last..s]);
         out.push_str(&repl[rs..re]);
         last = e;

@@ -413,3 +413,52 @@ fn output_growth_per_line_is_bounded() {
     );
     assert_eq!(o.unwrap(), LineOutcome::Redacted);
 }
+
+#[test]
+fn a_pattern_matching_every_byte_is_refused_before_it_costs_memory() {
+    // One finding per byte would hold 12 bytes of state per byte of text (and 32 such patterns,
+    // 384): more than one candidate per `BYTES_PER_FINDING` (2) bytes refuses the line.
+    let p = RedactionPolicy {
+        custom_patterns: vec![CustomPattern {
+            name: "A".into(),
+            regex: "a".into(),
+        }],
+        ..RedactionPolicy::default()
+    };
+    let line = serde_json::json!({ "c": "a".repeat(100_000) }).to_string();
+    let (o, out, _) = red(&p, None, &line);
+    assert_eq!(o.unwrap_err().code, "redaction_too_many_findings");
+    assert!(out.is_empty());
+    // One finding per two bytes is fine.
+    let line = serde_json::json!({ "c": "a ".repeat(1000) }).to_string();
+    let (o, out, _) = red(&p, None, &line);
+    assert_eq!(o.unwrap(), LineOutcome::Redacted);
+    assert!(out.contains("[A] [A] "), "{out}");
+}
+
+#[test]
+fn an_exploding_rewrite_stops_at_the_growth_bound() {
+    // A 63-character name for every letter: the rewrite would be 21 times the line, but it
+    // stops as soon as it passes 4x (the scratch space never holds the whole blow-up).
+    let name = format!("A{}", "B".repeat(62));
+    let p = RedactionPolicy {
+        custom_patterns: vec![CustomPattern {
+            name,
+            regex: "a".into(),
+        }],
+        ..RedactionPolicy::default()
+    };
+    let line = serde_json::json!({ "c": "a  ".repeat(100_000) }).to_string();
+    let (o, out, _) = red(&p, None, &line);
+    assert_eq!(o.unwrap_err().code, "redaction_output_too_large");
+    assert!(out.is_empty());
+    SCRATCH.with(|s| {
+        let s = s.borrow();
+        assert!(
+            s.red_a.capacity() + s.red_b.capacity() <= 8 * line.len(),
+            "{} {}",
+            s.red_a.capacity(),
+            s.red_b.capacity()
+        );
+    });
+}

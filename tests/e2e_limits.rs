@@ -1,0 +1,163 @@
+//! In-process sources against a real API server, with the controllers in-process: a dataset whose
+//! Secret sources add up to more than the per-dataset cap gets `SourcesTooLarge` naming the
+//! limit, and a Secret that a dataset names thirty times is fetched once per reconcile (counted
+//! by the API server's own request counter), not thirty times.
+
+use tunegate_testkit::cluster as support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use kube::api::Api;
+use tunegate::cli::run::{RunArgs, run_with};
+use tunegate::controller::metrics::Metrics;
+use tunegate_api::TrainingDataset;
+
+#[derive(Parser)]
+struct Wrap {
+    #[command(flatten)]
+    args: RunArgs,
+}
+
+fn line(i: usize) -> String {
+    format!(
+        r#"    {{"messages":[{{"role":"user","content":"question {i}"}},{{"role":"assistant","content":"answer"}}]}}"#
+    )
+}
+
+fn manifests(ns: &str, name: &str, lines: usize, references: usize) -> String {
+    let data: Vec<String> = (0..lines).map(line).collect();
+    let sources: Vec<String> = (0..references)
+        .map(|_| format!("{{secret: {{name: {name}-data, key: train.jsonl}}}}"))
+        .collect();
+    format!(
+        r#"
+apiVersion: v1
+kind: Secret
+metadata: {{name: {name}-data, namespace: {ns}, labels: {{tunegate.dev/training-data: "true"}}}}
+stringData:
+  train.jsonl: |
+{data}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  sources: [{sources}]
+  validation: {{minExamples: 1}}
+"#,
+        data = data.join("\n"),
+        sources = sources.join(", ")
+    )
+}
+
+async fn ready(api: &Api<TrainingDataset>, name: &str) -> Option<(String, String, String)> {
+    let d = api.get(name).await.ok()?;
+    let c = d
+        .status?
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")?;
+    Some((c.status, c.reason, c.message))
+}
+
+/// GETs of Secrets the API server has answered so far (its `apiserver_request_total`).
+async fn secret_gets(client: &kube::Client) -> u64 {
+    let req = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client.request_text(req).await.unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("apiserver_request_total{")
+                && l.contains(r#"resource="secrets""#)
+                && l.contains(r#"verb="GET""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_sources_are_capped_and_read_once() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cp = support::control_plane();
+    let client = cp.client().await.unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let kubeconfig = cp.kubeconfig().display().to_string();
+    // Each Secret holds 12 lines (~1.1 KB): 3 references pass 3,000 bytes, 2 do not.
+    let args = Wrap::parse_from([
+        "run",
+        "--kubeconfig",
+        &kubeconfig,
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--no-leader-election",
+        "--operator-namespace",
+        "default",
+        "--max-in-process-source-bytes",
+        "3000",
+    ])
+    .args;
+    let operator = tokio::spawn(run_with(
+        args,
+        Arc::new(tunegate::controller::adapters::HttpRemotes::new(
+            metrics.clone(),
+        )),
+        metrics,
+    ));
+
+    let ns = support::namespace("limits");
+    support::kubectl_stdin(&["apply", "-f", "-"], &manifests(&ns, "big", 12, 3)).ok();
+    support::kubectl_stdin(&["apply", "-f", "-"], &manifests(&ns, "fits", 12, 2)).ok();
+    let api: Api<TrainingDataset> = Api::namespaced(client.clone(), &ns);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (big, fits) = loop {
+        if let (Some(b), Some(f)) = (ready(&api, "big").await, ready(&api, "fits").await) {
+            break (b, f);
+        }
+        assert!(Instant::now() < deadline, "datasets not reconciled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        (big.0.as_str(), big.1.as_str()),
+        ("False", "SourcesTooLarge")
+    );
+    assert!(
+        big.2.contains("3000 bytes") && big.2.contains("--max-in-process-source-bytes"),
+        "the message names the limit: {}",
+        big.2
+    );
+    assert_eq!(
+        (fits.0.as_str(), fits.1.as_str()),
+        ("True", "Valid"),
+        "{}",
+        fits.2
+    );
+
+    // Thirty references to a one-line Secret (~90 bytes each: under the cap together): fetched
+    // once (plus its metadata once) per reconcile, not thirty times each.
+    let ns2 = support::namespace("limits");
+    let before = secret_gets(&client).await;
+    support::kubectl_stdin(&["apply", "-f", "-"], &manifests(&ns2, "many", 1, 30)).ok();
+    let api2: Api<TrainingDataset> = Api::namespaced(client.clone(), &ns2);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let many = loop {
+        if let Some(r) = ready(&api2, "many").await {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "dataset not reconciled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        (many.0.as_str(), many.1.as_str()),
+        ("True", "Valid"),
+        "{}",
+        many.2
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let gets = secret_gets(&client).await - before;
+    assert!(
+        gets <= 6,
+        "{gets} Secret GETs for one dataset naming one Secret 30 times"
+    );
+    operator.abort();
+}
