@@ -1,7 +1,8 @@
-//! In-process sources against a real API server, with the controllers in-process: a dataset whose
+//! Input limits against a real API server, with the controllers in-process: a dataset whose
 //! Secret sources add up to more than the per-dataset cap gets `SourcesTooLarge` naming the
-//! limit, and a Secret that a dataset names thirty times is fetched once per reconcile (counted
-//! by the API server's own request counter), not thirty times.
+//! limit; a Secret that a dataset names thirty times is fetched once per reconcile (counted by
+//! the API server's own request counter), not thirty times; a volume dataset's worker Job reads
+//! its (large) policy from a ConfigMap it owns, checked against a digest in its arguments.
 
 use tunegate_testkit::cluster as support;
 
@@ -158,6 +159,75 @@ async fn in_process_sources_are_capped_and_read_once() {
     assert!(
         gets <= 6,
         "{gets} Secret GETs for one dataset naming one Secret 30 times"
+    );
+
+    // A volume dataset's worker Job gets its spec (with a deny-list far over the kernel's 128 KiB
+    // per environment variable) from a ConfigMap the Job owns, whose text hashes to the Job's
+    // --spec-digest; nothing of the policy is in the pod spec.
+    let ns3 = support::namespace("limits");
+    let terms: Vec<String> = (0..8000).map(|i| format!("\"customer-{i:08}\"")).collect();
+    // `create`, not `apply`: the last-applied annotation would be limited to 256 KiB.
+    support::kubectl_stdin(
+        &["create", "-f", "-"],
+        &format!(
+            r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: data, namespace: {ns3}, labels: {{tunegate.dev/training-data: "true"}}}}
+spec: {{accessModes: [ReadOnlyMany], resources: {{requests: {{storage: 1Gi}}}}}}
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {{name: vol, namespace: {ns3}}}
+spec:
+  sources: [{{volume: {{claimName: data, path: train.jsonl}}}}]
+  redaction: {{denyList: [{{name: CUSTOMER, terms: [{terms}]}}]}}
+"#,
+            terms = terms.join(", ")
+        ),
+    )
+    .ok();
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(client.clone(), &ns3);
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), &ns3);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (job, cm) = loop {
+        let listed = jobs.list(&Default::default()).await.unwrap();
+        if let Some(job) = listed.items.into_iter().next() {
+            let name = format!("{}-spec", job.metadata.name.clone().unwrap());
+            if let Ok(Some(cm)) = cms.get_opt(&name).await {
+                break (job, cm);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no worker Job with its spec ConfigMap"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let pod = serde_json::to_string(&job.spec.as_ref().unwrap().template).unwrap();
+    assert!(
+        !pod.contains("customer-00000001"),
+        "the policy is not in the pod spec"
+    );
+    let owner = &cm.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), Some(owner.uid.as_str())),
+        ("Job", job.metadata.uid.as_deref())
+    );
+    let text = &cm.data.as_ref().unwrap()["spec.json"];
+    assert!(text.len() > 128 * 1024 && text.contains("customer-00000001"));
+    let args = job.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap();
+    let at = args.iter().position(|a| a == "--spec-digest").unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        args[at + 1],
+        format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        )
     );
     operator.abort();
 }

@@ -84,6 +84,9 @@ impl PipelineError {
     }
 }
 
+/// Most token-counting threads of one run in the operator or a worker.
+pub const MAX_TOKEN_THREADS: usize = 4;
+
 /// `600 s`, or `300 ms` below a second.
 fn seconds(d: Duration) -> String {
     if d.subsec_millis() == 0 && d.as_secs() > 0 {
@@ -198,6 +201,9 @@ pub fn run_with(
     let mut options = PipelineOptions::from_spec(spec.format, &spec.validation)
         .map_err(|_| PipelineError::UnknownModel)?;
     options.max_line_bytes = limits.max_line_bytes;
+    // Each counting thread keeps a token-count cache of up to 8 MiB: on a 64-core node one per
+    // core would be half a gigabyte, outside the memory model (`memory::BASE_BYTES`).
+    options.token_threads = options.token_threads.clamp(1, MAX_TOKEN_THREADS);
     let redactor = Redactor::new(&spec.redaction, key).map_err(|_| PipelineError::InvalidPolicy)?;
     let started = Instant::now();
     let mut timed;

@@ -6,7 +6,8 @@
 //!
 //! - `BASE_BYTES` (128 MiB): the process, the tokenizer vocabulary (one encoding, ~40 MB), the
 //!   built-in detectors, up to 64 MiB of custom-pattern automata (`redact::limits`: 32 patterns
-//!   x 2 MiB), the token-count caches and the pipeline's 2 MiB batch.
+//!   x 2 MiB), the token-count caches (8 MiB per counting thread, at most 4 threads in the
+//!   operator and the worker) and the pipeline's 2 MiB batch.
 //! - `BYTES_PER_LINE_BYTE` (16): everything that grows with one line is bounded by a multiple
 //!   of it: the line itself (1x), a decoded string (at most 1x), candidate findings (12 bytes per
 //!   2 bytes of text, `redact::limits::BYTES_PER_FINDING`), one 16-byte edit per rewritten

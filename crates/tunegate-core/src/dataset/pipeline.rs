@@ -114,7 +114,7 @@ pub struct UnknownModel {
 }
 
 impl PipelineOptions {
-    /// Defaults: gpt-4o-mini limits, at least 10 examples, 64 MiB lines, 10 errors kept.
+    /// Defaults: gpt-4o-mini limits, at least 10 examples, 16 MiB lines, 10 errors kept.
     pub fn new(format: DatasetFormat) -> Self {
         Self {
             format,
