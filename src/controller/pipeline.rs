@@ -203,7 +203,7 @@ pub fn run_with(
     options.max_line_bytes = limits.max_line_bytes;
     // Each counting thread keeps a token-count cache of up to 8 MiB: on a 64-core node one per
     // core would be half a gigabyte, outside the memory model (`memory::BASE_BYTES`).
-    options.token_threads = options.token_threads.clamp(1, MAX_TOKEN_THREADS);
+    options.threads = options.threads.clamp(1, MAX_TOKEN_THREADS);
     let redactor = Redactor::new(&spec.redaction, key).map_err(|_| PipelineError::InvalidPolicy)?;
     let started = Instant::now();
     let mut timed;

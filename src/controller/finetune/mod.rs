@@ -671,7 +671,7 @@ impl<'a> Run<'a> {
                 )
                 .await;
         };
-        let Some(_succeeded) = worker::job_finished(&job) else {
+        let Some(succeeded) = worker::job_finished(&job) else {
             crate::controller::spawn::ensure_spec(&self.ctx.client, &job, &ds.spec).await?;
             return Ok(Some(Action::requeue(Duration::from_secs(30))));
         };
@@ -683,6 +683,20 @@ impl<'a> Run<'a> {
         // Whatever happened, the next attempt needs a fresh Job.
         if let Err(e) = jobs.delete(&name, &DeleteParams::background()).await {
             tracing::warn!(job = %name, error = %e, "cannot delete the finished upload worker Job");
+        }
+        if !succeeded && worker::oom_killed(&job, &list.items) {
+            // The same memory model as validation: name the limit and the line cap.
+            let (reason, msg) = match super::dataset::out_of_memory(&self.ctx.config) {
+                super::dataset::status::Verdict::WorkerFailed { reason, message } => {
+                    (reason, message)
+                }
+                _ => (
+                    Reason::WorkerOutOfMemory,
+                    "the upload worker exceeded its memory limit".to_string(),
+                ),
+            };
+            self.set(types::UPLOADED, false, reason.clone(), msg.clone());
+            return self.blocked(reason, msg, Duration::from_secs(300)).await;
         }
         match result {
             Some(Ok(WorkerResult::Uploaded { id, bytes })) => {
