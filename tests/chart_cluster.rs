@@ -243,7 +243,14 @@ fn both_modes_install_side_by_side_and_examples_apply() {
         &cluster_ns,
         &["--set", &format!("fullnameOverride={cluster_ns}")],
     );
-    assert_eq!(of_kind(&docs, "ClusterRole").len(), 1);
+    // The operator's ClusterRole, and the three roles for people (view/edit/admin).
+    let roles = of_kind(&docs, "ClusterRole");
+    assert_eq!(roles.len(), 4, "{roles:?}");
+    let user_roles = roles
+        .iter()
+        .filter(|r| r["metadata"]["labels"].to_string().contains("aggregate-to-"))
+        .count();
+    assert_eq!(user_roles, 3);
 
     let team = namespace("team");
     let release = format!("{team}-op");
