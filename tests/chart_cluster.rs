@@ -248,7 +248,11 @@ fn both_modes_install_side_by_side_and_examples_apply() {
     assert_eq!(roles.len(), 4, "{roles:?}");
     let user_roles = roles
         .iter()
-        .filter(|r| r["metadata"]["labels"].to_string().contains("aggregate-to-"))
+        .filter(|r| {
+            r["metadata"]["labels"]
+                .to_string()
+                .contains("aggregate-to-")
+        })
         .count();
     assert_eq!(user_roles, 3);
 
