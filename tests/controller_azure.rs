@@ -6,23 +6,15 @@
 //! fine-tuning gets the terminal `ProviderRefused` condition with the provider's code, and no
 //! retry.
 
+mod inproc;
+
 use tunegate_testkit::cluster as support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use kube::api::Api;
 use serde_json::Value;
-use tunegate::cli::run::{RunArgs, run_with};
-use tunegate::controller::metrics::Metrics;
 use tunegate_api::FineTuneJob;
-
-#[derive(Parser)]
-struct Wrap {
-    #[command(flatten)]
-    args: RunArgs,
-}
 
 fn data(lines: usize) -> String {
     (0..lines)
@@ -131,45 +123,13 @@ fn cond(j: &FineTuneJob, t: &str) -> Option<(String, String, String)> {
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-async fn operator(cp: &tunegate_testenv::ControlPlane) -> tokio::task::JoinHandle<()> {
-    let metrics = Arc::new(Metrics::new());
-    let kubeconfig = cp.kubeconfig().display().to_string();
-    let args = Wrap::parse_from([
-        "run",
-        "--kubeconfig",
-        &kubeconfig,
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--poll-seconds",
-        "0.2",
-        "--no-leader-election",
-        // INSECURE on purpose: the sandbox is plain http on loopback.
-        "--allow-insecure-endpoints",
-        "--allowed-endpoint",
-        "127.0.0.1:*",
-        "--operator-namespace",
-        "tunegate-system",
-    ])
-    .args;
-    tokio::spawn(async move {
-        let _ = run_with(
-            args,
-            Arc::new(tunegate::controller::adapters::HttpRemotes::new(
-                metrics.clone(),
-            )),
-            metrics,
-        )
-        .await;
-    })
-}
-
 /// One operator for both scenarios: two operators without leader election would both act on
 /// every FineTuneJob in the shared cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_against_azure_and_a_refusing_openai() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cp = support::control_plane();
-    let op = operator(cp).await;
+    let op = inproc::spawn_operator(cp, "tunegate-system", &[]);
     azure_job_waits_for_the_file_import_then_succeeds(cp).await;
     refused_organisation_is_a_terminal_provider_refused_condition(cp).await;
     op.abort();

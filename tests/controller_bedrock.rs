@@ -6,23 +6,15 @@
 //! the model when the resource is deleted; the ledger records each, and the bucket ends empty.
 //! A second job asks for what Bedrock cannot do and is refused before anything is sent.
 
+mod inproc;
+
 use tunegate_testkit::cluster as support;
 use tunegate_testkit::moto::Moto;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use tunegate::cli::run::{RunArgs, run_with};
-use tunegate::controller::metrics::Metrics;
 use tunegate_api::{FineTuneJob, LedgerEntry, LedgerState, RemoteKind, TrainingDataset};
-
-#[derive(Parser)]
-struct Wrap {
-    #[command(flatten)]
-    args: RunArgs,
-}
 
 const BUCKET: &str = "acme-ft";
 const HOLD: &str = "test.tunegate.dev/hold";
@@ -120,38 +112,6 @@ fn entry(l: &[LedgerEntry], kind: RemoteKind) -> LedgerEntry {
         .unwrap_or_else(|| panic!("no {kind:?} in the ledger: {l:?}"))
 }
 
-async fn operator(cp: &tunegate_testenv::ControlPlane) -> tokio::task::JoinHandle<()> {
-    let metrics = Arc::new(Metrics::new());
-    let kubeconfig = cp.kubeconfig().display().to_string();
-    let args = Wrap::parse_from([
-        "run",
-        "--kubeconfig",
-        &kubeconfig,
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--poll-seconds",
-        "0.2",
-        "--no-leader-election",
-        // INSECURE on purpose: moto is plain http on loopback.
-        "--allow-insecure-endpoints",
-        "--allowed-endpoint",
-        "127.0.0.1:*",
-        "--operator-namespace",
-        "tunegate-system",
-    ])
-    .args;
-    tokio::spawn(async move {
-        let _ = run_with(
-            args,
-            Arc::new(tunegate::controller::adapters::HttpRemotes::new(
-                metrics.clone(),
-            )),
-            metrics,
-        )
-        .await;
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bedrock_job_runs_end_to_end_and_leaves_an_empty_bucket() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -159,7 +119,7 @@ async fn a_bedrock_job_runs_end_to_end_and_leaves_an_empty_bucket() {
     // moto keeps jobs InProgress forever; the launcher completes them after 2 s.
     let moto = Moto::start_with(&["--complete-after", "2"]);
     moto.create_bucket(BUCKET, "us-east-1");
-    let op = operator(cp).await;
+    let op = inproc::spawn_operator(cp, "tunegate-system", &[]);
     let client = cp.client().await.unwrap();
 
     let ns = support::namespace("bedrock");

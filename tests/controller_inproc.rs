@@ -2,24 +2,16 @@
 //! server and an in-process `openai-sandbox` over real HTTP: finalizers, status writes, ledger,
 //! deletion of a paused job, confused-deputy refusal and re-validation after labelling.
 
+mod inproc;
+
 use tunegate_testkit::cluster as support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use serde_json::Value;
-use tunegate::cli::run::{RunArgs, run_with};
-use tunegate::controller::metrics::Metrics;
 use tunegate_api::{FineTuneJob, TrainingDataset};
-
-#[derive(Parser)]
-struct Wrap {
-    #[command(flatten)]
-    args: RunArgs,
-}
 
 fn data(lines: usize) -> String {
     (0..lines)
@@ -130,32 +122,7 @@ async fn controllers_against_the_sandbox() {
         .await
         .unwrap();
     let base = sandbox.base_url();
-    let metrics = Arc::new(Metrics::new());
-    let kubeconfig = cp.kubeconfig().display().to_string();
-    let args = Wrap::parse_from([
-        "run",
-        "--kubeconfig",
-        &kubeconfig,
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--poll-seconds",
-        "0.2",
-        "--no-leader-election",
-        // The in-process sandbox is plain http on loopback: insecure on purpose, for tests only.
-        "--allow-insecure-endpoints",
-        "--allowed-endpoint",
-        "127.0.0.1:*",
-        "--operator-namespace",
-        "default",
-    ])
-    .args;
-    let operator = tokio::spawn(run_with(
-        args,
-        Arc::new(tunegate::controller::adapters::HttpRemotes::new(
-            metrics.clone(),
-        )),
-        metrics,
-    ));
+    let operator = inproc::spawn_operator(cp, "default", &[]);
 
     // Happy path.
     let ns = support::namespace("inproc");

@@ -4,22 +4,14 @@
 //! the API server's own request counter), not thirty times; a volume dataset's worker Job reads
 //! its (large) policy from a ConfigMap it owns, checked against a digest in its arguments.
 
+mod inproc;
+
 use tunegate_testkit::cluster as support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use kube::api::Api;
-use tunegate::cli::run::{RunArgs, run_with};
-use tunegate::controller::metrics::Metrics;
 use tunegate_api::TrainingDataset;
-
-#[derive(Parser)]
-struct Wrap {
-    #[command(flatten)]
-    args: RunArgs,
-}
 
 fn line(i: usize) -> String {
     format!(
@@ -82,29 +74,9 @@ async fn in_process_sources_are_capped_and_read_once() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cp = support::control_plane();
     let client = cp.client().await.unwrap();
-    let metrics = Arc::new(Metrics::new());
-    let kubeconfig = cp.kubeconfig().display().to_string();
     // Each Secret holds 12 lines (~1.1 KB): 3 references pass 3,000 bytes, 2 do not.
-    let args = Wrap::parse_from([
-        "run",
-        "--kubeconfig",
-        &kubeconfig,
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--no-leader-election",
-        "--operator-namespace",
-        "default",
-        "--max-in-process-source-bytes",
-        "3000",
-    ])
-    .args;
-    let operator = tokio::spawn(run_with(
-        args,
-        Arc::new(tunegate::controller::adapters::HttpRemotes::new(
-            metrics.clone(),
-        )),
-        metrics,
-    ));
+    let operator =
+        inproc::spawn_operator(cp, "default", &["--max-in-process-source-bytes", "3000"]);
 
     let ns = support::namespace("limits");
     support::kubectl_stdin(&["apply", "-f", "-"], &manifests(&ns, "big", 12, 3)).ok();
