@@ -8,9 +8,10 @@
 
 mod inproc;
 
+use inproc::{cond, wait};
 use tunegate_testkit::cluster as support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::api::Api;
 use serde_json::Value;
@@ -97,30 +98,6 @@ fn job_creates(log: &[(String, String, u64)]) -> Vec<u64> {
         .filter(|(m, p, _)| m == "POST" && p.ends_with("/fine_tuning/jobs"))
         .map(|(_, _, s)| *s)
         .collect()
-}
-
-async fn wait<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn cond(j: &FineTuneJob, t: &str) -> Option<(String, String, String)> {
-    j.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == t)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 /// One operator for both scenarios: two operators without leader election would both act on

@@ -8,10 +8,11 @@
 
 mod inproc;
 
+use inproc::{cond, wait};
 use tunegate_testkit::cluster as support;
 use tunegate_testkit::moto::Moto;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use tunegate_api::{FineTuneJob, LedgerEntry, LedgerState, RemoteKind, TrainingDataset};
@@ -72,30 +73,6 @@ spec:
 "#,
         data = data(12)
     )
-}
-
-async fn wait<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn cond(j: &FineTuneJob, t: &str) -> Option<(String, String, String)> {
-    j.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == t)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 fn ledger(j: &FineTuneJob) -> Vec<LedgerEntry> {

@@ -4,9 +4,8 @@
 
 mod inproc;
 
+use inproc::wait;
 use tunegate_testkit::cluster as support;
-
-use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
@@ -84,21 +83,6 @@ fn training_files(state: &Value) -> usize {
         .iter()
         .filter(|f| f["purpose"] == "fine-tune")
         .count()
-}
-
-async fn wait<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn cond(

@@ -1,12 +1,17 @@
 //! The operator run in-process (`tunegate::cli::run::run_with`) by the integration tests that
-//! drive it that way: one copy instead of one per test file (`mod inproc;`).
+//! drive it that way, and their async helpers: one copy instead of one per test file
+//! (`mod inproc;`).
+// Each test binary compiles this module and uses a part of it.
+#![allow(dead_code)]
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use tunegate::cli::run::{RunArgs, run_with};
 use tunegate::controller::adapters::HttpRemotes;
 use tunegate::controller::metrics::Metrics;
+use tunegate_api::FineTuneJob;
 
 #[derive(Parser)]
 struct Wrap {
@@ -44,4 +49,30 @@ pub fn spawn_operator(
     tokio::spawn(async move {
         let _ = run_with(args, Arc::new(HttpRemotes::new(metrics.clone())), metrics).await;
     })
+}
+
+/// Polls `f` every 200 ms until it returns Some, or panics after `secs`.
+pub async fn wait<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A FineTuneJob condition's (status, reason, message).
+pub fn cond(j: &FineTuneJob, t: &str) -> Option<(String, String, String)> {
+    j.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == t)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
