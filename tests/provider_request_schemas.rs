@@ -119,7 +119,9 @@ fn job_create_bodies_validate() {
             batch_size: Some(AutoOr::Auto),
             learning_rate_multiplier: Some(AutoOr::Value(1.8)),
             beta: None,
+            ..Hyperparameters::default()
         }),
+        grader: None,
     });
     full.validation_file = Some("file-val".into());
     full.suffix = Some("support-bot".into());
@@ -138,7 +140,9 @@ fn job_create_bodies_validate() {
             batch_size: Some(AutoOr::Value(256)),
             learning_rate_multiplier: Some(AutoOr::Auto),
             beta: Some(AutoOr::Value(2.0)),
+            ..Hyperparameters::default()
         }),
+        grader: None,
     });
     let dpo_auto = job(FineTuneMethod {
         type_: MethodType::Dpo,
@@ -146,6 +150,7 @@ fn job_create_bodies_validate() {
             beta: Some(AutoOr::Auto),
             ..Hyperparameters::default()
         }),
+        grader: None,
     });
     let minimal = job(FineTuneMethod::default());
     // Reinforcement with each grader shape the spec defines.
@@ -158,13 +163,17 @@ fn job_create_bodies_validate() {
         .into_iter()
         .map(|g| tunegate::provider::JobCreate {
             model: "o4-mini-2025-04-16".into(),
-            grader: Some(g),
             ..job(FineTuneMethod {
-                type_: MethodType::Supervised,
+                type_: MethodType::Reinforcement,
                 hyperparameters: Some(Hyperparameters {
                     n_epochs: Some(AutoOr::Value(2)),
+                    reasoning_effort: Some(tunegate_api::ReasoningEffort::Medium),
+                    compute_multiplier: Some(AutoOr::Value(2.0)),
+                    eval_interval: Some(AutoOr::Value(5)),
+                    eval_samples: Some(AutoOr::Auto),
                     ..Hyperparameters::default()
                 }),
+                grader: Some(tunegate_api::Grader(g)),
             })
         })
         .collect();

@@ -32,6 +32,7 @@ pub enum FormatArg {
     Chat,
     Completion,
     Preference,
+    Reinforcement,
 }
 
 impl From<FormatArg> for DatasetFormat {
@@ -40,6 +41,7 @@ impl From<FormatArg> for DatasetFormat {
             FormatArg::Chat => DatasetFormat::Chat,
             FormatArg::Completion => DatasetFormat::Completion,
             FormatArg::Preference => DatasetFormat::Preference,
+            FormatArg::Reinforcement => DatasetFormat::Reinforcement,
         }
     }
 }
@@ -50,6 +52,7 @@ impl FormatArg {
             Self::Chat => "chat",
             Self::Completion => "completion",
             Self::Preference => "preference",
+            Self::Reinforcement => "reinforcement",
         }
     }
 }

@@ -357,6 +357,14 @@ impl Remote for ProviderRemote {
         })
     }
 
+    fn validate_grader(
+        &self,
+        grader: &serde_json::Value,
+    ) -> BoxFuture<'_, Result<(), RemoteError>> {
+        let grader = grader.clone();
+        Box::pin(async move { self.0.validate_grader(&grader).await.map_err(classify) })
+    }
+
     fn create_job(&self, req: JobRequest) -> BoxFuture<'_, Result<RemoteJob, RemoteError>> {
         Box::pin(async move {
             let create = JobCreate {

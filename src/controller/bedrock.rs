@@ -115,6 +115,10 @@ pub fn record_format(model: &str, format: DatasetFormat) -> Result<BedrockFormat
             "Preference (DPO) datasets: Amazon Bedrock model customization has no preference tuning"
                 .into(),
         ),
+        DatasetFormat::Reinforcement => Err(
+            "Reinforcement datasets: Amazon Bedrock grades reinforcement fine-tuning with a Lambda function, not with the grader a FineTuneJob names"
+                .into(),
+        ),
     }
 }
 
@@ -131,6 +135,11 @@ pub fn hyperparameters(
         MethodType::Dpo => {
             return Err(
                 "method DPO: Amazon Bedrock model customization has no preference tuning".into(),
+            );
+        }
+        MethodType::Reinforcement => {
+            return Err(
+                "method Reinforcement: Amazon Bedrock grades with a Lambda function, not with the grader a FineTuneJob names".into(),
             );
         }
     }

@@ -220,6 +220,23 @@ pub trait Remote: Send + Sync {
         self.delete_file(id)
     }
 
+    /// Checks a reinforcement grader before anything is uploaded: the provider's validation call
+    /// where it has one, tunegate's shape check otherwise. A refused grader is `Terminal`.
+    /// Default: this provider runs no reinforcement fine-tuning (admission refuses such jobs
+    /// first).
+    fn validate_grader(
+        &self,
+        _grader: &serde_json::Value,
+    ) -> BoxFuture<'_, Result<(), RemoteError>> {
+        Box::pin(async {
+            Err(RemoteError::Terminal {
+                code: "reinforcement_unsupported".into(),
+                message: "this provider runs no reinforcement fine-tuning".into(),
+                http: 0,
+            })
+        })
+    }
+
     /// Aborts the unfinished multipart uploads of a resource a crash may have left unrecorded;
     /// returns their ids. Default: none (the provider has no such uploads, or records them).
     fn abort_unrecorded_uploads(

@@ -363,10 +363,6 @@ pub struct JobCreate {
     pub metadata: BTreeMap<String, String>,
     /// Azure OpenAI only: where training runs (`trainingType`).
     pub training_type: Option<TrainingType>,
-    /// Reinforcement fine-tuning: the grader (OpenAI's `Grader*` shapes). When set, the method
-    /// sent is `reinforcement` with this grader and the method's epochs, batch size and
-    /// learning-rate multiplier; `method.type` must be Supervised (the default) then.
-    pub grader: Option<Value>,
 }
 
 /// Azure OpenAI's training types (`trainingType`, from api-version `2025-04-01-preview` and
@@ -519,56 +515,46 @@ impl JobCreate {
             }
             body.insert("metadata".into(), json!(self.metadata));
         }
-        let method = match &self.grader {
-            None => method_body(&self.method)?,
-            Some(grader) => {
-                if self.method.type_ != MethodType::Supervised {
-                    return bad("a grader goes with the reinforcement method only".into());
-                }
-                check_grader(grader)?;
-                reinforcement_body(&self.method, grader)?
-            }
-        };
+        let method = method_body(&self.method)?;
         body.insert("method".into(), method);
         Ok(Value::Object(body))
     }
 }
 
 fn method_body(method: &FineTuneMethod) -> Result<Value, ProviderError> {
-    let (word, dpo) = match method.type_ {
-        MethodType::Supervised => ("supervised", false),
-        MethodType::Dpo => ("dpo", true),
+    let word = match method.type_ {
+        MethodType::Supervised => "supervised",
+        MethodType::Dpo => "dpo",
+        MethodType::Reinforcement => "reinforcement",
     };
-    let hp = hyperparameters_body(method.hyperparameters.as_ref(), dpo)?;
+    let hp = hyperparameters_body(method.hyperparameters.as_ref(), method.type_)?;
     let mut inner = Map::new();
+    match (&method.grader, method.type_) {
+        (Some(grader), MethodType::Reinforcement) => {
+            check_grader(&grader.0)?;
+            inner.insert("grader".into(), grader.0.clone());
+        }
+        (None, MethodType::Reinforcement) => {
+            return Err(ProviderError::InvalidRequest(
+                "the reinforcement method needs a grader".into(),
+            ));
+        }
+        (Some(_), _) => {
+            return Err(ProviderError::InvalidRequest(
+                "a grader goes with the reinforcement method only".into(),
+            ));
+        }
+        (None, _) => {}
+    }
     if !hp.is_empty() {
         inner.insert("hyperparameters".into(), Value::Object(hp));
     }
     Ok(json!({ "type": word, word: inner }))
 }
 
-fn reinforcement_body(method: &FineTuneMethod, grader: &Value) -> Result<Value, ProviderError> {
-    if method
-        .hyperparameters
-        .as_ref()
-        .is_some_and(|h| h.beta.is_some())
-    {
-        return Err(ProviderError::InvalidRequest(
-            "hyperparameters.beta is only valid for the DPO method".into(),
-        ));
-    }
-    let hp = hyperparameters_body(method.hyperparameters.as_ref(), false)?;
-    let mut inner = Map::new();
-    inner.insert("grader".into(), grader.clone());
-    if !hp.is_empty() {
-        inner.insert("hyperparameters".into(), Value::Object(hp));
-    }
-    Ok(json!({ "type": "reinforcement", "reinforcement": inner }))
-}
-
 fn hyperparameters_body(
     hp: Option<&Hyperparameters>,
-    dpo: bool,
+    method: MethodType,
 ) -> Result<Map<String, Value>, ProviderError> {
     let mut out = Map::new();
     let Some(hp) = hp else { return Ok(out) };
@@ -609,14 +595,27 @@ fn hyperparameters_body(
         f64::MAX,
         &mut out,
     )?;
-    match (dpo, hp.beta) {
+    match (method, hp.beta) {
         (_, None) => {}
-        (true, beta) => float("beta", beta, 2.0, &mut out)?,
-        (false, Some(_)) => {
+        (MethodType::Dpo, beta) => float("beta", beta, 2.0, &mut out)?,
+        (_, Some(_)) => {
             return Err(ProviderError::InvalidRequest(
                 "hyperparameters.beta is only valid for the DPO method".into(),
             ));
         }
+    }
+    if method == MethodType::Reinforcement {
+        if let Some(effort) = hp.reasoning_effort {
+            out.insert("reasoning_effort".into(), json!(effort.as_api()));
+        }
+        float("compute_multiplier", hp.compute_multiplier, 10.0, &mut out)?;
+        // OpenAI's spec sets no upper bound on these two; u32 is the field's own bound.
+        int("eval_interval", hp.eval_interval, u32::MAX, &mut out)?;
+        int("eval_samples", hp.eval_samples, u32::MAX, &mut out)?;
+    } else if let Some(name) = hp.reinforcement_only_set().first() {
+        return Err(ProviderError::InvalidRequest(format!(
+            "hyperparameters.{name} is only valid for the Reinforcement method"
+        )));
     }
     Ok(out)
 }
@@ -682,7 +681,9 @@ mod tests {
                 batch_size: Some(AutoOr::Auto),
                 learning_rate_multiplier: Some(AutoOr::Value(0.5)),
                 beta: None,
+                ..Default::default()
             }),
+            grader: None,
         });
         j.suffix = Some("bot".into());
         j.seed = Some(42);
@@ -709,6 +710,7 @@ mod tests {
                 beta: Some(AutoOr::Value(0.1)),
                 ..Hyperparameters::default()
             }),
+            grader: None,
         });
         assert_eq!(
             j.to_body().unwrap()["method"],
@@ -727,6 +729,7 @@ mod tests {
             job(FineTuneMethod {
                 type_: t,
                 hyperparameters: Some(h),
+                grader: None,
             })
         };
         let cases = [
@@ -835,33 +838,62 @@ mod tests {
             "type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
             "reference": "{{item.label}}", "operation": "eq"
         });
-        let j = JobCreate {
+        let rft = |grader: Option<Value>, hp: Hyperparameters| JobCreate {
             model: "o4-mini-2025-04-16".into(),
-            grader: Some(grader.clone()),
             ..job(FineTuneMethod {
-                type_: MethodType::Supervised,
-                hyperparameters: Some(Hyperparameters {
-                    n_epochs: Some(AutoOr::Value(2)),
-                    ..Default::default()
-                }),
+                type_: MethodType::Reinforcement,
+                hyperparameters: Some(hp),
+                grader: grader.map(tunegate_api::Grader),
             })
         };
+        let j = rft(
+            Some(grader.clone()),
+            Hyperparameters {
+                n_epochs: Some(AutoOr::Value(2)),
+                reasoning_effort: Some(tunegate_api::ReasoningEffort::High),
+                compute_multiplier: Some(AutoOr::Value(1.5)),
+                eval_interval: Some(AutoOr::Auto),
+                eval_samples: Some(AutoOr::Value(4)),
+                ..Default::default()
+            },
+        );
         let body = j.to_body().unwrap();
         assert_eq!(body["method"]["type"], "reinforcement");
         assert_eq!(body["method"]["reinforcement"]["grader"], grader);
-        assert_eq!(
-            body["method"]["reinforcement"]["hyperparameters"]["n_epochs"],
-            2
-        );
-        // A grader with DPO, a grader missing a required field, or of an unknown type.
-        let dpo = JobCreate {
-            grader: Some(grader.clone()),
-            ..job(FineTuneMethod {
-                type_: MethodType::Dpo,
-                hyperparameters: None,
-            })
+        let hp = &body["method"]["reinforcement"]["hyperparameters"];
+        assert_eq!(hp["n_epochs"], 2);
+        assert_eq!(hp["reasoning_effort"], "high");
+        assert_eq!(hp["compute_multiplier"], 1.5);
+        assert_eq!(hp["eval_interval"], "auto");
+        assert_eq!(hp["eval_samples"], 4);
+        // Without a grader; beyond OpenAI's compute bound; beta outside DPO.
+        assert!(rft(None, Hyperparameters::default()).to_body().is_err());
+        let over = Hyperparameters {
+            compute_multiplier: Some(AutoOr::Value(11.0)),
+            ..Default::default()
         };
+        assert!(rft(Some(grader.clone()), over).to_body().is_err());
+        let beta = Hyperparameters {
+            beta: Some(AutoOr::Value(0.1)),
+            ..Default::default()
+        };
+        assert!(rft(Some(grader.clone()), beta).to_body().is_err());
+        // A grader with DPO, reinforcement hyperparameters with supervised.
+        let dpo = job(FineTuneMethod {
+            type_: MethodType::Dpo,
+            hyperparameters: None,
+            grader: Some(tunegate_api::Grader(grader.clone())),
+        });
         assert!(dpo.to_body().is_err());
+        let sft = job(FineTuneMethod {
+            type_: MethodType::Supervised,
+            hyperparameters: Some(Hyperparameters {
+                reasoning_effort: Some(tunegate_api::ReasoningEffort::Low),
+                ..Default::default()
+            }),
+            grader: None,
+        });
+        assert!(sft.to_body().is_err());
         for g in [
             json!({"type": "string_check", "name": "n", "input": "i", "reference": "r"}),
             json!({"type": "magic", "name": "n"}),

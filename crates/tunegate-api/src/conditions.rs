@@ -196,6 +196,10 @@ reasons! {
     /// The job asks for something its provider cannot do (e.g. pause, DPO or `seed` on Amazon
     /// Bedrock); the message names it. Refused before anything is sent.
     UnsupportedByProvider,
+    /// The reinforcement grader is refused: by tunegate's shape check or by the provider's
+    /// grader validation call. Checked before anything is uploaded; terminal (the method is
+    /// immutable).
+    GraderInvalid,
     // Provider configs.
     /// A provider config is usable: endpoint allowed, credentials resolve.
     Ready,

@@ -23,6 +23,10 @@ pub enum DatasetFormat {
     Completion,
     /// Preference pairs for DPO: `{"input": {...}, "preferred_output": [...], "non_preferred_output": [...]}`.
     Preference,
+    /// Prompts for reinforcement fine-tuning: `{"messages": [...], "tools": [...], ...}` whose last
+    /// message is the user's, plus any other top-level fields the grader reads as
+    /// `{{item.<field>}}` (they are redacted like the messages).
+    Reinforcement,
 }
 
 /// A file on a PersistentVolumeClaim, read by a short-lived worker Job that mounts it read-only.
@@ -155,7 +159,7 @@ impl Default for ValidationSpec {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingDatasetSpec {
-    /// Training data format: Chat, Completion or Preference (DPO).
+    /// Training data format: Chat, Completion, Preference (DPO) or Reinforcement.
     #[serde(default)]
     pub format: DatasetFormat,
     /// Where the JSONL data comes from. Sources are concatenated in order.

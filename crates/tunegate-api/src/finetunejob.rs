@@ -114,6 +114,85 @@ pub struct Hyperparameters {
     /// DPO only: weight of the penalty between the policy and the reference model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<AutoOr<f64>>,
+    /// Reinforcement only: reasoning effort of the model being trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// Reinforcement only: multiplier on the compute spent exploring during training
+    /// (OpenAI allows (0, 10]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_multiplier: Option<AutoOr<f64>>,
+    /// Reinforcement only: training steps between evaluation runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_interval: Option<AutoOr<u32>>,
+    /// Reinforcement only: evaluation samples generated per training step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_samples: Option<AutoOr<u32>>,
+}
+
+impl Hyperparameters {
+    /// Names of the reinforcement-only hyperparameters that are set.
+    pub fn reinforcement_only_set(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        if self.reasoning_effort.is_some() {
+            set.push("reasoningEffort");
+        }
+        if self.compute_multiplier.is_some() {
+            set.push("computeMultiplier");
+        }
+        if self.eval_interval.is_some() {
+            set.push("evalInterval");
+        }
+        if self.eval_samples.is_some() {
+            set.push("evalSamples");
+        }
+        set
+    }
+}
+
+/// Reasoning effort of a reinforcement fine-tuning run.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReasoningEffort {
+    /// The provider's default.
+    Default,
+    Low,
+    Medium,
+    High,
+}
+
+impl ReasoningEffort {
+    /// The word OpenAI's API takes.
+    pub fn as_api(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+}
+
+/// A reinforcement fine-tuning grader, exactly as OpenAI's API takes it (`type` one of
+/// `string_check`, `text_similarity`, `score_model`, `label_model`, `python`, `multi`, with that
+/// type's fields). Kept as free-form JSON because the grader schemas are the provider's and keep
+/// growing; tunegate checks the shape, then the provider's validation call checks the rest.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(transparent)]
+pub struct Grader(pub serde_json::Value);
+
+impl JsonSchema for Grader {
+    fn schema_name() -> Cow<'static, str> {
+        "Grader".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": true,
+            "description": "The grader, as OpenAI's fine-tuning API takes it (`type`: string_check, text_similarity, score_model, label_model, python or multi, and that type's fields)."
+        })
+    }
 }
 
 /// Fine-tuning method.
@@ -125,6 +204,8 @@ pub enum MethodType {
     /// Direct preference optimization on Preference data.
     #[serde(rename = "DPO")]
     Dpo,
+    /// Reinforcement fine-tuning on Reinforcement data, scored by `grader`.
+    Reinforcement,
 }
 
 /// How the model is trained.
@@ -133,13 +214,20 @@ pub enum MethodType {
 // No CEL rule for "beta only with DPO": `beta` is schemaless (number or "auto"), and CEL drops
 // schemaless fields from the object type, so kube-apiserver rejects the CRD when a rule names
 // `self.hyperparameters.beta` ("undefined field 'beta'"). The controller has to check it.
+#[x_kube(validation = Rule::new("self.type == 'Reinforcement' ? has(self.grader) : !has(self.grader)").message("the Reinforcement method needs a grader, and only it takes one").reason(Reason::FieldValueInvalid))]
+#[x_kube(validation = Rule::new("self.type == 'Reinforcement' || !has(self.hyperparameters) || !has(self.hyperparameters.reasoningEffort)").message("hyperparameters.reasoningEffort is for the Reinforcement method only").reason(Reason::FieldValueInvalid))]
 pub struct FineTuneMethod {
-    /// Supervised (default) or DPO. DPO needs a Preference dataset.
+    /// Supervised (default), DPO or Reinforcement. DPO needs a Preference dataset,
+    /// Reinforcement a Reinforcement dataset and a `grader`.
     #[serde(rename = "type", default)]
     pub type_: MethodType,
     /// Hyperparameters; omitted ones are chosen by the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hyperparameters: Option<Hyperparameters>,
+    /// Reinforcement only: the grader that scores the model's answers. Validated before anything
+    /// is uploaded (OpenAI's grader validation call; a shape check where the provider has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grader: Option<Grader>,
 }
 
 /// When uploaded training and validation files are deleted at the provider.

@@ -6,9 +6,14 @@
 //! model hyperparameters" in the user guide) has no pause or resume, no seed, no model-name suffix
 //! (tunegate names the custom model after the resource uid), no DPO, and takes `learningRate`
 //! rather than a multiplier except on Anthropic models. Volume-source datasets upload through a
-//! worker Job, which has no Bedrock client yet.
+//! worker Job, which has no Bedrock client yet. Bedrock's reinforcement fine-tuning grades with
+//! the customer's own Lambda function, not with the provider-hosted graders a FineTuneJob names,
+//! so `method: Reinforcement` is refused there too.
+//!
+//! Azure OpenAI's reinforcement fine-tuning needs both a training and a validation dataset
+//! (Azure OpenAI "Reinforcement fine-tuning", Requirements).
 
-use tunegate_api::{DatasetFormat, FineTuneJobSpec, ProviderType};
+use tunegate_api::{DatasetFormat, FineTuneJobSpec, MethodType, ProviderType};
 
 /// What admission knows about one dataset of the job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +28,16 @@ pub fn refusal(
     spec: &FineTuneJobSpec,
     datasets: &[DatasetShape],
 ) -> Option<String> {
-    if provider != ProviderType::Bedrock {
-        return None;
+    match provider {
+        ProviderType::Bedrock => {}
+        ProviderType::AzureOpenAI => {
+            let rft_without_validation = spec.method.type_ == MethodType::Reinforcement
+                && spec.validation_dataset_ref.is_none();
+            return rft_without_validation.then(|| {
+                "Azure OpenAI reinforcement fine-tuning needs a validationDatasetRef as well as the training dataset".to_string()
+            });
+        }
+        ProviderType::OpenAI => return None,
     }
     let mut why: Vec<String> = Vec::new();
     if spec.paused {
@@ -89,6 +102,10 @@ mod tests {
             ("suffix: bot", "suffix"),
             ("method: {type: DPO}", "DPO"),
             (
+                "method: {type: Reinforcement, grader: {type: python, name: p, source: x}}",
+                "Reinforcement",
+            ),
+            (
                 "method: {hyperparameters: {learningRateMultiplier: 0.5}}",
                 "learningRateMultiplier",
             ),
@@ -111,6 +128,24 @@ mod tests {
             from_volume: false,
         };
         assert!(refusal(ProviderType::Bedrock, &spec(""), &[preference]).is_some());
+    }
+
+    #[test]
+    fn azure_reinforcement_needs_a_validation_dataset() {
+        let rft = "method: {type: Reinforcement, grader: {type: python, name: p, source: x}}";
+        let shape = DatasetShape {
+            format: DatasetFormat::Reinforcement,
+            from_volume: false,
+        };
+        let m = refusal(ProviderType::AzureOpenAI, &spec(rft), &[shape]).expect("refused");
+        assert!(m.contains("validationDatasetRef"), "{m}");
+        let with_val = spec(&format!("{rft}\nvalidationDatasetRef: {{name: v}}"));
+        assert_eq!(
+            refusal(ProviderType::AzureOpenAI, &with_val, &[shape, shape]),
+            None
+        );
+        // OpenAI takes a reinforcement job without one.
+        assert_eq!(refusal(ProviderType::OpenAI, &spec(rft), &[shape]), None);
     }
 
     #[test]

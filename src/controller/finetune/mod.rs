@@ -368,6 +368,11 @@ impl<'a> Run<'a> {
                     if let Some(a) = self.admit().await? {
                         return Ok(a);
                     }
+                    if role == Role::Training
+                        && let Some(a) = self.check_grader().await?
+                    {
+                        return Ok(a);
+                    }
                     let f = match role {
                         Role::Training => t.clone(),
                         Role::Validation => v.clone().ok_or(Error::MissingField("validation"))?,
@@ -397,6 +402,37 @@ impl<'a> Run<'a> {
         self.set(types::READY, false, reason, msg);
         self.save().await?;
         Ok(Some(Action::requeue(wait)))
+    }
+
+    /// Reinforcement: the grader is checked before the first byte is uploaded, so a grader the
+    /// provider refuses leaves nothing behind. The method is immutable, so a refusal is final.
+    async fn check_grader(&mut self) -> Result<Option<Action>, Error> {
+        let method = &self.obj.spec.method;
+        let Some(grader) = method
+            .grader
+            .clone()
+            .filter(|_| method.type_ == tunegate_api::MethodType::Reinforcement)
+        else {
+            return Ok(None);
+        };
+        let remote = match self.remote().await? {
+            Ok(r) => r,
+            Err((reason, msg)) => {
+                return self.blocked(reason, msg, Duration::from_secs(60)).await;
+            }
+        };
+        match remote.validate_grader(&grader.0).await {
+            Ok(()) => Ok(None),
+            Err(RemoteError::Terminal { code, message, .. }) => {
+                let reason = Reason::GraderInvalid;
+                let msg = format!("the provider refused the grader: {code}: {message}");
+                self.set(types::SUBMITTED, false, reason.clone(), msg.clone());
+                self.event(EventType::Warning, reason.as_str(), "Submit", msg.clone())
+                    .await;
+                self.blocked(reason, msg, Duration::from_secs(3600)).await
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn upload(&mut self, role: Role, facts: DatasetFacts) -> Result<Option<Action>, Error> {

@@ -182,6 +182,26 @@ fn facts(ds: &TrainingDataset) -> Result<DatasetFacts, (Reason, String)> {
     }
 }
 
+/// Why a dataset of `format` cannot train with `method`, or `None`: DPO takes Preference data,
+/// Reinforcement takes Reinforcement prompts, Supervised takes Chat or Completion examples.
+pub fn method_format_mismatch(method: MethodType, format: DatasetFormat) -> Option<&'static str> {
+    match (method, format) {
+        (MethodType::Dpo, DatasetFormat::Preference)
+        | (MethodType::Reinforcement, DatasetFormat::Reinforcement)
+        | (MethodType::Supervised, DatasetFormat::Chat | DatasetFormat::Completion) => None,
+        (MethodType::Dpo, _) => Some("the DPO method needs a Preference dataset"),
+        (MethodType::Reinforcement, _) => {
+            Some("the Reinforcement method needs a Reinforcement dataset")
+        }
+        (MethodType::Supervised, DatasetFormat::Preference) => {
+            Some("a Preference dataset needs the DPO method")
+        }
+        (MethodType::Supervised, _) => {
+            Some("a Reinforcement dataset needs the Reinforcement method")
+        }
+    }
+}
+
 /// Checks the datasets a job refers to (`None` = not found) against its method.
 pub fn check_datasets(
     spec: &FineTuneJobSpec,
@@ -198,18 +218,11 @@ pub fn check_datasets(
             ),
         );
     };
-    let want_preference = spec.method.type_ == MethodType::Dpo;
     let datasets: Vec<&TrainingDataset> = std::iter::once(training)
         .chain(validation.flatten())
         .collect();
     for ds in &datasets {
-        let is_preference = ds.spec.format == DatasetFormat::Preference;
-        if want_preference != is_preference {
-            let msg = if want_preference {
-                "the DPO method needs a Preference dataset"
-            } else {
-                "a Preference dataset needs the DPO method"
-            };
+        if let Some(msg) = method_format_mismatch(spec.method.type_, ds.spec.format) {
             return not_ready(Reason::MethodFormatMismatch, msg.to_string());
         }
     }
@@ -749,6 +762,30 @@ ledger: [{kind: Job, id: ftjob-1, state: Succeeded}]
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn each_method_takes_its_own_formats() {
+        use DatasetFormat as F;
+        use MethodType as M;
+        for (method, format, ok) in [
+            (M::Supervised, F::Chat, true),
+            (M::Supervised, F::Completion, true),
+            (M::Supervised, F::Preference, false),
+            (M::Supervised, F::Reinforcement, false),
+            (M::Dpo, F::Preference, true),
+            (M::Dpo, F::Chat, false),
+            (M::Dpo, F::Reinforcement, false),
+            (M::Reinforcement, F::Reinforcement, true),
+            (M::Reinforcement, F::Chat, false),
+            (M::Reinforcement, F::Preference, false),
+        ] {
+            assert_eq!(
+                method_format_mismatch(method, format).is_none(),
+                ok,
+                "{method:?} with {format:?}"
+            );
+        }
     }
 
     const LEDGER: &str = r#"

@@ -28,6 +28,29 @@ fn check_hyperparameters(hp: &Map<String, Value>, method: MethodType) -> Result<
             {
                 return Err(bad_hp(k, "expected 'auto' or a number in (0, 2]"));
             }
+            "reasoning_effort"
+                if method == MethodType::Reinforcement
+                    && !matches!(v.as_str(), Some("default" | "low" | "medium" | "high")) =>
+            {
+                return Err(bad_hp(
+                    k,
+                    "expected one of 'default', 'low', 'medium', 'high'",
+                ));
+            }
+            "compute_multiplier"
+                if method == MethodType::Reinforcement
+                    && !auto
+                    && !v.as_f64().is_some_and(|x| (0.00001..=10.0).contains(&x)) =>
+            {
+                return Err(bad_hp(k, "expected 'auto' or a number in (0, 10]"));
+            }
+            "eval_interval" | "eval_samples"
+                if method == MethodType::Reinforcement
+                    && !auto
+                    && v.as_u64().is_none_or(|n| n < 1) =>
+            {
+                return Err(bad_hp(k, "expected 'auto' or an integer of at least 1"));
+            }
             "n_epochs" | "batch_size" | "learning_rate_multiplier" => {}
             "beta" if method == MethodType::Dpo => {}
             "reasoning_effort" | "compute_multiplier" | "eval_interval" | "eval_samples"

@@ -215,7 +215,9 @@ impl Walk<'_> {
     /// Tokens of one example of `format` (already validated).
     fn example(&mut self, format: DatasetFormat, value: &Value) -> u64 {
         match format {
-            DatasetFormat::Chat => {
+            // A reinforcement prompt is counted like a chat example (the grader's fields are not
+            // model input).
+            DatasetFormat::Chat | DatasetFormat::Reinforcement => {
                 let mut n = self.messages(value.get("messages"));
                 n += self.tool_definitions(value);
                 n
@@ -419,7 +421,9 @@ impl RawWalk<'_, '_> {
 
     fn example(&mut self, format: DatasetFormat, root: usize) {
         match format {
-            DatasetFormat::Chat => {
+            // A reinforcement prompt is counted like a chat example (the grader's fields are not
+            // model input).
+            DatasetFormat::Chat | DatasetFormat::Reinforcement => {
                 self.messages(self.get(Some(root), "messages"));
                 self.tool_definitions(root);
             }

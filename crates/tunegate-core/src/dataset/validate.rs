@@ -1,9 +1,12 @@
-//! OpenAI fine-tuning format rules for Chat, Completion and Preference (DPO) examples.
+//! OpenAI fine-tuning format rules for Chat, Completion, Preference (DPO) and Reinforcement
+//! examples.
 //!
 //! Shapes follow the per-line training schemas `FineTuneChatRequestInput`,
-//! `FineTuneCompletionRequestInput` and `FineTunePreferenceRequestInput` of OpenAI's OpenAPI spec
-//! (2025-04-29), with the current DPO key names `preferred_output` / `non_preferred_output` from
-//! OpenAI's preference fine-tuning guide. Every problem is a stable code; content is never echoed.
+//! `FineTuneCompletionRequestInput`, `FineTunePreferenceRequestInput` and
+//! `FineTuneReinforcementRequestInput` of OpenAI's OpenAPI spec (2025-04-29), with the current DPO
+//! key names `preferred_output` / `non_preferred_output` from OpenAI's preference fine-tuning
+//! guide, and Azure OpenAI's reinforcement rule that the last message is the user's. Every problem
+//! is a stable code; content is never echoed.
 
 use serde_json::{Map, Value};
 
@@ -47,6 +50,8 @@ pub enum FormatCode {
     InvalidNonPreferredOutput,
     MissingPrompt,
     MissingCompletion,
+    /// Reinforcement: the prompt's last message is not the user's (the model answers it).
+    LastMessageNotUser,
     TooManyTokens,
     TooFewExamples,
 }
@@ -83,6 +88,7 @@ impl FormatCode {
             Self::InvalidNonPreferredOutput => "invalid_non_preferred_output",
             Self::MissingPrompt => "missing_prompt",
             Self::MissingCompletion => "missing_completion",
+            Self::LastMessageNotUser => "last_message_not_user",
             Self::TooManyTokens => "too_many_tokens",
             Self::TooFewExamples => "too_few_examples",
         }
@@ -150,6 +156,7 @@ pub fn validate_example(format: DatasetFormat, value: &Value) -> Check<ExampleSh
         DatasetFormat::Chat => validate_chat(obj),
         DatasetFormat::Completion => validate_completion(obj),
         DatasetFormat::Preference => validate_preference(obj),
+        DatasetFormat::Reinforcement => validate_reinforcement(obj),
     }
 }
 
@@ -205,6 +212,23 @@ fn validate_preference(obj: &Map<String, Value>) -> Check<ExampleShape> {
     )?;
     shape.messages += 2;
     shape.assistant_messages += 2;
+    Ok(shape)
+}
+
+/// A reinforcement prompt. `messages` and the tool settings are reserved; every other top-level
+/// key is data the grader reads (`{{item.<key>}}`), so any key is allowed.
+fn validate_reinforcement(obj: &Map<String, Value>) -> Check<ExampleShape> {
+    let messages = non_empty_array(obj.get("messages")).ok_or(FormatCode::MissingMessagesList)?;
+    let mut shape = ExampleShape::default();
+    check_messages(messages, false, &mut shape)?;
+    let last_role = messages
+        .last()
+        .and_then(|m| m.get("role"))
+        .and_then(Value::as_str);
+    if last_role != Some("user") {
+        return Err(FormatCode::LastMessageNotUser);
+    }
+    check_tool_settings(obj, &mut shape)?;
     Ok(shape)
 }
 
@@ -484,7 +508,7 @@ fn non_empty_array(value: Option<&Value>) -> Option<&[Value]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use DatasetFormat::{Chat, Completion, Preference};
+    use DatasetFormat::{Chat, Completion, Preference, Reinforcement};
 
     fn code(format: DatasetFormat, line: &str) -> Option<&'static str> {
         validate_line(format, line).err().map(FormatCode::as_str)
@@ -514,6 +538,63 @@ mod tests {
         ] {
             assert_eq!(code(Chat, &line), None, "{line}");
         }
+    }
+
+    #[test]
+    fn reinforcement_examples() {
+        let valid = [
+            // The grader's fields sit beside the prompt, with any name and any JSON type.
+            format!(r#"{{"messages":[{U}],"reference_answer":"4"}}"#),
+            format!(
+                r#"{{"messages":[{{"role":"developer","content":"answer in JSON"}},{U}],"reference":{{"total":4,"items":["a"]}},"id":7}}"#
+            ),
+            // Few-shot turns before the final question, tools, and an image in the question.
+            format!(
+                r#"{{"messages":[{U},{A},{{"role":"user","content":[{{"type":"text","text":"and this?"}},{{"type":"image_url","image_url":{{"url":"https://x/y.png"}}}}]}}],"tools":[{{"type":"function","function":{{"name":"f"}}}}]}}"#
+            ),
+        ];
+        for line in &valid {
+            assert_eq!(code(Reinforcement, line), None, "{line}");
+        }
+        let cases: &[(String, &str)] = &[
+            (
+                r#"{"reference_answer":"4"}"#.into(),
+                "missing_messages_list",
+            ),
+            (r#"{"messages":[]}"#.into(), "missing_messages_list"),
+            // The model answers the last message, so it must be the user's.
+            (chat(&[U, A]), "last_message_not_user"),
+            (
+                r#"{"messages":[{"role":"system","content":"s"}]}"#.to_string(),
+                "last_message_not_user",
+            ),
+            // Prompts carry no training weights.
+            (
+                format!(r#"{{"messages":[{{"role":"assistant","content":"a","weight":1}},{U}]}}"#),
+                "invalid_weight",
+            ),
+            (
+                format!(r#"{{"messages":[{{"role":"critic","content":"x"}},{U}]}}"#),
+                "unrecognized_role",
+            ),
+            (
+                format!(r#"{{"messages":[{U}],"tools":"all"}}"#),
+                "invalid_tools",
+            ),
+            (
+                format!(r#"{{"messages":[{U}],"answer":1,"answer":2}}"#),
+                "duplicate_key",
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(code(Reinforcement, line), Some(*want), "{line}");
+        }
+        // A reinforcement prompt is not a chat example (no assistant answer), and the reverse.
+        assert_eq!(
+            code(Chat, &valid[0]),
+            Some("unrecognized_key"),
+            "grader fields are not chat keys"
+        );
     }
 
     #[test]

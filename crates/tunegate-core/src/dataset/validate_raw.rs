@@ -140,6 +140,7 @@ pub fn validate_line_raw(format: DatasetFormat, text: &str) -> Result<ExampleSha
         DatasetFormat::Chat => r.chat(&obj),
         DatasetFormat::Completion => r.completion(&obj),
         DatasetFormat::Preference => r.preference(&obj),
+        DatasetFormat::Reinforcement => r.reinforcement(&obj),
     }
 }
 
@@ -233,6 +234,24 @@ impl Rules<'_> {
         )?;
         shape.messages += 2;
         shape.assistant_messages += 2;
+        Ok(shape)
+    }
+
+    /// See `validate::validate_reinforcement`: any top-level key besides the reserved ones.
+    fn reinforcement(&self, obj: &View) -> Check<ExampleShape> {
+        let messages = self
+            .non_empty_array(obj.get(K::Messages))
+            .ok_or(FormatCode::MissingMessagesList)?;
+        let mut shape = ExampleShape::default();
+        self.messages(messages, false, &mut shape)?;
+        let last = self.raw.items(messages).last();
+        let last_is_user = last
+            .and_then(|m| View::of(&self.raw, m))
+            .is_some_and(|m| self.str_is(m.get(K::Role), "user"));
+        if !last_is_user {
+            return Err(FormatCode::LastMessageNotUser);
+        }
+        self.tool_settings(obj, &mut shape)?;
         Ok(shape)
     }
 
@@ -526,7 +545,7 @@ impl Rules<'_> {
 mod tests {
     use super::*;
     use crate::dataset::validate::validate_line;
-    use DatasetFormat::{Chat, Completion, Preference};
+    use DatasetFormat::{Chat, Completion, Preference, Reinforcement};
     use proptest::prelude::*;
 
     fn reference(format: DatasetFormat, line: &str) -> Result<ExampleShape, FormatCode> {
@@ -608,7 +627,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(4000))]
         #[test]
         fn agrees_with_the_tree_validator(line in value(5)) {
-            for format in [Chat, Completion, Preference] {
+            for format in [Chat, Completion, Preference, Reinforcement] {
                 prop_assert_eq!(validate_line_raw(format, &line), reference(format, &line), "{}", line);
             }
         }
@@ -617,8 +636,12 @@ mod tests {
         fn agrees_on_chat_messages(messages in proptest::collection::vec(value(4), 0..4), extra in value(3)) {
             let line = format!(r#"{{"messages":[{}]}}"#, messages.join(","));
             prop_assert_eq!(validate_line_raw(Chat, &line), reference(Chat, &line), "{}", line);
+            prop_assert_eq!(validate_line_raw(Reinforcement, &line), reference(Reinforcement, &line), "{}", line);
             let line = format!(r#"{{"messages":[{}],"tools":{extra}}}"#, messages.join(","));
             prop_assert_eq!(validate_line_raw(Chat, &line), reference(Chat, &line), "{}", line);
+            prop_assert_eq!(validate_line_raw(Reinforcement, &line), reference(Reinforcement, &line), "{}", line);
+            let line = format!(r#"{{"messages":[{}],"reference_answer":{extra}}}"#, messages.join(","));
+            prop_assert_eq!(validate_line_raw(Reinforcement, &line), reference(Reinforcement, &line), "{}", line);
             let line = format!(r#"{{"input":{{"messages":[{}]}},"preferred_output":[{extra}],"non_preferred_output":[{}]}}"#,
                 messages.join(","), messages.first().cloned().unwrap_or_default());
             prop_assert_eq!(validate_line_raw(Preference, &line), reference(Preference, &line), "{}", line);
@@ -636,9 +659,11 @@ mod tests {
             "{not json",
             "[1,2]",
             "1e400",
+            r#"{"messages":[{"role":"developer","content":"answer with a number"},{"role":"user","content":"2+2?"}],"reference_answer":{"value":4},"id":"q1"}"#,
+            r#"{"messages":[{"role":"user","content":"2+2?"},{"role":"assistant","content":"4"}],"reference_answer":"4"}"#,
         ];
         for line in lines {
-            for format in [Chat, Completion, Preference] {
+            for format in [Chat, Completion, Preference, Reinforcement] {
                 assert_eq!(
                     validate_line_raw(format, line),
                     reference(format, line),
