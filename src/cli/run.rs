@@ -1,6 +1,7 @@
 //! `tunegate run`: the operator process. Connects, checks the CRDs, elects a leader, runs both
 //! controllers, serves health and metrics, and shuts down gracefully on SIGTERM.
 
+use crate::provider::UploadLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -123,6 +124,42 @@ pub struct RunArgs {
     /// await point, exactly like a crash there) and retried with backoff.
     #[arg(long, default_value_t = crate::controller::DEFAULT_RECONCILE_TIMEOUT.as_secs())]
     pub reconcile_timeout_seconds: u64,
+    /// Largest file the operator sends to OpenAI or Azure OpenAI as one request, in bytes; larger
+    /// ones go through the Uploads API in parts. Lower it when an egress proxy limits request
+    /// bodies. 1 MiB to 512 MB (the API's limit, the default).
+    #[arg(long, env = "TUNEGATE_UPLOAD_SINGLE_REQUEST_MAX_BYTES", default_value_t = UploadLimits::default().single_request_max)]
+    pub upload_single_request_max_bytes: u64,
+    /// Uploads API part size in bytes; one part is held in memory so a failed part can be
+    /// retried. 1 MiB to 64 MB (the API's limit, the default).
+    #[arg(long, env = "TUNEGATE_UPLOAD_PART_BYTES", default_value_t = UploadLimits::default().part_size)]
+    pub upload_part_bytes: u64,
+}
+
+/// Smallest upload request or part the flags accept: below it a large file would need more
+/// parts than is sensible, and the Uploads API's part count is not unbounded.
+const MIN_UPLOAD_BYTES: u64 = 1 << 20;
+
+/// The operator's upload limits from the flags, within the API's bounds.
+pub fn upload_limits(args: &RunArgs) -> Result<UploadLimits, RunError> {
+    let api = UploadLimits::default();
+    let within = |v: u64, max: u64| (MIN_UPLOAD_BYTES..=max).contains(&v);
+    if !within(args.upload_single_request_max_bytes, api.single_request_max) {
+        return Err(RunError::Config(format!(
+            "--upload-single-request-max-bytes must be between {MIN_UPLOAD_BYTES} and {}, got {}",
+            api.single_request_max, args.upload_single_request_max_bytes
+        )));
+    }
+    if !within(args.upload_part_bytes, api.part_size) {
+        return Err(RunError::Config(format!(
+            "--upload-part-bytes must be between {MIN_UPLOAD_BYTES} and {}, got {}",
+            api.part_size, args.upload_part_bytes
+        )));
+    }
+    Ok(UploadLimits {
+        single_request_max: args.upload_single_request_max_bytes,
+        part_size: args.upload_part_bytes,
+        ..api
+    })
 }
 
 /// The worker memory limit and line cap from the flags.
@@ -396,6 +433,7 @@ pub async fn run_with(
         single_namespace: ns.is_some(),
     });
     let worker_memory = worker_memory(&args)?;
+    upload_limits(&args)?;
     let pipeline_time_budget = Duration::from_secs(args.pipeline_time_budget_seconds.max(1));
     let reconcile_timeout = Duration::from_secs(args.reconcile_timeout_seconds.max(1));
     // In-process runs: a line is never longer than the sources (at most
@@ -651,10 +689,17 @@ pub fn main(args: RunArgs) -> u8 {
             return 2;
         }
     };
+    let limits = match upload_limits(&args) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tunegate: {e}");
+            return 2;
+        }
+    };
     let metrics = Arc::new(Metrics::new());
-    let remotes = Arc::new(crate::controller::adapters::HttpRemotes::new(
-        metrics.clone(),
-    ));
+    let remotes = Arc::new(
+        crate::controller::adapters::HttpRemotes::new(metrics.clone()).with_upload_limits(limits),
+    );
     match runtime.block_on(run_with(args, remotes, metrics)) {
         Ok(()) => 0,
         Err(e) => {
@@ -668,7 +713,43 @@ pub fn main(args: RunArgs) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn limits(flags: &[&str]) -> Result<UploadLimits, RunError> {
+        upload_limits(&Wrap::parse_from(std::iter::once("run").chain(flags.iter().copied())).args)
+    }
+
+    #[test]
+    fn upload_limits_default_to_the_api_and_stay_within_it() {
+        assert_eq!(limits(&[]).expect("defaults"), UploadLimits::default());
+        let proxy = limits(&[
+            "--upload-single-request-max-bytes",
+            "10000000",
+            "--upload-part-bytes",
+            "8000000",
+        ])
+        .expect("within bounds");
+        assert_eq!(
+            (proxy.single_request_max, proxy.part_size),
+            (10_000_000, 8_000_000)
+        );
+        for flags in [
+            ["--upload-single-request-max-bytes", "512000001"],
+            ["--upload-single-request-max-bytes", "1000"],
+            ["--upload-part-bytes", "64000001"],
+            ["--upload-part-bytes", "0"],
+        ] {
+            let e = limits(&flags).expect_err("out of bounds").to_string();
+            assert!(e.contains(flags[0]), "{e}");
+        }
+    }
 
     async fn get(addr: SocketAddr, path: &str) -> String {
         let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");

@@ -16,7 +16,7 @@ use super::ports::{
 use crate::provider::Target;
 use crate::provider::{
     self, FileUpload, FineTuneProvider, FineTuningJob, JobCreate, Operation, ProviderError,
-    ProviderOptions, RequestObserver, RequestOutcome,
+    ProviderOptions, RequestObserver, RequestOutcome, UploadLimits,
 };
 
 /// Counts every outbound provider request in the operator's metrics.
@@ -36,6 +36,7 @@ pub struct HttpRemotes {
     metrics: Arc<Metrics>,
     cache: std::sync::Mutex<std::collections::HashMap<String, Arc<dyn FineTuneProvider>>>,
     bedrock: super::bedrock::BedrockRemotes,
+    upload: UploadLimits,
 }
 
 impl HttpRemotes {
@@ -44,7 +45,14 @@ impl HttpRemotes {
             metrics,
             cache: Default::default(),
             bedrock: Default::default(),
+            upload: UploadLimits::default(),
         }
+    }
+
+    /// When files go through the Uploads API, and in parts of what size (OpenAI, Azure OpenAI).
+    pub fn with_upload_limits(mut self, upload: UploadLimits) -> Self {
+        self.upload = upload;
+        self
     }
 }
 
@@ -73,6 +81,7 @@ impl RemoteFactory for HttpRemotes {
             observer: Arc::new(MetricsObserver(self.metrics.clone())),
             // A reconcile waits this long for Azure's file import, then requeues.
             file_ready_timeout: Duration::from_secs(30),
+            upload: self.upload.clone(),
             ..Default::default()
         };
         let p = provider::from_target(spec, api_key.as_bytes(), options).map_err(classify)?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use tunegate::cli::run::{RunArgs, run_with};
+use tunegate::cli::run::{RunArgs, run_with, upload_limits};
 use tunegate::controller::adapters::HttpRemotes;
 use tunegate::controller::metrics::Metrics;
 use tunegate_api::FineTuneJob;
@@ -47,7 +47,9 @@ pub fn spawn_operator(
     argv.extend_from_slice(extra);
     let args = Wrap::parse_from(argv).args;
     tokio::spawn(async move {
-        let _ = run_with(args, Arc::new(HttpRemotes::new(metrics.clone())), metrics).await;
+        let limits = upload_limits(&args).expect("valid upload flags");
+        let remotes = HttpRemotes::new(metrics.clone()).with_upload_limits(limits);
+        let _ = run_with(args, Arc::new(remotes), metrics).await;
     })
 }
 

@@ -22,10 +22,12 @@ impl Drop for Proc {
     }
 }
 
-/// A running openai-sandbox.
+/// A running openai-sandbox. Its spool directory lives in a directory the test owns, removed on
+/// drop after the process is killed: a SIGKILLed sandbox cannot remove it itself.
 pub struct Sandbox {
     pub url: String,
     _proc: Proc,
+    _spool: tempfile::TempDir,
 }
 
 impl Sandbox {
@@ -35,8 +37,14 @@ impl Sandbox {
 
     /// A sandbox listening on `listen` (the full cluster's node address, for pods).
     pub fn start_on(listen: &str, extra: &[&str]) -> Sandbox {
+        let spool = tempfile::Builder::new()
+            .prefix("tunegate-test-spool-")
+            .tempdir()
+            .expect("a spool directory for the sandbox");
         let mut cmd = Command::new(crate::bin("openai-sandbox"));
         cmd.args(["--listen", listen, "--api-key", "sk-e2e"])
+            .arg("--spool-dir")
+            .arg(spool.path())
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -50,6 +58,7 @@ impl Sandbox {
         Sandbox {
             url: addr,
             _proc: Proc { child },
+            _spool: spool,
         }
     }
 
