@@ -582,7 +582,11 @@ impl Redactor {
             Some(b't') if b[p..].starts_with(b"true") => Ok(p + 4),
             Some(b'f') if b[p..].starts_with(b"false") => Ok(p + 5),
             Some(b'n') if b[p..].starts_with(b"null") => Ok(p + 4),
-            Some(b'-' | b'0'..=b'9') => json::number_end(b, p),
+            Some(b'-' | b'0'..=b'9') => {
+                let end = json::number_end(b, p)?;
+                self.number_value(text, p, end, frame, json_depth, secret_key, st, edits, repl)?;
+                Ok(end)
+            }
             _ => Err(LineError::syntax(p)),
         }
     }
@@ -649,6 +653,50 @@ impl Redactor {
             }
         }
         Ok(end)
+    }
+
+    /// A long integer is scanned like text: a card, phone or account number written as a JSON
+    /// number (the fields a reinforcement grader reads can hold any JSON) is PII all the same.
+    /// When something is found the number becomes the redacted string, a different JSON type,
+    /// which is the point: the digits must not survive.
+    #[allow(clippy::too_many_arguments)]
+    fn number_value(
+        &self,
+        text: &str,
+        p: usize,
+        end: usize,
+        frame: u32,
+        json_depth: u32,
+        secret_key: bool,
+        st: &mut Scratch,
+        edits: &mut Vec<Edit>,
+        repl: &mut String,
+    ) -> Result<(), LineError> {
+        let raw = &text[p..end];
+        let digits = raw.strip_prefix('-').unwrap_or(raw);
+        if digits.len() < MIN_SCANNED_NUMBER_DIGITS || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return Ok(());
+        }
+        if let Some(new_text) = self.scan_text(raw, frame, json_depth, secret_key, st) {
+            let rs = repl.len();
+            json::encode(&new_text, repl);
+            edits.push((p as u32, end as u32, rs as u32, repl.len() as u32));
+            st.red_a = new_text;
+        }
+        if st.too_many {
+            return Err(LineError {
+                code: "redaction_too_many_findings",
+                offset: p,
+            });
+        }
+        if st.too_large || repl.len() > st.out_cap {
+            st.too_large = true;
+            return Err(LineError {
+                code: "redaction_output_too_large",
+                offset: p,
+            });
+        }
+        Ok(())
     }
 
     /// Scans one decoded string. Returns the rewritten text when rewriting and something changed.
@@ -884,6 +932,9 @@ impl Redactor {
 
 /// Furthest a token window reaches for a space; text without spaces (CJK, blobs) stays linear.
 const WINDOW_REACH: usize = 64;
+
+/// Integers shorter than this are counts, amounts or ids, never one of the detected entities.
+const MIN_SCANNED_NUMBER_DIGITS: usize = 6;
 
 fn window_start(text: &str, before: usize) -> usize {
     let mut lo = before.saturating_sub(WINDOW_REACH);

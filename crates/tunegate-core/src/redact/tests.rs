@@ -148,6 +148,27 @@ fn pseudonymize_is_stable_and_normalised() {
 }
 
 #[test]
+fn long_integers_are_scanned_like_text() {
+    // A card number and a secret-keyed PIN written as JSON numbers (reinforcement grader fields
+    // can hold any JSON): the digits go, the number becomes the redacted string.
+    let line = r#"{"messages":[],"card":4111111111111111,"pin_code":{"password":928374651},"n":-12,"t":1.5e3,"big":123456}"#;
+    let out = mask(line);
+    assert!(!out.contains("4111111111111111"), "{out}");
+    assert!(!out.contains("928374651"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
+    assert!(v["card"].is_string(), "{out}");
+    // Short integers, floats and numbers that are nothing stay numbers, byte for byte.
+    assert!(out.contains(r#""n":-12,"t":1.5e3,"big":123456"#), "{out}");
+    let p = RedactionPolicy {
+        mode: RedactionMode::Reject,
+        ..Default::default()
+    };
+    let (o, _, rep) = red(&p, None, r#"{"card":4111111111111111}"#);
+    assert_eq!(o.unwrap(), LineOutcome::Rejected);
+    assert_eq!(rep.findings.values().sum::<u64>(), 1);
+}
+
+#[test]
 fn drop_and_reject_modes() {
     let line = r#"{"c":"jane@example.com"}"#;
     let clean = r#"{"c":"hello"}"#;
