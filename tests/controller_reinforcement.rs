@@ -1,7 +1,8 @@
 //! Reinforcement fine-tuning end to end: the controllers in-process against a real API server and
 //! the sandbox over real HTTP. A Reinforcement dataset (prompts plus the fields a grader reads) is
 //! redacted in full, the grader is validated by the provider before anything is uploaded, and a
-//! grader the provider refuses ends in `GraderInvalid` with nothing left at the provider.
+//! grader the provider refuses ends in `GraderInvalid` with nothing left at the provider. Then the
+//! same against the sandbox's Azure flavour, which needs validation data for reinforcement.
 
 mod inproc;
 
@@ -26,6 +27,15 @@ fn prompts(n: usize) -> String {
 }
 
 fn manifests(ns: &str, name: &str, base_url: &str, grader: &str) -> String {
+    let provider = format!(
+        r#"{{endpoint: "{base_url}/v1", credentials: {{secretRef: {{name: creds, key: apiKey}}}}}}"#
+    );
+    manifests_for(ns, name, &provider, grader, "")
+}
+
+/// `provider` is the ProviderConfig's spec; `job_extra` goes into the FineTuneJob's spec. A second
+/// dataset, `<name>-val`, reads the same prompts (for providers that need validation data).
+fn manifests_for(ns: &str, name: &str, provider: &str, grader: &str, job_extra: &str) -> String {
     let data = prompts(12);
     format!(
         r#"
@@ -44,13 +54,18 @@ stringData: {{apiKey: sk-test}}
 apiVersion: tunegate.dev/v1alpha1
 kind: ProviderConfig
 metadata: {{name: sandbox, namespace: {ns}}}
-spec:
-  endpoint: "{base_url}/v1"
-  credentials: {{secretRef: {{name: creds, key: apiKey}}}}
+spec: {provider}
 ---
 apiVersion: tunegate.dev/v1alpha1
 kind: TrainingDataset
 metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  format: Reinforcement
+  sources: [{{secret: {{name: {name}-data, key: train.jsonl}}}}]
+---
+apiVersion: tunegate.dev/v1alpha1
+kind: TrainingDataset
+metadata: {{name: {name}-val, namespace: {ns}}}
 spec:
   format: Reinforcement
   sources: [{{secret: {{name: {name}-data, key: train.jsonl}}}}]
@@ -67,7 +82,7 @@ spec:
     type: Reinforcement
     hyperparameters: {{nEpochs: 1, reasoningEffort: Low, evalSamples: 2}}
     grader: {grader}
-"#
+{job_extra}"#
     )
 }
 
@@ -217,5 +232,74 @@ spec:
         "{type: Supervised, hyperparameters: {reasoningEffort: High}}",
     );
     support::kubectl_stdin(&["apply", "-f", "-"], &effort).fails_with("reasoningEffort");
+
+    azure_reinforcement(&client).await;
     operator.abort();
+}
+
+/// Azure OpenAI: reinforcement needs a validation dataset (refused before anything is sent
+/// without one); with one, the job waits for both imports and trains. Azure has no grader
+/// validation call, so the shape check runs and Azure judges the grader at creation.
+async fn azure_reinforcement(client: &kube::Client) {
+    let mut cfg = openai_sandbox::Config::new("sk-test");
+    cfg.job_seconds = 2.0;
+    cfg.azure_file_seconds = 1.0;
+    let sandbox = openai_sandbox::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = sandbox.base_url();
+    let provider = format!(
+        r#"{{type: AzureOpenAI, endpoint: "{base}", apiVersion: "2025-04-01-preview", credentials: {{secretRef: {{name: creds, key: apiKey}}}}}}"#
+    );
+    let grader = r#"{type: string_check, name: exact, input: "{{sample.output_text}}", reference: "{{item.reference_answer}}", operation: eq}"#;
+
+    let ns = support::namespace("rft-azure");
+    support::kubectl_stdin(
+        &["apply", "-f", "-"],
+        &manifests_for(&ns, "noval", &provider, grader, ""),
+    )
+    .ok();
+    let jobs: Api<FineTuneJob> = Api::namespaced(client.clone(), &ns);
+    let (_, _, message) = wait(
+        "Azure refuses reinforcement without validation data",
+        60,
+        || {
+            let jobs = jobs.clone();
+            async move {
+                let j = jobs.get("noval").await.ok()?;
+                let c = cond(&j, "Ready")?;
+                (c.1 == "UnsupportedByProvider").then_some(c)
+            }
+        },
+    )
+    .await;
+    assert!(message.contains("validationDatasetRef"), "{message}");
+    assert_eq!(sandbox_state(&base).await["counts"]["received"], 0);
+
+    let ns2 = support::namespace("rft-azure");
+    support::kubectl_stdin(
+        &["apply", "-f", "-"],
+        &manifests_for(
+            &ns2,
+            "withval",
+            &provider,
+            grader,
+            "  validationDatasetRef: {name: withval-val}\n",
+        ),
+    )
+    .ok();
+    let jobs2: Api<FineTuneJob> = Api::namespaced(client.clone(), &ns2);
+    wait("the Azure reinforcement job Succeeded", 120, || {
+        let jobs2 = jobs2.clone();
+        async move {
+            let j = jobs2.get("withval").await.ok()?;
+            let (status, reason, _) = cond(&j, "Ready")?;
+            (status == "True" && reason == "Succeeded").then_some(())
+        }
+    })
+    .await;
+    let st = sandbox_state(&base).await;
+    assert_eq!(st["counts"]["received"], 2, "training and validation files");
+    assert_eq!(st["jobs"][0]["method"]["type"], "reinforcement");
+    assert!(st["jobs"][0]["validation_file"].is_string());
 }
