@@ -15,6 +15,7 @@
 mod blob;
 mod error;
 pub mod faults;
+mod graders;
 mod handlers;
 mod ids;
 mod inspect;
@@ -180,6 +181,7 @@ fn api_routes() -> Router<Shared> {
         .route("/fine_tuning/jobs/{id}/events", get(list_events))
         .route("/fine_tuning/jobs/{id}/checkpoints", get(list_checkpoints))
         .route("/fine_tuning/alpha/graders/validate", post(validate_grader))
+        .route("/fine_tuning/alpha/graders/run", post(run_grader))
         .route("/models", get(list_models))
         .route("/models/{id}", get(retrieve_model).delete(delete_model))
         .method_not_allowed_fallback(method_not_allowed)

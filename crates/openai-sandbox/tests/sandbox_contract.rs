@@ -1398,6 +1398,45 @@ async fn azure_v1_training_type_suffix_and_graders() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404, "Azure documents no grader validation call");
+
+    // Running a grader: the response matches RunGraderResponse, the reward follows the grader.
+    for (sample, want) in [("billing", 1.0), ("outage", 0.0)] {
+        let run = h
+            .call(
+                h.req(Method::POST, "/v1/fine_tuning/alpha/graders/run").json(
+                    &json!({"grader": grader, "model_sample": sample, "item": {"label": "billing"}}),
+                ),
+                "/fine_tuning/alpha/graders/run",
+                200,
+            )
+            .await;
+        assert_eq!(run["reward"], want, "{run}");
+    }
+    let missing_var = h
+        .call(
+            h.req(Method::POST, "/v1/fine_tuning/alpha/graders/run")
+                .json(&json!({"grader": grader, "model_sample": "billing"})),
+            "/fine_tuning/alpha/graders/run",
+            200,
+        )
+        .await;
+    assert_eq!(
+        missing_var["metadata"]["errors"]["invalid_variable_error"],
+        true
+    );
+    for bad in [
+        json!({"grader": grader}),
+        json!({"grader": grader, "model_sample": 3}),
+        json!({"grader": {"type": "nope"}, "model_sample": "x"}),
+    ] {
+        h.call(
+            h.req(Method::POST, "/v1/fine_tuning/alpha/graders/run")
+                .json(&bad),
+            "/fine_tuning/alpha/graders/run",
+            400,
+        )
+        .await;
+    }
 }
 
 /// An organisation without self-serve fine-tuning (OpenAI's 2026 wind-down) gets 403 on job

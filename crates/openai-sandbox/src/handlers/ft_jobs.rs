@@ -270,6 +270,37 @@ pub async fn validate_grader(uri: OriginalUri, body: Result<Bytes, BytesRejectio
     Ok(ok(json!({ "grader": grader })))
 }
 
+/// `POST /fine_tuning/alpha/graders/run` (OpenAI only): scores a model sample (see `graders`).
+pub async fn run_grader(uri: OriginalUri, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    if flavor(&uri) == Flavor::Azure {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "Resource not found",
+        )
+        .azure("404"));
+    }
+    let m = json_body(body)?;
+    reject_unknown(&m, &["grader", "model_sample", "item"])?;
+    let grader = m.get("grader").ok_or_else(|| missing("grader"))?;
+    check_grader(grader, 0)?;
+    let sample = m
+        .get("model_sample")
+        .ok_or_else(|| missing("model_sample"))?
+        .as_str()
+        .ok_or_else(|| {
+            ApiError::invalid("Invalid 'model_sample': expected a string.").param("model_sample")
+        })?;
+    let item = match m.get("item") {
+        None | Some(Value::Null) => json!({}),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => {
+            return Err(ApiError::invalid("Invalid 'item': expected an object.").param("item"));
+        }
+    };
+    Ok(ok(crate::graders::run(grader, sample, &item)))
+}
+
 /// Azure's suffix limit (its fine-tuning REST how-to).
 pub const AZURE_SUFFIX_MAX: usize = 40;
 

@@ -188,6 +188,32 @@ def openai_flow():
     except openai.BadRequestError:
         check(False, "format errors surface on the job, not on create")
 
+    # Reinforcement: validate and run a grader, then a reinforcement job on prompts whose extra
+    # field is what the grader reads.
+    grader = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+              "reference": "{{item.label}}", "operation": "eq"}
+    v = client.fine_tuning.alpha.graders.validate(grader=grader)
+    check(v.grader.name == "exact", "grader validated")
+    run = client.fine_tuning.alpha.graders.run(grader=grader, model_sample="billing", item={"label": "billing"})
+    check(run.reward == 1.0 and not run.metadata.errors.invalid_variable_error, "grader run scores a match 1.0")
+    miss = client.fine_tuning.alpha.graders.run(grader=grader, model_sample="outage", item={"label": "billing"})
+    check(miss.reward == 0.0, "grader run scores a mismatch 0.0")
+    try:
+        client.fine_tuning.alpha.graders.validate(grader={**grader, "operation": "contains"})
+        check(False, "an invalid grader is refused")
+    except openai.BadRequestError:
+        check(True, "an invalid grader is refused (400)")
+    rft = b"".join((json.dumps({"messages": [{"role": "user", "content": f"ticket {i}"}], "label": "billing"})
+                    + "\n").encode() for i in range(10))
+    rf = client.files.create(file=("rft.jsonl", rft), purpose="fine-tune")
+    rj = client.fine_tuning.jobs.create(
+        model="o4-mini-2025-04-16", training_file=rf.id,
+        method={"type": "reinforcement", "reinforcement": {"grader": grader, "hyperparameters": {"reasoning_effort": "low"}}},
+    )
+    rj = wait_status(client, rj.id, {"succeeded", "failed", "cancelled"})
+    check(rj.status == "succeeded" and rj.method.type == "reinforcement"
+          and rj.method.reinforcement.grader.name == "exact", "reinforcement job succeeded")
+
     # Uploads API: several parts, md5 checked, completion creates a File.
     big = chat_jsonl(400, "upload")
     up = client.uploads.upload_file_chunked(
@@ -217,7 +243,7 @@ def openai_flow():
     inspect("/_sandbox/faults", "POST", {})
 
     # Models: delete the fine-tuned ones; base models cannot be deleted.
-    for m in {job.fine_tuned_model, p.fine_tuned_model, d.fine_tuned_model}:
+    for m in {job.fine_tuned_model, p.fine_tuned_model, d.fine_tuned_model, rj.fine_tuned_model}:
         d = client.models.delete(m)
         check(d.deleted and d.id == m, f"model deleted")
         try:
