@@ -549,6 +549,33 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "ship it to 742 Evergreen Terrace, Springfield",
         "742 Evergreen Terrace",
     ),
+    // Round 3: the look-alike rules above leave real values alone.
+    (
+        "SECRET",
+        "secret = \"/Kq2LmN8pXw4/TbY6cHs1DfG0aK7vRt5Uy3Zo9dGh\"",
+        "/Kq2LmN8pXw4/TbY6cHs1DfG0aK7vRt5Uy3Zo9dGh",
+    ),
+    (
+        "SECRET",
+        "amqp://svc:Wq7!zR2p@mq.internal:5672/",
+        "Wq7!zR2p",
+    ),
+    ("SECRET", "password: hunter2hunter2", "hunter2hunter2"),
+    (
+        "SECRET",
+        "api_token = \"Abc12Abc12Abc12Xyz9\"",
+        "Abc12Abc12Abc12Xyz9",
+    ),
+    (
+        "SECRET",
+        "Authorization: Basic eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMifQ.Q2x1c3RlclNpZ25hdHVyZVZhbHVl",
+        "eyJzdWIiOiJvcHMifQ.Q2x1c3RlclNpZ25hdHVyZVZhbHVl",
+    ),
+    (
+        "SECRET",
+        "mailchimp 0f1e2d3c4b5a69788796a5b4c3d2e1f0-us7",
+        "0f1e2d3c4b5a69788796a5b4c3d2e1f0-us7",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -684,6 +711,40 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "please transfer me to Customer Service or Billing",
     ),
     ("POSTAL_ADDRESS", "read the Wall Street Journal, chapter 3"),
+    // Look-alikes, round 3 (our own strings): masked-out displays, file paths, calls, URLs,
+    // template markers, placeholders inside URLs, repeated units, words under key names,
+    // mangled JWT headers, hand-edited hex.
+    (
+        "SECRET",
+        "\"token\": \"xoxb-2024-0517-####################\"",
+    ),
+    ("SECRET", "api key: 8f3kQ2****, secret: Zq81..[redacted]"),
+    ("SECRET", "password: '••••••••••'"),
+    ("SECRET", "identity_file = ~/.ssh/deploy_ed25519"),
+    (
+        "SECRET",
+        "PWD=/home/maria/src/tunegate and secret_dir: /var/run/app-secrets/db",
+    ),
+    ("SECRET", "secret = SecretStr(\"x\")"),
+    (
+        "SECRET",
+        "curl -H \"X-Api-Key: $SERVICE_API_KEY\" https://api.internal.test/v2/items",
+    ),
+    (
+        "SECRET",
+        "token = \"__ACCESS_TOKEN__\"; password=\"@@SMTP_PASSWORD@@\"",
+    ),
+    (
+        "SECRET",
+        "amqp://guest:${RABBIT_PASS}@mq:5672/ and mongodb://app:<password>@db0.cluster.test/app",
+    ),
+    ("SECRET", "signing_key = \"9a8b7c6d5e9a8b7c6d5e9a8b7c6d5e\""),
+    ("SECRET", "service_token = \"bearer:\""),
+    (
+        "SECRET",
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ.eyJzdWIiOiJkZW1vLXVzZXIifQ.c2lnbmF0dXJlLW5vdC1yZWFs",
+    ),
+    ("SECRET", "0f1e2d3c4b5a69788796a5b4C3D2E1F0-us7"),
 ];
 
 #[test]

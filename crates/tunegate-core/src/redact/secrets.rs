@@ -436,7 +436,11 @@ impl SecretScanner {
                 let body = &b[m.end().clamp(s, e)..e];
                 // JWT bodies are base64 of JSON, whose repeats are not filler.
                 let jwt = matches!(self.kinds[m.pattern().as_usize()], Anchor::Jwt);
-                if shaped && ((!jwt && placeholder_token(body)) || asset_name(b, s, e)) {
+                if shaped
+                    && ((!jwt && placeholder_token(body))
+                        || asset_name(b, s, e)
+                        || masked_tail(b, e))
+                {
                     skip_to = e;
                     continue;
                 }
@@ -493,7 +497,7 @@ fn jwt(b: &[u8], s: usize) -> Result<(usize, usize), usize> {
         return Err(h);
     }
     let p = b64url_run(b, h + 1);
-    if p - h - 1 < 10 {
+    if p - h - 1 < 10 || !json_object_b64(&b[s..h]) {
         return Err(h);
     }
     if p >= b.len() || b[p] != b'.' {
@@ -505,6 +509,37 @@ fn jwt(b: &[u8], s: usize) -> Result<(usize, usize), usize> {
         };
     }
     Ok((s, b64url_run(b, p + 1)))
+}
+
+/// A JWT header segment decodes to a JSON object: `{` first, `}` last, and mostly printable
+/// text (a byte or two garbled in a copy is tolerated). Headers that decode to binary
+/// (`eyJhbasdGci...`) or stop before their closing brace are hand-made look-alikes.
+fn json_object_b64(seg: &[u8]) -> bool {
+    let mut dec = [0u8; 96];
+    let mut n = 0;
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in seg.iter().take(128) {
+        let Some(v) = b64_val(c) else {
+            return false;
+        };
+        acc = ((acc << 6) | v) & 0xffff;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            if n < dec.len() {
+                dec[n] = (acc >> bits) as u8;
+                n += 1;
+            }
+        }
+    }
+    let d = &dec[..n];
+    // Long headers (embedded keys) are cut at 96 bytes: then only the start is checked.
+    let closed = seg.len() > 128 || d.trim_ascii_end().ends_with(b"}");
+    let binary = d
+        .iter()
+        .filter(|&&c| !(c.is_ascii_graphic() || c.is_ascii_whitespace()))
+        .count();
+    d.first() == Some(&b'{') && closed && binary * 4 <= d.len()
 }
 
 fn pem(b: &[u8], s: usize) -> Option<(usize, usize)> {
@@ -562,6 +597,7 @@ fn url_password(b: &[u8], colon_slash: usize) -> Option<(usize, usize)> {
         || b[q] != b'@'
         || q + 1 >= b.len()
         || !b[q + 1].is_ascii_alphanumeric()
+        || is_reference(&b[pw_start..q])
     {
         return None;
     }
@@ -792,10 +828,20 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         }
     }
     let v = &b[s..p];
+    // After `>`, only element content closed by a tag is a value (`<password>@host` is a
+    // placeholder followed by the rest of a URL, `cmd > file` a redirect).
+    let open_tag_unclosed = open == b'>' && !delimited;
+    // A call (`SecretStr("x")`, `getToken()`) or a URL (`https://...`) is not the value itself.
+    let call = b.get(p) == Some(&b'(');
+    let url = v.windows(3).any(|w| w == b"://");
     if v.len() > 512
         || is_reference(v)
         || env_name(v)
-        || (!password && (filler_pattern(v) || wordy(v)))
+        || masked_tail(b, p)
+        || open_tag_unclosed
+        || call
+        || url
+        || (!password && (filler_pattern(v) || wordy(v) || repeated_unit(v)))
     {
         return None;
     }
@@ -804,8 +850,16 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let digit = v.iter().any(u8::is_ascii_digit) as u8;
     let other = v.iter().any(|c| !c.is_ascii_alphanumeric()) as u8;
     let classes = lower + upper + digit;
+    // A short run of letters (`"token:"`, `"Bearer"`) under a key name is a word; keys and
+    // tokens carry digits or run long. Passwords may be words.
+    let short_word = v.len() < 12
+        && v.strip_suffix(b":")
+            .unwrap_or(v)
+            .iter()
+            .all(u8::is_ascii_alphabetic);
     let ok = if (strong || password) && delimited && assign_or_tag(assign, open) {
-        v.len() >= 4 && !v.contains(&b' ') || (password && v.len() >= 6)
+        v.len() >= 4 && !v.contains(&b' ') && (password || !short_word)
+            || (password && v.len() >= 6)
     } else if (strong || password) && assign {
         v.len() >= 6
             && (classes + other >= 2 || v.len() >= 12)
@@ -920,7 +974,11 @@ fn mailchimp(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     }
     let q = run(b, e, BodyClass::Hex, 3);
     let digits = b[e..q].iter().all(u8::is_ascii_digit);
-    ((1..=2).contains(&(q - e)) && digits && right_ok(b, q) && mixed(&b[s - 32..s]))
+    // Keys are lower-case hex: a mixed-case body is a hand-edited look-alike.
+    let key = &b[s - 32..s];
+    let one_case =
+        !(key.iter().any(u8::is_ascii_lowercase) && key.iter().any(u8::is_ascii_uppercase));
+    ((1..=2).contains(&(q - e)) && digits && right_ok(b, q) && mixed(key) && one_case)
         .then_some((s - 32, q))
 }
 
@@ -1097,7 +1155,9 @@ fn b64_jwt(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
 /// `Basic <base64 of user:password>`.
 fn basic_auth(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
     let q = run(b, e, BodyClass::Base64, 1024);
-    if q - e < 8 || !right_ok(b, q) {
+    // `Basic eyJ...` followed by `.`: a JWT sent under the wrong scheme; the JWT rule takes all
+    // three parts.
+    if q - e < 8 || !right_ok(b, q) || b.get(q) == Some(&b'.') {
         return None;
     }
     let mut dec = Vec::new();
@@ -1242,6 +1302,87 @@ fn placeholder_token(t: &[u8]) -> bool {
                 && t.windows(word.len()).any(|x| x.eq_ignore_ascii_case(word))
         })
     })
+}
+
+/// A value shown with its rest masked out: right after it (past one `-`, `_`, `:` or up to three
+/// dots) comes a run of three or more `*`, `#` or `•`, or a `[redacted]`-style marker
+/// (`xoxp-5723...-####`, `abc123****`, `ops_eyJzaWdu..[Redacted]`). The visible part is a
+/// prefix (ids, a scheme) that a page or a log chose to show.
+fn masked_tail(b: &[u8], e: usize) -> bool {
+    let mut p = e;
+    if p < b.len() && matches!(b[p], b'-' | b'_' | b':') {
+        p += 1;
+    }
+    let mut dots = 0;
+    while p < b.len() && b[p] == b'.' && dots < 3 {
+        p += 1;
+        dots += 1;
+    }
+    let rest = &b[p..];
+    let mut run = 0;
+    let mut k = 0;
+    while k < rest.len() && run < 3 {
+        if matches!(rest[k], b'*' | b'#') {
+            k += 1;
+        } else if rest[k..].starts_with("•".as_bytes()) {
+            k += 3;
+        } else {
+            break;
+        }
+        run += 1;
+    }
+    if run >= 3 {
+        return true;
+    }
+    let opens = matches!(rest.first(), Some(b'[' | b'<' | b'('));
+    opens
+        && rest.len() >= 9
+        && [&b"redacted"[..], b"masked", b"hidden", b"removed"]
+            .iter()
+            .any(|w| rest[1..].len() >= w.len() && rest[1..1 + w.len()].eq_ignore_ascii_case(w))
+}
+
+/// The whole value is one unit of five or more characters written out two or more times
+/// (`0123456789abcdef0123456789abcdef`, `Abc12Abc12Abc12`). Shorter units are
+/// [`filler_pattern`]'s; a random value never repeats itself.
+fn repeated_unit(v: &[u8]) -> bool {
+    (5..=v.len() / 2).any(|p| v[p..].iter().zip(v).all(|(a, c)| a == c))
+        && !(1..5).any(|p| p < v.len() && v[p..].iter().zip(v).all(|(a, c)| a == c))
+}
+
+/// A file-system path (`~/.ssh/id_ed25519`, `/var/lib/app/secrets`, `./certs/key.pem`,
+/// `C:\keys\app.pfx`): a path prefix, then two or more segments of path characters that do
+/// not switch case like base64 does (`/AbX9kQ+...` is a key that happens to start with `/`).
+fn file_path(v: &[u8]) -> bool {
+    let (rest, sep) = if let Some(r) = v.strip_prefix(b"~/").or_else(|| v.strip_prefix(b"./")) {
+        (r, b'/')
+    } else if let Some(r) = v.strip_prefix(b"../") {
+        (r, b'/')
+    } else if v.len() > 3 && v[0].is_ascii_alphabetic() && &v[1..3] == b":\\" {
+        (&v[3..], b'\\')
+    } else if let Some(r) = v.strip_prefix(b"/") {
+        (r, b'/')
+    } else {
+        return false;
+    };
+    let mut segs = 0;
+    for seg in rest.split(|&c| c == sep) {
+        if seg.is_empty() {
+            continue;
+        }
+        let chars_ok = seg
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'@'));
+        let ups = seg
+            .windows(2)
+            .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+            .count();
+        if !chars_ok || ups > 1 {
+            return false;
+        }
+        segs += 1;
+    }
+    segs >= 2 || (segs == 1 && !v.starts_with(b"/"))
 }
 
 /// A fingerprinted file name (`video_box.ico-<hash>.png`, `2018-xoxo-party-1.jpg`): the token
@@ -1409,6 +1550,16 @@ fn env_name(v: &[u8]) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
+/// Every character the same, counted in characters (`••••••`), not bytes.
+fn all_one_char(v: &[u8]) -> bool {
+    let Ok(t) = std::str::from_utf8(v) else {
+        return false;
+    };
+    let mut cs = t.chars();
+    cs.next()
+        .is_some_and(|c0| !c0.is_ascii() && cs.all(|c| c == c0))
+}
+
 /// References, expressions and documented placeholders: never secrets by themselves.
 pub(crate) fn is_reference(v: &[u8]) -> bool {
     if v.is_empty() {
@@ -1439,8 +1590,29 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
     if v.windows(2).any(|w| w == b"${" || w == b"{{") {
         return true;
     }
-    // All one character (xxxx, ****, 0000) or a run of x/X/*/. inside (sk-xxxxxxxx).
-    if v.iter().all(|&c| c == first) {
+    // All one character (xxxx, ****, 0000, ••••) or a run of x/X/*/. inside (sk-xxxxxxxx).
+    if v.iter().all(|&c| c == first) || all_one_char(v) {
+        return true;
+    }
+    // Template markers around a variable name: __TOKEN__, @@DB_PASSWORD@@, !!KEY!!.
+    if v.len() >= 6
+        && matches!(first, b'_' | b'@' | b'!' | b'^')
+        && v[1] == first
+        && last == first
+        && v[v.len() - 2] == first
+    {
+        let a = v.iter().take_while(|&&c| c == first).count();
+        let z = v.iter().rev().take_while(|&&c| c == first).count();
+        let name = v.get(a..v.len().saturating_sub(z)).unwrap_or_default();
+        if !name.is_empty()
+            && name
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+        {
+            return true;
+        }
+    }
+    if file_path(v) {
         return true;
     }
     if v.windows(5).any(|w| {
@@ -1623,6 +1795,30 @@ mod tests {
             vec!["Zx8Qp2Lm9Rt4Vb7Nc1Kd"]
         );
         assert_eq!(found("my password is hunter22!"), vec!["hunter22!"]);
+    }
+
+    #[test]
+    fn look_alike_helpers() {
+        assert!(
+            file_path(b"~/.ssh/id_rsa") && file_path(b"/etc/app/keys") && file_path(b"./k.pem")
+        );
+        assert!(file_path(b"C:\\keys\\app.pfx"));
+        // One segment after `/`, or base64 that switches case, is no path.
+        assert!(!file_path(b"/Kq2LmN8pXw4") && !file_path(b"/Kq2LmN8pXw4/TbY6cHs1DfG0aK7"));
+        assert!(repeated_unit(b"0123456789abcdef0123456789abcdef"));
+        assert!(!repeated_unit(b"aaaaaaaaaaaa") && !repeated_unit(b"Zx8Qp2Lm9Rt4Vb7Nc1Kd"));
+        assert!(masked_tail(b"ab12-####", 4) && masked_tail(b"ab12..[REDACTED]", 4));
+        assert!(masked_tail("ab12••••".as_bytes(), 4));
+        assert!(
+            !masked_tail(b"ab12", 4) && !masked_tail(b"ab12-#", 4) && !masked_tail(b"ab12 [x", 4)
+        );
+        assert!(json_object_b64(b"eyJhbGciOiJIUzI1NiJ9"));
+        assert!(!json_object_b64(b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ"));
+        assert!(!json_object_b64(
+            b"eyJhbasdGciOiJIUaddasdasfsasdasdzI1NiIasdsInR5cCI6IkpXVCasdJasd9"
+        ));
+        assert!(is_reference(b"__API_TOKEN__") && is_reference(b"@@DB_PASS@@"));
+        assert!(!is_reference(b"__aB3dE6gH9jK2mN5p__"));
     }
 
     #[test]
