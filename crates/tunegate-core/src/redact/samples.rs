@@ -576,6 +576,17 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "mailchimp 0f1e2d3c4b5a69788796a5b4c3d2e1f0-us7",
         "0f1e2d3c4b5a69788796a5b4c3d2e1f0-us7",
     ),
+    // Round 3: surname particles, greetings with names outside the gazetteer.
+    ("PERSON", "Thanks, Joost van den Broek", "van den Broek"),
+    ("PERSON", "Mr. ter Horst will call back", "ter Horst"),
+    ("PERSON", "Hola, soy Inés de la Fuente", "de la Fuente"),
+    (
+        "PERSON",
+        "Hello Dragana Oosterhuis, your refund is on its way",
+        "Dragana Oosterhuis",
+    ),
+    ("PERSON", "hi Wout van 't Zand!", "Zand"),
+    ("PERSON", "Hey Siobhan Gallagher, welcome back", "Siobhan"),
 ];
 
 /// Texts that must come out unchanged.
@@ -745,6 +756,14 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ.eyJzdWIiOiJkZW1vLXVzZXIifQ.c2lnbmF0dXJlLW5vdC1yZWFs",
     ),
     ("SECRET", "0f1e2d3c4b5a69788796a5b4C3D2E1F0-us7"),
+    (
+        "PERSON",
+        "Hello Acme Corp, hi Microsoft Teams, hey Google Assistant!",
+    ),
+    (
+        "PERSON",
+        "Hello World, the Banco de España and Casa de Campo are closed",
+    ),
 ];
 
 #[test]
