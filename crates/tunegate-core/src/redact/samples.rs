@@ -587,6 +587,34 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("PERSON", "hi Wout van 't Zand!", "Zand"),
     ("PERSON", "Hey Siobhan Gallagher, welcome back", "Siobhan"),
+    // Round 3: context words in more languages and abbreviations.
+    ("PASSPORT", "Passaporte nº CB482913", "CB482913"),
+    ("PASSPORT", "pasaporte n.º XKA402281", "XKA402281"),
+    ("DRIVER_LICENSE", "DL No. 604118237", "604118237"),
+    ("DRIVER_LICENSE", "DL: R400-7731-9920", "R400-7731-9920"),
+    ("DRIVER_LICENSE", "driver's lic. no. K7734102", "K7734102"),
+    (
+        "DRIVER_LICENSE",
+        "mijn rijbewijsnummer is 4829103376",
+        "4829103376",
+    ),
+    (
+        "DRIVER_LICENSE",
+        "licencia de conducir 40918822K",
+        "40918822K",
+    ),
+    (
+        "DRIVER_LICENSE",
+        "patente di guida n. MI7731402X",
+        "MI7731402X",
+    ),
+    (
+        "DATE_OF_BIRTH",
+        "Name: Weber, geb. 02.11.1979",
+        "02.11.1979",
+    ),
+    ("DATE_OF_BIRTH", "data di nascita 21/07/1990", "21/07/1990"),
+    ("DATE_OF_BIRTH", "geboren op 30-01-1966", "30-01-1966"),
 ];
 
 /// Texts that must come out unchanged.
@@ -764,6 +792,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "PERSON",
         "Hello World, the Banco de España and Casa de Campo are closed",
     ),
+    (
+        "DRIVER_LICENSE",
+        "DL: 250 MB/s, UL: 40 MB/s; the rijbewijs exam is on Monday",
+    ),
+    ("DATE_OF_BIRTH", "geb. in Berlin; data di nascita: unknown"),
 ];
 
 #[test]
