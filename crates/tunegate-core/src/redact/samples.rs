@@ -615,6 +615,9 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("DATE_OF_BIRTH", "data di nascita 21/07/1990", "21/07/1990"),
     ("DATE_OF_BIRTH", "geboren op 30-01-1966", "30-01-1966"),
+    // Round 3: German area-code slash, Indian 5-5 mobiles after a phone word.
+    ("PHONE_NUMBER", "Tel. 0221/4471903", "0221/4471903"),
+    ("PHONE_NUMBER", "my mobile is 91234 56780", "91234 56780"),
 ];
 
 /// Texts that must come out unchanged.
@@ -797,6 +800,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "DL: 250 MB/s, UL: 40 MB/s; the rijbewijs exam is on Monday",
     ),
     ("DATE_OF_BIRTH", "geb. in Berlin; data di nascita: unknown"),
+    (
+        "PHONE_NUMBER",
+        "due 03/04/2025, ratio 04/12345, ref 0451/228190, item 91234 56780",
+    ),
 ];
 
 #[test]

@@ -345,7 +345,16 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         // Separator to the next group.
         let mut r = p;
         let mut s = 0u8;
-        if r < n && matches!(b[r], b' ' | b'-' | b'.') {
+        // A slash only after a trunk-prefixed area code (`030/12345678`, German style); dates
+        // and fractions never start with 0 and a 2-5 digit group followed by a long one.
+        let area_slash = ng == 1
+            && !plus
+            && (2..=5).contains(&ndig)
+            && b[dstart] == b'0'
+            && r < n
+            && b[r] == b'/'
+            && b[r + 1..].iter().take_while(|c| c.is_ascii_digit()).count() >= 5;
+        if r < n && (matches!(b[r], b' ' | b'-' | b'.') || area_slash) {
             s = b[r];
             r += 1;
         } else if !paren {
@@ -736,8 +745,8 @@ fn classify(
     if en.on(ENT_PHONE) && !(total == 10 && cx.has(NHS_CONTEXT)) {
         let seps_phone = gs[1..]
             .iter()
-            .all(|g| matches!(g.sep, b' ' | b'-' | b'.') || gs_prev_paren(gs, g));
-        if !seps_phone {
+            .all(|g| matches!(g.sep, b' ' | b'-' | b'.' | b'/') || gs_prev_paren(gs, g));
+        if !seps_phone || (sep1 == b'/' && cx.has(NOT_PII_CONTEXT)) {
             return None;
         }
         if plus {
@@ -803,6 +812,10 @@ fn classify(
         // (Unix timestamps do) and not named as references.
         let ten = total == 10 && (nanp(0) || (d[0] >= b'2' && !cx.has(NOT_PII_CONTEXT)));
         if ng == 1 && (ten || (total == 11 && d[0] == b'1' && nanp(1))) && cx.has(PHONE_CONTEXT) {
+            return Some(ENT_PHONE);
+        }
+        // Indian mobiles written 5-5 (`98765 43210`), with a phone word.
+        if ng == 2 && lens[..2] == [5, 5] && d[0] >= b'6' && cx.has(PHONE_CONTEXT) {
             return Some(ENT_PHONE);
         }
     }
