@@ -804,6 +804,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "PHONE_NUMBER",
         "due 03/04/2025, ratio 04/12345, ref 0451/228190, item 91234 56780",
     ),
+    (
+        "EMAIL_ADDRESS",
+        "git clone https://$DEPLOY_TOKEN@git.example.org/team/app.git; ssh $USER@buildhost.lan",
+    ),
 ];
 
 #[test]

@@ -136,7 +136,8 @@ fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
     while s < at && matches!(b[s], b'.' | b'\'' | b'-') {
         s += 1;
     }
-    if s == at {
+    // `$USER@host`, `https://$TOKEN@git.example.org`: a shell variable, not a mailbox.
+    if s == at || (s > 0 && b[s - 1] == b'$') {
         return at + 1;
     }
     // `scheme://user:password@host`: the part before '@' is a password (SECRET), not a mailbox.
