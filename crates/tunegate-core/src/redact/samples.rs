@@ -618,6 +618,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     // Round 3: German area-code slash, Indian 5-5 mobiles after a phone word.
     ("PHONE_NUMBER", "Tel. 0221/4471903", "0221/4471903"),
     ("PHONE_NUMBER", "my mobile is 91234 56780", "91234 56780"),
+    // Discord bot tokens: the first part is base64 of a numeric id.
+    (
+        "SECRET",
+        "bot token NzMwMTk0ODI3NTYxMDM5NDgy.Gk2xQa.p9Lm3Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9Ae1Uo",
+        "NzMwMTk0ODI3NTYxMDM5NDgy.Gk2xQa.p9Lm3Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9Ae1Uo",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -807,6 +813,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "EMAIL_ADDRESS",
         "git clone https://$DEPLOY_TOKEN@git.example.org/team/app.git; ssh $USER@buildhost.lan",
+    ),
+    (
+        "SECRET",
+        "NTP and MTU; ODBC ok; eDkha1EjcjJMbTBwWnc3djRU.Gk2xQa.p9Lm3Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9Ae1Uo",
     ),
 ];
 

@@ -314,6 +314,16 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("AAAAAAAAAAAAAAAAAAAA", Anchor::Custom(twitter_bearer)),
     ("PuTTY-User-Key-File-", Anchor::Custom(putty)),
     ("ZXlK", Anchor::Custom(b64_jwt)),
+    // Discord bot tokens: base64 of the bot's numeric id (`MT...` = "1..."), `.`, 6, `.`, 27+.
+    ("MT", Anchor::Custom(discord_bot)),
+    ("Mj", Anchor::Custom(discord_bot)),
+    ("Mz", Anchor::Custom(discord_bot)),
+    ("ND", Anchor::Custom(discord_bot)),
+    ("NT", Anchor::Custom(discord_bot)),
+    ("Nj", Anchor::Custom(discord_bot)),
+    ("Nz", Anchor::Custom(discord_bot)),
+    ("OD", Anchor::Custom(discord_bot)),
+    ("OT", Anchor::Custom(discord_bot)),
     ("Basic ", Anchor::Custom(basic_auth)),
     ("basic ", Anchor::Custom(basic_auth)),
     ("BASIC ", Anchor::Custom(basic_auth)),
@@ -1150,6 +1160,40 @@ fn b64_jwt(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
         return None;
     }
     (jwt(&dec, 0).is_ok()).then_some((s, q))
+}
+
+/// Discord bot token `<id>.<timestamp>.<hmac>`: the first part is base64 of the bot's numeric
+/// id (17-20 digits, checked by decoding), then 6-7 and 27-40 URL-safe characters.
+fn discord_bot(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
+        return None;
+    }
+    let p = run(b, s, BodyClass::UrlSafe, 29);
+    if !(23..=28).contains(&(p - s)) || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::UrlSafe, 8);
+    if !(6..=7).contains(&(q - p - 1)) || b.get(q) != Some(&b'.') {
+        return None;
+    }
+    let r = run(b, q + 1, BodyClass::UrlSafe, 41);
+    if !(27..=40).contains(&(r - q - 1)) || !right_ok(b, r) {
+        return None;
+    }
+    let mut dec = [0u8; 24];
+    let (mut n, mut acc, mut bits) = (0usize, 0u32, 0);
+    for &c in &b[s..p] {
+        acc = ((acc << 6) | b64_val(c)?) & 0xffff;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            if n < dec.len() {
+                dec[n] = (acc >> bits) as u8;
+                n += 1;
+            }
+        }
+    }
+    (n >= 17 && dec[..n].iter().all(u8::is_ascii_digit)).then_some((s, r))
 }
 
 /// `Basic <base64 of user:password>`.
