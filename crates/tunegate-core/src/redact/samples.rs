@@ -624,6 +624,16 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "bot token NzMwMTk0ODI3NTYxMDM5NDgy.Gk2xQa.p9Lm3Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9Ae1Uo",
         "NzMwMTk0ODI3NTYxMDM5NDgy.Gk2xQa.p9Lm3Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9Ae1Uo",
     ),
+    (
+        "SECRET",
+        "app token 482913007731552|Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9",
+        "482913007731552|Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9",
+    ),
+    (
+        "SECRET",
+        "vault_token: s.Kd2Jf5Xg9Ae1Uo7Zq8Wv1Rt6",
+        "s.Kd2Jf5Xg9Ae1Uo7Zq8Wv1Rt6",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -818,6 +828,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "NTP and MTU; ODBC ok; eDkha1EjcjJMbTBwWnc3djRU.Gk2xQa.p9Lm3Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9Ae1Uo",
     ),
+    (
+        "SECRET",
+        "| 482913007731552 | Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9 | and cat a.log | grep 1234567890123456|sort",
+    ),
+    ("SECRET", "token = settings.VaultTokenProvider2.current"),
 ];
 
 #[test]

@@ -324,6 +324,8 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("Nz", Anchor::Custom(discord_bot)),
     ("OD", Anchor::Custom(discord_bot)),
     ("OT", Anchor::Custom(discord_bot)),
+    // Facebook app access tokens `<app id>|<app secret or client token>`.
+    ("|", Anchor::Custom(facebook_app_token)),
     ("Basic ", Anchor::Custom(basic_auth)),
     ("basic ", Anchor::Custom(basic_auth)),
     ("BASIC ", Anchor::Custom(basic_auth)),
@@ -1196,6 +1198,19 @@ fn discord_bot(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
     (n >= 17 && dec[..n].iter().all(u8::is_ascii_digit)).then_some((s, r))
 }
 
+/// Facebook app access token: a 15-16 digit app id, `|`, 27 URL-safe characters.
+fn facebook_app_token(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0 && s - a < 17 && b[a - 1].is_ascii_digit() {
+        a -= 1;
+    }
+    if !(15..=16).contains(&(s - a)) || !left_ok(b, a) {
+        return None;
+    }
+    let q = run(b, e, BodyClass::UrlSafe, 28);
+    (q - e == 27 && right_ok(b, q) && mixed(&b[e..q])).then_some((a, q))
+}
+
 /// `Basic <base64 of user:password>`.
 fn basic_auth(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
     let q = run(b, e, BodyClass::Base64, 1024);
@@ -1666,11 +1681,16 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
         return true;
     }
     // Dotted or called identifiers: XSalsa20.key_length, os.environ["X"], process.env.TOKEN,
-    // config.get('token'), self.password.
+    // config.get('token'), self.password. A long part that mixes upper case, lower case and
+    // digits is a token body, not a name (`s.ZC9Ecf4M5g9o34Q6RkzG`, a Vault token).
     let ident = |w: &[u8]| {
         !w.is_empty()
             && (w[0].is_ascii_alphabetic() || w[0] == b'_')
             && w.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            && !(w.len() >= 16
+                && w.iter().any(u8::is_ascii_uppercase)
+                && w.iter().any(u8::is_ascii_lowercase)
+                && w.iter().filter(|c| c.is_ascii_digit()).count() >= 2)
     };
     if v.contains(&b'.')
         && v.split(|&c| c == b'.').all(ident)
