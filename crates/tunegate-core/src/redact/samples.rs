@@ -634,6 +634,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "vault_token: s.Kd2Jf5Xg9Ae1Uo7Zq8Wv1Rt6",
         "s.Kd2Jf5Xg9Ae1Uo7Zq8Wv1Rt6",
     ),
+    (
+        "SECRET",
+        "export BUNDLE_GEMS__CONTRIBSYS__COM=4f1a9c02:b77e3d5a",
+        "4f1a9c02:b77e3d5a",
+    ),
 ];
 
 /// Texts that must come out unchanged.

@@ -326,6 +326,8 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("OT", Anchor::Custom(discord_bot)),
     // Facebook app access tokens `<app id>|<app secret or client token>`.
     ("|", Anchor::Custom(facebook_app_token)),
+    // Sidekiq Enterprise/Pro gem credentials in Bundler's environment variables.
+    ("__CONTRIBSYS__COM", Anchor::Custom(sidekiq)),
     ("Basic ", Anchor::Custom(basic_auth)),
     ("basic ", Anchor::Custom(basic_auth)),
     ("BASIC ", Anchor::Custom(basic_auth)),
@@ -1209,6 +1211,20 @@ fn facebook_app_token(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     }
     let q = run(b, e, BodyClass::UrlSafe, 28);
     (q - e == 27 && right_ok(b, q) && mixed(&b[e..q])).then_some((a, q))
+}
+
+/// `BUNDLE_ENTERPRISE__CONTRIBSYS__COM=<8 hex>:<8 hex>` (also `: "..."`): the credential.
+fn sidekiq(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut p = e;
+    while p < b.len() && p - e < 6 && matches!(b[p], b' ' | b'=' | b':' | b'"' | b'\'') {
+        p += 1;
+    }
+    let q = run(b, p, BodyClass::Hex, 9);
+    if q - p != 8 || b.get(q) != Some(&b':') {
+        return None;
+    }
+    let r = run(b, q + 1, BodyClass::Hex, 9);
+    (r - q - 1 == 8 && right_ok(b, r)).then_some((p, r))
 }
 
 /// `Basic <base64 of user:password>`.
