@@ -639,6 +639,7 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "export BUNDLE_GEMS__CONTRIBSYS__COM=4f1a9c02:b77e3d5a",
         "4f1a9c02:b77e3d5a",
     ),
+    ("SECRET", "password: Tq9/Lm2x/Wv8", "Tq9/Lm2x/Wv8"),
 ];
 
 /// Texts that must come out unchanged.
@@ -838,6 +839,16 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "| 482913007731552 | Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9 | and cat a.log | grep 1234567890123456|sort",
     ),
     ("SECRET", "token = settings.VaultTokenProvider2.current"),
+    // Secret-store references: ARNs, resource paths, `scheme:path` references.
+    (
+        "SECRET",
+        "db_secret = \"arn:aws:secretsmanager:eu-central-1:210987654321:secret:billing/pg-Qx7Lm2\"",
+    ),
+    (
+        "SECRET",
+        "signing_secret = \"projects/7781/secrets/webhook-signing/versions/3\"",
+    ),
+    ("SECRET", "password: awssm:billing/postgres#password"),
 ];
 
 #[test]

@@ -718,7 +718,10 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let strong = is_secret_name(&norm);
     // `publicToken`, `publishableKey`: made to be shown; other structural names only when the
     // name is not a credential name itself.
-    if ((!strong || norm.starts_with(b"public")) && names_no_secret(&norm)) || anti_forgery(&norm) {
+    if ((!strong || norm.starts_with(b"public")) && names_no_secret(&norm))
+        || anti_forgery(&norm)
+        || inside_arn(b, id_start)
+    {
         return None;
     }
     // Separator: quotes, whitespace, assignment operators (`=`, `:`, `:=`, `.=`, `?=`, `||=`,
@@ -1460,6 +1463,62 @@ fn file_path(v: &[u8]) -> bool {
     segs >= 2 || (segs == 1 && !v.starts_with(b"/"))
 }
 
+/// A relative resource path of three or more segments (`projects/42/secrets/db/versions/1`,
+/// `secret/data/app/db`), each segment built like a path part (see [`file_path`]) and two of
+/// them lower-case words (a password such as `Tq9/Lm2x/Wv8` has none).
+fn resource_path(v: &[u8]) -> bool {
+    let mut segs = 0;
+    let mut words = 0;
+    for seg in v.split(|&c| c == b'/') {
+        let ups = seg
+            .windows(2)
+            .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+            .count();
+        let ok = !seg.is_empty()
+            && ups <= 1
+            && seg
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'#'));
+        if !ok {
+            return false;
+        }
+        segs += 1;
+        words += usize::from(
+            seg.len() >= 3
+                && seg
+                    .iter()
+                    .all(|&c| c.is_ascii_lowercase() || c == b'-' || c == b'_'),
+        );
+    }
+    segs >= 3 && words >= 2
+}
+
+/// A secret-store reference `scheme:path` (`vault:secret/data/db#password`,
+/// `awssm:prod/db`, `ref+sops:...`): a lower-case scheme, `:`, then a path with a `/`.
+fn scheme_reference(v: &[u8]) -> bool {
+    let Some(colon) = v.iter().take(17).position(|&c| c == b':') else {
+        return false;
+    };
+    let scheme = &v[..colon];
+    let rest = &v[colon + 1..];
+    scheme.len() >= 2
+        && scheme[0].is_ascii_lowercase()
+        && scheme
+            .iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-'))
+        && rest.contains(&b'/')
+        && (resource_path(rest) || file_path(rest) || rest.split(|&c| c == b'/').count() == 2)
+}
+
+/// The keyword sits inside an AWS resource name (`arn:aws:secretsmanager:...:secret:prod/db`).
+fn inside_arn(b: &[u8], id_start: usize) -> bool {
+    let mut a = id_start;
+    while a > 0 && id_start - a < 160 && !matches!(b[a - 1], b' ' | b'"' | b'\'' | b'=' | b'\n') {
+        a -= 1;
+    }
+    b[a..id_start].starts_with(b"arn:")
+}
+
 /// A fingerprinted file name (`video_box.ico-<hash>.png`, `2018-xoxo-party-1.jpg`): the token
 /// is followed by a short lower-case file extension and sits inside a name, not a value.
 fn asset_name(b: &[u8], s: usize, e: usize) -> bool {
@@ -1687,7 +1746,7 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
             return true;
         }
     }
-    if file_path(v) {
+    if file_path(v) || resource_path(v) || scheme_reference(v) {
         return true;
     }
     if v.windows(5).any(|w| {
