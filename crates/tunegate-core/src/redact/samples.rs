@@ -849,6 +849,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "signing_secret = \"projects/7781/secrets/webhook-signing/versions/3\"",
     ),
     ("SECRET", "password: awssm:billing/postgres#password"),
+    ("PHONE_NUMBER", "ticket 555-0142 was closed"),
 ];
 
 #[test]

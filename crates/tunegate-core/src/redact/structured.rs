@@ -804,8 +804,14 @@ fn classify(
         {
             return Some(ENT_PHONE);
         }
-        // Local 7-digit numbers: 555-0199.
-        if ng == 2 && lens[..2] == [3, 4] && sep1 == b'-' && d[0] >= b'2' && !any_paren {
+        // Local 7-digit numbers: 555-0199 (not `ticket 555-0100`).
+        if ng == 2
+            && lens[..2] == [3, 4]
+            && sep1 == b'-'
+            && d[0] >= b'2'
+            && !any_paren
+            && !cx.has(NOT_PII_CONTEXT)
+        {
             return Some(ENT_PHONE);
         }
         // Unseparated numbers only with a phone word nearby.
