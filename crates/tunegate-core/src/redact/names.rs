@@ -922,11 +922,35 @@ fn greeting_before(b: &[u8], s: usize) -> bool {
     })
 }
 
-/// Lower-case surname particles (Dutch, German, French, Spanish, Italian, Portuguese).
-const PARTICLES: &[&[u8]] = &[
-    b"van", b"von", b"de", b"der", b"den", b"des", b"du", b"da", b"di", b"del", b"della", b"dos",
-    b"das", b"do", b"ten", b"ter", b"te", b"'t", b"zu", b"zur", b"la", b"le",
-];
+/// Lower-case surname particles (Dutch, German, French, Spanish, Italian, Portuguese). A
+/// `match` on the bytes: this runs for the word before every capitalised word.
+fn is_particle(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"van"
+            | b"von"
+            | b"de"
+            | b"der"
+            | b"den"
+            | b"des"
+            | b"du"
+            | b"da"
+            | b"di"
+            | b"del"
+            | b"della"
+            | b"dos"
+            | b"das"
+            | b"do"
+            | b"ten"
+            | b"ter"
+            | b"te"
+            | b"'t"
+            | b"zu"
+            | b"zur"
+            | b"la"
+            | b"le"
+    )
+}
 
 /// Up to three particles after `e` (` van der `) and the capitalised word after them.
 fn particles_after(t: &str, e: usize) -> Option<Word> {
@@ -939,7 +963,7 @@ fn particles_after(t: &str, e: usize) -> Option<Word> {
         while q < b.len() && q - s < 6 && (b[q].is_ascii_lowercase() || b[q] == b'\'') {
             q += 1;
         }
-        if b.get(q) != Some(&b' ') || !PARTICLES.contains(&&b[s..q]) {
+        if b.get(q) != Some(&b' ') || !is_particle(&b[s..q]) {
             break;
         }
         p = q;
@@ -962,7 +986,7 @@ fn particles_before(b: &[u8], s: usize) -> Option<usize> {
         while q > 0 && e - q < 6 && (b[q - 1].is_ascii_lowercase() || b[q - 1] == b'\'') {
             q -= 1;
         }
-        if q == e || !PARTICLES.contains(&&b[q..e]) || (q > 0 && b[q - 1] != b' ') {
+        if q == e || !is_particle(&b[q..e]) || (q > 0 && b[q - 1] != b' ') {
             break;
         }
         p = q;

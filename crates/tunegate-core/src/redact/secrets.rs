@@ -850,7 +850,7 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let open_tag_unclosed = open == b'>' && !delimited;
     // A call (`SecretStr("x")`, `getToken()`) or a URL (`https://...`) is not the value itself.
     let call = b.get(p) == Some(&b'(');
-    let url = v.windows(3).any(|w| w == b"://");
+    let url = memchr::memmem::find(v, b"://").is_some();
     if v.len() > 512
         || is_reference(v)
         || env_name(v)
@@ -1422,10 +1422,14 @@ fn masked_tail(b: &[u8], e: usize) -> bool {
 
 /// The whole value is one unit of five or more characters written out two or more times
 /// (`0123456789abcdef0123456789abcdef`, `Abc12Abc12Abc12`). Shorter units are
-/// [`filler_pattern`]'s; a random value never repeats itself.
+/// [`filler_pattern`]'s; a random value never repeats itself. Only unit lengths that divide the
+/// value's length are tried, and a unit must start again where it would (cheap first test).
 fn repeated_unit(v: &[u8]) -> bool {
-    (5..=v.len() / 2).any(|p| v[p..].iter().zip(v).all(|(a, c)| a == c))
-        && !(1..5).any(|p| p < v.len() && v[p..].iter().zip(v).all(|(a, c)| a == c))
+    let n = v.len();
+    let periodic = |p: usize| v[p..].iter().zip(v).all(|(a, c)| a == c);
+    n >= 10
+        && (5..=n / 2).any(|p| n.is_multiple_of(p) && v[p] == v[0] && periodic(p))
+        && !(1..5).any(|p| n.is_multiple_of(p) && periodic(p))
 }
 
 /// A file-system path (`~/.ssh/id_ed25519`, `/var/lib/app/secrets`, `./certs/key.pem`,
@@ -1512,6 +1516,10 @@ fn scheme_reference(v: &[u8]) -> bool {
 
 /// The keyword sits inside an AWS resource name (`arn:aws:secretsmanager:...:secret:prod/db`).
 fn inside_arn(b: &[u8], id_start: usize) -> bool {
+    // ARN parts are joined by `:`; anything else is settled without scanning back.
+    if id_start == 0 || b[id_start - 1] != b':' {
+        return false;
+    }
     let mut a = id_start;
     while a > 0 && id_start - a < 160 && !matches!(b[a - 1], b' ' | b'"' | b'\'' | b'=' | b'\n') {
         a -= 1;
@@ -1725,7 +1733,7 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
         return true;
     }
     // All one character (xxxx, ****, 0000, ••••) or a run of x/X/*/. inside (sk-xxxxxxxx).
-    if v.iter().all(|&c| c == first) || all_one_char(v) {
+    if v.iter().all(|&c| c == first) || (first >= 0x80 && all_one_char(v)) {
         return true;
     }
     // Template markers around a variable name: __TOKEN__, @@DB_PASSWORD@@, !!KEY!!.
@@ -1746,7 +1754,9 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
             return true;
         }
     }
-    if file_path(v) || resource_path(v) || scheme_reference(v) {
+    // Paths and store references hold a `/` (or `X:\`): one memchr gates the three checks.
+    let slashy = memchr::memchr(b'/', v).is_some() || v.get(1..3) == Some(&b":\\"[..]);
+    if slashy && (file_path(v) || resource_path(v) || scheme_reference(v)) {
         return true;
     }
     if v.windows(5).any(|w| {
