@@ -474,6 +474,43 @@ const STOP: &[&str] = &[
     "miss",
     "prof",
     "mx",
+    // Organisation and product words: `Hello Acme Corp,`, `Hi Microsoft Teams,`.
+    "corp",
+    "inc",
+    "ltd",
+    "llc",
+    "gmbh",
+    "company",
+    "group",
+    "hotel",
+    "bank",
+    "assistant",
+    "teams",
+    "cloud",
+    "app",
+    "store",
+    "shop",
+    "office",
+    "club",
+    "school",
+    "university",
+    "hospital",
+    "airlines",
+    "insurance",
+    "center",
+    "centre",
+    "studio",
+    "labs",
+    "systems",
+    "solutions",
+    "network",
+    "foundation",
+    "institute",
+    "department",
+    "agency",
+    "restaurant",
+    "market",
+    "world",
     // Possessives and articles that start sentences in other languages (Mi Número, Mein Konto).
     "mi",
     "mein",
@@ -779,9 +816,16 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
                 break;
             }
             let known = (first || last) && !amb;
+            // After a weak cue (Hello, from), an unknown given name is taken when a known,
+            // unambiguous surname follows it: `Hello Milica Hoffmann`.
+            let before_surname = k == 0
+                && !amb
+                && kinds
+                    .get(1)
+                    .is_some_and(|&(stop, amb2, _, last2)| !stop && !amb2 && last2);
             let ok = match cue {
                 Some(true) => !(k == 0 && amb && !(first || last)),
-                Some(false) => known || (k > 0 && n > 0) || (amb && k == 0),
+                Some(false) => known || (k > 0 && n > 0) || (amb && k == 0) || before_surname,
                 None => {
                     if k == 0 {
                         // Needs a second word: checked below.
@@ -808,14 +852,147 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
         if cue == Some(false) && n == 1 && kinds[0].1 && !(kinds[0].2 || kinds[0].3) && !vocative {
             n = 0;
         }
+        // Addressed by a greeting: `Hello Radmila Hendriks,` / `Hi Amin van 't Houteveen!`.
+        // Two name-shaped words (or one and a particle surname) between the greeting and a
+        // comma, `!` or the end of the line are a name even when neither is in the gazetteer.
+        if n < 2
+            && cue == Some(false)
+            && !kinds[0].0
+            && !kinds[0].1
+            && greeting_before(b, words[0].s)
+        {
+            let second = if nw == 2 && !kinds[1].0 && !kinds[1].1 {
+                Some(words[1].e)
+            } else if nw == 1 {
+                particles_after(text, words[0].e).map(|w| w.e)
+            } else {
+                None
+            };
+            if let Some(e) = second
+                && b.get(e).is_none_or(|c| matches!(c, b',' | b'!' | b'\n'))
+            {
+                out.push(Finding::new(words[0].s, e, ENT_PERSON));
+                pos = e;
+                continue;
+            }
+        }
+        // `Mr. van Santen`: a strong cue, surname particles, then the capitalised surname.
+        let mut start = words[0].s;
+        if n == 0
+            && !kinds[0].0
+            && let Some(p) = particles_before(b, words[0].s)
+            && cue_before(text, p) == Some(true)
+        {
+            n = 1;
+            start = p;
+        }
         if n > 0 {
-            out.push(Finding::new(words[0].s, words[n - 1].e, ENT_PERSON));
-            pos = words[n - 1].e;
+            // Surname particles and the rest of the surname: `Merel van der Heiden`,
+            // `Amin van 't Houteveen`, `María de la Cruz`.
+            let mut end = words[n - 1].e;
+            if let Some(w) = particles_after(text, end) {
+                end = w.e;
+            }
+            out.push(Finding::new(start, end, ENT_PERSON));
+            pos = end;
         } else {
             // The next word may start a name of its own (Hi Will, Thanks Jennifer).
             pos = words[0].e;
         }
     }
+}
+
+/// `hello `, `hi `, `hey ` (optionally with a comma) right before `s`, starting a word.
+fn greeting_before(b: &[u8], s: usize) -> bool {
+    let before = &b[..s];
+    [
+        &b"hello "[..],
+        b"hi ",
+        b"hey ",
+        b"hello, ",
+        b"hi, ",
+        b"hey, ",
+    ]
+    .iter()
+    .any(|g| {
+        before.len() >= g.len()
+            && before[before.len() - g.len()..].eq_ignore_ascii_case(g)
+            && (before.len() == g.len()
+                || !before[before.len() - g.len() - 1].is_ascii_alphanumeric())
+    })
+}
+
+/// Lower-case surname particles (Dutch, German, French, Spanish, Italian, Portuguese). A
+/// `match` on the bytes: this runs for the word before every capitalised word.
+fn is_particle(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"van"
+            | b"von"
+            | b"de"
+            | b"der"
+            | b"den"
+            | b"des"
+            | b"du"
+            | b"da"
+            | b"di"
+            | b"del"
+            | b"della"
+            | b"dos"
+            | b"das"
+            | b"do"
+            | b"ten"
+            | b"ter"
+            | b"te"
+            | b"'t"
+            | b"zu"
+            | b"zur"
+            | b"la"
+            | b"le"
+    )
+}
+
+/// Up to three particles after `e` (` van der `) and the capitalised word after them.
+fn particles_after(t: &str, e: usize) -> Option<Word> {
+    let b = t.as_bytes();
+    let mut p = e;
+    let mut seen = 0;
+    while seen < 3 && b.get(p) == Some(&b' ') {
+        let s = p + 1;
+        let mut q = s;
+        while q < b.len() && q - s < 6 && (b[q].is_ascii_lowercase() || b[q] == b'\'') {
+            q += 1;
+        }
+        if b.get(q) != Some(&b' ') || !is_particle(&b[s..q]) {
+            break;
+        }
+        p = q;
+        seen += 1;
+    }
+    if seen == 0 || b.get(p) != Some(&b' ') {
+        return None;
+    }
+    let w = cap_word_at(t, p + 1)?;
+    is_name_shape(&t[w.s..w.e]).then_some(w)
+}
+
+/// The start of one to three particles right before `s` (`van de ` in `Mr. van de Pol`).
+fn particles_before(b: &[u8], s: usize) -> Option<usize> {
+    let mut p = s;
+    let mut seen = 0;
+    while seen < 3 && p >= 2 && b[p - 1] == b' ' {
+        let e = p - 1;
+        let mut q = e;
+        while q > 0 && e - q < 6 && (b[q - 1].is_ascii_lowercase() || b[q - 1] == b'\'') {
+            q -= 1;
+        }
+        if q == e || !is_particle(&b[q..e]) || (q > 0 && b[q - 1] != b' ') {
+            break;
+        }
+        p = q;
+        seen += 1;
+    }
+    (seen > 0).then_some(p)
 }
 
 const STREET_TYPES: &[&str] = &[

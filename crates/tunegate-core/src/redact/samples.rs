@@ -549,6 +549,97 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "ship it to 742 Evergreen Terrace, Springfield",
         "742 Evergreen Terrace",
     ),
+    // Round 3: the look-alike rules above leave real values alone.
+    (
+        "SECRET",
+        "secret = \"/Kq2LmN8pXw4/TbY6cHs1DfG0aK7vRt5Uy3Zo9dGh\"",
+        "/Kq2LmN8pXw4/TbY6cHs1DfG0aK7vRt5Uy3Zo9dGh",
+    ),
+    (
+        "SECRET",
+        "amqp://svc:Wq7!zR2p@mq.internal:5672/",
+        "Wq7!zR2p",
+    ),
+    ("SECRET", "password: hunter2hunter2", "hunter2hunter2"),
+    (
+        "SECRET",
+        "api_token = \"Abc12Abc12Abc12Xyz9\"",
+        "Abc12Abc12Abc12Xyz9",
+    ),
+    (
+        "SECRET",
+        "Authorization: Basic eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMifQ.Q2x1c3RlclNpZ25hdHVyZVZhbHVl",
+        "eyJzdWIiOiJvcHMifQ.Q2x1c3RlclNpZ25hdHVyZVZhbHVl",
+    ),
+    (
+        "SECRET",
+        "mailchimp 0f1e2d3c4b5a69788796a5b4c3d2e1f0-us7",
+        "0f1e2d3c4b5a69788796a5b4c3d2e1f0-us7",
+    ),
+    // Round 3: surname particles, greetings with names outside the gazetteer.
+    ("PERSON", "Thanks, Joost van den Broek", "van den Broek"),
+    ("PERSON", "Mr. ter Horst will call back", "ter Horst"),
+    ("PERSON", "Hola, soy Inés de la Fuente", "de la Fuente"),
+    (
+        "PERSON",
+        "Hello Dragana Oosterhuis, your refund is on its way",
+        "Dragana Oosterhuis",
+    ),
+    ("PERSON", "hi Wout van 't Zand!", "Zand"),
+    ("PERSON", "Hey Siobhan Gallagher, welcome back", "Siobhan"),
+    // Round 3: context words in more languages and abbreviations.
+    ("PASSPORT", "Passaporte nº CB482913", "CB482913"),
+    ("PASSPORT", "pasaporte n.º XKA402281", "XKA402281"),
+    ("DRIVER_LICENSE", "DL No. 604118237", "604118237"),
+    ("DRIVER_LICENSE", "DL: R400-7731-9920", "R400-7731-9920"),
+    ("DRIVER_LICENSE", "driver's lic. no. K7734102", "K7734102"),
+    (
+        "DRIVER_LICENSE",
+        "mijn rijbewijsnummer is 4829103376",
+        "4829103376",
+    ),
+    (
+        "DRIVER_LICENSE",
+        "licencia de conducir 40918822K",
+        "40918822K",
+    ),
+    (
+        "DRIVER_LICENSE",
+        "patente di guida n. MI7731402X",
+        "MI7731402X",
+    ),
+    (
+        "DATE_OF_BIRTH",
+        "Name: Weber, geb. 02.11.1979",
+        "02.11.1979",
+    ),
+    ("DATE_OF_BIRTH", "data di nascita 21/07/1990", "21/07/1990"),
+    ("DATE_OF_BIRTH", "geboren op 30-01-1966", "30-01-1966"),
+    // Round 3: German area-code slash, Indian 5-5 mobiles after a phone word.
+    ("PHONE_NUMBER", "Tel. 0221/4471903", "0221/4471903"),
+    ("PHONE_NUMBER", "my mobile is 91234 56780", "91234 56780"),
+    // Discord bot tokens: the first part is base64 of a numeric id.
+    (
+        "SECRET",
+        "bot token NzMwMTk0ODI3NTYxMDM5NDgy.Gk2xQa.p9Lm3Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9Ae1Uo",
+        "NzMwMTk0ODI3NTYxMDM5NDgy.Gk2xQa.p9Lm3Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9Ae1Uo",
+    ),
+    (
+        "SECRET",
+        "app token 482913007731552|Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9",
+        "482913007731552|Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9",
+    ),
+    (
+        "SECRET",
+        "vault_token: s.Kd2Jf5Xg9Ae1Uo7Zq8Wv1Rt6",
+        "s.Kd2Jf5Xg9Ae1Uo7Zq8Wv1Rt6",
+    ),
+    (
+        "SECRET",
+        "export BUNDLE_GEMS__CONTRIBSYS__COM=4f1a9c02:b77e3d5a",
+        "4f1a9c02:b77e3d5a",
+    ),
+    ("SECRET", "password: Tq9/Lm2x/Wv8", "Tq9/Lm2x/Wv8"),
 ];
 
 /// Texts that must come out unchanged.
@@ -684,6 +775,81 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "please transfer me to Customer Service or Billing",
     ),
     ("POSTAL_ADDRESS", "read the Wall Street Journal, chapter 3"),
+    // Look-alikes, round 3 (our own strings): masked-out displays, file paths, calls, URLs,
+    // template markers, placeholders inside URLs, repeated units, words under key names,
+    // mangled JWT headers, hand-edited hex.
+    (
+        "SECRET",
+        "\"token\": \"xoxb-2024-0517-####################\"",
+    ),
+    ("SECRET", "api key: 8f3kQ2****, secret: Zq81..[redacted]"),
+    ("SECRET", "password: '••••••••••'"),
+    ("SECRET", "identity_file = ~/.ssh/deploy_ed25519"),
+    (
+        "SECRET",
+        "PWD=/home/maria/src/tunegate and secret_dir: /var/run/app-secrets/db",
+    ),
+    ("SECRET", "secret = SecretStr(\"x\")"),
+    (
+        "SECRET",
+        "curl -H \"X-Api-Key: $SERVICE_API_KEY\" https://api.internal.test/v2/items",
+    ),
+    (
+        "SECRET",
+        "token = \"__ACCESS_TOKEN__\"; password=\"@@SMTP_PASSWORD@@\"",
+    ),
+    (
+        "SECRET",
+        "amqp://guest:${RABBIT_PASS}@mq:5672/ and mongodb://app:<password>@db0.cluster.test/app",
+    ),
+    ("SECRET", "signing_key = \"9a8b7c6d5e9a8b7c6d5e9a8b7c6d5e\""),
+    ("SECRET", "service_token = \"bearer:\""),
+    (
+        "SECRET",
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ.eyJzdWIiOiJkZW1vLXVzZXIifQ.c2lnbmF0dXJlLW5vdC1yZWFs",
+    ),
+    ("SECRET", "0f1e2d3c4b5a69788796a5b4C3D2E1F0-us7"),
+    (
+        "PERSON",
+        "Hello Acme Corp, hi Microsoft Teams, hey Google Assistant!",
+    ),
+    (
+        "PERSON",
+        "Hello World, the Banco de España and Casa de Campo are closed",
+    ),
+    (
+        "DRIVER_LICENSE",
+        "DL: 250 MB/s, UL: 40 MB/s; the rijbewijs exam is on Monday",
+    ),
+    ("DATE_OF_BIRTH", "geb. in Berlin; data di nascita: unknown"),
+    (
+        "PHONE_NUMBER",
+        "due 03/04/2025, ratio 04/12345, ref 0451/228190, item 91234 56780",
+    ),
+    (
+        "EMAIL_ADDRESS",
+        "git clone https://$DEPLOY_TOKEN@git.example.org/team/app.git; ssh $USER@buildhost.lan",
+    ),
+    (
+        "SECRET",
+        "NTP and MTU; ODBC ok; eDkha1EjcjJMbTBwWnc3djRU.Gk2xQa.p9Lm3Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9Ae1Uo",
+    ),
+    (
+        "SECRET",
+        "| 482913007731552 | Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9 | and cat a.log | grep 1234567890123456|sort",
+    ),
+    ("SECRET", "token = settings.VaultTokenProvider2.current"),
+    // Secret-store references: ARNs, resource paths, `scheme:path` references.
+    (
+        "SECRET",
+        "db_secret = \"arn:aws:secretsmanager:eu-central-1:210987654321:secret:billing/pg-Qx7Lm2\"",
+    ),
+    (
+        "SECRET",
+        "signing_secret = \"projects/7781/secrets/webhook-signing/versions/3\"",
+    ),
+    ("SECRET", "password: awssm:billing/postgres#password"),
+    ("PHONE_NUMBER", "ticket 555-0142 was closed"),
 ];
 
 #[test]

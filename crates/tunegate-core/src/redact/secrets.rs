@@ -314,6 +314,20 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("AAAAAAAAAAAAAAAAAAAA", Anchor::Custom(twitter_bearer)),
     ("PuTTY-User-Key-File-", Anchor::Custom(putty)),
     ("ZXlK", Anchor::Custom(b64_jwt)),
+    // Discord bot tokens: base64 of the bot's numeric id (`MT...` = "1..."), `.`, 6, `.`, 27+.
+    ("MT", Anchor::Custom(discord_bot)),
+    ("Mj", Anchor::Custom(discord_bot)),
+    ("Mz", Anchor::Custom(discord_bot)),
+    ("ND", Anchor::Custom(discord_bot)),
+    ("NT", Anchor::Custom(discord_bot)),
+    ("Nj", Anchor::Custom(discord_bot)),
+    ("Nz", Anchor::Custom(discord_bot)),
+    ("OD", Anchor::Custom(discord_bot)),
+    ("OT", Anchor::Custom(discord_bot)),
+    // Facebook app access tokens `<app id>|<app secret or client token>`.
+    ("|", Anchor::Custom(facebook_app_token)),
+    // Sidekiq Enterprise/Pro gem credentials in Bundler's environment variables.
+    ("__CONTRIBSYS__COM", Anchor::Custom(sidekiq)),
     ("Basic ", Anchor::Custom(basic_auth)),
     ("basic ", Anchor::Custom(basic_auth)),
     ("BASIC ", Anchor::Custom(basic_auth)),
@@ -436,7 +450,11 @@ impl SecretScanner {
                 let body = &b[m.end().clamp(s, e)..e];
                 // JWT bodies are base64 of JSON, whose repeats are not filler.
                 let jwt = matches!(self.kinds[m.pattern().as_usize()], Anchor::Jwt);
-                if shaped && ((!jwt && placeholder_token(body)) || asset_name(b, s, e)) {
+                if shaped
+                    && ((!jwt && placeholder_token(body))
+                        || asset_name(b, s, e)
+                        || masked_tail(b, e))
+                {
                     skip_to = e;
                     continue;
                 }
@@ -493,7 +511,7 @@ fn jwt(b: &[u8], s: usize) -> Result<(usize, usize), usize> {
         return Err(h);
     }
     let p = b64url_run(b, h + 1);
-    if p - h - 1 < 10 {
+    if p - h - 1 < 10 || !json_object_b64(&b[s..h]) {
         return Err(h);
     }
     if p >= b.len() || b[p] != b'.' {
@@ -505,6 +523,37 @@ fn jwt(b: &[u8], s: usize) -> Result<(usize, usize), usize> {
         };
     }
     Ok((s, b64url_run(b, p + 1)))
+}
+
+/// A JWT header segment decodes to a JSON object: `{` first, `}` last, and mostly printable
+/// text (a byte or two garbled in a copy is tolerated). Headers that decode to binary
+/// (`eyJhbasdGci...`) or stop before their closing brace are hand-made look-alikes.
+fn json_object_b64(seg: &[u8]) -> bool {
+    let mut dec = [0u8; 96];
+    let mut n = 0;
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in seg.iter().take(128) {
+        let Some(v) = b64_val(c) else {
+            return false;
+        };
+        acc = ((acc << 6) | v) & 0xffff;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            if n < dec.len() {
+                dec[n] = (acc >> bits) as u8;
+                n += 1;
+            }
+        }
+    }
+    let d = &dec[..n];
+    // Long headers (embedded keys) are cut at 96 bytes: then only the start is checked.
+    let closed = seg.len() > 128 || d.trim_ascii_end().ends_with(b"}");
+    let binary = d
+        .iter()
+        .filter(|&&c| !(c.is_ascii_graphic() || c.is_ascii_whitespace()))
+        .count();
+    d.first() == Some(&b'{') && closed && binary * 4 <= d.len()
 }
 
 fn pem(b: &[u8], s: usize) -> Option<(usize, usize)> {
@@ -562,6 +611,7 @@ fn url_password(b: &[u8], colon_slash: usize) -> Option<(usize, usize)> {
         || b[q] != b'@'
         || q + 1 >= b.len()
         || !b[q + 1].is_ascii_alphanumeric()
+        || is_reference(&b[pw_start..q])
     {
         return None;
     }
@@ -668,7 +718,10 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let strong = is_secret_name(&norm);
     // `publicToken`, `publishableKey`: made to be shown; other structural names only when the
     // name is not a credential name itself.
-    if ((!strong || norm.starts_with(b"public")) && names_no_secret(&norm)) || anti_forgery(&norm) {
+    if ((!strong || norm.starts_with(b"public")) && names_no_secret(&norm))
+        || anti_forgery(&norm)
+        || inside_arn(b, id_start)
+    {
         return None;
     }
     // Separator: quotes, whitespace, assignment operators (`=`, `:`, `:=`, `.=`, `?=`, `||=`,
@@ -792,10 +845,20 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         }
     }
     let v = &b[s..p];
+    // After `>`, only element content closed by a tag is a value (`<password>@host` is a
+    // placeholder followed by the rest of a URL, `cmd > file` a redirect).
+    let open_tag_unclosed = open == b'>' && !delimited;
+    // A call (`SecretStr("x")`, `getToken()`) or a URL (`https://...`) is not the value itself.
+    let call = b.get(p) == Some(&b'(');
+    let url = memchr::memmem::find(v, b"://").is_some();
     if v.len() > 512
         || is_reference(v)
         || env_name(v)
-        || (!password && (filler_pattern(v) || wordy(v)))
+        || masked_tail(b, p)
+        || open_tag_unclosed
+        || call
+        || url
+        || (!password && (filler_pattern(v) || wordy(v) || repeated_unit(v)))
     {
         return None;
     }
@@ -804,8 +867,16 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let digit = v.iter().any(u8::is_ascii_digit) as u8;
     let other = v.iter().any(|c| !c.is_ascii_alphanumeric()) as u8;
     let classes = lower + upper + digit;
+    // A short run of letters (`"token:"`, `"Bearer"`) under a key name is a word; keys and
+    // tokens carry digits or run long. Passwords may be words.
+    let short_word = v.len() < 12
+        && v.strip_suffix(b":")
+            .unwrap_or(v)
+            .iter()
+            .all(u8::is_ascii_alphabetic);
     let ok = if (strong || password) && delimited && assign_or_tag(assign, open) {
-        v.len() >= 4 && !v.contains(&b' ') || (password && v.len() >= 6)
+        v.len() >= 4 && !v.contains(&b' ') && (password || !short_word)
+            || (password && v.len() >= 6)
     } else if (strong || password) && assign {
         v.len() >= 6
             && (classes + other >= 2 || v.len() >= 12)
@@ -920,7 +991,11 @@ fn mailchimp(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     }
     let q = run(b, e, BodyClass::Hex, 3);
     let digits = b[e..q].iter().all(u8::is_ascii_digit);
-    ((1..=2).contains(&(q - e)) && digits && right_ok(b, q) && mixed(&b[s - 32..s]))
+    // Keys are lower-case hex: a mixed-case body is a hand-edited look-alike.
+    let key = &b[s - 32..s];
+    let one_case =
+        !(key.iter().any(u8::is_ascii_lowercase) && key.iter().any(u8::is_ascii_uppercase));
+    ((1..=2).contains(&(q - e)) && digits && right_ok(b, q) && mixed(key) && one_case)
         .then_some((s - 32, q))
 }
 
@@ -1094,10 +1169,73 @@ fn b64_jwt(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
     (jwt(&dec, 0).is_ok()).then_some((s, q))
 }
 
+/// Discord bot token `<id>.<timestamp>.<hmac>`: the first part is base64 of the bot's numeric
+/// id (17-20 digits, checked by decoding), then 6-7 and 27-40 URL-safe characters.
+fn discord_bot(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
+        return None;
+    }
+    let p = run(b, s, BodyClass::UrlSafe, 29);
+    if !(23..=28).contains(&(p - s)) || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::UrlSafe, 8);
+    if !(6..=7).contains(&(q - p - 1)) || b.get(q) != Some(&b'.') {
+        return None;
+    }
+    let r = run(b, q + 1, BodyClass::UrlSafe, 41);
+    if !(27..=40).contains(&(r - q - 1)) || !right_ok(b, r) {
+        return None;
+    }
+    let mut dec = [0u8; 24];
+    let (mut n, mut acc, mut bits) = (0usize, 0u32, 0);
+    for &c in &b[s..p] {
+        acc = ((acc << 6) | b64_val(c)?) & 0xffff;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            if n < dec.len() {
+                dec[n] = (acc >> bits) as u8;
+                n += 1;
+            }
+        }
+    }
+    (n >= 17 && dec[..n].iter().all(u8::is_ascii_digit)).then_some((s, r))
+}
+
+/// Facebook app access token: a 15-16 digit app id, `|`, 27 URL-safe characters.
+fn facebook_app_token(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0 && s - a < 17 && b[a - 1].is_ascii_digit() {
+        a -= 1;
+    }
+    if !(15..=16).contains(&(s - a)) || !left_ok(b, a) {
+        return None;
+    }
+    let q = run(b, e, BodyClass::UrlSafe, 28);
+    (q - e == 27 && right_ok(b, q) && mixed(&b[e..q])).then_some((a, q))
+}
+
+/// `BUNDLE_ENTERPRISE__CONTRIBSYS__COM=<8 hex>:<8 hex>` (also `: "..."`): the credential.
+fn sidekiq(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut p = e;
+    while p < b.len() && p - e < 6 && matches!(b[p], b' ' | b'=' | b':' | b'"' | b'\'') {
+        p += 1;
+    }
+    let q = run(b, p, BodyClass::Hex, 9);
+    if q - p != 8 || b.get(q) != Some(&b':') {
+        return None;
+    }
+    let r = run(b, q + 1, BodyClass::Hex, 9);
+    (r - q - 1 == 8 && right_ok(b, r)).then_some((p, r))
+}
+
 /// `Basic <base64 of user:password>`.
 fn basic_auth(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
     let q = run(b, e, BodyClass::Base64, 1024);
-    if q - e < 8 || !right_ok(b, q) {
+    // `Basic eyJ...` followed by `.`: a JWT sent under the wrong scheme; the JWT rule takes all
+    // three parts.
+    if q - e < 8 || !right_ok(b, q) || b.get(q) == Some(&b'.') {
         return None;
     }
     let mut dec = Vec::new();
@@ -1242,6 +1380,151 @@ fn placeholder_token(t: &[u8]) -> bool {
                 && t.windows(word.len()).any(|x| x.eq_ignore_ascii_case(word))
         })
     })
+}
+
+/// A value shown with its rest masked out: right after it (past one `-`, `_`, `:` or up to three
+/// dots) comes a run of three or more `*`, `#` or `•`, or a `[redacted]`-style marker
+/// (`xoxp-5723...-####`, `abc123****`, `ops_eyJzaWdu..[Redacted]`). The visible part is a
+/// prefix (ids, a scheme) that a page or a log chose to show.
+fn masked_tail(b: &[u8], e: usize) -> bool {
+    let mut p = e;
+    if p < b.len() && matches!(b[p], b'-' | b'_' | b':') {
+        p += 1;
+    }
+    let mut dots = 0;
+    while p < b.len() && b[p] == b'.' && dots < 3 {
+        p += 1;
+        dots += 1;
+    }
+    let rest = &b[p..];
+    let mut run = 0;
+    let mut k = 0;
+    while k < rest.len() && run < 3 {
+        if matches!(rest[k], b'*' | b'#') {
+            k += 1;
+        } else if rest[k..].starts_with("•".as_bytes()) {
+            k += 3;
+        } else {
+            break;
+        }
+        run += 1;
+    }
+    if run >= 3 {
+        return true;
+    }
+    let opens = matches!(rest.first(), Some(b'[' | b'<' | b'('));
+    opens
+        && rest.len() >= 9
+        && [&b"redacted"[..], b"masked", b"hidden", b"removed"]
+            .iter()
+            .any(|w| rest[1..].len() >= w.len() && rest[1..1 + w.len()].eq_ignore_ascii_case(w))
+}
+
+/// The whole value is one unit of five or more characters written out two or more times
+/// (`0123456789abcdef0123456789abcdef`, `Abc12Abc12Abc12`). Shorter units are
+/// [`filler_pattern`]'s; a random value never repeats itself. Only unit lengths that divide the
+/// value's length are tried, and a unit must start again where it would (cheap first test).
+fn repeated_unit(v: &[u8]) -> bool {
+    let n = v.len();
+    let periodic = |p: usize| v[p..].iter().zip(v).all(|(a, c)| a == c);
+    n >= 10
+        && (5..=n / 2).any(|p| n.is_multiple_of(p) && v[p] == v[0] && periodic(p))
+        && !(1..5).any(|p| n.is_multiple_of(p) && periodic(p))
+}
+
+/// A file-system path (`~/.ssh/id_ed25519`, `/var/lib/app/secrets`, `./certs/key.pem`,
+/// `C:\keys\app.pfx`): a path prefix, then two or more segments of path characters that do
+/// not switch case like base64 does (`/AbX9kQ+...` is a key that happens to start with `/`).
+fn file_path(v: &[u8]) -> bool {
+    let (rest, sep) = if let Some(r) = v.strip_prefix(b"~/").or_else(|| v.strip_prefix(b"./")) {
+        (r, b'/')
+    } else if let Some(r) = v.strip_prefix(b"../") {
+        (r, b'/')
+    } else if v.len() > 3 && v[0].is_ascii_alphabetic() && &v[1..3] == b":\\" {
+        (&v[3..], b'\\')
+    } else if let Some(r) = v.strip_prefix(b"/") {
+        (r, b'/')
+    } else {
+        return false;
+    };
+    let mut segs = 0;
+    for seg in rest.split(|&c| c == sep) {
+        if seg.is_empty() {
+            continue;
+        }
+        let chars_ok = seg
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'@'));
+        let ups = seg
+            .windows(2)
+            .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+            .count();
+        if !chars_ok || ups > 1 {
+            return false;
+        }
+        segs += 1;
+    }
+    segs >= 2 || (segs == 1 && !v.starts_with(b"/"))
+}
+
+/// A relative resource path of three or more segments (`projects/42/secrets/db/versions/1`,
+/// `secret/data/app/db`), each segment built like a path part (see [`file_path`]) and two of
+/// them lower-case words (a password such as `Tq9/Lm2x/Wv8` has none).
+fn resource_path(v: &[u8]) -> bool {
+    let mut segs = 0;
+    let mut words = 0;
+    for seg in v.split(|&c| c == b'/') {
+        let ups = seg
+            .windows(2)
+            .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+            .count();
+        let ok = !seg.is_empty()
+            && ups <= 1
+            && seg
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'#'));
+        if !ok {
+            return false;
+        }
+        segs += 1;
+        words += usize::from(
+            seg.len() >= 3
+                && seg
+                    .iter()
+                    .all(|&c| c.is_ascii_lowercase() || c == b'-' || c == b'_'),
+        );
+    }
+    segs >= 3 && words >= 2
+}
+
+/// A secret-store reference `scheme:path` (`vault:secret/data/db#password`,
+/// `awssm:prod/db`, `ref+sops:...`): a lower-case scheme, `:`, then a path with a `/`.
+fn scheme_reference(v: &[u8]) -> bool {
+    let Some(colon) = v.iter().take(17).position(|&c| c == b':') else {
+        return false;
+    };
+    let scheme = &v[..colon];
+    let rest = &v[colon + 1..];
+    scheme.len() >= 2
+        && scheme[0].is_ascii_lowercase()
+        && scheme
+            .iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-'))
+        && rest.contains(&b'/')
+        && (resource_path(rest) || file_path(rest) || rest.split(|&c| c == b'/').count() == 2)
+}
+
+/// The keyword sits inside an AWS resource name (`arn:aws:secretsmanager:...:secret:prod/db`).
+fn inside_arn(b: &[u8], id_start: usize) -> bool {
+    // ARN parts are joined by `:`; anything else is settled without scanning back.
+    if id_start == 0 || b[id_start - 1] != b':' {
+        return false;
+    }
+    let mut a = id_start;
+    while a > 0 && id_start - a < 160 && !matches!(b[a - 1], b' ' | b'"' | b'\'' | b'=' | b'\n') {
+        a -= 1;
+    }
+    b[a..id_start].starts_with(b"arn:")
 }
 
 /// A fingerprinted file name (`video_box.ico-<hash>.png`, `2018-xoxo-party-1.jpg`): the token
@@ -1409,6 +1692,16 @@ fn env_name(v: &[u8]) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
+/// Every character the same, counted in characters (`••••••`), not bytes.
+fn all_one_char(v: &[u8]) -> bool {
+    let Ok(t) = std::str::from_utf8(v) else {
+        return false;
+    };
+    let mut cs = t.chars();
+    cs.next()
+        .is_some_and(|c0| !c0.is_ascii() && cs.all(|c| c == c0))
+}
+
 /// References, expressions and documented placeholders: never secrets by themselves.
 pub(crate) fn is_reference(v: &[u8]) -> bool {
     if v.is_empty() {
@@ -1439,8 +1732,31 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
     if v.windows(2).any(|w| w == b"${" || w == b"{{") {
         return true;
     }
-    // All one character (xxxx, ****, 0000) or a run of x/X/*/. inside (sk-xxxxxxxx).
-    if v.iter().all(|&c| c == first) {
+    // All one character (xxxx, ****, 0000, ••••) or a run of x/X/*/. inside (sk-xxxxxxxx).
+    if v.iter().all(|&c| c == first) || (first >= 0x80 && all_one_char(v)) {
+        return true;
+    }
+    // Template markers around a variable name: __TOKEN__, @@DB_PASSWORD@@, !!KEY!!.
+    if v.len() >= 6
+        && matches!(first, b'_' | b'@' | b'!' | b'^')
+        && v[1] == first
+        && last == first
+        && v[v.len() - 2] == first
+    {
+        let a = v.iter().take_while(|&&c| c == first).count();
+        let z = v.iter().rev().take_while(|&&c| c == first).count();
+        let name = v.get(a..v.len().saturating_sub(z)).unwrap_or_default();
+        if !name.is_empty()
+            && name
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+        {
+            return true;
+        }
+    }
+    // Paths and store references hold a `/` (or `X:\`): one memchr gates the three checks.
+    let slashy = memchr::memchr(b'/', v).is_some() || v.get(1..3) == Some(&b":\\"[..]);
+    if slashy && (file_path(v) || resource_path(v) || scheme_reference(v)) {
         return true;
     }
     if v.windows(5).any(|w| {
@@ -1450,11 +1766,16 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
         return true;
     }
     // Dotted or called identifiers: XSalsa20.key_length, os.environ["X"], process.env.TOKEN,
-    // config.get('token'), self.password.
+    // config.get('token'), self.password. A long part that mixes upper case, lower case and
+    // digits is a token body, not a name (`s.ZC9Ecf4M5g9o34Q6RkzG`, a Vault token).
     let ident = |w: &[u8]| {
         !w.is_empty()
             && (w[0].is_ascii_alphabetic() || w[0] == b'_')
             && w.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            && !(w.len() >= 16
+                && w.iter().any(u8::is_ascii_uppercase)
+                && w.iter().any(u8::is_ascii_lowercase)
+                && w.iter().filter(|c| c.is_ascii_digit()).count() >= 2)
     };
     if v.contains(&b'.')
         && v.split(|&c| c == b'.').all(ident)
@@ -1623,6 +1944,30 @@ mod tests {
             vec!["Zx8Qp2Lm9Rt4Vb7Nc1Kd"]
         );
         assert_eq!(found("my password is hunter22!"), vec!["hunter22!"]);
+    }
+
+    #[test]
+    fn look_alike_helpers() {
+        assert!(
+            file_path(b"~/.ssh/id_rsa") && file_path(b"/etc/app/keys") && file_path(b"./k.pem")
+        );
+        assert!(file_path(b"C:\\keys\\app.pfx"));
+        // One segment after `/`, or base64 that switches case, is no path.
+        assert!(!file_path(b"/Kq2LmN8pXw4") && !file_path(b"/Kq2LmN8pXw4/TbY6cHs1DfG0aK7"));
+        assert!(repeated_unit(b"0123456789abcdef0123456789abcdef"));
+        assert!(!repeated_unit(b"aaaaaaaaaaaa") && !repeated_unit(b"Zx8Qp2Lm9Rt4Vb7Nc1Kd"));
+        assert!(masked_tail(b"ab12-####", 4) && masked_tail(b"ab12..[REDACTED]", 4));
+        assert!(masked_tail("ab12••••".as_bytes(), 4));
+        assert!(
+            !masked_tail(b"ab12", 4) && !masked_tail(b"ab12-#", 4) && !masked_tail(b"ab12 [x", 4)
+        );
+        assert!(json_object_b64(b"eyJhbGciOiJIUzI1NiJ9"));
+        assert!(!json_object_b64(b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ"));
+        assert!(!json_object_b64(
+            b"eyJhbasdGciOiJIUaddasdasfsasdasdzI1NiIasdsInR5cCI6IkpXVCasdJasd9"
+        ));
+        assert!(is_reference(b"__API_TOKEN__") && is_reference(b"@@DB_PASS@@"));
+        assert!(!is_reference(b"__aB3dE6gH9jK2mN5p__"));
     }
 
     #[test]

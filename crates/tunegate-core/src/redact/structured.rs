@@ -136,7 +136,8 @@ fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
     while s < at && matches!(b[s], b'.' | b'\'' | b'-') {
         s += 1;
     }
-    if s == at {
+    // `$USER@host`, `https://$TOKEN@git.example.org`: a shell variable, not a mailbox.
+    if s == at || (s > 0 && b[s - 1] == b'$') {
         return at + 1;
     }
     // `scheme://user:password@host`: the part before '@' is a password (SECRET), not a mailbox.
@@ -345,7 +346,16 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         // Separator to the next group.
         let mut r = p;
         let mut s = 0u8;
-        if r < n && matches!(b[r], b' ' | b'-' | b'.') {
+        // A slash only after a trunk-prefixed area code (`030/12345678`, German style); dates
+        // and fractions never start with 0 and a 2-5 digit group followed by a long one.
+        let area_slash = ng == 1
+            && !plus
+            && (2..=5).contains(&ndig)
+            && b[dstart] == b'0'
+            && r < n
+            && b[r] == b'/'
+            && b[r + 1..].iter().take_while(|c| c.is_ascii_digit()).count() >= 5;
+        if r < n && (matches!(b[r], b' ' | b'-' | b'.') || area_slash) {
             s = b[r];
             r += 1;
         } else if !paren {
@@ -736,8 +746,8 @@ fn classify(
     if en.on(ENT_PHONE) && !(total == 10 && cx.has(NHS_CONTEXT)) {
         let seps_phone = gs[1..]
             .iter()
-            .all(|g| matches!(g.sep, b' ' | b'-' | b'.') || gs_prev_paren(gs, g));
-        if !seps_phone {
+            .all(|g| matches!(g.sep, b' ' | b'-' | b'.' | b'/') || gs_prev_paren(gs, g));
+        if !seps_phone || (sep1 == b'/' && cx.has(NOT_PII_CONTEXT)) {
             return None;
         }
         if plus {
@@ -794,8 +804,14 @@ fn classify(
         {
             return Some(ENT_PHONE);
         }
-        // Local 7-digit numbers: 555-0199.
-        if ng == 2 && lens[..2] == [3, 4] && sep1 == b'-' && d[0] >= b'2' && !any_paren {
+        // Local 7-digit numbers: 555-0199 (not `ticket 555-0100`).
+        if ng == 2
+            && lens[..2] == [3, 4]
+            && sep1 == b'-'
+            && d[0] >= b'2'
+            && !any_paren
+            && !cx.has(NOT_PII_CONTEXT)
+        {
             return Some(ENT_PHONE);
         }
         // Unseparated numbers only with a phone word nearby.
@@ -803,6 +819,10 @@ fn classify(
         // (Unix timestamps do) and not named as references.
         let ten = total == 10 && (nanp(0) || (d[0] >= b'2' && !cx.has(NOT_PII_CONTEXT)));
         if ng == 1 && (ten || (total == 11 && d[0] == b'1' && nanp(1))) && cx.has(PHONE_CONTEXT) {
+            return Some(ENT_PHONE);
+        }
+        // Indian mobiles written 5-5 (`98765 43210`), with a phone word.
+        if ng == 2 && lens[..2] == [5, 5] && d[0] >= b'6' && cx.has(PHONE_CONTEXT) {
             return Some(ENT_PHONE);
         }
     }
