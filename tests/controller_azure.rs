@@ -8,7 +8,7 @@
 
 mod inproc;
 
-use inproc::{cond, wait};
+use inproc::{cond, sandbox_state, wait};
 use tunegate_testkit::cluster as support;
 
 use std::time::Duration;
@@ -60,15 +60,6 @@ spec:
 "#,
         data = data(12)
     )
-}
-
-async fn sandbox_state(base: &str) -> Value {
-    reqwest::get(format!("{base}/_sandbox/state"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// (method, path, status) of every request the sandbox answered.

@@ -4,12 +4,11 @@
 
 mod inproc;
 
-use inproc::wait;
+use inproc::{sandbox_state, training_files, wait};
 use tunegate_testkit::cluster as support;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
-use serde_json::Value;
 use tunegate_api::{FineTuneJob, TrainingDataset};
 
 fn data(lines: usize) -> String {
@@ -64,25 +63,6 @@ spec:
 "#,
         data = data(12)
     )
-}
-
-async fn sandbox_state(base: &str) -> Value {
-    reqwest::get(format!("{base}/_sandbox/state"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Uploaded training files still at the sandbox (result files the provider makes don't count).
-fn training_files(state: &Value) -> usize {
-    state["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["purpose"] == "fine-tune")
-        .count()
 }
 
 fn cond(

@@ -6,7 +6,7 @@
 
 mod inproc;
 
-use inproc::{cond, wait};
+use inproc::{cond, sandbox_state, training_files, wait};
 use tunegate_testkit::cluster as support;
 
 use kube::api::Api;
@@ -77,15 +77,6 @@ spec:
     out
 }
 
-async fn sandbox_state(base: &str) -> Value {
-    reqwest::get(format!("{base}/_sandbox/state"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dataset_over_the_single_request_limit_goes_up_in_parts() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -149,13 +140,11 @@ async fn a_dataset_over_the_single_request_limit_goes_up_in_parts() {
     let bytes = uploads[0]["bytes"].as_u64().expect("bytes");
     assert!(bytes > 2 * PART, "more than two parts' worth: {bytes}");
     assert_eq!(sb["counts"]["jobs"], 1, "exactly one job");
-    let left = sb["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .filter(|f| f["purpose"] == "fine-tune")
-        .count();
-    assert_eq!(left, 0, "no uploaded file left at the provider");
+    assert_eq!(
+        training_files(&sb),
+        0,
+        "no uploaded file left at the provider"
+    );
     // What was received is the redacted data.
     let received = reqwest::get(format!("{base}/_sandbox/received"))
         .await

@@ -6,7 +6,7 @@
 
 mod inproc;
 
-use inproc::{cond, wait};
+use inproc::{cond, sandbox_state, training_files, wait};
 use tunegate_testkit::cluster as support;
 
 use kube::api::Api;
@@ -84,15 +84,6 @@ spec:
     grader: {grader}
 {job_extra}"#
     )
-}
-
-async fn sandbox_state(base: &str) -> Value {
-    reqwest::get(format!("{base}/_sandbox/state"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,13 +167,7 @@ async fn a_reinforcement_job_is_graded_redacted_and_cleaned_up() {
     ])
     .ok();
     let st = sandbox_state(&base).await;
-    let left = st["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["purpose"] == "fine-tune")
-        .count();
-    assert_eq!(left, 0, "no uploaded file left");
+    assert_eq!(training_files(&st), 0, "no uploaded file left");
 
     // A grader tunegate's shape check passes but the provider's validation refuses (an unknown
     // operation): refused before any upload, with the provider's reason, and nothing sent.

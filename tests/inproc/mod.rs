@@ -78,3 +78,20 @@ pub fn cond(j: &FineTuneJob, t: &str) -> Option<(String, String, String)> {
         .find(|c| c.type_ == t)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
+
+/// The in-process sandbox's `/_sandbox/state`.
+pub async fn sandbox_state(base: &str) -> serde_json::Value {
+    reqwest::get(format!("{base}/_sandbox/state"))
+        .await
+        .expect("sandbox state")
+        .json()
+        .await
+        .expect("sandbox state JSON")
+}
+
+/// Uploaded training files still at the sandbox (result files the provider makes don't count).
+pub fn training_files(state: &serde_json::Value) -> usize {
+    state["files"].as_array().map_or(0, |files| {
+        files.iter().filter(|f| f["purpose"] == "fine-tune").count()
+    })
+}

@@ -622,28 +622,11 @@ impl Redactor {
         } else {
             raw
         };
-        let changed = self.scan_text(decoded, frame, json_depth, secret_key, st);
-        if let Some(new_text) = changed {
-            let rs = repl.len();
-            json::encode(&new_text, repl);
-            edits.push((p as u32, end as u32, rs as u32, repl.len() as u32));
-            // Keep the buffer for reuse.
-            st.red_a = new_text;
-        }
+        let rewritten = self.rewrite(
+            decoded, p, end, frame, json_depth, secret_key, st, edits, repl,
+        );
         st.dec = dec;
-        if st.too_many {
-            return Err(LineError {
-                code: "redaction_too_many_findings",
-                offset: p,
-            });
-        }
-        if st.too_large || repl.len() > st.out_cap {
-            st.too_large = true;
-            return Err(LineError {
-                code: "redaction_output_too_large",
-                offset: p,
-            });
-        }
+        rewritten?;
         // Scratch buffers that grew with a huge string are not kept for the next one: they
         // would sit beside the line's output (`repl`, and the pipeline's copy) until the end of
         // the run, adding to the peak instead of being reused.
@@ -677,10 +660,29 @@ impl Redactor {
         if digits.len() < MIN_SCANNED_NUMBER_DIGITS || !digits.bytes().all(|c| c.is_ascii_digit()) {
             return Ok(());
         }
-        if let Some(new_text) = self.scan_text(raw, frame, json_depth, secret_key, st) {
+        self.rewrite(raw, p, end, frame, json_depth, secret_key, st, edits, repl)
+    }
+
+    /// Scans `text`, the decoded value at `p..end` of the line; when it changes, records the
+    /// re-encoded string as an edit. Then holds the line to its finding and growth bounds.
+    #[allow(clippy::too_many_arguments)]
+    fn rewrite(
+        &self,
+        text: &str,
+        p: usize,
+        end: usize,
+        frame: u32,
+        json_depth: u32,
+        secret_key: bool,
+        st: &mut Scratch,
+        edits: &mut Vec<Edit>,
+        repl: &mut String,
+    ) -> Result<(), LineError> {
+        if let Some(new_text) = self.scan_text(text, frame, json_depth, secret_key, st) {
             let rs = repl.len();
             json::encode(&new_text, repl);
             edits.push((p as u32, end as u32, rs as u32, repl.len() as u32));
+            // Keep the buffer for reuse.
             st.red_a = new_text;
         }
         if st.too_many {
