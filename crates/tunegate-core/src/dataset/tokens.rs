@@ -125,10 +125,13 @@ pub struct TokenizerError {
 /// the dense, sparse and non-ASCII bench corpora, and by `counts_equal_tiktoken` below) at a
 /// fraction of the cost. Its vocabularies are compiled in, so loading cannot fail.
 pub(crate) fn load(encoding: Encoding) -> Result<&'static Tokenizer, TokenizerError> {
-    Ok(match encoding {
-        Encoding::O200kBase => bpe_openai::o200k_base(),
-        Encoding::Cl100kBase => bpe_openai::cl100k_base(),
-    })
+    let (tok, rule) = match encoding {
+        Encoding::O200kBase => (bpe_openai::o200k_base(), super::pretok::Rule::O200k),
+        Encoding::Cl100kBase => (bpe_openai::cl100k_base(), super::pretok::Rule::Cl100k),
+    };
+    // Lets `count_chunked` split this tokenizer's text by hand (see `pretok`).
+    super::pretok::register(tok, rule);
+    Ok(tok)
 }
 
 /// Chat framing overhead, as in OpenAI's cookbook ("How to count tokens with tiktoken"): every
@@ -339,11 +342,11 @@ pub fn count_chunked(bpe: &Tokenizer, text: &str, chunk: usize, stop_above: u64)
     let mut rest = text;
     while rest.len() > chunk && total <= stop_above {
         let cut = split_point(rest, chunk);
-        total += bpe.count(&rest[..cut]) as u64;
+        total += super::pretok::count(bpe, &rest[..cut]) as u64;
         rest = &rest[cut..];
     }
     if total <= stop_above {
-        total += bpe.count(rest) as u64;
+        total += super::pretok::count(bpe, rest) as u64;
     }
     total
 }
