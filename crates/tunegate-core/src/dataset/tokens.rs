@@ -513,8 +513,18 @@ impl RawWalk<'_, '_> {
     }
 
     fn tool_definitions(&mut self, obj: usize) {
-        for key in ["tools", "functions"] {
-            let Some(v) = self.get(Some(obj), key) else {
+        // Both keys in one walk over the object (the first of each, as `get` finds it): a miss
+        // has to step over every value, `messages` included.
+        let (mut tools, mut functions) = (None, None);
+        for (k, v) in self.raw.members(obj) {
+            if tools.is_none() && self.raw.str_is(k, "tools") {
+                tools = Some(v);
+            } else if functions.is_none() && self.raw.str_is(k, "functions") {
+                functions = Some(v);
+            }
+        }
+        for v in [tools, functions] {
+            let Some(v) = v else {
                 continue;
             };
             if self.is_array(Some(v)) && self.raw.items(v).next().is_some() {
