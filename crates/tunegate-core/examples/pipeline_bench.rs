@@ -75,6 +75,11 @@ fn measure<R: LineRedactor>(
         mb / secs,
         mb / cpu
     );
+    // To compare two builds: the output must be byte-identical.
+    println!(
+        "  output {} bytes, sha256 {}",
+        summary.redacted_bytes, summary.redacted_digest
+    );
     Ok(())
 }
 
