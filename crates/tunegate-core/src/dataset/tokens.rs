@@ -385,6 +385,18 @@ impl TokenCounter {
         if !super::rawjson::syntax_ok(text) {
             return None;
         }
+        Some(self.line_syntax_ok(format, text, cache, stop_above))
+    }
+
+    /// `line` for a text that already passed `rawjson::syntax_ok` (the pipeline's unchanged
+    /// lines, which validation parsed): the same count without parsing the line a second time.
+    pub(crate) fn line_syntax_ok(
+        &self,
+        format: DatasetFormat,
+        text: &str,
+        cache: &mut CountCache,
+        stop_above: u64,
+    ) -> u64 {
         let raw = super::rawjson::Raw::new(text);
         let mut walk = RawWalk {
             bpe: self.bpe,
@@ -394,7 +406,7 @@ impl TokenCounter {
             stop_above,
         };
         walk.example(format, raw.root());
-        Some(walk.total)
+        walk.total
     }
 }
 
