@@ -5,6 +5,7 @@ pub mod jsonl;
 pub mod memory;
 pub mod parallel;
 pub mod pipeline;
+mod pretok;
 pub mod rawjson;
 pub mod tokens;
 pub mod validate;

@@ -420,13 +420,24 @@ fn process_batch<R: LineRedactor>(
             RedactOutcome::Unchanged | RedactOutcome::Redacted => {}
         }
         // Tokens are those of the output line, counted from its text; counting stops past the
-        // model's limit (such a line is refused anyway).
-        let tokens = counter.line(
-            options.format,
-            &out.text[start..],
-            cache,
-            options.limits.max_example_tokens,
-        );
+        // model's limit (such a line is refused anyway). An output equal to the input line was
+        // syntax-checked by validation: it is not parsed again.
+        let output = &out.text[start..];
+        let tokens = if output == line {
+            Some(counter.line_syntax_ok(
+                options.format,
+                output,
+                cache,
+                options.limits.max_example_tokens,
+            ))
+        } else {
+            counter.line(
+                options.format,
+                output,
+                cache,
+                options.limits.max_example_tokens,
+            )
+        };
         let Some(tokens) = tokens else {
             out.text.truncate(start);
             out.items.push(Done::Error {

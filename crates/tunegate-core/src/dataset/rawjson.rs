@@ -200,6 +200,7 @@ impl<'a> Raw<'a> {
         Items {
             raw: *self,
             p: start,
+            pending: None,
         }
     }
 
@@ -214,6 +215,7 @@ impl<'a> Raw<'a> {
         Members {
             raw: *self,
             p: start,
+            pending: None,
         }
     }
 }
@@ -222,6 +224,8 @@ impl<'a> Raw<'a> {
 pub struct Items<'a> {
     raw: Raw<'a>,
     p: usize,
+    /// The element returned last, not yet stepped over.
+    pending: Option<usize>,
 }
 
 impl Iterator for Items<'_> {
@@ -229,21 +233,25 @@ impl Iterator for Items<'_> {
 
     fn next(&mut self) -> Option<usize> {
         let b = self.raw.b();
+        // Step over the element returned last only now: a caller that stops early (`find`)
+        // never pays for scanning past it.
+        if let Some(v) = self.pending.take() {
+            let end = self.raw.end(v);
+            let q = lexer::skip_ws(b, end);
+            self.p = match b.get(q) {
+                Some(b',') => lexer::skip_ws(b, q + 1),
+                _ => b.len(),
+            };
+            // A value that does not advance would loop forever on broken text.
+            if end <= v {
+                self.p = b.len();
+            }
+        }
         match b.get(self.p) {
             None | Some(b']') => None,
             Some(_) => {
-                let v = self.p;
-                let end = self.raw.end(v);
-                let q = lexer::skip_ws(b, end);
-                self.p = match b.get(q) {
-                    Some(b',') => lexer::skip_ws(b, q + 1),
-                    _ => b.len(),
-                };
-                // A value that does not advance would loop forever on broken text.
-                if end <= v {
-                    self.p = b.len();
-                }
-                Some(v)
+                self.pending = Some(self.p);
+                Some(self.p)
             }
         }
     }
@@ -253,6 +261,8 @@ impl Iterator for Items<'_> {
 pub struct Members<'a> {
     raw: Raw<'a>,
     p: usize,
+    /// The value returned last, not yet stepped over.
+    pending: Option<usize>,
 }
 
 impl Iterator for Members<'_> {
@@ -260,6 +270,16 @@ impl Iterator for Members<'_> {
 
     fn next(&mut self) -> Option<(usize, usize)> {
         let b = self.raw.b();
+        // Step over the value returned last only now (see `Items::next`): looking up the first
+        // key of an object no longer scans its whole value.
+        if let Some(v) = self.pending.take() {
+            let end = self.raw.end(v);
+            let q = lexer::skip_ws(b, end);
+            self.p = match b.get(q) {
+                Some(b',') if end > v => lexer::skip_ws(b, q + 1),
+                _ => b.len(),
+            };
+        }
         if b.get(self.p) != Some(&b'"') {
             return None;
         }
@@ -271,12 +291,7 @@ impl Iterator for Members<'_> {
             return None;
         }
         let v = lexer::skip_ws(b, colon + 1);
-        let end = self.raw.end(v);
-        let q = lexer::skip_ws(b, end);
-        self.p = match b.get(q) {
-            Some(b',') if end > v => lexer::skip_ws(b, q + 1),
-            _ => b.len(),
-        };
+        self.pending = Some(v);
         Some((k, v))
     }
 }

@@ -125,10 +125,13 @@ pub struct TokenizerError {
 /// the dense, sparse and non-ASCII bench corpora, and by `counts_equal_tiktoken` below) at a
 /// fraction of the cost. Its vocabularies are compiled in, so loading cannot fail.
 pub(crate) fn load(encoding: Encoding) -> Result<&'static Tokenizer, TokenizerError> {
-    Ok(match encoding {
-        Encoding::O200kBase => bpe_openai::o200k_base(),
-        Encoding::Cl100kBase => bpe_openai::cl100k_base(),
-    })
+    let (tok, rule) = match encoding {
+        Encoding::O200kBase => (bpe_openai::o200k_base(), super::pretok::Rule::O200k),
+        Encoding::Cl100kBase => (bpe_openai::cl100k_base(), super::pretok::Rule::Cl100k),
+    };
+    // Lets `count_chunked` split this tokenizer's text by hand (see `pretok`).
+    super::pretok::register(tok, rule);
+    Ok(tok)
 }
 
 /// Chat framing overhead, as in OpenAI's cookbook ("How to count tokens with tiktoken"): every
@@ -341,11 +344,11 @@ pub fn count_chunked(bpe: &Tokenizer, text: &str, chunk: usize, stop_above: u64)
     let mut rest = text;
     while rest.len() > chunk && total <= stop_above {
         let cut = split_point(rest, chunk);
-        total += bpe.count(&rest[..cut]) as u64;
+        total += super::pretok::count(bpe, &rest[..cut]) as u64;
         rest = &rest[cut..];
     }
     if total <= stop_above {
-        total += bpe.count(rest) as u64;
+        total += super::pretok::count(bpe, rest) as u64;
     }
     total
 }
@@ -384,6 +387,18 @@ impl TokenCounter {
         if !super::rawjson::syntax_ok(text) {
             return None;
         }
+        Some(self.line_syntax_ok(format, text, cache, stop_above))
+    }
+
+    /// `line` for a text that already passed `rawjson::syntax_ok` (the pipeline's unchanged
+    /// lines, which validation parsed): the same count without parsing the line a second time.
+    pub(crate) fn line_syntax_ok(
+        &self,
+        format: DatasetFormat,
+        text: &str,
+        cache: &mut CountCache,
+        stop_above: u64,
+    ) -> u64 {
         let raw = super::rawjson::Raw::new(text);
         let mut walk = RawWalk {
             bpe: self.bpe,
@@ -393,7 +408,7 @@ impl TokenCounter {
             stop_above,
         };
         walk.example(format, raw.root());
-        Some(walk.total)
+        walk.total
     }
 }
 
@@ -514,8 +529,18 @@ impl RawWalk<'_, '_> {
     }
 
     fn tool_definitions(&mut self, obj: usize) {
-        for key in ["tools", "functions"] {
-            let Some(v) = self.get(Some(obj), key) else {
+        // Both keys in one walk over the object (the first of each, as `get` finds it): a miss
+        // has to step over every value, `messages` included.
+        let (mut tools, mut functions) = (None, None);
+        for (k, v) in self.raw.members(obj) {
+            if tools.is_none() && self.raw.str_is(k, "tools") {
+                tools = Some(v);
+            } else if functions.is_none() && self.raw.str_is(k, "functions") {
+                functions = Some(v);
+            }
+        }
+        for v in [tools, functions] {
+            let Some(v) = v else {
                 continue;
             };
             if self.is_array(Some(v)) && self.raw.items(v).next().is_some() {

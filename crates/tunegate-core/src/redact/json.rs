@@ -26,7 +26,7 @@ pub(crate) fn string_end(b: &[u8], start: usize) -> Result<(usize, bool), LineEr
                 let q = p + k;
                 if b[q] == b'"' {
                     let body = &b[start + 1..q];
-                    if body.iter().any(|&c| c < 0x20) {
+                    if has_control(body) {
                         return Err(LineError::syntax(start));
                     }
                     return Ok((q + 1, escaped));
@@ -39,6 +39,14 @@ pub(crate) fn string_end(b: &[u8], start: usize) -> Result<(usize, bool), LineEr
             }
         }
     }
+}
+
+/// Whether `body` holds a byte below 0x20 (a raw control character, invalid inside a JSON
+/// string). Every string of every line passes here, often several times: the fold over a chunk
+/// has no early exit, so it compiles to vector compares, and the chunks still stop early.
+fn has_control(body: &[u8]) -> bool {
+    body.chunks(64)
+        .any(|c| c.iter().fold(false, |acc, &x| acc | (x < 0x20)))
 }
 
 fn hex4(b: &[u8], p: usize) -> Result<u32, LineError> {
@@ -268,6 +276,25 @@ mod tests {
         assert_eq!(o, "\"a\\\"b\\\\c\\nd\\u0001é\"");
         let back: String = serde_json::from_str(&o).unwrap();
         assert_eq!(back, "a\"b\\c\nd\u{1}é");
+        // The copy-through path, and an escape past the first 64-byte chunk.
+        let mut o = String::new();
+        encode("plain é [EMAIL_ADDRESS] text", &mut o);
+        assert_eq!(o, "\"plain é [EMAIL_ADDRESS] text\"");
+        let long = format!("{}\t", "x".repeat(70));
+        let mut o = String::new();
+        encode(&long, &mut o);
+        assert_eq!(o, format!("\"{}\\t\"", "x".repeat(70)));
+    }
+
+    #[test]
+    fn raw_control_bytes_are_refused_in_any_chunk() {
+        for at in [0, 63, 64, 70, 200] {
+            let mut body = "y".repeat(210);
+            body.replace_range(at..at + 1, "\u{1}");
+            let text = format!("\"{body}\"");
+            assert!(string_end(text.as_bytes(), 0).is_err(), "{at}");
+        }
+        assert_eq!(string_end(b"\"abc\"x", 0).unwrap(), (5, false));
     }
 
     #[test]
