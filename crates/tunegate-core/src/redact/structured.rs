@@ -848,13 +848,16 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
     let seps_same = gs[1..].iter().all(|g| g.sep == sep1);
     let grouped = |want: &[usize]| lens == want && seps_same && matches!(sep1, b' ' | b'-' | b'.');
     let ctx = |w: &[&[u8]]| cx.has(w);
-    let neg = cx.has(NOT_PII_CONTEXT);
+    // Asked only where a length needs it: the context window is computed on first use, and
+    // most numbers (cards, phones, other lengths) never need it. `has` is pure, so asking
+    // later gives the same answer.
+    let neg = || cx.has(NOT_PII_CONTEXT);
     match d.len() {
         9 => {
             let ssn_shape = grouped(&[3, 2, 4]);
             // ABA routing numbers printed 4-4-1 (`0711-0130-7`): the shape is theirs alone.
             if grouped(&[4, 4, 1]) {
-                return (en.on(ENT_US_BANK_ROUTING) && ids::aba_ok(d) && !neg)
+                return (en.on(ENT_US_BANK_ROUTING) && ids::aba_ok(d) && !neg())
                     .then_some(ENT_US_BANK_ROUTING);
             }
             if !(ng == 1 || grouped(&[3, 3, 3]) || ssn_shape || grouped(&[4, 2, 3])) {
@@ -864,7 +867,7 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
             if en.on(ENT_US_ITIN)
                 && itin_shape
                 && ids::itin_ok(d)
-                && (ssn_shape || ctx(ITIN_CONTEXT) || !neg)
+                && (ssn_shape || ctx(ITIN_CONTEXT) || !neg())
             {
                 return Some(ENT_US_ITIN);
             }
@@ -879,7 +882,7 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
                     return Some(ent);
                 }
             }
-            if neg || ssn_shape || ctx(SSN_CONTEXT) {
+            if neg() || ssn_shape || ctx(SSN_CONTEXT) {
                 return None;
             }
             // Without a context word, the checksums alone (routing numbers need their word: a
@@ -902,7 +905,7 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
             // Unix timestamps in seconds (2001-2039) are ten unseparated digits too.
             let epoch = ng == 1 && (b"1".contains(&d[0]) || (d[0] == b'2' && d[1] <= b'1'));
             if epoch
-                || neg
+                || neg()
                 || ctx(PHONE_CONTEXT)
                 || (nanp && ng == 3 && sep1 != b' ')
                 || (ng == 1 && nanp)
@@ -930,7 +933,7 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
             {
                 return Some(ENT_DE_TAX_ID);
             }
-            if neg || ctx(PHONE_CONTEXT) {
+            if neg() || ctx(PHONE_CONTEXT) {
                 return None;
             }
             if pesel {
@@ -941,7 +944,7 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
         12 => {
             let ok =
                 en.on(ENT_IN_AADHAAR) && (ng == 1 || grouped(&[4, 4, 4])) && ids::aadhaar_ok(d);
-            (ok && (ctx(AADHAAR_CONTEXT) || !neg)).then_some(ENT_IN_AADHAAR)
+            (ok && (ctx(AADHAAR_CONTEXT) || !neg())).then_some(ENT_IN_AADHAAR)
         }
         15 => {
             let ok = en.on(ENT_FR_NIR)
@@ -950,7 +953,7 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
                         && sep1 == b' '
                         && (lens == [1, 2, 2, 2, 3, 3, 2] || lens == [13, 2])))
                 && ids::nir_ok(d);
-            (ok && !neg).then_some(ENT_FR_NIR)
+            (ok && !neg()).then_some(ENT_FR_NIR)
         }
         _ => None,
     }
