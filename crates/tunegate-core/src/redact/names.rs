@@ -665,17 +665,31 @@ fn starts_upper(t: &str, i: usize) -> bool {
 /// with digits or inner capitals after the second letter (iPhone, McDonald stays) are accepted as
 /// letters only.
 fn word_end(t: &str, s: usize) -> usize {
+    let b = t.as_bytes();
     let mut e = s;
     let mut prev_letter = false;
-    for (k, c) in t[s..].char_indices() {
-        if c.is_alphabetic() {
+    let mut k = s;
+    while k < b.len() {
+        let c = b[k];
+        // ASCII bytes are decided in place (an ASCII char is alphabetic exactly when it is an
+        // ASCII letter); only non-ASCII chars are decoded.
+        let (letter, joiner, len) = if c < 0x80 {
+            (c.is_ascii_alphabetic(), c == b'\'' || c == b'-', 1)
+        } else {
+            let Some(ch) = t.get(k..).and_then(|r| r.chars().next()) else {
+                break;
+            };
+            (ch.is_alphabetic(), ch == '’', ch.len_utf8())
+        };
+        if letter {
             prev_letter = true;
-            e = s + k + c.len_utf8();
-        } else if (c == '\'' || c == '-' || c == '’') && prev_letter {
+            e = k + len;
+        } else if joiner && prev_letter {
             prev_letter = false;
         } else {
             break;
         }
+        k += len;
     }
     // A digit or underscore glued to the word makes it an identifier, not a name.
     if let Some(&n) = t.as_bytes().get(e)
