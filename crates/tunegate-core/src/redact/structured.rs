@@ -5,6 +5,8 @@
 //! Candidates are isolated with ASCII boundary rules (never Unicode `\b`) and then validated.
 
 use std::net::Ipv6Addr;
+
+use aho_corasick::automaton::Automaton;
 use std::str::FromStr;
 
 use super::ids;
@@ -505,7 +507,10 @@ const CONTEXT_LISTS: &[&[&[u8]]] = &[
 ];
 
 struct ContextMatcher {
-    ac: aho_corasick::AhoCorasick,
+    /// Walked byte by byte over each 32-byte window: the same matches as an overlapping
+    /// `AhoCorasick` search, without setting up a search per number.
+    dfa: aho_corasick::dfa::DFA,
+    start: aho_corasick::automaton::StateID,
     /// Per list: the bits of its words.
     masks: Vec<Option<u128>>,
 }
@@ -528,13 +533,15 @@ fn context_matcher() -> &'static ContextMatcher {
             }
             masks.push(Some(mask));
         }
-        let ac = aho_corasick::AhoCorasickBuilder::new()
+        let dfa = aho_corasick::dfa::DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(aho_corasick::MatchKind::Standard)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&words)
             .expect("context words build");
-        ContextMatcher { ac, masks }
+        let start = dfa
+            .start_state(aho_corasick::Anchored::No)
+            .expect("unanchored start state");
+        ContextMatcher { dfa, start, masks }
     })
 }
 
@@ -575,11 +582,32 @@ impl<'a> Ctx<'a> {
     fn window(&self) -> &Window {
         self.found.get_or_init(|| {
             let raw = self.raw();
-            let free = bracket_free(raw);
+            // Without a `[` every position is free (what `bracket_free` computes then).
+            let free = if memchr::memchr(b'[', raw).is_some() {
+                bracket_free(raw)
+            } else {
+                u64::MAX >> (63 - raw.len())
+            };
+            let cm = context_matcher();
             let mut words = 0u128;
-            for m in context_matcher().ac.find_overlapping_iter(raw) {
-                if free >> m.start() & 1 == 1 {
-                    words |= 1 << m.pattern().as_usize();
+            let mut sid = cm.start;
+            for (p, &c) in raw.iter().enumerate() {
+                sid = cm.dfa.next_state(aho_corasick::Anchored::No, sid, c);
+                if cm.dfa.is_special(sid) {
+                    if cm.dfa.is_dead(sid) {
+                        break;
+                    }
+                    if !cm.dfa.is_match(sid) {
+                        continue;
+                    }
+                    // Every word ending here (overlapping semantics), with its start.
+                    for k in 0..cm.dfa.match_len(sid) {
+                        let pid = cm.dfa.match_pattern(sid, k);
+                        let start = (p + 1).saturating_sub(cm.dfa.pattern_len(pid));
+                        if free >> start & 1 == 1 {
+                            words |= 1 << pid.as_usize();
+                        }
+                    }
                 }
             }
             Window { words, free }
@@ -1367,6 +1395,70 @@ fn colon_token(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The per-window DFA walk gives the bits an overlapping `AhoCorasick` search over the same
+    /// words gives (the previous implementation), and the bracket fast path gives `bracket_free`.
+    #[test]
+    fn context_window_matches_overlapping_search() {
+        let mut words: Vec<&[u8]> = Vec::new();
+        for list in CONTEXT_LISTS {
+            if words.len() + list.len() <= 128 {
+                words.extend_from_slice(list);
+            }
+        }
+        let ac = aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(&words)
+            .unwrap();
+        let pieces: &[&str] = &[
+            "phone",
+            "SSN",
+            "ss #",
+            "tel",
+            "[",
+            "]",
+            "[PHONE_NUMBER]",
+            " ",
+            "-",
+            "sin",
+            "Tin",
+            "order",
+            "ref",
+            "x",
+            "12",
+            "é",
+            "social security",
+            "uid",
+            "aba",
+            "#",
+            "invoice",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..3000 {
+            let mut t = String::new();
+            for _ in 0..12 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                t.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            let b = t.as_bytes();
+            for start in 0..=b.len() {
+                let raw = &b[start.saturating_sub(32)..start];
+                let free = bracket_free(raw);
+                let mut want = 0u128;
+                for m in ac.find_overlapping_iter(raw) {
+                    if free >> m.start() & 1 == 1 {
+                        want |= 1 << m.pattern().as_usize();
+                    }
+                }
+                let cx = Ctx::new(b, start);
+                let w = cx.window();
+                assert_eq!((w.words, w.free), (want, free), "{t:?} at {start}");
+            }
+        }
+    }
 
     fn found(text: &str) -> Vec<(&str, u16)> {
         let en = Enabled(u32::MAX);
