@@ -613,16 +613,30 @@ struct Word {
     e: usize,
 }
 
+/// An ASCII capital or the lead byte of a non-ASCII letter (`c >= 0xC3`).
+static CAP_START: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_uppercase() || b >= 0xC3;
+        c += 1;
+    }
+    t
+};
+
 fn next_cap_word(t: &str, from: usize) -> Option<Word> {
     let b = t.as_bytes();
     let mut i = from;
     while i < b.len() {
-        let c = b[i];
-        // Only an ASCII capital or the lead byte of a non-ASCII letter can start a name.
-        if !(c.is_ascii_uppercase() || c >= 0xC3) {
+        // Only an ASCII capital or the lead byte of a non-ASCII letter can start a name: skip
+        // the rest with one table lookup per byte.
+        while i < b.len() && !CAP_START[b[i] as usize] {
             i += 1;
-            continue;
         }
+        let Some(&c) = b.get(i) else {
+            break;
+        };
         let boundary = i == 0 || {
             let p = b[i - 1];
             !(p.is_ascii_alphanumeric()
@@ -763,14 +777,20 @@ fn cue_before(t: &str, s: usize) -> Option<bool> {
 /// The strongest cue `before` (lower case) ends with, where the cue starts a word.
 fn cue_strength(before: &[u8]) -> Option<bool> {
     let &last = before.last()?;
+    // The byte before the last is compared first: most cues end with a space, as does most
+    // text before a capitalised word, so the last byte alone rarely rejects.
+    let last2 = before.len().checked_sub(2).map(|k| before[k]);
     CUES.iter()
         .filter(|(c, _)| {
             let c = c.as_bytes();
-            c.last() == Some(&last) && before.ends_with(c) && {
-                // The cue starts a word.
-                let k = before.len() - c.len();
-                k == 0 || !before[k - 1].is_ascii_alphanumeric()
-            }
+            c.last() == Some(&last)
+                && (c.len() < 2 || last2 == Some(c[c.len() - 2]))
+                && before.ends_with(c)
+                && {
+                    // The cue starts a word.
+                    let k = before.len() - c.len();
+                    k == 0 || !before[k - 1].is_ascii_alphanumeric()
+                }
         })
         .map(|&(_, strong)| strong)
         .max()
@@ -1231,16 +1251,31 @@ fn uk_postcode(b: &[u8], p: usize) -> Option<usize> {
     }
 }
 
+/// Bytes that can start an address: an ASCII digit or capital, or the lead byte of a non-ASCII
+/// letter (`c >= 0xC3`).
+static ADDR_START: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_uppercase() || b.is_ascii_digit() || b >= 0xC3;
+        c += 1;
+    }
+    t
+};
+
 pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        // Addresses start at a house number or a capitalised word: skip everything else.
-        if !(c.is_ascii_alphanumeric() || c >= 0xC3) || c.is_ascii_lowercase() {
+        // Addresses start at a house number or a capitalised word: skip everything else, one
+        // table lookup per byte (a chain of range tests here mispredicted on prose).
+        while i < b.len() && !ADDR_START[b[i] as usize] {
             i += 1;
-            continue;
         }
+        let Some(&c) = b.get(i) else {
+            break;
+        };
         let boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80);
         if !boundary {
             i += 1;
