@@ -8,6 +8,7 @@ mod inproc;
 
 use inproc::{cond, sandbox_state, training_files, wait};
 use tunegate_testkit::cluster as support;
+use tunegate_testkit::e2e::provider_config;
 
 use kube::api::Api;
 use serde_json::Value;
@@ -42,20 +43,15 @@ data:
             data = chats(part)
         ));
     }
+    out.push('\n');
+    out.push_str(&provider_config(
+        ns,
+        "sandbox",
+        &format!("{base_url}/v1"),
+        "",
+    ));
     out.push_str(&format!(
         r#"
-apiVersion: v1
-kind: Secret
-metadata: {{name: creds, namespace: {ns}, labels: {{tunegate.dev/credentials: "true"}}}}
-stringData: {{apiKey: sk-test}}
----
-apiVersion: tunegate.dev/v1alpha1
-kind: ProviderConfig
-metadata: {{name: sandbox, namespace: {ns}}}
-spec:
-  endpoint: "{base_url}/v1"
-  credentials: {{secretRef: {{name: creds, key: apiKey}}}}
----
 apiVersion: tunegate.dev/v1alpha1
 kind: TrainingDataset
 metadata: {{name: big, namespace: {ns}}}
@@ -82,7 +78,8 @@ async fn a_dataset_over_the_single_request_limit_goes_up_in_parts() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cp = support::control_plane();
     let client = cp.client().await.unwrap();
-    let mut cfg = openai_sandbox::Config::new("sk-test");
+    // The key provider_config puts in its Secret.
+    let mut cfg = openai_sandbox::Config::new("sk-e2e");
     cfg.job_seconds = 2.0;
     cfg.spool_dir = Some(env!("CARGO_TARGET_TMPDIR").into());
     let sandbox = openai_sandbox::start(cfg, "127.0.0.1:0".parse().unwrap())

@@ -584,7 +584,10 @@ impl Redactor {
             Some(b'n') if b[p..].starts_with(b"null") => Ok(p + 4),
             Some(b'-' | b'0'..=b'9') => {
                 let end = json::number_end(b, p)?;
-                self.number_value(text, p, end, frame, json_depth, secret_key, st, edits, repl)?;
+                if is_long_integer(&text[p..end]) {
+                    let raw = &text[p..end];
+                    self.rewrite(raw, p, end, frame, json_depth, secret_key, st, edits, repl)?;
+                }
                 Ok(end)
             }
             _ => Err(LineError::syntax(p)),
@@ -636,31 +639,6 @@ impl Redactor {
             }
         }
         Ok(end)
-    }
-
-    /// A long integer is scanned like text: a card, phone or account number written as a JSON
-    /// number (the fields a reinforcement grader reads can hold any JSON) is PII all the same.
-    /// When something is found the number becomes the redacted string, a different JSON type,
-    /// which is the point: the digits must not survive.
-    #[allow(clippy::too_many_arguments)]
-    fn number_value(
-        &self,
-        text: &str,
-        p: usize,
-        end: usize,
-        frame: u32,
-        json_depth: u32,
-        secret_key: bool,
-        st: &mut Scratch,
-        edits: &mut Vec<Edit>,
-        repl: &mut String,
-    ) -> Result<(), LineError> {
-        let raw = &text[p..end];
-        let digits = raw.strip_prefix('-').unwrap_or(raw);
-        if digits.len() < MIN_SCANNED_NUMBER_DIGITS || !digits.bytes().all(|c| c.is_ascii_digit()) {
-            return Ok(());
-        }
-        self.rewrite(raw, p, end, frame, json_depth, secret_key, st, edits, repl)
     }
 
     /// Scans `text`, the decoded value at `p..end` of the line; when it changes, records the
@@ -937,6 +915,15 @@ const WINDOW_REACH: usize = 64;
 
 /// Integers shorter than this are counts, amounts or ids, never one of the detected entities.
 const MIN_SCANNED_NUMBER_DIGITS: usize = 6;
+
+/// A long integer is scanned like text: a card, phone or account number written as a JSON number
+/// (the fields a reinforcement grader reads can hold any JSON) is PII all the same. When something
+/// is found the number becomes the redacted string, a different JSON type, which is the point: the
+/// digits must not survive.
+fn is_long_integer(raw: &str) -> bool {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    digits.len() >= MIN_SCANNED_NUMBER_DIGITS && digits.bytes().all(|c| c.is_ascii_digit())
+}
 
 fn window_start(text: &str, before: usize) -> usize {
     let mut lo = before.saturating_sub(WINDOW_REACH);
