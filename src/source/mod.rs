@@ -228,75 +228,6 @@ pub fn generated_key(
     Ok(secret_key_bytes(secret, key).filter(|k| !k.is_empty()))
 }
 
-/// Reads every Secret/ConfigMap source, in order, after checking the label from metadata. The
-/// label is checked again on the fetched object, so a label removed in between still refuses.
-pub async fn read_in_process(
-    client: &Client,
-    namespace: &str,
-    sources: &[DatasetSource],
-) -> Result<Vec<Vec<u8>>, SourceProblem> {
-    check_allowed(client, namespace, sources).await?;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let mut out = Vec::with_capacity(sources.len());
-    for (index, s) in sources.iter().enumerate() {
-        if let Some(r) = &s.secret {
-            let obj = secrets
-                .get_opt(&r.name)
-                .await
-                .map_err(|e| api_problem(index, &e))?;
-            let obj = obj.ok_or_else(|| SourceProblem::NotFound {
-                index,
-                kind: "Secret",
-                name: r.name.clone(),
-            })?;
-            if !label_allows(obj.metadata.labels.as_ref()) {
-                return Err(SourceProblem::NotAllowed {
-                    index,
-                    kind: "Secret",
-                    name: r.name.clone(),
-                });
-            }
-            out.push(
-                secret_key_bytes(&obj, &r.key).ok_or_else(|| SourceProblem::KeyNotFound {
-                    index,
-                    kind: "Secret",
-                    name: r.name.clone(),
-                    key: r.key.clone(),
-                })?,
-            );
-        } else if let Some(r) = &s.config_map {
-            let obj = cms
-                .get_opt(&r.name)
-                .await
-                .map_err(|e| api_problem(index, &e))?;
-            let obj = obj.ok_or_else(|| SourceProblem::NotFound {
-                index,
-                kind: "ConfigMap",
-                name: r.name.clone(),
-            })?;
-            if !label_allows(obj.metadata.labels.as_ref()) {
-                return Err(SourceProblem::NotAllowed {
-                    index,
-                    kind: "ConfigMap",
-                    name: r.name.clone(),
-                });
-            }
-            out.push(config_map_key_bytes(&obj, &r.key).ok_or_else(|| {
-                SourceProblem::KeyNotFound {
-                    index,
-                    kind: "ConfigMap",
-                    name: r.name.clone(),
-                    key: r.key.clone(),
-                }
-            })?);
-        } else {
-            return Err(SourceProblem::Invalid { index });
-        }
-    }
-    Ok(out)
-}
-
 /// The bytes of a dataset's Secret and ConfigMap sources, in source order. A key referenced
 /// several times is held once (the parts share it), and every object is fetched once however
 /// many sources name it.
@@ -326,8 +257,8 @@ pub fn longest_line(b: &[u8]) -> u64 {
 /// The keys a dataset reads from one object, and their bytes once fetched.
 type KeysOf<'a> = std::collections::HashMap<&'a str, Option<std::sync::Arc<[u8]>>>;
 
-/// Like [`read_in_process`], bounded: each Secret or ConfigMap is fetched once however many
-/// sources name it, a key named several times is held once, and reading stops with
+/// Reads every Secret/ConfigMap source, in order, bounded: each object is fetched once however
+/// many sources name it, a key named several times is held once, and reading stops with
 /// [`SourceProblem::TooLarge`] as soon as the sources add up to more than `max_bytes` (the
 /// pipeline would read them all, so repeats count).
 pub async fn read_in_process_bounded(
