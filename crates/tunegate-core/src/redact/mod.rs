@@ -32,6 +32,7 @@ mod engine;
 mod ids;
 pub(crate) mod json;
 mod names;
+mod random_token;
 mod report;
 mod secrets;
 mod structured;

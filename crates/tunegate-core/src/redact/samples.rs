@@ -640,10 +640,34 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "4f1a9c02:b77e3d5a",
     ),
     ("SECRET", "password: Tq9/Lm2x/Wv8", "Tq9/Lm2x/Wv8"),
+    // Random single-case keys with no keyword or prefix.
+    (
+        "SECRET",
+        "I tried oavx85rzfc49nwf8ob53cu3j8ck81tg2 but it still fails",
+        "oavx85rzfc49nwf8ob53cu3j8ck81tg2",
+    ),
+    (
+        "SECRET",
+        "deploy --creds Q7K2M9X4L8P3N6R1VZ --force",
+        "Q7K2M9X4L8P3N6R1VZ",
+    ),
 ];
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Random-looking runs that real text carries: hex hashes, digests, identifiers, durations.
+    (
+        "SECRET",
+        "fixed in 6a9e704af49b4380bb686f0c96d33b81, see 0xc0ac29b7c97c50dd",
+    ),
+    (
+        "SECRET",
+        "h1:NjWce9XRLGQEsW7wpKNCjG9DtNlClVuFLEZdDNbEs= utf8mb4_unicode_520_ci",
+    ),
+    (
+        "SECRET",
+        "timeout P23Y1M24DT12H5M29S on x86_64-unknown-linux-musl",
+    ),
     ("SECRET", "password = ${var.password}"),
     ("SECRET", "key_length = XSalsa20.key_length"),
     ("SECRET", "api_key: <your-api-key>"),

@@ -395,6 +395,7 @@ impl SecretScanner {
 
     pub(crate) fn scan(&self, text: &str, out: &mut Vec<Finding>) {
         let b = text.as_bytes();
+        let from = out.len();
         let mut skip_to = 0usize;
         for m in self.ac.find_iter(b) {
             if m.start() < skip_to {
@@ -462,6 +463,7 @@ impl SecretScanner {
                 skip_to = e;
             }
         }
+        super::random_token::scan(b, out, from);
     }
 }
 
