@@ -640,6 +640,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "4f1a9c02:b77e3d5a",
     ),
     ("SECRET", "password: Tq9/Lm2x/Wv8", "Tq9/Lm2x/Wv8"),
+    // Discord bot token whose id part does not decode to digits: Discord's exact part lengths.
+    (
+        "SECRET",
+        "bot token MTk5ZmFrZWlkZmFrZWlkZmFr.Gx7kQp.q8Wz3Nf5Tb1Lm9Rv2Xc6Hd4Jk0P ok",
+        "MTk5ZmFrZWlkZmFrZWlkZmFr.Gx7kQp.q8Wz3Nf5Tb1Lm9Rv2Xc6Hd4Jk0P",
+    ),
     // Random single-case keys with no keyword or prefix.
     (
         "SECRET",
@@ -655,6 +661,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Not Discord's part lengths (a 5-character middle part).
+    (
+        "SECRET",
+        "MTk5ZmFrZWlkZmFrZWlkZmFr.Gx7kQ.q8Wz3Nf5Tb1Lm9Rv2Xc6Hd4Jk0P",
+    ),
     // Random-looking runs that real text carries: hex hashes, digests, identifiers, durations.
     (
         "SECRET",

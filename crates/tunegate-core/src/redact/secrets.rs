@@ -1202,7 +1202,10 @@ fn discord_bot(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
             }
         }
     }
-    (n >= 17 && dec[..n].iter().all(u8::is_ascii_digit)).then_some((s, r))
+    // Tokens whose id part does not decode to digits (rotated or hand-made samples) still go
+    // when every part has Discord's exact length.
+    let exact = (24..=26).contains(&(p - s)) && q - p - 1 == 6 && (27..=38).contains(&(r - q - 1));
+    ((n >= 17 && dec[..n].iter().all(u8::is_ascii_digit)) || exact).then_some((s, r))
 }
 
 /// Facebook app access token: a 15-16 digit app id, `|`, 27 URL-safe characters.
