@@ -9,6 +9,9 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The sandbox's contract test drives it with the official Node SDK too.
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # The full test cluster's node (crates/tunegate-testenv, full mode): Debian's containerd 1.6, runc
 # and the CNI plugins (bridge, host-local, loopback).
 command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)

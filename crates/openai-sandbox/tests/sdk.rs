@@ -1,14 +1,15 @@
-//! Runs `crates/openai-sandbox/tests/sdk/run.sh`: the official `openai` Python SDK (OpenAI and AzureOpenAI clients)
-//! against the `openai-sandbox` binary. The first run creates `crates/openai-sandbox/tests/sdk/.venv` (pip install from
-//! PyPI), which takes a minute.
+//! Runs `crates/openai-sandbox/tests/sdk/run.sh`: the official `openai` SDKs for Python and for Node
+//! (OpenAI and Azure OpenAI clients) against the `openai-sandbox` binary. The first run installs the
+//! pinned SDKs (`tests/sdk/.venv` from the Python package registry, `tests/sdk/node/node_modules`
+//! from the npm registry), which takes a minute.
 
 use std::process::Command;
 
-#[test]
-fn official_python_sdk_drives_the_sandbox() {
+fn run_sdk(client: &str) {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = Command::new("bash")
         .arg(format!("{root}/tests/sdk/run.sh"))
+        .arg(client)
         .env("OPENAI_SANDBOX_BIN", env!("CARGO_BIN_EXE_openai-sandbox"))
         .output()
         .expect("run tests/sdk/run.sh");
@@ -16,8 +17,18 @@ fn official_python_sdk_drives_the_sandbox() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "SDK script failed ({}):\n{stdout}\n{stderr}",
+        "{client} SDK script failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
     assert!(stdout.contains("all SDK checks passed"), "{stdout}");
+}
+
+#[test]
+fn official_python_sdk_drives_the_sandbox() {
+    run_sdk("python");
+}
+
+#[test]
+fn official_node_sdk_drives_the_sandbox() {
+    run_sdk("node");
 }
