@@ -602,6 +602,14 @@ const CUES: &[(&str, bool)] = &[
     ("ask for ", true),
     ("customer ", false),
     ("agent ", false),
+    // Form-field labels. Not transcript speaker labels (`Customer:`, `Caller:`): a transcript
+    // line starts with its text (`Customer: Apple Watch is broken`) far more often than a name.
+    ("patient: ", false),
+    ("passenger: ", false),
+    ("applicant: ", false),
+    ("cardholder: ", false),
+    ("account holder: ", false),
+    ("recipient: ", false),
     ("- ", false),
     ("— ", false),
 ];
@@ -1485,6 +1493,8 @@ mod tests {
             ("Mark Thompson opened the ticket", "Mark Thompson"),
             ("Hi Will, thanks", "Will"),
             ("forwarded to Emily O'Brien", "Emily O'Brien"),
+            ("Patient: Hans Müller, born 1961", "Hans Müller"),
+            ("Cardholder: Maria Rossi", "Maria Rossi"),
         ];
         for (t, want) in pos {
             assert_eq!(people(t), vec![*want], "in {t:?}");
@@ -1497,6 +1507,8 @@ mod tests {
             "We use GitHub Actions and AWS Lambda",
             "Hi Team, the New York office",
             "Mark the ticket as done",
+            "Customer: Apple Watch is broken",
+            "Recipient: Support Team",
         ];
         for t in neg {
             assert!(people(t).is_empty(), "in {t:?}: {:?}", people(t));

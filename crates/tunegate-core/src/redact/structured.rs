@@ -125,15 +125,21 @@ fn is_domain(b: u8) -> bool {
 }
 
 fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
-    // Local part: ASCII, unless the character right before '@' is non-ASCII (josé@...).
-    let non_ascii_local = at > 0 && b[at - 1] >= 0x80;
+    // Local part: ASCII, and letters of other alphabets anywhere in it (müller@, josé.garcía@).
+    // Not CJK: those scripts write no spaces, so the run would swallow the sentence before it.
     let mut s = at;
-    while s > 0 && at - s < 64 && (is_local(b[s - 1]) || (non_ascii_local && b[s - 1] >= 0x80)) {
-        s -= 1;
-    }
-    // Never start inside a UTF-8 sequence.
-    while s < at && (b[s] & 0xC0) == 0x80 {
-        s += 1;
+    while s > 0 && at - s < 64 {
+        if is_local(b[s - 1]) {
+            s -= 1;
+        } else if b[s - 1] >= 0x80
+            && let Some((c, start)) = char_before(b, s)
+            && c.is_alphabetic()
+            && !is_cjk(c)
+        {
+            s = start;
+        } else {
+            break;
+        }
     }
     while s < at && matches!(b[s], b'.' | b'\'' | b'-') {
         s += 1;
@@ -178,6 +184,17 @@ fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
     }
     out.push(Finding::new(s, e, ENT_EMAIL));
     e
+}
+
+/// The character that ends at `end` and where it starts, when `b[..end]` ends with a whole UTF-8
+/// sequence.
+fn char_before(b: &[u8], end: usize) -> Option<(char, usize)> {
+    let mut start = end.checked_sub(1)?;
+    while start > 0 && end - start < 4 && (b[start] & 0xC0) == 0x80 {
+        start -= 1;
+    }
+    let c = std::str::from_utf8(&b[start..end]).ok()?.chars().next()?;
+    Some((c, start))
 }
 
 fn is_cjk(c: char) -> bool {
@@ -1487,6 +1504,19 @@ mod tests {
         one("(a_b@sub.example.com).", "a_b@sub.example.com", ENT_EMAIL);
         one("josé@example.com", "josé@example.com", ENT_EMAIL);
         one("请联系john@example.com谢谢", "john@example.com", ENT_EMAIL);
+        // Letters of other alphabets anywhere in the local part: none of it is left behind.
+        one("write to müller@bücher.de", "müller@bücher.de", ENT_EMAIL);
+        one(
+            "contact josé.garcía@correo.es",
+            "josé.garcía@correo.es",
+            ENT_EMAIL,
+        );
+        one(
+            "почта: иван.петров@пример.рф",
+            "иван.петров@пример.рф",
+            ENT_EMAIL,
+        );
+        one("— ünal@example.com", "ünal@example.com", ENT_EMAIL);
         none("ping @john_doe on example.com");
         none("user@localhost and a@b");
     }
