@@ -177,6 +177,36 @@ impl Engine {
         self.secrets.is_some()
     }
 
+    pub(crate) fn entity_on(&self, ent: u16) -> bool {
+        self.enabled.on(ent)
+    }
+
+    /// Findings in a string under a key that names a personal-data type (`phone`, `dob`,
+    /// `full_name`): what the detectors find, or else the whole value as `ent` when it has that
+    /// type's shape (`keyed::value_fits`). Same contract as [`Engine::find`].
+    #[must_use]
+    pub(crate) fn find_pii_keyed(
+        &self,
+        text: &str,
+        ent: u16,
+        generic: bool,
+        out: &mut Vec<Finding>,
+        cap: usize,
+    ) -> bool {
+        if !self.find_with(text, None, out, cap) {
+            return false;
+        }
+        if out.is_empty() && super::keyed::value_fits(ent, text, generic) {
+            let s = text.len() - text.trim_start().len();
+            let e = text.trim_end().len();
+            if s < e {
+                out.push(Finding::new(s, e, ent));
+                self.drop_protected(text, out);
+            }
+        }
+        true
+    }
+
     /// Findings in a string that sits under a secret-ish JSON key (`api_key`, `password`, ...): the
     /// whole value is a secret unless it is a reference or a placeholder, whatever its shape.
     /// `false` when the string has more candidate findings than [`max_findings`] or `cap` allow

@@ -31,6 +31,7 @@ mod context;
 mod engine;
 mod ids;
 pub(crate) mod json;
+mod keyed;
 mod names;
 mod random_token;
 mod report;
@@ -233,8 +234,8 @@ struct Scratch {
     repl: String,
     tokens_removed: u64,
     tokens_added: u64,
-    /// The next value sits under a secret-ish object key.
-    pending_secret: bool,
+    /// The next value sits under an object key that names a secret or a personal-data type.
+    pending_key: Option<KeyCtx>,
     /// Image content parts seen in this line, and how deep inside one the walk is.
     images: u32,
     in_image: u32,
@@ -281,6 +282,28 @@ impl std::fmt::Debug for Redactor {
 }
 
 impl Redactor {
+    /// What the normalised object key `norm` says about the value under it. `json_depth` is 0 in
+    /// the line itself and 1+ inside strings that hold JSON (tool-call arguments).
+    fn key_ctx(&self, norm: &[u8], json_depth: u32) -> Option<KeyCtx> {
+        if self.engine.secrets_on() && secrets::is_secret_name(norm) {
+            return Some(KeyCtx {
+                ent: ENT_SECRET,
+                generic: false,
+            });
+        }
+        // In the line itself `name` is a chat message's participant name or a function's name,
+        // which the provider requires to match `[A-Za-z0-9_-]{1,64}`: a mask would break it.
+        if json_depth == 0 && norm == b"name" {
+            return None;
+        }
+        keyed::key_entity(norm)
+            .filter(|&ent| self.engine.entity_on(ent))
+            .map(|ent| KeyCtx {
+                ent,
+                generic: norm == b"name",
+            })
+    }
+
     /// Compiles `policy`. `pseudonym_key` is required (non-empty) in Pseudonymize mode and ignored
     /// otherwise.
     pub fn new(
@@ -350,7 +373,7 @@ impl Redactor {
         st.tokens_added = 0;
         st.images = 0;
         st.in_image = 0;
-        st.pending_secret = false;
+        st.pending_key = None;
         st.too_large = false;
         st.too_many = false;
         st.findings_cap = engine::max_findings(line.len());
@@ -483,7 +506,7 @@ impl Redactor {
         repl: &mut String,
     ) -> Result<usize, LineError> {
         let b = text.as_bytes();
-        let secret_key = std::mem::take(&mut st.pending_secret);
+        let key = st.pending_key.take();
         if depth > json::MAX_DEPTH {
             return Err(LineError::too_deep(p));
         }
@@ -534,12 +557,12 @@ impl Redactor {
                         st.frames[me as usize].role = role;
                         q = vend;
                     } else {
-                        st.pending_secret = self.engine.secrets_on() && {
+                        st.pending_key = {
                             let mut norm = std::mem::take(&mut st.key_norm);
                             secrets::normalise_name(&b[q0 + 1..kend - 1], &mut norm);
-                            let hit = secrets::is_secret_name(&norm);
+                            let key = self.key_ctx(&norm, json_depth);
                             st.key_norm = norm;
-                            hit
+                            key
                         };
                         if image {
                             st.images += 1;
@@ -577,9 +600,7 @@ impl Redactor {
                     }
                 }
             }
-            Some(b'"') => {
-                self.string_value(text, p, frame, json_depth, secret_key, st, edits, repl)
-            }
+            Some(b'"') => self.string_value(text, p, frame, json_depth, key, st, edits, repl),
             Some(b't') if b[p..].starts_with(b"true") => Ok(p + 4),
             Some(b'f') if b[p..].starts_with(b"false") => Ok(p + 5),
             Some(b'n') if b[p..].starts_with(b"null") => Ok(p + 4),
@@ -587,7 +608,7 @@ impl Redactor {
                 let end = json::number_end(b, p)?;
                 if is_long_integer(&text[p..end]) {
                     let raw = &text[p..end];
-                    self.rewrite(raw, p, end, frame, json_depth, secret_key, st, edits, repl)?;
+                    self.rewrite(raw, p, end, frame, json_depth, key, st, edits, repl)?;
                 }
                 Ok(end)
             }
@@ -602,7 +623,7 @@ impl Redactor {
         p: usize,
         frame: u32,
         json_depth: u32,
-        secret_key: bool,
+        key: Option<KeyCtx>,
         st: &mut Scratch,
         edits: &mut Vec<Edit>,
         repl: &mut String,
@@ -626,9 +647,7 @@ impl Redactor {
         } else {
             raw
         };
-        let rewritten = self.rewrite(
-            decoded, p, end, frame, json_depth, secret_key, st, edits, repl,
-        );
+        let rewritten = self.rewrite(decoded, p, end, frame, json_depth, key, st, edits, repl);
         st.dec = dec;
         rewritten?;
         // Scratch buffers that grew with a huge string are not kept for the next one: they
@@ -652,12 +671,12 @@ impl Redactor {
         end: usize,
         frame: u32,
         json_depth: u32,
-        secret_key: bool,
+        key: Option<KeyCtx>,
         st: &mut Scratch,
         edits: &mut Vec<Edit>,
         repl: &mut String,
     ) -> Result<(), LineError> {
-        if let Some(new_text) = self.scan_text(text, frame, json_depth, secret_key, st) {
+        if let Some(new_text) = self.scan_text(text, frame, json_depth, key, st) {
             let rs = repl.len();
             json::encode(&new_text, repl);
             edits.push((p as u32, end as u32, rs as u32, repl.len() as u32));
@@ -686,7 +705,7 @@ impl Redactor {
         text: &str,
         frame: u32,
         json_depth: u32,
-        secret_key: bool,
+        key: Option<KeyCtx>,
         st: &mut Scratch,
     ) -> Option<String> {
         // Strings that hold JSON (tool-call arguments) are redacted structurally.
@@ -730,10 +749,12 @@ impl Redactor {
         }
         let mut findings = std::mem::take(&mut st.findings);
         let fcap = st.findings_cap;
-        let complete = if secret_key {
-            self.engine.find_keyed(text, &mut findings, fcap)
-        } else {
-            self.engine.find(text, &mut findings, fcap)
+        let complete = match key {
+            Some(k) if k.ent == ENT_SECRET => self.engine.find_keyed(text, &mut findings, fcap),
+            Some(k) => self
+                .engine
+                .find_pii_keyed(text, k.ent, k.generic, &mut findings, fcap),
+            None => self.engine.find(text, &mut findings, fcap),
         };
         if !complete {
             st.too_many = true;
@@ -921,6 +942,15 @@ const MIN_SCANNED_NUMBER_DIGITS: usize = 6;
 /// (the fields a reinforcement grader reads can hold any JSON) is PII all the same. When something
 /// is found the number becomes the redacted string, a different JSON type, which is the point: the
 /// digits must not survive.
+/// What the object key above a value says about it.
+#[derive(Clone, Copy, Debug)]
+struct KeyCtx {
+    /// `ENT_SECRET` for credential keys (`api_key`), else the personal-data type (`phone`).
+    ent: u16,
+    /// The key is `name`, which also names tools, products and files.
+    generic: bool,
+}
+
 fn is_long_integer(raw: &str) -> bool {
     let digits = raw.strip_prefix('-').unwrap_or(raw);
     digits.len() >= MIN_SCANNED_NUMBER_DIGITS && digits.bytes().all(|c| c.is_ascii_digit())

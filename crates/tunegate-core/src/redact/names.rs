@@ -944,6 +944,36 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
     }
 }
 
+/// Whether `v`, the whole value under a person-name JSON key, is a name: one to six words of
+/// letters (with `'`, `-`, `.`), none a stop word. Under the generic key `name` (which also names
+/// tools, products and files) every word must be capitalised and one must be a known,
+/// unambiguous given name or surname.
+pub(crate) fn person_value(v: &str, generic: bool) -> bool {
+    let lex = lexicon();
+    let mut words = 0;
+    let mut known = false;
+    for w in v.split_whitespace() {
+        words += 1;
+        if words > 6
+            || !w.chars().any(char::is_alphabetic)
+            || !w
+                .chars()
+                .all(|c| c.is_alphabetic() || matches!(c, '\'' | '-' | '.' | '’'))
+        {
+            return false;
+        }
+        let f = lex.flags(w.trim_end_matches('.'));
+        if f & F_STOP != 0 {
+            return false;
+        }
+        if generic && !w.chars().next().is_some_and(char::is_uppercase) {
+            return false;
+        }
+        known |= f & (F_FIRST | F_LAST) != 0 && f & F_AMBIGUOUS == 0;
+    }
+    words > 0 && (!generic || known)
+}
+
 /// `hello `, `hi `, `hey ` (optionally with a comma) right before `s`, starting a word.
 fn greeting_before(b: &[u8], s: usize) -> bool {
     let before = &b[..s];

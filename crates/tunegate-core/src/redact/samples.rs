@@ -640,6 +640,39 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "4f1a9c02:b77e3d5a",
     ),
     ("SECRET", "password: Tq9/Lm2x/Wv8", "Tq9/Lm2x/Wv8"),
+    // Personal data named by its key in JSON inside a string (tool-call arguments).
+    ("PHONE_NUMBER", r#"{"phone": "5321234567"}"#, "5321234567"),
+    (
+        "US_SSN",
+        r#"{"ssn": "536228714", "plan": "gold"}"#,
+        "536228714",
+    ),
+    (
+        "DATE_OF_BIRTH",
+        r#"{"dateOfBirth": "1985-03-12"}"#,
+        "1985-03-12",
+    ),
+    ("PERSON", r#"{"full_name": "wei zhang"}"#, "wei zhang"),
+    (
+        "PERSON",
+        r#"{"name": "Sarah Connor", "tier": 2}"#,
+        "Sarah Connor",
+    ),
+    (
+        "PASSPORT",
+        r#"{"passport_number": "C01234565"}"#,
+        "C01234565",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        r#"{"shipping_address": "221B Baker Street"}"#,
+        "221B Baker Street",
+    ),
+    (
+        "US_BANK_ROUTING",
+        r#"{"routing_number": "121000358"}"#,
+        "121000358",
+    ),
     // Discord bot token whose id part does not decode to digits: Discord's exact part lengths.
     (
         "SECRET",
@@ -661,6 +694,18 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Keys naming personal data, values of another shape; keys naming nothing.
+    (
+        "PHONE_NUMBER",
+        r#"{"phone": "unknown", "order_id": "5321234567"}"#,
+    ),
+    (
+        "PERSON",
+        r#"{"name": "get_weather", "product_name": "Jennifer"}"#,
+    ),
+    ("PERSON", r#"{"name": "Premium plan"}"#),
+    ("US_SSN", r#"{"ssn": "078-05-0000"}"#),
+    ("DATE_OF_BIRTH", r#"{"dob": "unknown", "quantity": "1985"}"#),
     // Not Discord's part lengths (a 5-character middle part).
     (
         "SECRET",
