@@ -259,6 +259,9 @@ impl Engine {
         // Every passport, licence and date value and every postal address holds an ASCII digit
         // (a house number): text without one skips those passes.
         let digits = text.bytes().any(|c| c.is_ascii_digit());
+        if digits && self.secrets.is_some() {
+            super::codes::scan(text.as_bytes(), out);
+        }
         if digits && let Some(c) = &self.context {
             c.scan(&self.enabled, text, out);
         }

@@ -27,6 +27,7 @@
 //!   rejected examples.
 //! - Errors carry a code and a byte offset, never content.
 
+mod codes;
 mod context;
 mod engine;
 mod ids;

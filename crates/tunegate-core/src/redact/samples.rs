@@ -640,6 +640,14 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "4f1a9c02:b77e3d5a",
     ),
     ("SECRET", "password: Tq9/Lm2x/Wv8", "Tq9/Lm2x/Wv8"),
+    // Short numeric credentials after a qualified name.
+    ("SECRET", "sure, my PIN is 4821", "4821"),
+    (
+        "SECRET",
+        "the verification code we sent you is 905 112",
+        "905 112",
+    ),
+    ("SECRET", "CVV: 737, expiry 09/28", "737"),
     // Personal data named by its key in JSON inside a string (tool-call arguments).
     ("PHONE_NUMBER", r#"{"phone": "5321234567"}"#, "5321234567"),
     (
@@ -694,6 +702,9 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Numbers after names that are not credentials.
+    ("SECRET", "error code 404, status code: 500, zip code 10115"),
+    ("SECRET", "pin 3 of the header; spin 1234 times"),
     // Keys naming personal data, values of another shape; keys naming nothing.
     (
         "PHONE_NUMBER",
