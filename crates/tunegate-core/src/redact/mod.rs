@@ -36,6 +36,7 @@ mod report;
 mod secrets;
 mod structured;
 mod validate;
+mod walk;
 
 pub mod corpus;
 
