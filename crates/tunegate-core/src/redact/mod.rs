@@ -35,6 +35,7 @@ mod names;
 mod report;
 mod secrets;
 mod structured;
+mod swar;
 mod validate;
 mod walk;
 

@@ -631,9 +631,12 @@ fn next_cap_word(t: &str, from: usize) -> Option<Word> {
     while i < b.len() {
         // Only an ASCII capital or the lead byte of a non-ASCII letter can start a name: skip
         // the rest with one table lookup per byte.
-        while i < b.len() && !CAP_START[b[i] as usize] {
-            i += 1;
-        }
+        i = super::swar::find(
+            b,
+            i,
+            |x| super::swar::in_range(x, b'A', b'Z') | super::swar::at_least_high(x, 0xC3),
+            |c| CAP_START[c as usize],
+        );
         let Some(&c) = b.get(i) else {
             break;
         };
@@ -1270,9 +1273,15 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
     while i < b.len() {
         // Addresses start at a house number or a capitalised word: skip everything else, one
         // table lookup per byte (a chain of range tests here mispredicted on prose).
-        while i < b.len() && !ADDR_START[b[i] as usize] {
-            i += 1;
-        }
+        i = super::swar::find(
+            b,
+            i,
+            |x| {
+                use super::swar::{at_least_high, in_range};
+                in_range(x, b'A', b'Z') | in_range(x, b'0', b'9') | at_least_high(x, 0xC3)
+            },
+            |c| ADDR_START[c as usize],
+        );
         let Some(&c) = b.get(i) else {
             break;
         };

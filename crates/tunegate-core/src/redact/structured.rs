@@ -96,9 +96,15 @@ pub(crate) fn scan(en: &Enabled, text: &str, out: &mut Vec<Finding>) {
     let mut i = 0;
     while i < n {
         // Tight skip over bytes that cannot start anything.
-        while i < n && TRIGGER[b[i] as usize] == 0 {
-            i += 1;
-        }
+        i = super::swar::find(
+            b,
+            i,
+            |x| {
+                use super::swar::{eq, in_range};
+                in_range(x, b'0', b':') | eq(x, b'+') | eq(x, b'(') | eq(x, b'@') | eq(x, b'-')
+            },
+            |c| TRIGGER[c as usize] != 0,
+        );
         if i >= n {
             break;
         }
