@@ -613,17 +613,35 @@ struct Word {
     e: usize,
 }
 
-/// An ASCII capital or the lead byte of a non-ASCII letter (`c >= 0xC3`).
+/// An ASCII capital or the lead byte of a non-ASCII letter (`c >= 0xC3`), except lead bytes
+/// whose characters are never upper case (`NO_UPPER_LEADS`): CJK, kana and Hangul text would
+/// otherwise decode every character to find it is not a capital.
 static CAP_START: [bool; 256] = {
     let mut t = [false; 256];
     let mut c = 0usize;
     while c < 256 {
         let b = c as u8;
-        t[c] = b.is_ascii_uppercase() || b >= 0xC3;
+        t[c] = b.is_ascii_uppercase()
+            || (b >= 0xC3
+                && !(b >= NO_UPPER_LEADS[0].0 && b <= NO_UPPER_LEADS[0].1)
+                && !(b >= NO_UPPER_LEADS[1].0 && b <= NO_UPPER_LEADS[1].1));
         c += 1;
     }
     t
 };
+
+/// Lead-byte ranges of U+3000..=U+9FFF (CJK punctuation, kana, CJK ideographs) and
+/// U+B000..=U+DFFF (Hangul syllables): no character there is upper case (tested).
+const NO_UPPER_LEADS: [(u8, u8); 2] = [(0xE3, 0xE9), (0xEB, 0xED)];
+
+/// `CAP_START` eight bytes at a time.
+#[inline(always)]
+fn cap_start_mask(x: u64) -> u64 {
+    use super::swar::{at_least_high, in_high_range, in_range};
+    let [(a0, a1), (b0, b1)] = NO_UPPER_LEADS;
+    in_range(x, b'A', b'Z')
+        | (at_least_high(x, 0xC3) & !in_high_range(x, a0, a1) & !in_high_range(x, b0, b1))
+}
 
 fn next_cap_word(t: &str, from: usize) -> Option<Word> {
     let b = t.as_bytes();
@@ -631,12 +649,7 @@ fn next_cap_word(t: &str, from: usize) -> Option<Word> {
     while i < b.len() {
         // Only an ASCII capital or the lead byte of a non-ASCII letter can start a name: skip
         // the rest with one table lookup per byte.
-        i = super::swar::find(
-            b,
-            i,
-            |x| super::swar::in_range(x, b'A', b'Z') | super::swar::at_least_high(x, 0xC3),
-            |c| CAP_START[c as usize],
-        );
+        i = super::swar::find(b, i, cap_start_mask, |c| CAP_START[c as usize]);
         let Some(&c) = b.get(i) else {
             break;
         };
@@ -1459,6 +1472,29 @@ fn compound_or_es(t: &str, s: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipped_lead_bytes_start_no_capital() {
+        for (lo, hi) in NO_UPPER_LEADS {
+            for cp in 0..=0x10FFFFu32 {
+                let Some(ch) = char::from_u32(cp) else {
+                    continue;
+                };
+                let mut buf = [0u8; 4];
+                let lead = ch.encode_utf8(&mut buf).as_bytes()[0];
+                if (lo..=hi).contains(&lead) {
+                    assert!(!ch.is_uppercase(), "{cp:#x}");
+                }
+            }
+        }
+        for v in 0..=255u8 {
+            let mut w = [b'a'; 8];
+            w[3] = v;
+            let m = cap_start_mask(u64::from_le_bytes(w));
+            assert_eq!(m >> 31 & 1 == 1, CAP_START[v as usize], "{v:#x}");
+            assert_eq!(m & !(0x80 << 24), 0, "{v:#x}");
+        }
+    }
 
     fn people(t: &str) -> Vec<&str> {
         let mut v = Vec::new();

@@ -33,6 +33,13 @@ pub(crate) const fn at_least_high(x: u64, c: u8) -> u64 {
     ((x & LO7) + rep(0x80 - (c & 0x7f))) & x & HI
 }
 
+/// Bytes in `lo..=hi` (both at or above 0x80).
+#[inline(always)]
+pub(crate) const fn in_high_range(x: u64, lo: u8, hi: u8) -> u64 {
+    let l = x & LO7;
+    (l + rep(0x80 - (lo & 0x7f))) & !(l + rep(0x7f - (hi & 0x7f))) & x & HI
+}
+
 /// Bytes tested one at a time before `find` switches to eight at a time.
 const HEAD: usize = 4;
 
@@ -100,6 +107,12 @@ mod tests {
         exact(|x| eq(x, 0xff), |c| c == 0xff);
         exact(|x| at_least_high(x, 0xC3), |c| c >= 0xC3);
         exact(|x| at_least_high(x, 0x80), |c| c >= 0x80);
+        exact(
+            |x| in_high_range(x, 0xE3, 0xE9),
+            |c| (0xE3..=0xE9).contains(&c),
+        );
+        exact(|x| in_high_range(x, 0x80, 0xFF), |c| c >= 0x80);
+        exact(|x| in_range(x, b'0', b':'), |c| (b'0'..=b':').contains(&c));
     }
 
     #[test]
