@@ -103,14 +103,46 @@ impl Lexicon {
 }
 
 /// `raw` lower-cased is one of `list` (lower-case entries). No allocation for ASCII words.
-fn in_list_ci(raw: &str, list: &[&str]) -> bool {
+/// `filter` is `list_filter(list)`.
+fn in_list_ci(raw: &str, list: &[&str], filter: u128) -> bool {
     if raw.is_ascii() {
+        // Most words are in no list: reject those whose (length, first letter) no entry has
+        // before comparing with every entry.
+        if filter & filter_bit(raw.as_bytes()) == 0 {
+            return false;
+        }
         list.iter()
             .any(|w| w.len() == raw.len() && w.as_bytes().eq_ignore_ascii_case(raw.as_bytes()))
     } else {
         let l = raw.to_lowercase();
         list.contains(&l.as_str())
     }
+}
+
+/// The filter bits (`filter_bit`) of the street-type lists' entries.
+const STREET_FILTER: u128 = list_filter(STREET_TYPES);
+const FR_FILTER: u128 = list_filter(FR_TYPES);
+const ES_FILTER: u128 = list_filter(ES_TYPES);
+
+/// One of 128 bits for an ASCII word: its length and lower-cased first byte, folded. Equal
+/// words (ignoring ASCII case) get the same bit.
+const fn filter_bit(w: &[u8]) -> u128 {
+    let first = if w.is_empty() {
+        0
+    } else {
+        w[0].to_ascii_lowercase()
+    };
+    1u128 << ((w.len() % 16) * 8 + (first as usize % 8))
+}
+
+const fn list_filter(list: &[&str]) -> u128 {
+    let mut f = 0u128;
+    let mut k = 0;
+    while k < list.len() {
+        f |= filter_bit(list[k].as_bytes());
+        k += 1;
+    }
+    f
 }
 
 /// Names that are also common words, places, brands or months: never a name on their own.
@@ -1340,7 +1372,7 @@ fn us_fr_address(t: &str, s: usize) -> Option<usize> {
     if !t.is_char_boundary(lw_end) {
         return None;
     }
-    if in_list_ci(&t[p..lw_end], FR_TYPES)
+    if in_list_ci(&t[p..lw_end], FR_TYPES, FR_FILTER)
         && t[p..].starts_with(|c: char| c.is_lowercase() || c.is_uppercase())
     {
         let mut e = lw_end;
@@ -1377,7 +1409,7 @@ fn us_fr_address(t: &str, s: usize) -> Option<usize> {
     let mut words = 0;
     while words < 5 {
         let w = cap_word_at(t, e)?;
-        if words > 0 && in_list_ci(&t[w.s..w.e], STREET_TYPES) {
+        if words > 0 && in_list_ci(&t[w.s..w.e], STREET_TYPES, STREET_FILTER) {
             let mut end = w.e;
             if b.get(end) == Some(&b'.') {
                 end += 1;
@@ -1411,7 +1443,7 @@ fn compound_or_es(t: &str, s: usize) -> Option<usize> {
     }
     let word = &t[s..we];
     // ES: street type first, then the name, then the number.
-    if in_list_ci(word, ES_TYPES) || t[s..].starts_with("C/") {
+    if in_list_ci(word, ES_TYPES, ES_FILTER) || t[s..].starts_with("C/") {
         let mut e = if t[s..].starts_with("C/") { s + 2 } else { we };
         let mut named = false;
         for _ in 0..5 {
@@ -1472,6 +1504,26 @@ fn compound_or_es(t: &str, s: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_filters_keep_every_entry() {
+        for (list, f) in [
+            (STREET_TYPES, STREET_FILTER),
+            (FR_TYPES, FR_FILTER),
+            (ES_TYPES, ES_FILTER),
+        ] {
+            for w in list {
+                for v in [w.to_string(), w.to_ascii_uppercase(), {
+                    let mut t = w.to_string();
+                    t[..1].make_ascii_uppercase();
+                    t
+                }] {
+                    assert!(in_list_ci(&v, list, f), "{v}");
+                }
+            }
+            assert!(!in_list_ci("zzzzzzzzzzzzzzzzzzzz", list, f));
+        }
+    }
 
     #[test]
     fn skipped_lead_bytes_start_no_capital() {
