@@ -113,6 +113,8 @@ mod tests {
         );
         exact(|x| in_high_range(x, 0x80, 0xFF), |c| c >= 0x80);
         exact(|x| in_range(x, b'0', b':'), |c| (b'0'..=b':').contains(&c));
+        exact(|x| in_range(x, 0, 0x1f), |c| c < 0x20);
+        exact(|x| eq(x, b'\\'), |c| c == b'\\');
     }
 
     #[test]
