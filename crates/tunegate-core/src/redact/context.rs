@@ -2,8 +2,6 @@
 //! dates of birth. One case-insensitive automaton finds the cue words; the value right after a cue
 //! (skipping "number", "no.", "#", ":", "is") is checked for the type's shape.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-
 use super::structured::is_word;
 use super::{ENT_DATE_OF_BIRTH, ENT_DRIVER_LICENSE, ENT_PASSPORT, Finding};
 
@@ -136,51 +134,63 @@ const MONTHS: &[&str] = &[
 ];
 
 pub(crate) struct ContextScanner {
-    ac: AhoCorasick,
+    dfa: super::walk::Dfa,
 }
 
 impl ContextScanner {
-    pub(crate) fn new() -> Result<Self, aho_corasick::BuildError> {
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(CUES.iter().map(|(c, _)| c))?;
-        Ok(Self { ac })
+    pub(crate) fn new() -> Result<Self, String> {
+        // Case-insensitive, leftmost-longest; walked by `Engine::find_with` beside the secret
+        // scanner's DFA (see `walk`).
+        let dfa = super::walk::build(CUES.iter().map(|(c, _)| c), true)?;
+        Ok(Self { dfa })
     }
 
-    pub(crate) fn scan(&self, en: &super::structured::Enabled, text: &str, out: &mut Vec<Finding>) {
-        let b = text.as_bytes();
-        for m in self.ac.find_iter(b) {
-            let ent = CUES[m.pattern().as_usize()].1;
-            if !en.on(ent) || (m.start() > 0 && is_word(b[m.start() - 1])) {
-                continue;
-            }
-            let p = skip_fillers(b, m.end());
-            let found = match ent {
-                ENT_DATE_OF_BIRTH => date_at(b, p),
-                _ => id_at(b, p, ent == ENT_PASSPORT),
-            };
-            if let Some(mut e) = found {
-                out.push(Finding::new(p, e, ent));
-                // A list after one cue: `passports: AB1234567 and XY9876543`.
-                for _ in 0..3 {
-                    let q = list_next(b, e);
-                    match (q != e).then(|| id_at(b, q, ent == ENT_PASSPORT)).flatten() {
-                        Some(e2) => {
-                            out.push(Finding::new(q, e2, ent));
-                            e = e2;
-                        }
-                        None => break,
-                    }
-                }
-            } else if ent != ENT_DATE_OF_BIRTH
-                && let Some((s0, e0)) = id_before(b, m.start(), ent == ENT_PASSPORT)
-            {
-                // The value before its cue: `AAA123456 es mi número de pasaporte`.
-                out.push(Finding::new(s0, e0, ent));
-            }
+    pub(crate) fn dfa(&self) -> &super::walk::Dfa {
+        &self.dfa
+    }
+
+    /// Checks the value after (or before) one cue match `m`.
+    #[inline]
+    pub(crate) fn cue(
+        en: &super::structured::Enabled,
+        b: &[u8],
+        m: super::walk::Hit,
+        out: &mut Vec<Finding>,
+    ) {
+        let ent = CUES[m.pattern].1;
+        if !en.on(ent) || (m.start > 0 && is_word(b[m.start - 1])) {
+            return;
         }
+        let p = skip_fillers(b, m.end);
+        let found = match ent {
+            ENT_DATE_OF_BIRTH => date_at(b, p),
+            _ => id_at(b, p, ent == ENT_PASSPORT),
+        };
+        if let Some(mut e) = found {
+            out.push(Finding::new(p, e, ent));
+            // A list after one cue: `passports: AB1234567 and XY9876543`.
+            for _ in 0..3 {
+                let q = list_next(b, e);
+                match (q != e).then(|| id_at(b, q, ent == ENT_PASSPORT)).flatten() {
+                    Some(e2) => {
+                        out.push(Finding::new(q, e2, ent));
+                        e = e2;
+                    }
+                    None => break,
+                }
+            }
+        } else if ent != ENT_DATE_OF_BIRTH
+            && let Some((s0, e0)) = id_before(b, m.start, ent == ENT_PASSPORT)
+        {
+            // The value before its cue: `AAA123456 es mi número de pasaporte`.
+            out.push(Finding::new(s0, e0, ent));
+        }
+    }
+
+    /// The cue words, for tests that compare `walk` with `AhoCorasick`.
+    #[cfg(test)]
+    pub(crate) fn patterns() -> Vec<&'static str> {
+        CUES.iter().map(|(c, _)| *c).collect()
     }
 }
 

@@ -30,7 +30,7 @@ impl Engine {
             }
         }
         let secrets = if has(EntityType::Secret) {
-            Some(SecretScanner::new().map_err(|e| PolicyError::Matcher(e.to_string()))?)
+            Some(SecretScanner::new().map_err(PolicyError::Matcher)?)
         } else {
             None
         };
@@ -38,10 +38,7 @@ impl Engine {
             || has(EntityType::DriverLicense)
             || has(EntityType::DateOfBirth)
         {
-            Some(
-                super::context::ContextScanner::new()
-                    .map_err(|e| PolicyError::Matcher(e.to_string()))?,
-            )
+            Some(super::context::ContextScanner::new().map_err(PolicyError::Matcher)?)
         } else {
             None
         };
@@ -253,18 +250,14 @@ impl Engine {
         if over(out) {
             return false;
         }
-        if let Some(s) = &self.secrets {
-            s.scan(text, out);
-        }
         // Every passport, licence and date value and every postal address holds an ASCII digit
         // (a house number): text without one skips those passes.
         let digits = text.bytes().any(|c| c.is_ascii_digit());
         if digits && self.secrets.is_some() {
             super::codes::scan(text.as_bytes(), out);
         }
-        if digits && let Some(c) = &self.context {
-            c.scan(&self.enabled, text, out);
-        }
+        let context = self.context.as_ref().filter(|_| digits);
+        self.walk_anchors(text.as_bytes(), context, out);
         if over(out) {
             return false;
         }
@@ -318,6 +311,68 @@ impl Engine {
         self.drop_protected(text, out);
         resolve_overlaps(out);
         true
+    }
+
+    /// The secret scanner's anchors and the context scanner's cues, both found by walking their
+    /// DFAs in one loop (see `walk`). Findings are pushed in the order of separate scans: every
+    /// secret, then every context value (ties in `resolve_overlaps` keep the first pushed).
+    fn walk_anchors(
+        &self,
+        b: &[u8],
+        context: Option<&super::context::ContextScanner>,
+        out: &mut Vec<Finding>,
+    ) {
+        use super::walk::Step;
+        let from = out.len();
+        let mut skip_to = 0usize;
+        // Cue matches wait here until every secret is pushed; at most one per byte of `b`.
+        let mut cues: Vec<super::walk::Hit> = Vec::new();
+        match (&self.secrets, context) {
+            (Some(s), Some(c)) => {
+                let (mut ws, mut wc) = (s.dfa().walk(), c.dfa().walk());
+                let (mut s_done, mut c_done) = (false, false);
+                while !(s_done && c_done) {
+                    match ws.step(b) {
+                        Step::More => {}
+                        Step::Hit(m) => s.anchor(b, m, &mut skip_to, out),
+                        Step::Done => s_done = true,
+                    }
+                    match wc.step(b) {
+                        Step::More => {}
+                        Step::Hit(m) => cues.push(m),
+                        Step::Done => c_done = true,
+                    }
+                }
+            }
+            (Some(s), None) => {
+                let mut ws = s.dfa().walk();
+                loop {
+                    match ws.step(b) {
+                        Step::More => {}
+                        Step::Hit(m) => s.anchor(b, m, &mut skip_to, out),
+                        Step::Done => break,
+                    }
+                }
+            }
+            (None, Some(c)) => {
+                let mut wc = c.dfa().walk();
+                loop {
+                    match wc.step(b) {
+                        Step::More => {}
+                        Step::Hit(m) => cues.push(m),
+                        Step::Done => break,
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+        // Random one-case tokens outside the shaped ones (which are pushed from `from` on).
+        if self.secrets.is_some() {
+            super::random_token::scan(b, out, from);
+        }
+        for m in cues {
+            super::context::ContextScanner::cue(&self.enabled, b, m, out);
+        }
     }
 
     /// Drops findings that overlap a mask token or lie inside an allow-listed value. Linear: both

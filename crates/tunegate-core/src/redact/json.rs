@@ -114,7 +114,21 @@ pub(crate) fn encode(s: &str, out: &mut String) {
     out.push('"');
     let b = s.as_bytes();
     let mut last = 0;
-    for (i, &c) in b.iter().enumerate() {
+    let mut i = 0;
+    loop {
+        // Escapes are rare: jump to the next byte that needs one, eight bytes at a time.
+        i = super::swar::find(
+            b,
+            i,
+            |x| {
+                use super::swar::{eq, in_range};
+                in_range(x, 0, 0x1f) | eq(x, b'"') | eq(x, b'\\')
+            },
+            |c| c < 0x20 || c == b'"' || c == b'\\',
+        );
+        let Some(&c) = b.get(i) else {
+            break;
+        };
         let esc: &str = match c {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -124,7 +138,10 @@ pub(crate) fn encode(s: &str, out: &mut String) {
             0x08 => "\\b",
             0x0c => "\\f",
             0..=0x1f => "",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(&s[last..i]);
         if esc.is_empty() {
@@ -133,6 +150,7 @@ pub(crate) fn encode(s: &str, out: &mut String) {
             out.push_str(esc);
         }
         last = i + 1;
+        i += 1;
     }
     out.push_str(&s[last..]);
     out.push('"');
@@ -284,6 +302,26 @@ mod tests {
         let mut o = String::new();
         encode(&long, &mut o);
         assert_eq!(o, format!("\"{}\\t\"", "x".repeat(70)));
+    }
+
+    #[test]
+    fn encode_matches_serde_json_at_every_position() {
+        // Every escape class at every offset of strings longer than the eight-byte steps.
+        let specials = [
+            '"', '\\', '\n', '\r', '\t', '\u{8}', '\u{c}', '\u{1}', '\u{1f}', 'é', ' ',
+        ];
+        for len in 0..20 {
+            for at in 0..len {
+                for c in specials {
+                    let mut t: String = "ab[CD]xy0123456789z~".chars().take(len).collect();
+                    t.replace_range(at..at + 1, &c.to_string());
+                    t.push(c);
+                    let mut o = String::new();
+                    encode(&t, &mut o);
+                    assert_eq!(o, serde_json::to_string(&t).unwrap(), "{t:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -38,7 +38,9 @@ mod random_token;
 mod report;
 mod secrets;
 mod structured;
+mod swar;
 mod validate;
+mod walk;
 
 pub mod corpus;
 
@@ -227,6 +229,8 @@ struct Frame {
 struct Scratch {
     frames: Vec<Frame>,
     hits: Vec<(u16, u32)>,
+    /// `hits` as (entity, role) pairs, sorted to count each pair once (`count_hits`).
+    hit_pairs: Vec<(u16, u8)>,
     findings: Vec<Finding>,
     dec: String,
     red_a: String,
@@ -444,28 +448,43 @@ impl Redactor {
         outcome
     }
 
-    fn count_hits(&self, st: &Scratch, report: &mut RedactionReport) {
+    fn count_hits(&self, st: &mut Scratch, report: &mut RedactionReport) {
+        // Each map update compares entity names as strings: count equal (entity, role) pairs of
+        // the line first and update each map once per pair.
+        let mut pairs = std::mem::take(&mut st.hit_pairs);
+        pairs.clear();
         for &(ent, frame) in &st.hits {
-            let name = &self.engine.names[ent as usize];
-            RedactionReport::bump(&mut report.findings, name, 1);
             let mut f = frame as usize;
             let mut hops = 0;
             while st.frames[f].role == NO_ROLE && f != 0 && hops < 256 {
                 f = st.frames[f].parent as usize;
                 hops += 1;
             }
-            let role = st.frames[f].role;
+            pairs.push((ent, st.frames[f].role));
+        }
+        pairs.sort_unstable();
+        let mut k = 0;
+        while let Some(&(ent, role)) = pairs.get(k) {
+            let n = pairs[k..].iter().take_while(|&&p| p == (ent, role)).count();
+            k += n;
+            let n = n as u64;
+            let name = &self.engine.names[ent as usize];
+            RedactionReport::bump(&mut report.findings, name, n);
             if role != NO_ROLE {
                 let role = ROLES[role as usize];
                 match report.findings_by_role.get_mut(role) {
-                    Some(m) => RedactionReport::bump(m, name, 1),
+                    Some(m) => RedactionReport::bump(m, name, n),
                     None => {
                         let mut m = std::collections::BTreeMap::new();
-                        m.insert(name.clone(), 1);
+                        m.insert(name.clone(), n);
                         report.findings_by_role.insert(role.to_string(), m);
                     }
                 }
             }
+        }
+        // Kept for the next line unless a huge line grew it.
+        if pairs.capacity() <= SCRATCH_KEEP / 4 {
+            st.hit_pairs = pairs;
         }
     }
 

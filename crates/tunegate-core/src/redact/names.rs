@@ -103,14 +103,46 @@ impl Lexicon {
 }
 
 /// `raw` lower-cased is one of `list` (lower-case entries). No allocation for ASCII words.
-fn in_list_ci(raw: &str, list: &[&str]) -> bool {
+/// `filter` is `list_filter(list)`.
+fn in_list_ci(raw: &str, list: &[&str], filter: u128) -> bool {
     if raw.is_ascii() {
+        // Most words are in no list: reject those whose (length, first letter) no entry has
+        // before comparing with every entry.
+        if filter & filter_bit(raw.as_bytes()) == 0 {
+            return false;
+        }
         list.iter()
             .any(|w| w.len() == raw.len() && w.as_bytes().eq_ignore_ascii_case(raw.as_bytes()))
     } else {
         let l = raw.to_lowercase();
         list.contains(&l.as_str())
     }
+}
+
+/// The filter bits (`filter_bit`) of the street-type lists' entries.
+const STREET_FILTER: u128 = list_filter(STREET_TYPES);
+const FR_FILTER: u128 = list_filter(FR_TYPES);
+const ES_FILTER: u128 = list_filter(ES_TYPES);
+
+/// One of 128 bits for an ASCII word: its length and lower-cased first byte, folded. Equal
+/// words (ignoring ASCII case) get the same bit.
+const fn filter_bit(w: &[u8]) -> u128 {
+    let first = if w.is_empty() {
+        0
+    } else {
+        w[0].to_ascii_lowercase()
+    };
+    1u128 << ((w.len() % 16) * 8 + (first as usize % 8))
+}
+
+const fn list_filter(list: &[&str]) -> u128 {
+    let mut f = 0u128;
+    let mut k = 0;
+    while k < list.len() {
+        f |= filter_bit(list[k].as_bytes());
+        k += 1;
+    }
+    f
 }
 
 /// Names that are also common words, places, brands or months: never a name on their own.
@@ -621,17 +653,35 @@ struct Word {
     e: usize,
 }
 
-/// An ASCII capital or the lead byte of a non-ASCII letter (`c >= 0xC3`).
+/// An ASCII capital or the lead byte of a non-ASCII letter (`c >= 0xC3`), except lead bytes
+/// whose characters are never upper case (`NO_UPPER_LEADS`): CJK, kana and Hangul text would
+/// otherwise decode every character to find it is not a capital.
 static CAP_START: [bool; 256] = {
     let mut t = [false; 256];
     let mut c = 0usize;
     while c < 256 {
         let b = c as u8;
-        t[c] = b.is_ascii_uppercase() || b >= 0xC3;
+        t[c] = b.is_ascii_uppercase()
+            || (b >= 0xC3
+                && !(b >= NO_UPPER_LEADS[0].0 && b <= NO_UPPER_LEADS[0].1)
+                && !(b >= NO_UPPER_LEADS[1].0 && b <= NO_UPPER_LEADS[1].1));
         c += 1;
     }
     t
 };
+
+/// Lead-byte ranges of U+3000..=U+9FFF (CJK punctuation, kana, CJK ideographs) and
+/// U+B000..=U+DFFF (Hangul syllables): no character there is upper case (tested).
+const NO_UPPER_LEADS: [(u8, u8); 2] = [(0xE3, 0xE9), (0xEB, 0xED)];
+
+/// `CAP_START` eight bytes at a time.
+#[inline(always)]
+fn cap_start_mask(x: u64) -> u64 {
+    use super::swar::{at_least_high, in_high_range, in_range};
+    let [(a0, a1), (b0, b1)] = NO_UPPER_LEADS;
+    in_range(x, b'A', b'Z')
+        | (at_least_high(x, 0xC3) & !in_high_range(x, a0, a1) & !in_high_range(x, b0, b1))
+}
 
 fn next_cap_word(t: &str, from: usize) -> Option<Word> {
     let b = t.as_bytes();
@@ -639,9 +689,7 @@ fn next_cap_word(t: &str, from: usize) -> Option<Word> {
     while i < b.len() {
         // Only an ASCII capital or the lead byte of a non-ASCII letter can start a name: skip
         // the rest with one table lookup per byte.
-        while i < b.len() && !CAP_START[b[i] as usize] {
-            i += 1;
-        }
+        i = super::swar::find(b, i, cap_start_mask, |c| CAP_START[c as usize]);
         let Some(&c) = b.get(i) else {
             break;
         };
@@ -1308,9 +1356,15 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
     while i < b.len() {
         // Addresses start at a house number or a capitalised word: skip everything else, one
         // table lookup per byte (a chain of range tests here mispredicted on prose).
-        while i < b.len() && !ADDR_START[b[i] as usize] {
-            i += 1;
-        }
+        i = super::swar::find(
+            b,
+            i,
+            |x| {
+                use super::swar::{at_least_high, in_range};
+                in_range(x, b'A', b'Z') | in_range(x, b'0', b'9') | at_least_high(x, 0xC3)
+            },
+            |c| ADDR_START[c as usize],
+        );
         let Some(&c) = b.get(i) else {
             break;
         };
@@ -1356,7 +1410,7 @@ fn us_fr_address(t: &str, s: usize) -> Option<usize> {
     if !t.is_char_boundary(lw_end) {
         return None;
     }
-    if in_list_ci(&t[p..lw_end], FR_TYPES)
+    if in_list_ci(&t[p..lw_end], FR_TYPES, FR_FILTER)
         && t[p..].starts_with(|c: char| c.is_lowercase() || c.is_uppercase())
     {
         let mut e = lw_end;
@@ -1393,7 +1447,7 @@ fn us_fr_address(t: &str, s: usize) -> Option<usize> {
     let mut words = 0;
     while words < 5 {
         let w = cap_word_at(t, e)?;
-        if words > 0 && in_list_ci(&t[w.s..w.e], STREET_TYPES) {
+        if words > 0 && in_list_ci(&t[w.s..w.e], STREET_TYPES, STREET_FILTER) {
             let mut end = w.e;
             if b.get(end) == Some(&b'.') {
                 end += 1;
@@ -1427,7 +1481,7 @@ fn compound_or_es(t: &str, s: usize) -> Option<usize> {
     }
     let word = &t[s..we];
     // ES: street type first, then the name, then the number.
-    if in_list_ci(word, ES_TYPES) || t[s..].starts_with("C/") {
+    if in_list_ci(word, ES_TYPES, ES_FILTER) || t[s..].starts_with("C/") {
         let mut e = if t[s..].starts_with("C/") { s + 2 } else { we };
         let mut named = false;
         for _ in 0..5 {
@@ -1488,6 +1542,49 @@ fn compound_or_es(t: &str, s: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_filters_keep_every_entry() {
+        for (list, f) in [
+            (STREET_TYPES, STREET_FILTER),
+            (FR_TYPES, FR_FILTER),
+            (ES_TYPES, ES_FILTER),
+        ] {
+            for w in list {
+                for v in [w.to_string(), w.to_ascii_uppercase(), {
+                    let mut t = w.to_string();
+                    t[..1].make_ascii_uppercase();
+                    t
+                }] {
+                    assert!(in_list_ci(&v, list, f), "{v}");
+                }
+            }
+            assert!(!in_list_ci("zzzzzzzzzzzzzzzzzzzz", list, f));
+        }
+    }
+
+    #[test]
+    fn skipped_lead_bytes_start_no_capital() {
+        for (lo, hi) in NO_UPPER_LEADS {
+            for cp in 0..=0x10FFFFu32 {
+                let Some(ch) = char::from_u32(cp) else {
+                    continue;
+                };
+                let mut buf = [0u8; 4];
+                let lead = ch.encode_utf8(&mut buf).as_bytes()[0];
+                if (lo..=hi).contains(&lead) {
+                    assert!(!ch.is_uppercase(), "{cp:#x}");
+                }
+            }
+        }
+        for v in 0..=255u8 {
+            let mut w = [b'a'; 8];
+            w[3] = v;
+            let m = cap_start_mask(u64::from_le_bytes(w));
+            assert_eq!(m >> 31 & 1 == 1, CAP_START[v as usize], "{v:#x}");
+            assert_eq!(m & !(0x80 << 24), 0, "{v:#x}");
+        }
+    }
 
     fn people(t: &str) -> Vec<&str> {
         let mut v = Vec::new();

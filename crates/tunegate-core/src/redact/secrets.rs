@@ -6,8 +6,6 @@
 //! UPPER case rather than matched case-insensitively: that keeps the pattern set small enough for
 //! the SIMD (Teddy) prefilter, which is several times faster than an automaton over every byte.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-
 use super::structured::is_word;
 use super::validate::{is_uuid, shannon_entropy};
 use super::{ENT_SECRET, Finding};
@@ -364,12 +362,26 @@ const KEYWORD_FALLBACK: &[(&str, bool)] = &[
 ];
 
 pub(crate) struct SecretScanner {
-    ac: AhoCorasick,
+    dfa: super::walk::Dfa,
     kinds: Vec<Anchor>,
 }
 
 impl SecretScanner {
-    pub(crate) fn new() -> Result<Self, aho_corasick::BuildError> {
+    pub(crate) fn new() -> Result<Self, String> {
+        let (pats, kinds) = Self::patterns();
+        // A DFA: the pattern set is too large for the SIMD prefilter, and a DFA takes one table
+        // step per byte where the default (a contiguous NFA) may follow failure links. Walked
+        // by `Engine::find_with` beside the context scanner's (see `walk`).
+        let dfa = super::walk::build(&pats, false)?;
+        Ok(Self { dfa, kinds })
+    }
+
+    pub(crate) fn dfa(&self) -> &super::walk::Dfa {
+        &self.dfa
+    }
+
+    /// The anchor literals (keywords in lower, Title and UPPER case) and their kinds.
+    fn patterns() -> (Vec<String>, Vec<Anchor>) {
         let mut pats = Vec::new();
         let mut kinds = Vec::new();
         for (lit, anchor) in ANCHORS {
@@ -384,86 +396,103 @@ impl SecretScanner {
                 kinds.push(*anchor);
             }
         }
-        // A DFA: the pattern set is too large for the SIMD prefilter, and a DFA takes one table
-        // step per byte where the default (a contiguous NFA) may follow failure links.
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&pats)?;
-        Ok(Self { ac, kinds })
+        (pats, kinds)
     }
 
+    /// The anchor literals, for tests that compare `walk` with `AhoCorasick`.
+    #[cfg(test)]
+    pub(crate) fn literals() -> Vec<String> {
+        Self::patterns().0
+    }
+
+    /// Every finding in `text` (the anchors found by a walk of `dfa()` alone).
+    #[cfg(test)]
     pub(crate) fn scan(&self, text: &str, out: &mut Vec<Finding>) {
         let b = text.as_bytes();
         let from = out.len();
         let mut skip_to = 0usize;
-        for m in self.ac.find_iter(b) {
-            if m.start() < skip_to {
-                continue;
-            }
-            let found = match self.kinds[m.pattern().as_usize()] {
-                Anchor::Prefix {
-                    min,
-                    max,
-                    class,
-                    needs_digit,
-                } => prefixed(b, m.start(), m.end(), min, max, class, needs_digit),
-                Anchor::Jwt => match jwt(b, m.start()) {
-                    Ok(found) => Some(found),
-                    Err(run_end) => {
-                        // Every later `eyJ` in the same run fails the same way: skip it (linear).
-                        skip_to = run_end;
-                        None
-                    }
-                },
-                Anchor::Pem => pem(b, m.start()),
-                Anchor::UrlCreds => url_password(b, m.start()),
-                Anchor::Keyword { password } => keyword_value(b, m.end(), password),
-                Anchor::Custom(check) => check(b, m.start(), m.end()),
-                Anchor::Webhook => webhook(b, m.start(), m.end()),
-            };
-            // A failed literal that begins with a keyword (`key-`, `secret_`) or overlaps one
-            // (`SK` in `ACCESSKEY`, which hides the `KEY` match) still gets the keyword rule.
-            let found = found.or_else(|| {
-                if matches!(self.kinds[m.pattern().as_usize()], Anchor::Keyword { .. }) {
-                    return None;
-                }
-                (m.start()..m.end()).find_map(|p| {
-                    KEYWORD_FALLBACK.iter().find_map(|(kw, pw)| {
-                        let k = kw.len();
-                        let here =
-                            b.len() >= p + k && b[p..p + k].eq_ignore_ascii_case(kw.as_bytes());
-                        (here && (p > m.start() || m.end() - m.start() > k))
-                            .then(|| keyword_value(b, p + k, *pw))
-                            .flatten()
-                    })
-                })
-            });
-            if let Some((s, e)) = found {
-                // Shaped tokens whose body is a documented placeholder (`ghp_xxxx...`,
-                // `AKIAIOSFODNN7EXAMPLE`, `hvs.XXXX`) stay; keyword values have their own rule.
-                let shaped = !matches!(
-                    self.kinds[m.pattern().as_usize()],
-                    Anchor::Keyword { .. } | Anchor::Pem | Anchor::UrlCreds
-                );
-                // The body after the anchor literal (a literal such as Twitter's run of `A`s is
-                // not filler).
-                let body = &b[m.end().clamp(s, e)..e];
-                // JWT bodies are base64 of JSON, whose repeats are not filler.
-                let jwt = matches!(self.kinds[m.pattern().as_usize()], Anchor::Jwt);
-                if shaped
-                    && ((!jwt && placeholder_token(body))
-                        || asset_name(b, s, e)
-                        || masked_tail(b, e))
-                {
-                    skip_to = e;
-                    continue;
-                }
-                out.push(Finding::new(s, e, ENT_SECRET));
-                skip_to = e;
+        let mut w = self.dfa.walk();
+        loop {
+            match w.step(b) {
+                super::walk::Step::More => {}
+                super::walk::Step::Hit(m) => self.anchor(b, m, &mut skip_to, out),
+                super::walk::Step::Done => break,
             }
         }
         super::random_token::scan(b, out, from);
+    }
+
+    /// Checks one anchor match `m` (in text order); `skip_to` carries the end of the last
+    /// finding or failed JWT run between calls.
+    #[inline]
+    pub(crate) fn anchor(
+        &self,
+        b: &[u8],
+        m: super::walk::Hit,
+        skip_to: &mut usize,
+        out: &mut Vec<Finding>,
+    ) {
+        if m.start < *skip_to {
+            return;
+        }
+        let found = match self.kinds[m.pattern] {
+            Anchor::Prefix {
+                min,
+                max,
+                class,
+                needs_digit,
+            } => prefixed(b, m.start, m.end, min, max, class, needs_digit),
+            Anchor::Jwt => match jwt(b, m.start) {
+                Ok(found) => Some(found),
+                Err(run_end) => {
+                    // Every later `eyJ` in the same run fails the same way: skip it (linear).
+                    *skip_to = run_end;
+                    None
+                }
+            },
+            Anchor::Pem => pem(b, m.start),
+            Anchor::UrlCreds => url_password(b, m.start),
+            Anchor::Keyword { password } => keyword_value(b, m.end, password),
+            Anchor::Custom(check) => check(b, m.start, m.end),
+            Anchor::Webhook => webhook(b, m.start, m.end),
+        };
+        // A failed literal that begins with a keyword (`key-`, `secret_`) or overlaps one
+        // (`SK` in `ACCESSKEY`, which hides the `KEY` match) still gets the keyword rule.
+        let found = found.or_else(|| {
+            if matches!(self.kinds[m.pattern], Anchor::Keyword { .. }) {
+                return None;
+            }
+            (m.start..m.end).find_map(|p| {
+                KEYWORD_FALLBACK.iter().find_map(|(kw, pw)| {
+                    let k = kw.len();
+                    let here = b.len() >= p + k && b[p..p + k].eq_ignore_ascii_case(kw.as_bytes());
+                    (here && (p > m.start || m.end - m.start > k))
+                        .then(|| keyword_value(b, p + k, *pw))
+                        .flatten()
+                })
+            })
+        });
+        if let Some((s, e)) = found {
+            // Shaped tokens whose body is a documented placeholder (`ghp_xxxx...`,
+            // `AKIAIOSFODNN7EXAMPLE`, `hvs.XXXX`) stay; keyword values have their own rule.
+            let shaped = !matches!(
+                self.kinds[m.pattern],
+                Anchor::Keyword { .. } | Anchor::Pem | Anchor::UrlCreds
+            );
+            // The body after the anchor literal (a literal such as Twitter's run of `A`s is
+            // not filler).
+            let body = &b[m.end.clamp(s, e)..e];
+            // JWT bodies are base64 of JSON, whose repeats are not filler.
+            let jwt = matches!(self.kinds[m.pattern], Anchor::Jwt);
+            if shaped
+                && ((!jwt && placeholder_token(body)) || asset_name(b, s, e) || masked_tail(b, e))
+            {
+                *skip_to = e;
+                return;
+            }
+            out.push(Finding::new(s, e, ENT_SECRET));
+            *skip_to = e;
+        }
     }
 }
 
