@@ -25,6 +25,7 @@ const NAMES: &[&[u8]] = &[
     b"pin code",
     b"pin number",
     b"passcode",
+    b"otp code",
     b"otp",
     b"pin",
     b"cvv2",
@@ -132,6 +133,7 @@ mod tests {
         for (text, want) in [
             ("my PIN is 4821", "4821"),
             ("OTP: 482913.", "482913"),
+            ("the OTP code is 482913", "482913"),
             ("CVV 123, exp 12/27", "123"),
             ("the verification code we sent you is 905 112", "905 112"),
             ("Security code=7731", "7731"),
