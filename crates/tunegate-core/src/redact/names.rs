@@ -865,6 +865,7 @@ fn cue_before_unicode(t: &str, from: usize, end: usize, s: usize) -> Option<bool
 pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
     let lex = lexicon();
     let b = text.as_bytes();
+    lower_case_introductions(text, out);
     let mut pos = 0;
     while let Some(w) = next_cap_word(text, pos) {
         // A run of up to four capitalised words separated by single spaces.
@@ -1020,6 +1021,53 @@ pub(crate) fn person_value(v: &str, generic: bool) -> bool {
         known |= f & (F_FIRST | F_LAST) != 0 && f & F_AMBIGUOUS == 0;
     }
     words > 0 && (!generic || known)
+}
+
+/// Names typed in lower case right after `my name is` / `my name's` / `name is`: `hi my name is
+/// john smith`. Chat users often skip capitals; only this cue is strong enough to take lower-case
+/// words, and only gazetteer names that are not also common words (`my name is will` stays).
+fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
+    let b = text.as_bytes();
+    let lex = lexicon();
+    for at in memchr::memmem::find_iter(b, b"name") {
+        let start_ok = at == 0 || !b[at - 1].is_ascii_alphanumeric();
+        let rest = &b[at + 4..];
+        let skip = if rest.starts_with(b" is ") {
+            4
+        } else if rest.starts_with(b"'s ") || rest.starts_with("’s ".as_bytes()) {
+            rest.iter().position(|&c| c == b' ').map_or(0, |k| k + 1)
+        } else {
+            0
+        };
+        if !start_ok || skip == 0 {
+            continue;
+        }
+        let s = at + 4 + skip;
+        let mut e = s;
+        let mut words = 0;
+        while words < 2 {
+            let ws = if words == 0 { s } else { e + 1 };
+            if words > 0 && b.get(e) != Some(&b' ') {
+                break;
+            }
+            let we = word_end(text, ws);
+            let Some(w) = text.get(ws..we) else {
+                break;
+            };
+            let lower = w.chars().next().is_some_and(char::is_lowercase);
+            let f = lex.flags(w);
+            let name = f & (F_FIRST | F_LAST) != 0 && f & (F_AMBIGUOUS | F_STOP) == 0;
+            // The first word must be a given name; a second one a given name or surname.
+            if w.is_empty() || !lower || !name || (words == 0 && f & F_FIRST == 0) {
+                break;
+            }
+            e = we;
+            words += 1;
+        }
+        if words > 0 {
+            out.push(Finding::new(s, e, ENT_PERSON));
+        }
+    }
 }
 
 /// `hello `, `hi `, `hey ` (optionally with a comma) right before `s`, starting a word.
@@ -1622,6 +1670,8 @@ mod tests {
             ("forwarded to Emily O'Brien", "Emily O'Brien"),
             ("Patient: Hans Müller, born 1961", "Hans Müller"),
             ("Cardholder: Maria Rossi", "Maria Rossi"),
+            ("hi my name is john smith, order 5", "john smith"),
+            ("my name's jennifer", "jennifer"),
         ];
         for (t, want) in pos {
             assert_eq!(people(t), vec![*want], "in {t:?}");
@@ -1636,6 +1686,9 @@ mod tests {
             "Mark the ticket as done",
             "Customer: Apple Watch is broken",
             "Recipient: Support Team",
+            "my name is will and i need help",
+            "the file name is report, the username is admin",
+            "hostname is mark-01",
         ];
         for t in neg {
             assert!(people(t).is_empty(), "in {t:?}: {:?}", people(t));
