@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Per-thread heaps in the static build: musl's malloc takes one global lock per call, which made
+/// the parallel pipeline's workers (and `check` most: bpe allocates per uncached piece) queue on it.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tunegate",
