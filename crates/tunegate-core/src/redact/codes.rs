@@ -5,126 +5,119 @@
 //! only a qualified name counts (`code` alone is an error, status or zip code), followed by a
 //! separator (`:`, `=`, `#`, `is`, `was`, a space) and 3-8 digits standing as a word.
 
-use super::{ENT_SECRET, Finding};
-
-/// Names, lower case, longest first where one ends another.
-const NAMES: &[&[u8]] = &[
-    b"one-time password",
-    b"one time password",
-    b"verification code",
-    b"confirmation code",
-    b"security code",
-    b"one-time code",
-    b"one time code",
-    b"access code",
-    b"login code",
-    b"sms code",
-    b"2fa code",
-    b"mfa code",
-    b"auth code",
-    b"pin code",
-    b"pin number",
-    b"passcode",
-    b"otp code",
-    b"otp",
-    b"pin",
-    b"cvv2",
-    b"cvv",
-    b"cvc2",
-    b"cvc",
+/// The names, lower case: cue words of the context automaton (`context.rs`), which finds them
+/// in the walk it already makes, so numbers without a name cost nothing here.
+pub(crate) const NAMES: &[&str] = &[
+    "one-time password",
+    "one time password",
+    "verification code",
+    "confirmation code",
+    "security code",
+    "one-time code",
+    "one time code",
+    "access code",
+    "login code",
+    "sms code",
+    "2fa code",
+    "mfa code",
+    "auth code",
+    "pin code",
+    "otp code",
+    "pin number",
+    "passcode",
+    "otp",
+    "pin",
+    "cvv2",
+    "cvv",
+    "cvc2",
+    "cvc",
 ];
 
-/// Longest text between a name's end and the digits (`code we sent you is `).
-const GAP: usize = 24;
+/// Words allowed between a name and its digits (`the code we sent you is 905 112`).
+const FILLER: &[&[u8]] = &[
+    b"is", b"was", b"are", b"we", b"sent", b"you", b"your", b"my", b"the", b"new",
+];
 
-/// Appends a SECRET finding for every 3-8 digit value right after a credential name in `b`.
-pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>) {
+/// The 3-8 digit value after a name that ends at `p` (the caller checked the name starts a
+/// word): separators and at most four filler words, then digits standing as a word, optionally
+/// in two groups split by one space or `-` (`905 112`).
+pub(crate) fn value_after(b: &[u8], mut p: usize) -> Option<(usize, usize)> {
     let n = b.len();
-    let mut i = 0;
-    while i < n {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let s = i;
-        // Digits, optionally in two groups split by one space or dash (`905 112`).
-        while i < n && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let mut e = i;
-        if i + 1 < n && matches!(b[i], b' ' | b'-') && b[i + 1].is_ascii_digit() && i - s <= 4 {
-            let mut j = i + 1;
-            while j < n && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            if j - i - 1 <= 4 {
-                e = j;
-            }
-        }
-        i = e;
-        let digits = b[s..e].iter().filter(|c| c.is_ascii_digit()).count();
-        let word_start = s == 0 || !b[s - 1].is_ascii_alphanumeric();
-        let word_end = e == n
-            || !(b[e].is_ascii_alphanumeric()
-                || b[e] == b'.' && e + 1 < n && b[e + 1].is_ascii_digit());
-        if (3..=8).contains(&digits) && word_start && word_end && named_before(b, s) {
-            out.push(Finding::new(s, e, ENT_SECRET));
-        }
+    if b.get(p).is_some_and(u8::is_ascii_alphanumeric) {
+        return None;
     }
-}
-
-/// A credential name ends within `GAP` bytes before `s`, separated from the digits only by
-/// separators and the words `is`, `was`, `are`, `we`, `sent`, `you`, `your`, `my`, `the`.
-fn named_before(b: &[u8], s: usize) -> bool {
-    let from = s.saturating_sub(GAP + 20);
-    let window = &b[from..s];
-    let mut lower = [0u8; GAP + 20];
-    let Some(lower) = lower.get_mut(..window.len()) else {
-        return false;
-    };
-    lower.copy_from_slice(window);
-    lower.make_ascii_lowercase();
-    // Walk back over the gap: separators and filler words.
-    let mut p = lower.len();
-    let mut steps = 0;
-    loop {
-        while p > 0
+    for _ in 0..5 {
+        let mut k = 0;
+        while p < n
+            && k < 4
             && matches!(
-                lower[p - 1],
+                b[p],
                 b' ' | b':' | b'=' | b'#' | b'-' | b'\t' | b'"' | b'\''
             )
         {
-            p -= 1;
+            p += 1;
+            k += 1;
         }
-        if let Some(name) = NAMES.iter().find(|nm| lower[..p].ends_with(nm)) {
-            let k = p - name.len();
-            // The name starts a word (`spin 1234` is not a PIN).
-            return k == 0 || !lower[k - 1].is_ascii_alphanumeric();
+        if b.get(p).is_some_and(u8::is_ascii_digit) {
+            return digits_at(b, p);
         }
         let mut w = p;
-        while w > 0 && lower[w - 1].is_ascii_alphabetic() {
-            w -= 1;
+        while w < n && w - p <= 4 && b[w].is_ascii_alphabetic() {
+            w += 1;
         }
-        const FILLER: &[&[u8]] = &[
-            b"is", b"was", b"are", b"we", b"sent", b"you", b"your", b"my", b"the", b"new",
-        ];
-        steps += 1;
-        if w == p || steps > 4 || !FILLER.contains(&&lower[w..p]) {
-            return false;
+        let word = &b[p..w];
+        if word.is_empty()
+            || b.get(w).is_some_and(u8::is_ascii_alphanumeric)
+            || !FILLER.iter().any(|f| word.eq_ignore_ascii_case(f))
+        {
+            return None;
         }
         p = w;
     }
+    None
+}
+
+fn digits_at(b: &[u8], s: usize) -> Option<(usize, usize)> {
+    let n = b.len();
+    let mut i = s;
+    while i < n && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut e = i;
+    if i + 1 < n && matches!(b[i], b' ' | b'-') && b[i + 1].is_ascii_digit() && i - s <= 4 {
+        let mut j = i + 1;
+        while j < n && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j - i - 1 <= 4 {
+            e = j;
+        }
+    }
+    let digits = b[s..e].iter().filter(|c| c.is_ascii_digit()).count();
+    // Not part of a longer word or a decimal (`cvv 123.45`).
+    let word_end = e == n
+        || !(b[e].is_ascii_alphanumeric()
+            || (b[e] == b'.' && b.get(e + 1).is_some_and(u8::is_ascii_digit)));
+    ((3..=8).contains(&digits) && word_end).then_some((s, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// What the context walk finds: names (leftmost-longest, case-insensitive, starting a
+    /// word), each followed by its value.
     fn found(text: &str) -> Vec<&str> {
-        let mut out = Vec::new();
-        scan(text.as_bytes(), &mut out);
-        out.iter()
-            .map(|f| &text[f.start as usize..f.end as usize])
+        let ac = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(NAMES)
+            .expect("names");
+        let b = text.as_bytes();
+        ac.find_iter(b)
+            .filter(|m| m.start() == 0 || !b[m.start() - 1].is_ascii_alphanumeric())
+            .filter_map(|m| value_after(b, m.end()))
+            .map(|(s, e)| &text[s..e])
             .collect()
     }
 

@@ -3,7 +3,7 @@
 //! (skipping "number", "no.", "#", ":", "is") is checked for the type's shape.
 
 use super::structured::is_word;
-use super::{ENT_DATE_OF_BIRTH, ENT_DRIVER_LICENSE, ENT_PASSPORT, Finding};
+use super::{ENT_DATE_OF_BIRTH, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_SECRET, Finding};
 
 const CUES: &[(&str, u16)] = &[
     ("passport", ENT_PASSPORT),
@@ -141,7 +141,7 @@ impl ContextScanner {
     pub(crate) fn new() -> Result<Self, String> {
         // Case-insensitive, leftmost-longest; walked by `Engine::find_with` beside the secret
         // scanner's DFA (see `walk`).
-        let dfa = super::walk::build(CUES.iter().map(|(c, _)| c), true)?;
+        let dfa = super::walk::build(cue_words(), true)?;
         Ok(Self { dfa })
     }
 
@@ -157,8 +157,15 @@ impl ContextScanner {
         m: super::walk::Hit,
         out: &mut Vec<Finding>,
     ) {
-        let ent = CUES[m.pattern].1;
+        // Past the type cues come the short-code names (`codes.rs`), all SECRET.
+        let ent = CUES.get(m.pattern).map_or(ENT_SECRET, |c| c.1);
         if !en.on(ent) || (m.start > 0 && is_word(b[m.start - 1])) {
+            return;
+        }
+        if m.pattern >= CUES.len() {
+            if let Some((s, e)) = super::codes::value_after(b, m.end) {
+                out.push(Finding::new(s, e, ENT_SECRET));
+            }
             return;
         }
         let p = skip_fillers(b, m.end);
@@ -190,8 +197,15 @@ impl ContextScanner {
     /// The cue words, for tests that compare `walk` with `AhoCorasick`.
     #[cfg(test)]
     pub(crate) fn patterns() -> Vec<&'static str> {
-        CUES.iter().map(|(c, _)| *c).collect()
+        cue_words().collect()
     }
+}
+
+/// The automaton's patterns: the type cues, then the short-code names.
+fn cue_words() -> impl Iterator<Item = &'static str> {
+    CUES.iter()
+        .map(|(c, _)| *c)
+        .chain(super::codes::NAMES.iter().copied())
 }
 
 /// Skips separators and filler words between a cue and its value.

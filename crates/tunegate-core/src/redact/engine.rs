@@ -34,9 +34,11 @@ impl Engine {
         } else {
             None
         };
+        // The cue automaton also finds the names of short numeric credentials (PIN, OTP, CVV).
         let context = if has(EntityType::Passport)
             || has(EntityType::DriverLicense)
             || has(EntityType::DateOfBirth)
+            || has(EntityType::Secret)
         {
             Some(super::context::ContextScanner::new().map_err(PolicyError::Matcher)?)
         } else {
@@ -253,9 +255,6 @@ impl Engine {
         // Every passport, licence and date value and every postal address holds an ASCII digit
         // (a house number): text without one skips those passes.
         let digits = text.bytes().any(|c| c.is_ascii_digit());
-        if digits && self.secrets.is_some() {
-            super::codes::scan(text.as_bytes(), out);
-        }
         let context = self.context.as_ref().filter(|_| digits);
         self.walk_anchors(text.as_bytes(), context, out);
         if over(out) {

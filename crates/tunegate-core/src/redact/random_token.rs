@@ -19,27 +19,46 @@ const MIN_LEN: usize = 16;
 /// Longest run considered: longer single-case runs are data blobs (hex dumps are excluded anyway).
 const MAX_LEN: usize = 256;
 
+/// ASCII letters and digits, by table: chained range tests mispredict on mixed text.
+static ALNUM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    t
+};
+
+fn alnum(c: u8) -> bool {
+    ALNUM[usize::from(c)]
+}
+
 /// Appends a finding for each random single-case token in `b` outside the findings from `from`
 /// on (sorted by start, as the shaped rules push them).
 pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
     let n = b.len();
     let mut next = from;
-    // Invariant: `i == 0` or `b[i - 1]` is not alphanumeric. A run of `MIN_LEN` or more starting
-    // at or after `i` covers `i + MIN_LEN - 1`, so only that byte needs a look when it is not
-    // alphanumeric: most of the text is skipped `MIN_LEN` bytes at a time.
     let mut i = 0;
-    while i + MIN_LEN <= n {
-        let p = i + MIN_LEN - 1;
-        if !b[p].is_ascii_alphanumeric() {
-            i = p + 1;
-            continue;
+    // Every candidate holds a digit: jump from digit to digit (eight bytes at a time through
+    // prose), and look at the run of letters and digits around each. Each run is looked at
+    // once: `i` moves past its end, and the backward step stops at the previous run's end.
+    loop {
+        i = super::swar::find(
+            b,
+            i,
+            |x| super::swar::in_range(x, b'0', b'9'),
+            |c| c.is_ascii_digit(),
+        );
+        if i >= n {
+            break;
         }
-        let mut s = p;
-        while s > i && b[s - 1].is_ascii_alphanumeric() {
+        let mut s = i;
+        while s > 0 && alnum(b[s - 1]) {
             s -= 1;
         }
-        let mut e = p + 1;
-        while e < n && b[e].is_ascii_alphanumeric() {
+        let mut e = i + 1;
+        while e < n && alnum(b[e]) {
             e += 1;
         }
         if e - s >= MIN_LEN && e - s <= MAX_LEN && is_random(&b[s..e]) {
@@ -50,7 +69,7 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
             if out.get(next).is_none_or(|f| (f.start as usize) >= e) {
                 let (ts, te) = token_bounds(b, s, e);
                 out.push(Finding::new(ts, te, ENT_SECRET));
-                // `b[te]` is a joiner or not alphanumeric, which keeps the invariant.
+                // `b[te]` is a joiner or not alphanumeric: the next run starts after it.
                 i = te.max(e) + 1;
                 continue;
             }
