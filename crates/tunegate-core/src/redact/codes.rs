@@ -103,21 +103,15 @@ fn digits_at(b: &[u8], s: usize) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    /// What the context walk finds: names (leftmost-longest, case-insensitive, starting a
-    /// word), each followed by its value.
+    /// The SECRET findings of the engine's real walk (the cue automaton, then `value_after`).
     fn found(text: &str) -> Vec<&str> {
-        let ac = aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .build(NAMES)
-            .expect("names");
-        let b = text.as_bytes();
-        ac.find_iter(b)
-            .filter(|m| m.start() == 0 || !b[m.start() - 1].is_ascii_alphanumeric())
-            .filter_map(|m| value_after(b, m.end()))
-            .map(|(s, e)| &text[s..e])
+        let engine = super::super::engine::Engine::new(&super::super::RedactionPolicy::default())
+            .expect("default policy");
+        let mut out = Vec::new();
+        assert!(engine.find(text, &mut out, usize::MAX));
+        out.iter()
+            .filter(|f| f.entity == super::super::ENT_SECRET)
+            .map(|f| &text[f.start as usize..f.end as usize])
             .collect()
     }
 

@@ -1,6 +1,7 @@
 //! Identifiers that only a context word makes personal: passport numbers, driver's licences and
 //! dates of birth. One case-insensitive automaton finds the cue words; the value right after a cue
 //! (skipping "number", "no.", "#", ":", "is") is checked for the type's shape.
+//! The same automaton finds the names of short numeric credentials (PIN, OTP, CVV; `codes.rs`).
 
 use super::structured::is_word;
 use super::{ENT_DATE_OF_BIRTH, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_SECRET, Finding};

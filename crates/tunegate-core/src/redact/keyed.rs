@@ -155,39 +155,34 @@ pub(crate) fn value_fits(ent: u16, v: &str, generic: bool) -> bool {
     }
 }
 
-/// SSA rules: area not 000, 666 or 9xx; group not 00; serial not 0000.
-fn ssn_valid(b: &[u8]) -> bool {
+/// The nine ASCII digits of `b` (other bytes skipped), if it holds exactly nine.
+fn nine_digits(b: &[u8]) -> Option<[u8; 9]> {
     let mut d = [0u8; 9];
     let mut n = 0;
-    for c in b.iter().filter(|c| c.is_ascii_digit()) {
-        let Some(slot) = d.get_mut(n) else {
-            return false;
-        };
-        *slot = c - b'0';
+    for &c in b.iter().filter(|c| c.is_ascii_digit()) {
+        *d.get_mut(n)? = c;
         n += 1;
     }
-    let [a0, a1, a2, g0, g1, s0, s1, s2, s3] = d;
-    n == 9
-        && (a0, a1, a2) != (0, 0, 0)
-        && (a0, a1, a2) != (6, 6, 6)
-        && a0 != 9
-        && (g0, g1) != (0, 0)
-        && (s0, s1, s2, s3) != (0, 0, 0, 0)
+    (n == 9).then_some(d)
 }
 
-/// ABA routing checksum: 3-7-1 weights over the nine digits, a multiple of 10.
+/// The SSN rules the text detector applies (`validate::ssn_ok`).
+fn ssn_valid(b: &[u8]) -> bool {
+    nine_digits(b).is_some_and(|d| {
+        let v = |r: std::ops::Range<usize>| {
+            d[r].iter()
+                .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
+        };
+        super::validate::ssn_ok(v(0..3), v(3..5), v(5..9))
+    })
+}
+
+/// The ABA 3-7-1 checksum: the key names the number, so any prefix (`ids::aba_sum_ok`).
 fn aba_valid(b: &[u8]) -> bool {
-    let sum: u32 = b
-        .iter()
-        .filter(|c| c.is_ascii_digit())
-        .map(|c| u32::from(c - b'0'))
-        .zip([3u32, 7, 1].iter().cycle())
-        .map(|(d, w)| d * w)
-        .sum();
-    sum.is_multiple_of(10) && sum > 0
+    nine_digits(b).is_some_and(|d| super::ids::aba_sum_ok(&d))
 }
 
-/// Passport and licence numbers: letters, digits and at most two separators, with a digit.
+/// Passport and licence numbers: letters, digits and at most three separators, with a digit.
 fn id_like(b: &[u8], digits: usize, min: usize, max: usize) -> bool {
     let alnum = b.iter().filter(|c| c.is_ascii_alphanumeric()).count();
     let seps = b

@@ -1035,13 +1035,10 @@ fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
     for at in NAME.find_iter(b) {
         let start_ok = at == 0 || !b[at - 1].is_ascii_alphanumeric();
         let rest = &b[at + 4..];
-        let skip = if rest.starts_with(b" is ") {
-            4
-        } else if rest.starts_with(b"'s ") || rest.starts_with("’s ".as_bytes()) {
-            rest.iter().position(|&c| c == b' ').map_or(0, |k| k + 1)
-        } else {
-            0
-        };
+        let skip = [&b" is "[..], b"'s ", "’s ".as_bytes()]
+            .iter()
+            .find(|cue| rest.starts_with(cue))
+            .map_or(0, |cue| cue.len());
         if !start_ok || skip == 0 {
             continue;
         }
