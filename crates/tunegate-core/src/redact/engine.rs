@@ -441,7 +441,7 @@ pub(crate) fn max_findings(len: usize) -> usize {
 }
 
 /// Earliest start wins; at equal starts the longest wins (`v` is sorted that way).
-fn resolve_overlaps(v: &mut Vec<Finding>) {
+pub(crate) fn resolve_overlaps(v: &mut Vec<Finding>) {
     let mut last_end = 0u32;
     let mut first = true;
     v.retain(|f| {

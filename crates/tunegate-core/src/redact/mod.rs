@@ -29,6 +29,7 @@
 
 mod codes;
 mod context;
+mod echo;
 mod engine;
 mod ids;
 pub(crate) mod json;
@@ -259,6 +260,12 @@ struct Scratch {
     /// `engine::max_findings` of the line: no scan of this line (not even of a rewrite, which
     /// can be longer than the line) may collect more candidates.
     findings_cap: usize,
+    /// Secret values masked in this line's first pass, and the seeds of a second pass that
+    /// masks their other copies (see `echo`).
+    seeds_found: echo::Seeds,
+    seeds: echo::Seeds,
+    /// The first pass's output, to look for copies left.
+    probe: String,
 }
 
 thread_local! {
@@ -361,13 +368,8 @@ impl Redactor {
         })
     }
 
-    fn redact_with(
-        &self,
-        line: &str,
-        out: &mut String,
-        report: &mut RedactionReport,
-        st: &mut Scratch,
-    ) -> Result<LineOutcome, LineError> {
+    /// Resets the per-line state of `st` for `line`.
+    fn begin_line(line: &str, st: &mut Scratch) {
         st.frames.clear();
         st.frames.push(Frame {
             parent: 0,
@@ -386,11 +388,42 @@ impl Redactor {
             .len()
             .saturating_mul(limits::GROWTH_FACTOR)
             .saturating_add(limits::GROWTH_SLACK);
+    }
+
+    fn redact_with(
+        &self,
+        line: &str,
+        out: &mut String,
+        report: &mut RedactionReport,
+        st: &mut Scratch,
+    ) -> Result<LineOutcome, LineError> {
+        st.seeds.clear();
+        st.seeds_found.clear();
+        Self::begin_line(line, st);
         let mut edits = std::mem::take(&mut st.edits);
         let mut repl = std::mem::take(&mut st.repl);
         edits.clear();
         repl.clear();
-        let res = self.document(line, 0, 0, st, &mut edits, &mut repl);
+        let mut res = self.document(line, 0, 0, st, &mut edits, &mut repl);
+        // A secret masked once may have copies elsewhere in the line that nothing around them
+        // marks: run the line again, masking every copy of the values found.
+        if res.is_ok() && self.rewriting() && !st.seeds_found.is_empty() {
+            let mut probe = std::mem::take(&mut st.probe);
+            probe.clear();
+            apply_edits(line, &edits, &repl, &mut probe);
+            if echo::copies_left(&probe, &st.seeds_found) {
+                std::mem::swap(&mut st.seeds, &mut st.seeds_found);
+                st.seeds_found.clear();
+                Self::begin_line(line, st);
+                edits.clear();
+                repl.clear();
+                res = self.document(line, 0, 0, st, &mut edits, &mut repl);
+            }
+            if probe.capacity() <= SCRATCH_KEEP {
+                st.probe = probe;
+            }
+        }
+        st.seeds.clear();
         let outcome = match res {
             Err(e) => Err(e),
             Ok(()) if st.images > 0 && self.images == ImagePolicy::Reject => Err(LineError {
@@ -776,7 +809,9 @@ impl Redactor {
                 .find_pii_keyed(text, k.ent, k.generic, &mut findings, fcap),
             None => self.engine.find(text, &mut findings, fcap),
         };
-        if !complete {
+        if !complete
+            || (!st.seeds.is_empty() && !echo::add_copies(text, &st.seeds, &mut findings, fcap))
+        {
             st.too_many = true;
             st.findings = findings;
             return None;
@@ -784,6 +819,9 @@ impl Redactor {
         if findings.is_empty() {
             st.findings = findings;
             return None;
+        }
+        if self.rewriting() && st.seeds.is_empty() {
+            st.seeds_found.collect(text, &findings);
         }
         for f in &findings {
             st.hits.push((f.entity, frame));

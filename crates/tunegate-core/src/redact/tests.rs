@@ -483,3 +483,37 @@ fn an_exploding_rewrite_stops_at_the_growth_bound() {
         );
     });
 }
+
+#[test]
+fn every_copy_of_a_found_secret_goes() {
+    // The copy in the earlier message has nothing around it that marks it; the keyword in the
+    // later one does. Escapes cannot hide a copy either.
+    let line = r#"{"messages":[{"role":"user","content":"it is Zq8vK2mPx7LwR4tNc9 or so"},{"role":"user","content":"my token = 'Zq8vK2mPx7LwR4tNc9' | 'Zq8vK2mPx7LwR4tNc9'"},{"role":"assistant","content":"got \u005aq8vK2mPx7LwR4tNc9, x"}]}"#;
+    let (o, out, rep) = red(&RedactionPolicy::default(), None, line);
+    assert_eq!(o.unwrap(), LineOutcome::Redacted);
+    assert_eq!(
+        out,
+        r#"{"messages":[{"role":"user","content":"it is [SECRET] or so"},{"role":"user","content":"my token = '[SECRET]' | '[SECRET]'"},{"role":"assistant","content":"got [SECRET], x"}]}"#
+    );
+    assert_eq!(rep.findings["SECRET"], 4);
+    assert_eq!(mask(&out), out);
+    // Pseudonyms of copies are the same value's.
+    let (_, out, _) = red(
+        &RedactionPolicy {
+            mode: RedactionMode::Pseudonymize,
+            ..RedactionPolicy::default()
+        },
+        Some(b"k"),
+        line,
+    );
+    let tags: std::collections::BTreeSet<&str> = out
+        .match_indices("[SECRET_")
+        .map(|(i, _)| &out[i..i + 17])
+        .collect();
+    assert_eq!(tags.len(), 1, "{out}");
+    // Values that occur by chance are not searched for again; a line without a copy is one pass.
+    assert_eq!(
+        mask(r#"{"c":"pin: 4821, room 4821; password = 'hunter22x' and hunter22x"}"#),
+        r#"{"c":"pin: [SECRET], room 4821; password = '[SECRET]' and [SECRET]"}"#
+    );
+}
