@@ -61,8 +61,9 @@ impl Seeds {
     }
 }
 
-/// A value worth searching for again: long enough, no whitespace, and not one repeated
-/// character or a plain word or number (which occur by chance).
+/// A value worth searching for again: long enough, no whitespace, not one repeated character,
+/// and two character classes unless it is long (short one-class values, a lower-case word or a
+/// number, occur by chance).
 fn qualifies(v: &str) -> bool {
     let b = v.as_bytes();
     if !(MIN_SEED_BYTES..=MAX_SEED_BYTES).contains(&b.len())
@@ -71,11 +72,13 @@ fn qualifies(v: &str) -> bool {
     {
         return false;
     }
-    let letters = b.iter().any(u8::is_ascii_alphabetic);
+    let lower = b.iter().any(u8::is_ascii_lowercase);
+    let upper = b.iter().any(u8::is_ascii_uppercase);
     let digits = b.iter().any(u8::is_ascii_digit);
     let other = b.iter().any(|c| !c.is_ascii_alphanumeric());
+    let classes = lower as u8 + upper as u8 + digits as u8 + other as u8;
     let first = b[0];
-    (letters as u8 + digits as u8 + other as u8) >= 2 && b.iter().any(|&c| c != first)
+    (classes >= 2 || b.len() >= SHORT_SEED_BYTES) && b.iter().any(|&c| c != first)
 }
 
 fn alnum_at(b: &[u8], i: Option<usize>) -> bool {
@@ -154,10 +157,15 @@ mod tests {
             "password",
             "aaaaaaaaaaaa",
             "12345678901",
+            "1234567890123456",
+            "vZrEclFwOqeA",
             "two words1",
             "k3yZ9qLmP0aB",
         ]);
-        assert_eq!(s.iter().collect::<Vec<_>>(), ["k3yZ9qLmP0aB"]);
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            ["k3yZ9qLmP0aB", "1234567890123456", "vZrEclFwOqeA"]
+        );
     }
 
     #[test]

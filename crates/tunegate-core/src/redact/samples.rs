@@ -19,6 +19,30 @@ fn redact(r: &Redactor, text: &str) -> String {
 
 /// (type, text, the secret/PII value inside it that must disappear)
 pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
+    // A dash between spaces before a quoted value reads as a colon.
+    (
+        "SECRET",
+        "ringcentral token - 'Qm7vTn2KpX9sLw4RzB8d'",
+        "Qm7vTn2KpX9sLw4RzB8d",
+    ),
+    // Jenkins stores credentials as `{AQAAABAAA...}` element content with a space inside.
+    (
+        "SECRET",
+        "<secret>{AQAAABAAA Hk3LmQ9vTz2XwP7sRb4NcY8dFj6G}</secret>",
+        "Hk3LmQ9vTz2XwP7sRb4NcY8dFj6G",
+    ),
+    // Random mixed-case letters (no digit) under a key name that is not a credential name.
+    (
+        "SECRET",
+        "convertkit_key: \"hfCnuVcYOgiRjlDEmAoRbN\"",
+        "hfCnuVcYOgiRjlDEmAoRbN",
+    ),
+    // An identifier with `api` in it, holding a random value.
+    (
+        "SECRET",
+        "apiMetrics := \"5po8TFGawiYNCc1ct4ofWkBqzIfA6IeO\"",
+        "5po8TFGawiYNCc1ct4ofWkBqzIfA6IeO",
+    ),
     // Secrets recognised by shape alone.
     (
         "SECRET",
@@ -702,6 +726,26 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Prose inside a credential-named element; a dash that is not a separator.
+    ("SECRET", "<token>paste your token here</token>"),
+    ("SECRET", "the token - 'a' is fine; token - see the docs"),
+    // CamelCase names and version strings under key or api names.
+    (
+        "SECRET",
+        "cache_key = \"UserProfileCacheEntryKey\"; API_ORG_EXIST = \"APIOrganizationExist\"",
+    ),
+    (
+        "SECRET",
+        "COMMUNICATION_API_VERSION=rc0.13.0_20230412_0712-SNAPSHOT and event-bus-api:rc0.15.0_20231217",
+    ),
+    (
+        "SECRET",
+        "MantleAPI_version=9a038989604e8da62ecddbe2094b16ce1b778be1",
+    ),
+    (
+        "SECRET",
+        "see https://api.example.com/v1/users and the API reference, apiVersion: 2024-01-01",
+    ),
     // Numbers after names that are not credentials.
     ("SECRET", "error code 404, status code: 500, zip code 10115"),
     ("SECRET", "pin 3 of the header; spin 1234 times"),

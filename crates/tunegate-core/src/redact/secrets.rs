@@ -350,6 +350,9 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("bearer", Anchor::Keyword { password: false }),
     ("credential", Anchor::Keyword { password: false }),
     ("auth", Anchor::Keyword { password: false }),
+    // `apiMetrics := "..."`: only random values count under a name that is not a credential
+    // name (the weak rule at the end of `keyword_value`).
+    ("api", Anchor::Keyword { password: false }),
 ];
 
 const KEYWORD_FALLBACK: &[(&str, bool)] = &[
@@ -744,13 +747,22 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         p += 1;
         k += 1;
     }
-    let mut norm = Vec::new();
-    normalise_name(&b[id_start..p], &mut norm);
-    let strong = is_secret_name(&norm);
+    // On the stack: this runs at every keyword in the text.
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    for &c in b[id_start..p].iter().filter(|c| c.is_ascii_alphanumeric()) {
+        if len == buf.len() {
+            break;
+        }
+        buf[len] = c.to_ascii_lowercase();
+        len += 1;
+    }
+    let norm = &buf[..len];
+    let strong = is_secret_name(norm);
     // `publicToken`, `publishableKey`: made to be shown; other structural names only when the
     // name is not a credential name itself.
-    if ((!strong || norm.starts_with(b"public")) && names_no_secret(&norm))
-        || anti_forgery(&norm)
+    if ((!strong || norm.starts_with(b"public")) && names_no_secret(norm))
+        || anti_forgery(norm)
         || inside_arn(b, id_start)
     {
         return None;
@@ -777,6 +789,14 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     };
     let sep_start = p;
     let (mut q, mut assign, weak, mut open) = sep(p);
+    // A dash between spaces before a quoted value reads as a colon: `token - 'k3y...'`.
+    if q == sep_start + 1
+        && b[sep_start] == b' '
+        && b[q..].starts_with(b"- ")
+        && matches!(b.get(q + 2), Some(b'\'' | b'"'))
+    {
+        (q, assign, open) = (q + 3, true, b[q + 2]);
+    }
     if (q == sep_start || weak || (open == b'>' && q - sep_start > 1 && !assign))
         && !(open == b'>' && q - sep_start == 1)
     {
@@ -844,6 +864,12 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         }
     }
     let s = p;
+    if open == b'>'
+        && (strong || password)
+        && let Some(span) = element_with_token(b, s)
+    {
+        return Some(span);
+    }
     let close = match open {
         b'>' => b'<',
         0 => 0,
@@ -911,14 +937,66 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     } else if (strong || password) && assign {
         v.len() >= 6
             && (classes + other >= 2 || v.len() >= 12)
-            && (!is_uuid(v) || (strong && !matches!(&norm[..], b"token" | b"secret" | b"auth")))
+            && (!is_uuid(v) || (strong && !matches!(norm, b"token" | b"secret" | b"auth")))
             || password && v.len() >= 8 && digit + other >= 1
     } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
     } else {
-        !is_uuid(v) && v.len() >= 16 && classes >= 2 && digit == 1 && shannon_entropy(v) >= 3.0
+        !is_uuid(v)
+            && !dotted_number(v)
+            && v.len() >= 16
+            && classes >= 2
+            && (digit == 1 && shannon_entropy(v) >= 3.0 || letters_random(v))
     };
     ok.then_some((s, p))
+}
+
+/// The content of a credential-named XML element that holds more than one word, one of them a
+/// token (`<secret>{AQAAABAAA x7Kq...}</secret>`, Jenkins' stored-credential form): the whole
+/// content goes, without the braces around it. Prose (`<token>paste it here</token>`) has no
+/// token and stays.
+fn element_with_token(b: &[u8], s: usize) -> Option<(usize, usize)> {
+    let rest = &b[s..b.len().min(s + 513)];
+    let lt = memchr::memchr2(b'<', b'\n', rest)?;
+    if rest[lt] != b'<' || rest.get(lt + 1) != Some(&b'/') {
+        return None;
+    }
+    let mut e = s + lt;
+    while e > s && b[e - 1].is_ascii_whitespace() {
+        e -= 1;
+    }
+    let mut s = s;
+    if e > s + 1 && b[s] == b'{' && b[e - 1] == b'}' {
+        s += 1;
+        e -= 1;
+    }
+    let v = &b[s..e];
+    if !v.contains(&b' ') {
+        return None;
+    }
+    let token = |w: &[u8]| {
+        let classes = w.iter().any(u8::is_ascii_lowercase) as u8
+            + w.iter().any(u8::is_ascii_uppercase) as u8
+            + w.iter().any(u8::is_ascii_digit) as u8;
+        w.len() >= 12 && classes >= 2 && !is_reference(w) && !filler_pattern(w) && !wordy(w)
+    };
+    v.split(|&c| c == b' ').any(token).then_some((s, e))
+}
+
+/// Random mixed-case letters without a digit (`hfCnuVcYOgiRjlDEmAoRbN`): 20+ bytes, both cases,
+/// and character entropy near the most that length allows (CamelCase names fall short).
+fn letters_random(v: &[u8]) -> bool {
+    v.len() >= 20
+        && v.iter().any(u8::is_ascii_lowercase)
+        && v.iter().any(u8::is_ascii_uppercase)
+        && shannon_entropy(v) >= 0.9 * (v.len().min(32) as f64).log2()
+}
+
+/// `1.2` somewhere in the value: a version or build string (`rc0.15.0_20231217-SNAPSHOT`).
+/// Base64 and hex have no dot; tokens with dots put them between random runs, rarely digits.
+fn dotted_number(v: &[u8]) -> bool {
+    v.windows(3)
+        .any(|w| w[0].is_ascii_digit() && w[1] == b'.' && w[2].is_ascii_digit())
 }
 
 fn assign_or_tag(assign: bool, open: u8) -> bool {
@@ -1712,6 +1790,12 @@ fn names_no_secret(norm: &[u8]) -> bool {
         b"complexity",
         b"rules",
         b"label",
+        // What a build or a release is called, not a credential (`MantleAPI_version=9a03...`).
+        b"version",
+        b"sha",
+        b"digest",
+        b"checksum",
+        b"revision",
     ];
     STARTS.iter().any(|p| norm.starts_with(p)) || ENDS.iter().any(|e| norm.ends_with(e))
 }
