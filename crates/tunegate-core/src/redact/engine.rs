@@ -333,7 +333,7 @@ impl Engine {
                 while !(s_done && c_done) {
                     match ws.step(b) {
                         Step::More => {}
-                        Step::Hit(m) => s.anchor(b, m, &mut skip_to, out),
+                        Step::Hit(m) => ws.resume_at(s.anchor(b, m, &mut skip_to, out)),
                         Step::Done => s_done = true,
                     }
                     match wc.step(b) {
@@ -348,7 +348,7 @@ impl Engine {
                 loop {
                     match ws.step(b) {
                         Step::More => {}
-                        Step::Hit(m) => s.anchor(b, m, &mut skip_to, out),
+                        Step::Hit(m) => ws.resume_at(s.anchor(b, m, &mut skip_to, out)),
                         Step::Done => break,
                     }
                 }

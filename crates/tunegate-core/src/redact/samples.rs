@@ -37,6 +37,46 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "convertkit_key: \"hfCnuVcYOgiRjlDEmAoRbN\"",
         "hfCnuVcYOgiRjlDEmAoRbN",
     ),
+    // Provider prefixes: LangSmith, Rootly, Pinecone, Bitbucket Data Center, Atlassian app
+    // passwords, Zapier catch hooks.
+    (
+        "SECRET",
+        "LANGSMITH_API_KEY is 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",
+        "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",
+    ),
+    (
+        "SECRET",
+        "rootly_3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b",
+        "rootly_3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b",
+    ),
+    (
+        "SECRET",
+        "pcsk_4Fh2k_Qw8ErTy7UiOp3AsDf6GhJk9LzXc2VbNm5Qw8ErTy7UiOp3AsDf6GhJk9LzXc2VbN",
+        "pcsk_4Fh2k_Qw8ErTy7UiOp3AsDf6GhJk9LzXc2VbNm5Qw8ErTy7UiOp3AsDf6GhJk9LzXc2VbN",
+    ),
+    (
+        "SECRET",
+        "BBDC-NDc4MjM3OTUxMzk2OopoSkTDTnBcWIw0Wa4bico9zOLK",
+        "BBDC-NDc4MjM3OTUxMzk2OopoSkTDTnBcWIw0Wa4bico9zOLK",
+    ),
+    (
+        "SECRET",
+        "user1:ATBBq7Kx2mNp9Lw4Rz8Tv3Yb6Hd1Fs5Gj0",
+        "ATBBq7Kx2mNp9Lw4Rz8Tv3Yb6Hd1Fs5Gj0",
+    ),
+    (
+        "SECRET",
+        "post to https://hooks.zapier.com/hooks/catch/1234567/bJdWL5u/ now",
+        "hooks.zapier.com/hooks/catch/1234567/bJdWL5u/",
+    ),
+    // A literal that fails (`:A`, Telegram's) does not hide one starting inside it.
+    ("SECRET", "id:AKIAWGXZ9OPDOWUJMZGI", "AKIAWGXZ9OPDOWUJMZGI"),
+    // Quoted values under credential names may run past 512 bytes.
+    (
+        "SECRET",
+        "refresh_token = \"1.AVEAPn9mZnUaQ0iPPuqFsWAkYjIyPGgTIDFBgPvLEoUSLQVRAG5RAA.AgABAwEAAADW6jl31mB3T7ugrWTT8pFeAwDjZwUA9P8ZsxEzkXInsWHkCylMQMSSKtoNoegPmNj0uIemgAvxjnsDVGpC7sDRl4oEd51nQLQYowQYQ8aEcHh3nRrACc37UPYNbwDtetiwOEKuuGTOUrZft6YCqYiBoj7p3GZvKkIkUOGZvx7nydI1WoH9c7Z62NstZJ7juV38t5He6cKXEzNtlnrHpctxJX1uxxizdvwIR2VyMQjSSJS5lOS0Hi4ZNlthos5GGbh9Y96fkkVm0D5E4xQh9avS7eCAPE2NguF3tmm7B4aqJg1lGnwv3WDWim14QhkF6Aji7juJUNmAExFyBaM7WnVu3JnTUNCz1p0O3AHa9ddyDTUxQ8mriB1HPoZZo6wPxg6txs6fUE4LDR6tB5b43zwUl9XufcL4gKwnheLr8LvpJGjJn2tZUQzoUow4AZtJIxblfgYUZq0WOPJXltgAEw2JVoGsRy2jX8mXFZq1iCK5uEKBPXgrEfVsimUqI8GRZgXA1EnxG950MuaVfP3ZpsTYPGsvQgSzsUBKSy7cLd0p7UYtLub9UpX2PJxHrLQjACFCSOMatVfSNzTErhSEmVWndpt87Yhova\"",
+        "AgABAwEAAADW6jl31mB3T7ugrWTT8pFeAwDjZwUA9P8ZsxEzkXInsWHkCylMQMSSKtoNoegPmNj0uIemgAvxjnsDVGpC7sDRl4oEd51nQLQYowQYQ8aEcHh3nRrACc37UPYNbwDtetiwOEKuuGTOUrZft6YCqYiBoj7p3GZvKkIkUOGZvx7nydI1WoH9c7Z62NstZJ7juV38t5He6cKXEzNtlnrHpctxJX1uxxizdvwIR2VyMQjSSJS5lOS0Hi4ZNlthos5GGbh9Y96fkkVm0D5E4xQh9avS7eCAPE2NguF3tmm7B4aqJg1lGnwv3WDWim14QhkF6Aji7juJUNmAExFyBaM7WnVu3JnTUNCz1p0O3AHa9ddyDTUxQ8mriB1HPoZZo6wPxg6txs6fUE4LDR6tB5b43zwUl9XufcL4gKwnheLr8LvpJGjJn2tZUQzoUow4AZtJIxblfgYUZq0WOPJXltgAEw2JVoGsRy2jX8mXFZq1iCK5uEKBPXgrEfVsimUqI8GRZgXA1EnxG950MuaVfP3ZpsTYPGsvQgSzsUBKSy7cLd0p7UYtLub9UpX2PJxHrLQjACFCSOMatVfSNzTErhSEmVWndpt87Yhova",
+    ),
     // An identifier with `api` in it, holding a random value.
     (
         "SECRET",

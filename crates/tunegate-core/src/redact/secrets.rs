@@ -231,6 +231,17 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("shippo_test_", prefix(40, 40, BodyClass::Hex, false)),
     ("tfp_", prefix(59, 59, BodyClass::UrlSafeDot, false)),
     ("CFPAT-", prefix(43, 43, BodyClass::UrlSafe, false)),
+    // LangSmith personal and service keys `lsv2_pt_`/`lsv2_sk_` + 32 hex + `_` + 10 hex.
+    ("lsv2_pt_", prefix(43, 43, BodyClass::Word, true)),
+    ("lsv2_sk_", prefix(43, 43, BodyClass::Word, true)),
+    // Rootly API keys: 64 hex.
+    ("rootly_", prefix(64, 64, BodyClass::Hex, true)),
+    // Pinecone keys `pcsk_` + a short id + `_` + the secret.
+    ("pcsk_", prefix(60, 80, BodyClass::Word, true)),
+    // Bitbucket Data Center HTTP access tokens (base64 after `BBDC-`).
+    ("BBDC-", prefix(40, 50, BodyClass::Base64Any, true)),
+    // Atlassian app passwords.
+    ("ATBB", prefix(24, 64, BodyClass::UrlSafeDot, true)),
     ("duffel_test_", prefix(43, 43, BodyClass::UrlSafeDot, false)),
     ("duffel_live_", prefix(43, 43, BodyClass::UrlSafeDot, false)),
     ("dt0c01.", prefix(89, 89, BodyClass::UrlSafeDot, false)),
@@ -337,6 +348,7 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("discordapp.com/api/webhooks/", Anchor::Webhook),
     (".webhook.office.com/", Anchor::Webhook),
     ("outlook.office.com/webhook", Anchor::Webhook),
+    ("hooks.zapier.com/hooks/catch/", Anchor::Webhook),
     ("eyJ", Anchor::Jwt),
     ("-----BEGIN", Anchor::Pem),
     ("://", Anchor::UrlCreds),
@@ -418,7 +430,7 @@ impl SecretScanner {
         loop {
             match w.step(b) {
                 super::walk::Step::More => {}
-                super::walk::Step::Hit(m) => self.anchor(b, m, &mut skip_to, out),
+                super::walk::Step::Hit(m) => w.resume_at(self.anchor(b, m, &mut skip_to, out)),
                 super::walk::Step::Done => break,
             }
         }
@@ -426,7 +438,8 @@ impl SecretScanner {
     }
 
     /// Checks one anchor match `m` (in text order); `skip_to` carries the end of the last
-    /// finding or failed JWT run between calls.
+    /// finding or failed JWT run between calls. Returns where the walk goes on: past the
+    /// finding (or skipped run), or one byte after the start of a literal that was not a secret.
     #[inline]
     pub(crate) fn anchor(
         &self,
@@ -434,9 +447,9 @@ impl SecretScanner {
         m: super::walk::Hit,
         skip_to: &mut usize,
         out: &mut Vec<Finding>,
-    ) {
+    ) -> usize {
         if m.start < *skip_to {
-            return;
+            return (*skip_to).max(m.end);
         }
         let found = match self.kinds[m.pattern] {
             Anchor::Prefix {
@@ -491,11 +504,17 @@ impl SecretScanner {
                 && ((!jwt && placeholder_token(body)) || asset_name(b, s, e) || masked_tail(b, e))
             {
                 *skip_to = e;
-                return;
+                return e.max(m.end);
             }
             out.push(Finding::new(s, e, ENT_SECRET));
             *skip_to = e;
+            return e.max(m.end);
         }
+        if m.start < *skip_to {
+            // A failed JWT run: every later `eyJ` in it fails the same way.
+            return (*skip_to).max(m.end);
+        }
+        m.start + 1
     }
 }
 
@@ -876,7 +895,12 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         c => c,
     };
     let delimited_scan = close != 0 && (strong || password);
-    while p < n && p - s <= 512 {
+    let limit = if delimited_scan {
+        MAX_QUOTED_VALUE
+    } else {
+        MAX_VALUE
+    };
+    while p < n && p - s <= limit {
         let c = b[p];
         let ok = if delimited_scan {
             c != close && c != b'\n' && (c != b' ' || password)
@@ -902,13 +926,18 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         }
     }
     let v = &b[s..p];
+    // Quoted values may be long (OAuth refresh tokens, signed JWT-like tokens run to 1-2 KB);
+    // an unclosed run that long is not one value.
+    if v.len() > MAX_VALUE && !delimited {
+        return None;
+    }
     // After `>`, only element content closed by a tag is a value (`<password>@host` is a
     // placeholder followed by the rest of a URL, `cmd > file` a redirect).
     let open_tag_unclosed = open == b'>' && !delimited;
     // A call (`SecretStr("x")`, `getToken()`) or a URL (`https://...`) is not the value itself.
     let call = b.get(p) == Some(&b'(');
     let url = memchr::memmem::find(v, b"://").is_some();
-    if v.len() > 512
+    if v.len() > limit
         || is_reference(v)
         || env_name(v)
         || masked_tail(b, p)
@@ -998,6 +1027,10 @@ fn dotted_number(v: &[u8]) -> bool {
     v.windows(3)
         .any(|w| w[0].is_ascii_digit() && w[1] == b'.' && w[2].is_ascii_digit())
 }
+
+/// Longest value after a keyword, and longest quoted one under a credential name.
+const MAX_VALUE: usize = 512;
+const MAX_QUOTED_VALUE: usize = 4096;
 
 fn assign_or_tag(assign: bool, open: u8) -> bool {
     assign || open == b'>'
@@ -1442,7 +1475,7 @@ fn webhook(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     }
     // The credential is the path: at least an id and a token after the host.
     let path = &b[e..q];
-    (path.len() >= 20
+    (path.len() >= 12
         && path.iter().filter(|&&c| c == b'/').count() >= 1
         && path.iter().any(u8::is_ascii_digit))
     .then_some((a, q))

@@ -101,6 +101,17 @@ impl Walk<'_> {
         Step::More
     }
 
+    /// Starts the next search at `at` instead (after a `Hit`, which already reset the state):
+    /// past a finding, or just after the start of a literal that turned out not to be one, so
+    /// an anchor overlapping it (`AKIA` in `id:AKIA...`, hidden by `:A`) is still seen.
+    pub(crate) fn resume_at(&mut self, at: usize) {
+        if self.at != usize::MAX {
+            self.at = at;
+            self.sid = self.start;
+            self.mat = None;
+        }
+    }
+
     /// The search ended (dead state or end of text): its match, and the next search starts at
     /// the match's end (never empty, so it always moves forward).
     fn report(&mut self) -> Step {
