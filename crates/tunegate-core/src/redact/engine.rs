@@ -220,6 +220,19 @@ impl Engine {
         self.find_with(text, whole, out, cap)
     }
 
+    /// Findings in a string under a key that only hints at a credential (`cosmosKey`): the
+    /// whole value is a secret when it looks random on its own. Same contract as
+    /// [`Engine::find`].
+    #[must_use]
+    pub(crate) fn find_hinted(&self, text: &str, out: &mut Vec<Finding>, cap: usize) -> bool {
+        let whole = if self.secrets.is_some() {
+            super::secrets::json_hinted_secret_value(text)
+        } else {
+            None
+        };
+        self.find_with(text, whole, out, cap)
+    }
+
     /// Findings in `text`, sorted, non-overlapping, minus allow-listed values and mask tokens;
     /// `false` when there are more candidates than [`max_findings`] of `text` or `cap` allow
     /// (`out` is then empty).

@@ -303,6 +303,12 @@ impl Redactor {
                 generic: false,
             });
         }
+        if self.engine.secrets_on() && secrets::is_hint_name(norm) {
+            return Some(KeyCtx {
+                ent: ENT_SECRET,
+                generic: true,
+            });
+        }
         // In the line itself `name` is a chat message's participant name or a function's name,
         // which the provider requires to match `[A-Za-z0-9_-]{1,64}`: a mask would break it.
         if json_depth == 0 && norm == b"name" {
@@ -803,6 +809,9 @@ impl Redactor {
         let mut findings = std::mem::take(&mut st.findings);
         let fcap = st.findings_cap;
         let complete = match key {
+            Some(k) if k.ent == ENT_SECRET && k.generic => {
+                self.engine.find_hinted(text, &mut findings, fcap)
+            }
             Some(k) if k.ent == ENT_SECRET => self.engine.find_keyed(text, &mut findings, fcap),
             Some(k) => self
                 .engine
@@ -1005,7 +1014,8 @@ const MIN_SCANNED_NUMBER_DIGITS: usize = 6;
 struct KeyCtx {
     /// `ENT_SECRET` for credential keys (`api_key`), else the personal-data type (`phone`).
     ent: u16,
-    /// The key is `name`, which also names tools, products and files.
+    /// The key only hints at the type, so the value must show it on its own: `name` (which
+    /// also names tools, products and files) for persons, `cosmosKey`-like names for secrets.
     generic: bool,
 }
 

@@ -69,6 +69,24 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "post to https://hooks.zapier.com/hooks/catch/1234567/bJdWL5u/ now",
         "hooks.zapier.com/hooks/catch/1234567/bJdWL5u/",
     ),
+    // JSON keys that only hint at a credential, holding a random value.
+    (
+        "SECRET",
+        r#"{"Values": {"AZURE_OPENAI_KEY": "57d2de35873840b5ad59d742e90e974e"}}"#,
+        "57d2de35873840b5ad59d742e90e974e",
+    ),
+    (
+        "SECRET",
+        r#"{"cosmosKey": "hfCnuVcYOgiRjlDEmAoRbN"}"#,
+        "hfCnuVcYOgiRjlDEmAoRbN",
+    ),
+    // Unquoted values that look like words but are not type names.
+    (
+        "SECRET",
+        "dropbox_token: wzaeaadtikrggpe",
+        "wzaeaadtikrggpe",
+    ),
+    ("SECRET", "my password: Sunshine", "Sunshine"),
     // A literal that fails (`:A`, Telegram's) does not hide one starting inside it.
     ("SECRET", "id:AKIAWGXZ9OPDOWUJMZGI", "AKIAWGXZ9OPDOWUJMZGI"),
     // Quoted values under credential names may run past 512 bytes.
@@ -781,6 +799,29 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "MantleAPI_version=9a038989604e8da62ecddbe2094b16ce1b778be1",
+    ),
+    // Paths and glued words.
+    (
+        "SECRET",
+        "Ok(Token::ElementEnd { end: ElementEnd::Close }); authMode: OAuth2ClientCredentials",
+    ),
+    (
+        "SECRET",
+        r#"{"authMode": "OAuth2ClientCredentials", "cache_key": "user:42:profile"}"#,
+    ),
+    // Code: types, paths, macros, struct literals, references and pointers after credential
+    // words.
+    (
+        "SECRET",
+        "pub fn new(token: Literal) -> Self { let star_token: Option<Token![*]> = input.parse()?; }",
+    ),
+    (
+        "SECRET",
+        "password: *const ::std::os::raw::c_char, secret: &OkmBlock, token: ParsingToken,",
+    ),
+    (
+        "SECRET",
+        "token := yaml_token_t{ paren_token: parenthesized!(content in input), let mut token = Literal::character(v);",
     ),
     (
         "SECRET",

@@ -807,6 +807,10 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         (p, assign, weak && !assign, open)
     };
     let sep_start = p;
+    // `Token::Open`: a path (Rust, C++, PHP), not an assignment.
+    if b[p..].starts_with(b"::") {
+        return None;
+    }
     let (mut q, mut assign, weak, mut open) = sep(p);
     // A dash between spaces before a quoted value reads as a colon: `token - 'k3y...'`.
     if q == sep_start + 1
@@ -936,6 +940,24 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     let open_tag_unclosed = open == b'>' && !delimited;
     // A call (`SecretStr("x")`, `getToken()`) or a URL (`https://...`) is not the value itself.
     let call = b.get(p) == Some(&b'(');
+    // Code, not a value: a type or a path (`token: Option<Token![*]>`, `Literal::new`), a
+    // macro (`parenthesized!(`), a struct literal (`yaml_token_t{`), a reference or pointer
+    // type (`secret: &OkmBlock`, `password: *const c_char`), or a type name (`token:
+    // ParsingToken,`: a capital, letters only, not random).
+    let ident = |w: &[u8]| {
+        !w.is_empty()
+            && w.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+    };
+    let code = !delimited
+        && (ident(v)
+            && (matches!(b.get(p), Some(b'<' | b'!' | b'{')) || b[p..].starts_with(b"::"))
+            || matches!(v.first(), Some(b'&' | b'*')) && ident(&v[1..])
+            || s > 0 && matches!(b[s - 1], b'&' | b'*') && ident(v)
+            || !password
+                && v.first().is_some_and(u8::is_ascii_uppercase)
+                && v.iter().all(u8::is_ascii_alphabetic)
+                && !letters_random(v));
     let url = memchr::memmem::find(v, b"://").is_some();
     if v.len() > limit
         || is_reference(v)
@@ -943,6 +965,7 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
         || masked_tail(b, p)
         || open_tag_unclosed
         || call
+        || code
         || url
         || (!password && (filler_pattern(v) || wordy(v) || repeated_unit(v)))
     {
@@ -971,13 +994,91 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
     } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
     } else {
-        !is_uuid(v)
-            && !dotted_number(v)
-            && v.len() >= 16
-            && classes >= 2
-            && (digit == 1 && shannon_entropy(v) >= 3.0 || letters_random(v))
+        random_value(v)
     };
     ok.then_some((s, p))
+}
+
+/// The rule for values under names that only hint at a credential (`cloudsmith_key`,
+/// `apiMetrics`): the value must look random on its own (16+ bytes, two character classes, and
+/// a digit with some entropy or mixed-case letters near the most entropy), and not be a UUID
+/// or a version.
+fn random_value(v: &[u8]) -> bool {
+    let classes = v.iter().any(u8::is_ascii_lowercase) as u8
+        + v.iter().any(u8::is_ascii_uppercase) as u8
+        + v.iter().any(u8::is_ascii_digit) as u8;
+    let digit = v.iter().any(u8::is_ascii_digit);
+    !is_uuid(v)
+        && !dotted_number(v)
+        && v.len() >= 16
+        && classes >= 2
+        && (digit && shannon_entropy(v) >= 3.0 || letters_random(v))
+        && !camel_words(v)
+}
+
+/// Mixed-case letters in runs of four or more on average, a run being a capital and its
+/// lower-case letters, or a run of one case: words glued together (`OAuth2ClientCredentials`,
+/// `UserProfileCacheV2`). Random strings change case or class every one to three characters.
+fn camel_words(v: &[u8]) -> bool {
+    let (mut letters, mut runs) = (0usize, 0usize);
+    let mut k = 0;
+    while k < v.len() {
+        let c = v[k];
+        let len = if c.is_ascii_uppercase() {
+            let upper = v[k..].iter().take_while(|c| c.is_ascii_uppercase()).count();
+            let lower = v[k + upper..]
+                .iter()
+                .take_while(|c| c.is_ascii_lowercase())
+                .count();
+            // `ABCdef`: `AB` then `Cdef`.
+            if lower > 0 && upper > 1 {
+                upper - 1
+            } else {
+                upper + lower
+            }
+        } else if c.is_ascii_lowercase() {
+            v[k..].iter().take_while(|c| c.is_ascii_lowercase()).count()
+        } else {
+            k += 1;
+            continue;
+        };
+        letters += len;
+        runs += 1;
+        k += len;
+    }
+    // One-case strings carry no hump to judge by (`af6dmku2agtwytrdfxxyf3`).
+    let both = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
+    both && runs > 0 && letters >= 4 * runs
+}
+
+/// A normalised JSON key that only hints at a credential (`azureopenaikey`, `cosmoskey`,
+/// `apimetrics`): it holds a credential word, is not a credential name itself
+/// ([`is_secret_name`]), and does not name something else (`cachekeyname`, `apiversion`).
+pub(crate) fn is_hint_name(norm: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[b"key", b"token", b"secret", b"auth", b"api", b"credential"];
+    WORDS
+        .iter()
+        .any(|w| memchr::memmem::find(norm, w).is_some())
+        && !names_no_secret(norm)
+        && !anti_forgery(norm)
+}
+
+/// The whole trimmed value under a hint key ([`is_hint_name`]) when it looks random
+/// ([`random_value`]) and is not a reference, a placeholder or a word.
+pub(crate) fn json_hinted_secret_value(v: &str) -> Option<(usize, usize)> {
+    let b = v.as_bytes();
+    let s = b.len() - v.trim_start().len();
+    let e = v.trim_end().len();
+    let val = b.get(s..e)?;
+    (val.len() <= MAX_QUOTED_VALUE
+        && !val.iter().any(u8::is_ascii_whitespace)
+        && random_value(val)
+        && !is_reference(val)
+        && !filler_pattern(val)
+        && !wordy(val)
+        && !repeated_unit(val)
+        && memchr::memmem::find(val, b"://").is_none())
+    .then_some((s, e))
 }
 
 /// The content of a credential-named XML element that holds more than one word, one of them a
