@@ -543,6 +543,26 @@ const STOP: &[&str] = &[
     "restaurant",
     "market",
     "world",
+    // Type and value names of programming languages (`name: String,`, `Some(x)`).
+    "string",
+    "option",
+    "some",
+    "none",
+    "self",
+    "vec",
+    "box",
+    "cow",
+    "result",
+    "ok",
+    "err",
+    "null",
+    "nan",
+    "ident",
+    "symbol",
+    "bool",
+    "object",
+    "array",
+    "void",
     // Possessives and articles that start sentences in other languages (Mi Número, Mein Konto).
     "mi",
     "mein",
@@ -977,6 +997,24 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             n = 1;
             start = p;
         }
+        // A dash signs off only at the end of a line (`- Sarah`): `- Fix typo in ...` and
+        // `- Mark as deprecated` are list items. Code puts a type, not a name, where a word is
+        // glued to `<`, `::`, `(`, `{`, `[` or a macro's `!(` (`name: Option<String>`,
+        // `Rust::new()`); `Thanks Maria!` stays a name.
+        if n > 0 {
+            let end = words[n - 1].e;
+            let rest = &b[end..];
+            let code = matches!(rest.first(), Some(b'<' | b'(' | b'{' | b'['))
+                || rest.starts_with(b"::")
+                || (rest.first() == Some(&b'!') && matches!(rest.get(1), Some(b'(' | b'[' | b'{')));
+            let line_ends = rest
+                .iter()
+                .take_while(|&&c| c != b'\n')
+                .all(|c| c.is_ascii_whitespace() || matches!(c, b'.' | b',' | b'!'));
+            if code || (cue == Some(false) && dash_before(b, start) && !line_ends) {
+                n = 0;
+            }
+        }
         if n > 0 {
             // Surname particles and the rest of the surname: `Merel van der Heiden`,
             // `Amin van 't Houteveen`, `María de la Cruz`.
@@ -991,6 +1029,16 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             pos = words[0].e;
         }
     }
+}
+
+/// A `- ` or `— ` right before `s` (after optional line breaks): the sign-off cue.
+fn dash_before(b: &[u8], s: usize) -> bool {
+    let mut k = s;
+    while k > 0 && matches!(b[k - 1], b'\n' | b'\r') {
+        k -= 1;
+    }
+    let before = &b[..k];
+    before.ends_with(b"- ") || before.ends_with("— ".as_bytes())
 }
 
 /// Whether `v`, the whole value under a person-name JSON key, is a name: one to six words of

@@ -69,6 +69,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "post to https://hooks.zapier.com/hooks/catch/1234567/bJdWL5u/ now",
         "hooks.zapier.com/hooks/catch/1234567/bJdWL5u/",
     ),
+    // A dash sign-off at the end of a line.
+    (
+        "PERSON",
+        "Thanks for your help!\n- Sarah Miller",
+        "Sarah Miller",
+    ),
+    ("PERSON", "Thanks Maria! it works now", "Maria"),
     // JSON keys that only hint at a credential, holding a random value.
     (
         "SECRET",
@@ -799,6 +806,15 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "MantleAPI_version=9a038989604e8da62ecddbe2094b16ce1b778be1",
+    ),
+    // List items after a dash are not sign-offs; type names in code are not names.
+    (
+        "PERSON",
+        "- Fix typo in Buf::chunk() comment\n- Mark constructed BitStrings as unsupported\n- Do not cache values",
+    ),
+    (
+        "PERSON",
+        "pub name: String,\nlet x = Rust::new();\nSome(Ok(Token::ValueNumber {",
     ),
     // Paths and glued words.
     (
