@@ -954,13 +954,16 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
         if cue.is_none() && n < 2 {
             n = 0;
         }
-        // A weak cue with an ambiguous single word (Hi Will, from Grace) still needs a known part.
-        // (A vocative "Hi Will," is a name: the word stands alone before punctuation.)
+        // A weak cue with an ambiguous single word (from Grace, with Rust) still needs a second,
+        // known part. (A vocative "Hi Will," is a name: the word stands alone before
+        // punctuation right after a greeting or a thank-you.)
+        // Only after a greeting or a thank-you: `from Rust` at the end of a line is not one.
         let vocative = text
             .as_bytes()
             .get(words[0].e)
-            .is_none_or(|c| matches!(c, b',' | b'!' | b'\n'));
-        if cue == Some(false) && n == 1 && kinds[0].1 && !(kinds[0].2 || kinds[0].3) && !vocative {
+            .is_none_or(|c| matches!(c, b',' | b'!' | b'\n'))
+            && addressed_before(b, words[0].s);
+        if cue == Some(false) && n == 1 && kinds[0].1 && !vocative {
             n = 0;
         }
         // Addressed by a greeting: `Hello Radmila Hendriks,` / `Hi Amin van 't Houteveen!`.
@@ -1029,6 +1032,28 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             pos = words[0].e;
         }
     }
+}
+
+/// A greeting or a thank-you right before `s` (`Hi `, `Thanks `, `Dear `), lower or Title case.
+fn addressed_before(b: &[u8], s: usize) -> bool {
+    let before = &b[..s];
+    [
+        &b"hi "[..],
+        b"hello ",
+        b"hey ",
+        b"hi, ",
+        b"hello, ",
+        b"thanks ",
+        b"thank you ",
+        b"dear ",
+    ]
+    .iter()
+    .any(|w| {
+        before.len() >= w.len()
+            && before[before.len() - w.len()..].eq_ignore_ascii_case(w)
+            && (before.len() == w.len()
+                || !before[before.len() - w.len() - 1].is_ascii_alphanumeric())
+    })
 }
 
 /// A `- ` or `— ` right before `s` (after optional line breaks): the sign-off cue.
