@@ -807,6 +807,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "MantleAPI_version=9a038989604e8da62ecddbe2094b16ce1b778be1",
     ),
+    // An ambiguous single word after a weak cue.
+    (
+        "PERSON",
+        "a message from Will; ported from Rust\n- Added `Unfold` from Rust",
+    ),
     // List items after a dash are not sign-offs; type names in code are not names.
     (
         "PERSON",
