@@ -69,6 +69,18 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "post to https://hooks.zapier.com/hooks/catch/1234567/bJdWL5u/ now",
         "hooks.zapier.com/hooks/catch/1234567/bJdWL5u/",
     ),
+    // National numbers in any grouping after a phone word.
+    ("PHONE_NUMBER", "call me at 22 21 23 45", "22 21 23 45"),
+    (
+        "PHONE_NUMBER",
+        "my mobile: 8 0152 45-09-11",
+        "8 0152 45-09-11",
+    ),
+    (
+        "PHONE_NUMBER",
+        "my number is 5251 2345, thanks",
+        "5251 2345",
+    ),
     // A dash sign-off at the end of a line.
     (
         "PERSON",
@@ -806,6 +818,15 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "MantleAPI_version=9a038989604e8da62ecddbe2094b16ce1b778be1",
+    ),
+    // A phone-shaped grouping after `tel` inside another word is not a phone.
+    (
+        "PHONE_NUMBER",
+        "hotel booking 1234 5678 confirmed; intel driver 31 0 101 1234",
+    ),
+    (
+        "PHONE_NUMBER",
+        "call me on 2024-01-31 about order 22 45 3300",
     ),
     // An ambiguous single word after a weak cue.
     (

@@ -660,6 +660,22 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// `has`, where the word must also start a word (`tel`, not `hotel` or `intel`). Scanned
+    /// directly: asked only by a rule that `has` already let through.
+    fn has_word_start(&self, list: &[&[u8]]) -> bool {
+        let w = self.window();
+        let hay = self.raw();
+        list.iter().any(|word| {
+            !word.is_empty()
+                && word.len() <= hay.len()
+                && (0..=hay.len() - word.len()).any(|k| {
+                    w.free >> k & 1 == 1
+                        && (k == 0 || !hay[k - 1].is_ascii_alphabetic())
+                        && hay[k..k + word.len()].eq_ignore_ascii_case(word)
+                })
+        })
+    }
+
     fn has(&self, list: &[&[u8]]) -> bool {
         let w = self.window();
         if let Some(k) = CONTEXT_LISTS.iter().position(|l| std::ptr::eq(*l, list))
@@ -688,6 +704,11 @@ const PHONE_CONTEXT: &[&[u8]] = &[
     b"text me",
     b"whatsapp",
     b"sms",
+    b"my number",
+    b"reach me",
+    b"celular",
+    b"movil",
+    b"m\xc3\xb3vil",
 ];
 const SSN_CONTEXT: &[&[u8]] = &[
     b"ssn",
@@ -899,6 +920,20 @@ fn classify(
         if ng == 2 && lens[..2] == [5, 5] && d[0] >= b'6' && cx.has(PHONE_CONTEXT) {
             return Some(ENT_PHONE);
         }
+        // Any national grouping with a phone word nearby: most countries' numbers have 7-13
+        // digits in groups of two or more (`call me at 22 21 23 45`, `tel 701 2345`, `mobile
+        // 8 0152 45-09-11` with a one-digit trunk first). Not dates (`2024-01-31`).
+        let groups_ok = gs.iter().all(|g| g.ndig >= 2) || (ng >= 3 && gs[0].ndig == 1);
+        let date = ng == 3 && sep1 != b' ' && (lens[..3] == [4, 2, 2] || lens[..3] == [2, 2, 4]);
+        if (7..=13).contains(&total)
+            && groups_ok
+            && !date
+            && cx.has(PHONE_CONTEXT)
+            && cx.has_word_start(PHONE_CONTEXT)
+            && !cx.has(NOT_PII_CONTEXT)
+        {
+            return Some(ENT_PHONE);
+        }
     }
     None
 }
@@ -956,7 +991,7 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
                     return Some(ent);
                 }
             }
-            if neg() || ssn_shape || ctx(SSN_CONTEXT) {
+            if neg() || ssn_shape || ctx(SSN_CONTEXT) || ctx(PHONE_CONTEXT) {
                 return None;
             }
             // Without a context word, the checksums alone (routing numbers need their word: a
