@@ -543,6 +543,15 @@ const STOP: &[&str] = &[
     "restaurant",
     "market",
     "world",
+    // First words of place names (`San Francisco said`, `Fort Worth`, `Lake Tahoe`).
+    "san",
+    "santa",
+    "saint",
+    "fort",
+    "port",
+    "lake",
+    "mount",
+    "cape",
     // Type and value names of programming languages (`name: String,`, `Some(x)`).
     "string",
     "option",
@@ -951,8 +960,20 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             }
             n = k + 1;
         }
+        // No cue before, but a reporting verb after: `Anni Rudolph called about the invoice`.
+        // Two to four name-shaped words, none a stop word, the first not an ordinary word or a
+        // place (`New York said`), one a known unambiguous name.
         if cue.is_none() && n < 2 {
-            n = 0;
+            n = (2..=nw)
+                .rev()
+                .find(|&m| {
+                    let ks = &kinds[..m];
+                    ks.iter().all(|k| !k.0)
+                        && !ks[0].1
+                        && ks.iter().any(|k| (k.2 || k.3) && !k.1)
+                        && reporting_verb_after(b, words[m - 1].e)
+                })
+                .unwrap_or(0);
         }
         // A weak cue with an ambiguous single word (from Grace, with Rust) still needs a second,
         // known part. (A vocative "Hi Will," is a name: the word stands alone before
@@ -1054,6 +1075,37 @@ fn addressed_before(b: &[u8], s: usize) -> bool {
             && (before.len() == w.len()
                 || !before[before.len() - w.len() - 1].is_ascii_alphanumeric())
     })
+}
+
+/// A verb of speaking or contacting right after `e` (` called`, ` said`, ` wrote`, ...): what
+/// a person, named at the start of a sentence, did.
+fn reporting_verb_after(b: &[u8], e: usize) -> bool {
+    const VERBS: &[&[u8]] = &[
+        b" called",
+        b" said",
+        b" says",
+        b" wrote",
+        b" writes",
+        b" asked",
+        b" emailed",
+        b" e-mailed",
+        b" phoned",
+        b" texted",
+        b" replied",
+        b" mentioned",
+        b" complained",
+        b" requested",
+        b" confirmed",
+        b" approved",
+        b" reported",
+        b" told",
+        b" contacted",
+        b" messaged",
+    ];
+    let rest = &b[e..];
+    VERBS
+        .iter()
+        .any(|v| rest.starts_with(v) && rest.get(v.len()).is_none_or(|c| !c.is_ascii_alphabetic()))
 }
 
 /// A `- ` or `— ` right before `s` (after optional line breaks): the sign-off cue.

@@ -69,6 +69,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "post to https://hooks.zapier.com/hooks/catch/1234567/bJdWL5u/ now",
         "hooks.zapier.com/hooks/catch/1234567/bJdWL5u/",
     ),
+    // A name at the start of a sentence, before a reporting verb.
+    (
+        "PERSON",
+        "Anni Rudolph called about the invoice.",
+        "Anni Rudolph",
+    ),
     // National numbers in any grouping after a phone word.
     ("PHONE_NUMBER", "call me at 22 21 23 45", "22 21 23 45"),
     (
@@ -827,6 +833,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "PHONE_NUMBER",
         "call me on 2024-01-31 about order 22 45 3300",
+    ),
+    // Reporting verbs after places and organisations.
+    (
+        "PERSON",
+        "New York said no. San Francisco said yes. Acme Widgets called about the invoice. Customer Service called twice.",
     ),
     // An ambiguous single word after a weak cue.
     (
