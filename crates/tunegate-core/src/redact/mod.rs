@@ -35,6 +35,7 @@ mod ids;
 pub(crate) mod json;
 mod keyed;
 mod names;
+mod obfuscated;
 mod random_token;
 mod report;
 mod secrets;

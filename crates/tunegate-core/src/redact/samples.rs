@@ -75,6 +75,17 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "Anni Rudolph called about the invoice.",
         "Anni Rudolph",
     ),
+    // E-mail addresses written out.
+    (
+        "EMAIL_ADDRESS",
+        "reach me at jane(at)gmail.com ok",
+        "jane(at)gmail.com",
+    ),
+    (
+        "EMAIL_ADDRESS",
+        "it is jane dot doe at gmail dot com, thanks",
+        "jane dot doe at gmail dot com",
+    ),
     // National numbers in any grouping after a phone word.
     ("PHONE_NUMBER", "call me at 22 21 23 45", "22 21 23 45"),
     (
@@ -824,6 +835,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "MantleAPI_version=9a038989604e8da62ecddbe2094b16ce1b778be1",
+    ),
+    // `at` and `dot` in English.
+    (
+        "EMAIL_ADDRESS",
+        "find us at example dot com; we met at example.com; look at this dot product",
     ),
     // A phone-shaped grouping after `tel` inside another word is not a phone.
     (

@@ -29,6 +29,9 @@ enum Anchor {
     Custom(Check),
     /// A webhook URL whose path is the credential (Slack, Teams, Discord): the whole URL goes.
     Webhook,
+    /// A bracketed `at` or a spelled dot of a written-out e-mail address (`obfuscated`): found
+    /// by this walk, which steps every byte anyway, and reported as EMAIL_ADDRESS.
+    Obfuscated,
 }
 
 /// `(bytes, anchor start, anchor end) -> span`.
@@ -365,6 +368,18 @@ const ANCHORS: &[(&str, Anchor)] = &[
     // `apiMetrics := "..."`: only random values count under a name that is not a credential
     // name (the weak rule at the end of `keyword_value`).
     ("api", Anchor::Keyword { password: false }),
+    (" dot ", Anchor::Obfuscated),
+    (" DOT ", Anchor::Obfuscated),
+    (" Dot ", Anchor::Obfuscated),
+    ("(dot)", Anchor::Obfuscated),
+    ("[dot]", Anchor::Obfuscated),
+    ("{dot}", Anchor::Obfuscated),
+    ("(at)", Anchor::Obfuscated),
+    ("[at]", Anchor::Obfuscated),
+    ("{at}", Anchor::Obfuscated),
+    ("<at>", Anchor::Obfuscated),
+    ("(AT)", Anchor::Obfuscated),
+    ("[AT]", Anchor::Obfuscated),
 ];
 
 const KEYWORD_FALLBACK: &[(&str, bool)] = &[
@@ -451,6 +466,16 @@ impl SecretScanner {
         if m.start < *skip_to {
             return (*skip_to).max(m.end);
         }
+        if let Anchor::Obfuscated = self.kinds[m.pattern] {
+            return match super::obfuscated::at_marker(b, m.start, m.end) {
+                Some((s, e)) => {
+                    out.push(Finding::new(s, e, super::ENT_EMAIL));
+                    *skip_to = e;
+                    e.max(m.end)
+                }
+                None => m.start + 1,
+            };
+        }
         let found = match self.kinds[m.pattern] {
             Anchor::Prefix {
                 min,
@@ -471,6 +496,7 @@ impl SecretScanner {
             Anchor::Keyword { password } => keyword_value(b, m.end, password),
             Anchor::Custom(check) => check(b, m.start, m.end),
             Anchor::Webhook => webhook(b, m.start, m.end),
+            Anchor::Obfuscated => None,
         };
         // A failed literal that begins with a keyword (`key-`, `secret_`) or overlaps one
         // (`SK` in `ACCESSKEY`, which hides the `KEY` match) still gets the keyword rule.

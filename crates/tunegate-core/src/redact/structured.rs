@@ -924,10 +924,18 @@ fn classify(
         // digits in groups of two or more (`call me at 22 21 23 45`, `tel 701 2345`, `mobile
         // 8 0152 45-09-11` with a one-digit trunk first). Not dates (`2024-01-31`).
         let groups_ok = gs.iter().all(|g| g.ndig >= 2) || (ng >= 3 && gs[0].ndig == 1);
-        let date = ng == 3 && sep1 != b' ' && (lens[..3] == [4, 2, 2] || lens[..3] == [2, 2, 4]);
+        // Dates (`2024-01-31`, also with a time after) and Unix times (`1712654216`, ms too).
+        let date = ng >= 3
+            && (lens[..3] == [4, 2, 2] || lens[..3] == [2, 2, 4])
+            && gs[1].sep != b' '
+            && gs[2].sep != b' ';
+        let epoch = ng == 1
+            && ((d[0] == b'1' && (total == 10 || total == 13))
+                || (total == 8 && (d.starts_with(b"19") || d.starts_with(b"20"))));
         if (7..=13).contains(&total)
             && groups_ok
             && !date
+            && !epoch
             && cx.has(PHONE_CONTEXT)
             && cx.has_word_start(PHONE_CONTEXT)
             && !cx.has(NOT_PII_CONTEXT)
