@@ -683,6 +683,26 @@ fn cap_start_mask(x: u64) -> u64 {
         | (at_least_high(x, 0xC3) & !in_high_range(x, a0, a1) & !in_high_range(x, b0, b1))
 }
 
+/// The end of the run from `i` of bytes after which no name starts (the bytes that make
+/// `next_cap_word`'s boundary test fail: ASCII letters and digits, non-ASCII, `_`, `@`).
+#[inline]
+fn glued_run_end(b: &[u8], i: usize) -> usize {
+    use super::swar::{eq, in_range};
+    super::swar::find(
+        b,
+        i,
+        |x| {
+            let glued = in_range(x, b'0', b'9')
+                | in_range(x, b'A', b'Z')
+                | in_range(x, b'a', b'z')
+                | eq(x, b'_')
+                | eq(x, b'@');
+            !glued & !x & 0x8080_8080_8080_8080
+        },
+        |c| !(c.is_ascii_alphanumeric() || c >= 0x80 || c == b'_' || c == b'@'),
+    )
+}
+
 fn next_cap_word(t: &str, from: usize) -> Option<Word> {
     let b = t.as_bytes();
     let mut i = from;
@@ -701,7 +721,14 @@ fn next_cap_word(t: &str, from: usize) -> Option<Word> {
                 || p == b'@'
                 || p == b'.' && i >= 2 && b[i - 2].is_ascii_alphanumeric())
         };
-        if boundary && (c.is_ascii_uppercase() || (c >= 0xC3 && starts_upper(t, i))) {
+        if !boundary {
+            // Inside an identifier or a token (`sk-proj-d78YgeyNdgx…`): `c`, a capital or a
+            // non-ASCII byte, fails the boundary test of the byte after it, and so does every
+            // byte of the glued run that follows, so none of them starts a name.
+            i = glued_run_end(b, i + 1);
+            continue;
+        }
+        if c.is_ascii_uppercase() || (c >= 0xC3 && starts_upper(t, i)) {
             let e = word_end(t, i);
             if e > i + 1 {
                 return Some(Word { s: i, e });
@@ -1398,6 +1425,22 @@ static ADDR_START: [bool; 256] = {
     t
 };
 
+/// The end of the run from `i` of ASCII letters, digits and non-ASCII bytes: no address starts
+/// right after one of them.
+#[inline]
+fn alnum_run_end(b: &[u8], i: usize) -> usize {
+    use super::swar::in_range;
+    super::swar::find(
+        b,
+        i,
+        |x| {
+            let alnum = in_range(x, b'0', b'9') | in_range(x, b'A', b'Z') | in_range(x, b'a', b'z');
+            !alnum & !x & 0x8080_8080_8080_8080
+        },
+        |c| !(c.is_ascii_alphanumeric() || c >= 0x80),
+    )
+}
+
 pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
     let b = text.as_bytes();
     let mut i = 0;
@@ -1418,7 +1461,9 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
         };
         let boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80);
         if !boundary {
-            i += 1;
+            // Inside a word or token: `c` fails the boundary test of the byte after it, and so
+            // does every byte of the run that follows.
+            i = alnum_run_end(b, i + 1);
             continue;
         }
         if c.is_ascii_digit() {
