@@ -863,7 +863,14 @@ fn cue_strength(before: &[u8]) -> Option<bool> {
     // The byte before the last is compared first: most cues end with a space, as does most
     // text before a capitalised word, so the last byte alone rarely rejects.
     let last2 = before.len().checked_sub(2).map(|k| before[k]);
-    CUES.iter()
+    let index = cue_index();
+    // Only the cues whose byte before last is `last2` (and any shorter than two bytes) can match.
+    let bucket: &[u8] = last2.map_or(&[], |c| &index.by_last2[c as usize]);
+    index
+        .short
+        .iter()
+        .chain(bucket)
+        .map(|&k| CUES[k as usize])
         .filter(|(c, _)| {
             let c = c.as_bytes();
             c.last() == Some(&last)
@@ -875,8 +882,36 @@ fn cue_strength(before: &[u8]) -> Option<bool> {
                     k == 0 || !before[k - 1].is_ascii_alphanumeric()
                 }
         })
-        .map(|&(_, strong)| strong)
+        .map(|(_, strong)| strong)
         .max()
+}
+
+/// `CUES` indices grouped by the byte before their last.
+struct CueIndex {
+    by_last2: [Vec<u8>; 256],
+    /// Cues shorter than two bytes (none today).
+    short: Vec<u8>,
+}
+
+// Indices are bytes.
+const _: () = assert!(CUES.len() <= 256);
+
+fn cue_index() -> &'static CueIndex {
+    static I: OnceLock<CueIndex> = OnceLock::new();
+    I.get_or_init(|| {
+        let mut index = CueIndex {
+            by_last2: std::array::from_fn(|_| Vec::new()),
+            short: Vec::new(),
+        };
+        for (k, (c, _)) in CUES.iter().enumerate() {
+            let k = k as u8;
+            match c.len().checked_sub(2).map(|j| c.as_bytes()[j]) {
+                Some(c2) => index.by_last2[c2 as usize].push(k),
+                None => index.short.push(k),
+            }
+        }
+        index
+    })
 }
 
 fn cue_before_unicode(t: &str, from: usize, end: usize, s: usize) -> Option<bool> {
