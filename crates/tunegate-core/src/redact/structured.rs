@@ -1049,10 +1049,14 @@ fn gs_prev_paren(gs: &[Group], g: &Group) -> bool {
 fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
     let n = b.len();
     let mut s = i;
+    let mut digit_before = false;
     while s > 0 && i - s < 48 && is_alnum(b[s - 1]) {
         s -= 1;
+        digit_before |= b[s].is_ascii_digit();
     }
-    if s > 0 && (b[s - 1] == b'_' || (b[s - 1] >= 0x80 && b[s - 1] != 0xC2)) {
+    // Only tokens whose first digit is this one are tested (see `first_digit` below): a digit
+    // before it in the token answers that without the scan to the token's end.
+    if digit_before || (s > 0 && (b[s - 1] == b'_' || (b[s - 1] >= 0x80 && b[s - 1] != 0xC2))) {
         return None;
     }
     let mut e = i;
