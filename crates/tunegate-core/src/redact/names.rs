@@ -946,8 +946,13 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
         let mut kinds_buf = [(false, false, false, false); 4];
         for (k, w) in words.iter().enumerate() {
             let raw = &text[w.s..w.e];
-            let f = lex.flags(raw);
-            let stop = f & F_STOP != 0 || !is_name_shape(raw);
+            // A word not shaped like a name (`IBAN`, `iPhone`) is a stop word, and no rule below
+            // reads the other flags of a stop word to a different end (the one look-ahead that
+            // does, at the first word without a cue, can only make a one-word name, which needs
+            // a cue): skip its lexicon lookup.
+            let shape = is_name_shape(raw);
+            let f = if shape { lex.flags(raw) } else { 0 };
+            let stop = f & F_STOP != 0 || !shape;
             kinds_buf[k] = (
                 stop,
                 f & F_AMBIGUOUS != 0,
