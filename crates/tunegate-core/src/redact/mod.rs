@@ -231,8 +231,8 @@ struct Frame {
 struct Scratch {
     frames: Vec<Frame>,
     hits: Vec<(u16, u32)>,
-    /// `hits` as (entity, role) pairs, sorted to count each pair once (`count_hits`).
-    hit_pairs: Vec<(u16, u8)>,
+    /// `hits` as (role, entity) pairs, sorted to count each pair once (`count_hits`).
+    hit_pairs: Vec<(u8, u16)>,
     findings: Vec<Finding>,
     dec: String,
     red_a: String,
@@ -500,25 +500,35 @@ impl Redactor {
                 f = st.frames[f].parent as usize;
                 hops += 1;
             }
-            pairs.push((ent, st.frames[f].role));
+            pairs.push((st.frames[f].role, ent));
         }
+        // By role, then entity: each role's map is looked up once.
         pairs.sort_unstable();
         let mut k = 0;
-        while let Some(&(ent, role)) = pairs.get(k) {
-            let n = pairs[k..].iter().take_while(|&&p| p == (ent, role)).count();
-            k += n;
-            let n = n as u64;
-            let name = &self.engine.names[ent as usize];
-            RedactionReport::bump(&mut report.findings, name, n);
-            if role != NO_ROLE {
-                let role = ROLES[role as usize];
-                match report.findings_by_role.get_mut(role) {
-                    Some(m) => RedactionReport::bump(m, name, n),
-                    None => {
-                        let mut m = std::collections::BTreeMap::new();
-                        m.insert(name.clone(), n);
-                        report.findings_by_role.insert(role.to_string(), m);
+        while let Some(&(role, _)) = pairs.get(k) {
+            let len = pairs[k..].iter().take_while(|p| p.0 == role).count();
+            let group = &pairs[k..k + len];
+            k += len;
+            let mut by_role = match ROLES.get(role as usize) {
+                Some(r) => {
+                    if !report.findings_by_role.contains_key(*r) {
+                        report
+                            .findings_by_role
+                            .insert(r.to_string(), std::collections::BTreeMap::new());
                     }
+                    report.findings_by_role.get_mut(*r)
+                }
+                None => None,
+            };
+            let mut j = 0;
+            while let Some(&(_, ent)) = group.get(j) {
+                let n = group[j..].iter().take_while(|p| p.1 == ent).count();
+                j += n;
+                let n = n as u64;
+                let name = &self.engine.names[ent as usize];
+                RedactionReport::bump(&mut report.findings, name, n);
+                if let Some(m) = by_role.as_mut() {
+                    RedactionReport::bump(m, name, n);
                 }
             }
         }

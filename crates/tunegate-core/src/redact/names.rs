@@ -712,6 +712,26 @@ fn cap_start_mask(x: u64) -> u64 {
         | (at_least_high(x, 0xC3) & !in_high_range(x, a0, a1) & !in_high_range(x, b0, b1))
 }
 
+/// The end of the run from `i` of bytes after which no name starts (the bytes that make
+/// `next_cap_word`'s boundary test fail: ASCII letters and digits, non-ASCII, `_`, `@`).
+#[inline]
+fn glued_run_end(b: &[u8], i: usize) -> usize {
+    use super::swar::{eq, in_range};
+    super::swar::find(
+        b,
+        i,
+        |x| {
+            let glued = in_range(x, b'0', b'9')
+                | in_range(x, b'A', b'Z')
+                | in_range(x, b'a', b'z')
+                | eq(x, b'_')
+                | eq(x, b'@');
+            !glued & !x & 0x8080_8080_8080_8080
+        },
+        |c| !(c.is_ascii_alphanumeric() || c >= 0x80 || c == b'_' || c == b'@'),
+    )
+}
+
 fn next_cap_word(t: &str, from: usize) -> Option<Word> {
     let b = t.as_bytes();
     let mut i = from;
@@ -730,7 +750,14 @@ fn next_cap_word(t: &str, from: usize) -> Option<Word> {
                 || p == b'@'
                 || p == b'.' && i >= 2 && b[i - 2].is_ascii_alphanumeric())
         };
-        if boundary && (c.is_ascii_uppercase() || (c >= 0xC3 && starts_upper(t, i))) {
+        if !boundary {
+            // Inside an identifier or a token (`sk-proj-d78YgeyNdgx…`): `c`, a capital or a
+            // non-ASCII byte, fails the boundary test of the byte after it, and so does every
+            // byte of the glued run that follows, so none of them starts a name.
+            i = glued_run_end(b, i + 1);
+            continue;
+        }
+        if c.is_ascii_uppercase() || (c >= 0xC3 && starts_upper(t, i)) {
             let e = word_end(t, i);
             if e > i + 1 {
                 return Some(Word { s: i, e });
@@ -865,7 +892,14 @@ fn cue_strength(before: &[u8]) -> Option<bool> {
     // The byte before the last is compared first: most cues end with a space, as does most
     // text before a capitalised word, so the last byte alone rarely rejects.
     let last2 = before.len().checked_sub(2).map(|k| before[k]);
-    CUES.iter()
+    let index = cue_index();
+    // Only the cues whose byte before last is `last2` (and any shorter than two bytes) can match.
+    let bucket: &[u8] = last2.map_or(&[], |c| &index.by_last2[c as usize]);
+    index
+        .short
+        .iter()
+        .chain(bucket)
+        .map(|&k| CUES[k as usize])
         .filter(|(c, _)| {
             let c = c.as_bytes();
             c.last() == Some(&last)
@@ -877,8 +911,36 @@ fn cue_strength(before: &[u8]) -> Option<bool> {
                     k == 0 || !before[k - 1].is_ascii_alphanumeric()
                 }
         })
-        .map(|&(_, strong)| strong)
+        .map(|(_, strong)| strong)
         .max()
+}
+
+/// `CUES` indices grouped by the byte before their last.
+struct CueIndex {
+    by_last2: [Vec<u8>; 256],
+    /// Cues shorter than two bytes (none today).
+    short: Vec<u8>,
+}
+
+// Indices are bytes.
+const _: () = assert!(CUES.len() <= 256);
+
+fn cue_index() -> &'static CueIndex {
+    static I: OnceLock<CueIndex> = OnceLock::new();
+    I.get_or_init(|| {
+        let mut index = CueIndex {
+            by_last2: std::array::from_fn(|_| Vec::new()),
+            short: Vec::new(),
+        };
+        for (k, (c, _)) in CUES.iter().enumerate() {
+            let k = k as u8;
+            match c.len().checked_sub(2).map(|j| c.as_bytes()[j]) {
+                Some(c2) => index.by_last2[c2 as usize].push(k),
+                None => index.short.push(k),
+            }
+        }
+        index
+    })
 }
 
 fn cue_before_unicode(t: &str, from: usize, end: usize, s: usize) -> Option<bool> {
@@ -913,8 +975,13 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
         let mut kinds_buf = [(false, false, false, false); 4];
         for (k, w) in words.iter().enumerate() {
             let raw = &text[w.s..w.e];
-            let f = lex.flags(raw);
-            let stop = f & F_STOP != 0 || !is_name_shape(raw);
+            // A word not shaped like a name (`IBAN`, `iPhone`) is a stop word, and no rule below
+            // reads the other flags of a stop word to a different end (the one look-ahead that
+            // does, at the first word without a cue, can only make a one-word name, which needs
+            // a cue): skip its lexicon lookup.
+            let shape = is_name_shape(raw);
+            let f = if shape { lex.flags(raw) } else { 0 };
+            let stop = f & F_STOP != 0 || !shape;
             kinds_buf[k] = (
                 stop,
                 f & F_AMBIGUOUS != 0,
@@ -1523,6 +1590,22 @@ static ADDR_START: [bool; 256] = {
     t
 };
 
+/// The end of the run from `i` of ASCII letters, digits and non-ASCII bytes: no address starts
+/// right after one of them.
+#[inline]
+fn alnum_run_end(b: &[u8], i: usize) -> usize {
+    use super::swar::in_range;
+    super::swar::find(
+        b,
+        i,
+        |x| {
+            let alnum = in_range(x, b'0', b'9') | in_range(x, b'A', b'Z') | in_range(x, b'a', b'z');
+            !alnum & !x & 0x8080_8080_8080_8080
+        },
+        |c| !(c.is_ascii_alphanumeric() || c >= 0x80),
+    )
+}
+
 pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
     let b = text.as_bytes();
     let mut i = 0;
@@ -1543,7 +1626,9 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
         };
         let boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80);
         if !boundary {
-            i += 1;
+            // Inside a word or token: `c` fails the boundary test of the byte after it, and so
+            // does every byte of the run that follows.
+            i = alnum_run_end(b, i + 1);
             continue;
         }
         if c.is_ascii_digit() {

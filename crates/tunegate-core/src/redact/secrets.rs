@@ -741,6 +741,26 @@ pub(crate) fn is_secret_name(norm: &[u8]) -> bool {
         b"xapikey",
     ];
     const NOT: &[&[u8]] = &[b"author", b"oauthurl", b"tokenizer"];
+    // Most keys (`content`, `role`, `messages`) end in two bytes that no name ends in: one
+    // table lookup instead of a comparison per name.
+    const LAST2: [u32; 256] = {
+        let mut t = [0u32; 256];
+        let mut k = 0;
+        while k < ENDS.len() {
+            let e = ENDS[k];
+            // Every name has at least two bytes (a shorter one fails to compile here).
+            let (a, b) = (e[e.len() - 2], e[e.len() - 1]);
+            t[b as usize] |= 1 << (a % 32);
+            k += 1;
+        }
+        t
+    };
+    let Some(&[a, b]) = norm.last_chunk::<2>() else {
+        return false;
+    };
+    if LAST2[b as usize] & (1 << (a % 32)) == 0 {
+        return false;
+    }
     !NOT.contains(&norm) && ENDS.iter().any(|e| norm.ends_with(e))
 }
 
@@ -1646,11 +1666,21 @@ fn placeholder_token(t: &[u8]) -> bool {
         b"tokenhere",
         b"stringhere",
     ];
+    // The words start with one of `e p r s t` (checked at compile time): other windows need no
+    // comparison.
+    const _: () = {
+        let mut k = 0;
+        while k < WORDS.len() {
+            assert!(matches!(WORDS[k][0], b'e' | b'p' | b'r' | b's' | b't'));
+            k += 1;
+        }
+    };
     t.windows(7).any(|w| {
-        WORDS.iter().any(|word| {
-            w.eq_ignore_ascii_case(&word[..7])
-                && t.windows(word.len()).any(|x| x.eq_ignore_ascii_case(word))
-        })
+        matches!(w[0].to_ascii_lowercase(), b'e' | b'p' | b'r' | b's' | b't')
+            && WORDS.iter().any(|word| {
+                w.eq_ignore_ascii_case(&word[..7])
+                    && t.windows(word.len()).any(|x| x.eq_ignore_ascii_case(word))
+            })
     })
 }
 

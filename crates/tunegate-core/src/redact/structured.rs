@@ -837,16 +837,21 @@ fn classify(
             return Some(ENT_CARD);
         }
     }
-    // Phone (not when a context word says the number is an NHS number that failed its check)
-    if en.on(ENT_PHONE) && !(total == 10 && cx.has(NHS_CONTEXT)) {
+    // Phone (not when a context word says the number is an NHS number that failed its check).
+    // Every rule below ends in yes or no, so the veto, which needs the context window, is asked
+    // last: only of a number that is a phone number otherwise.
+    if !en.on(ENT_PHONE) {
+        return None;
+    }
+    let phone = 'phone: {
         let seps_phone = gs[1..]
             .iter()
             .all(|g| matches!(g.sep, b' ' | b'-' | b'.' | b'/') || gs_prev_paren(gs, g));
         if !seps_phone || (sep1 == b'/' && cx.has(NOT_PII_CONTEXT)) {
-            return None;
+            break 'phone false;
         }
         if plus {
-            return ((8..=15).contains(&total) && gs[0].ndig <= 15).then_some(ENT_PHONE);
+            break 'phone (8..=15).contains(&total) && gs[0].ndig <= 15;
         }
         // 00 international prefix
         if at_start
@@ -855,7 +860,7 @@ fn classify(
             && gs[0].ndig <= 4
             && (10..=17).contains(&total)
         {
-            return Some(ENT_PHONE);
+            break 'phone true;
         }
         let lens: [usize; 4] = core::array::from_fn(|k| gs.get(k).map_or(0, |g| g.ndig));
         // NANP: (NXX) NXX-XXXX, NXX-NXX-XXXX, 1-NXX-NXX-XXXX
@@ -865,13 +870,13 @@ fn classify(
                 && (b'2'..=b'9').contains(&d[off + 3])
         };
         if ng == 3 && lens[..3] == [3, 3, 4] && nanp(0) {
-            return Some(ENT_PHONE);
+            break 'phone true;
         }
         if ng == 4 && lens == [1, 3, 3, 4] && d[0] == b'1' && nanp(1) {
-            return Some(ENT_PHONE);
+            break 'phone true;
         }
         if ng == 2 && any_paren && gs[0].paren && lens[..2] == [3, 7] && nanp(0) {
-            return Some(ENT_PHONE);
+            break 'phone true;
         }
         // Trunk-prefixed national numbers (UK 020 7946 0958, FR 06 12 34 56 78, DE 030 1234567),
         // also with the trunk 0 set apart (TR `0 532 123 45 67`, `0 (532) 1234567`).
@@ -884,20 +889,20 @@ fn classify(
             && !(sep1 == b'.' && ng == 3)
             && !(total == 9 && gs.iter().any(|g| g.ndig == 4) && ng == 3)
         {
-            return Some(ENT_PHONE);
+            break 'phone true;
         }
         // Ten digits grouped 3-3-2-2 (TR mobiles `532 123 45 67`, one separator kind).
         if ng == 4 && lens == [3, 3, 2, 2] && seps_same && !any_paren && d[0] != b'0' {
-            return Some(ENT_PHONE);
+            break 'phone true;
         }
         // Unseparated mobile numbers in national format: CN 1[3-9]x (11 digits), trunk-prefixed
         // 0x mobiles (PH 09171234567, FR 0612345678, UK 07700900123, TR 05321234567).
         if ng == 1
-            && !cx.has(NOT_PII_CONTEXT)
             && ((total == 11 && d[0] == b'1' && (b'3'..=b'9').contains(&d[1]))
                 || ((10..=11).contains(&total) && d[0] == b'0' && d[1] != b'0'))
+            && !cx.has(NOT_PII_CONTEXT)
         {
-            return Some(ENT_PHONE);
+            break 'phone true;
         }
         // Local 7-digit numbers: 555-0199 (not `ticket 555-0100`).
         if ng == 2
@@ -907,22 +912,25 @@ fn classify(
             && !any_paren
             && !cx.has(NOT_PII_CONTEXT)
         {
-            return Some(ENT_PHONE);
+            break 'phone true;
         }
         // Unseparated numbers only with a phone word nearby.
         // Ten digits with a phone word: NANP, or other national numbers not starting with 1
         // (Unix timestamps do) and not named as references.
-        let ten = total == 10 && (nanp(0) || (d[0] >= b'2' && !cx.has(NOT_PII_CONTEXT)));
-        if ng == 1 && (ten || (total == 11 && d[0] == b'1' && nanp(1))) && cx.has(PHONE_CONTEXT) {
-            return Some(ENT_PHONE);
+        let eleven = total == 11 && d[0] == b'1' && nanp(1);
+        if ng == 1 && (total == 10 || eleven) {
+            let ten = total == 10 && (nanp(0) || (d[0] >= b'2' && !cx.has(NOT_PII_CONTEXT)));
+            if (ten || eleven) && cx.has(PHONE_CONTEXT) {
+                break 'phone true;
+            }
         }
         // Indian mobiles written 5-5 (`98765 43210`), with a phone word.
         if ng == 2 && lens[..2] == [5, 5] && d[0] >= b'6' && cx.has(PHONE_CONTEXT) {
-            return Some(ENT_PHONE);
+            break 'phone true;
         }
         // Any national grouping with a phone word nearby: most countries' numbers have 7-13
         // digits in groups of two or more (`call me at 22 21 23 45`, `tel 701 2345`, `mobile
-        // 8 0152 45-09-11` with a one-digit trunk first). Not dates (`2024-01-31`).
+        // 8 0152 45-09-11` with a one-digit trunk first).
         let groups_ok = gs.iter().all(|g| g.ndig >= 2) || (ng >= 3 && gs[0].ndig == 1);
         // Dates (`2024-01-31`, also with a time after) and Unix times (`1712654216`, ms too).
         let date = ng >= 3
@@ -932,18 +940,15 @@ fn classify(
         let epoch = ng == 1
             && ((d[0] == b'1' && (total == 10 || total == 13))
                 || (total == 8 && (d.starts_with(b"19") || d.starts_with(b"20"))));
-        if (7..=13).contains(&total)
+        (7..=13).contains(&total)
             && groups_ok
             && !date
             && !epoch
             && cx.has(PHONE_CONTEXT)
             && cx.has_word_start(PHONE_CONTEXT)
             && !cx.has(NOT_PII_CONTEXT)
-        {
-            return Some(ENT_PHONE);
-        }
-    }
-    None
+    };
+    (phone && !(total == 10 && cx.has(NHS_CONTEXT))).then_some(ENT_PHONE)
 }
 
 type TypedId = (u16, &'static [&'static [u8]], fn(&[u8]) -> bool);
@@ -994,22 +999,22 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
                 (ENT_CA_SIN, SIN_CONTEXT, ids::sin_ok),
                 (ENT_AU_TFN, TFN_CONTEXT, ids::tfn_ok),
             ];
+            // Checksums before context words: most numbers pass none and need no window.
             for (ent, words, ok) in typed {
-                if en.on(ent) && ctx(words) && ok(d) {
+                if en.on(ent) && ok(d) && ctx(words) {
                     return Some(ent);
                 }
             }
-            if neg() || ssn_shape || ctx(SSN_CONTEXT) || ctx(PHONE_CONTEXT) {
-                return None;
-            }
             // Without a context word, the checksums alone (routing numbers need their word: a
             // 3-7-1 sum is too weak on its own).
-            for (ent, _, ok) in &typed[1..] {
-                if en.on(*ent) && ok(d) {
-                    return Some(*ent);
-                }
+            let plain = typed[1..]
+                .iter()
+                .find(|(ent, _, ok)| en.on(*ent) && ok(d))
+                .map(|t| t.0);
+            if plain.is_none() || ssn_shape || neg() || ctx(SSN_CONTEXT) || ctx(PHONE_CONTEXT) {
+                return None;
             }
-            None
+            plain
         }
         10 => {
             if !(en.on(ENT_UK_NHS) && (ng == 1 || grouped(&[3, 3, 4])) && ids::nhs_ok(d)) {
@@ -1045,12 +1050,12 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
             // ISO 7064 check digit is enough.
             if en.on(ENT_DE_TAX_ID)
                 && (ng == 1 || grouped(&[2, 3, 3, 3]))
-                && ctx(STEUER_CONTEXT)
                 && ids::steuer_check_digit_ok(d)
+                && ctx(STEUER_CONTEXT)
             {
                 return Some(ENT_DE_TAX_ID);
             }
-            if neg() || ctx(PHONE_CONTEXT) {
+            if !(pesel || steuer) || neg() || ctx(PHONE_CONTEXT) {
                 return None;
             }
             if pesel {
@@ -1086,10 +1091,14 @@ fn gs_prev_paren(gs: &[Group], g: &Group) -> bool {
 fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
     let n = b.len();
     let mut s = i;
+    let mut digit_before = false;
     while s > 0 && i - s < 48 && is_alnum(b[s - 1]) {
         s -= 1;
+        digit_before |= b[s].is_ascii_digit();
     }
-    if s > 0 && (b[s - 1] == b'_' || (b[s - 1] >= 0x80 && b[s - 1] != 0xC2)) {
+    // Only tokens whose first digit is this one are tested (see `first_digit` below): a digit
+    // before it in the token answers that without the scan to the token's end.
+    if digit_before || (s > 0 && (b[s - 1] == b'_' || (b[s - 1] >= 0x80 && b[s - 1] != 0xC2))) {
         return None;
     }
     let mut e = i;
