@@ -342,7 +342,7 @@ impl Engine {
     ) {
         use super::walk::Step;
         let from = out.len();
-        let mut skip_to = 0usize;
+        let mut state = super::secrets::WalkState::default();
         // Cue matches wait here until every secret is pushed; at most one per byte of `b`.
         let mut cues: Vec<super::walk::Hit> = Vec::new();
         match (&self.secrets, context) {
@@ -352,7 +352,7 @@ impl Engine {
                 while !(s_done && c_done) {
                     match ws.step(b) {
                         Step::More => {}
-                        Step::Hit(m) => ws.resume_at(s.anchor(b, m, &mut skip_to, out)),
+                        Step::Hit(m) => ws.resume_at(s.anchor(b, m, &mut state, out)),
                         Step::Done => s_done = true,
                     }
                     match wc.step(b) {
@@ -367,7 +367,7 @@ impl Engine {
                 loop {
                     match ws.step(b) {
                         Step::More => {}
-                        Step::Hit(m) => ws.resume_at(s.anchor(b, m, &mut skip_to, out)),
+                        Step::Hit(m) => ws.resume_at(s.anchor(b, m, &mut state, out)),
                         Step::Done => break,
                     }
                 }

@@ -391,6 +391,17 @@ const KEYWORD_FALLBACK: &[(&str, bool)] = &[
     ("auth", false),
 ];
 
+/// What one walk over a string carries from anchor to anchor.
+#[derive(Default)]
+pub(crate) struct WalkState {
+    /// End of the last finding or failed JWT run: anchors before it are inside it.
+    skip_to: usize,
+    /// End of the last keyword value that was scanned and refused: keywords inside it are not
+    /// looked at again. Each of them would scan a suffix of the same run, which made a line of
+    /// `token='token=token=...'` quadratic (15 s per MB).
+    kw_until: usize,
+}
+
 pub(crate) struct SecretScanner {
     dfa: super::walk::Dfa,
     kinds: Vec<Anchor>,
@@ -440,31 +451,45 @@ impl SecretScanner {
     pub(crate) fn scan(&self, text: &str, out: &mut Vec<Finding>) {
         let b = text.as_bytes();
         let from = out.len();
-        let mut skip_to = 0usize;
+        let mut state = WalkState::default();
         let mut w = self.dfa.walk();
         loop {
             match w.step(b) {
                 super::walk::Step::More => {}
-                super::walk::Step::Hit(m) => w.resume_at(self.anchor(b, m, &mut skip_to, out)),
+                super::walk::Step::Hit(m) => w.resume_at(self.anchor(b, m, &mut state, out)),
                 super::walk::Step::Done => break,
             }
         }
         super::random_token::scan(b, out, from);
     }
 
-    /// Checks one anchor match `m` (in text order); `skip_to` carries the end of the last
-    /// finding or failed JWT run between calls. Returns where the walk goes on: past the
-    /// finding (or skipped run), or one byte after the start of a literal that was not a secret.
+    /// Checks one anchor match `m` (in text order); `state` carries what earlier anchors of the
+    /// same walk found. Returns where the walk goes on: past the finding (or skipped run), or
+    /// one byte after the start of a literal that was not a secret.
     #[inline]
     pub(crate) fn anchor(
         &self,
         b: &[u8],
         m: super::walk::Hit,
-        skip_to: &mut usize,
+        state: &mut WalkState,
         out: &mut Vec<Finding>,
     ) -> usize {
+        let skip_to = &mut state.skip_to;
         if m.start < *skip_to {
             return (*skip_to).max(m.end);
+        }
+        if let Anchor::Keyword { password } = self.kinds[m.pattern] {
+            if m.start < state.kw_until {
+                return m.start + 1;
+            }
+            let mut scanned = m.end;
+            if let Some((s, e)) = keyword_scan(b, m.end, password, &mut scanned) {
+                out.push(Finding::new(s, e, ENT_SECRET));
+                *skip_to = e;
+                return e.max(m.end);
+            }
+            state.kw_until = state.kw_until.max(scanned);
+            return m.start + 1;
         }
         if let Anchor::Obfuscated = self.kinds[m.pattern] {
             return match super::obfuscated::at_marker(b, m.start, m.end) {
@@ -493,7 +518,7 @@ impl SecretScanner {
             },
             Anchor::Pem => pem(b, m.start),
             Anchor::UrlCreds => url_password(b, m.start),
-            Anchor::Keyword { password } => keyword_value(b, m.end, password),
+            Anchor::Keyword { .. } => None,
             Anchor::Custom(check) => check(b, m.start, m.end),
             Anchor::Webhook => webhook(b, m.start, m.end),
             Anchor::Obfuscated => None,
@@ -797,6 +822,17 @@ const SEP: fn(u8) -> bool = |c| {
 /// A value right after a keyword (`api_key = "..."`, `token: ...`, `password is ...`,
 /// `var xToken string = "..."`, `<password>...</password>`, `setProperty("X_TOKEN", "...")`).
 fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usize)> {
+    keyword_scan(b, kw_end, password, &mut 0)
+}
+
+/// `keyword_value`, also telling where the value it looked at ended (`scanned`, when it was 64
+/// bytes or longer), found or not.
+fn keyword_scan(
+    b: &[u8],
+    kw_end: usize,
+    password: bool,
+    scanned: &mut usize,
+) -> Option<(usize, usize)> {
     let n = b.len();
     // The whole identifier around the keyword decides how strict the value rule is.
     let mut id_start = kw_end;
@@ -961,6 +997,11 @@ fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usiz
             break;
         }
         p += 1;
+    }
+    // Only a long refused value shadows the keywords inside it: short ones cost little to look
+    // at again, and the next keyword often is the "value" a keyword saw (`apikey token = ...`).
+    if p - s >= 64 {
+        *scanned = p;
     }
     let mut after = p;
     if close == b'<' {

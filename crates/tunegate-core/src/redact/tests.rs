@@ -307,11 +307,21 @@ fn pathological_inputs_stay_linear() {
     let emails = "a@b.co,".repeat(20_000);
     let jwts = "eyJ".repeat(100_000);
     let masks = "[EMAIL_ADDRESS]".repeat(20_000) + &"x@y.io ".repeat(20_000);
-    for s in [emails, jwts, masks] {
+    // Keywords inside a long refused value: each used to scan the rest of it again (15 s per
+    // MB in release). The bound is loose (a debug build on a busy host); quadratic took minutes.
+    let keywords = format!("token='{}'\n", "token=".repeat(700)).repeat(100);
+    let dots = "jane dot ".repeat(50_000) + &"a at b dot ".repeat(20_000);
+    for s in [emails, jwts, masks, keywords, dots] {
         let line = serde_json::json!({ "c": s }).to_string();
+        let t = std::time::Instant::now();
         let (o, out, _) = red(&RedactionPolicy::default(), None, &line);
         o.unwrap();
         serde_json::from_str::<serde_json::Value>(&out).unwrap();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }
 
