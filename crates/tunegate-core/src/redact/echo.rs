@@ -1,13 +1,18 @@
-//! Copies of a secret. Once a value is found as a secret (after its keyword, under its key, or by
-//! its shape), every other copy of it in the same line is that secret too, even where nothing
+//! Copies of a finding. Once a value is found as a secret (after its keyword, under its key, or
+//! by its shape), every other copy of it in the same line is that secret too, even where nothing
 //! around the copy says so: `token = 'k3y…' | 'k3y…'`, or a key pasted in one message and quoted
-//! back in the next.
+//! back in the next. The same holds for personal data found with its context: a full name after
+//! `my name is`, a number after `SSN` or `call me at`, repeated later in the chat without it.
 //!
-//! The first pass over a line collects the secret values it masked ([`Seeds`]). Only when a copy
-//! is still in the output (or could hide behind a JSON escape) does the line run again with the
-//! seeds, so lines without secrets, or whose secrets occur once, cost nothing extra.
+//! The first pass over a line collects the values it masked ([`Seeds`]). Only when a copy is
+//! still in the output (or could hide behind a JSON escape) does the line run again with the
+//! seeds, so lines without findings, or whose findings occur once, cost nothing extra.
 
-use super::{ENT_SECRET, Finding};
+use super::{
+    ENT_AU_TFN, ENT_CA_SIN, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_IN_AADHAAR, ENT_NL_BSN,
+    ENT_PASSPORT, ENT_PERSON, ENT_PHONE, ENT_PL_PESEL, ENT_SECRET, ENT_SSN, ENT_UK_NHS,
+    ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
+};
 
 /// Most seeds kept per line; later ones are ignored (their copies stay unmasked unless found by
 /// the detectors themselves).
@@ -19,11 +24,11 @@ const MIN_SEED_BYTES: usize = 8;
 /// Copies of a seed shorter than this must stand alone (no letter or digit on either side).
 const SHORT_SEED_BYTES: usize = 16;
 
-/// The secret values found in one line, in one buffer (no allocation per value).
+/// The values found in one line and their entities, in one buffer (no allocation per value).
 #[derive(Default)]
 pub(crate) struct Seeds {
     buf: String,
-    ranges: Vec<(u32, u32)>,
+    ranges: Vec<(u32, u32, u16)>,
 }
 
 impl Seeds {
@@ -36,29 +41,60 @@ impl Seeds {
         self.ranges.is_empty()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u16)> {
         self.ranges
             .iter()
-            .filter_map(|&(s, e)| self.buf.get(s as usize..e as usize))
+            .filter_map(|&(s, e, ent)| Some((self.buf.get(s as usize..e as usize)?, ent)))
     }
 
-    /// Keeps the values of the secret findings in `text` that qualify.
+    /// Keeps the values of the findings in `text` that qualify.
     pub(crate) fn collect(&mut self, text: &str, findings: &[Finding]) {
-        for f in findings.iter().filter(|f| f.entity == ENT_SECRET) {
+        for f in findings {
             if self.ranges.len() >= MAX_SEEDS {
                 return;
             }
             let Some(v) = text.get(f.start as usize..f.end as usize) else {
                 continue;
             };
-            if !qualifies(v) || self.iter().any(|s| s == v) {
+            let ok = match f.entity {
+                ENT_SECRET => qualifies(v),
+                ENT_PERSON => full_name(v),
+                // Types whose copies the detectors may miss because they need a context word
+                // (shapes such as e-mail, IBAN, card or `+` phone are found everywhere anyway).
+                ENT_PHONE => !v.starts_with('+') && numbered(v),
+                ENT_SSN | ENT_US_ITIN | ENT_US_BANK_ROUTING | ENT_NL_BSN | ENT_CA_SIN
+                | ENT_AU_TFN | ENT_UK_NHS | ENT_DE_TAX_ID | ENT_PL_PESEL | ENT_IN_AADHAAR
+                | ENT_PASSPORT | ENT_DRIVER_LICENSE => numbered(v),
+                _ => false,
+            };
+            if !ok || self.iter().any(|(s, _)| s == v) {
                 continue;
             }
             let s = self.buf.len();
             self.buf.push_str(v);
-            self.ranges.push((s as u32, self.buf.len() as u32));
+            self.ranges
+                .push((s as u32, self.buf.len() as u32, f.entity));
         }
     }
+}
+
+/// A person's name worth searching for again: two to four capitalised words of letters (a lone
+/// given name such as `Will` or `Grace` is also an ordinary word).
+fn full_name(v: &str) -> bool {
+    let words: Vec<&str> = v.split(' ').collect();
+    (2..=4).contains(&words.len())
+        && v.len() >= MIN_SEED_BYTES
+        && v.len() <= 64
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                && w.chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '\'' | '-' | '.'))
+        })
+}
+
+/// A number worth searching for again (phones, identifiers): 6+ bytes with six or more digits.
+fn numbered(v: &str) -> bool {
+    (6..=64).contains(&v.len()) && v.bytes().filter(u8::is_ascii_digit).count() >= 6
 }
 
 /// A value worth searching for again: long enough, no whitespace, not one repeated character,
@@ -96,8 +132,10 @@ pub(crate) fn add_copies(
 ) -> bool {
     let b = text.as_bytes();
     let before = findings.len();
-    for seed in seeds.iter() {
-        let short = seed.len() < SHORT_SEED_BYTES;
+    for (seed, ent) in seeds.iter() {
+        // Personal data must stand alone (a name inside a longer name is another name);
+        // secrets too when short.
+        let short = ent != ENT_SECRET || seed.len() < SHORT_SEED_BYTES;
         for s in memchr::memmem::find_iter(b, seed.as_bytes()) {
             let e = s + seed.len();
             if short && (alnum_at(b, s.checked_sub(1)) || alnum_at(b, Some(e))) {
@@ -112,7 +150,7 @@ pub(crate) fn add_copies(
             if findings.len() >= cap {
                 return false;
             }
-            findings.push(Finding::new(s, e, ENT_SECRET));
+            findings.push(Finding::new(s, e, ent));
         }
     }
     if findings.len() > before {
@@ -122,14 +160,28 @@ pub(crate) fn add_copies(
     true
 }
 
-/// Whether the output line may still hold a copy of a seed: a seed occurs in it, or it has a
-/// `\u` or `\/` escape that could spell one (strings copied unchanged keep their escapes).
-pub(crate) fn copies_left(out: &str, seeds: &Seeds) -> bool {
-    let b = out.as_bytes();
+/// Whether the input line may hold another copy of a seed than the one the first pass masked:
+/// a seed occurs twice or more in it, a seed has a character JSON writes escaped (so its copies
+/// cannot be counted in the raw line), or the line has a `\u` or `\/` escape that could spell
+/// one. Counting in the raw line needs no copy of the output.
+pub(crate) fn may_have_copies(line: &str, seeds: &Seeds) -> bool {
+    let b = line.as_bytes();
     memchr::memchr_iter(b'\\', b).any(|i| matches!(b.get(i + 1), Some(b'u' | b'/')))
-        || seeds
-            .iter()
-            .any(|s| memchr::memmem::find(b, s.as_bytes()).is_some())
+        || seeds.iter().any(|(s, _)| {
+            s.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20) || twice(b, s.as_bytes())
+        })
+}
+
+/// `needle` (not empty) occurs at least twice in `hay`. A `memmem` searcher per seed and line
+/// cost more to build than the search (short lines, a few seeds each).
+fn twice(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return false;
+    };
+    memchr::memchr_iter(first, hay)
+        .filter(|&i| hay[i..].starts_with(needle))
+        .nth(1)
+        .is_some()
 }
 
 #[cfg(test)]
@@ -163,7 +215,7 @@ mod tests {
             "k3yZ9qLmP0aB",
         ]);
         assert_eq!(
-            s.iter().collect::<Vec<_>>(),
+            s.iter().map(|(v, _)| v).collect::<Vec<_>>(),
             ["k3yZ9qLmP0aB", "1234567890123456", "vZrEclFwOqeA"]
         );
     }
@@ -176,6 +228,39 @@ mod tests {
         assert_eq!(s.iter().count(), MAX_SEEDS);
         let long = format!("a1{}", "b".repeat(MAX_SEED_BYTES));
         assert_eq!(seeds(&[&long]).iter().count(), 0);
+    }
+
+    #[test]
+    fn personal_data_seeds_are_full_names_and_numbers() {
+        let text = "Will|Zorbek Quintaval|536-22-1234|12345|jane@example.com|zorbek quintaval";
+        let mut f = Vec::new();
+        let mut at = 0;
+        for (v, ent) in [
+            ("Will", ENT_PERSON),
+            ("Zorbek Quintaval", ENT_PERSON),
+            ("536-22-1234", super::super::ENT_SSN),
+            ("12345", super::super::ENT_PHONE),
+            ("jane@example.com", super::super::ENT_EMAIL),
+            ("zorbek quintaval", ENT_PERSON),
+        ] {
+            f.push(Finding::new(at, at + v.len(), ent));
+            at += v.len() + 1;
+        }
+        let mut s = Seeds::default();
+        s.collect(text, &f);
+        assert_eq!(
+            s.iter().map(|(v, _)| v).collect::<Vec<_>>(),
+            ["Zorbek Quintaval", "536-22-1234"]
+        );
+        // Copies of personal data must stand alone, and keep their entity.
+        let mut f = Vec::new();
+        assert!(add_copies(
+            "Zorbek Quintavalo, Zorbek Quintaval. 536-22-12345",
+            &s,
+            &mut f,
+            100
+        ));
+        assert_eq!(f, [Finding::new(19, 35, ENT_PERSON)]);
     }
 
     #[test]
@@ -222,9 +307,15 @@ mod tests {
     #[test]
     fn escapes_may_hide_copies() {
         let s = seeds(&["Zq8vK2mPx7LwR4tN"]);
-        assert!(!copies_left(r#"{"a":"[SECRET] \n \"x\""}"#, &s));
-        assert!(copies_left(r#"{"a":"\u005aq8vK2mPx7LwR4tN"}"#, &s));
-        assert!(copies_left(r#"{"a":"a\/b"}"#, &s));
-        assert!(copies_left(r#"{"a":"Zq8vK2mPx7LwR4tN"}"#, &s));
+        assert!(!may_have_copies(r#"{"a":"Zq8vK2mPx7LwR4tN \n \"x\""}"#, &s));
+        assert!(may_have_copies(
+            r#"{"a":"Zq8vK2mPx7LwR4tN \u005aq8vK2mPx7LwR4tN"}"#,
+            &s
+        ));
+        assert!(may_have_copies(r#"{"a":"Zq8vK2mPx7LwR4tN a\/b"}"#, &s));
+        assert!(may_have_copies(
+            r#"{"a":"Zq8vK2mPx7LwR4tN","b":"Zq8vK2mPx7LwR4tN"}"#,
+            &s
+        ));
     }
 }

@@ -265,8 +265,6 @@ struct Scratch {
     /// masks their other copies (see `echo`).
     seeds_found: echo::Seeds,
     seeds: echo::Seeds,
-    /// The first pass's output, to look for copies left.
-    probe: String,
 }
 
 thread_local! {
@@ -414,21 +412,17 @@ impl Redactor {
         let mut res = self.document(line, 0, 0, st, &mut edits, &mut repl);
         // A secret masked once may have copies elsewhere in the line that nothing around them
         // marks: run the line again, masking every copy of the values found.
-        if res.is_ok() && self.rewriting() && !st.seeds_found.is_empty() {
-            let mut probe = std::mem::take(&mut st.probe);
-            probe.clear();
-            apply_edits(line, &edits, &repl, &mut probe);
-            if echo::copies_left(&probe, &st.seeds_found) {
-                std::mem::swap(&mut st.seeds, &mut st.seeds_found);
-                st.seeds_found.clear();
-                Self::begin_line(line, st);
-                edits.clear();
-                repl.clear();
-                res = self.document(line, 0, 0, st, &mut edits, &mut repl);
-            }
-            if probe.capacity() <= SCRATCH_KEEP {
-                st.probe = probe;
-            }
+        if res.is_ok()
+            && self.rewriting()
+            && !st.seeds_found.is_empty()
+            && echo::may_have_copies(line, &st.seeds_found)
+        {
+            std::mem::swap(&mut st.seeds, &mut st.seeds_found);
+            st.seeds_found.clear();
+            Self::begin_line(line, st);
+            edits.clear();
+            repl.clear();
+            res = self.document(line, 0, 0, st, &mut edits, &mut repl);
         }
         st.seeds.clear();
         let outcome = match res {

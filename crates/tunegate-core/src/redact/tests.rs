@@ -495,6 +495,21 @@ fn an_exploding_rewrite_stops_at_the_growth_bound() {
 }
 
 #[test]
+fn copies_of_personal_data_found_with_context_go() {
+    // Neither the unknown name nor the bare number is found without its cue.
+    let line = r#"{"messages":[{"role":"user","content":"my name is Zorbek Quintaval, SSN 536221234"},{"role":"assistant","content":"Thanks. Please ask Zorbek Quintaval to confirm 536221234 is right."}]}"#;
+    let out = mask(line);
+    assert_eq!(
+        out,
+        r#"{"messages":[{"role":"user","content":"my name is [PERSON], SSN [US_SSN]"},{"role":"assistant","content":"Thanks. Please ask [PERSON] to confirm [US_SSN] is right."}]}"#
+    );
+    assert_eq!(mask(&out), out);
+    // Alone, the second message keeps both.
+    let alone = r#"{"c":"Please ask Zorbek Quintaval to confirm 536221234 is right."}"#;
+    assert_eq!(mask(alone), alone);
+}
+
+#[test]
 fn every_copy_of_a_found_secret_goes() {
     // The copy in the earlier message has nothing around it that marks it; the keyword in the
     // later one does. Escapes cannot hide a copy either.
