@@ -81,11 +81,10 @@ impl Seeds {
 /// A person's name worth searching for again: two to four capitalised words of letters (a lone
 /// given name such as `Will` or `Grace` is also an ordinary word).
 fn full_name(v: &str) -> bool {
-    let words: Vec<&str> = v.split(' ').collect();
-    (2..=4).contains(&words.len())
+    (2..=4).contains(&v.split(' ').count())
         && v.len() >= MIN_SEED_BYTES
         && v.len() <= 64
-        && words.iter().all(|w| {
+        && v.split(' ').all(|w| {
             w.chars().next().is_some_and(char::is_uppercase)
                 && w.chars()
                     .all(|c| c.is_alphabetic() || matches!(c, '\'' | '-' | '.'))

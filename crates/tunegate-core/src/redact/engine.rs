@@ -30,7 +30,7 @@ impl Engine {
             }
         }
         let secrets = if has(EntityType::Secret) {
-            Some(SecretScanner::new().map_err(PolicyError::Matcher)?)
+            Some(SecretScanner::new(has(EntityType::EmailAddress)).map_err(PolicyError::Matcher)?)
         } else {
             None
         };
@@ -206,29 +206,23 @@ impl Engine {
         true
     }
 
-    /// Findings in a string that sits under a secret-ish JSON key (`api_key`, `password`, ...): the
-    /// whole value is a secret unless it is a reference or a placeholder, whatever its shape.
-    /// `false` when the string has more candidate findings than [`max_findings`] or `cap` allow
-    /// (`out` is then empty).
+    /// Findings in a string that sits under a secret-ish JSON key. Under a credential name
+    /// (`api_key`, `password`, ...) the whole value is a secret unless it is a reference or a
+    /// placeholder, whatever its shape; under a name that only `hints` at one (`cosmosKey`), when
+    /// it looks random on its own. `false` when the string has more candidate findings than
+    /// [`max_findings`] or `cap` allow (`out` is then empty).
     #[must_use]
-    pub(crate) fn find_keyed(&self, text: &str, out: &mut Vec<Finding>, cap: usize) -> bool {
-        let whole = if self.secrets.is_some() {
-            super::secrets::json_secret_value(text)
-        } else {
-            None
-        };
-        self.find_with(text, whole, out, cap)
-    }
-
-    /// Findings in a string under a key that only hints at a credential (`cosmosKey`): the
-    /// whole value is a secret when it looks random on its own. Same contract as
-    /// [`Engine::find`].
-    #[must_use]
-    pub(crate) fn find_hinted(&self, text: &str, out: &mut Vec<Finding>, cap: usize) -> bool {
-        let whole = if self.secrets.is_some() {
-            super::secrets::json_hinted_secret_value(text)
-        } else {
-            None
+    pub(crate) fn find_keyed(
+        &self,
+        text: &str,
+        hints: bool,
+        out: &mut Vec<Finding>,
+        cap: usize,
+    ) -> bool {
+        let whole = match (&self.secrets, hints) {
+            (None, _) => None,
+            (Some(_), false) => super::secrets::json_secret_value(text),
+            (Some(_), true) => super::secrets::json_hinted_secret_value(text),
         };
         self.find_with(text, whole, out, cap)
     }
@@ -279,8 +273,6 @@ impl Engine {
         // Written-out e-mail addresses are anchors of the secret walk; without it, one search.
         if self.secrets.is_none() && self.enabled.on(super::ENT_EMAIL) {
             super::obfuscated::scan(text, out);
-        } else if self.secrets.is_some() && !self.enabled.on(super::ENT_EMAIL) {
-            out.retain(|f| f.entity != super::ENT_EMAIL);
         }
         if digits && self.enabled.on(super::ENT_POSTAL_ADDRESS) {
             super::names::scan_addresses(text, out);

@@ -814,10 +814,9 @@ impl Redactor {
         let mut findings = std::mem::take(&mut st.findings);
         let fcap = st.findings_cap;
         let complete = match key {
-            Some(k) if k.ent == ENT_SECRET && k.generic => {
-                self.engine.find_hinted(text, &mut findings, fcap)
+            Some(k) if k.ent == ENT_SECRET => {
+                self.engine.find_keyed(text, k.generic, &mut findings, fcap)
             }
-            Some(k) if k.ent == ENT_SECRET => self.engine.find_keyed(text, &mut findings, fcap),
             Some(k) => self
                 .engine
                 .find_pii_keyed(text, k.ent, k.generic, &mut findings, fcap),

@@ -1124,19 +1124,24 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
 
 /// A greeting or a thank-you right before `s` (`Hi `, `Thanks `, `Dear `), lower or Title case.
 fn addressed_before(b: &[u8], s: usize) -> bool {
-    let before = &b[..s];
-    [
-        &b"hi "[..],
-        b"hello ",
-        b"hey ",
-        b"hi, ",
-        b"hello, ",
-        b"thanks ",
-        b"thank you ",
-        b"dear ",
-    ]
-    .iter()
-    .any(|w| {
+    word_before(
+        &b[..s],
+        &[
+            b"hi ",
+            b"hello ",
+            b"hey ",
+            b"hi, ",
+            b"hello, ",
+            b"thanks ",
+            b"thank you ",
+            b"dear ",
+        ],
+    )
+}
+
+/// `before` ends with one of `words` (any ASCII case), which starts a word there.
+fn word_before(before: &[u8], words: &[&[u8]]) -> bool {
+    words.iter().any(|w| {
         before.len() >= w.len()
             && before[before.len() - w.len()..].eq_ignore_ascii_case(w)
             && (before.len() == w.len()
@@ -1264,22 +1269,10 @@ fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
 
 /// `hello `, `hi `, `hey ` (optionally with a comma) right before `s`, starting a word.
 fn greeting_before(b: &[u8], s: usize) -> bool {
-    let before = &b[..s];
-    [
-        &b"hello "[..],
-        b"hi ",
-        b"hey ",
-        b"hello, ",
-        b"hi, ",
-        b"hey, ",
-    ]
-    .iter()
-    .any(|g| {
-        before.len() >= g.len()
-            && before[before.len() - g.len()..].eq_ignore_ascii_case(g)
-            && (before.len() == g.len()
-                || !before[before.len() - g.len() - 1].is_ascii_alphanumeric())
-    })
+    word_before(
+        &b[..s],
+        &[b"hello ", b"hi ", b"hey ", b"hello, ", b"hi, ", b"hey, "],
+    )
 }
 
 /// Lower-case surname particles (Dutch, German, French, Spanish, Italian, Portuguese). A

@@ -62,16 +62,19 @@ const LOCAL_STOP: &[&[u8]] = &[
     b"message",
 ];
 
-/// Where an `at` or `dot` marker could be: any text without one of these is skipped whole.
+/// A bracketed `at` or a spelled dot (lower case): where an address may be. The secret walk
+/// has them as anchors (in three cases); `scan` searches for them without it.
+pub(crate) const MARKERS: &[&str] = &[
+    "(at)", "[at]", "{at}", "<at>", " dot ", "(dot)", "[dot]", "{dot}",
+];
+
 fn markers() -> &'static AhoCorasick {
     static M: OnceLock<AhoCorasick> = OnceLock::new();
     M.get_or_init(|| {
         AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostFirst)
-            .build([
-                "(at)", "[at]", "{at}", "<at>", " dot ", "(dot)", "[dot]", "{dot}",
-            ])
+            .build(MARKERS)
             .expect("obfuscated e-mail markers build")
     })
 }
@@ -121,7 +124,6 @@ fn domain(b: &[u8], p: usize) -> Option<(usize, bool)> {
     let mut q = p;
     let mut spelled = false;
     let mut labels = 0;
-    let mut last_label = (p, p);
     let mut end = None;
     while labels < 6 {
         let s = q;
@@ -132,7 +134,6 @@ fn domain(b: &[u8], p: usize) -> Option<(usize, bool)> {
             break;
         }
         labels += 1;
-        last_label = (s, q);
         if labels >= 2 && TLDS.iter().any(|t| b[s..q].eq_ignore_ascii_case(t)) {
             end = Some((q, spelled));
         }
@@ -146,7 +147,9 @@ fn domain(b: &[u8], p: usize) -> Option<(usize, bool)> {
     }
     let (e, sp) = end?;
     // The address ends at the top-level domain (a word may not go on after it).
-    (e == last_label.1 || b.get(e).is_none_or(|c| !c.is_ascii_alphanumeric())).then_some((e, sp))
+    b.get(e)
+        .is_none_or(|c| !c.is_ascii_alphanumeric())
+        .then_some((e, sp))
 }
 
 /// The local part before the `at` marker starting at `p`: local characters, possibly joined by

@@ -368,18 +368,6 @@ const ANCHORS: &[(&str, Anchor)] = &[
     // `apiMetrics := "..."`: only random values count under a name that is not a credential
     // name (the weak rule at the end of `keyword_value`).
     ("api", Anchor::Keyword { password: false }),
-    (" dot ", Anchor::Obfuscated),
-    (" DOT ", Anchor::Obfuscated),
-    (" Dot ", Anchor::Obfuscated),
-    ("(dot)", Anchor::Obfuscated),
-    ("[dot]", Anchor::Obfuscated),
-    ("{dot}", Anchor::Obfuscated),
-    ("(at)", Anchor::Obfuscated),
-    ("[at]", Anchor::Obfuscated),
-    ("{at}", Anchor::Obfuscated),
-    ("<at>", Anchor::Obfuscated),
-    ("(AT)", Anchor::Obfuscated),
-    ("[AT]", Anchor::Obfuscated),
 ];
 
 const KEYWORD_FALLBACK: &[(&str, bool)] = &[
@@ -402,14 +390,31 @@ pub(crate) struct WalkState {
     kw_until: usize,
 }
 
+/// `lit` in lower case, with its first letter capitalised, and in upper case, without repeats.
+fn three_cases(lit: &str) -> Vec<String> {
+    let title = match lit.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(k) => format!(
+            "{}{}{}",
+            &lit[..k],
+            lit[k..=k].to_ascii_uppercase(),
+            &lit[k + 1..]
+        ),
+        None => lit.to_string(),
+    };
+    let mut v = vec![lit.to_string(), title, lit.to_ascii_uppercase()];
+    v.dedup();
+    v
+}
+
 pub(crate) struct SecretScanner {
     dfa: super::walk::Dfa,
     kinds: Vec<Anchor>,
 }
 
 impl SecretScanner {
-    pub(crate) fn new() -> Result<Self, String> {
-        let (pats, kinds) = Self::patterns();
+    /// The scanner; with `emails`, its walk also finds written-out e-mail addresses.
+    pub(crate) fn new(emails: bool) -> Result<Self, String> {
+        let (pats, kinds) = Self::patterns(emails);
         // A DFA: the pattern set is too large for the SIMD prefilter, and a DFA takes one table
         // step per byte where the default (a contiguous NFA) may follow failure links. Walked
         // by `Engine::find_with` beside the context scanner's (see `walk`).
@@ -421,14 +426,14 @@ impl SecretScanner {
         &self.dfa
     }
 
-    /// The anchor literals (keywords in lower, Title and UPPER case) and their kinds.
-    fn patterns() -> (Vec<String>, Vec<Anchor>) {
+    /// The anchor literals (keywords in lower, Title and UPPER case) and their kinds; with
+    /// `emails`, also the markers of written-out e-mail addresses in the same three cases.
+    fn patterns(emails: bool) -> (Vec<String>, Vec<Anchor>) {
         let mut pats = Vec::new();
         let mut kinds = Vec::new();
         for (lit, anchor) in ANCHORS {
             if let Anchor::Keyword { .. } = anchor {
-                let title = format!("{}{}", lit[..1].to_ascii_uppercase(), &lit[1..]);
-                for v in [lit.to_string(), title, lit.to_ascii_uppercase()] {
+                for v in three_cases(lit) {
                     pats.push(v);
                     kinds.push(*anchor);
                 }
@@ -437,13 +442,21 @@ impl SecretScanner {
                 kinds.push(*anchor);
             }
         }
+        if emails {
+            for lit in super::obfuscated::MARKERS {
+                for v in three_cases(lit) {
+                    pats.push(v);
+                    kinds.push(Anchor::Obfuscated);
+                }
+            }
+        }
         (pats, kinds)
     }
 
     /// The anchor literals, for tests that compare `walk` with `AhoCorasick`.
     #[cfg(test)]
     pub(crate) fn literals() -> Vec<String> {
-        Self::patterns().0
+        Self::patterns(true).0
     }
 
     /// Every finding in `text` (the anchors found by a walk of `dfa()` alone).
@@ -1091,14 +1104,11 @@ fn keyword_scan(
 /// a digit with some entropy or mixed-case letters near the most entropy), and not be a UUID
 /// or a version.
 fn random_value(v: &[u8]) -> bool {
-    let classes = v.iter().any(u8::is_ascii_lowercase) as u8
-        + v.iter().any(u8::is_ascii_uppercase) as u8
-        + v.iter().any(u8::is_ascii_digit) as u8;
     let digit = v.iter().any(u8::is_ascii_digit);
     !is_uuid(v)
         && !dotted_number(v)
         && v.len() >= 16
-        && classes >= 2
+        && mixed(v)
         && (digit && shannon_entropy(v) >= 3.0 || letters_random(v))
         && !camel_words(v)
 }
@@ -1191,12 +1201,8 @@ fn element_with_token(b: &[u8], s: usize) -> Option<(usize, usize)> {
     if !v.contains(&b' ') {
         return None;
     }
-    let token = |w: &[u8]| {
-        let classes = w.iter().any(u8::is_ascii_lowercase) as u8
-            + w.iter().any(u8::is_ascii_uppercase) as u8
-            + w.iter().any(u8::is_ascii_digit) as u8;
-        w.len() >= 12 && classes >= 2 && !is_reference(w) && !filler_pattern(w) && !wordy(w)
-    };
+    let token =
+        |w: &[u8]| w.len() >= 12 && mixed(w) && !is_reference(w) && !filler_pattern(w) && !wordy(w);
     v.split(|&c| c == b' ').any(token).then_some((s, e))
 }
 
@@ -2252,7 +2258,7 @@ mod tests {
     use super::*;
 
     fn found(text: &str) -> Vec<&str> {
-        let s = SecretScanner::new().unwrap();
+        let s = SecretScanner::new(true).unwrap();
         let mut v = Vec::new();
         s.scan(text, &mut v);
         v.iter()

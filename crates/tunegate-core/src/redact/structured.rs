@@ -660,20 +660,10 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// `has`, where the word must also start a word (`tel`, not `hotel` or `intel`). Scanned
-    /// directly: asked only by a rule that `has` already let through.
+    /// `has`, where the word must also start a word (`tel`, not `hotel` or `intel`): `has`
+    /// first (one automaton pass, cached), then the direct scan only when it says yes.
     fn has_word_start(&self, list: &[&[u8]]) -> bool {
-        let w = self.window();
-        let hay = self.raw();
-        list.iter().any(|word| {
-            !word.is_empty()
-                && word.len() <= hay.len()
-                && (0..=hay.len() - word.len()).any(|k| {
-                    w.free >> k & 1 == 1
-                        && (k == 0 || !hay[k - 1].is_ascii_alphabetic())
-                        && hay[k..k + word.len()].eq_ignore_ascii_case(word)
-                })
-        })
+        self.has(list) && self.scan_for(list, true)
     }
 
     fn has(&self, list: &[&[u8]]) -> bool {
@@ -683,12 +673,21 @@ impl<'a> Ctx<'a> {
         {
             return w.words & mask != 0;
         }
+        self.scan_for(list, false)
+    }
+
+    /// A word of `list` outside `[...]` in the window, found directly; with `word_start`, only
+    /// one that starts a word.
+    fn scan_for(&self, list: &[&[u8]], word_start: bool) -> bool {
+        let w = self.window();
         let hay = self.raw();
         list.iter().any(|word| {
             !word.is_empty()
                 && word.len() <= hay.len()
                 && (0..=hay.len() - word.len()).any(|k| {
-                    w.free >> k & 1 == 1 && hay[k..k + word.len()].eq_ignore_ascii_case(word)
+                    w.free >> k & 1 == 1
+                        && (!word_start || k == 0 || !hay[k - 1].is_ascii_alphabetic())
+                        && hay[k..k + word.len()].eq_ignore_ascii_case(word)
                 })
         })
     }
@@ -944,7 +943,6 @@ fn classify(
             && groups_ok
             && !date
             && !epoch
-            && cx.has(PHONE_CONTEXT)
             && cx.has_word_start(PHONE_CONTEXT)
             && !cx.has(NOT_PII_CONTEXT)
     };

@@ -542,3 +542,26 @@ fn every_copy_of_a_found_secret_goes() {
         r#"{"c":"pin: [SECRET], room 4821; password = '[SECRET]' and [SECRET]"}"#
     );
 }
+
+#[test]
+fn written_out_addresses_follow_the_policy() {
+    let line = r#"{"c":"mail jane(at)gmail.com or jane dot doe at gmail dot com"}"#;
+    let only = |keep: &[EntityType]| RedactionPolicy {
+        entities: keep.to_vec(),
+        ..RedactionPolicy::default()
+    };
+    let masked = r#"{"c":"mail [EMAIL_ADDRESS] or [EMAIL_ADDRESS]"}"#;
+    // Found by the secret walk's anchors, and by their own search without SECRET.
+    for keep in [
+        &[EntityType::EmailAddress, EntityType::Secret][..],
+        &[EntityType::EmailAddress],
+    ] {
+        let (o, out, _) = red(&only(keep), None, line);
+        o.unwrap();
+        assert_eq!(out, masked, "{keep:?}");
+    }
+    // Not at all without EMAIL_ADDRESS, even though the secret walk runs.
+    let (o, out, _) = red(&only(&[EntityType::Secret]), None, line);
+    assert_eq!(o.unwrap(), LineOutcome::Unchanged);
+    assert_eq!(out, line);
+}
