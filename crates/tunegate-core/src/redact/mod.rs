@@ -36,6 +36,7 @@ pub(crate) mod json;
 mod keyed;
 mod names;
 mod obfuscated;
+mod pairs;
 mod random_token;
 mod report;
 mod secrets;

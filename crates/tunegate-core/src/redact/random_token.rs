@@ -1,16 +1,22 @@
-//! Random single-case tokens standing alone: `jdkug4vyj84qglm4o0bw9jnaggfk48v`, `K8W2Q5ZT9M3XR7VD4N`.
+//! Random tokens standing alone: `jdkug4vyj84qglm4o0bw9jnaggfk48v`, `K8W2Q5ZT9M3XR7VD4N`,
+//! `Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS4DlFBOfG`.
 //!
-//! Many providers issue keys with no prefix, as 16+ random lower-case (or upper-case) letters and
-//! digits. Without a keyword next to them nothing else finds them. Natural text, code and
-//! identifiers almost never hold such a run: words have long letter runs, identifiers are split by
-//! `_`/`-`/case into short parts, and the random-looking strings that real text does carry are hex
-//! (hashes, addresses, ids), mixed-case base64 (digests, signatures) or mostly digits (IBANs,
-//! tracking numbers). Those stay: mixed-case random strings are left to the keyword rules, because
-//! digests and signatures in pasted logs are as common as keys.
+//! Many providers issue keys with no prefix, as 16+ random letters and digits. Without a keyword
+//! next to them nothing else finds them. Natural text, code and identifiers almost never hold such
+//! a run: words have long letter runs made of common letter pairs, and identifiers are split by
+//! `_`/`-`/case into word-like parts. Two signals tell random from written:
+//! - letter/digit changes: random strings change between letters and digits often;
+//! - letter pairs: inside random letters most pairs are rare in words (`kj`, `qe`, `zy`), inside
+//!   words and identifiers most are common (`th`, `er`, `id`). `pairs.rs` holds the weights.
 //!
-//! Measured on 300,000 lines of source code and documentation (Rust, Go, Markdown, go.sum): no
-//! line changed.
+//! The random-looking strings that real text does carry stay: hex (hashes, addresses, ids), mostly
+//! digits (IBANs, tracking numbers) and base64 digests marked as such (`h1:…`, `sha512-…`).
+//! Mixed-case tokens also need many case changes (`HXe8DGg1iJd2`, not `pbeWithSHA1And128BitRC4`).
+//!
+//! Measured on 300,000 lines of source code and documentation (Rust, Go, Markdown, go.sum): see
+//! docs/redaction.md (mostly PEM bodies of test keys and certificates are masked).
 
+use super::pairs::LETTER_PAIR_WEIGHT;
 use super::structured::is_alnum as alnum;
 use super::{ENT_SECRET, Finding};
 
@@ -26,6 +32,7 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
     let n = b.len();
     let mut next = from;
     let mut i = 0;
+    let public = public_armor(b);
     // Every candidate holds a digit: jump from digit to digit (eight bytes at a time through
     // prose), and look at the run of letters and digits around each. Each run is looked at
     // once: `i` moves past its end, and the backward step stops at the previous run's end.
@@ -47,13 +54,42 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
         while e < n && alnum(b[e]) {
             e += 1;
         }
-        if e - s >= MIN_LEN && e - s <= MAX_LEN && is_random(&b[s..e]) {
-            // Skip what the shaped rules already found (`AKIA…`, `ghp_…`).
-            while out.get(next).is_some_and(|f| (f.end as usize) <= s) {
-                next += 1;
-            }
-            if out.get(next).is_none_or(|f| (f.start as usize) >= e) {
-                let (ts, te) = token_bounds(b, s, e);
+        if !(MIN_LEN..=MAX_LEN).contains(&(e - s)) {
+            i = e + 1;
+            continue;
+        }
+        // Skip what the shaped rules already found (`AKIA…`, `ghp_…`).
+        while out.get(next).is_some_and(|f| (f.end as usize) <= s) {
+            next += 1;
+        }
+        if out.get(next).is_some_and(|f| (f.start as usize) < e) {
+            i = e + 1;
+            continue;
+        }
+        let run = &b[s..e];
+        let (digits, lower, upper) = counts(run);
+        let mixed = lower > 0 && upper > 0;
+        let random = if mixed {
+            is_random_mixed(run, digits)
+        } else {
+            is_random_single(run, digits, lower + upper)
+        };
+        if random {
+            let (ts, te) = token_bounds(b, s, e);
+            let token = &b[ts..te];
+            // Validators beat randomness: a token a shaped rule refused, a placeholder, a value
+            // its key calls public, a digest or public key material stays.
+            let keep = super::secrets::has_shaped_prefix(token)
+                || super::secrets::placeholder_token(token)
+                || public.as_ref().is_some_and(|r| r.contains(&ts))
+                || named_no_secret(b, ts)
+                || (mixed && (after_digest_label(b, s) || wallet_shaped(run) || dotted(b, ts, te)));
+            if !keep && out.get(next).is_none_or(|f| (f.start as usize) >= te) {
+                let (ts, te) = if mixed {
+                    base64_bounds(b, ts, te)
+                } else {
+                    (ts, te)
+                };
                 out.push(Finding::new(ts, te, ENT_SECRET));
                 // `b[te]` is a joiner or not alphanumeric: the next run starts after it.
                 i = te.max(e) + 1;
@@ -85,27 +121,73 @@ fn token_bounds(b: &[u8], s: usize, e: usize) -> (usize, usize) {
     (ts, te)
 }
 
-/// A run of ASCII letters and digits that looks machine-random in one letter case.
-fn is_random(run: &[u8]) -> bool {
-    let len = run.len();
+/// The body of the first PEM/PGP armor block holding public material (certificates, public keys,
+/// signatures): random base64 that is not secret. Private keys are found by their own rule.
+fn public_armor(b: &[u8]) -> Option<std::ops::Range<usize>> {
+    let begin = memchr::memmem::find(b, b"-----BEGIN ")?;
+    let label_end = begin + 11 + memchr::memmem::find(&b[begin + 11..], b"-----")?;
+    let label = &b[begin + 11..label_end];
+    let public = [
+        &b"CERTIFICATE"[..],
+        b"PUBLIC KEY",
+        b"SIGNATURE",
+        b"SIGNED MESSAGE",
+    ]
+    .iter()
+    .any(|w| memchr::memmem::find(label, w).is_some());
+    if !public || memchr::memmem::find(label, b"PRIVATE").is_some() {
+        return None;
+    }
+    let end =
+        memchr::memmem::find(&b[label_end..], b"-----END ").map_or(b.len(), |k| label_end + k);
+    Some(label_end..end)
+}
+
+/// Digit, lower-case and upper-case letter counts of a run.
+fn counts(token: &[u8]) -> (usize, usize, usize) {
     let (mut digits, mut lower, mut upper) = (0usize, 0usize, 0usize);
-    for &c in run {
+    for &c in token {
         match c {
             b'0'..=b'9' => digits += 1,
             b'a'..=b'z' => lower += 1,
-            _ => upper += 1,
+            b'A'..=b'Z' => upper += 1,
+            _ => {}
         }
     }
-    let letters = lower + upper;
-    // One case only, letters and digits both present, not mostly digits (IBANs, tracking and
-    // account numbers are digit runs with a few letters).
-    if (lower > 0 && upper > 0) || digits == 0 || letters == 0 || digits * 10 > len * 7 {
-        return false;
-    }
-    if is_hex(run)
+    (digits, lower, upper)
+}
+
+/// Hex, with or without one leading character or `0x`: hashes, addresses, ids.
+fn hex_like(run: &[u8]) -> bool {
+    is_hex(run)
         || is_hex(&run[1..])
         || (run.len() > 2 && matches!(&run[..2], b"0x" | b"0X") && is_hex(&run[2..]))
-    {
+}
+
+/// A run of both letter cases and digits that looks like random base64 (`Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS`), not an identifier.
+fn is_random_mixed(run: &[u8], digits: usize) -> bool {
+    let chars = run.len();
+    if digits == 0 || digits * 10 > chars * 7 || hex_like(run) {
+        return false;
+    }
+    if counting(run) {
+        return false;
+    }
+    let (pair_sum, pairs) = letter_pairs(run);
+    // Identifiers have word-like parts of three or more characters (`pbeWithSHA1And128Bit`);
+    // random base64 changes class every 1.6 characters on average.
+    pairs >= 4 && pair_sum < 0 && chars <= 3 * segments(run) && entropy_ok(run, false)
+}
+
+/// A run of letters of one case and digits that looks machine-random.
+fn is_random_single(run: &[u8], digits: usize, letters: usize) -> bool {
+    let len = run.len();
+    // Letters and digits both present, not mostly digits (IBANs, tracking and account numbers
+    // are digit runs with a few letters).
+    if digits == 0 || letters == 0 || digits * 10 > len * 7 {
+        return false;
+    }
+    if hex_like(run) {
         return false;
     }
     // National ids with a fixed letter/digit layout have their own detectors, whose checksum
@@ -123,15 +205,175 @@ fn is_random(run: &[u8]) -> bool {
     }) {
         return false;
     }
-    // Random strings change between letter and digit often; words and versions do not.
+    // Random strings change between letter and digit often, or their letters do not pair like
+    // words (`95987l4x07loznc68uvkukjqedbmtwn8` has long letter runs, all of them unreadable);
+    // words and versions do neither.
     let transitions = run
         .windows(2)
         .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
         .count();
-    if transitions * 10 < len * 3 {
+    if counting(run) {
         return false;
     }
-    entropy_ok(run)
+    let (pair_sum, pairs) = letter_pairs(run);
+    // Mean pair weight below -1/2 bit (weights are in quarter bits).
+    let unreadable = pairs >= 6 && pair_sum < -2 * i32::from(pairs);
+    (transitions * 10 >= len * 3 || unreadable) && entropy_ok(run, true)
+}
+
+/// One part of a dotted token (`header.payload.signature`: JWTs, Discord bot tokens, SendGrid
+/// keys, Fernet tokens): their own rules check the parts; one they refused is a look-alike.
+fn dotted(b: &[u8], s: usize, e: usize) -> bool {
+    let part = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    let long_part = |r: &mut dyn Iterator<Item = &u8>| r.take_while(|&&c| part(c)).count() >= 2;
+    (e < b.len() && b[e] == b'.' && long_part(&mut b[e + 1..].iter()))
+        || (s > 0 && b[s - 1] == b'.' && long_part(&mut b[..s - 1].iter().rev()))
+}
+
+/// A value whose key says it is no credential (`public_key = "…"`, `"credentialId": "…"`,
+/// `authenticity_token=…`): the keyword rules refused it, and randomness does not overrule them.
+fn named_no_secret(b: &[u8], ts: usize) -> bool {
+    let mut k = ts;
+    // Back over the quote and the assignment: `": "`, ` = '`, `=`.
+    let mut steps = 0;
+    while k > 0 && steps < 6 && matches!(b[k - 1], b'"' | b'\'' | b' ' | b'=' | b':' | b'\t') {
+        k -= 1;
+        steps += 1;
+    }
+    if k == ts || k == 0 {
+        return false;
+    }
+    let end = k;
+    while k > 0
+        && end - k < 48
+        && (b[k - 1].is_ascii_alphanumeric() || matches!(b[k - 1], b'_' | b'-'))
+    {
+        k -= 1;
+    }
+    super::secrets::name_refuses_secret(&b[k..end])
+}
+
+/// Alphabets and counting (`ABCDEFGHIJKLMNOPQRSTUVWXYZ234567`, `0123456789abcdef`): a quarter
+/// or more of the neighbours are consecutive characters.
+fn counting(run: &[u8]) -> bool {
+    let steps = run
+        .windows(2)
+        .filter(|w| w[1].to_ascii_lowercase() == w[0].to_ascii_lowercase().wrapping_add(1))
+        .count();
+    steps * 4 >= run.len()
+}
+
+/// Bitcoin-style Base58Check addresses (`1…`/`3…`, 26-35 characters, no `0OIl`): the wallet
+/// detector's checksum decides; one that fails it is a look-alike.
+fn wallet_shaped(token: &[u8]) -> bool {
+    (26..=35).contains(&token.len())
+        && matches!(token[0], b'1' | b'3')
+        && token
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() && !matches!(c, b'0' | b'O' | b'I' | b'l'))
+}
+
+/// Sum of the letter-pair weights inside the run's words, and how many pairs: words are split
+/// at case changes as in identifiers (`getHTTPServer` is `get`, `http`, `server`).
+fn letter_pairs(run: &[u8]) -> (i32, u16) {
+    let (mut sum, mut pairs) = (0i32, 0u16);
+    for (i, w) in run.windows(2).enumerate() {
+        let (a, b) = (w[0], w[1]);
+        if !a.is_ascii_alphabetic() || !b.is_ascii_alphabetic() {
+            continue;
+        }
+        let same_word = match (a.is_ascii_uppercase(), b.is_ascii_uppercase()) {
+            (false, true) => false,
+            // The last capital before lower case starts the next word (`HTTPServer`).
+            (true, true) => !run.get(i + 2).is_some_and(u8::is_ascii_lowercase),
+            _ => true,
+        };
+        if same_word {
+            let k = usize::from(a.to_ascii_lowercase() - b'a') * 26
+                + usize::from(b.to_ascii_lowercase() - b'a');
+            sum += i32::from(LETTER_PAIR_WEIGHT.get(k).copied().unwrap_or(0));
+            pairs = pairs.saturating_add(1);
+        }
+    }
+    (sum, pairs)
+}
+
+/// Identifier-like parts: digit runs, and words split at case changes.
+fn segments(run: &[u8]) -> usize {
+    let mut n = 0;
+    for (i, &c) in run.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            continue;
+        }
+        let starts = match i.checked_sub(1).and_then(|p| run.get(p)) {
+            None => true,
+            Some(&p) if !p.is_ascii_alphanumeric() => true,
+            Some(&p) => {
+                p.is_ascii_digit() != c.is_ascii_digit()
+                    || (p.is_ascii_lowercase() && c.is_ascii_uppercase())
+                    || (p.is_ascii_uppercase()
+                        && c.is_ascii_uppercase()
+                        && run.get(i + 1).is_some_and(u8::is_ascii_lowercase))
+            }
+        };
+        n += usize::from(starts);
+    }
+    n
+}
+
+/// Base64 digests say what they are: Go module sums (`h1:…`) and subresource integrity
+/// (`sha512-…`). `s` is the start of a run inside the base64 text.
+fn after_digest_label(b: &[u8], s: usize) -> bool {
+    let mut j = s;
+    while j > 0 && (alnum(b[j - 1]) || matches!(b[j - 1], b'+' | b'/')) {
+        j -= 1;
+    }
+    let before = &b[..j];
+    [&b"h1:"[..], b"sha1-", b"sha256-", b"sha384-", b"sha512-"]
+        .iter()
+        .any(|label| {
+            before.len() >= label.len()
+                && before[before.len() - label.len()..].eq_ignore_ascii_case(label)
+        })
+}
+
+/// A mixed-case token spans the base64 text around it: `+`/`/`-joined parts that are not plain
+/// lower-case words (path segments stay), and `=` padding.
+fn base64_bounds(b: &[u8], mut ts: usize, mut te: usize) -> (usize, usize) {
+    let part = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    // Any part after `+`; after `/` not a lower-case word (a path segment).
+    let coded = |sep: u8, p: &[u8]| {
+        !p.is_empty()
+            && (sep == b'+'
+                || p.iter()
+                    .any(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+    };
+    while te < b.len() && matches!(b[te], b'+' | b'/') {
+        let mut k = te + 1;
+        while k < b.len() && part(b[k]) {
+            k += 1;
+        }
+        if !coded(b[te], &b[te + 1..k]) {
+            break;
+        }
+        te = k;
+    }
+    let mut pad = 0;
+    while pad < 2 && te < b.len() && b[te] == b'=' {
+        te += 1;
+        pad += 1;
+    }
+    while ts > 0 && matches!(b[ts - 1], b'+' | b'/') {
+        let mut k = ts - 1;
+        while k > 0 && part(b[k - 1]) {
+            k -= 1;
+        }
+        if !coded(b[ts - 1], &b[k..ts - 1]) {
+            break;
+        }
+        ts = k;
+    }
+    (ts, te)
 }
 
 /// Italian codice fiscale (`RSSMRA85T10A562S`, digits possibly swapped for `LMNPQRSTUV`) and UK
@@ -157,20 +399,24 @@ fn is_hex(run: &[u8]) -> bool {
     run.iter().all(u8::is_ascii_hexdigit)
 }
 
-/// Character entropy at least 3/4 of the most a run of this length over 36 symbols can have.
-fn entropy_ok(run: &[u8]) -> bool {
-    let mut counts = [0u16; 36];
+/// Character entropy at least 3/4 of the most a run of this length can have over its alphabet:
+/// 36 symbols when letter case is folded, 62 when it is not. Joiners (`_`, `-`) do not count.
+fn entropy_ok(run: &[u8], fold_case: bool) -> bool {
+    let mut counts = [0u16; 62];
+    let mut total = 0u16;
     for &c in run {
         let k = match c {
             b'0'..=b'9' => c - b'0',
             b'a'..=b'z' => c - b'a' + 10,
-            _ => c.to_ascii_lowercase().wrapping_sub(b'a').wrapping_add(10),
+            _ if fold_case => c.to_ascii_lowercase().wrapping_sub(b'a').wrapping_add(10),
+            _ => c.wrapping_sub(b'A').wrapping_add(36),
         };
         if let Some(n) = counts.get_mut(usize::from(k)) {
             *n = n.saturating_add(1);
+            total = total.saturating_add(1);
         }
     }
-    let len = run.len() as f64;
+    let len = f64::from(total);
     let h: f64 = counts
         .iter()
         .filter(|&&n| n > 0)
@@ -179,7 +425,8 @@ fn entropy_ok(run: &[u8]) -> bool {
             -p * p.log2()
         })
         .sum();
-    h >= 0.75 * len.min(36.0).log2()
+    let alphabet = if fold_case { 36.0 } else { 62.0 };
+    h >= 0.75 * len.min(alphabet).log2()
 }
 
 #[cfg(test)]
@@ -211,9 +458,53 @@ mod tests {
                 "z99fkdlz49duu65cy5aqxs7cqydklvwl",
             ),
             ("\"7b768490x5fa5q78cd\"", "7b768490x5fa5q78cd"),
+            // long letter runs whose pairs do not read as words
+            (
+                "gtaqanblavtf8zn342opiiap815sqiuh",
+                "gtaqanblavtf8zn342opiiap815sqiuh",
+            ),
+            // mixed case: the run, its `_`/`-` parts, `+`/`/` base64 parts and padding
+            (
+                "use Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS4DlFBOfG now",
+                "Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS4DlFBOfG",
+            ),
+            (
+                "Bu0rrK-lerk6y0Suqo1qSqlDDajOk61wZchCkje4",
+                "Bu0rrK-lerk6y0Suqo1qSqlDDajOk61wZchCkje4",
+            ),
+            (
+                "x=am9obmRvZTpkMDY5NGIxYi1jMTcxLTQ4ODYt+TMyYS0wMmUwOWQ1/mIwNjc=;",
+                "am9obmRvZTpkMDY5NGIxYi1jMTcxLTQ4ODYt+TMyYS0wMmUwOWQ1/mIwNjc=",
+            ),
+            // a path segment after `/` is not part of it
+            (
+                "https://example.com/d/1W7KCxOxP1Fy5EyF2lbJGE2WuKmu5v0suYqoHas1jRM/edit",
+                "1W7KCxOxP1Fy5EyF2lbJGE2WuKmu5v0suYqoHas1jRM",
+            ),
         ] {
             assert_eq!(found(text), vec![want], "{text}");
         }
+    }
+
+    #[test]
+    fn public_key_material_stays_private_keys_do_not() {
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIBtjCCAVugAwIBAgITBmyf1XSXNmY/Owua2eiedgPySjAKBggqhkjOPQQDAjA5\n-----END CERTIFICATE-----";
+        assert_eq!(found(cert), Vec::<&str>::new());
+        // After the block, text is scanned again.
+        let after = format!("{cert}\nkey Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS4DlFBOfG");
+        assert_eq!(
+            found(&after),
+            vec!["Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS4DlFBOfG"]
+        );
+    }
+
+    #[test]
+    fn random_tokens_are_rare_in_words() {
+        // Every English word and identifier part in this comment-like text stays: the letter
+        // pair table knows them.
+        let text = "The configuration2024 file lists transaction7identifiers, \
+                    getHTTPServerResponse3Handler and Base64UrlEncoder256Variant values.";
+        assert_eq!(found(text), Vec::<&str>::new());
     }
 
     #[test]
@@ -234,6 +525,21 @@ mod tests {
             "RSSMRA85T10A562T MORGA753116SM9IJ",
             // too short
             "abc123def456gh7",
+            // identifiers in both cases, alphabets
+            "pbeWithSHA1And128BitRC4 getUserAccountById2024Version XMLHttpRequest2Factory",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567 0123456789abcdefghijklmnopqrstuvwxyz",
+            // labelled base64 digests: Go module sums, subresource integrity
+            "golang.org/x/sync v0.22.0 h1:SZjpbeLmrCk4xhRSZFNZW5gFUeCeFgjekvI/+gfScek=",
+            "sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC",
+            // a Base58 address whose checksum the wallet rule refused
+            "16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ2",
+            // one part of a dotted token its own rule refused
+            "MZ1yGvKTjE0rY0cV8i47CjAa.uRHQPq.Xb1Mk2nEhe-4iUcrGOuegj57zMC",
+            // shaped prefixes decide (a Google key of the wrong length), placeholders stay
+            "AIzaTesb6Tscfcni8vIpWZqNCXFDFslJtVSvFDqabcd123 ABSKQmVkcm9ja0FQSUtleS1EXAMPLE",
+            // values named public or ids
+            "public_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"",
+            "\"credentialId\": \"B9mTcFSck2LzJO2S3ols63\"",
             // words with few digit changes
             "transactionid2024",
             "configurationfile1234567",

@@ -391,6 +391,28 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("DATE_OF_BIRTH", "DOB: 04/12/1987", "04/12/1987"),
     ("DATE_OF_BIRTH", "born on March 3, 1990", "March 3, 1990"),
     ("DATE_OF_BIRTH", "Geburtsdatum 12.03.1985", "12.03.1985"),
+    // Random tokens standing alone, no keyword: mixed-case base64 (the whole `+`/`/`-joined
+    // value with its padding), and lower-case letters that do not pair like words.
+    (
+        "SECRET",
+        "I tried Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS4DlFBOfG but the call fails",
+        "Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS4DlFBOfG",
+    ),
+    (
+        "SECRET",
+        "deploy --creds Mj2qykJO5rELyHgezQ69nzUX0i3OH67V7+V4eUrLfpuyOuxmiW9rhROG/Whikle15syazJOkrjJa3U2AbhIvUw== --force",
+        "Mj2qykJO5rELyHgezQ69nzUX0i3OH67V7+V4eUrLfpuyOuxmiW9rhROG/Whikle15syazJOkrjJa3U2AbhIvUw==",
+    ),
+    (
+        "SECRET",
+        "HXe8DGg1iJd2AopzyxkFB7F2",
+        "HXe8DGg1iJd2AopzyxkFB7F2",
+    ),
+    (
+        "SECRET",
+        "the key 95987l4x07loznc68uvkukjqedbmtwn8 works",
+        "95987l4x07loznc68uvkukjqedbmtwn8",
+    ),
     // Issue 13 follow-up: token shapes standing alone (values generated for these tables).
     ("SECRET", "xoxa-2-98765432101", "xoxa-2-98765432101"),
     (
@@ -820,6 +842,36 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Random-looking text that is not a key: identifiers, labelled digests, a wallet address
+    // whose checksum fails, a dotted token its rule refused, values named public or ids.
+    (
+        "SECRET",
+        "pbeWithSHA1And128BitRC4 and getUserAccountById2024Version",
+    ),
+    (
+        "SECRET",
+        "github.com/kr/text v0.1.0 h1:45sCR5RtlFHMR4UwH9sdQ5TC8v0qDQCHnXt+kaKSTVE=",
+    ),
+    (
+        "SECRET",
+        "integrity sha512-Mj2qykJO5rELyHgezQ69nzUX0i3OH67V7+V4eUrLfpuyOuxmiW9rhROG/Whikle15syazJOkrjJa3U2AbhIvUw==",
+    ),
+    (
+        "SECRET",
+        "my wallet address is: 16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ2",
+    ),
+    (
+        "SECRET",
+        "MZ1yGvKTjE0rY0cV8i47CjAa.uRHQPq.Xb1Mk2nEhe-4iUcrGOuegj57zMC",
+    ),
+    (
+        "SECRET",
+        "public_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"; \"credentialId\": \"B9mTcFSck2LzJO2S3ols63\"",
+    ),
+    (
+        "SECRET",
+        "spec.symbols.push_str(\"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567\")",
+    ),
     // Prose inside a credential-named element; a dash that is not a separator.
     ("SECRET", "<token>paste your token here</token>"),
     ("SECRET", "the token - 'a' is fine; token - see the docs"),
@@ -1121,7 +1173,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ),
     (
         "SECRET",
-        "| 482913007731552 | Zq8Wv1Rt6Yb4Nc0Hs7Kd2Jf5Xg9 | and cat a.log | grep 1234567890123456|sort",
+        "| 482913007731552 | Zq8Wv1Rt6Yb4 | and cat a.log | grep 1234567890123456|sort",
     ),
     ("SECRET", "token = settings.VaultTokenProvider2.current"),
     // Secret-store references: ARNs, resource paths, `scheme:path` references.

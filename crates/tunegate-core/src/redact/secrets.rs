@@ -1682,11 +1682,22 @@ fn mixed(v: &[u8]) -> bool {
     l + u + d >= 2
 }
 
+/// Whether `token` starts with the literal of a shaped rule (`AIza`, `ghp_`, `eyJ`): that rule's
+/// length and alphabet checks decide whether it is a key, not its randomness.
+pub(crate) fn has_shaped_prefix(token: &[u8]) -> bool {
+    ANCHORS.iter().any(|(lit, a)| {
+        matches!(a, Anchor::Prefix { .. } | Anchor::Jwt)
+            && lit.len() >= 3
+            && lit.as_bytes()[0].is_ascii_alphanumeric()
+            && token.starts_with(lit.as_bytes())
+    })
+}
+
 /// A token whose body is filler: a run of 6 identical letters (10 of any character), a run of
 /// 4 `x`/`X`/`*`/`#`,
 /// or a documentation word (EXAMPLE, PLACEHOLDER, REDACTED). Random tokens almost never hold
 /// any of these.
-fn placeholder_token(t: &[u8]) -> bool {
+pub(crate) fn placeholder_token(t: &[u8]) -> bool {
     let mut run = 1;
     let mut xrun = 0;
     for (k, &c) in t.iter().enumerate() {
@@ -1986,6 +1997,22 @@ pub(crate) fn wordy(v: &[u8]) -> bool {
         cons_run = 0;
     }
     letters >= 8 && vowels * 6 >= letters && (pieces >= 2 || humps >= 3)
+}
+
+/// Whether a key name says its value is no credential (`public_key`, `credentialId`,
+/// `authenticity_token`): the keyword rules refuse such values, and other rules follow them.
+pub(crate) fn name_refuses_secret(name: &[u8]) -> bool {
+    let mut norm = [0u8; 64];
+    let mut n = 0;
+    for &c in name.iter().filter(|c| c.is_ascii_alphanumeric()) {
+        if n == norm.len() {
+            break;
+        }
+        norm[n] = c.to_ascii_lowercase();
+        n += 1;
+    }
+    let norm = &norm[..n];
+    names_no_secret(norm) || anti_forgery(norm)
 }
 
 /// Anti-forgery tokens (`csrf-token`, `authenticity_token`, `X-XSRF-TOKEN`) are per-page
