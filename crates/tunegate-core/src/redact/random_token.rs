@@ -54,7 +54,12 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
         while e < n && alnum(b[e]) {
             e += 1;
         }
-        if !(MIN_LEN..=MAX_LEN).contains(&(e - s)) {
+        let long_run = (MIN_LEN..=MAX_LEN).contains(&(e - s));
+        // Base64 splits into short runs at `-`/`_` (URL-safe) and `+`/`/` (standard):
+        // `Xb1Mk2nEhe-4icrGOuegj57zMC`, `VST8yIozGB/kpCL9hgsbfK/38Y5oA1XTQ+zIvnHk`.
+        let joiner = |c: u8| matches!(c, b'_' | b'-' | b'+' | b'/');
+        let joined = (s > 0 && joiner(b[s - 1])) || (e < n && joiner(b[e]));
+        if !long_run && !joined {
             i = e + 1;
             continue;
         }
@@ -68,14 +73,37 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
         }
         let run = &b[s..e];
         let (digits, lower, upper) = counts(run);
-        let mixed = lower > 0 && upper > 0;
-        let random = if mixed {
-            is_random_mixed(run, digits)
+        let mut mixed = lower > 0 && upper > 0;
+        let mut random = long_run
+            && if mixed {
+                is_random_mixed(run, digits, run.len())
+            } else {
+                is_random_single(run, digits, lower + upper)
+            };
+        let (mut ts, mut te) = if random || joined {
+            token_bounds(b, s, e)
         } else {
-            is_random_single(run, digits, lower + upper)
+            (s, e)
         };
+        // Mixed case is also judged over the joined parts; single case is not, as identifiers
+        // join single-case parts (`aws_lc_0_47_0`).
+        if !random && joined {
+            let (bs, be) = base64_bounds(b, ts, te);
+            let token = &b[bs..be];
+            let (d, l, u) = counts(token);
+            if (MIN_LEN..=MAX_LEN).contains(&(be - bs))
+                && l > 0
+                && u > 0
+                && mostly_mixed_parts(token)
+                && is_random_mixed(token, d, d + l + u)
+                && longest_part_random(token)
+            {
+                random = true;
+                mixed = true;
+                (ts, te) = (bs, be);
+            }
+        }
         if random {
-            let (ts, te) = token_bounds(b, s, e);
             let token = &b[ts..te];
             // Validators beat randomness: a token a shaped rule refused, a placeholder, a value
             // its key calls public, a digest or public key material stays.
@@ -164,19 +192,63 @@ fn hex_like(run: &[u8]) -> bool {
         || (run.len() > 2 && matches!(&run[..2], b"0x" | b"0X") && is_hex(&run[2..]))
 }
 
-/// A run of both letter cases and digits that looks like random base64 (`Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS`), not an identifier.
-fn is_random_mixed(run: &[u8], digits: usize) -> bool {
-    let chars = run.len();
+/// Letters of both cases and digits (joiners aside; `chars` counts the rest) that look like
+/// random base64 (`Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS`), not like an identifier.
+fn is_random_mixed(run: &[u8], digits: usize, chars: usize) -> bool {
     if digits == 0 || digits * 10 > chars * 7 || hex_like(run) {
         return false;
     }
-    if counting(run) {
+    if counting(run) || iso_duration(run) {
         return false;
     }
     let (pair_sum, pairs) = letter_pairs(run);
     // Identifiers have word-like parts of three or more characters (`pbeWithSHA1And128Bit`);
     // random base64 changes class every 1.6 characters on average.
-    pairs >= 4 && pair_sum < 0 && chars <= 3 * segments(run) && entropy_ok(run, false)
+    let segs = segments(run);
+    // Digit-heavy tokens have few letter pairs to judge; they need even shorter parts.
+    let shaped = if pairs >= 4 {
+        pair_sum < 0 && chars <= 3 * segs
+    } else {
+        pair_sum <= 0 && chars <= 2 * segs
+    };
+    shaped && entropy_ok(run, false)
+}
+
+/// Whether most characters of a joined token sit in parts of both letter cases: parts of random
+/// base64 do (`Xb1Mk2nEhe-4iUcrGOuegj57zMC`), identifiers' parts are words and abbreviations
+/// (`EVP_aes_192_cfb8`, `SN_id_HMACGostR3411_94`).
+fn mostly_mixed_parts(token: &[u8]) -> bool {
+    // Parts of four or fewer characters often miss a case in random text too: they do not count.
+    let (mut mixed, mut long) = (0usize, 0usize);
+    for p in token
+        .split(|&c| matches!(c, b'_' | b'-' | b'+' | b'/' | b'='))
+        .filter(|p| p.len() > 4)
+    {
+        long += p.len();
+        if p.iter().any(u8::is_ascii_uppercase) && p.iter().any(u8::is_ascii_lowercase) {
+            mixed += p.len();
+        }
+    }
+    // Sixteen characters of mixed-case parts at least: enough randomness to judge, and more than
+    // identifiers' parts hold (`id-GostR3410-94-a`).
+    mixed >= MIN_LEN && mixed * 4 >= long * 3
+}
+
+/// The longest part of a joined token, from twelve characters on, must look random by itself:
+/// `HMACGostR3411` in `SN_id_HMACGostR3411_94` does not.
+fn longest_part_random(token: &[u8]) -> bool {
+    let longest = token
+        .split(|&c| matches!(c, b'_' | b'-' | b'+' | b'/' | b'='))
+        .max_by_key(|p| p.len())
+        .unwrap_or_default();
+    if longest.len() < 12 {
+        return true;
+    }
+    let (d, l, u) = counts(longest);
+    if l == 0 || u == 0 {
+        return true;
+    }
+    is_random_mixed(longest, d, longest.len())
 }
 
 /// A run of letters of one case and digits that looks machine-random.
@@ -195,14 +267,7 @@ fn is_random_single(run: &[u8], digits: usize, letters: usize) -> bool {
     if national_id_layout(run) {
         return false;
     }
-    // ISO 8601 durations (`P23Y1M24DT12H5M29S`).
-    if run.iter().all(|c| {
-        c.is_ascii_digit()
-            || matches!(
-                c.to_ascii_uppercase(),
-                b'P' | b'Y' | b'M' | b'W' | b'D' | b'T' | b'H' | b'S'
-            )
-    }) {
+    if iso_duration(run) {
         return false;
     }
     // Random strings change between letter and digit often, or their letters do not pair like
@@ -251,6 +316,17 @@ fn named_no_secret(b: &[u8], ts: usize) -> bool {
         k -= 1;
     }
     super::secrets::name_refuses_secret(&b[k..end])
+}
+
+/// ISO 8601 durations in either case (`P23Y1M24DT12H5M29S`, `P1y2m3w4dT5h6m7s`).
+fn iso_duration(run: &[u8]) -> bool {
+    run.iter().all(|c| {
+        c.is_ascii_digit()
+            || matches!(
+                c.to_ascii_uppercase(),
+                b'P' | b'Y' | b'M' | b'W' | b'D' | b'T' | b'H' | b'S'
+            )
+    })
 }
 
 /// Alphabets and counting (`ABCDEFGHIJKLMNOPQRSTUVWXYZ234567`, `0123456789abcdef`): a quarter
@@ -325,16 +401,16 @@ fn segments(run: &[u8]) -> usize {
 /// (`sha512-…`). `s` is the start of a run inside the base64 text.
 fn after_digest_label(b: &[u8], s: usize) -> bool {
     let mut j = s;
-    while j > 0 && (alnum(b[j - 1]) || matches!(b[j - 1], b'+' | b'/')) {
+    while j > 0 && (alnum(b[j - 1]) || matches!(b[j - 1], b'+' | b'/' | b'-' | b'_')) {
         j -= 1;
     }
-    let before = &b[..j];
-    [&b"h1:"[..], b"sha1-", b"sha256-", b"sha384-", b"sha512-"]
-        .iter()
-        .any(|label| {
-            before.len() >= label.len()
-                && before[before.len() - label.len()..].eq_ignore_ascii_case(label)
-        })
+    let starts = |label: &[u8]| {
+        b.len() - j >= label.len() && b[j..j + label.len()].eq_ignore_ascii_case(label)
+    };
+    (j >= 3 && b[j - 3..j].eq_ignore_ascii_case(b"h1:"))
+        || [&b"sha1-"[..], b"sha256-", b"sha384-", b"sha512-"]
+            .iter()
+            .any(|label| starts(label))
 }
 
 /// A mixed-case token spans the base64 text around it: `+`/`/`-joined parts that are not plain
@@ -349,11 +425,16 @@ fn base64_bounds(b: &[u8], mut ts: usize, mut te: usize) -> (usize, usize) {
                     .any(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
     };
     while te < b.len() && matches!(b[te], b'+' | b'/') {
-        let mut k = te + 1;
+        // `//` and `++` occur inside base64 too.
+        let mut j = te;
+        while j < b.len() && matches!(b[j], b'+' | b'/') {
+            j += 1;
+        }
+        let mut k = j;
         while k < b.len() && part(b[k]) {
             k += 1;
         }
-        if !coded(b[te], &b[te + 1..k]) {
+        if !coded(b[j - 1], &b[j..k]) {
             break;
         }
         te = k;
@@ -364,11 +445,15 @@ fn base64_bounds(b: &[u8], mut ts: usize, mut te: usize) -> (usize, usize) {
         pad += 1;
     }
     while ts > 0 && matches!(b[ts - 1], b'+' | b'/') {
-        let mut k = ts - 1;
+        let mut j = ts;
+        while j > 0 && matches!(b[j - 1], b'+' | b'/') {
+            j -= 1;
+        }
+        let mut k = j;
         while k > 0 && part(b[k - 1]) {
             k -= 1;
         }
-        if !coded(b[ts - 1], &b[k..ts - 1]) {
+        if !coded(b[j], &b[k..j]) {
             break;
         }
         ts = k;
@@ -476,6 +561,18 @@ mod tests {
                 "x=am9obmRvZTpkMDY5NGIxYi1jMTcxLTQ4ODYt+TMyYS0wMmUwOWQ1/mIwNjc=;",
                 "am9obmRvZTpkMDY5NGIxYi1jMTcxLTQ4ODYt+TMyYS0wMmUwOWQ1/mIwNjc=",
             ),
+            // URL-safe base64 with short runs between its `-`/`_`, standard base64 with short
+            // runs between `+`/`/` (doubled too) and its padding
+            (
+                "token QvH-H9D_Rhm0geB_pwb88-Gi8GUeOSEb ok",
+                "QvH-H9D_Rhm0geB_pwb88-Gi8GUeOSEb",
+            ),
+            (
+                "sent VST8yIozGB/kpCL9hgsbfK//38Y5oA1XTQ+zIvnHk= today",
+                "VST8yIozGB/kpCL9hgsbfK//38Y5oA1XTQ+zIvnHk=",
+            ),
+            // digit-heavy: few letter pairs, very short parts
+            ("0lCP2e4tIN55UqI4H42V6A", "0lCP2e4tIN55UqI4H42V6A"),
             // a path segment after `/` is not part of it
             (
                 "https://example.com/d/1W7KCxOxP1Fy5EyF2lbJGE2WuKmu5v0suYqoHas1jRM/edit",
@@ -520,7 +617,7 @@ mod tests {
             // mostly digits: IBAN, tracking numbers, phone runs
             "FR9330689540619179998184957 1Z999AA10123456784 GB20WEST33602704865238",
             // ISO 8601 duration, version strings
-            "P23Y1M24DT12H5M29S v1.37.2-etcdv3.6.16",
+            "P23Y1M24DT12H5M29S v1.37.2-etcdv3.6.16 P1y2m3w4dT5h6m7s",
             // national id layouts whose checksum failed
             "RSSMRA85T10A562T MORGA753116SM9IJ",
             // too short
@@ -537,6 +634,8 @@ mod tests {
             "MZ1yGvKTjE0rY0cV8i47CjAa.uRHQPq.Xb1Mk2nEhe-4iUcrGOuegj57zMC",
             // shaped prefixes decide (a Google key of the wrong length), placeholders stay
             "AIzaTesb6Tscfcni8vIpWZqNCXFDFslJtVSvFDqabcd123 ABSKQmVkcm9ja0FQSUtleS1EXAMPLE",
+            // identifiers joined by `_`/`-` whose parts are words and abbreviations
+            "EVP_aes_192_cfb8 SN_id_HMACGostR3411_94 aws_lc_0_47_0_EVP_PKEY_get1_tls_encodedpoint",
             // values named public or ids
             "public_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"",
             "\"credentialId\": \"B9mTcFSck2LzJO2S3ols63\"",
