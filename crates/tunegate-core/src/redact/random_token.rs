@@ -33,6 +33,9 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
     let mut next = from;
     let mut i = 0;
     let public = public_armor(b);
+    // Where the last joined token judged whole ends: its other runs are not judged whole again
+    // (linear time on `1_1_1_...`).
+    let mut joined_seen_to = 0;
     // Every candidate holds a digit: jump from digit to digit (eight bytes at a time through
     // prose), and look at the run of letters and digits around each. Each run is looked at
     // once: `i` moves past its end, and the backward step stops at the previous run's end.
@@ -80,15 +83,17 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
             } else {
                 is_random_single(run, digits, lower + upper)
             };
-        let (mut ts, mut te) = if random || joined {
+        let judge_joined = !random && joined && s >= joined_seen_to;
+        let (mut ts, mut te) = if random || judge_joined {
             token_bounds(b, s, e)
         } else {
             (s, e)
         };
         // Mixed case is also judged over the joined parts; single case is not, as identifiers
         // join single-case parts (`aws_lc_0_47_0`).
-        if !random && joined {
+        if judge_joined {
             let (bs, be) = base64_bounds(b, ts, te);
+            joined_seen_to = be;
             let token = &b[bs..be];
             let (d, l, u) = counts(token);
             if (MIN_LEN..=MAX_LEN).contains(&(be - bs))
@@ -131,12 +136,14 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
 /// The enclosing token: `_`/`-`-joined parts belong to the key (`oavx85rz_0bw9jnag`).
 fn token_bounds(b: &[u8], s: usize, e: usize) -> (usize, usize) {
     let part = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    // At most MAX_LEN bytes each way: a longer token is no candidate, and the bound keeps the
+    // scan linear on endless joined text.
     let mut ts = s;
-    while ts > 0 && part(b[ts - 1]) {
+    while ts > 0 && s - ts < MAX_LEN && part(b[ts - 1]) {
         ts -= 1;
     }
     let mut te = e;
-    while te < b.len() && part(b[te]) {
+    while te < b.len() && te - e < MAX_LEN && part(b[te]) {
         te += 1;
     }
     // A joiner at either end is punctuation, not part of the key.
@@ -290,7 +297,8 @@ fn is_random_single(run: &[u8], digits: usize, letters: usize) -> bool {
 /// keys, Fernet tokens): their own rules check the parts; one they refused is a look-alike.
 fn dotted(b: &[u8], s: usize, e: usize) -> bool {
     let part = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
-    let long_part = |r: &mut dyn Iterator<Item = &u8>| r.take_while(|&&c| part(c)).count() >= 2;
+    let long_part =
+        |r: &mut dyn Iterator<Item = &u8>| r.take_while(|&&c| part(c)).take(2).count() >= 2;
     (e < b.len() && b[e] == b'.' && long_part(&mut b[e + 1..].iter()))
         || (s > 0 && b[s - 1] == b'.' && long_part(&mut b[..s - 1].iter().rev()))
 }
@@ -401,7 +409,10 @@ fn segments(run: &[u8]) -> usize {
 /// (`sha512-…`). `s` is the start of a run inside the base64 text.
 fn after_digest_label(b: &[u8], s: usize) -> bool {
     let mut j = s;
-    while j > 0 && (alnum(b[j - 1]) || matches!(b[j - 1], b'+' | b'/' | b'-' | b'_')) {
+    while j > 0
+        && s - j < MAX_LEN
+        && (alnum(b[j - 1]) || matches!(b[j - 1], b'+' | b'/' | b'-' | b'_'))
+    {
         j -= 1;
     }
     let starts = |label: &[u8]| {
@@ -416,6 +427,8 @@ fn after_digest_label(b: &[u8], s: usize) -> bool {
 /// A mixed-case token spans the base64 text around it: `+`/`/`-joined parts that are not plain
 /// lower-case words (path segments stay), and `=` padding.
 fn base64_bounds(b: &[u8], mut ts: usize, mut te: usize) -> (usize, usize) {
+    // At most MAX_LEN bytes each way (see `token_bounds`).
+    let (s0, e0) = (ts, te);
     let part = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
     // Any part after `+`; after `/` not a lower-case word (a path segment).
     let coded = |sep: u8, p: &[u8]| {
@@ -424,14 +437,14 @@ fn base64_bounds(b: &[u8], mut ts: usize, mut te: usize) -> (usize, usize) {
                 || p.iter()
                     .any(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
     };
-    while te < b.len() && matches!(b[te], b'+' | b'/') {
+    while te < b.len() && te - e0 < MAX_LEN && matches!(b[te], b'+' | b'/') {
         // `//` and `++` occur inside base64 too.
         let mut j = te;
-        while j < b.len() && matches!(b[j], b'+' | b'/') {
+        while j < b.len() && j - e0 <= MAX_LEN && matches!(b[j], b'+' | b'/') {
             j += 1;
         }
         let mut k = j;
-        while k < b.len() && part(b[k]) {
+        while k < b.len() && k - e0 <= MAX_LEN && part(b[k]) {
             k += 1;
         }
         if !coded(b[j - 1], &b[j..k]) {
@@ -444,13 +457,13 @@ fn base64_bounds(b: &[u8], mut ts: usize, mut te: usize) -> (usize, usize) {
         te += 1;
         pad += 1;
     }
-    while ts > 0 && matches!(b[ts - 1], b'+' | b'/') {
+    while ts > 0 && s0 - ts < MAX_LEN && matches!(b[ts - 1], b'+' | b'/') {
         let mut j = ts;
-        while j > 0 && matches!(b[j - 1], b'+' | b'/') {
+        while j > 0 && s0 - j <= MAX_LEN && matches!(b[j - 1], b'+' | b'/') {
             j -= 1;
         }
         let mut k = j;
-        while k > 0 && part(b[k - 1]) {
+        while k > 0 && s0 - k <= MAX_LEN && part(b[k - 1]) {
             k -= 1;
         }
         if !coded(b[j], &b[k..j]) {

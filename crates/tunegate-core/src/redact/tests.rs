@@ -311,7 +311,10 @@ fn pathological_inputs_stay_linear() {
     // MB in release). The bound is loose (a debug build on a busy host); quadratic took minutes.
     let keywords = format!("token='{}'\n", "token=".repeat(700)).repeat(100);
     let dots = "jane dot ".repeat(50_000) + &"a at b dot ".repeat(20_000);
-    for s in [emails, jwts, masks, keywords, dots] {
+    // Joined text without end: each run used to judge the whole token again (minutes per MB).
+    let joined = "1_".repeat(100_000) + &"1/".repeat(100_000) + &"Ab1-".repeat(50_000);
+    let base64ish = "Ab1/Cd2+".repeat(30_000) + &"Jc9iRfRI6QIYL2nnPfS6_".repeat(10_000);
+    for s in [emails, jwts, masks, keywords, dots, joined, base64ish] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
         let (o, out, _) = red(&RedactionPolicy::default(), None, &line);
