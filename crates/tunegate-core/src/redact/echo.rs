@@ -140,10 +140,10 @@ pub(crate) fn add_copies(
             if short && (alnum_at(b, s.checked_sub(1)) || alnum_at(b, Some(e))) {
                 continue;
             }
-            if findings[..before]
-                .iter()
-                .any(|f| (f.start as usize) <= s && e <= f.end as usize)
-            {
+            // The engine's findings are sorted and do not overlap: only the last one starting
+            // at or before `s` can cover the copy (a scan of all of them was quadratic).
+            let k = findings[..before].partition_point(|f| (f.start as usize) <= s);
+            if k > 0 && e <= findings[k - 1].end as usize {
                 continue;
             }
             if findings.len() >= cap {

@@ -314,7 +314,13 @@ fn pathological_inputs_stay_linear() {
     // Joined text without end: each run used to judge the whole token again (minutes per MB).
     let joined = "1_".repeat(100_000) + &"1/".repeat(100_000) + &"Ab1-".repeat(50_000);
     let base64ish = "Ab1/Cd2+".repeat(30_000) + &"Jc9iRfRI6QIYL2nnPfS6_".repeat(10_000);
-    for s in [emails, jwts, masks, keywords, dots, joined, base64ish] {
+    // Many copies of a masked value: each copy used to be checked against every finding
+    // (without that fix this case takes 45 s in a debug build, 3.8 s with it).
+    let copies = "my name is John Smith, token = 'Zq8vK2mPx7LwR4tNc9' ".to_string()
+        + &"John Smith Zq8vK2mPx7LwR4tNc9 ".repeat(80_000);
+    for s in [
+        emails, jwts, masks, keywords, dots, joined, base64ish, copies,
+    ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
         let (o, out, _) = red(&RedactionPolicy::default(), None, &line);
