@@ -83,7 +83,13 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
             } else {
                 is_random_single(run, digits, lower + upper)
             };
-        let judge_joined = !random && joined && s >= joined_seen_to;
+        // A joined token is judged from a run that could be part of random base64: one of both
+        // letter cases or of six characters and more. Short one-case runs (`2024-05-01`, `x86_64`,
+        // `utf-8`) leave it to the token's next run.
+        let judge_joined = !random
+            && joined
+            && (mixed || (run.len() >= 6 && lower + upper > 0))
+            && s >= joined_seen_to;
         let (mut ts, mut te) = if random || judge_joined {
             token_bounds(b, s, e)
         } else {
@@ -287,10 +293,12 @@ fn is_random_single(run: &[u8], digits: usize, letters: usize) -> bool {
     if counting(run) {
         return false;
     }
-    let (pair_sum, pairs) = letter_pairs(run);
     // Mean pair weight below -1/2 bit (weights are in quarter bits).
-    let unreadable = pairs >= 6 && pair_sum < -2 * i32::from(pairs);
-    (transitions * 10 >= len * 3 || unreadable) && entropy_ok(run, true)
+    let unreadable = || {
+        let (pair_sum, pairs) = letter_pairs(run);
+        pairs >= 6 && pair_sum < -2 * i32::from(pairs)
+    };
+    (transitions * 10 >= len * 3 || unreadable()) && entropy_ok(run, true)
 }
 
 /// One part of a dotted token (`header.payload.signature`: JWTs, Discord bot tokens, SendGrid
