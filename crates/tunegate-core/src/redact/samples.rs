@@ -391,6 +391,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("DATE_OF_BIRTH", "DOB: 04/12/1987", "04/12/1987"),
     ("DATE_OF_BIRTH", "born on March 3, 1990", "March 3, 1990"),
     ("DATE_OF_BIRTH", "Geburtsdatum 12.03.1985", "12.03.1985"),
+    // A country code without its `+` before a NANP-shaped number.
+    (
+        "PHONE_NUMBER",
+        "my international one is 91-415-555-0132",
+        "91-415-555-0132",
+    ),
     // Random tokens standing alone, no keyword: mixed-case base64 (the whole `+`/`/`-joined
     // value with its padding), and lower-case letters that do not pair like words.
     (
@@ -842,6 +848,8 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // The same grouping after an order or part word.
+    ("PHONE_NUMBER", "order 12-345-678-9012 shipped"),
     // Random-looking text that is not a key: identifiers, labelled digests, a wallet address
     // whose checksum fails, a dotted token its rule refused, values named public or ids.
     (

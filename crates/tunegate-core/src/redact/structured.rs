@@ -874,6 +874,19 @@ fn classify(
         if ng == 4 && lens == [1, 3, 3, 4] && d[0] == b'1' && nanp(1) {
             break 'phone true;
         }
+        // A country code written without its `+` before a NANP-shaped number, all groups set
+        // apart alike: `91-415-555-0132`, `44 212 555 0199`.
+        if ng == 4
+            && (2..=3).contains(&lens[0])
+            && lens[1..] == [3, 3, 4]
+            && d[0] != b'0'
+            && nanp(lens[0])
+            && matches!(gs[1].sep, b'-' | b' ' | b'.')
+            && gs[2..].iter().all(|g| g.sep == gs[1].sep)
+            && !cx.has(NOT_PII_CONTEXT)
+        {
+            break 'phone true;
+        }
         if ng == 2 && any_paren && gs[0].paren && lens[..2] == [3, 7] && nanp(0) {
             break 'phone true;
         }
