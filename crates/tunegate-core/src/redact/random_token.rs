@@ -20,14 +20,14 @@ use super::pairs::LETTER_PAIR_WEIGHT;
 use super::structured::is_alnum as alnum;
 use super::{ENT_SECRET, Finding};
 
-/// Shortest run considered: at 16 random characters of 36, a word or identifier is vanishingly
-/// unlikely to pass the transition and entropy tests.
+/// Shortest run (or joined token) considered: at 16 random characters, a word or identifier is
+/// vanishingly unlikely to pass the letter-pair, transition and entropy tests.
 const MIN_LEN: usize = 16;
 /// Longest run considered: longer single-case runs are data blobs (hex dumps are excluded anyway).
 const MAX_LEN: usize = 256;
 
-/// Appends a finding for each random single-case token in `b` outside the findings from `from`
-/// on (sorted by start, as the shaped rules push them).
+/// Appends a finding for each random token in `b` outside the findings from `from` on (sorted by
+/// start, as the shaped rules push them).
 pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
     let n = b.len();
     let mut next = from;
@@ -120,7 +120,7 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
             // its key calls public, a digest or public key material stays.
             let keep = super::secrets::has_shaped_prefix(token)
                 || super::secrets::placeholder_token(token)
-                || public.as_ref().is_some_and(|r| r.contains(&ts))
+                || public.iter().any(|r| r.contains(&ts))
                 || named_no_secret(b, ts)
                 || (mixed && (after_digest_label(b, s) || wallet_shaped(run) || dotted(b, ts, te)));
             if !keep && out.get(next).is_none_or(|f| (f.start as usize) >= te) {
@@ -162,26 +162,41 @@ fn token_bounds(b: &[u8], s: usize, e: usize) -> (usize, usize) {
     (ts, te)
 }
 
-/// The body of the first PEM/PGP armor block holding public material (certificates, public keys,
-/// signatures): random base64 that is not secret. Private keys are found by their own rule.
-fn public_armor(b: &[u8]) -> Option<std::ops::Range<usize>> {
-    let begin = memchr::memmem::find(b, b"-----BEGIN ")?;
-    let label_end = begin + 11 + memchr::memmem::find(&b[begin + 11..], b"-----")?;
-    let label = &b[begin + 11..label_end];
-    let public = [
-        &b"CERTIFICATE"[..],
-        b"PUBLIC KEY",
-        b"SIGNATURE",
-        b"SIGNED MESSAGE",
-    ]
-    .iter()
-    .any(|w| memchr::memmem::find(label, w).is_some());
-    if !public || memchr::memmem::find(label, b"PRIVATE").is_some() {
-        return None;
+/// Most public armor blocks looked at in one string; later ones are scanned as text.
+const MAX_ARMOR_BLOCKS: usize = 64;
+
+/// The bodies of the PEM/PGP armor blocks holding public material (certificates, public keys,
+/// signatures): random base64 that is not secret. Private keys are found by their own rule. No
+/// allocation unless the string has such a block.
+fn public_armor(b: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut blocks = Vec::new();
+    let mut at = 0;
+    while blocks.len() < MAX_ARMOR_BLOCKS {
+        let Some(k) = memchr::memmem::find(&b[at..], b"-----BEGIN ") else {
+            break;
+        };
+        let label_start = at + k + 11;
+        let Some(l) = memchr::memmem::find(&b[label_start..], b"-----") else {
+            break;
+        };
+        let label_end = label_start + l;
+        let label = &b[label_start..label_end];
+        let end =
+            memchr::memmem::find(&b[label_end..], b"-----END ").map_or(b.len(), |k| label_end + k);
+        let public = [
+            &b"CERTIFICATE"[..],
+            b"PUBLIC KEY",
+            b"SIGNATURE",
+            b"SIGNED MESSAGE",
+        ]
+        .iter()
+        .any(|w| memchr::memmem::find(label, w).is_some());
+        if public && memchr::memmem::find(label, b"PRIVATE").is_none() {
+            blocks.push(label_end..end);
+        }
+        at = end.max(label_end);
     }
-    let end =
-        memchr::memmem::find(&b[label_end..], b"-----END ").map_or(b.len(), |k| label_end + k);
-    Some(label_end..end)
+    blocks
 }
 
 /// Digit, lower-case and upper-case letter counts of a run.
@@ -608,6 +623,9 @@ mod tests {
     fn public_key_material_stays_private_keys_do_not() {
         let cert = "-----BEGIN CERTIFICATE-----\nMIIBtjCCAVugAwIBAgITBmyf1XSXNmY/Owua2eiedgPySjAKBggqhkjOPQQDAjA5\n-----END CERTIFICATE-----";
         assert_eq!(found(cert), Vec::<&str>::new());
+        // Every block, not only the first.
+        let two = format!("{cert}\n{cert}");
+        assert_eq!(found(&two), Vec::<&str>::new());
         // After the block, text is scanned again.
         let after = format!("{cert}\nkey Jc9iRfRI6QIYL2nnPfS6ItQ3hFve9YhS4DlFBOfG");
         assert_eq!(
