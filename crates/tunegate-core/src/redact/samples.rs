@@ -848,6 +848,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // A phone word inside another word is none: `intel`, `hotel`.
+    (
+        "PHONE_NUMBER",
+        "our intel 2125550199 report, hotel 98765 43210 rooms",
+    ),
     // The same grouping after an order or part word.
     ("PHONE_NUMBER", "order 12-345-678-9012 shipped"),
     // Random-looking text that is not a key: identifiers, labelled digests, a wallet address

@@ -932,12 +932,13 @@ fn classify(
         let eleven = total == 11 && d[0] == b'1' && nanp(1);
         if ng == 1 && (total == 10 || eleven) {
             let ten = total == 10 && (nanp(0) || (d[0] >= b'2' && !cx.has(NOT_PII_CONTEXT)));
-            if (ten || eleven) && cx.has(PHONE_CONTEXT) {
+            // The phone word must start a word: `tel`, not `hotel` or `intel`.
+            if (ten || eleven) && cx.has_word_start(PHONE_CONTEXT) {
                 break 'phone true;
             }
         }
         // Indian mobiles written 5-5 (`98765 43210`), with a phone word.
-        if ng == 2 && lens[..2] == [5, 5] && d[0] >= b'6' && cx.has(PHONE_CONTEXT) {
+        if ng == 2 && lens[..2] == [5, 5] && d[0] >= b'6' && cx.has_word_start(PHONE_CONTEXT) {
             break 'phone true;
         }
         // Any national grouping with a phone word nearby: most countries' numbers have 7-13
