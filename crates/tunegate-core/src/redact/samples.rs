@@ -391,6 +391,10 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("DATE_OF_BIRTH", "DOB: 04/12/1987", "04/12/1987"),
     ("DATE_OF_BIRTH", "born on March 3, 1990", "March 3, 1990"),
     ("DATE_OF_BIRTH", "Geburtsdatum 12.03.1985", "12.03.1985"),
+    // A phone word glued to the number by a colon.
+    ("PHONE_NUMBER", "phone:2125550199", "2125550199"),
+    ("PHONE_NUMBER", "Tel:212-555-0199", "212-555-0199"),
+    ("PHONE_NUMBER", "mobile:0532 123 45 67", "0532 123 45 67"),
     // A country code without its `+` before a NANP-shaped number.
     (
         "PHONE_NUMBER",
@@ -848,6 +852,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Fractions of a second after a time's colons.
+    (
+        "PHONE_NUMBER",
+        "at \"2024-06-15T07:00:00.123000000-04:00\" call",
+    ),
     // A phone word inside another word is none: `intel`, `hotel`.
     (
         "PHONE_NUMBER",

@@ -1459,8 +1459,16 @@ fn colon_token(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usiz
     if label && s + 1 < e && b[s + 1] != b':' {
         s += 1;
     }
+    // Not an address after a word and its colon (`phone:2125550199`, `Tel:212-555-0199`): what
+    // follows the colon is scanned on its own. After digits (`07:00:00.123`) it is a time.
+    let miss = if i > 0 && b[i - 1].is_ascii_alphabetic() {
+        i + 1
+    } else {
+        e
+    };
+    // Glued to a word: no address (`e:2125550199` in `phone:2125550199`).
     if (s > 0 && is_word(b[s - 1]) && !label) || (e < n && is_word(b[e])) {
-        return e;
+        return miss;
     }
     let t = &b[s..e];
     if en.on(ENT_MAC)
@@ -1499,7 +1507,7 @@ fn colon_token(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usiz
             return end;
         }
     }
-    e
+    miss
 }
 
 #[cfg(test)]
