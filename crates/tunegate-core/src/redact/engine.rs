@@ -192,7 +192,7 @@ impl Engine {
         out: &mut Vec<Finding>,
         cap: usize,
     ) -> bool {
-        if !self.find_with(text, None, out, cap) {
+        if !self.find_with(text, None, true, out, cap) {
             return false;
         }
         if out.is_empty() && super::keyed::value_fits(ent, text, generic) {
@@ -224,7 +224,7 @@ impl Engine {
             (Some(_), false) => super::secrets::json_secret_value(text),
             (Some(_), true) => super::secrets::json_hinted_secret_value(text),
         };
-        self.find_with(text, whole, out, cap)
+        self.find_with(text, whole, true, out, cap)
     }
 
     /// Findings in `text`, sorted, non-overlapping, minus allow-listed values and mask tokens;
@@ -232,13 +232,22 @@ impl Engine {
     /// (`out` is then empty).
     #[must_use]
     pub(crate) fn find(&self, text: &str, out: &mut Vec<Finding>, cap: usize) -> bool {
-        self.find_with(text, None, out, cap)
+        self.find_with(text, None, true, out, cap)
+    }
+
+    /// Findings in a generated identifier (`tool_call_id`, a tool call's `id`): as [`Engine::find`]
+    /// without the random-token rule. Such ids are random by design and link a call to its result;
+    /// a mask would break the link, and personal data or a shaped key in one is still found.
+    #[must_use]
+    pub(crate) fn find_generated_id(&self, text: &str, out: &mut Vec<Finding>, cap: usize) -> bool {
+        self.find_with(text, None, false, out, cap)
     }
 
     fn find_with(
         &self,
         text: &str,
         extra: Option<(usize, usize)>,
+        random_tokens: bool,
         out: &mut Vec<Finding>,
         cap: usize,
     ) -> bool {
@@ -263,7 +272,7 @@ impl Engine {
         // (a house number): text without one skips those passes.
         let digits = text.bytes().any(|c| c.is_ascii_digit());
         let context = self.context.as_ref().filter(|_| digits);
-        self.walk_anchors(text.as_bytes(), context, out);
+        self.walk_anchors(text.as_bytes(), context, random_tokens, out);
         if over(out) {
             return false;
         }
@@ -330,6 +339,7 @@ impl Engine {
         &self,
         b: &[u8],
         context: Option<&super::context::ContextScanner>,
+        random_tokens: bool,
         out: &mut Vec<Finding>,
     ) {
         use super::walk::Step;
@@ -376,8 +386,8 @@ impl Engine {
             }
             (None, None) => {}
         }
-        // Random one-case tokens outside the shaped ones (which are pushed from `from` on).
-        if self.secrets.is_some() {
+        // Random tokens outside the shaped ones (which are pushed from `from` on).
+        if random_tokens && self.secrets.is_some() {
             super::random_token::scan(b, out, from);
         }
         for m in cues {

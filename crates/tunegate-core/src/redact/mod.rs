@@ -309,6 +309,14 @@ impl Redactor {
                 generic: true,
             });
         }
+        // In the line itself `id` and `tool_call_id` are generated identifiers that link a tool
+        // call to its result: random by design, so the random-token rule does not judge them.
+        if json_depth == 0 && matches!(norm, b"id" | b"toolcallid") {
+            return Some(KeyCtx {
+                ent: KEY_GENERATED_ID,
+                generic: false,
+            });
+        }
         // In the line itself `name` is a chat message's participant name or a function's name,
         // which the provider requires to match `[A-Za-z0-9_-]{1,64}`: a mask would break it.
         if json_depth == 0 && norm == b"name" {
@@ -814,7 +822,11 @@ impl Redactor {
         }
         let mut findings = std::mem::take(&mut st.findings);
         let fcap = st.findings_cap;
+        let generated_id = key.is_some_and(|k| k.ent == KEY_GENERATED_ID);
         let complete = match key {
+            Some(k) if k.ent == KEY_GENERATED_ID => {
+                self.engine.find_generated_id(text, &mut findings, fcap)
+            }
             Some(k) if k.ent == ENT_SECRET => {
                 self.engine.find_keyed(text, k.generic, &mut findings, fcap)
             }
@@ -823,8 +835,11 @@ impl Redactor {
                 .find_pii_keyed(text, k.ent, k.generic, &mut findings, fcap),
             None => self.engine.find(text, &mut findings, fcap),
         };
+        // A generated id is not masked for being a copy of a random token masked elsewhere.
         if !complete
-            || (!st.seeds.is_empty() && !echo::add_copies(text, &st.seeds, &mut findings, fcap))
+            || (!st.seeds.is_empty()
+                && !generated_id
+                && !echo::add_copies(text, &st.seeds, &mut findings, fcap))
         {
             st.too_many = true;
             st.findings = findings;
@@ -861,7 +876,12 @@ impl Redactor {
         // repeat until a fixpoint so the output is stable under a second run. Each round only runs
         // when the previous one found something, and masked text is never found again.
         for _ in 0..MAX_FIXPOINT_ROUNDS {
-            if !self.engine.find(&cur, &mut findings, fcap) {
+            let complete = if generated_id {
+                self.engine.find_generated_id(&cur, &mut findings, fcap)
+            } else {
+                self.engine.find(&cur, &mut findings, fcap)
+            };
+            if !complete {
                 st.too_many = true;
                 break;
             }
@@ -1010,20 +1030,24 @@ const WINDOW_REACH: usize = 64;
 /// Integers shorter than this are counts, amounts or ids, never one of the detected entities.
 const MIN_SCANNED_NUMBER_DIGITS: usize = 6;
 
-/// A long integer is scanned like text: a card, phone or account number written as a JSON number
-/// (the fields a reinforcement grader reads can hold any JSON) is PII all the same. When something
-/// is found the number becomes the redacted string, a different JSON type, which is the point: the
-/// digits must not survive.
+/// The [`KeyCtx`] of a generated identifier (`tool_call_id`): not an entity id.
+const KEY_GENERATED_ID: u16 = u16::MAX;
+
 /// What the object key above a value says about it.
 #[derive(Clone, Copy, Debug)]
 struct KeyCtx {
-    /// `ENT_SECRET` for credential keys (`api_key`), else the personal-data type (`phone`).
+    /// `ENT_SECRET` for credential keys (`api_key`), `KEY_GENERATED_ID` for generated
+    /// identifiers, else the personal-data type (`phone`).
     ent: u16,
     /// The key only hints at the type, so the value must show it on its own: `name` (which
     /// also names tools, products and files) for persons, `cosmosKey`-like names for secrets.
     generic: bool,
 }
 
+/// A long integer is scanned like text: a card, phone or account number written as a JSON number
+/// (the fields a reinforcement grader reads can hold any JSON) is PII all the same. When something
+/// is found the number becomes the redacted string, a different JSON type, which is the point: the
+/// digits must not survive.
 fn is_long_integer(raw: &str) -> bool {
     let digits = raw.strip_prefix('-').unwrap_or(raw);
     digits.len() >= MIN_SCANNED_NUMBER_DIGITS && digits.bytes().all(|c| c.is_ascii_digit())

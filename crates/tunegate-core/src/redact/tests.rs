@@ -63,6 +63,32 @@ fn tool_call_arguments_are_redacted_and_reencoded() {
 }
 
 #[test]
+fn tool_call_ids_keep_linking_calls_to_results() {
+    // Tool call ids are random by design: the random-token rule does not judge them, nor masks
+    // them as copies of a random token masked elsewhere, so `tool_call_id` still names its call.
+    // The same random value in text or arguments is masked, and personal data in an id still is.
+    let id = "call_Jc9iRfRI6QIYL2nnPfS6ItQ3";
+    let line = format!(
+        r#"{{"messages":[{{"role":"assistant","tool_calls":[{{"id":"{id}","type":"function","function":{{"name":"f","arguments":"{{\"ref\": \"{id}\"}}"}}}}]}},{{"role":"tool","tool_call_id":"{id}","content":"done"}},{{"role":"assistant","content":"see {id}"}}]}}"#
+    );
+    let out = mask(&line);
+    assert_eq!(out.matches(id).count(), 2, "{out}");
+    assert!(out.contains(&format!(r#""id":"{id}""#)), "{out}");
+    assert!(out.contains(&format!(r#""tool_call_id":"{id}""#)), "{out}");
+    assert!(out.contains(r#"\"ref\": \"[SECRET]\""#), "{out}");
+    assert!(out.contains("see [SECRET]"), "{out}");
+    let pii = r#"{"messages":[{"role":"tool","tool_call_id":"jane@example.com","content":"x"}]}"#;
+    assert!(mask(pii).contains("[EMAIL_ADDRESS]"));
+    // Deeper down (inside arguments) `id` is user data like any other key.
+    let args = r#"{"messages":[{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"id\": \"Jc9iRfRI6QIYL2nnPfS6ItQ3\"}"}}]}]}"#;
+    assert!(
+        mask(args).contains(r#"\"id\": \"[SECRET]\""#),
+        "{}",
+        mask(args)
+    );
+}
+
+#[test]
 fn role_attribution_ignores_key_order() {
     let line = r#"{"messages":[{"content":"call 415-555-2671","role":"user"},{"role":"assistant","content":[{"type":"text","text":"ok 415-555-2671"}]}]}"#;
     let (_, _, rep) = red(&RedactionPolicy::default(), None, line);
