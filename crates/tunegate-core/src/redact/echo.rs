@@ -187,13 +187,20 @@ fn twice(hay: &[u8], needle: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// Seeds collected from `values` found as secrets.
     fn seeds(values: &[&str]) -> Seeds {
+        let found: Vec<(&str, u16)> = values.iter().map(|&v| (v, ENT_SECRET)).collect();
+        seeds_of(&found)
+    }
+
+    /// Seeds collected from a text of `values` joined by spaces, each one found as its entity.
+    fn seeds_of(values: &[(&str, u16)]) -> Seeds {
         let mut s = Seeds::default();
-        let text = values.join(" ");
+        let text = values.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(" ");
         let mut findings = Vec::new();
         let mut at = 0;
-        for v in values {
-            findings.push(Finding::new(at, at + v.len(), ENT_SECRET));
+        for &(v, ent) in values {
+            findings.push(Finding::new(at, at + v.len(), ent));
             at += v.len() + 1;
         }
         s.collect(&text, &findings);
@@ -231,22 +238,14 @@ mod tests {
 
     #[test]
     fn personal_data_seeds_are_full_names_and_numbers() {
-        let text = "Will|Zorbek Quintaval|536-22-1234|12345|jane@example.com|zorbek quintaval";
-        let mut f = Vec::new();
-        let mut at = 0;
-        for (v, ent) in [
+        let s = seeds_of(&[
             ("Will", ENT_PERSON),
             ("Zorbek Quintaval", ENT_PERSON),
             ("536-22-1234", super::super::ENT_SSN),
             ("12345", super::super::ENT_PHONE),
             ("jane@example.com", super::super::ENT_EMAIL),
             ("zorbek quintaval", ENT_PERSON),
-        ] {
-            f.push(Finding::new(at, at + v.len(), ent));
-            at += v.len() + 1;
-        }
-        let mut s = Seeds::default();
-        s.collect(text, &f);
+        ]);
         assert_eq!(
             s.iter().map(|(v, _)| v).collect::<Vec<_>>(),
             ["Zorbek Quintaval", "536-22-1234"]

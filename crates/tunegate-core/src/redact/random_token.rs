@@ -32,7 +32,9 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
     let n = b.len();
     let mut next = from;
     let mut i = 0;
-    let public = public_armor(b);
+    // Public PEM/PGP blocks, looked for at the first random token only: most strings have no
+    // random token and need no search.
+    let mut public: Option<Vec<std::ops::Range<usize>>> = None;
     // Where the last joined token judged whole ends: its other runs are not judged whole again
     // (linear time on `1_1_1_...`).
     let mut joined_seen_to = 0;
@@ -120,7 +122,10 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
             // its key calls public, a digest or public key material stays.
             let keep = super::secrets::has_shaped_prefix(token)
                 || super::secrets::placeholder_token(token)
-                || public.iter().any(|r| r.contains(&ts))
+                || public
+                    .get_or_insert_with(|| public_armor(b))
+                    .iter()
+                    .any(|r| r.contains(&ts))
                 || named_no_secret(b, ts)
                 || (mixed && (after_digest_label(b, s) || wallet_shaped(run) || dotted(b, ts, te)));
             if !keep && out.get(next).is_none_or(|f| (f.start as usize) >= te) {

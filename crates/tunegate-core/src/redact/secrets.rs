@@ -802,14 +802,21 @@ pub(crate) fn is_secret_name(norm: &[u8]) -> bool {
     !NOT.contains(&norm) && ENDS.iter().any(|e| norm.ends_with(e))
 }
 
+/// Most bytes of a normalised key name.
+const NAME_NORM_MAX: usize = 64;
+
+/// A key name as the name lists compare it: letters and digits only, lower-cased, at most
+/// [`NAME_NORM_MAX`] of them (`X-Api_Key` is `xapikey`).
+fn normalised(name: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    name.iter()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .take(NAME_NORM_MAX)
+}
+
 pub(crate) fn normalise_name(name: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    out.extend(
-        name.iter()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(u8::to_ascii_lowercase)
-            .take(64),
-    );
+    out.extend(normalised(name));
 }
 
 const SEP: fn(u8) -> bool = |c| {
@@ -2002,13 +2009,11 @@ pub(crate) fn wordy(v: &[u8]) -> bool {
 /// Whether a key name says its value is no credential (`public_key`, `credentialId`,
 /// `authenticity_token`): the keyword rules refuse such values, and other rules follow them.
 pub(crate) fn name_refuses_secret(name: &[u8]) -> bool {
-    let mut norm = [0u8; 64];
+    // On the stack: this runs for values the random-token rule found.
+    let mut norm = [0u8; NAME_NORM_MAX];
     let mut n = 0;
-    for &c in name.iter().filter(|c| c.is_ascii_alphanumeric()) {
-        if n == norm.len() {
-            break;
-        }
-        norm[n] = c.to_ascii_lowercase();
+    for (slot, c) in norm.iter_mut().zip(normalised(name)) {
+        *slot = c;
         n += 1;
     }
     let norm = &norm[..n];
