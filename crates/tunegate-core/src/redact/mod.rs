@@ -266,7 +266,112 @@ struct Scratch {
     /// masks their other copies (see `echo`).
     seeds_found: echo::Seeds,
     seeds: echo::Seeds,
+    clean: CleanCache,
 }
+
+/// Strings a redactor found nothing in, remembered per thread once seen twice: a dataset repeats
+/// its system prompt and instructions in every example, and scanning them again would find
+/// nothing again. Only plain text outside a keyed value is remembered (the outcome then depends
+/// on the text and the redactor alone); a hit is confirmed by comparing the whole text.
+/// Bounded like the token-count cache: it forgets everything past its limits.
+#[derive(Default)]
+struct CleanCache {
+    /// `Redactor::id` of the entries: another redactor on this thread starts afresh.
+    owner: u64,
+    /// Keys of clean strings seen once.
+    seen: std::collections::HashSet<u64, KeyIsHash>,
+    clean: std::collections::HashMap<u64, Box<str>, KeyIsHash>,
+    bytes: usize,
+}
+
+/// The keys are hashes already.
+type KeyIsHash = std::hash::BuildHasherDefault<IdentityHasher>;
+
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl CleanCache {
+    /// Shorter strings cost less to scan than to remember; longer ones are rarely repeated.
+    const MIN_LEN: usize = 32;
+    const MAX_LEN: usize = 16 * 1024;
+    const MAX_BYTES: usize = 1 << 20;
+    const MAX_SEEN: usize = 4096;
+
+    /// The key of `text`, or None when it is not cacheable: a multiplicative hash of the length
+    /// and of the first and last 64 bytes, a few dozen instructions per string whatever its
+    /// length. Collisions only cost a miss: `clean` holds the text, compared in full.
+    fn key(text: &str) -> Option<u64> {
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&text.len()) {
+            return None;
+        }
+        let b = text.as_bytes();
+        let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+        let mut h = mix(0, b.len() as u64);
+        // MIN_LEN >= 16: whole words from both ends (they overlap in short strings).
+        for part in [&b[..b.len().min(64)], &b[b.len().saturating_sub(64)..]] {
+            let mut words = part.chunks_exact(8);
+            for c in &mut words {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(c);
+                h = mix(h, u64::from_le_bytes(w));
+            }
+            for &x in words.remainder() {
+                h = mix(h, u64::from(x));
+            }
+        }
+        Some(h)
+    }
+
+    fn holds(&mut self, owner: u64, key: u64, text: &str) -> bool {
+        if self.owner != owner {
+            self.clear(owner);
+            return false;
+        }
+        self.clean.get(&key).is_some_and(|t| **t == *text)
+    }
+
+    /// Records that `text` (with `key`) holds nothing; stores it the second time.
+    fn record(&mut self, key: u64, text: &str) {
+        if self.seen.insert(key) {
+            if self.seen.len() > Self::MAX_SEEN {
+                self.seen.clear();
+            }
+            return;
+        }
+        if self.bytes + text.len() > Self::MAX_BYTES {
+            self.clean.clear();
+            self.bytes = 0;
+        }
+        if let Some(old) = self.clean.insert(key, text.into()) {
+            self.bytes -= old.len();
+        }
+        self.bytes += text.len();
+    }
+
+    fn clear(&mut self, owner: u64) {
+        self.owner = owner;
+        self.seen.clear();
+        self.clean.clear();
+        self.bytes = 0;
+    }
+}
+
+/// Identifies a `Redactor` for the per-thread `CleanCache` (0 is never used).
+static NEXT_REDACTOR_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -282,6 +387,8 @@ pub struct Redactor {
     /// Count `tokens_removed` / `tokens_added` (off unless a caller reads them: see
     /// [`Redactor::with_token_report`]).
     token_report: bool,
+    /// Unique per redactor: the key of its entries in the per-thread `CleanCache`.
+    id: u64,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -350,6 +457,7 @@ impl Redactor {
             images: policy.images,
             hmac,
             token_report: false,
+            id: NEXT_REDACTOR_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -820,6 +928,19 @@ impl Redactor {
         if st.too_large || st.too_many {
             return None;
         }
+        // Plain text (not JSON, not under a key) in a line's first pass: a repeat of a clean
+        // string is clean. In the second pass (copies of masked values) every string is scanned.
+        let clean_key =
+            if key.is_none() && st.seeds.is_empty() && !matches!(first, Some(b'{' | b'[')) {
+                CleanCache::key(text)
+            } else {
+                None
+            };
+        if let Some(k) = clean_key
+            && st.clean.holds(self.id, k, text)
+        {
+            return None;
+        }
         let mut findings = std::mem::take(&mut st.findings);
         let fcap = st.findings_cap;
         let generated_id = key.is_some_and(|k| k.ent == KEY_GENERATED_ID);
@@ -847,6 +968,9 @@ impl Redactor {
         }
         if findings.is_empty() {
             st.findings = findings;
+            if let Some(k) = clean_key {
+                st.clean.record(k, text);
+            }
             return None;
         }
         if self.rewriting() && st.seeds.is_empty() {

@@ -600,3 +600,107 @@ fn written_out_addresses_follow_the_policy() {
     assert_eq!(o.unwrap(), LineOutcome::Unchanged);
     assert_eq!(out, line);
 }
+
+fn msg_line(content: &str) -> String {
+    serde_json::json!({"messages": [{"role": "system", "content": content}]}).to_string()
+}
+
+#[test]
+fn repeated_clean_strings_are_scanned_once_per_redactor() {
+    let prompt = "You are Acme's support assistant; answer briefly and politely.";
+    let line = msg_line(prompt);
+    let r = Redactor::new(&RedactionPolicy::default(), None).unwrap();
+    let run = |r: &Redactor, line: &str| {
+        let mut out = String::new();
+        let mut rep = RedactionReport::default();
+        let o = r.redact_line(line, &mut out, &mut rep).unwrap();
+        (o, out)
+    };
+    let cached = || SCRATCH.with(|c| c.borrow().clean.clean.values().any(|t| &**t == prompt));
+    // Remembered the second time it is seen clean, then answered from memory.
+    assert_eq!(run(&r, &line).0, LineOutcome::Unchanged);
+    assert!(!cached());
+    for _ in 0..3 {
+        assert_eq!(run(&r, &line), (LineOutcome::Unchanged, line.clone()));
+        assert!(cached());
+    }
+    // Another redactor on the same thread does not trust it: its policy may find something.
+    let codename = RedactionPolicy {
+        custom_patterns: vec![CustomPattern {
+            name: "CODENAME".into(),
+            regex: "Acme's".into(),
+        }],
+        ..RedactionPolicy::default()
+    };
+    let other = Redactor::new(&codename, None).unwrap();
+    let (o, out) = run(&other, &line);
+    assert_eq!(o, LineOutcome::Redacted);
+    assert!(out.contains("[CODENAME] support"), "{out}");
+    assert!(!cached());
+    // A value under a key is never answered from memory: clean as text, a secret as a password.
+    let phrase = "correct-horse-battery-staple-acme-twenty";
+    for _ in 0..3 {
+        assert_eq!(run(&r, &msg_line(phrase)).1, msg_line(phrase));
+    }
+    let keyed = format!(r#"{{"password":"{phrase}"}}"#);
+    assert_eq!(run(&r, &keyed).1, r#"{"password":"[SECRET]"}"#);
+}
+
+#[test]
+fn a_remembered_clean_string_still_loses_copies_of_secrets() {
+    // Clean on its own (remembered), but a copy of a value this line's key marks as a password.
+    let text = "For staging use the login Quartz-Lantern-7741 and nothing else please.";
+    let r = Redactor::new(&RedactionPolicy::default(), None).unwrap();
+    let mut out = String::new();
+    let mut rep = RedactionReport::default();
+    for _ in 0..3 {
+        out.clear();
+        r.redact_line(&msg_line(text), &mut out, &mut rep).unwrap();
+        assert_eq!(out, msg_line(text));
+    }
+    let line = serde_json::json!({"messages": [
+        {"role": "system", "content": text},
+        {"role": "user", "content": "{\"password\": \"Quartz-Lantern-7741\"}"}
+    ]})
+    .to_string();
+    out.clear();
+    r.redact_line(&line, &mut out, &mut rep).unwrap();
+    assert!(!out.contains("Quartz"), "{out}");
+}
+
+#[test]
+fn the_clean_string_memory_is_bounded() {
+    let r = Redactor::new(&RedactionPolicy::default(), None).unwrap();
+    let mut out = String::new();
+    let mut rep = RedactionReport::default();
+    let filler = "plain words about shipping and returns ".repeat(200);
+    for i in 0..400 {
+        let line = msg_line(&format!("{i:04} {filler}"));
+        for _ in 0..2 {
+            out.clear();
+            r.redact_line(&line, &mut out, &mut rep).unwrap();
+        }
+        SCRATCH.with(|c| {
+            let c = c.borrow();
+            let held: usize = c.clean.clean.values().map(|t| t.len()).sum();
+            assert_eq!(held, c.clean.bytes);
+            assert!(held <= CleanCache::MAX_BYTES, "{held}");
+            assert!(c.clean.seen.len() <= CleanCache::MAX_SEEN);
+        });
+    }
+    // Too long to remember at all.
+    let long = msg_line(&"word ".repeat(CleanCache::MAX_LEN / 5 + 1));
+    for _ in 0..3 {
+        out.clear();
+        r.redact_line(&long, &mut out, &mut rep).unwrap();
+    }
+    SCRATCH.with(|c| {
+        assert!(
+            c.borrow()
+                .clean
+                .clean
+                .values()
+                .all(|t| t.len() <= CleanCache::MAX_LEN)
+        )
+    });
+}
