@@ -768,6 +768,8 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     // Round 3: German area-code slash, Indian 5-5 mobiles after a phone word.
     ("PHONE_NUMBER", "Tel. 0221/4471903", "0221/4471903"),
     ("PHONE_NUMBER", "my mobile is 91234 56780", "91234 56780"),
+    ("PHONE_NUMBER", "Mobil: 0151 23456789", "0151 23456789"),
+    ("PHONE_NUMBER", "Handy 0171 2345678", "0171 2345678"),
     // Discord bot tokens: the first part is base64 of a numeric id.
     (
         "SECRET",

@@ -697,7 +697,10 @@ const PHONE_CONTEXT: &[&[u8]] = &[
     b"phone",
     b"call",
     b"tel",
-    b"mobile",
+    // `mobil` also covers German, Turkish and Scandinavian `Mobil`; `handy` is German for a
+    // mobile phone.
+    b"mobil",
+    b"handy",
     b"cell",
     b"fax",
     b"text me",
