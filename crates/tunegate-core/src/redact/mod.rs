@@ -405,24 +405,15 @@ impl Redactor {
     /// the line itself and 1+ inside strings that hold JSON (tool-call arguments).
     fn key_ctx(&self, norm: &[u8], json_depth: u32) -> Option<KeyCtx> {
         if self.engine.secrets_on() && secrets::is_secret_name(norm) {
-            return Some(KeyCtx {
-                ent: ENT_SECRET,
-                generic: false,
-            });
+            return Some(KeyCtx::Secret { generic: false });
         }
         if self.engine.secrets_on() && secrets::is_hint_name(norm) {
-            return Some(KeyCtx {
-                ent: ENT_SECRET,
-                generic: true,
-            });
+            return Some(KeyCtx::Secret { generic: true });
         }
         // In the line itself `id` and `tool_call_id` are generated identifiers that link a tool
         // call to its result: random by design, so the random-token rule does not judge them.
         if json_depth == 0 && matches!(norm, b"id" | b"toolcallid") {
-            return Some(KeyCtx {
-                ent: KEY_GENERATED_ID,
-                generic: false,
-            });
+            return Some(KeyCtx::GeneratedId);
         }
         // In the line itself `name` is a chat message's participant name or a function's name,
         // which the provider requires to match `[A-Za-z0-9_-]{1,64}`: a mask would break it.
@@ -431,7 +422,7 @@ impl Redactor {
         }
         keyed::key_entity(norm)
             .filter(|&ent| self.engine.entity_on(ent))
-            .map(|ent| KeyCtx {
+            .map(|ent| KeyCtx::Personal {
                 ent,
                 generic: norm == b"name",
             })
@@ -943,17 +934,16 @@ impl Redactor {
         }
         let mut findings = std::mem::take(&mut st.findings);
         let fcap = st.findings_cap;
-        let generated_id = key.is_some_and(|k| k.ent == KEY_GENERATED_ID);
+        let generated_id = key == Some(KeyCtx::GeneratedId);
         let complete = match key {
-            Some(k) if k.ent == KEY_GENERATED_ID => {
-                self.engine.find_generated_id(text, &mut findings, fcap)
+            Some(KeyCtx::GeneratedId) => self.engine.find_generated_id(text, &mut findings, fcap),
+            Some(KeyCtx::Secret { generic }) => {
+                self.engine.find_keyed(text, generic, &mut findings, fcap)
             }
-            Some(k) if k.ent == ENT_SECRET => {
-                self.engine.find_keyed(text, k.generic, &mut findings, fcap)
+            Some(KeyCtx::Personal { ent, generic }) => {
+                self.engine
+                    .find_pii_keyed(text, ent, generic, &mut findings, fcap)
             }
-            Some(k) => self
-                .engine
-                .find_pii_keyed(text, k.ent, k.generic, &mut findings, fcap),
             None => self.engine.find(text, &mut findings, fcap),
         };
         // A generated id is not masked for being a copy of a random token masked elsewhere.
@@ -1154,18 +1144,17 @@ const WINDOW_REACH: usize = 64;
 /// Integers shorter than this are counts, amounts or ids, never one of the detected entities.
 const MIN_SCANNED_NUMBER_DIGITS: usize = 6;
 
-/// The [`KeyCtx`] of a generated identifier (`tool_call_id`): not an entity id.
-const KEY_GENERATED_ID: u16 = u16::MAX;
-
-/// What the object key above a value says about it.
-#[derive(Clone, Copy, Debug)]
-struct KeyCtx {
-    /// `ENT_SECRET` for credential keys (`api_key`), `KEY_GENERATED_ID` for generated
-    /// identifiers, else the personal-data type (`phone`).
-    ent: u16,
-    /// The key only hints at the type, so the value must show it on its own: `name` (which
-    /// also names tools, products and files) for persons, `cosmosKey`-like names for secrets.
-    generic: bool,
+/// What the object key above a value says about it. `generic`: the key only hints at the type,
+/// so the value must show it on its own (`cosmosKey`-like names for secrets; `name`, which also
+/// names tools, products and files, for persons).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyCtx {
+    /// A credential key (`api_key`, `password`).
+    Secret { generic: bool },
+    /// A personal-data key (`phone`): `ent` is its type.
+    Personal { ent: u16, generic: bool },
+    /// A generated identifier that links a tool call to its result (`id`, `tool_call_id`).
+    GeneratedId,
 }
 
 /// A long integer is scanned like text: a card, phone or account number written as a JSON number
