@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of `tunegate redact` (Mask, every detector) against Presidio and scrubadub.
 #
-#   bench/redact.sh                      # 100+ MB ASCII, non-ASCII and dense chat JSONL, plus a 2 MB slice
+#   bench/redact.sh                      # 100+ MB ASCII, non-ASCII, dense and prompted (dense after one
+#                                        # system prompt) chat JSONL, plus a 2 MB slice
 #                                        # through Presidio and scrubadub, with ratios
 #   REDACT_BENCH_RSS_GB=1 bench/redact.sh  # also: peak RSS while redacting a 1 GB stream
 #
@@ -37,6 +38,7 @@ gen() { # file kind
 gen chat_ascii ascii
 gen chat_nonascii nonascii
 gen chat_dense dense
+gen chat_prompted prompted
 
 # best-of-N wall time, CPU time and peak RSS of one redact run
 measure() { # file -> prints "wall_s cpu_s rss_kb"
@@ -61,7 +63,7 @@ echo "== tunegate redact (Mask, all detectors, every core) =="
 # The machine may be shared: MB per CPU second (user + sys, summed over threads) is the per-core
 # rate; MB per wall second shows what every core together gives. Both include start-up.
 declare -A RATE
-for f in chat_ascii chat_nonascii chat_dense; do
+for f in chat_ascii chat_nonascii chat_dense chat_prompted; do
   size=$(stat -c %s "$OUT/$f.jsonl")
   read -r wall cpu rss < <(measure "$OUT/$f.jsonl")
   RATE[$f]=$(mbps "$size" "$cpu")

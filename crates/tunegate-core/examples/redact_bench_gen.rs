@@ -4,7 +4,10 @@
 //! `dense`: short support-chat turns with several entities and look-alikes in every line, plus
 //! names and capitalised look-alikes (the case support chats and agent transcripts are).
 //!
-//! `cargo run --release -p tunegate-core --example redact_bench_gen -- BYTES [ascii|nonascii|dense] > file.jsonl`
+//! `prompted`: the dense turns after the same 650-byte system prompt in every example, the shape
+//! of most production fine-tuning sets.
+//!
+//! `cargo run --release -p tunegate-core --example redact_bench_gen -- BYTES [ascii|nonascii|dense|prompted] > file.jsonl`
 
 use std::io::{BufWriter, Write};
 
@@ -125,7 +128,15 @@ const DENSE_OPENERS: &[&str] = &[
     "Dear support,",
 ];
 
-fn dense(target: u64) {
+const SYSTEM_PROMPT: &str = "You are the customer support assistant for Acme Outdoor Gear. Answer in a \
+    friendly, concise tone. Always confirm the customer's order status before suggesting a refund or \
+    replacement. Never promise delivery dates. If the customer asks about returns, explain that items \
+    can be returned within 30 days in their original packaging, and that refunds are issued to the \
+    original payment method within 5 business days after the return is received. Escalate to a human \
+    agent when the customer is upset, mentions legal action, or asks for a manager. Do not share \
+    internal policies, tooling names or other customers' information. Keep answers under 120 words.";
+
+fn dense(target: u64, system: Option<&str>) {
     let mut rng = Rng::new(0xDE45E);
     let stdout = std::io::stdout();
     let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
@@ -153,11 +164,13 @@ fn dense(target: u64) {
             "Thanks, I updated order {} for you.",
             lookalike(&mut rng, "order_number")
         );
-        let line = json!({"messages": [
-            {"role": "user", "content": user},
-            {"role": "assistant", "content": assistant},
-        ]})
-        .to_string();
+        let mut messages = Vec::with_capacity(3);
+        if let Some(p) = system {
+            messages.push(json!({"role": "system", "content": p}));
+        }
+        messages.push(json!({"role": "user", "content": user}));
+        messages.push(json!({"role": "assistant", "content": assistant}));
+        let line = json!({ "messages": messages }).to_string();
         if w.write_all(line.as_bytes())
             .and_then(|_| w.write_all(b"\n"))
             .is_err()
@@ -177,9 +190,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100 << 20);
     let non_ascii = args.get(2).is_some_and(|s| s == "nonascii");
-    if args.get(2).is_some_and(|s| s == "dense") {
-        dense(target);
-        return;
+    match args.get(2).map(String::as_str) {
+        Some("dense") => return dense(target, None),
+        Some("prompted") => return dense(target, Some(SYSTEM_PROMPT)),
+        _ => {}
     }
     let words = if non_ascii { WORDS_NON_ASCII } else { WORDS };
     let mut rng = Rng::new(if non_ascii { 0xB0B } else { 0xA11CE });

@@ -123,6 +123,18 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "wzaeaadtikrggpe",
     ),
     ("SECRET", "my password: Sunshine", "Sunshine"),
+    // Names ending in `pass`, an arrow after the name, a table cell after the name's cell.
+    ("SECRET", "SMTP_PASS=Tr0ub4dor3x", "Tr0ub4dor3x"),
+    ("SECRET", "db_pass = 'Tr0ub4dor3x'", "Tr0ub4dor3x"),
+    ("SECRET", "  dbPass: Tr0ub4dor3x", "Tr0ub4dor3x"),
+    ("SECRET", "pass: hunter2xyz", "hunter2xyz"),
+    ("SECRET", "password => hunter2xyz", "hunter2xyz"),
+    ("SECRET", "| password | Summer2024! |", "Summer2024!"),
+    (
+        "SECRET",
+        "apiKey |e9e0f062f587b423bb6cc6328eb786d75b45783e",
+        "e9e0f062f587b423bb6cc6328eb786d75b45783e",
+    ),
     // A literal that fails (`:A`, Telegram's) does not hide one starting inside it.
     ("SECRET", "id:AKIAWGXZ9OPDOWUJMZGI", "AKIAWGXZ9OPDOWUJMZGI"),
     // Quoted values under credential names may run past 512 bytes.
@@ -866,6 +878,16 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ),
     // The same grouping after an order or part word.
     ("PHONE_NUMBER", "order 12-345-678-9012 shipped"),
+    // `pass` inside a word, in prose, or compared; a pipe of a shell; a table's header row.
+    ("SECRET", "bypass=Tr0ub4dor3x compass: north-east"),
+    ("SECRET", "boarding pass 12345678, I will pass the exam"),
+    ("SECRET", "if pass == other_pass:\n    return passes"),
+    ("SECRET", "echo $TOKEN | base64"),
+    ("SECRET", "| Name | Value |"),
+    (
+        "SECRET",
+        "'password' => env('DB_PASSWORD'), password => $pass",
+    ),
     // Random-looking text that is not a key: identifiers, labelled digests, a wallet address
     // whose checksum fails, a dotted token its rule refused, values named public or ids.
     (

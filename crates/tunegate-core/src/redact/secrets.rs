@@ -359,6 +359,10 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("passwd", Anchor::Keyword { password: true }),
     ("passphrase", Anchor::Keyword { password: true }),
     ("pwd", Anchor::Keyword { password: true }),
+    // `DB_PASS=...`, `smtpPass: ...` (not `bypass`, `boarding pass 12`).
+    ("pass", Anchor::Custom(pass_name)),
+    ("Pass", Anchor::Custom(pass_name)),
+    ("PASS", Anchor::Custom(pass_name)),
     ("secret", Anchor::Keyword { password: false }),
     ("token", Anchor::Keyword { password: false }),
     ("key", Anchor::Keyword { password: false }),
@@ -839,6 +843,52 @@ const SEP: fn(u8) -> bool = |c| {
     )
 };
 
+/// `pass` at `s..e` ending a name that starts a word there (`pass`, `DB_PASS`, `smtp-pass`,
+/// `dbPass`; not `bypass` or `passenger`), with an assignment right after it: then its value
+/// is a password. Prose (`boarding pass 1234`, `pass the test`) has no assignment.
+fn pass_name(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if b.get(e)
+        .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    {
+        return None;
+    }
+    let starts_word = s == 0
+        || match b[s - 1] {
+            b'_' | b'-' | b'.' => true,
+            c if c.is_ascii_lowercase() => b[s] == b'P',
+            c => !c.is_ascii_alphanumeric(),
+        };
+    if !starts_word {
+        return None;
+    }
+    let mut p = e;
+    while p < b.len() && p - e < 4 && matches!(b[p], b' ' | b'\t' | b'"' | b'\'') {
+        p += 1;
+    }
+    match (b.get(p), b.get(p + 1)) {
+        (Some(b'='), Some(b'=')) | (Some(b':'), Some(b':')) => None,
+        (Some(b'=' | b':'), _) => keyword_value(b, e, true),
+        _ => None,
+    }
+}
+
+/// The name at `id_start` opens a table cell (line start or `|` before it, spaces aside) and the
+/// separator `sep_start..q` after it is one pipe between spaces: the next cell is its value.
+fn table_cell(b: &[u8], id_start: usize, sep_start: usize, q: usize) -> bool {
+    let sep = &b[sep_start..q];
+    if sep.iter().filter(|&&c| c == b'|').count() != 1
+        || !sep.iter().all(|&c| matches!(c, b'|' | b' ' | b'\t'))
+        || matches!(b.get(q), None | Some(b'|' | b'\n' | b'\r'))
+    {
+        return false;
+    }
+    let mut k = id_start;
+    while k > 0 && matches!(b[k - 1], b' ' | b'\t') {
+        k -= 1;
+    }
+    k == 0 || matches!(b[k - 1], b'|' | b'\n')
+}
+
 /// A value right after a keyword (`api_key = "..."`, `token: ...`, `password is ...`,
 /// `var xToken string = "..."`, `<password>...</password>`, `setProperty("X_TOKEN", "...")`).
 fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usize)> {
@@ -868,6 +918,7 @@ fn keyword_scan(
         p += 1;
         k += 1;
     }
+    let kw_sep = p;
     // On the stack: this runs at every keyword in the text.
     let mut buf = [0u8; 64];
     let mut len = 0;
@@ -890,6 +941,11 @@ fn keyword_scan(
     }
     // Separator: quotes, whitespace, assignment operators (`=`, `:`, `:=`, `.=`, `?=`, `||=`,
     // `=>`), a closing `>` of an XML tag, or `", "` between call arguments.
+    // A quoted name (`'DB_PASSWORD'`): the quote right after it closes the name.
+    let name_quote = id_start
+        .checked_sub(1)
+        .map(|k| b[k])
+        .filter(|c| matches!(c, b'"' | b'\'' | b'`'));
     let sep = |mut p: usize| -> (usize, bool, bool, u8) {
         let s0 = p;
         let (mut assign, mut weak, mut open) = (false, false, 0u8);
@@ -901,7 +957,11 @@ fn keyword_scan(
                 b',' => weak = true,
                 _ => {}
             }
-            if matches!(b[p], b'"' | b'\'' | b'`' | b'>') {
+            // `=>` is an arrow (`'password' => ...`), not the end of an opening tag.
+            let closes_name = p == kw_sep && Some(b[p]) == name_quote;
+            if (matches!(b[p], b'"' | b'\'' | b'`') && !closes_name)
+                || b[p] == b'>' && !(p > s0 && b[p - 1] == b'=')
+            {
                 open = b[p];
             }
             p += 1;
@@ -913,7 +973,11 @@ fn keyword_scan(
     if b[p..].starts_with(b"::") {
         return None;
     }
-    let (mut q, mut assign, weak, mut open) = sep(p);
+    let (mut q, mut assign, mut weak, mut open) = sep(p);
+    // A table row: `| password | s3cret |`, `apiKey |e9e0...` (a cell, one pipe, the next cell).
+    if weak && table_cell(b, id_start, sep_start, q) {
+        (assign, weak) = (true, false);
+    }
     // A dash between spaces before a quoted value reads as a colon: `token - 'k3y...'`.
     if q == sep_start + 1
         && b[sep_start] == b' '
