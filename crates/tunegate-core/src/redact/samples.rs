@@ -128,6 +128,27 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("SECRET", "db_pass = 'Tr0ub4dor3x'", "Tr0ub4dor3x"),
     ("SECRET", "  dbPass: Tr0ub4dor3x", "Tr0ub4dor3x"),
     ("SECRET", "pass: hunter2xyz", "hunter2xyz"),
+    // The `-p` password flag of a login, sshpass, or a glued MySQL one.
+    (
+        "SECRET",
+        "sshpass -p 'Hunter2024x' ssh root@host",
+        "Hunter2024x",
+    ),
+    (
+        "SECRET",
+        "docker login -u bob -p Hunter2024x registry.example.com",
+        "Hunter2024x",
+    ),
+    (
+        "SECRET",
+        "mysqldump -uroot -pS3cr3tPass db > x.sql",
+        "S3cr3tPass",
+    ),
+    (
+        "SECRET",
+        "passwords are Hunter2024x and more",
+        "Hunter2024x",
+    ),
     ("SECRET", "password => hunter2xyz", "hunter2xyz"),
     ("SECRET", "| password | Summer2024! |", "Summer2024!"),
     (
@@ -883,6 +904,14 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", "boarding pass 12345678, I will pass the exam"),
     ("SECRET", "if pass == other_pass:\n    return passes"),
     ("SECRET", "echo $TOKEN | base64"),
+    // `-p` as a port, a path flag, MySQL's prompt, a protocol, a reference.
+    (
+        "SECRET",
+        "docker run -u 1000 -p 8080:80 nginx; psql -U app -p 5432 db",
+    ),
+    ("SECRET", "mkdir -p build/out && mysql -u root -p mydb"),
+    ("SECRET", "gh auth login -p https -h github.com"),
+    ("SECRET", "helm registry login -u bob -p $HELM_PW reg"),
     ("SECRET", "| Name | Value |"),
     (
         "SECRET",

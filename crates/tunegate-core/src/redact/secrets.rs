@@ -344,6 +344,7 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("basic ", Anchor::Custom(basic_auth)),
     ("BASIC ", Anchor::Custom(basic_auth)),
     ("-u ", Anchor::Custom(curl_user)),
+    ("-p", Anchor::Custom(short_password_flag)),
     ("--user ", Anchor::Custom(curl_user)),
     ("sig=", Anchor::Custom(sas_signature)),
     ("hooks.slack.com/", Anchor::Webhook),
@@ -1017,7 +1018,7 @@ fn keyword_scan(
     }
     let mut p = q;
     if !assign && open == 0 {
-        for w in [&b"is "[..], b"was ", b"of "] {
+        for w in [&b"is "[..], b"are ", b"was ", b"of "] {
             if b[p..].starts_with(w) {
                 p += w.len();
                 while p < n && matches!(b[p], b' ' | b'"' | b'\'' | b':') {
@@ -1655,6 +1656,82 @@ fn basic_auth(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
     let colon = dec.iter().position(|&c| c == b':')?;
     (colon > 0 && colon + 1 < dec.len() && dec.iter().all(|c| c.is_ascii_graphic() || *c == b' '))
         .then_some((e, q))
+}
+
+/// The `-p` password flag of a command line: `sshpass -p 'pw'`, `docker login -u bob -p pw`,
+/// `az login -u bob -p pw` (after `sshpass`, a `login` subcommand or a user flag on the same
+/// line), and MySQL's glued `mysql -u root -ppw` (after a MySQL client). Elsewhere `-p` is a
+/// port (`-p 8080:80`, `psql -p 5432`), a path flag (`mkdir -p dir`) or MySQL's prompt
+/// (`mysql -p dbname`) or a protocol (`gh auth login -p https`), so the value must hold a letter
+/// and something besides lower-case letters, and must not be a flag or a reference.
+fn short_password_flag(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if s == 0 || !matches!(b[s - 1], b' ' | b'\t') {
+        return None;
+    }
+    // The value first (cheap, and most `-p` fail here); the command line only then.
+    let (vs, glued) = match b.get(e) {
+        Some(b' ') => (e + 1, false),
+        Some(c) if c.is_ascii_graphic() => (e, true),
+        _ => return None,
+    };
+    let quote = b.get(vs).copied().filter(|c| matches!(c, b'"' | b'\''));
+    let ps = vs + usize::from(quote.is_some());
+    let mut q = ps;
+    while q < b.len() && q - ps < 256 {
+        let c = b[q];
+        if quote.map_or(c.is_ascii_whitespace() || c == b';', |qc| {
+            c == qc || c == b'\n'
+        }) {
+            break;
+        }
+        q += 1;
+    }
+    let v = &b[ps..q];
+    let value_ok = v.len() >= 4
+        && v[0] != b'-'
+        && v.iter().any(u8::is_ascii_alphabetic)
+        && !v.iter().all(u8::is_ascii_lowercase)
+        && !is_reference(v)
+        && (quote.is_none() || b.get(q) == quote.as_ref());
+    if !value_ok {
+        return None;
+    }
+    let from = s.saturating_sub(160);
+    let line_start = memchr::memrchr(b'\n', &b[from..s]).map_or(from, |k| from + k + 1);
+    let before = &b[line_start..s];
+    let has_word = |w: &[u8]| {
+        memchr::memmem::find_iter(before, w).any(|k| {
+            (k == 0 || !before[k - 1].is_ascii_alphanumeric())
+                && before
+                    .get(k + w.len())
+                    .is_none_or(|c| !c.is_ascii_alphanumeric())
+        })
+    };
+    let mysql = [
+        &b"mysql"[..],
+        b"mysqldump",
+        b"mysqladmin",
+        b"mysqlimport",
+        b"mariadb",
+    ]
+    .iter()
+    .any(|w| has_word(w));
+    let command = if glued {
+        mysql
+    } else {
+        !mysql
+            && [
+                &b"sshpass"[..],
+                b"login",
+                b"-u",
+                b"--user",
+                b"--username",
+                b"-U",
+            ]
+            .iter()
+            .any(|w| has_word(w))
+    };
+    command.then_some((ps, q))
 }
 
 /// `curl -u user:password` / `--user user:password`: the password goes.

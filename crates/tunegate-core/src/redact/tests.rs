@@ -344,8 +344,10 @@ fn pathological_inputs_stay_linear() {
     // (without that fix this case takes 45 s in a debug build, 3.8 s with it).
     let copies = "my name is John Smith, token = 'Zq8vK2mPx7LwR4tNc9' ".to_string()
         + &"John Smith Zq8vK2mPx7LwR4tNc9 ".repeat(80_000);
+    // `-p` flags: each looks back along its line, at most 160 bytes.
+    let flags = " -p".repeat(100_000) + &" login -p Ab12".repeat(20_000);
     for s in [
-        emails, jwts, masks, keywords, dots, joined, base64ish, copies,
+        emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
