@@ -957,6 +957,9 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
     let lex = lexicon();
     let b = text.as_bytes();
     lower_case_introductions(text, out);
+    if !b.is_ascii() {
+        uncased_introductions(text, out);
+    }
     let mut pos = 0;
     while let Some(w) = next_cap_word(text, pos) {
         // A run of up to four capitalised words separated by single spaces.
@@ -1264,6 +1267,175 @@ fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
         if words > 0 {
             out.push(Finding::new(s, e, ENT_PERSON));
         }
+    }
+}
+
+/// A letter of a script without case (Han, kana, Hangul, Arabic, Hebrew, Devanagari, Thai...):
+/// capitalisation cannot mark a name written in it.
+fn is_uncased_letter(c: char) -> bool {
+    !c.is_ascii() && c.is_alphabetic() && !c.is_uppercase() && !c.is_lowercase()
+}
+
+/// Inside a word of an uncased script: letters and their combining signs, not spaces or
+/// punctuation (CJK, full-width, general, Arabic and Devanagari punctuation).
+fn in_uncased_word(c: char) -> bool {
+    !c.is_ascii()
+        && !c.is_whitespace()
+        && !matches!(c,
+            '\u{2000}'..='\u{206F}' | '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FF0F}'
+            | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}' | '\u{FF5B}'..='\u{FF65}'
+            | '\u{060C}' | '\u{061B}' | '\u{061F}' | '\u{06D4}' | '\u{0964}' | '\u{0965}')
+}
+
+/// What must follow a name in a script without case after a cue (`PERSON_CUES`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// Nothing: the cue introduces a person and little else.
+    Any,
+    /// ` from `, ` here` or ` speaking`: `this is` also precedes products (`this is 新製品`).
+    Introduction,
+    /// A comma: a greeting also precedes other words (`Hello 世界!`).
+    Comma,
+}
+
+/// Cues before a name no gazetteer or capital confirms, with what must follow it.
+const PERSON_CUES: &[(&[u8], After)] = &[
+    (b"my name is ", After::Any),
+    (b"name is ", After::Any),
+    (b"my name's ", After::Any),
+    (b"name: ", After::Any),
+    (b"names are ", After::Any),
+    (b"dear ", After::Any),
+    (b"mr. ", After::Any),
+    (b"mrs. ", After::Any),
+    (b"ms. ", After::Any),
+    (b"dr. ", After::Any),
+    (b"mr ", After::Any),
+    (b"mrs ", After::Any),
+    (b"ms ", After::Any),
+    (b"miss ", After::Any),
+    (b"prof. ", After::Any),
+    (b"sincerely, ", After::Any),
+    (b"regards, ", After::Any),
+    (b"regards ", After::Any),
+    (b"thanks, ", After::Any),
+    (b"thank you, ", After::Any),
+    (b"cheers, ", After::Any),
+    (b"best, ", After::Any),
+    (b"spoke with ", After::Any),
+    (b"spoke to ", After::Any),
+    (b"speak with ", After::Any),
+    (b"speak to ", After::Any),
+    (b"talk to ", After::Any),
+    (b"talked to ", After::Any),
+    (b"transfer me to ", After::Any),
+    (b"connect me with ", After::Any),
+    (b"ask for ", After::Any),
+    (b"this is ", After::Introduction),
+    (b"hello ", After::Comma),
+    (b"hi ", After::Comma),
+    (b"hey ", After::Comma),
+];
+
+/// The `PERSON_CUES` entry that ends right before `s` (ASCII, any case; a sign-off may end its
+/// line), as what must follow the name.
+fn person_cue_before(b: &[u8], s: usize) -> Option<After> {
+    let mut end = s;
+    let newline = end > 0 && matches!(b[end - 1], b'\n' | b'\r');
+    while end > 0 && matches!(b[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    let from = end.saturating_sub(16);
+    let mut buf = [0u8; 17];
+    let mut n = 0;
+    for &c in &b[from..end] {
+        buf[n] = c.to_ascii_lowercase();
+        n += 1;
+    }
+    if newline {
+        buf[n] = b' ';
+        n += 1;
+    }
+    let before = &buf[..n];
+    PERSON_CUES
+        .iter()
+        .find(|(cue, _)| {
+            before.ends_with(cue) && {
+                let k = before.len() - cue.len();
+                // The cue starts a word (or the window, which then starts at the text's start).
+                if k == 0 {
+                    from == 0 || !b[from - 1].is_ascii_alphanumeric()
+                } else {
+                    !before[k - 1].is_ascii_alphanumeric()
+                }
+            }
+        })
+        .map(|&(_, after)| after)
+}
+
+/// Names in a script without case after a strong cue: `my name is 王伟`, `Dear 田中様`,
+/// `Thanks, محمد العلي`, `Mr. शर्मा`. Up to three words (a name of Han characters has no
+/// spaces; 24 characters at most per word, so a run-on sentence is not taken whole).
+fn uncased_introductions(text: &str, out: &mut Vec<Finding>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        // Word starts only: a non-ASCII lead byte after ASCII or at the start.
+        if b[i] < 0xC0 || (i > 0 && b[i - 1] >= 0x80) {
+            i += 1;
+            continue;
+        }
+        let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else {
+            i += 1;
+            continue;
+        };
+        let after = if is_uncased_letter(c) {
+            person_cue_before(b, i)
+        } else {
+            None
+        };
+        let Some(after) = after else {
+            i += c.len_utf8();
+            continue;
+        };
+        let mut e = i;
+        let mut words = 0;
+        while words < 3 {
+            let ws = if words == 0 { i } else { e + 1 };
+            if words > 0
+                && (b.get(e) != Some(&b' ')
+                    || !text
+                        .get(ws..)
+                        .and_then(|r| r.chars().next())
+                        .is_some_and(is_uncased_letter))
+            {
+                break;
+            }
+            let mut we = ws;
+            for (n, ch) in text[ws..].chars().enumerate() {
+                if n >= 24 || !in_uncased_word(ch) {
+                    break;
+                }
+                we += ch.len_utf8();
+            }
+            if we == ws {
+                break;
+            }
+            e = we;
+            words += 1;
+        }
+        let rest = &b[e..];
+        let confirmed = match after {
+            After::Any => true,
+            After::Introduction => [&b" from "[..], b" here", b" speaking"]
+                .iter()
+                .any(|w| rest.starts_with(w)),
+            After::Comma => rest.starts_with(b","),
+        };
+        if confirmed {
+            out.push(Finding::new(i, e, ENT_PERSON));
+        }
+        i = e.max(i + 1);
     }
 }
 

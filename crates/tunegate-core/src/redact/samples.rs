@@ -720,6 +720,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("US_BANK_ROUTING", "routing: 451230982", "451230982"),
     ("PERSON", "my name is Olivia Martinez", "Olivia Martinez"),
+    // Names in scripts without case, after a cue that introduces a person.
+    ("PERSON", "Hi, my name is 王伟 and I can't log in.", "王伟"),
+    ("PERSON", "Best regards, 陽子 佐藤", "陽子 佐藤"),
+    ("PERSON", "Thanks, محمد العلي", "محمد العلي"),
+    ("PERSON", "I spoke with राहुल शर्मा yesterday.", "राहुल शर्मा"),
+    ("PERSON", "This is 김민준 from accounting.", "김민준"),
+    ("PERSON", "Hello 李娜, thanks for reaching out.", "李娜"),
     ("PERSON", "Best regards, Daniel Kowalski", "Daniel Kowalski"),
     ("PERSON", "Hola, soy Lucía Fernández", "Lucía Fernández"),
     (
@@ -1178,6 +1185,12 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("DRIVER_LICENSE", "under the MIT license, version 2"),
     ("CREDIT_CARD", "ref 4111 1111 1111 1111 1111"),
     ("PERSON", "Will Brown be there in May? Grace period ends."),
+    // A script without case after a cue that also precedes things, or after no cue.
+    (
+        "PERSON",
+        "This is 新しい製品 now available; hello 世界! 我叫王伟",
+    ),
+    ("PERSON", "the price is 5000円, 配送 確認 お願いします"),
     (
         "PERSON",
         "Mi Número de cliente cambió; Mein Konto ist gesperrt",
