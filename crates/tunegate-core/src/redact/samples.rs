@@ -723,6 +723,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     // Names in scripts without case, after a cue that introduces a person.
     ("PERSON", "Hi, my name is 王伟 and I can't log in.", "王伟"),
     ("PERSON", "Best regards, 陽子 佐藤", "陽子 佐藤"),
+    (
+        "PERSON",
+        "Jack London wrote to Mr. Washington",
+        "Jack London",
+    ),
     ("PERSON", "Thanks, محمد العلي", "محمد العلي"),
     ("PERSON", "I spoke with राहुल शर्मा yesterday.", "राहुल शर्मा"),
     ("PERSON", "This is 김민준 from accounting.", "김민준"),
@@ -1185,6 +1190,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("DRIVER_LICENSE", "under the MIT license, version 2"),
     ("CREDIT_CARD", "ref 4111 1111 1111 1111 1111"),
     ("PERSON", "Will Brown be there in May? Grace period ends."),
+    // Places that are also surnames, after `from`.
+    (
+        "PERSON",
+        "the parcel came from London; I flew from Denver to Phoenix",
+    ),
     // A script without case after a cue that also precedes things, or after no cue.
     (
         "PERSON",
