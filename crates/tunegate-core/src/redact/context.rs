@@ -319,14 +319,19 @@ fn id_before(b: &[u8], cue: usize, passport: bool) -> Option<(usize, usize)> {
 }
 
 /// Passport (6-9) or licence (5-16) number: letters and digits with at least one digit, and
-/// hyphens in licences.
+/// in licences single hyphens between groups (`D123-456-78-901-0`), which do not count.
 fn id_at(b: &[u8], s: usize, passport: bool) -> Option<usize> {
     let (min, max) = if passport { (6, 9) } else { (5, 16) };
     let mut e = s;
-    while e < b.len()
-        && e - s <= max
-        && (b[e].is_ascii_alphanumeric() || (!passport && b[e] == b'-' && e > s))
-    {
+    let mut alnum = 0;
+    while e < b.len() && alnum <= max {
+        if b[e].is_ascii_alphanumeric() {
+            alnum += 1;
+        } else if !(passport || b[e] != b'-' || e == s || b[e - 1] == b'-') {
+            // A hyphen between groups.
+        } else {
+            break;
+        }
         e += 1;
     }
     while e > s && b[e - 1] == b'-' {
@@ -337,7 +342,7 @@ fn id_at(b: &[u8], s: usize, passport: bool) -> Option<usize> {
     // Lower case only with many digits (`aaa123456`): words with a digit or two stay.
     let lower = v.iter().any(u8::is_ascii_lowercase) && digits < 4;
     let ok =
-        (min..=max).contains(&v.len()) && digits >= 2 && !lower && (e >= b.len() || !is_word(b[e]));
+        (min..=max).contains(&alnum) && digits >= 2 && !lower && (e >= b.len() || !is_word(b[e]));
     ok.then_some(e)
 }
 

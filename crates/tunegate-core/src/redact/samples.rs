@@ -786,6 +786,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PASSPORT", "Passaporte nº CB482913", "CB482913"),
     ("PASSPORT", "pasaporte n.º XKA402281", "XKA402281"),
     ("DRIVER_LICENSE", "DL No. 604118237", "604118237"),
+    // Dashed groups (Florida, Wisconsin): the hyphens do not count toward 16.
+    (
+        "DRIVER_LICENSE",
+        "driver's license D123-456-78-901-0",
+        "D123-456-78-901-0",
+    ),
     ("DRIVER_LICENSE", "DL: R400-7731-9920", "R400-7731-9920"),
     ("DRIVER_LICENSE", "driver's lic. no. K7734102", "K7734102"),
     (
