@@ -352,14 +352,14 @@ impl CleanCache {
             }
             return;
         }
-        if self.bytes + text.len() > Self::MAX_BYTES {
+        if self.bytes.saturating_add(text.len()) > Self::MAX_BYTES {
             self.clean.clear();
             self.bytes = 0;
         }
         if let Some(old) = self.clean.insert(key, text.into()) {
-            self.bytes -= old.len();
+            self.bytes = self.bytes.saturating_sub(old.len());
         }
-        self.bytes += text.len();
+        self.bytes = self.bytes.saturating_add(text.len());
     }
 
     fn clear(&mut self, owner: u64) {
