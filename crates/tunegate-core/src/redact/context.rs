@@ -325,11 +325,10 @@ fn id_at(b: &[u8], s: usize, passport: bool) -> Option<usize> {
     let mut e = s;
     let mut alnum = 0;
     while e < b.len() && alnum <= max {
+        let group_hyphen = !passport && b[e] == b'-' && e > s && b[e - 1] != b'-';
         if b[e].is_ascii_alphanumeric() {
             alnum += 1;
-        } else if !(passport || b[e] != b'-' || e == s || b[e - 1] == b'-') {
-            // A hyphen between groups.
-        } else {
+        } else if !group_hyphen {
             break;
         }
         e += 1;

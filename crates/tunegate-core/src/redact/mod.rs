@@ -321,7 +321,7 @@ impl CleanCache {
         let b = text.as_bytes();
         let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
         let mut h = mix(0, b.len() as u64);
-        // MIN_LEN >= 16: whole words from both ends (they overlap in short strings).
+        // Eight bytes at a time from both ends (which overlap in strings under 128 bytes).
         for part in [&b[..b.len().min(64)], &b[b.len().saturating_sub(64)..]] {
             let mut words = part.chunks_exact(8);
             for c in &mut words {

@@ -1378,38 +1378,23 @@ const PERSON_CUES: &[(&[u8], After)] = &[
     (b"hey ", After::Comma),
 ];
 
-/// The `PERSON_CUES` entry that ends right before `s` (ASCII, any case; a sign-off may end its
-/// line), as what must follow the name.
+/// The `PERSON_CUES` entry that ends right before `s` (any ASCII case, starting a word), as what
+/// must follow the name. A sign-off may end its line (`Thanks,\n陽子`): then the cue without its
+/// final space ends where the line breaks begin.
 fn person_cue_before(b: &[u8], s: usize) -> Option<After> {
     let mut end = s;
-    let newline = end > 0 && matches!(b[end - 1], b'\n' | b'\r');
     while end > 0 && matches!(b[end - 1], b'\n' | b'\r') {
         end -= 1;
     }
-    let from = end.saturating_sub(16);
-    let mut buf = [0u8; 17];
-    let mut n = 0;
-    for &c in &b[from..end] {
-        buf[n] = c.to_ascii_lowercase();
-        n += 1;
-    }
-    if newline {
-        buf[n] = b' ';
-        n += 1;
-    }
-    let before = &buf[..n];
     PERSON_CUES
         .iter()
         .find(|(cue, _)| {
-            before.ends_with(cue) && {
-                let k = before.len() - cue.len();
-                // The cue starts a word (or the window, which then starts at the text's start).
-                if k == 0 {
-                    from == 0 || !b[from - 1].is_ascii_alphanumeric()
-                } else {
-                    !before[k - 1].is_ascii_alphanumeric()
-                }
-            }
+            let cue = if end < s {
+                cue.strip_suffix(b" ").unwrap_or(cue)
+            } else {
+                cue
+            };
+            word_before(&b[..end], &[cue])
         })
         .map(|&(_, after)| after)
 }

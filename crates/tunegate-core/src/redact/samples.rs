@@ -723,6 +723,7 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     // Names in scripts without case, after a cue that introduces a person.
     ("PERSON", "Hi, my name is 王伟 and I can't log in.", "王伟"),
     ("PERSON", "Best regards, 陽子 佐藤", "陽子 佐藤"),
+    ("PERSON", "Thanks,\n김민준", "김민준"),
     (
         "PERSON",
         "Jack London wrote to Mr. Washington",

@@ -690,6 +690,17 @@ fn the_clean_string_memory_is_bounded() {
             assert!(c.clean.seen.len() <= CleanCache::MAX_SEEN);
         });
     }
+    // Clean strings seen once only fill the first-sighting keys, which are forgotten past
+    // their bound (reached, not exceeded).
+    let mut most = 0;
+    for i in 0..CleanCache::MAX_SEEN + 8 {
+        let text = format!("a plain sentence with the number {i:05} in it");
+        assert!(text.len() >= CleanCache::MIN_LEN);
+        out.clear();
+        r.redact_line(&msg_line(&text), &mut out, &mut rep).unwrap();
+        most = most.max(SCRATCH.with(|c| c.borrow().clean.seen.len()));
+    }
+    assert_eq!(most, CleanCache::MAX_SEEN);
     // Too long to remember at all.
     let long = msg_line(&"word ".repeat(CleanCache::MAX_LEN / 5 + 1));
     for _ in 0..3 {
