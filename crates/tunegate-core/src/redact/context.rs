@@ -2,9 +2,15 @@
 //! dates of birth. One case-insensitive automaton finds the cue words; the value right after a cue
 //! (skipping "number", "no.", "#", ":", "is") is checked for the type's shape.
 //! The same automaton finds the names of short numeric credentials (PIN, OTP, CVV; `codes.rs`).
+//! A chat message that is nothing but such an identifier has its cue in the question before it
+//! (`lone_identifier`).
 
-use super::structured::is_word;
-use super::{ENT_DATE_OF_BIRTH, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_SECRET, Finding};
+use super::ids;
+use super::structured::{Enabled, is_word};
+use super::{
+    ENT_DATE_OF_BIRTH, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_SECRET,
+    ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
+};
 
 const CUES: &[(&str, u16)] = &[
     ("passport", ENT_PASSPORT),
@@ -200,6 +206,74 @@ impl ContextScanner {
     pub(crate) fn patterns() -> Vec<&'static str> {
         cue_words().collect()
     }
+}
+
+/// Longest message `lone_identifier` looks at. Below the clean-string memory's shortest string
+/// (`CleanCache::MIN_LEN`), so a string remembered clean is never one this rule masks.
+pub(crate) const LONE_MAX_LEN: usize = 31;
+
+/// A chat message that is nothing but one identifier of a format that elsewhere needs a context
+/// word. Such a message answers a question that asked for it ("What is your passport number?"),
+/// so its cue sits in the turn before; and a bare identifier teaches a model nothing worth
+/// keeping. The formats: a passport number (one to three letters, then digits to nine
+/// characters, or a German one with its check digit), an Italian driving licence, nine digits
+/// that are a valid ITIN or ABA routing number, and a German tax id by its check digit.
+/// Words, amounts, dates and numbers of other lengths stay.
+pub(crate) fn lone_identifier(en: &Enabled, text: &str) -> Option<Finding> {
+    if text.len() > LONE_MAX_LEN {
+        return None;
+    }
+    let s = text.len() - text.trim_start().len();
+    let t = text.trim().as_bytes();
+    let t = t.strip_suffix(b".").unwrap_or(t);
+    if !(9..=11).contains(&t.len()) || !t.iter().all(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    let mut up = [0u8; 11];
+    for (k, c) in t.iter().enumerate() {
+        up[k] = c.to_ascii_uppercase();
+    }
+    let u = &up[..t.len()];
+    let letters = u.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    let digits_after = u[letters..].iter().all(u8::is_ascii_digit);
+    let ent = match u.len() {
+        9 if letters == 0 && digits_after => {
+            // Not SSNs: most nine-digit numbers have a valid SSN's ranges.
+            if en.on(ENT_US_ITIN) && ids::itin_ok(u) {
+                ENT_US_ITIN
+            } else if en.on(ENT_US_BANK_ROUTING) && ids::aba_ok(u) {
+                ENT_US_BANK_ROUTING
+            } else {
+                return None;
+            }
+        }
+        9 if en.on(ENT_PASSPORT)
+            && (((1..=3).contains(&letters) && digits_after) || ids::de_passport_ok(u)) =>
+        {
+            ENT_PASSPORT
+        }
+        10 if en.on(ENT_DRIVER_LICENSE) && ids::it_driving_licence_ok(t) => ENT_DRIVER_LICENSE,
+        11 if en.on(ENT_DE_TAX_ID)
+            && letters == 0
+            && ten_digits_repeat_at_most_thrice(u)
+            && ids::steuer_check_digit_ok(u) =>
+        {
+            ENT_DE_TAX_ID
+        }
+        _ => return None,
+    };
+    Some(Finding::new(s, s + t.len(), ent))
+}
+
+/// The Steuer-ID's digit rule without its "one digit repeats" half, which test numbers break
+/// (`12345678903`): no digit more than three times in the first ten.
+fn ten_digits_repeat_at_most_thrice(d: &[u8]) -> bool {
+    let mut counts = [0u8; 10];
+    for &c in d.iter().take(10) {
+        let k = usize::from(c.wrapping_sub(b'0')).min(9);
+        counts[k] = counts[k].saturating_add(1);
+    }
+    counts.iter().all(|&n| n <= 3)
 }
 
 /// The automaton's patterns: the type cues, then the short-code names.

@@ -206,6 +206,23 @@ impl Engine {
         true
     }
 
+    /// Findings in a chat message's text: what the detectors find, or else the whole message
+    /// when it is nothing but an identifier that elsewhere needs a context word
+    /// (`context::lone_identifier`). Same contract as [`Engine::find`].
+    #[must_use]
+    pub(crate) fn find_message(&self, text: &str, out: &mut Vec<Finding>, cap: usize) -> bool {
+        if !self.find_with(text, None, true, out, cap) {
+            return false;
+        }
+        if out.is_empty()
+            && let Some(f) = super::context::lone_identifier(&self.enabled, text)
+        {
+            out.push(f);
+            self.drop_protected(text, out);
+        }
+        true
+    }
+
     /// Findings in a string that sits under a secret-ish JSON key. Under a credential name
     /// (`api_key`, `password`, ...) the whole value is a secret unless it is a reference or a
     /// placeholder, whatever its shape; under a name that only `hints` at one (`cosmosKey`), when

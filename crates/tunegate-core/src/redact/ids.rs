@@ -163,8 +163,10 @@ pub(crate) fn es_nif_ok(t: &[u8]) -> bool {
     DNI_LETTERS[(n % 23) as usize] == letter
 }
 
-/// Italian codice fiscale (16 characters, with omocodia substitutions) and its control letter.
-pub(crate) fn codice_fiscale_ok(t: &[u8]) -> bool {
+/// Italian codice fiscale (16 characters, with omocodia substitutions), by its layout: letters
+/// and (omocodia) digits in their places, a month letter and a day of birth (1-31, or 41-71 for
+/// women). Not by its control letter: a code with a mistyped one still names its holder.
+pub(crate) fn codice_fiscale_shape_ok(t: &[u8]) -> bool {
     if t.len() != 16
         || !t
             .iter()
@@ -185,21 +187,45 @@ pub(crate) fn codice_fiscale_ok(t: &[u8]) -> bool {
     if !b"ABCDEHLMPRST".contains(&t[8]) {
         return false;
     }
-    const ODD: [u32; 26] = [
-        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
-        23,
-    ];
+    let digit = |c: u8| match OMO.iter().position(|&o| o == c) {
+        Some(k) => k as u32,
+        None => dv(c),
+    };
+    let day = digit(t[9]) * 10 + digit(t[10]);
+    (1..=31).contains(&day) || (41..=71).contains(&day)
+}
+
+/// German passport (Reisepass) number: nine characters from the consonants `CFGHJKLMNPRTVWXYZ`
+/// and digits, the last a digit checked by the ICAO 9303 7-3-1 weights (letters count 10-35).
+pub(crate) fn de_passport_ok(t: &[u8]) -> bool {
+    const ALPHABET: &[u8] = b"CFGHJKLMNPRTVWXYZ";
+    if t.len() != 9 || !ALPHABET.contains(&t[0]) || !t[8].is_ascii_digit() {
+        return false;
+    }
     let mut sum = 0u32;
-    for (i, &c) in t[..15].iter().enumerate() {
+    for (k, &c) in t[..8].iter().enumerate() {
         let v = if c.is_ascii_digit() {
             dv(c)
+        } else if ALPHABET.contains(&c) {
+            u32::from(c - b'A') + 10
         } else {
-            u32::from(c - b'A')
+            return false;
         };
-        // Positions are 1-based in the specification: odd positions use the table.
-        sum += if i % 2 == 0 { ODD[v as usize] } else { v };
+        sum += v * [7, 3, 1][k % 3];
     }
-    u32::from(t[15] - b'A') == sum % 26
+    sum % 10 == dv(t[8])
+}
+
+/// Italian driving licence (patente di guida): `AA0123456B` (two letters, seven digits, a letter)
+/// or, since 2013, `U1` then seven consonants or digits and a letter.
+pub(crate) fn it_driving_licence_ok(t: &[u8]) -> bool {
+    const NEW: &[u8] = b"BCDFGHJKLMNPRSTVWXYZ0123456789";
+    if t.len() != 10 || !t[9].is_ascii_uppercase() {
+        return false;
+    }
+    let old = t[..2].iter().all(u8::is_ascii_uppercase) && all_digits(&t[2..9]);
+    let new = t.starts_with(b"U1") && t[2..9].iter().all(|c| NEW.contains(c));
+    old || new
 }
 
 /// Polish PESEL: weights 1-3-7-9, and the encoded birth date must exist.
@@ -514,6 +540,24 @@ mod tests {
                 &["86095742718", "01234567890", "11111111111", "12345678901"],
             ),
             (
+                "de passport",
+                de_passport_ok,
+                &["C01X00T41", "F12345671", "CZ6311T03", "L01X00T44"],
+                &[
+                    "C01X00T47",
+                    "F12345678",
+                    "A12345671",
+                    "C0123456",
+                    "C012345655",
+                ],
+            ),
+            (
+                "it driving licence",
+                it_driving_licence_ok,
+                &["AA0123456B", "U1H00B000C", "U1K711J11M"],
+                &["U1H00A000B", "990123456B", "AA012345BB", "aa0123456b"],
+            ),
+            (
                 "nir",
                 nir_ok,
                 &["184127645108946", "255081416802538", "269054958815780"],
@@ -533,9 +577,23 @@ mod tests {
             ),
             (
                 "cf",
-                codice_fiscale_ok,
-                &["RSSMRA85T10A562S", "MRTMTT91D08F205J", "BNZVCN32S10E573Z"],
-                &["RSSMRA85T10A562T", "RSSMRA85Z10A562S", "RSSMRA8ST10A562S"],
+                codice_fiscale_shape_ok,
+                &[
+                    "RSSMRA85T10A562S",
+                    "MRTMTT91D08F205J",
+                    "BNZVCN32S10E573Z",
+                    "RSSMRA85T50A562T",
+                    "AAAAAA00B11C333N",
+                    "RSSMRAURTMLARSNL",
+                ],
+                &[
+                    "RSSMRA85Z10A562S",
+                    "RSSMRA8XT10A562S",
+                    "RSSMRA85T32A562S",
+                    "RSSMRA85T00A562S",
+                    "A55AAA00B11C333N",
+                    "rssmra85t10a562s",
+                ],
             ),
             (
                 "pesel",

@@ -304,6 +304,9 @@ impl std::hash::Hasher for IdentityHasher {
     }
 }
 
+// A string the lone-identifier rule would mask is never short-cut as clean.
+const _: () = assert!(context::LONE_MAX_LEN < CleanCache::MIN_LEN);
+
 impl CleanCache {
     /// Shorter strings cost less to scan than to remember; longer ones are rarely repeated.
     const MIN_LEN: usize = 32;
@@ -419,6 +422,9 @@ impl Redactor {
         // which the provider requires to match `[A-Za-z0-9_-]{1,64}`: a mask would break it.
         if json_depth == 0 && norm == b"name" {
             return None;
+        }
+        if json_depth == 0 && matches!(norm, b"content" | b"text" | b"prompt" | b"completion") {
+            return Some(KeyCtx::Message);
         }
         keyed::key_entity(norm)
             .filter(|&ent| self.engine.entity_on(ent))
@@ -921,12 +927,12 @@ impl Redactor {
         }
         // Plain text (not JSON, not under a key) in a line's first pass: a repeat of a clean
         // string is clean. In the second pass (copies of masked values) every string is scanned.
-        let clean_key =
-            if key.is_none() && st.seeds.is_empty() && !matches!(first, Some(b'{' | b'[')) {
-                CleanCache::key(text)
-            } else {
-                None
-            };
+        let plain = matches!(key, None | Some(KeyCtx::Message));
+        let clean_key = if plain && st.seeds.is_empty() && !matches!(first, Some(b'{' | b'[')) {
+            CleanCache::key(text)
+        } else {
+            None
+        };
         if let Some(k) = clean_key
             && st.clean.holds(self.id, k, text)
         {
@@ -944,6 +950,7 @@ impl Redactor {
                 self.engine
                     .find_pii_keyed(text, ent, generic, &mut findings, fcap)
             }
+            Some(KeyCtx::Message) => self.engine.find_message(text, &mut findings, fcap),
             None => self.engine.find(text, &mut findings, fcap),
         };
         // A generated id is not masked for being a copy of a random token masked elsewhere.
@@ -1155,6 +1162,9 @@ enum KeyCtx {
     Personal { ent: u16, generic: bool },
     /// A generated identifier that links a tool call to its result (`id`, `tool_call_id`).
     GeneratedId,
+    /// A chat message's text (`content`, a content part's `text`, `prompt`, `completion`): plain
+    /// text, where a message that is nothing but an identifier is one (`context::lone_identifier`).
+    Message,
 }
 
 /// A long integer is scanned like text: a card, phone or account number written as a JSON number

@@ -902,6 +902,20 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "deploy --creds Q7K2M9X4L8P3N6R1VZ --force",
         "Q7K2M9X4L8P3N6R1VZ",
     ),
+    // A message that is nothing but an identifier answers the question before it (`lone`).
+    ("PASSPORT", "C01X00T41", "C01X00T41"),
+    ("PASSPORT", "  ab1234567  ", "ab1234567"),
+    ("PASSPORT", "XKA402281.", "XKA402281"),
+    ("PASSPORT", "Z12803456", "Z12803456"),
+    ("DRIVER_LICENSE", "U1K711J11M", "U1K711J11M"),
+    ("DRIVER_LICENSE", "AA0123456B", "AA0123456B"),
+    ("US_ITIN", "912781234", "912781234"),
+    ("US_BANK_ROUTING", "121000358", "121000358"),
+    ("DE_TAX_ID", "12345678903", "12345678903"),
+    // An ITIN with one hyphen out of place; a codice fiscale with a mistyped control letter.
+    ("US_ITIN", "ITIN 911-701234", "911-701234"),
+    ("US_ITIN", "it is 91170-1234, ok", "91170-1234"),
+    ("IT_FISCAL_CODE", "CF RSSMRA85T10A562T", "RSSMRA85T10A562T"),
 ];
 
 /// Texts that must come out unchanged.
@@ -1151,7 +1165,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("UK_NHS", "NHS 943 476 5918"),
     ("NL_BSN", "123456789"),
     ("ES_NIF", "12345678A"),
-    ("IT_FISCAL_CODE", "RSSMRA85T10A562T"),
+    ("IT_FISCAL_CODE", "RSSMRA85Z10A562S"),
     ("IN_AADHAAR", "234567890123"),
     ("AU_TFN", "824 753 557"),
     ("US_BANK_ROUTING", "invoice 121000358"),
@@ -1292,6 +1306,21 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ),
     ("SECRET", "password: awssm:billing/postgres#password"),
     ("PHONE_NUMBER", "ticket 555-0142 was closed"),
+    // Lone messages of other shapes, and identifiers inside a sentence without a cue.
+    ("PASSPORT", "AB123456"),
+    ("PASSPORT", "ABCD12345"),
+    ("PASSPORT", "A1234567B"),
+    ("PASSPORT", "order AB1234567 shipped"),
+    ("PASSPORT", "INV-123456"),
+    ("US_BANK_ROUTING", "123456789"),
+    ("DE_TAX_ID", "11112345678"),
+    ("DE_TAX_ID", "12345678901"),
+    ("DRIVER_LICENSE", "U1H00A000B"),
+    ("DATE_OF_BIRTH", "2024-05-01"),
+    // ZIP+4 codes have the ITIN's shape.
+    ("US_ITIN", "Redmond, WA 98052-6399"),
+    ("US_ITIN", "zip code 98052-6399"),
+    ("IT_FISCAL_CODE", "CF RSSMRA85T32A562S"),
 ];
 
 #[test]

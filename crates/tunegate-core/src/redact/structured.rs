@@ -693,6 +693,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
+const ZIP_CONTEXT: &[&[u8]] = &[b"zip", b"postal", b"postcode"];
+
 const PHONE_CONTEXT: &[&[u8]] = &[
     b"phone",
     b"call",
@@ -997,6 +999,28 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
                 return (en.on(ENT_US_BANK_ROUTING) && ids::aba_ok(d) && !neg())
                     .then_some(ENT_US_BANK_ROUTING);
             }
+            // An ITIN with one hyphen out of place (`911-701234`, `91170-1234`): its ranges are
+            // narrow enough to stand without the other. Five and four digits are also a ZIP+4
+            // code (`WA 98052-6399`), which a state or a ZIP word before it gives away.
+            let zip4 = || {
+                let t = cx.raw().trim_ascii_end();
+                let state = match t {
+                    [.., a, b1, c] => {
+                        !a.is_ascii_alphanumeric() && [b1, c].iter().all(|x| x.is_ascii_uppercase())
+                    }
+                    [b1, c] => b1.is_ascii_uppercase() && c.is_ascii_uppercase(),
+                    _ => false,
+                };
+                state || cx.scan_for(ZIP_CONTEXT, true)
+            };
+            if sep1 == b'-'
+                && (grouped(&[3, 6]) || (grouped(&[5, 4]) && !zip4()))
+                && en.on(ENT_US_ITIN)
+                && ids::itin_ok(d)
+                && !neg()
+            {
+                return Some(ENT_US_ITIN);
+            }
             if !(ng == 1 || grouped(&[3, 3, 3]) || ssn_shape || grouped(&[4, 2, 3])) {
                 return None;
             }
@@ -1179,7 +1203,7 @@ fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
             return Some((s, e, ENT_ES_NIF));
         }
     }
-    if en.on(ENT_IT_FISCAL_CODE) && u.len() == 16 && ids::codice_fiscale_ok(u) {
+    if en.on(ENT_IT_FISCAL_CODE) && u.len() == 16 && ids::codice_fiscale_shape_ok(u) {
         return Some((s, e, ENT_IT_FISCAL_CODE));
     }
     if en.on(ENT_DRIVER_LICENSE) && u.len() == 16 && ids::uk_driving_licence_ok(u) {

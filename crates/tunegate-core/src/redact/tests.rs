@@ -717,3 +717,25 @@ fn the_clean_string_memory_is_bounded() {
         )
     });
 }
+
+#[test]
+fn a_lone_identifier_is_masked_only_as_a_message() {
+    // A chat message (or a content part, a prompt) that is nothing but a passport-shaped value
+    // answers a question; the same value under any other key, or in tool-call arguments, is data.
+    for line in [
+        r#"{"messages":[{"role":"user","content":"AB1234567"}]}"#,
+        r#"{"messages":[{"role":"user","content":[{"type":"text","text":" AB1234567. "}]}]}"#,
+        r#"{"prompt":"AB1234567","completion":"ok"}"#,
+    ] {
+        let out = mask(line);
+        assert!(!out.contains("AB1234567"), "{out}");
+        assert!(out.contains("[PASSPORT]"), "{out}");
+    }
+    for line in [
+        r#"{"messages":[{"role":"user","content":"hi"}],"metadata":{"ref":"AB1234567"}}"#,
+        r#"{"messages":[{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"order\":\"AB1234567\",\"content\":\"AB1234567\"}"}}]}]}"#,
+        r#"{"messages":[{"role":"user","content":"ship AB1234567 today"}]}"#,
+    ] {
+        assert_eq!(mask(line), line);
+    }
+}
