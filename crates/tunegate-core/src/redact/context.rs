@@ -8,7 +8,7 @@
 use super::ids;
 use super::structured::{Enabled, is_word};
 use super::{
-    ENT_DATE_OF_BIRTH, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_SECRET,
+    ENT_DATE_OF_BIRTH, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_PHONE, ENT_SECRET,
     ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
 };
 
@@ -217,7 +217,8 @@ pub(crate) const LONE_MAX_LEN: usize = 31;
 /// so its cue sits in the turn before; and a bare identifier teaches a model nothing worth
 /// keeping. The formats: a passport number (one to three letters, then digits to nine
 /// characters, or a German one with its check digit), an Italian driving licence, nine digits
-/// that are a valid ITIN or ABA routing number, and a German tax id by its check digit.
+/// that are a valid ITIN or ABA routing number, ten digits from 2 (a phone number without its
+/// trunk prefix) and a German tax id by its check digit.
 /// Words, amounts, dates and numbers of other lengths stay.
 pub(crate) fn lone_identifier(en: &Enabled, text: &str) -> Option<Finding> {
     if text.len() > LONE_MAX_LEN {
@@ -253,6 +254,9 @@ pub(crate) fn lone_identifier(en: &Enabled, text: &str) -> Option<Finding> {
             ENT_PASSPORT
         }
         10 if en.on(ENT_DRIVER_LICENSE) && ids::it_driving_licence_ok(t) => ENT_DRIVER_LICENSE,
+        // A national number without its trunk zero (`5321234567`) or a NANP number; from 1, a
+        // Unix time or a count.
+        10 if en.on(ENT_PHONE) && letters == 0 && digits_after && u[0] >= b'2' => ENT_PHONE,
         11 if en.on(ENT_DE_TAX_ID)
             && letters == 0
             && ten_digits_repeat_at_most_thrice(u)

@@ -912,6 +912,7 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("US_ITIN", "912781234", "912781234"),
     ("US_BANK_ROUTING", "121000358", "121000358"),
     ("DE_TAX_ID", "12345678903", "12345678903"),
+    ("PHONE_NUMBER", "5321234567", "5321234567"),
     // An ITIN with one hyphen out of place; a codice fiscale with a mistyped control letter.
     ("US_ITIN", "ITIN 911-701234", "911-701234"),
     ("US_ITIN", "it is 91170-1234, ok", "91170-1234"),
@@ -1313,6 +1314,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("PASSPORT", "order AB1234567 shipped"),
     ("PASSPORT", "INV-123456"),
     ("US_BANK_ROUTING", "123456789"),
+    ("PHONE_NUMBER", "1733412345"),
     ("DE_TAX_ID", "11112345678"),
     ("DE_TAX_ID", "12345678901"),
     ("DRIVER_LICENSE", "U1H00A000B"),
