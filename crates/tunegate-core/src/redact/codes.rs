@@ -77,7 +77,8 @@ pub(crate) fn value_after(b: &[u8], mut p: usize) -> Option<(usize, usize)> {
     None
 }
 
-fn digits_at(b: &[u8], s: usize) -> Option<(usize, usize)> {
+/// A code's 3-8 digits at `s`, optionally in two groups (`905 112`), standing as a word.
+pub(crate) fn digits_at(b: &[u8], s: usize) -> Option<(usize, usize)> {
     let n = b.len();
     let mut i = s;
     while i < n && b[i].is_ascii_digit() {

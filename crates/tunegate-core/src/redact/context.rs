@@ -208,6 +208,89 @@ impl ContextScanner {
     }
 }
 
+/// How much of a message's end `asks_for` reads: the question that closes it.
+const ASK_TAIL: usize = 160;
+/// How far into a reply `answer` looks for the value asked for.
+const ANSWER_HEAD: usize = 96;
+
+impl ContextScanner {
+    /// The type a message asks for: a cue word (passport, licence, date of birth, a one-time
+    /// code) standing as a word in the sentence that asks, within its last `ASK_TAIL` bytes: the
+    /// last question, a closing colon, or the last sentence with `please` ("Could you confirm
+    /// your date of birth?", "Your passport number:"). The last such cue wins. Support agents ask this way, and the reply (`answer`) then carries the
+    /// value without any cue of its own.
+    pub(crate) fn asks_for(&self, en: &Enabled, text: &str) -> Option<u16> {
+        let b = text.as_bytes();
+        let tail = &b[b.len().saturating_sub(ASK_TAIL)..];
+        // The asking sentence: the last question, a closing colon, or the last `please`.
+        let at = memchr::memrchr(b'?', tail)
+            .or_else(|| {
+                let n = tail.trim_ascii_end().len();
+                (n > 0 && tail[n - 1] == b':').then(|| n - 1)
+            })
+            .or_else(|| {
+                memchr::memrchr2_iter(b'p', b'P', tail)
+                    .find(|&k| tail[k + 1..].starts_with(b"lease"))
+            })?;
+        let ends_sentence = |c: &u8| matches!(c, b'.' | b'!' | b'?' | b'\n');
+        let start = tail[..at]
+            .iter()
+            .rposition(ends_sentence)
+            .map_or(0, |k| k + 1);
+        let end = tail[at..]
+            .iter()
+            .skip(1)
+            .position(ends_sentence)
+            .map_or(tail.len(), |k| at + 1 + k);
+        let t = &tail[start..end];
+        let mut walk = self.dfa.walk();
+        let mut asked = None;
+        loop {
+            match walk.step(t) {
+                super::walk::Step::More => {}
+                super::walk::Step::Hit(m) => {
+                    let starts = m.start == 0 || !is_word(t[m.start - 1]);
+                    let ends = t.get(m.end).is_none_or(|c| !c.is_ascii_alphanumeric());
+                    // `pin` is also a verb ("can you pin this?"): the noun is `PIN` or has
+                    // `your`/`the` before it.
+                    let word = &t[m.start..m.end];
+                    let noun = !word.eq_ignore_ascii_case(b"pin")
+                        || word == b"PIN"
+                        || t[..m.start].ends_with(b"your ")
+                        || t[..m.start].ends_with(b"the ");
+                    if starts && ends && noun {
+                        asked = Some(CUES.get(m.pattern).map_or(ENT_SECRET, |c| c.1));
+                    }
+                }
+                super::walk::Step::Done => break,
+            }
+        }
+        asked.filter(|&ent| en.on(ent))
+    }
+}
+
+/// The value a reply gives to a message that asked for `ent` (`ContextScanner::asks_for`): the
+/// first word in its first `ANSWER_HEAD` bytes with that type's shape (a date, a passport or
+/// licence number, a 3-8 digit code). `Sure, it's 03/14/1988`, `AB1234567`, `482913`.
+pub(crate) fn answer(text: &str, ent: u16) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    for p in 0..b.len().min(ANSWER_HEAD) {
+        if !b[p].is_ascii_alphanumeric() || (p > 0 && is_word(b[p - 1])) {
+            continue;
+        }
+        let end = match ent {
+            ENT_DATE_OF_BIRTH => date_at(b, p),
+            ENT_PASSPORT | ENT_DRIVER_LICENSE => id_at(b, p, ent == ENT_PASSPORT),
+            ENT_SECRET if b[p].is_ascii_digit() => super::codes::digits_at(b, p).map(|(_, e)| e),
+            _ => None,
+        };
+        if let Some(e) = end {
+            return Some((p, e));
+        }
+    }
+    None
+}
+
 /// Longest message `lone_identifier` looks at. Below the clean-string memory's shortest string
 /// (`CleanCache::MIN_LEN`), so a string remembered clean is never one this rule masks.
 pub(crate) const LONE_MAX_LEN: usize = 31;

@@ -206,21 +206,46 @@ impl Engine {
         true
     }
 
-    /// Findings in a chat message's text: what the detectors find, or else the whole message
-    /// when it is nothing but an identifier that elsewhere needs a context word
-    /// (`context::lone_identifier`). Same contract as [`Engine::find`].
+    /// Findings in a chat message's text: what the detectors find; the whole message when it
+    /// is nothing but an identifier that elsewhere needs a context word
+    /// (`context::lone_identifier`); and the value of type `asked` that the previous message
+    /// asked for (`context::answer`). Same contract as [`Engine::find`].
     #[must_use]
-    pub(crate) fn find_message(&self, text: &str, out: &mut Vec<Finding>, cap: usize) -> bool {
+    pub(crate) fn find_message(
+        &self,
+        text: &str,
+        asked: Option<u16>,
+        out: &mut Vec<Finding>,
+        cap: usize,
+    ) -> bool {
         if !self.find_with(text, None, true, out, cap) {
             return false;
         }
+        let before = out.len();
         if out.is_empty()
             && let Some(f) = super::context::lone_identifier(&self.enabled, text)
         {
             out.push(f);
+        }
+        if let Some(ent) = asked
+            && let Some((s, e)) = super::context::answer(text, ent)
+            && !out
+                .iter()
+                .any(|f| (f.start as usize) < e && s < f.end as usize)
+        {
+            let at = out.partition_point(|f| (f.start as usize) < s);
+            out.insert(at, Finding::new(s, e, ent));
+        }
+        if out.len() != before {
             self.drop_protected(text, out);
         }
         true
+    }
+
+    /// The type of value `text` asks for, which the next message then answers
+    /// (`ContextScanner::asks_for`).
+    pub(crate) fn asks_for(&self, text: &str) -> Option<u16> {
+        self.context.as_ref()?.asks_for(&self.enabled, text)
     }
 
     /// Findings in a string that sits under a secret-ish JSON key. Under a credential name

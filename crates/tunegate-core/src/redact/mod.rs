@@ -244,6 +244,8 @@ struct Scratch {
     tokens_added: u64,
     /// The next value sits under an object key that names a secret or a personal-data type.
     pending_key: Option<KeyCtx>,
+    /// The type of value the last chat message asked for, which the next one answers.
+    asked: Option<u16>,
     /// Image content parts seen in this line, and how deep inside one the walk is.
     images: u32,
     in_image: u32,
@@ -500,6 +502,7 @@ impl Redactor {
         st.images = 0;
         st.in_image = 0;
         st.pending_key = None;
+        st.asked = None;
         st.too_large = false;
         st.too_many = false;
         st.findings_cap = engine::max_findings(line.len());
@@ -925,9 +928,18 @@ impl Redactor {
         if st.too_large || st.too_many {
             return None;
         }
-        // Plain text (not JSON, not under a key) in a line's first pass: a repeat of a clean
-        // string is clean. In the second pass (copies of masked values) every string is scanned.
-        let plain = matches!(key, None | Some(KeyCtx::Message));
+        // A chat message answers the one before it and may ask the next one for a value.
+        let asked = if key == Some(KeyCtx::Message) {
+            let asked = st.asked.take();
+            st.asked = self.engine.asks_for(text);
+            asked
+        } else {
+            None
+        };
+        // Plain text (not JSON, not under a key, not an answer) in a line's first pass: a repeat
+        // of a clean string is clean. In the second pass (copies of masked values) every string
+        // is scanned.
+        let plain = matches!(key, None | Some(KeyCtx::Message)) && asked.is_none();
         let clean_key = if plain && st.seeds.is_empty() && !matches!(first, Some(b'{' | b'[')) {
             CleanCache::key(text)
         } else {
@@ -950,7 +962,7 @@ impl Redactor {
                 self.engine
                     .find_pii_keyed(text, ent, generic, &mut findings, fcap)
             }
-            Some(KeyCtx::Message) => self.engine.find_message(text, &mut findings, fcap),
+            Some(KeyCtx::Message) => self.engine.find_message(text, asked, &mut findings, fcap),
             None => self.engine.find(text, &mut findings, fcap),
         };
         // A generated id is not masked for being a copy of a random token masked elsewhere.

@@ -739,3 +739,69 @@ fn a_lone_identifier_is_masked_only_as_a_message() {
         assert_eq!(mask(line), line);
     }
 }
+
+#[test]
+fn a_reply_gives_the_value_its_question_asked_for() {
+    let chat = |turns: &[(&str, &str)]| {
+        let messages: Vec<_> = turns
+            .iter()
+            .map(|(role, content)| serde_json::json!({"role": role, "content": content}))
+            .collect();
+        serde_json::json!({ "messages": messages }).to_string()
+    };
+    let contents = |line: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Without the question the date is any date; after it, a date of birth. The reply comes
+    // twice first, so it is remembered as clean text, which an answer must not rely on.
+    let reply = "Sure, it's 03/14/1988 - anything else you need from me?";
+    let out = contents(&mask(&chat(&[
+        ("assistant", "How can I help?"),
+        ("user", reply),
+        ("user", reply),
+        ("assistant", "Could you confirm your date of birth?"),
+        ("user", reply),
+    ])));
+    assert_eq!(out[1], reply);
+    assert_eq!(out[2], reply);
+    assert_eq!(
+        out[4],
+        "Sure, it's [DATE_OF_BIRTH] - anything else you need from me?"
+    );
+    for (question, answer, want) in [
+        (
+            "What is your passport number?",
+            "AB1234567, why?",
+            "[PASSPORT], why?",
+        ),
+        ("Please read me the code we sent.", "482913", "482913"),
+        (
+            "Please read me the verification code we sent.",
+            "482913",
+            "[SECRET]",
+        ),
+        ("What's your PIN?", "it is 5521", "it is [SECRET]"),
+        ("Can you pin this thread?", "1234 pinned", "1234 pinned"),
+        (
+            "Your driver's licence number:",
+            "D123-456-78-901-0",
+            "[DRIVER_LICENSE]",
+        ),
+    ] {
+        let out = contents(&mask(&chat(&[("assistant", question), ("user", answer)])));
+        assert_eq!(out[1], want, "{question} / {answer}");
+    }
+    // Only the next message answers.
+    let later = chat(&[
+        ("assistant", "What is your date of birth?"),
+        ("user", "one moment"),
+        ("user", "it was 03/14/1988"),
+    ]);
+    assert_eq!(mask(&later), later);
+}
