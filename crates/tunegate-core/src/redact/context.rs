@@ -9,7 +9,7 @@ use super::ids;
 use super::structured::{Enabled, is_word};
 use super::{
     ENT_DATE_OF_BIRTH, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_PHONE, ENT_SECRET,
-    ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
+    ENT_SSN, ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
 };
 
 const CUES: &[(&str, u16)] = &[
@@ -80,6 +80,9 @@ const CUES: &[(&str, u16)] = &[
     ("nato il", ENT_DATE_OF_BIRTH),
     ("nata il", ENT_DATE_OF_BIRTH),
     ("data de nascimento", ENT_DATE_OF_BIRTH),
+    // Only asked for (`asks_for`): in the same text, the SSN rules read their own context.
+    ("ssn", ENT_SSN),
+    ("social security", ENT_SSN),
 ];
 
 const MONTHS: &[&str] = &[
@@ -169,6 +172,9 @@ impl ContextScanner {
         if !en.on(ent) || (m.start > 0 && is_word(b[m.start - 1])) {
             return;
         }
+        if ent == ENT_SSN {
+            return;
+        }
         if m.pattern >= CUES.len() {
             if let Some((s, e)) = super::codes::value_after(b, m.end) {
                 out.push(Finding::new(s, e, ENT_SECRET));
@@ -214,8 +220,8 @@ const ASK_TAIL: usize = 160;
 const ANSWER_HEAD: usize = 96;
 
 impl ContextScanner {
-    /// The type a message asks for: a cue word (passport, licence, date of birth, a one-time
-    /// code) standing as a word in the sentence that asks, within its last `ASK_TAIL` bytes: the
+    /// The type a message asks for: a cue word (passport, licence, date of birth, SSN, a
+    /// one-time code) standing as a word in the sentence that asks, within its last `ASK_TAIL` bytes: the
     /// last question, a closing colon, or the last sentence with `please` ("Could you confirm
     /// your date of birth?", "Your passport number:"). The last such cue wins. Support agents ask this way, and the reply (`answer`) then carries the
     /// value without any cue of its own.
@@ -271,7 +277,7 @@ impl ContextScanner {
 
 /// The value a reply gives to a message that asked for `ent` (`ContextScanner::asks_for`): the
 /// first word in its first `ANSWER_HEAD` bytes with that type's shape (a date, a passport or
-/// licence number, a 3-8 digit code). `Sure, it's 03/14/1988`, `AB1234567`, `482913`.
+/// licence number, an SSN or its last four digits, a 3-8 digit code). `Sure, it's 03/14/1988`, `AB1234567`, `482913`.
 pub(crate) fn answer(text: &str, ent: u16) -> Option<(usize, usize)> {
     let b = text.as_bytes();
     for p in 0..b.len().min(ANSWER_HEAD) {
@@ -282,6 +288,7 @@ pub(crate) fn answer(text: &str, ent: u16) -> Option<(usize, usize)> {
             ENT_DATE_OF_BIRTH => date_at(b, p),
             ENT_PASSPORT | ENT_DRIVER_LICENSE => id_at(b, p, ent == ENT_PASSPORT),
             ENT_SECRET if b[p].is_ascii_digit() => super::codes::digits_at(b, p).map(|(_, e)| e),
+            ENT_SSN => ssn_answer(b, p),
             _ => None,
         };
         if let Some(e) = end {
@@ -289,6 +296,31 @@ pub(crate) fn answer(text: &str, ent: u16) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+/// An SSN given as an answer: nine digits (3-2-4, with one kind of separator or none) or its
+/// last four, standing as a word.
+fn ssn_answer(b: &[u8], s: usize) -> Option<usize> {
+    let run = |p: usize| {
+        b[p.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let word_end = |e: usize| b.get(e).is_none_or(|c| !c.is_ascii_alphanumeric());
+    let first = run(s);
+    let e = match first {
+        4 | 9 => s + first,
+        3 => {
+            let sep = *b.get(s + 3)?;
+            if !matches!(sep, b'-' | b' ' | b'.') || run(s + 4) != 2 || b.get(s + 6) != Some(&sep) {
+                return None;
+            }
+            (run(s + 7) == 4).then_some(s + 11)?
+        }
+        _ => return None,
+    };
+    word_end(e).then_some(e)
 }
 
 /// Longest message `lone_identifier` looks at. Below the clean-string memory's shortest string

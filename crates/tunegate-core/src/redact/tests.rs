@@ -793,6 +793,17 @@ fn a_reply_gives_the_value_its_question_asked_for() {
             "D123-456-78-901-0",
             "[DRIVER_LICENSE]",
         ),
+        (
+            "And the last four of your SSN?",
+            "sure, 4821",
+            "sure, [US_SSN]",
+        ),
+        (
+            "What is your social security number?",
+            "it's 078 05 1121.",
+            "it's [US_SSN].",
+        ),
+        ("What is your SSN?", "no, 12 345", "no, 12 345"),
     ] {
         let out = contents(&mask(&chat(&[("assistant", question), ("user", answer)])));
         assert_eq!(out[1], want, "{question} / {answer}");
