@@ -2,7 +2,8 @@
 //! dates of birth. One case-insensitive automaton finds the cue words; the value right after a cue
 //! (skipping "number", "no.", "#", ":", "is") is checked for the type's shape.
 //! The same automaton finds the names of short numeric credentials (PIN, OTP, CVV; `codes.rs`).
-//! A chat message that is nothing but such an identifier has its cue in the question before it
+//! In a chat, the cue can sit in the message before: a question that asks for the value
+//! (`asks_for`, `answer`), or any question when the reply is nothing but an identifier
 //! (`lone_identifier`).
 
 use super::ids;
@@ -221,10 +222,11 @@ const ANSWER_HEAD: usize = 96;
 
 impl ContextScanner {
     /// The type a message asks for: a cue word (passport, licence, date of birth, SSN, a
-    /// one-time code) standing as a word in the sentence that asks, within its last `ASK_TAIL` bytes: the
-    /// last question, a closing colon, or the last sentence with `please` ("Could you confirm
-    /// your date of birth?", "Your passport number:"). The last such cue wins. Support agents ask this way, and the reply (`answer`) then carries the
-    /// value without any cue of its own.
+    /// one-time code) standing as a word in the sentence that asks, within the message's last
+    /// `ASK_TAIL` bytes: the last question, a closing colon, or the last sentence with `please`
+    /// ("Could you confirm your date of birth?", "Your passport number:"). The last enabled cue
+    /// wins. Support agents ask this way, and the reply (`answer`) then carries the value
+    /// without any cue of its own.
     pub(crate) fn asks_for(&self, en: &Enabled, text: &str) -> Option<u16> {
         let b = text.as_bytes();
         let tail = &b[b.len().saturating_sub(ASK_TAIL)..];
@@ -264,20 +266,22 @@ impl ContextScanner {
                         || word == b"PIN"
                         || t[..m.start].ends_with(b"your ")
                         || t[..m.start].ends_with(b"the ");
-                    if starts && ends && noun {
-                        asked = Some(CUES.get(m.pattern).map_or(ENT_SECRET, |c| c.1));
+                    let ent = CUES.get(m.pattern).map_or(ENT_SECRET, |c| c.1);
+                    if starts && ends && noun && en.on(ent) {
+                        asked = Some(ent);
                     }
                 }
                 super::walk::Step::Done => break,
             }
         }
-        asked.filter(|&ent| en.on(ent))
+        asked
     }
 }
 
 /// The value a reply gives to a message that asked for `ent` (`ContextScanner::asks_for`): the
 /// first word in its first `ANSWER_HEAD` bytes with that type's shape (a date, a passport or
-/// licence number, an SSN or its last four digits, a 3-8 digit code). `Sure, it's 03/14/1988`, `AB1234567`, `482913`.
+/// licence number, an SSN or its last four digits, a 3-8 digit code): `Sure, it's 03/14/1988`,
+/// `AB1234567`, `482913`.
 pub(crate) fn answer(text: &str, ent: u16) -> Option<(usize, usize)> {
     let b = text.as_bytes();
     for p in 0..b.len().min(ANSWER_HEAD) {
