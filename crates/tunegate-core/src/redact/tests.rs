@@ -816,3 +816,20 @@ fn a_reply_gives_the_value_its_question_asked_for() {
     ]);
     assert_eq!(mask(&later), later);
 }
+
+#[test]
+fn a_question_asks_only_for_enabled_types() {
+    // DATE_OF_BIRTH off: the passport asked for first is still the one the reply gives.
+    let policy = RedactionPolicy {
+        entities: vec![EntityType::Passport],
+        ..RedactionPolicy::default()
+    };
+    let line = serde_json::json!({"messages": [
+        {"role": "assistant", "content": "Your passport number or date of birth?"},
+        {"role": "user", "content": "it is AB1234567, born 03/14/1988"},
+    ]})
+    .to_string();
+    let (o, out, _) = red(&policy, None, &line);
+    o.unwrap();
+    assert!(out.contains("it is [PASSPORT], born 03/14/1988"), "{out}");
+}
