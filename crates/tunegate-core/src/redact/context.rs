@@ -9,8 +9,8 @@
 use super::ids;
 use super::structured::{Enabled, is_word};
 use super::{
-    ENT_DATE_OF_BIRTH, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_PHONE, ENT_SECRET,
-    ENT_SSN, ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
+    ENT_DATE_OF_BIRTH, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_PERSON, ENT_PHONE,
+    ENT_SECRET, ENT_SSN, ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
 };
 
 const CUES: &[(&str, u16)] = &[
@@ -81,9 +81,17 @@ const CUES: &[(&str, u16)] = &[
     ("nato il", ENT_DATE_OF_BIRTH),
     ("nata il", ENT_DATE_OF_BIRTH),
     ("data de nascimento", ENT_DATE_OF_BIRTH),
-    // Only asked for (`asks_for`): in the same text, the SSN rules read their own context.
+    // Only asked for (`asks_for`): in the same text, the SSN and name rules read their own
+    // context.
     ("ssn", ENT_SSN),
     ("social security", ENT_SSN),
+    ("your name", ENT_PERSON),
+    ("full name", ENT_PERSON),
+    ("first name", ENT_PERSON),
+    ("last name", ENT_PERSON),
+    ("surname", ENT_PERSON),
+    ("name on the account", ENT_PERSON),
+    ("name on the card", ENT_PERSON),
 ];
 
 const MONTHS: &[&str] = &[
@@ -173,7 +181,7 @@ impl ContextScanner {
         if !en.on(ent) || (m.start > 0 && is_word(b[m.start - 1])) {
             return;
         }
-        if ent == ENT_SSN {
+        if matches!(ent, ENT_SSN | ENT_PERSON) {
             return;
         }
         if m.pattern >= CUES.len() {
@@ -283,6 +291,9 @@ impl ContextScanner {
 /// licence number, an SSN or its last four digits, a 3-8 digit code): `Sure, it's 03/14/1988`,
 /// `AB1234567`, `482913`.
 pub(crate) fn answer(text: &str, ent: u16) -> Option<(usize, usize)> {
+    if ent == ENT_PERSON {
+        return super::names::answered_name(text);
+    }
     let b = text.as_bytes();
     for p in 0..b.len().min(ANSWER_HEAD) {
         if !b[p].is_ascii_alphanumeric() || (p > 0 && is_word(b[p - 1])) {

@@ -221,6 +221,11 @@ const ROLES: [&str; 7] = [
     "other",
 ];
 const NO_ROLE: u8 = u8::MAX;
+const ROLE_ASSISTANT: u8 = 3;
+const _: () = assert!(matches!(
+    ROLES[ROLE_ASSISTANT as usize].as_bytes(),
+    b"assistant"
+));
 
 #[derive(Clone, Copy)]
 struct Frame {
@@ -605,13 +610,7 @@ impl Redactor {
         let mut pairs = std::mem::take(&mut st.hit_pairs);
         pairs.clear();
         for &(ent, frame) in &st.hits {
-            let mut f = frame as usize;
-            let mut hops = 0;
-            while st.frames[f].role == NO_ROLE && f != 0 && hops < 256 {
-                f = st.frames[f].parent as usize;
-                hops += 1;
-            }
-            pairs.push((st.frames[f].role, ent));
+            pairs.push((role_of(&st.frames, frame), ent));
         }
         // By role, then entity: each role's map is looked up once.
         pairs.sort_unstable();
@@ -928,10 +927,16 @@ impl Redactor {
         if st.too_large || st.too_many {
             return None;
         }
-        // A chat message answers the one before it and may ask the next one for a value.
+        // A chat message answers the one before it, and the assistant's (or a prompt's, whose
+        // role is unknown) may ask the next one for a value.
         let asked = if key == Some(KeyCtx::Message) {
             let asked = st.asked.take();
-            st.asked = self.engine.asks_for(text);
+            let role = role_of(&st.frames, frame);
+            st.asked = if role == ROLE_ASSISTANT || role == NO_ROLE {
+                self.engine.asks_for(text)
+            } else {
+                None
+            };
             asked
         } else {
             None
@@ -1209,6 +1214,17 @@ fn is_data_url(raw: &str) -> bool {
     raw.len() > 5
         && raw.as_bytes()[..5].eq_ignore_ascii_case(b"data:")
         && raw[..raw.len().min(128)].contains(";base64,")
+}
+
+/// The role of the message that holds `frame`: its own, or its nearest ancestor's.
+fn role_of(frames: &[Frame], frame: u32) -> u8 {
+    let mut f = frame as usize;
+    let mut hops = 0;
+    while frames[f].role == NO_ROLE && f != 0 && hops < 256 {
+        f = frames[f].parent as usize;
+        hops += 1;
+    }
+    frames[f].role
 }
 
 fn role_id(s: &str) -> u8 {

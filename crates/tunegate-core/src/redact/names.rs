@@ -1264,6 +1264,77 @@ pub(crate) fn person_value(v: &str, generic: bool) -> bool {
     words > 0 && (!generic || known)
 }
 
+/// The name a reply gives when the message before asked for it (`context::answer`): "What's
+/// your full name?" / "jane doe", "Sure, it's Radmila Hendriks.". After a few filler words at its
+/// start, one to three words of letters that end the clause (punctuation, a stop word or the end
+/// of the text), none a stop word; the first a gazetteer name that is not also a common word, or
+/// every word capitalised (`Tomorrow works` and `why do you need it?` stay).
+pub(crate) fn answered_name(text: &str) -> Option<(usize, usize)> {
+    const FILLERS: &[&str] = &[
+        "sure", "yes", "yeah", "ok", "okay", "hi", "hello", "it's", "it’s", "its", "it", "is",
+        "i'm", "i’m", "im", "i", "am", "this", "my", "name", "name's", "full", "of", "course",
+    ];
+    let lex = lexicon();
+    let b = text.as_bytes();
+    let in_word = |c: char| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.');
+    let (mut first, mut end, mut count, mut capitalised) = (None, 0, 0, true);
+    let (mut first_flags, mut stop_after) = (0, false);
+    let mut i = 0;
+    while i < b.len().min(ANSWER_NAME_HEAD) {
+        let rest = text.get(i..)?;
+        let c = rest.chars().next()?;
+        if c == ' ' || (first.is_none() && matches!(c, ',' | '!' | ':' | '-')) {
+            i += c.len_utf8();
+            continue;
+        }
+        let we = i + rest.find(|c: char| !in_word(c)).unwrap_or(rest.len());
+        let word = text.get(i..we)?.trim_end_matches('.');
+        if word.is_empty() {
+            break;
+        }
+        let we = i + word.len();
+        if first.is_none() && FILLERS.iter().any(|f| word.eq_ignore_ascii_case(f)) {
+            i = we;
+            continue;
+        }
+        let f = lex.flags(word);
+        if f & F_STOP != 0 || !word.chars().any(char::is_alphabetic) {
+            stop_after = first.is_some();
+            break;
+        }
+        if first.is_none() {
+            first = Some(i);
+            first_flags = f;
+        }
+        capitalised &= word.chars().next().is_some_and(char::is_uppercase);
+        count += 1;
+        end = we;
+        // The name ends the clause: a space goes on to its next word, anything else stops it.
+        if count == 3 || b.get(we) != Some(&b' ') {
+            break;
+        }
+        i = we;
+    }
+    let s = first?;
+    // What follows must end the clause or be a stop word (`mike from accounting`), not go on
+    // as a sentence.
+    let clause_end = b
+        .get(end)
+        .is_none_or(|&c| !c.is_ascii_alphanumeric() && c != b' ');
+    let whole = text.get(end..).is_some_and(|r| {
+        r.chars()
+            .all(|c| c.is_whitespace() || c.is_ascii_punctuation())
+    });
+    let known = first_flags & (F_FIRST | F_LAST) != 0 && first_flags & F_AMBIGUOUS == 0;
+    // One capitalised word outside the gazetteer (`Kowalczyk`, `Priya,`) is the name asked for,
+    // unless it is also a common word (`Will`), which only a reply of that word alone gives.
+    let shaped = capitalised && (count >= 2 || first_flags & F_AMBIGUOUS == 0 || whole);
+    ((clause_end || stop_after) && (known || shaped)).then_some((s, end))
+}
+
+/// How far into a reply `answered_name` looks.
+const ANSWER_NAME_HEAD: usize = 64;
+
 /// Names typed in lower case right after `my name is` / `my name's` / `name is`: `hi my name is
 /// john smith`. Chat users often skip capitals; only this cue is strong enough to take lower-case
 /// words, and only gazetteer names that are not also common words (`my name is will` stays).

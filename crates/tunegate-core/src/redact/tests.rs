@@ -804,10 +804,39 @@ fn a_reply_gives_the_value_its_question_asked_for() {
             "it's [US_SSN].",
         ),
         ("What is your SSN?", "no, 12 345", "no, 12 345"),
+        (
+            "Could I have your full name, please?",
+            "jane doe",
+            "[PERSON]",
+        ),
+        ("And your last name?", "Kowalczyk", "[PERSON]"),
+        (
+            "What's your name?",
+            "I'm Priya, and I need help",
+            "I'm [PERSON], and I need help",
+        ),
+        ("What is your first name?", "Will", "[PERSON]"),
+        ("What's your name?", "Thursday is fine", "Thursday is fine"),
+        (
+            "What's your name?",
+            "why do you need it?",
+            "why do you need it?",
+        ),
+        ("What's your name?", "Tomorrow works", "Tomorrow works"),
     ] {
         let out = contents(&mask(&chat(&[("assistant", question), ("user", answer)])));
         assert_eq!(out[1], want, "{question} / {answer}");
     }
+    // Only the assistant (or a prompt without a role) asks: a user's question is answered by
+    // text an assistant wrote, not by personal data it was given.
+    // (`chat` writes `content` before `role`, so its questions have no known role yet.)
+    let users_question = r#"{"messages":[{"role":"user","content":"What is your passport number?"},{"role":"assistant","content":"it is AB1234567, ok"}]}"#;
+    assert_eq!(mask(users_question), users_question);
+    let assistants_question = users_question
+        .replace(r#""role":"user""#, r#""role":"x""#)
+        .replace(r#""role":"assistant""#, r#""role":"user""#)
+        .replace(r#""role":"x""#, r#""role":"assistant""#);
+    assert!(mask(&assistants_question).contains("it is [PASSPORT], ok"));
     // Only the next message answers.
     let later = chat(&[
         ("assistant", "What is your date of birth?"),
