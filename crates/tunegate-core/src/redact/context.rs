@@ -316,26 +316,25 @@ pub(crate) fn answer(text: &str, ent: u16) -> Option<(usize, usize)> {
 /// An SSN given as an answer: nine digits (3-2-4, with one kind of separator or none) or its
 /// last four, standing as a word.
 fn ssn_answer(b: &[u8], s: usize) -> Option<usize> {
-    let run = |p: usize| {
-        b[p.min(b.len())..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count()
-    };
-    let word_end = |e: usize| b.get(e).is_none_or(|c| !c.is_ascii_alphanumeric());
-    let first = run(s);
-    let e = match first {
-        4 | 9 => s + first,
+    let (e, _) = digits(b, s, 3, 9)?;
+    let e = match e - s {
+        4 | 9 => e,
         3 => {
-            let sep = *b.get(s + 3)?;
-            if !matches!(sep, b'-' | b' ' | b'.') || run(s + 4) != 2 || b.get(s + 6) != Some(&sep) {
+            let sep = *b.get(e)?;
+            if !matches!(sep, b'-' | b' ' | b'.') {
                 return None;
             }
-            (run(s + 7) == 4).then_some(s + 11)?
+            let (e2, _) = digits(b, e + 1, 2, 2)?;
+            if b.get(e2) != Some(&sep) {
+                return None;
+            }
+            digits(b, e2 + 1, 4, 4)?.0
         }
         _ => return None,
     };
-    word_end(e).then_some(e)
+    b.get(e)
+        .is_none_or(|c| !c.is_ascii_alphanumeric())
+        .then_some(e)
 }
 
 /// Longest message `lone_identifier` looks at. Below the clean-string memory's shortest string

@@ -798,9 +798,11 @@ fn a_reply_gives_the_value_its_question_asked_for() {
             "sure, 4821",
             "sure, [US_SSN]",
         ),
+        // Nine bare digits are an SSN only because of the question (`078 05 1121` would be
+        // one anyway).
         (
             "What is your social security number?",
-            "it's 078 05 1121.",
+            "it's 078051121.",
             "it's [US_SSN].",
         ),
         ("What is your SSN?", "no, 12 345", "no, 12 345"),
