@@ -531,6 +531,8 @@ struct Ctx<'a> {
 struct Window {
     /// Bit `k`: word `k` of `CONTEXT_LISTS` (flattened) occurs outside `[...]`.
     words: u128,
+    /// Bit `k`: such an occurrence also starts a word (or the window).
+    word_starts: u128,
     /// Bit `k`: position `k` of the window is not inside an unclosed `[` (of a mask token).
     free: u64,
 }
@@ -591,6 +593,12 @@ fn context_matcher() -> &'static ContextMatcher {
     })
 }
 
+/// The bits of `list`'s words in a `Window`, when it is one of `CONTEXT_LISTS` that fit.
+fn list_mask(list: &[&[u8]]) -> Option<u128> {
+    let k = CONTEXT_LISTS.iter().position(|l| std::ptr::eq(*l, list))?;
+    context_matcher().masks[k]
+}
+
 fn bracket_free(raw: &[u8]) -> u64 {
     let (mut open, mut close) = (None, None);
     let mut free = 0u64;
@@ -636,6 +644,7 @@ impl<'a> Ctx<'a> {
             };
             let cm = context_matcher();
             let mut words = 0u128;
+            let mut word_starts = 0u128;
             let mut sid = cm.start;
             for (p, &c) in raw.iter().enumerate() {
                 sid = cm.dfa.next_state(aho_corasick::Anchored::No, sid, c);
@@ -652,28 +661,34 @@ impl<'a> Ctx<'a> {
                         let start = (p + 1).saturating_sub(cm.dfa.pattern_len(pid));
                         if free >> start & 1 == 1 {
                             words |= 1 << pid.as_usize();
+                            if start == 0 || !raw[start - 1].is_ascii_alphabetic() {
+                                word_starts |= 1 << pid.as_usize();
+                            }
                         }
                     }
                 }
             }
-            Window { words, free }
+            Window {
+                words,
+                word_starts,
+                free,
+            }
         })
     }
 
-    /// `has`, where the word must also start a word (`tel`, not `hotel` or `intel`): `has`
-    /// first (one automaton pass, cached), then the direct scan only when it says yes.
+    /// `has`, where the word must also start a word (`tel`, not `hotel` or `intel`).
     fn has_word_start(&self, list: &[&[u8]]) -> bool {
-        self.has(list) && self.scan_for(list, true)
+        match list_mask(list) {
+            Some(mask) => self.window().word_starts & mask != 0,
+            None => self.scan_for(list, true),
+        }
     }
 
     fn has(&self, list: &[&[u8]]) -> bool {
-        let w = self.window();
-        if let Some(k) = CONTEXT_LISTS.iter().position(|l| std::ptr::eq(*l, list))
-            && let Some(mask) = context_matcher().masks[k]
-        {
-            return w.words & mask != 0;
+        match list_mask(list) {
+            Some(mask) => self.window().words & mask != 0,
+            None => self.scan_for(list, false),
         }
-        self.scan_for(list, false)
     }
 
     /// A word of `list` outside `[...]` in the window, found directly; with `word_start`, only
