@@ -364,6 +364,8 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "port mac 0012.3456.789a up",
         "0012.3456.789a",
     ),
+    ("MAC_ADDRESS", "mac is aabb.ccdd.eeff ok", "aabb.ccdd.eeff"),
+    ("MAC_ADDRESS", "mac abcd.ef12.3456.", "abcd.ef12.3456"),
     ("PHONE_NUMBER", "arayın 0532 123 45 67", "0532 123 45 67"),
     ("PHONE_NUMBER", "text 09171234567", "09171234567"),
     ("PHONE_NUMBER", "电话 13812345678", "13812345678"),
@@ -1159,6 +1161,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "MAC_ADDRESS",
         "broadcast ff:ff:ff:ff:ff:ff and ffff.ffff.ffff and 00:00:00:00:00:00",
+    ),
+    (
+        "MAC_ADDRESS",
+        "FFFF.FFFF.FFFF, 1234.5678.9012, x.aabb.ccdd.eeff, aabb.ccdd.eeff.0011",
     ),
     ("PHONE_NUMBER", "order 09171234567"),
     ("US_SSN", "ref 666-22-1234"),

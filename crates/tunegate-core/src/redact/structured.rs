@@ -20,6 +20,7 @@ const T_PAREN: u8 = 3;
 const T_AT: u8 = 4;
 const T_COLON: u8 = 5;
 const T_DASH: u8 = 6;
+const T_DOT: u8 = 7;
 
 static TRIGGER: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -33,6 +34,7 @@ static TRIGGER: [u8; 256] = {
     t[b'@' as usize] = T_AT;
     t[b':' as usize] = T_COLON;
     t[b'-' as usize] = T_DASH;
+    t[b'.' as usize] = T_DOT;
     t
 };
 
@@ -101,7 +103,12 @@ pub(crate) fn scan(en: &Enabled, text: &str, out: &mut Vec<Finding>) {
             i,
             |x| {
                 use super::swar::{eq, in_range};
-                in_range(x, b'0', b':') | eq(x, b'+') | eq(x, b'(') | eq(x, b'@') | eq(x, b'-')
+                in_range(x, b'0', b':')
+                    | eq(x, b'+')
+                    | eq(x, b'(')
+                    | eq(x, b'@')
+                    | eq(x, b'-')
+                    | eq(x, b'.')
             },
             |c| TRIGGER[c as usize] != 0,
         );
@@ -135,6 +142,19 @@ pub(crate) fn scan(en: &Enabled, text: &str, out: &mut Vec<Finding>) {
                 } else {
                     i + 1
                 }
+            }
+            // A dotted MAC whose first group holds no digit (`aabb.ccdd.eeff`): the digit path
+            // finds the others.
+            T_DOT
+                if en.on(ENT_MAC)
+                    && i >= 4
+                    && b[i - 1].is_ascii_alphabetic()
+                    && let Some((s, e, real)) = mac_dotted_at(b, i - 4) =>
+            {
+                if real {
+                    out.push(Finding::new(s, e, ENT_MAC));
+                }
+                e
             }
             _ => i + 1,
         };
@@ -1420,6 +1440,11 @@ fn mac_dotted(b: &[u8], i: usize) -> Option<(usize, usize, bool)> {
     while s > 0 && i - s < 4 && is_hex(b[s - 1]) {
         s -= 1;
     }
+    mac_dotted_at(b, s)
+}
+
+/// `mac_dotted` for the address starting exactly at `s`.
+fn mac_dotted_at(b: &[u8], s: usize) -> Option<(usize, usize, bool)> {
     if s > 0 && (is_word(b[s - 1]) || b[s - 1] == b'.') || s + 14 > b.len() {
         return None;
     }
