@@ -368,6 +368,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("MAC_ADDRESS", "mac abcd.ef12.3456.", "abcd.ef12.3456"),
     ("PHONE_NUMBER", "arayın 0532 123 45 67", "0532 123 45 67"),
     ("PHONE_NUMBER", "text 09171234567", "09171234567"),
+    (
+        "PHONE_NUMBER",
+        "call me at is415-555-0132 today",
+        "415-555-0132",
+    ),
+    ("PHONE_NUMBER", "reach me on415.555.0132.", "415.555.0132"),
     ("PHONE_NUMBER", "电话 13812345678", "13812345678"),
     ("US_SSN", "ssn 536.22.1234", "536.22.1234"),
     ("US_SSN", "ssn 536 22 1234", "536 22 1234"),
@@ -1167,6 +1173,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "FFFF.FFFF.FFFF, 1234.5678.9012, x.aabb.ccdd.eeff, aabb.ccdd.eeff.0011",
     ),
     ("PHONE_NUMBER", "order 09171234567"),
+    (
+        "PHONE_NUMBER",
+        "ORD415-555-0132 abcde415-555-0132 id115-555-0132 at415-555-01321 is415-555-0132-9",
+    ),
     ("US_SSN", "ref 666-22-1234"),
     ("UK_NINO", "BG123456C"),
     ("UK_NHS", "NHS 943 476 5918"),

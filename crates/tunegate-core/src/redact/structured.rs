@@ -359,6 +359,12 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
                 && is_word(b[i - 2]))
             || matches!(p, b'#' | b'$' | b'/' | b'\\');
         if ident {
+            if en.on(ENT_PHONE)
+                && let Some(e) = glued_nanp(b, i)
+            {
+                out.push(Finding::new(i, e, ENT_PHONE));
+                return e;
+            }
             let mut e = i;
             while e < n && (is_word(b[e]) || b[e] == b'.' && e + 1 < n && is_word(b[e + 1])) {
                 e += 1;
@@ -1419,6 +1425,39 @@ fn ipv4_at(b: &[u8], s: usize) -> Option<usize> {
         return None;
     }
     Some(p)
+}
+
+/// A North American number written `415-555-0132` (or with dots) at `i`, glued to a short
+/// lower-case word before it (`is415-555-0132`, a lost space): the end of the number. A longer
+/// word or any capital or digit before it makes an identifier (`ORD415-555-0132`).
+fn glued_nanp(b: &[u8], i: usize) -> Option<usize> {
+    let mut s = i;
+    while s > 0 && i - s <= 4 && b[s - 1].is_ascii_lowercase() {
+        s -= 1;
+    }
+    let word = i - s;
+    if !(2..=4).contains(&word) || (s > 0 && (is_word(b[s - 1]) || b[s - 1] >= 0x80)) {
+        return None;
+    }
+    let t = b.get(i..i + 12)?;
+    let sep = t[3];
+    let shaped = matches!(sep, b'-' | b'.')
+        && t[7] == sep
+        && t.iter()
+            .enumerate()
+            .all(|(k, c)| k == 3 || k == 7 || c.is_ascii_digit());
+    if !shaped || t[0] < b'2' || t[4] < b'2' {
+        return None;
+    }
+    let e = i + 12;
+    let ends = match b.get(e) {
+        None => true,
+        Some(&c) => {
+            !(is_word(c)
+                || (matches!(c, b'-' | b'.') && b.get(e + 1).is_some_and(|d| d.is_ascii_digit())))
+        }
+    };
+    ends.then_some(e)
 }
 
 /// Broadcast and all-zero MACs are protocol constants, not device identifiers.
