@@ -122,6 +122,30 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "dropbox_token: wzaeaadtikrggpe",
         "wzaeaadtikrggpe",
     ),
+    // A quoted value is a string: brackets and `<` inside are part of it.
+    ("SECRET", "password = 'P@ss(w0rd)!x'", "P@ss(w0rd)!x"),
+    (
+        "SECRET",
+        "d7network_secret: \"u@D7GXt)t>8d(LtH^(lvZ<g=\"",
+        "u@D7GXt)t>8d(LtH^(lvZ<g=",
+    ),
+    ("SECRET", "{\"password\": \"P@ss[w0rd]!x\"}", "P@ss[w0rd]!x"),
+    // A credential parameter of a URL query, whatever its shape.
+    (
+        "SECRET",
+        "GET /v1/user?key=9e4635bc-28dc-25d3-8546-2b30115d9a7b",
+        "9e4635bc-28dc-25d3-8546-2b30115d9a7b",
+    ),
+    (
+        "SECRET",
+        "https://api.example.net/v1/user?key=seugeupfknprstoe",
+        "seugeupfknprstoe",
+    ),
+    (
+        "SECRET",
+        "https://x.example/cb?state=1&access_token=9e4635bc-28dc-25d3-8546-2b30115d9a7b",
+        "9e4635bc-28dc-25d3-8546-2b30115d9a7b",
+    ),
     ("SECRET", "my password: Sunshine", "Sunshine"),
     // Names ending in `pass`, an arrow after the name, a table cell after the name's cell.
     ("SECRET", "SMTP_PASS=Tr0ub4dor3x", "Tr0ub4dor3x"),
@@ -929,6 +953,21 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // In a quoted value, a call, an index or a `<name>` placeholder is still a reference.
+    (
+        "SECRET",
+        "password = \"getenv(PW)\"; secret: \"os.environ['PW']\"; token: \"Bearer <token>\"",
+    ),
+    // A generic type is not an XML tag opening a value.
+    (
+        "SECRET",
+        "[`credentials(Option<Credentials>)`](crate::op::AssumeRoleOutput::credentials): <p>The",
+    ),
+    // Query parameters that name no credential, a stored object, short or templated values.
+    (
+        "SECRET",
+        "?key=uploads/a/b.png ?key=short ?key=${API_KEY} sort?key=created_at ?monkey=seugeupfknprstoe",
+    ),
     // Fractions of a second after a time's colons.
     (
         "PHONE_NUMBER",

@@ -932,6 +932,12 @@ fn keyword_scan(
     }
     let norm = &buf[..len];
     let strong = is_secret_name(norm);
+    // A credential parameter of a URL query (`?key=…`, `&access_token=…`): the request carries
+    // it, whatever its shape (a UUID, letters only).
+    let url_param = id_start > 0
+        && matches!(b[id_start - 1], b'?' | b'&')
+        && b.get(p) == Some(&b'=')
+        && (strong || norm == b"key");
     // `publicToken`, `publishableKey`: made to be shown; other structural names only when the
     // name is not a credential name itself.
     if ((!strong || norm.starts_with(b"public")) && names_no_secret(norm))
@@ -1131,8 +1137,15 @@ fn keyword_scan(
                 && v.iter().all(u8::is_ascii_alphabetic)
                 && !letters_random(v));
     let url = memchr::memmem::find(v, b"://").is_some();
+    // Quoted only: a `>` that opened the value may close a generic type (`Option<Credentials>`),
+    // not an XML tag.
+    let reference = if delimited && close != b'<' {
+        is_literal_reference(v)
+    } else {
+        is_reference(v)
+    };
     if v.len() > limit
-        || is_reference(v)
+        || reference
         || env_name(v)
         || masked_tail(b, p)
         || open_tag_unclosed
@@ -1155,7 +1168,10 @@ fn keyword_scan(
             .unwrap_or(v)
             .iter()
             .all(u8::is_ascii_alphabetic);
-    let ok = if (strong || password) && delimited && assign_or_tag(assign, open) {
+    let ok = if url_param && !delimited {
+        // A bare `key` may also name a stored object (`?key=uploads/a.png`).
+        v.len() >= 8 && (strong || !v.contains(&b'/'))
+    } else if (strong || password) && delimited && assign_or_tag(assign, open) {
         v.len() >= 4 && !v.contains(&b' ') && (password || !short_word)
             || (password && v.len() >= 6)
     } else if (strong || password) && assign {
@@ -2232,6 +2248,30 @@ fn all_one_char(v: &[u8]) -> bool {
 
 /// References, expressions and documented placeholders: never secrets by themselves.
 pub(crate) fn is_reference(v: &[u8]) -> bool {
+    reference(v, false)
+}
+
+/// `is_reference` for a value known to be a string literal (quoted, XML element content, a JSON
+/// string): a bracket or `<` inside is then part of the string (`"u@D7G)t>8d(LtH<g="`, a
+/// password), and only a call or index (`getenv("X")`, `env["X"]`) or a `<name>` placeholder
+/// still reads as a reference.
+pub(crate) fn is_literal_reference(v: &[u8]) -> bool {
+    reference(v, true)
+}
+
+/// A call or an index written in a string: `getenv(X)`, `os.environ['X']`, `secrets[0]`.
+fn call_or_index(v: &[u8]) -> bool {
+    let head = v
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'$' | b':'))
+        .count();
+    head > 0
+        && (v[0].is_ascii_alphabetic() || matches!(v[0], b'_' | b'$'))
+        && matches!(v.get(head), Some(b'(' | b'['))
+        && matches!(v.last(), Some(b')' | b']'))
+}
+
+fn reference(v: &[u8], literal: bool) -> bool {
     if v.is_empty() {
         return true;
     }
@@ -2311,7 +2351,13 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
     {
         return true;
     }
-    if v.contains(&b'(') || v.contains(&b'[') {
+    if (v.contains(&b'(') || v.contains(&b'[')) && (!literal || call_or_index(v)) {
+        return true;
+    }
+    // `Bearer <token>`, `abc<REPLACE>`: in a literal, only a `<` that a `>` closes.
+    if let Some(lt) = memchr::memchr(b'<', v)
+        && (!literal || memchr::memchr(b'>', &v[lt..]).is_some())
+    {
         return true;
     }
     let lower: Vec<u8> = v.iter().map(u8::to_ascii_lowercase).collect();
@@ -2331,7 +2377,6 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
         b"notreal",
         b"not_real",
         b"fake",
-        b"<",
         b"...",
         b"env.",
         b"environ",
@@ -2416,9 +2461,9 @@ pub(crate) fn json_secret_value(v: &str) -> Option<(usize, usize)> {
     // After an auth scheme the value is a credential even when it looks like a dotted name
     // (JWT-like `a.b.c`); placeholders still stay.
     let placeholder = if scheme_seen {
-        is_reference(val) && !val.contains(&b'.')
+        is_literal_reference(val) && !val.contains(&b'.')
     } else {
-        is_reference(val)
+        is_literal_reference(val)
     };
     if placeholder {
         return None;
