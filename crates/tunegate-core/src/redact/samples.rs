@@ -122,6 +122,22 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "dropbox_token: wzaeaadtikrggpe",
         "wzaeaadtikrggpe",
     ),
+    // Airtable OAuth and LaunchDarkly tokens alone.
+    (
+        "SECRET",
+        "Using Ab3dE5gH7jK9mN1pQ.v1.eyJ1c2VySWQiOiJ1c3IxMjM0NTY3ODkwIiwiZXhwaXJlcyI6IjIwMjYifQ.9f2c4e6a8b0d1f3e",
+        "Ab3dE5gH7jK9mN1pQ.v1.eyJ1c2VySWQiOiJ1c3IxMjM0NTY3ODkwIiwiZXhwaXJlcyI6IjIwMjYifQ.9f2c4e6a8b0d1f3e",
+    ),
+    (
+        "SECRET",
+        "client key sdk-7c1e9f0a-2b3c-4d5e-8f9a-0b1c2d3e4f5a",
+        "sdk-7c1e9f0a-2b3c-4d5e-8f9a-0b1c2d3e4f5a",
+    ),
+    (
+        "SECRET",
+        "api-5gykyl1b-wgrq-41lc-z6q1-h7zn5fdlcybw",
+        "api-5gykyl1b-wgrq-41lc-z6q1-h7zn5fdlcybw",
+    ),
     // A quoted value is a string: brackets and `<` inside are part of it.
     ("SECRET", "password = 'P@ss(w0rd)!x'", "P@ss(w0rd)!x"),
     (
@@ -962,6 +978,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "[`credentials(Option<Credentials>)`](crate::op::AssumeRoleOutput::credentials): <p>The",
+    ),
+    // Names with `.v1.` and `api-`/`sdk-` that are no token.
+    (
+        "SECRET",
+        "model.v1.weights, config.v1.yaml, api-gateway-v2, sdk-version, api-5gykyl1b-wgrq-31lc-z6q1-h7zn5fdlcybw",
     ),
     // Query parameters that name no credential, a stored object, short or templated values.
     (

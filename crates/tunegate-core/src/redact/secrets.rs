@@ -180,6 +180,11 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("dor_v1_", prefix(64, 64, BodyClass::Hex, false)),
     // Telegram bot tokens `<bot id>:<35 chars starting with A>`.
     (":A", Anchor::Custom(telegram)),
+    // Airtable OAuth access tokens `<id>.v1.<payload>.<hex signature>`.
+    (".v1.", Anchor::Custom(airtable_oauth)),
+    // LaunchDarkly SDK and API access tokens.
+    ("sdk-", Anchor::Custom(launchdarkly)),
+    ("api-", Anchor::Custom(launchdarkly)),
     // Azure AD (Entra) client secrets: `xxx8Q~...`.
     ("Q~", Anchor::Custom(azure_ad)),
     // Dropbox short-lived tokens.
@@ -1482,6 +1487,37 @@ fn telegram(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     }
     let q = run(b, e, BodyClass::UrlSafe, 36);
     (q - e == 34 && right_ok(b, q) && mixed(&b[e..q])).then_some((a, q))
+}
+
+/// Airtable OAuth access token: 10+ letters and digits, `.v1.`, a base64url payload of 40+, a
+/// dot and a hex signature.
+fn airtable_oauth(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut a = s;
+    while a > 0 && s - a < 64 && b[a - 1].is_ascii_alphanumeric() {
+        a -= 1;
+    }
+    if s - a < 10 || !left_ok(b, a) {
+        return None;
+    }
+    let p = run(b, e, BodyClass::UrlSafe, 4096);
+    if p - e < 40 || b.get(p) != Some(&b'.') {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::Hex, 256);
+    (q > p + 1 && right_ok(b, q)).then_some((a, q))
+}
+
+/// LaunchDarkly access token: `sdk-`/`api-` and a version-4 UUID layout of lower-case letters
+/// and digits (`sdk-5gykyl1b-wgrq-41lc-z6q1-h7zn5fdlcybw`).
+fn launchdarkly(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let body = b.get(e..e + 36)?;
+    let layout = body.iter().enumerate().all(|(k, &c)| match k {
+        8 | 13 | 18 | 23 => c == b'-',
+        14 => c == b'4',
+        _ => c.is_ascii_lowercase() || c.is_ascii_digit(),
+    });
+    (layout && left_ok(b, s) && right_ok(b, e + 36) && b.get(e + 36) != Some(&b'-'))
+        .then_some((s, e + 36))
 }
 
 /// Azure AD client secret: `[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}`.
