@@ -387,7 +387,7 @@ fn wallet_shaped(token: &[u8]) -> bool {
 
 /// Sum of the letter-pair weights inside the run's words, and how many pairs: words are split
 /// at case changes as in identifiers (`getHTTPServer` is `get`, `http`, `server`).
-fn letter_pairs(run: &[u8]) -> (i32, u16) {
+pub(crate) fn letter_pairs(run: &[u8]) -> (i32, u16) {
     let (mut sum, mut pairs) = (0i32, 0u16);
     for (i, w) in run.windows(2).enumerate() {
         let (a, b) = (w[0], w[1]);

@@ -122,6 +122,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "dropbox_token: wzaeaadtikrggpe",
         "wzaeaadtikrggpe",
     ),
+    // Under a credential name, a made-up value split like an identifier.
+    (
+        "SECRET",
+        "Using media_apiSecret=ndiawudh1_wdajwoidjajawdeps",
+        "ndiawudh1_wdajwoidjajawdeps",
+    ),
     // Airtable OAuth and LaunchDarkly tokens alone.
     (
         "SECRET",
@@ -978,6 +984,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "[`credentials(Option<Credentials>)`](crate::op::AssumeRoleOutput::credentials): <p>The",
+    ),
+    // Identifiers of words under credential names.
+    (
+        "SECRET",
+        "api_secret = struct_X509_pubkey_st; token: \"access_token_expires_in\"; api_key = get_api_key_from_settings",
     ),
     // Names with `.v1.` and `api-`/`sdk-` that are no token.
     (

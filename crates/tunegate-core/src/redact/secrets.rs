@@ -1157,7 +1157,10 @@ fn keyword_scan(
         || call
         || code
         || url
-        || (!password && (filler_pattern(v) || wordy(v) || repeated_unit(v)))
+        || (!password
+            && (filler_pattern(v)
+                || (wordy(v) && !(strong && letters_unlike_words(v)))
+                || repeated_unit(v)))
     {
         return None;
     }
@@ -1306,6 +1309,13 @@ fn letters_random(v: &[u8]) -> bool {
         && v.iter().any(u8::is_ascii_lowercase)
         && v.iter().any(u8::is_ascii_uppercase)
         && shannon_entropy(v) >= 0.9 * (v.len().min(32) as f64).log2()
+}
+
+/// Letters that do not pair like words (8+ pairs, mean weight below -1/2 bit): a made-up value
+/// split like an identifier (`ndiawudh1_wdajwoidjajawdeps`), not `struct_X509_pubkey_st`.
+fn letters_unlike_words(v: &[u8]) -> bool {
+    let (sum, pairs) = super::random_token::letter_pairs(v);
+    pairs >= 8 && sum < -2 * i32::from(pairs)
 }
 
 /// `1.2` somewhere in the value: a version or build string (`rc0.15.0_20231217-SNAPSHOT`).
