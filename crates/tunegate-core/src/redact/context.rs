@@ -356,7 +356,7 @@ pub(crate) fn lone_identifier(en: &Enabled, text: &str) -> Option<Finding> {
     let s = text.len() - text.trim_start().len();
     let t = text.trim().as_bytes();
     let t = t.strip_suffix(b".").unwrap_or(t);
-    if !(9..=11).contains(&t.len()) || !t.iter().all(u8::is_ascii_alphanumeric) {
+    if !(8..=11).contains(&t.len()) || !t.iter().all(u8::is_ascii_alphanumeric) {
         return None;
     }
     let mut up = [0u8; 11];
@@ -367,6 +367,14 @@ pub(crate) fn lone_identifier(en: &Enabled, text: &str) -> Option<Finding> {
     let letters = u.iter().take_while(|c| c.is_ascii_uppercase()).count();
     let digits_after = u[letters..].iter().all(u8::is_ascii_digit);
     let ent = match u.len() {
+        // An Indian passport: a capital as written, then seven digits, the first not 0.
+        8 if en.on(ENT_PASSPORT)
+            && t[0].is_ascii_uppercase()
+            && (b'1'..=b'9').contains(&t[1])
+            && t[2..].iter().all(u8::is_ascii_digit) =>
+        {
+            ENT_PASSPORT
+        }
         9 if letters == 0 && digits_after => {
             // Not SSNs: most nine-digit numbers have a valid SSN's ranges.
             if en.on(ENT_US_ITIN) && ids::itin_ok(u) {

@@ -447,6 +447,7 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("IT_FISCAL_CODE", "CF RSSMRA85T10A562S", "RSSMRA85T10A562S"),
     ("PL_PESEL", "PESEL 44051401359", "44051401359"),
     ("IN_AADHAAR", "Aadhaar 2345 6789 0124", "2345 6789 0124"),
+    ("IN_AADHAAR", "uid 3123:4567:8909 on file", "3123:4567:8909"),
     ("IN_AADHAAR", "499118665246", "499118665246"),
     ("CA_SIN", "SIN 046 454 286", "046 454 286"),
     ("AU_TFN", "TFN 876 543 210", "876 543 210"),
@@ -1255,6 +1256,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("ES_NIF", "12345678A"),
     ("IT_FISCAL_CODE", "RSSMRA85Z10A562S"),
     ("IN_AADHAAR", "234567890123"),
+    (
+        "IN_AADHAAR",
+        "1234:5678:9012 at 12:34:56, 3123:4567:8909:1111, 3123:4567:8909.5",
+    ),
     ("AU_TFN", "824 753 557"),
     ("US_BANK_ROUTING", "invoice 121000358"),
     ("US_BANK_ROUTING", "invoice 173509425"),

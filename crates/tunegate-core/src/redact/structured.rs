@@ -318,6 +318,15 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         out.push(Finding::new(i - 3, e, ENT_IBAN));
         return e;
     }
+    // Aadhaar written with colons (`3123:4567:8909`): a time has two-digit groups, an IPv6
+    // address goes on past the third group.
+    if en.on(ENT_IN_AADHAAR)
+        && (i == 0 || !is_word(b[i - 1]))
+        && let Some(e) = aadhaar_colons(b, i)
+    {
+        out.push(Finding::new(i, e, ENT_IN_AADHAAR));
+        return e;
+    }
     // MAC with dashes starting with a digit (00-1A-2B-...).
     if en.on(ENT_MAC)
         && b[i].is_ascii_digit()
@@ -1458,6 +1467,32 @@ fn glued_nanp(b: &[u8], i: usize) -> Option<usize> {
         }
     };
     ends.then_some(e)
+}
+
+/// The end of `dddd:dddd:dddd` at `i` when its twelve digits pass the Aadhaar check.
+fn aadhaar_colons(b: &[u8], i: usize) -> Option<usize> {
+    let t = b.get(i..i + 14)?;
+    let shaped = t.iter().enumerate().all(|(k, &c)| {
+        if k == 4 || k == 9 {
+            c == b':'
+        } else {
+            c.is_ascii_digit()
+        }
+    });
+    if !shaped {
+        return None;
+    }
+    let e = i + 14;
+    if b.get(e).is_some_and(|&c| {
+        is_word(c) || c == b':' || c == b'.' && b.get(e + 1).is_some_and(u8::is_ascii_digit)
+    }) {
+        return None;
+    }
+    let mut d = [0u8; 12];
+    for (k, c) in t.iter().filter(|c| c.is_ascii_digit()).enumerate() {
+        d[k] = *c;
+    }
+    ids::aadhaar_ok(&d).then_some(e)
 }
 
 /// Broadcast and all-zero MACs are protocol constants, not device identifiers.

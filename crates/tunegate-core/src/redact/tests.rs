@@ -741,6 +741,24 @@ fn a_lone_identifier_is_masked_only_as_a_message() {
 }
 
 #[test]
+fn a_lone_eight_character_passport_has_the_indian_layout() {
+    // A capital as written, then seven digits, the first not 0.
+    let msg = |v: &str| format!(r#"{{"messages":[{{"role":"user","content":"{v}"}}]}}"#);
+    for v in ["A3456781", " J6932157. "] {
+        let out = mask(&msg(v));
+        assert!(
+            out.contains("[PASSPORT]") && !out.contains(v.trim()),
+            "{out}"
+        );
+    }
+    for v in [
+        "b0097650", "a3456781", "A0123456", "AB345678", "A345678", "12345678",
+    ] {
+        assert_eq!(mask(&msg(v)), msg(v));
+    }
+}
+
+#[test]
 fn a_reply_gives_the_value_its_question_asked_for() {
     let chat = |turns: &[(&str, &str)]| {
         let messages: Vec<_> = turns
