@@ -2297,10 +2297,11 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
     reference(v, false)
 }
 
-/// `is_reference` for a value known to be a string literal (quoted, XML element content, a JSON
+/// `is_reference` for a value known to be a string literal (quoted after a keyword, or a JSON
 /// string): a bracket or `<` inside is then part of the string (`"u@D7G)t>8d(LtH<g="`, a
 /// password), and only a call or index (`getenv("X")`, `env["X"]`) or a `<name>` placeholder
-/// still reads as a reference.
+/// still reads as a reference. Element content after `>` is not taken as a literal: that `>` may
+/// close a generic type.
 pub(crate) fn is_literal_reference(v: &[u8]) -> bool {
     reference(v, true)
 }
