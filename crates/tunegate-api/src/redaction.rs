@@ -95,11 +95,15 @@ pub enum EntityType {
     Person,
     /// Postal addresses (best effort: street and postcode patterns for US, UK, DE, FR, NL, ES).
     PostalAddress,
+    /// Finnish personal identity codes (henkilötunnus: birth date, century sign, mod-31 check character).
+    FiPersonalIdentityCode,
+    /// Swedish personal identity numbers (personnummer and samordningsnummer: birth date, Luhn).
+    SePersonnummer,
 }
 
 impl EntityType {
     /// Every built-in detector, the default set.
-    pub const ALL: [EntityType; 27] = [
+    pub const ALL: [EntityType; 29] = [
         EntityType::EmailAddress,
         EntityType::PhoneNumber,
         EntityType::CreditCard,
@@ -127,6 +131,8 @@ impl EntityType {
         EntityType::CryptoWallet,
         EntityType::Person,
         EntityType::PostalAddress,
+        EntityType::FiPersonalIdentityCode,
+        EntityType::SePersonnummer,
     ];
 
     /// The name used in masks, reports and status (`EMAIL_ADDRESS`, ...).
@@ -159,6 +165,8 @@ impl EntityType {
             EntityType::CryptoWallet => "CRYPTO_WALLET",
             EntityType::Person => "PERSON",
             EntityType::PostalAddress => "POSTAL_ADDRESS",
+            EntityType::FiPersonalIdentityCode => "FI_PERSONAL_IDENTITY_CODE",
+            EntityType::SePersonnummer => "SE_PERSONNUMMER",
         }
     }
 }

@@ -278,6 +278,59 @@ pub(crate) fn aadhaar_ok(d: &[u8]) -> bool {
     c == 0
 }
 
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Finnish personal identity code `DDMMYYCZZZQ`: a birth date, a century sign (`+` 1800s, `-`
+/// and `U`-`Y` 1900s, `A`-`F` 2000s), an individual number and the check character of the nine
+/// digits mod 31.
+pub(crate) fn hetu_ok(t: &[u8]) -> bool {
+    const CHECK: &[u8; 31] = b"0123456789ABCDEFHJKLMNPRSTUVWXY";
+    if t.len() != 11 || !all_digits(&t[..6]) || !all_digits(&t[7..10]) {
+        return false;
+    }
+    let century = match t[6] {
+        b'+' => 1800,
+        b'-' | b'U'..=b'Y' => 1900,
+        b'A'..=b'F' => 2000,
+        _ => return false,
+    };
+    let two = |k: usize| dv(t[k]) * 10 + dv(t[k + 1]);
+    let (day, month, year) = (two(0), two(2), century + two(4));
+    if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) {
+        return false;
+    }
+    let n = t[..6]
+        .iter()
+        .chain(&t[7..10])
+        .fold(0u32, |acc, &c| acc * 10 + dv(c));
+    CHECK.get((n % 31) as usize) == Some(&t[10])
+}
+
+/// Swedish personnummer, ten digits `YYMMDDNNNC` without separators: a birth date (the day plus
+/// 60 in a coordination number) and the Luhn check digit; `year` when it was written in full.
+pub(crate) fn personnummer_ok(d: &[u8], year: Option<u32>) -> bool {
+    if d.len() != 10 || !all_digits(d) || all_same(d) {
+        return false;
+    }
+    let two = |k: usize| dv(d[k]) * 10 + dv(d[k + 1]);
+    let (month, mut day) = (two(2), two(4));
+    if day > 60 {
+        day -= 60;
+    }
+    // Without the century, 29 February counts in any year divisible by four.
+    let year = year.unwrap_or(2000 + two(0));
+    (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day) && luhn(d)
+}
+
 /// Canadian SIN: 9 digits, Luhn, first digit never 8 (unassigned).
 pub(crate) fn sin_ok(d: &[u8]) -> bool {
     d.len() == 9 && all_digits(d) && d[0] != b'8' && !all_same(d) && luhn(d)
@@ -518,6 +571,27 @@ mod tests {
     /// (validator, positives, negatives): positives built from each format's specification,
     /// negatives differ by one digit or break a structural rule.
     #[test]
+    fn personnummer_dates_and_luhn() {
+        for (d, year) in [
+            ("8507099805", None),
+            ("6408233234", Some(1964)),
+            ("7506712343", None),
+            ("0002291235", Some(2000)),
+        ] {
+            assert!(personnummer_ok(d.as_bytes(), year), "{d}");
+        }
+        for (d, year) in [
+            ("8507099806", None),
+            ("0013092393", Some(1900)),
+            ("0504422381", Some(2005)),
+            ("0002291235", Some(1900)),
+            ("1111111111", None),
+        ] {
+            assert!(!personnummer_ok(d.as_bytes(), year), "{d}");
+        }
+    }
+
+    #[test]
     fn checksum_tables() {
         type V = fn(&[u8]) -> bool;
         let table: &[(&str, V, &[&str], &[&str])] = &[
@@ -549,6 +623,18 @@ mod tests {
                     "A12345671",
                     "C0123456",
                     "C012345655",
+                ],
+            ),
+            (
+                "fi hetu",
+                hetu_ok,
+                &["131052-308T", "150385-1230", "290200A4561", "010594Y9032"],
+                &[
+                    "131052-308U",
+                    "310289-211C",
+                    "290201A4561",
+                    "131052/308T",
+                    "13105-2308T",
                 ],
             ),
             (

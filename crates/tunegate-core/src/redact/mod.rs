@@ -90,6 +90,8 @@ pub(crate) const ENT_DATE_OF_BIRTH: u16 = 23;
 pub(crate) const ENT_CRYPTO_WALLET: u16 = 24;
 pub(crate) const ENT_PERSON: u16 = 25;
 pub(crate) const ENT_POSTAL_ADDRESS: u16 = 26;
+pub(crate) const ENT_FI_HETU: u16 = 27;
+pub(crate) const ENT_SE_PERSONNUMMER: u16 = 28;
 
 /// One detected span in a decoded string (byte offsets) and its entity index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

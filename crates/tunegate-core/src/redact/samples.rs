@@ -448,6 +448,33 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PL_PESEL", "PESEL 44051401359", "44051401359"),
     ("IN_AADHAAR", "Aadhaar 2345 6789 0124", "2345 6789 0124"),
     ("IN_AADHAAR", "uid 3123:4567:8909 on file", "3123:4567:8909"),
+    (
+        "FI_PERSONAL_IDENTITY_CODE",
+        "henkilötunnus 150385-1230, kiitos",
+        "150385-1230",
+    ),
+    (
+        "FI_PERSONAL_IDENTITY_CODE",
+        "born 2000: 290200A4561.",
+        "290200A4561",
+    ),
+    (
+        "FI_PERSONAL_IDENTITY_CODE",
+        "my code is010203A011C",
+        "010203A011C",
+    ),
+    ("SE_PERSONNUMMER", "pnr 850709-9805 tack", "850709-9805"),
+    (
+        "SE_PERSONNUMMER",
+        "personnummer 196408233234",
+        "196408233234",
+    ),
+    ("SE_PERSONNUMMER", "id: 19990101-1230.", "19990101-1230"),
+    (
+        "SE_PERSONNUMMER",
+        "samordningsnr 750671-2343",
+        "750671-2343",
+    ),
     ("IN_AADHAAR", "499118665246", "499118665246"),
     ("CA_SIN", "SIN 046 454 286", "046 454 286"),
     ("AU_TFN", "TFN 876 543 210", "876 543 210"),
@@ -1256,6 +1283,16 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("ES_NIF", "12345678A"),
     ("IT_FISCAL_CODE", "RSSMRA85Z10A562S"),
     ("IN_AADHAAR", "234567890123"),
+    // Wrong check character, impossible dates, other separators, a glued capital.
+    (
+        "FI_PERSONAL_IDENTITY_CODE",
+        "150385-1231 310289-211C 012245A110G 131052/308T 131052.308T X150385-1230",
+    ),
+    // Wrong check digit, month 13, day 42, a year out of range, ten digits alone (a phone).
+    (
+        "SE_PERSONNUMMER",
+        "850709-9806 19001309-2393 200504422381 216408233234 8507099805",
+    ),
     (
         "IN_AADHAAR",
         "1234:5678:9012 at 12:34:56, 3123:4567:8909:1111, 3123:4567:8909.5",

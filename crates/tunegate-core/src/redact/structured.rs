@@ -318,6 +318,20 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         out.push(Finding::new(i - 3, e, ENT_IBAN));
         return e;
     }
+    // Finnish and Swedish personal identity numbers: a birth date and a check character or digit.
+    if en.on(ENT_FI_HETU)
+        && let Some(e) = hetu_at(b, i)
+    {
+        out.push(Finding::new(i, e, ENT_FI_HETU));
+        return e;
+    }
+    if en.on(ENT_SE_PERSONNUMMER)
+        && (i == 0 || !is_word(b[i - 1]))
+        && let Some(e) = personnummer_at(b, i)
+    {
+        out.push(Finding::new(i, e, ENT_SE_PERSONNUMMER));
+        return e;
+    }
     // Aadhaar written with colons (`3123:4567:8909`): a time has two-digit groups, an IPv6
     // address goes on past the third group.
     if en.on(ENT_IN_AADHAAR)
@@ -1467,6 +1481,54 @@ fn glued_nanp(b: &[u8], i: usize) -> Option<usize> {
         }
     };
     ends.then_some(e)
+}
+
+/// The end of a Finnish personal identity code at `i` (`131052-308T`). Its check character makes
+/// a chance match rare enough to take one glued to a lower-case word (`code is030594W903B`).
+fn hetu_at(b: &[u8], i: usize) -> Option<usize> {
+    if i > 0 && is_word(b[i - 1]) && !b[i - 1].is_ascii_lowercase() {
+        return None;
+    }
+    let e = i + 11;
+    let t = b.get(i..e)?;
+    (ids::hetu_ok(t) && b.get(e).is_none_or(|&c| !is_word(c))).then_some(e)
+}
+
+/// The end of a Swedish personnummer at `i`: `YYYYMMDDNNNC`, `YYYYMMDD-NNNC` or `YYMMDD-NNNC`
+/// (`+` for a person of 100 or more). Ten digits alone are as likely a phone number: not taken.
+fn personnummer_at(b: &[u8], i: usize) -> Option<usize> {
+    let run = |from: usize| {
+        b.get(from..)
+            .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count())
+    };
+    let n = run(i);
+    let mut ten = [0u8; 10];
+    let (year, e) = match n {
+        12 => {
+            ten.copy_from_slice(&b[i + 2..i + 12]);
+            (Some(&b[i..i + 4]), i + 12)
+        }
+        8 | 6 if matches!(b.get(i + n), Some(b'-') | Some(b'+')) && run(i + n + 1) == 4 => {
+            if n == 8 && b[i + n] == b'+' {
+                return None;
+            }
+            ten[..6].copy_from_slice(&b[i + n - 6..i + n]);
+            ten[6..].copy_from_slice(&b[i + n + 1..i + n + 5]);
+            ((n == 8).then(|| &b[i..i + 4]), i + n + 5)
+        }
+        _ => return None,
+    };
+    let year = year.map(|y| {
+        y.iter()
+            .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
+    });
+    if year.is_some_and(|y| !(1800..2100).contains(&y)) {
+        return None;
+    }
+    let ends = b
+        .get(e)
+        .is_none_or(|&c| !(is_word(c) || (matches!(c, b'-' | b'.') && run(e + 1) > 0)));
+    (ends && ids::personnummer_ok(&ten, year)).then_some(e)
 }
 
 /// The end of `dddd:dddd:dddd` at `i` when its twelve digits pass the Aadhaar check.
