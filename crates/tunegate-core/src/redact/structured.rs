@@ -1518,10 +1518,7 @@ fn personnummer_at(b: &[u8], i: usize) -> Option<usize> {
         }
         _ => return None,
     };
-    let year = year.map(|y| {
-        y.iter()
-            .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
-    });
+    let year = year.map(num);
     if year.is_some_and(|y| !(1800..2100).contains(&y)) {
         return None;
     }
