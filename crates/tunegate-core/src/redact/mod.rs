@@ -443,6 +443,21 @@ impl Redactor {
             })
     }
 
+    /// The key a pair's name member gives its value member: the name's string at `p`, read as a
+    /// key name, when that names a credential.
+    fn pair_name_ctx(&self, b: &[u8], p: usize, norm: &mut Vec<u8>) -> Option<KeyCtx> {
+        if b.get(p) != Some(&b'"') {
+            return None;
+        }
+        let (end, escaped) = json::string_end(b, p).ok()?;
+        if escaped || end - p > 66 {
+            return None;
+        }
+        secrets::normalise_name(&b[p + 1..end - 1], norm);
+        self.key_ctx(norm, 1)
+            .filter(|k| matches!(k, KeyCtx::Secret { .. }))
+    }
+
     /// Compiles `policy`. `pseudonym_key` is required (non-empty) in Pseudonymize mode and ignored
     /// otherwise.
     pub fn new(
@@ -713,6 +728,9 @@ impl Redactor {
                     close(st);
                     return Ok(q + 1);
                 }
+                // A credential named by an earlier member (`"name": "DB_PASSWORD"`,
+                // `"ParameterKey": "DbPassword"`): the value member of the pair is keyed by it.
+                let mut pair_ctx: Option<KeyCtx> = None;
                 loop {
                     if b.get(q) != Some(&b'"') {
                         return Err(LineError::syntax(q));
@@ -739,13 +757,22 @@ impl Redactor {
                         st.frames[me as usize].role = role;
                         q = vend;
                     } else {
+                        let mut pair_name = false;
                         st.pending_key = {
                             let mut norm = std::mem::take(&mut st.key_norm);
                             secrets::normalise_name(&b[q0 + 1..kend - 1], &mut norm);
-                            let key = self.key_ctx(&norm, json_depth);
+                            let mut key = self.key_ctx(&norm, json_depth);
+                            if secrets::PAIR_VALUE_KEYS.contains(&norm.as_slice()) {
+                                key = pair_ctx.or(key);
+                            } else if secrets::PAIR_NAME_KEYS.contains(&norm.as_slice()) {
+                                pair_name = true;
+                            }
                             st.key_norm = norm;
                             key
                         };
+                        if pair_name {
+                            pair_ctx = self.pair_name_ctx(b, q, &mut st.key_norm);
+                        }
                         if image {
                             st.images += 1;
                             st.in_image += 1;

@@ -19,6 +19,38 @@ fn redact(r: &Redactor, text: &str) -> String {
 
 /// (type, text, the secret/PII value inside it that must disappear)
 pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
+    // A name/value pair: the name member names the credential, the value member holds it
+    // (Kubernetes and ECS environment variables, Postman variables, CloudFormation parameters).
+    (
+        "SECRET",
+        "env:\n- name: DB_PASSWORD\n  value: hunter2hunter2\n- name: LOG_LEVEL\n  value: debug",
+        "hunter2hunter2",
+    ),
+    (
+        "SECRET",
+        "- name: API_TOKEN\n  value: \"x9Fk2LmQ7pRt\"",
+        "x9Fk2LmQ7pRt",
+    ),
+    (
+        "SECRET",
+        "\"environment\":[{\"name\":\"registry-password\",\"value\":\"Pw4Registry!\"}]",
+        "Pw4Registry!",
+    ),
+    (
+        "SECRET",
+        "aws cloudformation deploy --parameter-overrides ParameterKey=DbPassword,ParameterValue=Sup3rS3cret!",
+        "Sup3rS3cret!",
+    ),
+    (
+        "SECRET",
+        "{\"Name\": \"API_KEY\", \"Value\": \"abc123def456\"}",
+        "abc123def456",
+    ),
+    (
+        "SECRET",
+        "{\"key\": \"db_password\", \"value\": \"correct-horse-42\", \"enabled\": true}",
+        "correct-horse-42",
+    ),
     // A dash between spaces before a quoted value reads as a colon.
     (
         "SECRET",
@@ -1003,6 +1035,24 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Pairs whose value is a reference, empty, a placeholder, or whose name is no credential;
+    // a quoted string followed by a colon is the next key, not a value.
+    (
+        "SECRET",
+        "- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef:\n      name: db\n      key: password",
+    ),
+    ("SECRET", "- name: LOG_LEVEL\n  value: debug7x2"),
+    (
+        "SECRET",
+        "{\"key\": \"api_token\", \"value\": \"{{api_token}}\"}, {\"key\": \"password\", \"value\": \"\"}",
+    ),
+    ("SECRET", "{\"name\": \"token_ttl\", \"value\": \"3600s\"}"),
+    ("SECRET", "name: api_key\nvalue: <your key here>"),
+    (
+        "SECRET",
+        "{\"name\": \"api_token\"}, {\"name\": \"region\", \"value\": \"eu-west-1\"}",
+    ),
+    ("SECRET", "\"secrets\":[\"registry-password\",\"value\":1]"),
     // In a quoted value, a call, an index or a `<name>` placeholder is still a reference.
     (
         "SECRET",

@@ -895,6 +895,103 @@ fn table_cell(b: &[u8], id_start: usize, sep_start: usize, q: usize) -> bool {
     k == 0 || matches!(b[k - 1], b'|' | b'\n')
 }
 
+/// Keys that name a setting whose value a sibling key holds: Kubernetes and ECS environment
+/// variables (`name`/`value`), Postman variables (`key`/`value`), CloudFormation parameters
+/// (`ParameterKey`/`ParameterValue`).
+pub(crate) const PAIR_NAME_KEYS: &[&[u8]] = &[b"name", b"key", b"parameterkey", b"parametername"];
+pub(crate) const PAIR_VALUE_KEYS: &[&[u8]] = &[b"value", b"parametervalue"];
+
+/// The name `id_start..name_end` is the whole value of a pair's name key (`name: DB_PASSWORD`,
+/// `"key": "api_token"`, `ParameterKey=DbPassword`) and the pair's value key follows it in the
+/// same object or list item (`\n  value: …`, `, "value": "…"`, `,ParameterValue=…`): where the
+/// value starts (after its opening quote, if any) and that quote.
+fn pair_value_at(b: &[u8], id_start: usize, name_end: usize) -> Option<(usize, u8)> {
+    let is_quote = |c: u8| matches!(c, b'"' | b'\'');
+    // Before the name: an optional quote, the assignment, the name key (optionally quoted).
+    let mut k = id_start;
+    let name_quote = k.checked_sub(1).map(|j| b[j]).filter(|&c| is_quote(c));
+    if name_quote.is_some() {
+        k -= 1;
+    }
+    while k > 0 && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    if k == 0 || !matches!(b[k - 1], b':' | b'=') {
+        return None;
+    }
+    k -= 1;
+    while k > 0 && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    if k > 0 && is_quote(b[k - 1]) {
+        k -= 1;
+    }
+    let key_end = k;
+    while k > 0 && key_end - k < 16 && b[k - 1].is_ascii_alphabetic() {
+        k -= 1;
+    }
+    if k > 0 && (b[k - 1].is_ascii_alphanumeric() || b[k - 1] == b'_') {
+        return None;
+    }
+    if !in_ci_list(&b[k..key_end], PAIR_NAME_KEYS) {
+        return None;
+    }
+    // After the name: its closing quote, then a separator (a comma or a line break) to the value
+    // key, nothing else: a `}` or a `{` would mean another object.
+    let mut p = name_end;
+    if let Some(c) = name_quote {
+        if b.get(p) != Some(&c) {
+            return None;
+        }
+        p += 1;
+    }
+    let gap = p;
+    let mut separated = false;
+    while p < b.len() && p - gap < 48 && matches!(b[p], b' ' | b'\t' | b',' | b'\r' | b'\n') {
+        separated |= matches!(b[p], b',' | b'\n');
+        p += 1;
+    }
+    if !separated {
+        return None;
+    }
+    let value_quote = b.get(p).copied().filter(|&c| is_quote(c));
+    if value_quote.is_some() {
+        p += 1;
+    }
+    let vk = p;
+    while p < b.len() && p - vk < 16 && b[p].is_ascii_alphabetic() {
+        p += 1;
+    }
+    // `valueFrom:` (a reference to a Secret) is not the value.
+    if !in_ci_list(&b[vk..p], PAIR_VALUE_KEYS) || b.get(p).is_some_and(|&c| is_word(c)) {
+        return None;
+    }
+    if let Some(c) = value_quote {
+        if b.get(p) != Some(&c) {
+            return None;
+        }
+        p += 1;
+    }
+    while p < b.len() && b[p] == b' ' {
+        p += 1;
+    }
+    if !matches!(b.get(p), Some(b':' | b'=')) || b.get(p + 1) == Some(&b':') {
+        return None;
+    }
+    p += 1;
+    while p < b.len() && b[p] == b' ' {
+        p += 1;
+    }
+    match b.get(p) {
+        Some(&c) if is_quote(c) => Some((p + 1, c)),
+        _ => Some((p, 0)),
+    }
+}
+
+fn in_ci_list(w: &[u8], list: &[&[u8]]) -> bool {
+    list.iter().any(|x| x.eq_ignore_ascii_case(w))
+}
+
 /// A value right after a keyword (`api_key = "..."`, `token: ...`, `password is ...`,
 /// `var xToken string = "..."`, `<password>...</password>`, `setProperty("X_TOKEN", "...")`).
 fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usize)> {
@@ -985,7 +1082,12 @@ fn keyword_scan(
     if b[p..].starts_with(b"::") {
         return None;
     }
-    let (mut q, mut assign, mut weak, mut open) = sep(p);
+    // `name: DB_PASSWORD` then `value: …`: the value of the pair is the credential's.
+    let pair = pair_value_at(b, id_start, kw_sep);
+    let (mut q, mut assign, mut weak, mut open) = match pair {
+        Some((q0, o)) => (q0, true, false, o),
+        None => sep(p),
+    };
     // A table row: `| password | s3cret |`, `apiKey |e9e0...` (a cell, one pipe, the next cell).
     if weak && table_cell(b, id_start, sep_start, q) {
         (assign, weak) = (true, false);
@@ -1012,7 +1114,8 @@ fn keyword_scan(
     }
     // A type between name and assignment: `xToken string = "..."`, `token: String = "..."`.
     let mut t = q;
-    while t < n
+    while pair.is_none()
+        && t < n
         && t - q < 16
         && (b[t].is_ascii_alphanumeric() || matches!(b[t], b'&' | b'[' | b']'))
     {
@@ -1142,6 +1245,15 @@ fn keyword_scan(
                 && v.iter().all(u8::is_ascii_alphabetic)
                 && !letters_random(v));
     let url = memchr::memmem::find(v, b"://").is_some();
+    // A quoted string followed by a colon is the next key of an object, not a value:
+    // `"name": "registry-password", "value": "…"` (the pair rule reads that form).
+    let next_key = delimited && matches!(close, b'"' | b'\'') && {
+        let mut k = after + 1;
+        while k < n && b[k] == b' ' {
+            k += 1;
+        }
+        b.get(k) == Some(&b':') && b.get(k + 1) != Some(&b':')
+    };
     // Quoted only: a `>` that opened the value may close a generic type (`Option<Credentials>`),
     // not an XML tag.
     let reference = if delimited && close != b'<' {
@@ -1157,6 +1269,7 @@ fn keyword_scan(
         || call
         || code
         || url
+        || next_key
         || (!password
             && (filler_pattern(v)
                 || (wordy(v) && !(strong && letters_unlike_words(v)))
