@@ -19,6 +19,29 @@ fn redact(r: &Redactor, text: &str) -> String {
 
 /// (type, text, the secret/PII value inside it that must disappear)
 pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
+    // A literal compared with a credential name, either way round; C# verbatim strings; braces
+    // and brackets that form no placeholder or call are a password's characters.
+    (
+        "SECRET",
+        "if (\"Qx7{{k}p)r${z]w(m[n>-_$#t}}\" === private_key) {",
+        "Qx7{{k}p)r${z]w(m[n>-_$#t}}",
+    ),
+    ("SECRET", "if ('hunter2!x' != passwd)", "hunter2!x"),
+    ("SECRET", "if (db_pass != \"pa55w0rd-db\") {", "pa55w0rd-db"),
+    (
+        "SECRET",
+        "var password = @\"C0rrect{Horse]Battery\";",
+        "C0rrect{Horse]Battery",
+    ),
+    ("SECRET", "password = \"ab${c]d(e9f}\"", "ab${c]d(e9f"),
+    ("SECRET", "db_password: q{{w}e)r${t]y9", "q{{w}e)r${t]y9"),
+    ("SECRET", "db_password: q{{w}e)r(t]y9", "q{{w}e)r(t]y9"),
+    // The default of a compose expansion is written into the file.
+    (
+        "SECRET",
+        "POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-s3cr3tpw9}",
+        "s3cr3tpw9",
+    ),
     // A name/value pair: the name member names the credential, the value member holds it
     // (Kubernetes and ECS environment variables, Postman variables, CloudFormation parameters).
     (
@@ -1035,6 +1058,21 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Comparisons with a call, a property or a word; placeholders and code after a name.
+    (
+        "SECRET",
+        "if (\"admin\" == password.trim()) {}; if (\"x7Qk9mPq\" == getPassword()) {}",
+    ),
+    ("SECRET", "if (\"password\" == token_type) { }"),
+    (
+        "SECRET",
+        "password: ${DB_PASSWORD:-unset}; token = \"{{ .Values.apiToken }}\"; secret = \"${vault:kv/app}\"",
+    ),
+    (
+        "SECRET",
+        "pass = (const unsigned char *)buf; password = hashpw(pw, salt); token = tokens[i+1]",
+    ),
+    ("SECRET", "password = salt+hash(pw)"),
     // Pairs whose value is a reference, empty, a placeholder, or whose name is no credential;
     // a quoted string followed by a colon is the next key, not a value.
     (

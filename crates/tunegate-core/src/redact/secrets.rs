@@ -511,6 +511,14 @@ impl SecretScanner {
                 *skip_to = e;
                 return e.max(m.end);
             }
+            // `if ("s3cr3t" == password)`: the literal is before the name. Findings stay in
+            // text order: it must not reach back over one already pushed.
+            if let Some((s, e)) = compared_literal(b, m.end, password)
+                && s >= *skip_to
+            {
+                out.push(Finding::new(s, e, ENT_SECRET));
+                *skip_to = e;
+            }
             state.kw_until = state.kw_until.max(scanned);
             return m.start + 1;
         }
@@ -872,7 +880,17 @@ fn pass_name(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
         p += 1;
     }
     match (b.get(p), b.get(p + 1)) {
-        (Some(b'='), Some(b'=')) | (Some(b':'), Some(b':')) => None,
+        // A comparison with a string literal (`db_pass != "…"`) holds the password too.
+        (Some(b'=' | b'!'), Some(b'=')) => {
+            let mut r = p + 2;
+            while r < b.len() && r - p < 6 && matches!(b[r], b'=' | b' ') {
+                r += 1;
+            }
+            matches!(b.get(r), Some(b'"' | b'\''))
+                .then(|| keyword_value(b, e, true))
+                .flatten()
+        }
+        (Some(b':'), Some(b':')) => None,
         (Some(b'=' | b':'), _) => keyword_value(b, e, true),
         _ => None,
     }
@@ -992,6 +1010,103 @@ fn in_ci_list(w: &[u8], list: &[&[u8]]) -> bool {
     list.iter().any(|x| x.eq_ignore_ascii_case(w))
 }
 
+/// The default of a `${NAME:-default}` expansion (also `:=`, `-`, `=`) whose name is at
+/// `name_end`, when it looks like a credential rather than a word (`unset`) or a reference.
+fn expansion_default(b: &[u8], name_end: usize, credential: bool) -> Option<(usize, usize)> {
+    let mut s = name_end;
+    if b.get(s) == Some(&b':') {
+        s += 1;
+    }
+    if !matches!(b.get(s), Some(b'-' | b'=')) {
+        return None;
+    }
+    s += 1;
+    let e = s + b[s..]
+        .iter()
+        .take(MAX_VALUE + 1)
+        .position(|&c| c == b'}' || c == b'\n' || c == b'$')?;
+    if b.get(e) != Some(&b'}') {
+        return None;
+    }
+    let v = &b[s..e];
+    let ok = credential
+        && v.len() >= 6
+        && !v.contains(&b' ')
+        && !is_reference(v)
+        && !filler_pattern(v)
+        && !wordy(v)
+        && v.iter().any(u8::is_ascii_digit);
+    ok.then_some((s, e))
+}
+
+/// A string literal compared with a credential name written after it (`if ("s3cr3t" ==
+/// password)`, `"k3y" !== apiKey`): a value written into the code.
+fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usize)> {
+    let mut id_start = kw_end;
+    while id_start > 0 && kw_end - id_start < 48 && is_word(b[id_start - 1]) {
+        id_start -= 1;
+    }
+    let mut id_end = kw_end;
+    while id_end < b.len() && id_end - kw_end < 32 && is_word(b[id_end]) {
+        id_end += 1;
+    }
+    // `"x" == password.length`, `"x" == getPassword()`: not the credential itself.
+    if matches!(b.get(id_end), Some(b'(' | b'.' | b'[')) {
+        return None;
+    }
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    for &c in b[id_start..id_end]
+        .iter()
+        .filter(|c| c.is_ascii_alphanumeric())
+    {
+        if len == buf.len() {
+            break;
+        }
+        buf[len] = c.to_ascii_lowercase();
+        len += 1;
+    }
+    if !(password || is_secret_name(&buf[..len])) {
+        return None;
+    }
+    let mut k = id_start;
+    while k > 0 && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    if k < 2 || !matches!(&b[k - 2..k], b"==" | b"!=") {
+        return None;
+    }
+    k -= 2;
+    if k > 0 && matches!(b[k - 1], b'=' | b'!') {
+        k -= 1;
+    }
+    while k > 0 && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    let quote = *b.get(k.checked_sub(1)?)?;
+    if !matches!(quote, b'"' | b'\'') {
+        return None;
+    }
+    let e = k - 1;
+    let s = b[..e]
+        .iter()
+        .rev()
+        .take(MAX_QUOTED_VALUE + 1)
+        .position(|&c| c == quote || c == b'\n')
+        .map(|d| e - d)?;
+    if s == 0 || b[s - 1] != quote || s > 1 && is_word(b[s - 2]) {
+        return None;
+    }
+    let v = &b[s..e];
+    let ok = v.len() >= 4
+        && (password || !v.contains(&b' '))
+        && !is_literal_reference(v)
+        && !env_name(v)
+        && !filler_pattern(v)
+        && (password || !wordy(v));
+    ok.then_some((s, e))
+}
+
 /// A value right after a keyword (`api_key = "..."`, `token: ...`, `password is ...`,
 /// `var xToken string = "..."`, `<password>...</password>`, `setProperty("X_TOKEN", "...")`).
 fn keyword_value(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usize)> {
@@ -1082,12 +1197,20 @@ fn keyword_scan(
     if b[p..].starts_with(b"::") {
         return None;
     }
+    // `${DB_PASSWORD:-default}`: a shell or compose expansion; only its default can be a value.
+    if id_start >= 2 && &b[id_start - 2..id_start] == b"${" {
+        return expansion_default(b, p, password || strong);
+    }
     // `name: DB_PASSWORD` then `value: …`: the value of the pair is the credential's.
     let pair = pair_value_at(b, id_start, kw_sep);
     let (mut q, mut assign, mut weak, mut open) = match pair {
         Some((q0, o)) => (q0, true, false, o),
         None => sep(p),
     };
+    // A C# verbatim string: `password = @"…"`.
+    if assign && open == 0 && b.get(q) == Some(&b'@') && b.get(q + 1) == Some(&b'"') {
+        (q, open) = (q + 2, b'"');
+    }
     // A table row: `| password | s3cret |`, `apiKey |e9e0...` (a cell, one pipe, the next cell).
     if weak && table_cell(b, id_start, sep_start, q) {
         (assign, weak) = (true, false);
@@ -1103,6 +1226,10 @@ fn keyword_scan(
     if (q == sep_start || weak || (open == b'>' && q - sep_start > 1 && !assign))
         && !(open == b'>' && q - sep_start == 1)
     {
+        return None;
+    }
+    // A comparison (`password == token_type`) holds a value only when it is a string literal.
+    if pair.is_none() && open == 0 && b[sep_start..q].windows(2).any(|w| w == b"==" || w == b"!=") {
         return None;
     }
     // XML attribute form: key="ApiToken" value="...".
@@ -2431,6 +2558,76 @@ fn call_or_index(v: &[u8]) -> bool {
         && matches!(v.last(), Some(b')' | b']'))
 }
 
+/// `ident(` or `ident[` at the start: the head of a call or an index.
+fn call_head(v: &[u8]) -> bool {
+    let head = v
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'$' | b':'))
+        .count();
+    head > 0 && matches!(v.get(head), Some(b'(' | b'['))
+}
+
+/// Every bracket closed by its own kind, in order, as in an expression.
+fn balanced(v: &[u8]) -> bool {
+    let mut stack = [0u8; 16];
+    let mut depth = 0usize;
+    for &c in v {
+        match c {
+            b'(' | b'[' | b'{' => {
+                if depth == stack.len() {
+                    return false;
+                }
+                stack[depth] = c;
+                depth += 1;
+            }
+            b')' | b']' | b'}' => {
+                let open = match c {
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
+                };
+                if depth == 0 || stack[depth - 1] != open {
+                    return false;
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+/// A template placeholder inside the value: `${name}` (also `${name:-default}`) or
+/// `{{ anything without braces }}`. A `${` or `{{` that no such closing follows is part of a
+/// password (`m{{h}o)p${e]nob(ody…`).
+fn has_placeholder(v: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(k) = memchr::memchr(b'{', &v[from..]) {
+        let at = from + k;
+        from = at + 1;
+        if at > 0 && v[at - 1] == b'$' {
+            let inner = &v[at + 1..];
+            let end = inner.iter().position(|&c| c == b'}');
+            if let Some(e) = end
+                && e > 0
+                && !inner[..e]
+                    .iter()
+                    .any(|c| matches!(c, b'{' | b'(' | b')' | b'[' | b']' | b'$'))
+            {
+                return true;
+            }
+        } else if v.get(at + 1) == Some(&b'{') {
+            let inner = &v[at + 2..];
+            if let Some(e) = memchr::memmem::find(inner, b"}}")
+                && !inner[..e].iter().any(|c| matches!(c, b'{' | b'}'))
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 fn reference(v: &[u8], literal: bool) -> bool {
     if v.is_empty() {
         return true;
@@ -2457,7 +2654,7 @@ fn reference(v: &[u8], literal: bool) -> bool {
     {
         return true;
     }
-    if v.windows(2).any(|w| w == b"${" || w == b"{{") {
+    if has_placeholder(v) {
         return true;
     }
     // All one character (xxxx, ****, 0000, ••••) or a run of x/X/*/. inside (sk-xxxxxxxx).
@@ -2511,7 +2708,16 @@ fn reference(v: &[u8], literal: bool) -> bool {
     {
         return true;
     }
-    if (v.contains(&b'(') || v.contains(&b'[')) && (!literal || call_or_index(v)) {
+    // Unquoted, a call or an index may be cut at its first argument (`hashpw(pw, salt)` reads
+    // as `hashpw(pw`), and a bracket first opens a cast or closes the code before it; brackets
+    // that do not pair up, inside, are a password's.
+    if (v.contains(&b'(') || v.contains(&b'['))
+        && (call_or_index(v)
+            || !literal
+                && (call_head(v)
+                    || balanced(v)
+                    || matches!(v[0], b'(' | b')' | b'[' | b']' | b'{' | b'}')))
+    {
         return true;
     }
     // `Bearer <token>`, `abc<REPLACE>`: in a literal, only a `<` that a `>` closes.
