@@ -315,6 +315,9 @@ impl Engine {
         let digits = text.bytes().any(|c| c.is_ascii_digit());
         let context = self.context.as_ref().filter(|_| digits);
         self.walk_anchors(text.as_bytes(), context, random_tokens, out);
+        if self.secrets.is_some() {
+            super::manifest::scan(text, out);
+        }
         if over(out) {
             return false;
         }

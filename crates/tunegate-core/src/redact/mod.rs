@@ -34,6 +34,7 @@ mod engine;
 mod ids;
 pub(crate) mod json;
 mod keyed;
+mod manifest;
 mod names;
 mod obfuscated;
 mod pairs;

@@ -19,6 +19,23 @@ fn redact(r: &Redactor, text: &str) -> String {
 
 /// (type, text, the secret/PII value inside it that must disappear)
 pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
+    // Every value of a Kubernetes Secret, whatever its key, and base64 after a credential name.
+    (
+        "SECRET",
+        "apiVersion: v1\ndata:\n  username: YWRtaW4=\nkind: Secret\nmetadata:\n  name: db",
+        "YWRtaW4=",
+    ),
+    (
+        "SECRET",
+        "kind: Secret\ndata:\n  .dockercfg: |\n    eyJhdXRocyI6eyJyZWcuZXhhbXBsZSI6e319fQ==\n",
+        "eyJhdXRocyI6eyJyZWcuZXhhbXBsZSI6e319fQ==",
+    ),
+    (
+        "SECRET",
+        "kind: Secret\nstringData:\n  DB_URL: postgres://app@db/app\n",
+        "postgres://app@db/app",
+    ),
+    ("SECRET", "  password: cGFzc3dvcmQxMjM=\n", "cGFzc3dvcmQxMjM="),
     // A literal compared with a credential name, either way round; C# verbatim strings; braces
     // and brackets that form no placeholder or call are a password's characters.
     (
@@ -1058,6 +1075,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // The data of other kinds (a ConfigMap, a SecretStore) is not secret material.
+    (
+        "SECRET",
+        "kind: ConfigMap\ndata:\n  mode: fast\n  ca.crt: |\n    Zm9vYmFy\n---\nkind: SecretStore\ndata:\n  a: YWJj\n",
+    ),
     // Comparisons with a call, a property or a word; placeholders and code after a name.
     (
         "SECRET",

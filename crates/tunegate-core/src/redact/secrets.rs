@@ -1251,7 +1251,14 @@ fn keyword_scan(
     if t > q && t < n && matches!(b[t], b' ' | b'=' | b':') {
         let (t2, a2, w2, o2) = sep(t);
         let op = &b[t..t2];
-        if a2 && !w2 && op.contains(&b'=') && !op.ends_with(b"==") {
+        // Something must follow the `=`: `password: cGFzc3dvcmQxMjM=` ends in base64 padding.
+        if a2
+            && !w2
+            && op.contains(&b'=')
+            && !op.ends_with(b"==")
+            && t2 < n
+            && !matches!(b[t2], b'\n' | b'\r' | b',' | b';')
+        {
             q = t2;
             open = o2;
             assign = true;
