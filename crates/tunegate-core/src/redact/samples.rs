@@ -35,7 +35,18 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "kind: Secret\nstringData:\n  DB_URL: postgres://app@db/app\n",
         "postgres://app@db/app",
     ),
-    ("SECRET", "  password: cGFzc3dvcmQxMjM=\n", "cGFzc3dvcmQxMjM="),
+    (
+        "SECRET",
+        "  password: cGFzc3dvcmQxMjM=\n",
+        "cGFzc3dvcmQxMjM=",
+    ),
+    // Words joined are a value when the last one is not a credential word, or digits join in.
+    (
+        "SECRET",
+        "password: correct-horse-battery",
+        "correct-horse-battery",
+    ),
+    ("SECRET", "api_key: \"team-key-2024\"", "team-key-2024"),
     // A literal compared with a credential name, either way round; C# verbatim strings; braces
     // and brackets that form no placeholder or call are a password's characters.
     (
@@ -1075,6 +1086,15 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
 
 /// Texts that must come out unchanged.
 pub(crate) const NEGATIVE: &[(&str, &str)] = &[
+    // Names of keys and Secrets under credential names, and references to where one is kept.
+    (
+        "SECRET",
+        "data:\n  - secretKey: api-key\n    remoteRef:\n      key: prod/app/api-key\npassword: \"db-password\"",
+    ),
+    (
+        "SECRET",
+        "\"passwordSecretRef\":\"registry-password\", tokenRef: ci-token",
+    ),
     // The data of other kinds (a ConfigMap, a SecretStore) is not secret material.
     (
         "SECRET",

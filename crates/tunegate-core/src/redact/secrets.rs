@@ -1039,6 +1039,35 @@ fn expansion_default(b: &[u8], name_end: usize, credential: bool) -> Option<(usi
     ok.then_some((s, e))
 }
 
+/// A lower-case name of two or three parts whose last part is a credential word: the name of
+/// a key or a Secret (`secretKey: api-key`, `password: db-password`), not a value.
+fn names_a_credential(v: &[u8]) -> bool {
+    const LAST: &[&[u8]] = &[
+        b"key",
+        b"password",
+        b"passwd",
+        b"token",
+        b"secret",
+        b"credentials",
+        b"creds",
+        b"apikey",
+    ];
+    if v.len() > 40
+        || !v.iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
+        })
+    {
+        return false;
+    }
+    let parts = v.split(|&c| matches!(c, b'-' | b'_' | b'.'));
+    let n = parts.clone().count();
+    (2..=3).contains(&n)
+        && parts
+            .clone()
+            .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_alphabetic))
+        && parts.last().is_some_and(|p| LAST.contains(&p))
+}
+
 /// A string literal compared with a credential name written after it (`if ("s3cr3t" ==
 /// password)`, `"k3y" !== apiKey`): a value written into the code.
 fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usize)> {
@@ -1379,15 +1408,19 @@ fn keyword_scan(
                 && v.iter().all(u8::is_ascii_alphabetic)
                 && !letters_random(v));
     let url = memchr::memmem::find(v, b"://").is_some();
-    // A quoted string followed by a colon is the next key of an object, not a value:
-    // `"name": "registry-password", "value": "…"` (the pair rule reads that form).
+    // A quoted string followed by a colon, or a bare word ending in one, is the next key of an
+    // object, not a value: `"name": "registry-password", "value": "…"` (the pair rule reads
+    // that form), `"registry-password", tokenRef: …`.
     let next_key = delimited && matches!(close, b'"' | b'\'') && {
         let mut k = after + 1;
         while k < n && b[k] == b' ' {
             k += 1;
         }
         b.get(k) == Some(&b':') && b.get(k + 1) != Some(&b':')
-    };
+    } || !delimited
+        && v.len() > 1
+        && v.ends_with(b":")
+        && v[..v.len() - 1].iter().all(|&c| is_word(c));
     // Quoted only: a `>` that opened the value may close a generic type (`Option<Credentials>`),
     // not an XML tag.
     let reference = if delimited && close != b'<' {
@@ -1404,6 +1437,7 @@ fn keyword_scan(
         || code
         || url
         || next_key
+        || names_a_credential(v)
         || (!password
             && (filler_pattern(v)
                 || (wordy(v) && !(strong && letters_unlike_words(v)))
@@ -2515,6 +2549,8 @@ fn names_no_secret(norm: &[u8]) -> bool {
         b"digest",
         b"checksum",
         b"revision",
+        // A reference to where the credential is kept (`passwordSecretRef`, `tokenRef`).
+        b"ref",
     ];
     STARTS.iter().any(|p| norm.starts_with(p)) || ENDS.iter().any(|e| norm.ends_with(e))
 }
