@@ -257,6 +257,9 @@ struct Scratch {
     /// Image content parts seen in this line, and how deep inside one the walk is.
     images: u32,
     in_image: u32,
+    /// The next value is the `data`/`stringData` map of a Kubernetes Secret: every member of
+    /// it is a secret, whatever its key.
+    secret_map: bool,
     key_norm: Vec<u8>,
     /// Token counts of recent post-redaction windows: in Mask mode they repeat (`[EMAIL_ADDRESS].`).
     token_cache: std::collections::HashMap<String, u64>,
@@ -705,6 +708,7 @@ impl Redactor {
     ) -> Result<usize, LineError> {
         let b = text.as_bytes();
         let key = st.pending_key.take();
+        let secret_map = std::mem::take(&mut st.secret_map);
         if depth > json::MAX_DEPTH {
             return Err(LineError::too_deep(p));
         }
@@ -759,6 +763,11 @@ impl Redactor {
                         q = vend;
                     } else {
                         let mut pair_name = false;
+                        let raw_key = &b[q0 + 1..kend - 1];
+                        let manifest_data = !kesc
+                            && (raw_key == b"data" || raw_key == b"stringData")
+                            && b.get(q) == Some(&b'{')
+                            && json::object_is_k8s_secret(b, p);
                         st.pending_key = {
                             let mut norm = std::mem::take(&mut st.key_norm);
                             secrets::normalise_name(&b[q0 + 1..kend - 1], &mut norm);
@@ -774,6 +783,10 @@ impl Redactor {
                         if pair_name {
                             pair_ctx = self.pair_name_ctx(b, q, &mut st.key_norm);
                         }
+                        if secret_map && self.engine.secrets_on() {
+                            st.pending_key = Some(KeyCtx::Secret { generic: false });
+                        }
+                        st.secret_map = manifest_data && self.engine.secrets_on();
                         if image {
                             st.images += 1;
                             st.in_image += 1;

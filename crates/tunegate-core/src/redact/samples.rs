@@ -40,6 +40,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "  password: cGFzc3dvcmQxMjM=\n",
         "cGFzc3dvcmQxMjM=",
     ),
+    (
+        "SECRET",
+        "{\"apiVersion\": \"v1\", \"data\": {\"username\": \"YWRtaW4=\"}, \"kind\": \"Secret\"}",
+        "YWRtaW4=",
+    ),
     // Words joined are a value when the last one is not a credential word, or digits join in.
     (
         "SECRET",
@@ -1096,6 +1101,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "\"passwordSecretRef\":\"registry-password\", tokenRef: ci-token",
     ),
     // The data of other kinds (a ConfigMap, a SecretStore) is not secret material.
+    (
+        "SECRET",
+        "{\"data\": {\"level\": \"ZGVidWc=\"}, \"kind\": \"ConfigMap\", \"spec\": {\"kind\": \"Secret\"}}",
+    ),
     (
         "SECRET",
         "kind: ConfigMap\ndata:\n  mode: fast\n  ca.crt: |\n    Zm9vYmFy\n---\nkind: SecretStore\ndata:\n  a: YWJj\n",
