@@ -255,6 +255,54 @@ pub(crate) fn first_duplicate_key(text: &str) -> Result<Option<usize>, LineError
     Ok(None)
 }
 
+/// The object opening at `open` (`{`) is a Kubernetes Secret: a member `"kind": "Secret"` at its
+/// own level, before or after its `data`. Malformed input answers false (the walk reports it).
+pub(crate) fn object_is_k8s_secret(b: &[u8], open: usize) -> bool {
+    let mut p = open + 1;
+    let mut depth = 1usize;
+    // At depth 1: whether the last string was a key named `kind`, awaiting its value.
+    let mut kind_key = false;
+    let mut after_colon = false;
+    while p < b.len() {
+        match b[p] {
+            b'"' => {
+                let Ok((end, _)) = string_end(b, p) else {
+                    return false;
+                };
+                if depth == 1 {
+                    let s = &b[p + 1..end - 1];
+                    if after_colon {
+                        if kind_key && s == b"Secret" {
+                            return true;
+                        }
+                        kind_key = false;
+                        after_colon = false;
+                    } else {
+                        kind_key = s == b"kind";
+                    }
+                }
+                p = end;
+                continue;
+            }
+            b':' if depth == 1 => after_colon = true,
+            b',' if depth == 1 => {
+                after_colon = false;
+                kind_key = false;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        p += 1;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,52 +390,4 @@ mod tests {
         assert!(number_end(b"1.", 0).is_err());
         assert!(number_end(b"-", 0).is_err());
     }
-}
-
-/// The object opening at `open` (`{`) is a Kubernetes Secret: a member `"kind": "Secret"` at its
-/// own level, before or after its `data`. Malformed input answers false (the walk reports it).
-pub(crate) fn object_is_k8s_secret(b: &[u8], open: usize) -> bool {
-    let mut p = open + 1;
-    let mut depth = 1usize;
-    // At depth 1: whether the last string was a key named `kind`, awaiting its value.
-    let mut kind_key = false;
-    let mut after_colon = false;
-    while p < b.len() {
-        match b[p] {
-            b'"' => {
-                let Ok((end, _)) = string_end(b, p) else {
-                    return false;
-                };
-                if depth == 1 {
-                    let s = &b[p + 1..end - 1];
-                    if after_colon {
-                        if kind_key && s == b"Secret" {
-                            return true;
-                        }
-                        kind_key = false;
-                        after_colon = false;
-                    } else {
-                        kind_key = s == b"kind";
-                    }
-                }
-                p = end;
-                continue;
-            }
-            b':' if depth == 1 => after_colon = true,
-            b',' if depth == 1 => {
-                after_colon = false;
-                kind_key = false;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-        p += 1;
-    }
-    false
 }

@@ -1059,13 +1059,13 @@ fn names_a_credential(v: &[u8]) -> bool {
     {
         return false;
     }
-    let parts = v.split(|&c| matches!(c, b'-' | b'_' | b'.'));
+    let mut parts = v.split(|&c| matches!(c, b'-' | b'_' | b'.'));
     let n = parts.clone().count();
     (2..=3).contains(&n)
         && parts
             .clone()
             .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_alphabetic))
-        && parts.last().is_some_and(|p| LAST.contains(&p))
+        && parts.next_back().is_some_and(|p| LAST.contains(&p))
 }
 
 /// A string literal compared with a credential name written after it (`if ("s3cr3t" ==
