@@ -419,6 +419,7 @@ impl std::fmt::Debug for Redactor {
 impl Redactor {
     /// What the normalised object key `norm` says about the value under it. `json_depth` is 0 in
     /// the line itself and 1+ inside strings that hold JSON (tool-call arguments).
+    #[inline]
     fn key_ctx(&self, norm: &[u8], json_depth: u32) -> Option<KeyCtx> {
         if self.engine.secrets_on() && secrets::is_secret_name(norm) {
             return Some(KeyCtx::Secret { generic: false });
@@ -772,9 +773,14 @@ impl Redactor {
                             let mut norm = std::mem::take(&mut st.key_norm);
                             secrets::normalise_name(&b[q0 + 1..kend - 1], &mut norm);
                             let mut key = self.key_ctx(&norm, json_depth);
-                            if secrets::PAIR_VALUE_KEYS.contains(&norm.as_slice()) {
+                            // Every pair key starts with one of these letters.
+                            let maybe_pair =
+                                matches!(norm.first(), Some(b'n' | b'k' | b'p' | b'v'));
+                            if maybe_pair && secrets::PAIR_VALUE_KEYS.contains(&norm.as_slice()) {
                                 key = pair_ctx.or(key);
-                            } else if secrets::PAIR_NAME_KEYS.contains(&norm.as_slice()) {
+                            } else if maybe_pair
+                                && secrets::PAIR_NAME_KEYS.contains(&norm.as_slice())
+                            {
                                 pair_name = true;
                             }
                             st.key_norm = norm;

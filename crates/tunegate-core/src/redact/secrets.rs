@@ -398,6 +398,8 @@ pub(crate) struct WalkState {
     /// looked at again. Each of them would scan a suffix of the same run, which made a line of
     /// `token='token=token=...'` quadratic (15 s per MB).
     kw_until: usize,
+    /// Whether the text holds a comparison (`==`, `!=`) at all, once a keyword asked.
+    compares: Option<bool>,
 }
 
 /// `lit` in lower case, with its first letter capitalised, and in upper case, without repeats.
@@ -513,7 +515,11 @@ impl SecretScanner {
             }
             // `if ("s3cr3t" == password)`: the literal is before the name. Findings stay in
             // text order: it must not reach back over one already pushed.
-            if let Some((s, e)) = compared_literal(b, m.end, password)
+            let compares = *state.compares.get_or_insert_with(|| {
+                memchr::memchr_iter(b'=', b).any(|k| k > 0 && matches!(b[k - 1], b'=' | b'!'))
+            });
+            if compares
+                && let Some((s, e)) = compared_literal(b, m.end, password)
                 && s >= *skip_to
             {
                 out.push(Finding::new(s, e, ENT_SECRET));
@@ -1052,7 +1058,9 @@ fn names_a_credential(v: &[u8]) -> bool {
         b"creds",
         b"apikey",
     ];
+    // Every credential word ends in one of these letters: most values stop here.
     if v.len() > 40
+        || !matches!(v.last(), Some(b'y' | b'd' | b'n' | b't' | b's'))
         || !v.iter().all(|&c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
         })
@@ -1075,6 +1083,14 @@ fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, u
     while id_start > 0 && kw_end - id_start < 48 && is_word(b[id_start - 1]) {
         id_start -= 1;
     }
+    // The operator first: most keywords are not compared with anything.
+    let mut k = id_start;
+    while k > 0 && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    if k < 2 || !matches!(&b[k - 2..k], b"==" | b"!=") {
+        return None;
+    }
     let mut id_end = kw_end;
     while id_end < b.len() && id_end - kw_end < 32 && is_word(b[id_end]) {
         id_end += 1;
@@ -1096,13 +1112,6 @@ fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, u
         len += 1;
     }
     if !(password || is_secret_name(&buf[..len])) {
-        return None;
-    }
-    let mut k = id_start;
-    while k > 0 && b[k - 1] == b' ' {
-        k -= 1;
-    }
-    if k < 2 || !matches!(&b[k - 2..k], b"==" | b"!=") {
         return None;
     }
     k -= 2;
