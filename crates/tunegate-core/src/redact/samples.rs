@@ -45,6 +45,17 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "{\"apiVersion\": \"v1\", \"data\": {\"username\": \"YWRtaW4=\"}, \"kind\": \"Secret\"}",
         "YWRtaW4=",
     ),
+    // A key sent as the user with no password: `curl -u key:`, `Basic base64(key:)`.
+    (
+        "SECRET",
+        "curl -u \"k7Qz2LmX9v!p:\" https://localhost:9200",
+        "k7Qz2LmX9v!p",
+    ),
+    (
+        "SECRET",
+        "curl -H 'Authorization: Basic Z2F0ZXdheTo='",
+        "Z2F0ZXdheTo=",
+    ),
     // Words joined are a value when the last one is not a credential word, or digits join in.
     (
         "SECRET",
@@ -1099,6 +1110,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "\"passwordSecretRef\":\"registry-password\", tokenRef: ci-token",
+    ),
+    // A user without a password that is a word, or too short to be a key.
+    (
+        "SECRET",
+        "curl -u admin: https://x; curl -u username: https://y; Authorization: Basic dXNlcjo=",
     ),
     // The data of other kinds (a ConfigMap, a SecretStore) is not secret material.
     (

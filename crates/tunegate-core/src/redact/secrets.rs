@@ -2006,8 +2006,11 @@ fn basic_auth(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
         return None;
     }
     let colon = dec.iter().position(|&c| c == b':')?;
-    (colon > 0 && colon + 1 < dec.len() && dec.iter().all(|c| c.is_ascii_graphic() || *c == b' '))
-        .then_some((e, q))
+    // An empty password is allowed when the user is long enough to be a key (`key:`).
+    (colon > 0
+        && (colon + 1 < dec.len() || colon >= 6)
+        && dec.iter().all(|c| c.is_ascii_graphic() || *c == b' '))
+    .then_some((e, q))
 }
 
 /// The `-p` password flag of a command line: `sshpass -p 'pw'`, `docker login -u bob -p pw`,
@@ -2129,8 +2132,16 @@ fn curl_user(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     let pw = &b[ps..q];
     let pw_trim = pw.strip_suffix(b">").unwrap_or(pw);
     let templated = user.first() == Some(&b'<') && pw.last() == Some(&b'>');
-    (q > ps && !is_reference(pw_trim) && !templated && !pw.eq_ignore_ascii_case(user))
-        .then_some((ps, q))
+    // `-u sk_test_4eC3…:` (no password): an API key sent as the user, as Stripe documents.
+    if q == ps {
+        let keyish = user.len() >= 8
+            && user.iter().any(u8::is_ascii_digit)
+            && user.iter().any(u8::is_ascii_alphabetic)
+            && !is_reference(user)
+            && !wordy(user);
+        return keyish.then_some((us, us + user.len()));
+    }
+    (!is_reference(pw_trim) && !templated && !pw.eq_ignore_ascii_case(user)).then_some((ps, q))
 }
 
 /// Azure SAS `sig=` (URL-encoded base64 signature).
