@@ -1111,6 +1111,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "\"passwordSecretRef\":\"registry-password\", tokenRef: ci-token",
     ),
+    // Maven and Gradle coordinates whose group ends in a credential word.
+    (
+        "SECRET",
+        "notes = \"Maven - io.jsonwebtoken:jjwt-jackson-0.11.2\"; implementation 'io.jsonwebtoken:jjwt-api:0.12.5'",
+    ),
     // A user without a password that is a word, or too short to be a key.
     (
         "SECRET",

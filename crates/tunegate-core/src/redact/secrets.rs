@@ -1266,6 +1266,16 @@ fn keyword_scan(
     {
         return None;
     }
+    // `io.jsonwebtoken:jjwt-api`: a dotted package name glued to a colon is a Maven or Gradle
+    // coordinate (`group:artifact:version`), not an assignment.
+    if pair.is_none()
+        && id_start > 0
+        && b[id_start - 1] == b'.'
+        && q == sep_start + 1
+        && b[sep_start] == b':'
+    {
+        return None;
+    }
     // A comparison (`password == token_type`) holds a value only when it is a string literal.
     if pair.is_none() && open == 0 && b[sep_start..q].windows(2).any(|w| w == b"==" || w == b"!=") {
         return None;
