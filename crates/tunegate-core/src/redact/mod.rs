@@ -737,6 +737,10 @@ impl Redactor {
                 // A credential named by an earlier member (`"name": "DB_PASSWORD"`,
                 // `"ParameterKey": "DbPassword"`): the value member of the pair is keyed by it.
                 let mut pair_ctx: Option<KeyCtx> = None;
+                // Whether this object is a Kubernetes Secret: looked up once, at its first
+                // `data` member (every such member asking again would make a line of them
+                // quadratic).
+                let mut k8s_secret: Option<bool> = None;
                 loop {
                     if b.get(q) != Some(&b'"') {
                         return Err(LineError::syntax(q));
@@ -768,7 +772,7 @@ impl Redactor {
                         let manifest_data = !kesc
                             && (raw_key == b"data" || raw_key == b"stringData")
                             && b.get(q) == Some(&b'{')
-                            && json::object_is_k8s_secret(b, p);
+                            && *k8s_secret.get_or_insert_with(|| json::object_is_k8s_secret(b, p));
                         st.pending_key = {
                             let mut norm = std::mem::take(&mut st.key_norm);
                             secrets::normalise_name(&b[q0 + 1..kend - 1], &mut norm);

@@ -937,14 +937,16 @@ fn pair_value_at(b: &[u8], id_start: usize, name_end: usize) -> Option<(usize, u
     if name_quote.is_some() {
         k -= 1;
     }
-    while k > 0 && b[k - 1] == b' ' {
+    let name_start = k;
+    while k > 0 && name_start - k < 8 && b[k - 1] == b' ' {
         k -= 1;
     }
     if k == 0 || !matches!(b[k - 1], b':' | b'=') {
         return None;
     }
     k -= 1;
-    while k > 0 && b[k - 1] == b' ' {
+    let op_start = k;
+    while k > 0 && op_start - k < 8 && b[k - 1] == b' ' {
         k -= 1;
     }
     if k > 0 && is_quote(b[k - 1]) {
@@ -996,14 +998,16 @@ fn pair_value_at(b: &[u8], id_start: usize, name_end: usize) -> Option<(usize, u
         }
         p += 1;
     }
-    while p < b.len() && b[p] == b' ' {
+    let value_key_end = p;
+    while p < b.len() && p - value_key_end < 8 && b[p] == b' ' {
         p += 1;
     }
     if !matches!(b.get(p), Some(b':' | b'=')) || b.get(p + 1) == Some(&b':') {
         return None;
     }
     p += 1;
-    while p < b.len() && b[p] == b' ' {
+    let op_end = p;
+    while p < b.len() && p - op_end < 8 && b[p] == b' ' {
         p += 1;
     }
     match b.get(p) {
@@ -1085,7 +1089,7 @@ fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, u
     }
     // The operator first: most keywords are not compared with anything.
     let mut k = id_start;
-    while k > 0 && b[k - 1] == b' ' {
+    while k > 0 && id_start - k < 8 && b[k - 1] == b' ' {
         k -= 1;
     }
     if k < 2 || !matches!(&b[k - 2..k], b"==" | b"!=") {
@@ -1118,7 +1122,8 @@ fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, u
     if k > 0 && matches!(b[k - 1], b'=' | b'!') {
         k -= 1;
     }
-    while k > 0 && b[k - 1] == b' ' {
+    let op_start = k;
+    while k > 0 && op_start - k < 8 && b[k - 1] == b' ' {
         k -= 1;
     }
     let quote = *b.get(k.checked_sub(1)?)?;
@@ -2674,25 +2679,27 @@ fn balanced(v: &[u8]) -> bool {
 /// `{{ anything without braces }}`. A `${` or `{{` that no such closing follows is part of a
 /// password (`m{{h}o)p${e]nob(ody…`).
 fn has_placeholder(v: &[u8]) -> bool {
+    // Each search stops at the next brace or bracket, so a run of `${${${` stays linear.
     let mut from = 0;
     while let Some(k) = memchr::memchr(b'{', &v[from..]) {
         let at = from + k;
         from = at + 1;
         if at > 0 && v[at - 1] == b'$' {
             let inner = &v[at + 1..];
-            let end = inner.iter().position(|&c| c == b'}');
-            if let Some(e) = end
+            let stop = inner
+                .iter()
+                .position(|c| matches!(c, b'{' | b'}' | b'(' | b')' | b'[' | b']' | b'$'));
+            if let Some(e) = stop
                 && e > 0
-                && !inner[..e]
-                    .iter()
-                    .any(|c| matches!(c, b'{' | b'(' | b')' | b'[' | b']' | b'$'))
+                && inner[e] == b'}'
             {
                 return true;
             }
         } else if v.get(at + 1) == Some(&b'{') {
             let inner = &v[at + 2..];
-            if let Some(e) = memchr::memmem::find(inner, b"}}")
-                && !inner[..e].iter().any(|c| matches!(c, b'{' | b'}'))
+            let stop = inner.iter().position(|c| matches!(c, b'{' | b'}'));
+            if let Some(e) = stop
+                && inner[e..].starts_with(b"}}")
             {
                 return true;
             }

@@ -346,8 +346,14 @@ fn pathological_inputs_stay_linear() {
         + &"John Smith Zq8vK2mPx7LwR4tNc9 ".repeat(80_000);
     // `-p` flags: each looks back along its line, at most 160 bytes.
     let flags = " -p".repeat(100_000) + &" login -p Ab12".repeat(20_000);
+    // Runs of `${` and `{{` in quoted values: each placeholder search stops at the next brace.
+    let braces = format!("password=\"{}\"\n", "${".repeat(2_000)).repeat(100)
+        + &format!("token: '{}'\n", "{{a".repeat(1_300)).repeat(100);
+    // Literals before compared names, and pairs, each looking a bounded way around it.
+    let compared =
+        "\"k3y\" == password ".repeat(50_000) + &"name: DB_PASSWORD\n value: ".repeat(20_000);
     for s in [
-        emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags,
+        emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
@@ -360,6 +366,21 @@ fn pathological_inputs_stay_linear() {
             t.elapsed()
         );
     }
+    // One object with many `data` members and its `kind` last: whether it is a Kubernetes Secret
+    // is looked up once, not once per member (each lookup reads the rest of the object).
+    let line = format!(
+        r#"{{"o":{{{}"kind":"Secret"}}}}"#,
+        r#""data":{"a":"YWJj"},"#.repeat(50_000)
+    );
+    let t = std::time::Instant::now();
+    let (o, out, _) = red(&RedactionPolicy::default(), None, &line);
+    o.unwrap();
+    assert!(!out.contains("YWJj"));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
