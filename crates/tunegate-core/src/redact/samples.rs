@@ -1111,6 +1111,12 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "\"passwordSecretRef\":\"registry-password\", tokenRef: ci-token",
     ),
+    // Settings of an authentication method under credential names.
+    (
+        "SECRET",
+        "{\"auth\": \"enabled\", \"token\": \"disabled\", \"authorization\": \"oauth2\"}",
+    ),
+    ("SECRET", "auth: kerberos\nsecret: Disabled"),
     // Maven and Gradle coordinates whose group ends in a credential word.
     (
         "SECRET",

@@ -2868,6 +2868,19 @@ fn reference(v: &[u8], literal: bool) -> bool {
         b"user",
         b"username",
         b"admin",
+        // Settings of an authentication method, not a credential (`"auth": "enabled"`,
+        // `authentication: oauth2`).
+        b"enabled",
+        b"disabled",
+        b"auto",
+        b"oauth",
+        b"oauth2",
+        b"saml",
+        b"ldap",
+        b"digest",
+        b"ntlm",
+        b"kerberos",
+        b"anonymous",
     ];
     EXACT.contains(&lower.as_slice())
 }
