@@ -455,6 +455,7 @@ impl Redactor {
             return None;
         }
         let (end, escaped) = json::string_end(b, p).ok()?;
+        // A name of up to 64 bytes between its quotes; longer strings name no setting.
         if escaped || end - p > 66 {
             return None;
         }
@@ -775,7 +776,7 @@ impl Redactor {
                             && *k8s_secret.get_or_insert_with(|| json::object_is_k8s_secret(b, p));
                         st.pending_key = {
                             let mut norm = std::mem::take(&mut st.key_norm);
-                            secrets::normalise_name(&b[q0 + 1..kend - 1], &mut norm);
+                            secrets::normalise_name(raw_key, &mut norm);
                             let mut key = self.key_ctx(&norm, json_depth);
                             // Every pair key starts with one of these letters.
                             let maybe_pair =
@@ -793,7 +794,8 @@ impl Redactor {
                         if pair_name {
                             pair_ctx = self.pair_name_ctx(b, q, &mut st.key_norm);
                         }
-                        if secret_map && self.engine.secrets_on() {
+                        // Set only with secrets on (below, for this object's parent).
+                        if secret_map {
                             st.pending_key = Some(KeyCtx::Secret { generic: false });
                         }
                         st.secret_map = manifest_data && self.engine.secrets_on();

@@ -1080,6 +1080,17 @@ fn names_a_credential(v: &[u8]) -> bool {
         && parts.next_back().is_some_and(|p| LAST.contains(&p))
 }
 
+/// [`normalised`] on the stack, for names read at every keyword in a text.
+fn stack_normalised(id: &[u8]) -> ([u8; NAME_NORM_MAX], usize) {
+    let mut buf = [0u8; NAME_NORM_MAX];
+    let mut len = 0;
+    for (slot, c) in buf.iter_mut().zip(normalised(id)) {
+        *slot = c;
+        len += 1;
+    }
+    (buf, len)
+}
+
 /// A string literal compared with a credential name written after it (`if ("s3cr3t" ==
 /// password)`, `"k3y" !== apiKey`): a value written into the code.
 fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usize)> {
@@ -1103,18 +1114,7 @@ fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, u
     if matches!(b.get(id_end), Some(b'(' | b'.' | b'[')) {
         return None;
     }
-    let mut buf = [0u8; 64];
-    let mut len = 0;
-    for &c in b[id_start..id_end]
-        .iter()
-        .filter(|c| c.is_ascii_alphanumeric())
-    {
-        if len == buf.len() {
-            break;
-        }
-        buf[len] = c.to_ascii_lowercase();
-        len += 1;
-    }
+    let (buf, len) = stack_normalised(&b[id_start..id_end]);
     if !(password || is_secret_name(&buf[..len])) {
         return None;
     }
@@ -1180,16 +1180,7 @@ fn keyword_scan(
         k += 1;
     }
     let kw_sep = p;
-    // On the stack: this runs at every keyword in the text.
-    let mut buf = [0u8; 64];
-    let mut len = 0;
-    for &c in b[id_start..p].iter().filter(|c| c.is_ascii_alphanumeric()) {
-        if len == buf.len() {
-            break;
-        }
-        buf[len] = c.to_ascii_lowercase();
-        len += 1;
-    }
+    let (buf, len) = stack_normalised(&b[id_start..p]);
     let norm = &buf[..len];
     let strong = is_secret_name(norm);
     // A credential parameter of a URL query (`?key=…`, `&access_token=…`): the request carries
