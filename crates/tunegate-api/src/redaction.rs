@@ -99,11 +99,21 @@ pub enum EntityType {
     FiPersonalIdentityCode,
     /// Swedish personal identity numbers (personnummer and samordningsnummer: birth date, Luhn).
     SePersonnummer,
+    /// Turkish national identity numbers (TC Kimlik No: 11 digits, two check digits).
+    TrNationalId,
+    /// South Korean resident registration numbers (birth date, sex and century digit; check digit
+    /// where one was issued).
+    KrRrn,
+    /// US National Provider Identifiers (10 digits, Luhn over the 80840 prefix), when a context
+    /// word says so or printed 4-3-3.
+    UsNpi,
+    /// US Medicare Beneficiary Identifiers (11 characters in the CMS position pattern).
+    UsMbi,
 }
 
 impl EntityType {
     /// Every built-in detector, the default set.
-    pub const ALL: [EntityType; 29] = [
+    pub const ALL: [EntityType; 33] = [
         EntityType::EmailAddress,
         EntityType::PhoneNumber,
         EntityType::CreditCard,
@@ -133,6 +143,10 @@ impl EntityType {
         EntityType::PostalAddress,
         EntityType::FiPersonalIdentityCode,
         EntityType::SePersonnummer,
+        EntityType::TrNationalId,
+        EntityType::KrRrn,
+        EntityType::UsNpi,
+        EntityType::UsMbi,
     ];
 
     /// The name used in masks, reports and status (`EMAIL_ADDRESS`, ...).
@@ -167,6 +181,10 @@ impl EntityType {
             EntityType::PostalAddress => "POSTAL_ADDRESS",
             EntityType::FiPersonalIdentityCode => "FI_PERSONAL_IDENTITY_CODE",
             EntityType::SePersonnummer => "SE_PERSONNUMMER",
+            EntityType::TrNationalId => "TR_NATIONAL_ID",
+            EntityType::KrRrn => "KR_RRN",
+            EntityType::UsNpi => "US_NPI",
+            EntityType::UsMbi => "US_MBI",
         }
     }
 }

@@ -9,9 +9,9 @@
 //! seeds, so lines without findings, or whose findings occur once, cost nothing extra.
 
 use super::{
-    ENT_AU_TFN, ENT_CA_SIN, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_IN_AADHAAR, ENT_NL_BSN,
-    ENT_PASSPORT, ENT_PERSON, ENT_PHONE, ENT_PL_PESEL, ENT_SECRET, ENT_SSN, ENT_UK_NHS,
-    ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
+    ENT_AU_TFN, ENT_CA_SIN, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_IN_AADHAAR, ENT_KR_RRN,
+    ENT_NL_BSN, ENT_PASSPORT, ENT_PERSON, ENT_PHONE, ENT_PL_PESEL, ENT_SECRET, ENT_SSN,
+    ENT_TR_NATIONAL_ID, ENT_UK_NHS, ENT_US_BANK_ROUTING, ENT_US_ITIN, ENT_US_NPI, Finding,
 };
 
 /// Most seeds kept per line; later ones are ignored (their copies stay unmasked unless found by
@@ -64,7 +64,8 @@ impl Seeds {
                 ENT_PHONE => !v.starts_with('+') && numbered(v),
                 ENT_SSN | ENT_US_ITIN | ENT_US_BANK_ROUTING | ENT_NL_BSN | ENT_CA_SIN
                 | ENT_AU_TFN | ENT_UK_NHS | ENT_DE_TAX_ID | ENT_PL_PESEL | ENT_IN_AADHAAR
-                | ENT_PASSPORT | ENT_DRIVER_LICENSE => numbered(v),
+                | ENT_PASSPORT | ENT_DRIVER_LICENSE | ENT_US_NPI | ENT_KR_RRN
+                | ENT_TR_NATIONAL_ID => numbered(v),
                 _ => false,
             };
             if !ok || self.iter().any(|(s, _)| s == v) {

@@ -331,6 +331,94 @@ pub(crate) fn personnummer_ok(d: &[u8], year: Option<u32>) -> bool {
     (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day) && luhn(d)
 }
 
+/// Turkish TC Kimlik No: 11 digits, no leading zero; the tenth digit is seven times the sum of
+/// the odd positions minus the sum of the even ones (mod 10), the eleventh the sum of the first
+/// ten (mod 10).
+pub(crate) fn tckn_ok(d: &[u8]) -> bool {
+    if d.len() != 11 || !all_digits(d) || d[0] == b'0' || all_same(d) {
+        return false;
+    }
+    let odd: u32 = d[..9].iter().step_by(2).map(|&c| dv(c)).sum();
+    let even: u32 = d[1..8].iter().step_by(2).map(|&c| dv(c)).sum();
+    // 7 * odd >= 0 and even <= 36: add 40 (a multiple of 10) so the difference stays unsigned.
+    let tenth = (7 * odd + 40 - even) % 10;
+    let first_ten: u32 = d[..10].iter().map(|&c| dv(c)).sum();
+    tenth == dv(d[9]) && first_ten % 10 == dv(d[10])
+}
+
+/// South Korean resident registration number `YYMMDDGNNNNNC`: a birth date whose century the
+/// seventh digit gives (1-2 and 5-6: 1900s, 3-4 and 7-8: 2000s; 5-8 are foreign residents). The
+/// check digit holds only for numbers issued before October 2020: `kr_rrn_check_ok`.
+pub(crate) fn kr_rrn_date_ok(d: &[u8]) -> bool {
+    if d.len() != 13 || !all_digits(d) {
+        return false;
+    }
+    let century = match d[6] {
+        b'1' | b'2' | b'5' | b'6' => 1900,
+        b'3' | b'4' | b'7' | b'8' => 2000,
+        _ => return false,
+    };
+    let two = |k: usize| dv(d[k]) * 10 + dv(d[k + 1]);
+    let (year, month, day) = (century + two(0), two(2), two(4));
+    (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day)
+}
+
+/// The pre-2020 check digit of a resident registration number: weights 2-9, 2-5 over the first
+/// twelve digits, `(11 - sum mod 11) mod 10`.
+pub(crate) fn kr_rrn_check_ok(d: &[u8]) -> bool {
+    const W: [u32; 12] = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5];
+    if d.len() != 13 || !all_digits(d) {
+        return false;
+    }
+    let sum: u32 = d.iter().zip(W).map(|(&c, w)| dv(c) * w).sum();
+    (11 - sum % 11) % 10 == dv(d[12])
+}
+
+/// US National Provider Identifier: 10 digits starting with 1 or 2, the last a Luhn check digit
+/// computed with the card issuer prefix 80840 in front.
+pub(crate) fn npi_ok(d: &[u8]) -> bool {
+    if d.len() != 10 || !all_digits(d) || !matches!(d[0], b'1' | b'2') || all_same(&d[..9]) {
+        return false;
+    }
+    let mut buf = [0u8; 15];
+    buf[..5].copy_from_slice(b"80840");
+    buf[5..].copy_from_slice(d);
+    luhn(&buf)
+}
+
+/// US Medicare Beneficiary Identifier, 11 upper-case characters without dashes: positions 1, 4,
+/// 7, 10 and 11 digits (the first not 0), 2, 5, 8 and 9 letters, 3 and 6 either; letters never
+/// S, L, O, I, B or Z (CMS).
+pub(crate) fn mbi_ok(t: &[u8]) -> bool {
+    const LETTER: u8 = 1;
+    const DIGIT: u8 = 2;
+    const PATTERN: [u8; 11] = [
+        DIGIT,
+        LETTER,
+        LETTER | DIGIT,
+        DIGIT,
+        LETTER,
+        LETTER | DIGIT,
+        DIGIT,
+        LETTER,
+        LETTER,
+        DIGIT,
+        DIGIT,
+    ];
+    if t.len() != 11 || t[0] == b'0' {
+        return false;
+    }
+    t.iter().zip(PATTERN).all(|(&c, allowed)| {
+        let class = match c {
+            b'0'..=b'9' => DIGIT,
+            b'S' | b'L' | b'O' | b'I' | b'B' | b'Z' => 0,
+            b'A'..=b'Z' => LETTER,
+            _ => 0,
+        };
+        class & allowed != 0
+    })
+}
+
 /// Canadian SIN: 9 digits, Luhn, first digit never 8 (unassigned).
 pub(crate) fn sin_ok(d: &[u8]) -> bool {
     d.len() == 9 && all_digits(d) && d[0] != b'8' && !all_same(d) && luhn(d)
@@ -679,6 +767,59 @@ mod tests {
                     "RSSMRA85T00A562S",
                     "A55AAA00B11C333N",
                     "rssmra85t10a562s",
+                ],
+            ),
+            (
+                "tckn",
+                tckn_ok,
+                &["10000000146", "44771278268", "26197306992"],
+                &["10000000145", "04771278268", "44771278269", "11111111111"],
+            ),
+            (
+                "kr rrn date",
+                kr_rrn_date_ok,
+                &[
+                    "8503142123456",
+                    "0307073551204",
+                    "0002293000000",
+                    "7604135212134",
+                ],
+                &[
+                    "8503140123456",
+                    "8513142123456",
+                    "0102293000000",
+                    "960121912345",
+                ],
+            ),
+            (
+                "kr rrn check digit",
+                kr_rrn_check_ok,
+                &["9601211021413", "9112251048218", "0509122000019"],
+                &["9601211234567", "9112251048219", "911225104821"],
+            ),
+            (
+                "npi",
+                npi_ok,
+                &["1234567893", "1245319599", "2747338939"],
+                &[
+                    "1234567894",
+                    "3234567893",
+                    "0234567893",
+                    "1111111112",
+                    "123456789",
+                ],
+            ),
+            (
+                "mbi",
+                mbi_ok,
+                &["1EG4TE5MK73", "9XX9XX9XX99", "3C05F07HJ89"],
+                &[
+                    "0EG4TE5MK73",
+                    "1SG4TE5MK73",
+                    "12G4TE5MK73",
+                    "1EG4TE5M773",
+                    "1eg4te5mk73",
+                    "1EG4TE5MK7",
                 ],
             ),
             (

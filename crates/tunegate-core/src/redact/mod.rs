@@ -93,6 +93,10 @@ pub(crate) const ENT_PERSON: u16 = 25;
 pub(crate) const ENT_POSTAL_ADDRESS: u16 = 26;
 pub(crate) const ENT_FI_HETU: u16 = 27;
 pub(crate) const ENT_SE_PERSONNUMMER: u16 = 28;
+pub(crate) const ENT_TR_NATIONAL_ID: u16 = 29;
+pub(crate) const ENT_KR_RRN: u16 = 30;
+pub(crate) const ENT_US_NPI: u16 = 31;
+pub(crate) const ENT_US_MBI: u16 = 32;
 
 /// One detected span in a decoded string (byte offsets) and its entity index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -574,6 +574,29 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "samordningsnr 750671-2343",
         "750671-2343",
     ),
+    ("TR_NATIONAL_ID", "TC Kimlik No: 44771278268", "44771278268"),
+    (
+        "TR_NATIONAL_ID",
+        "müşteri 26197306992 numaralı",
+        "26197306992",
+    ),
+    (
+        "TR_NATIONAL_ID",
+        "Birinci kişi: 44771278268, ikinci kişi: 52393849902",
+        "52393849902",
+    ),
+    ("KR_RRN", "주민등록번호 850314-2123456", "850314-2123456"),
+    ("KR_RRN", "RRN 9112251048218", "9112251048218"),
+    ("KR_RRN", "0307073551204", "0307073551204"),
+    ("KR_RRN", "born 911225-1048218.", "911225-1048218"),
+    ("US_NPI", "NPI 1129617894", "1129617894"),
+    ("US_NPI", "provider id: 2747338939", "2747338939"),
+    ("US_NPI", "1194-444-679", "1194-444-679"),
+    ("US_NPI", "NPI: 1194 444 679", "1194 444 679"),
+    ("US_MBI", "Medicare ID 1EG4-TE5-MK73", "1EG4-TE5-MK73"),
+    ("US_MBI", "mbi 5kp2-qr7-tu48", "5kp2-qr7-tu48"),
+    ("US_MBI", "3CD5FG7HJ89", "3CD5FG7HJ89"),
+    ("US_MBI", "(patient 9XX9-XX9-XX99)", "9XX9-XX9-XX99"),
     ("IN_AADHAAR", "499118665246", "499118665246"),
     ("CA_SIN", "SIN 046 454 286", "046 454 286"),
     ("AU_TFN", "TFN 876 543 210", "876 543 210"),
@@ -1449,6 +1472,24 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("ES_NIF", "12345678A"),
     ("IT_FISCAL_CODE", "RSSMRA85Z10A562S"),
     ("IN_AADHAAR", "234567890123"),
+    // Wrong check digit; a number named as an order.
+    ("TR_NATIONAL_ID", "44771278269"),
+    ("TR_NATIONAL_ID", "order 44771278268"),
+    // Sex digit 0, month 13, wrong check digit bare, a millisecond time that passes the check
+    // digit, a foreign resident's number without the word.
+    (
+        "KR_RRN",
+        "850314-0123456 851314-2123456 8503142123457 1712013456789 960121-5234567",
+    ),
+    // Ten bare digits (Unix seconds), a wrong check digit, a first digit other than 1 or 2.
+    ("US_NPI", "1234567893"),
+    ("US_NPI", "created 1129617894"),
+    ("US_NPI", "1234-567-894 3234-567-893"),
+    // An excluded letter, mixed case, lower case without dashes, a leading zero, a longer run.
+    (
+        "US_MBI",
+        "1SG4-TE5-MK73 1Eg4-TE5-MK73 1eg4te5mk73 0EG4-TE5-MK73 1EG4-TE5-MK73-9",
+    ),
     // Wrong check character, impossible dates, other separators, a glued capital.
     (
         "FI_PERSONAL_IDENTITY_CODE",

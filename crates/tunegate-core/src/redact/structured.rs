@@ -73,12 +73,12 @@ fn is_hex(b: u8) -> bool {
 
 /// Which detectors run: bit `k` is entity index `k`.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Enabled(pub u32);
+pub(crate) struct Enabled(pub u64);
 
 impl Enabled {
     #[inline]
     pub(crate) fn on(&self, ent: u16) -> bool {
-        ent < 32 && self.0 & (1 << ent) != 0
+        ent < 64 && self.0 & (1 << ent) != 0
     }
     fn numeric(&self) -> bool {
         self.0 & !((1 << ENT_EMAIL) | (1 << ENT_SECRET) | (1 << ENT_PERSON)) != 0
@@ -89,6 +89,9 @@ impl Enabled {
 }
 
 /// Scans `text` and appends findings (possibly overlapping; the caller resolves overlaps).
+/// Out of line: inlined into `Engine::find_with`, its size made the compiler keep the DFA walk's
+/// position in memory there (+2% instructions on dense data when four ID types were added).
+#[inline(never)]
 pub(crate) fn scan(en: &Enabled, text: &str, out: &mut Vec<Finding>) {
     if !en.any() {
         return;
@@ -601,6 +604,9 @@ const CONTEXT_LISTS: &[&[&[u8]]] = &[
     STEUER_CONTEXT,
     AADHAAR_CONTEXT,
     NOT_PII_CONTEXT,
+    NPI_CONTEXT,
+    TCKN_CONTEXT,
+    RRN_CONTEXT,
 ];
 
 struct ContextMatcher {
@@ -803,6 +809,24 @@ const STEUER_CONTEXT: &[&[u8]] = &[
     b"id-nr",
 ];
 const AADHAAR_CONTEXT: &[&[u8]] = &[b"aadhaar", b"aadhar", b"uidai", b"uid"];
+const NPI_CONTEXT: &[&[u8]] = &[b"npi", b"national provider", b"provider", b"prescriber"];
+const TCKN_CONTEXT: &[&[u8]] = &[
+    b"kimlik",
+    b"tckn",
+    b"tc no",
+    b"t.c.",
+    b"n\xc3\xbcfus",
+    b"turkish id",
+    b"national id",
+];
+const RRN_CONTEXT: &[&[u8]] = &[
+    b"rrn",
+    b"resident registration",
+    b"registration number",
+    b"jumin",
+    // 주민등록 (resident registration)
+    b"\xec\xa3\xbc\xeb\xaf\xbc\xeb\x93\xb1\xeb\xa1\x9d",
+];
 const VERSION_WORDS: &[&[u8]] = &[
     b"version",
     b"release",
@@ -1037,6 +1061,8 @@ type TypedId = (u16, &'static [&'static [u8]], fn(&[u8]) -> bool);
 /// National identifiers that are all digits. A checksum must hold; context words pick the type
 /// where several formats share a length, and words such as "order" or "invoice" keep a number
 /// that merely passes a checksum.
+/// Out of line for the same reason as `scan`.
+#[inline(never)]
 fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'_>) -> Option<u16> {
     if decorated || gs.is_empty() {
         return None;
@@ -1120,6 +1146,15 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
             plain
         }
         10 => {
+            let npi = en.on(ENT_US_NPI) && (ng == 1 || grouped(&[4, 3, 3])) && ids::npi_ok(d);
+            if npi && cx.has_word_start(NPI_CONTEXT) {
+                return Some(ENT_US_NPI);
+            }
+            // 4-3-3 is no phone or date layout. Ten bare digits starting with 1 or 2 are Unix
+            // times far more often, so those need the word.
+            if npi && ng == 3 && !neg() {
+                return Some(ENT_US_NPI);
+            }
             if !(en.on(ENT_UK_NHS) && (ng == 1 || grouped(&[3, 3, 4])) && ids::nhs_ok(d)) {
                 return None;
             }
@@ -1140,6 +1175,10 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
             Some(ENT_UK_NHS)
         }
         11 => {
+            let tckn = en.on(ENT_TR_NATIONAL_ID) && ng == 1 && ids::tckn_ok(d);
+            if tckn && ctx(TCKN_CONTEXT) {
+                return Some(ENT_TR_NATIONAL_ID);
+            }
             let pesel = en.on(ENT_PL_PESEL) && ng == 1 && ids::pesel_ok(d);
             let steuer =
                 en.on(ENT_DE_TAX_ID) && (ng == 1 || grouped(&[2, 3, 3, 3])) && ids::steuer_id_ok(d);
@@ -1158,18 +1197,39 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
             {
                 return Some(ENT_DE_TAX_ID);
             }
-            if !(pesel || steuer) || neg() || ctx(PHONE_CONTEXT) {
+            if !(pesel || steuer || tckn) || neg() || ctx(PHONE_CONTEXT) {
                 return None;
             }
             if pesel {
                 return Some(ENT_PL_PESEL);
             }
-            steuer.then_some(ENT_DE_TAX_ID)
+            if steuer {
+                return Some(ENT_DE_TAX_ID);
+            }
+            // Without its word, a Chinese mobile number (`1[3-9]…`) that happens to pass both
+            // check digits stays a phone number.
+            let cn_mobile = d[0] == b'1' && (b'3'..=b'9').contains(&d[1]);
+            (!cn_mobile).then_some(ENT_TR_NATIONAL_ID)
         }
         12 => {
             let ok =
                 en.on(ENT_IN_AADHAAR) && (ng == 1 || grouped(&[4, 4, 4])) && ids::aadhaar_ok(d);
             (ok && (ctx(AADHAAR_CONTEXT) || !neg())).then_some(ENT_IN_AADHAAR)
+        }
+        13 => {
+            // `YYMMDD-GNNNNNN` or thirteen digits, with a valid birth date.
+            let shape = ng == 1 || (grouped(&[6, 7]) && sep1 == b'-');
+            if !(en.on(ENT_KR_RRN) && shape && ids::kr_rrn_date_ok(d)) {
+                return None;
+            }
+            if ctx(RRN_CONTEXT) {
+                return Some(ENT_KR_RRN);
+            }
+            // Without the word: citizens' numbers only (7th digit 1-4), and thirteen bare digits
+            // need the pre-2020 check digit and must not start with 1 (milliseconds since 1970).
+            let citizen = matches!(d[6], b'1'..=b'4');
+            let bare_ok = ng == 2 || (d[0] != b'1' && ids::kr_rrn_check_ok(d));
+            (citizen && bare_ok && !neg()).then_some(ENT_KR_RRN)
         }
         15 => {
             let ok = en.on(ENT_FR_NIR)
@@ -1221,6 +1281,13 @@ fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
         return None;
     }
     let letters = t.iter().any(u8::is_ascii_alphabetic);
+    if en.on(ENT_US_MBI)
+        && letters
+        && matches!(t.len(), 4 | 11)
+        && let Some(end) = mbi_at(b, s, e)
+    {
+        return Some((s, end, ENT_US_MBI));
+    }
     // DNI/NIE with a dash before the letter: 12345678-Z, Y8063915-Z, 1111111-G (seven digits,
     // the leading zero left out).
     if en.on(ENT_ES_NIF)
@@ -1285,6 +1352,34 @@ fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
         }
     }
     None
+}
+
+/// A Medicare Beneficiary Identifier in the token `b[s..e]`: eleven upper-case characters, or
+/// printed `1EG4-TE5-MK73` in either case (one case throughout). Returns its end. Out of line:
+/// few tokens get here.
+#[inline(never)]
+fn mbi_at(b: &[u8], s: usize, e: usize) -> Option<usize> {
+    if e - s == 11 {
+        return ids::mbi_ok(&b[s..e]).then_some(e);
+    }
+    let end = s + 13;
+    if e - s != 4 || end > b.len() || b[s + 4] != b'-' || b[s + 8] != b'-' {
+        return None;
+    }
+    if end < b.len() && (is_word(b[end]) || b[end] == b'-') {
+        return None;
+    }
+    let raw = &b[s..end];
+    let lower = raw.iter().any(u8::is_ascii_lowercase);
+    if lower && raw.iter().any(u8::is_ascii_uppercase) {
+        return None;
+    }
+    let mut buf = [0u8; 11];
+    for (slot, &c) in buf.iter_mut().zip(raw.iter().filter(|&&c| c != b'-')) {
+        *slot = c.to_ascii_uppercase();
+    }
+    let dashes = raw.iter().filter(|&&c| c == b'-').count();
+    (dashes == 2 && ids::mbi_ok(&buf)).then_some(end)
 }
 
 /// UK NINO written in pairs: `AB 12 34 56 C`.
@@ -1779,7 +1874,7 @@ mod tests {
     }
 
     fn found(text: &str) -> Vec<(&str, u16)> {
-        let en = Enabled(u32::MAX);
+        let en = Enabled(u64::MAX);
         let mut v = Vec::new();
         scan(&en, text, &mut v);
         v.iter()
