@@ -597,6 +597,28 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("US_MBI", "mbi 5kp2-qr7-tu48", "5kp2-qr7-tu48"),
     ("US_MBI", "3CD5FG7HJ89", "3CD5FG7HJ89"),
     ("US_MBI", "(patient 9XX9-XX9-XX99)", "9XX9-XX9-XX99"),
+    // Typed-in filler under a vendor's prefix is masked (only `xxxx`, `****` and words such as
+    // EXAMPLE mark a documented placeholder): it is as likely a real test key as a dummy.
+    (
+        "SECRET",
+        "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789-AA",
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+    ),
+    (
+        "SECRET",
+        "GR1348941474747474747474747474",
+        "GR1348941474747474747474747474",
+    ),
+    (
+        "SECRET",
+        "grafana_key = \"glc_787878787878787878787878787878787878\"",
+        "glc_787878787878787878787878787878787878",
+    ),
+    (
+        "SECRET",
+        "shippo_live_1111111111111111111111111111111111111111",
+        "shippo_live_1111111111111111111111111111111111111111",
+    ),
     ("IN_AADHAAR", "499118665246", "499118665246"),
     ("CA_SIN", "SIN 046 454 286", "046 454 286"),
     ("AU_TFN", "TFN 876 543 210", "876 543 210"),
@@ -1403,19 +1425,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", "hf_hub_download and sk-learn and SKU ASK"),
     ("SECRET", "my password was changed yesterday"),
     ("SECRET", "Authorization: Basic realm"),
-    // Look-alikes by class (our own strings): typed-in filler, word-built values, env names,
+    // Look-alikes by class (our own strings): word-built values, env names,
     // shell references, curl placeholders, empty PEM blocks, fingerprinted file names,
     // anti-forgery nonces.
-    (
-        "SECRET",
-        "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789-AA",
-    ),
     ("SECRET", "AIzaSyqrstuvwxyzabcdefghijklmnop_ABCDE12"),
-    ("SECRET", "GR1348941474747474747474747474"),
-    (
-        "SECRET",
-        "grafana_key = \"glc_787878787878787878787878787878787878\"",
-    ),
     ("SECRET", "pub const EVP_aead_key = struct_evp_aead_key_st;"),
     ("SECRET", "\"lookup_key\": \"QuarterlyReport-2.7\""),
     (
@@ -1530,10 +1543,6 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx glpat-XXXXXXXXXXXXXXXXXXXX hvs.XXXXXXXXXXXXXXXXXXXXXXXXXXXX",
     ),
     ("SECRET", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"),
-    (
-        "SECRET",
-        "sntryu_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-    ),
     ("SECRET", "public_key = \"Zq9Lm2Xv8Rt4Wp7Nc1Kd5Hs3\""),
     ("SECRET", "key_vault_name: kv-prod-7h3x9q2m4w8z"),
     ("SECRET", "issuerKeyHash=Q7w9E2r4T6y8U1i3O5p7"),

@@ -579,6 +579,9 @@ impl SecretScanner {
         if let Some((s, e)) = found {
             // Shaped tokens whose body is a documented placeholder (`ghp_xxxx...`,
             // `AKIAIOSFODNN7EXAMPLE`, `hvs.XXXX`) stay; keyword values have their own rule.
+            // Other filler (`shippo_live_1111...`, `da2-abcdefghij...`) goes: under a vendor's
+            // prefix it is as likely a real test key as a dummy, and a masked dummy costs
+            // nothing.
             let shaped = !matches!(
                 self.kinds[m.pattern],
                 Anchor::Keyword { .. } | Anchor::Pem | Anchor::UrlCreds
@@ -589,7 +592,9 @@ impl SecretScanner {
             // JWT bodies are base64 of JSON, whose repeats are not filler.
             let jwt = matches!(self.kinds[m.pattern], Anchor::Jwt);
             if shaped
-                && ((!jwt && placeholder_token(body)) || asset_name(b, s, e) || masked_tail(b, e))
+                && ((!jwt && documented_placeholder(body))
+                    || asset_name(b, s, e)
+                    || masked_tail(b, e))
             {
                 *skip_to = e;
                 return e.max(m.end);
@@ -2210,27 +2215,34 @@ pub(crate) fn has_shaped_prefix(token: &[u8]) -> bool {
     })
 }
 
-/// A token whose body is filler: a run of 6 identical letters (10 of any character), a run of
-/// 4 `x`/`X`/`*`/`#`,
-/// or a documentation word (EXAMPLE, PLACEHOLDER, REDACTED). Random tokens almost never hold
-/// any of these.
+/// A token whose body is filler: a run of 6 identical letters (10 of any character), typed-in
+/// sequences ([`filler_pattern`]), or a documented placeholder ([`documented_placeholder`]).
+/// Random tokens almost never hold any of these.
 pub(crate) fn placeholder_token(t: &[u8]) -> bool {
     let mut run = 1;
-    let mut xrun = 0;
     for (k, &c) in t.iter().enumerate() {
         run = if k > 0 && t[k - 1] == c { run + 1 } else { 1 };
+        // Numeric ids inside tokens (Slack team ids) may repeat a digit a few times.
+        if (run >= 6 && c.is_ascii_alphabetic()) || run >= 10 {
+            return true;
+        }
+    }
+    filler_pattern(t) || documented_placeholder(t)
+}
+
+/// A body that documentation writes where the key goes: a run of 4 `x`/`X`/`*`/`#`, or a word
+/// such as EXAMPLE, PLACEHOLDER or REDACTED.
+fn documented_placeholder(t: &[u8]) -> bool {
+    let mut xrun = 0;
+    for &c in t {
         xrun = if matches!(c, b'x' | b'X' | b'*' | b'#') {
             xrun + 1
         } else {
             0
         };
-        // Numeric ids inside tokens (Slack team ids) may repeat a digit a few times.
-        if (run >= 6 && c.is_ascii_alphabetic()) || run >= 10 || xrun >= 4 {
+        if xrun >= 4 {
             return true;
         }
-    }
-    if filler_pattern(t) {
-        return true;
     }
     // Long words only: short ones (`here`, `your`) turn up by chance in long base64 tokens.
     const WORDS: &[&[u8]] = &[
