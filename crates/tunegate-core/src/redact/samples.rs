@@ -619,6 +619,22 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "shippo_live_1111111111111111111111111111111111111111",
         "shippo_live_1111111111111111111111111111111111111111",
     ),
+    // The same under a credential name: the name says it is a key, whatever its letters.
+    (
+        "SECRET",
+        "signing_key = \"9a8b7c6d5e9a8b7c6d5e9a8b7c6d5e\"",
+        "9a8b7c6d5e9a8b7c6d5e9a8b7c6d5e",
+    ),
+    (
+        "SECRET",
+        "--softlayer-api-key=abcd1234abcd1234abcd1234abcd1234",
+        "abcd1234abcd1234abcd1234abcd1234",
+    ),
+    (
+        "SECRET",
+        "\"client_secret\": \"abcdefghijklmnopqrstuvwxyz012345\"",
+        "abcdefghijklmnopqrstuvwxyz012345",
+    ),
     ("IN_AADHAAR", "499118665246", "499118665246"),
     ("CA_SIN", "SIN 046 454 286", "046 454 286"),
     ("AU_TFN", "TFN 876 543 210", "876 543 210"),
@@ -1604,7 +1620,6 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "amqp://guest:${RABBIT_PASS}@mq:5672/ and mongodb://app:<password>@db0.cluster.test/app",
     ),
-    ("SECRET", "signing_key = \"9a8b7c6d5e9a8b7c6d5e9a8b7c6d5e\""),
     ("SECRET", "service_token = \"bearer:\""),
     (
         "SECRET",

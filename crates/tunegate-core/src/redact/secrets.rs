@@ -1458,10 +1458,7 @@ fn keyword_scan(
         || url
         || next_key
         || names_a_credential(v)
-        || (!password
-            && (filler_pattern(v)
-                || (wordy(v) && !(strong && letters_unlike_words(v)))
-                || repeated_unit(v)))
+        || (!password && wordy(v) && !(strong && letters_unlike_words(v)))
     {
         return None;
     }
