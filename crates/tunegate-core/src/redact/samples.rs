@@ -571,6 +571,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("SE_PERSONNUMMER", "id: 19990101-1230.", "19990101-1230"),
     (
         "SE_PERSONNUMMER",
+        "My swedish id code is196408233234.",
+        "196408233234",
+    ),
+    (
+        "SE_PERSONNUMMER",
         "samordningsnr 750671-2343",
         "750671-2343",
     ),
@@ -1527,7 +1532,8 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     // Wrong check digit, month 13, day 42, a year out of range, ten digits alone (a phone).
     (
         "SE_PERSONNUMMER",
-        "850709-9806 19001309-2393 200504422381 216408233234 8507099805",
+        "850709-9806 19001309-2393 200504422381 216408233234 8507099805 order196408233234 \
+         is850709-9805 x_196408233234",
     ),
     (
         "IN_AADHAAR",

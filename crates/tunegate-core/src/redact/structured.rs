@@ -329,7 +329,7 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         return e;
     }
     if en.on(ENT_SE_PERSONNUMMER)
-        && (i == 0 || !is_word(b[i - 1]))
+        && (i == 0 || !is_word(b[i - 1]) || b[i - 1].is_ascii_lowercase())
         && let Some(e) = personnummer_at(b, i)
     {
         out.push(Finding::new(i, e, ENT_SE_PERSONNUMMER));
@@ -1597,6 +1597,20 @@ fn personnummer_at(b: &[u8], i: usize) -> Option<usize> {
             .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count())
     };
     let n = run(i);
+    // Glued to a short lower-case word (`is199003052397`, a lost space): only the full
+    // twelve-digit form, whose century and check digit leave little to chance. Longer words
+    // (`order202401151234`) hold identifiers.
+    if i > 0 && is_word(b[i - 1]) {
+        let word = b[..i]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_lowercase())
+            .count();
+        let word_starts = i - word == 0 || !is_word(b[i - word - 1]);
+        if n != 12 || word > 3 || !word_starts {
+            return None;
+        }
+    }
     let mut ten = [0u8; 10];
     let (year, e) = match n {
         12 => {
