@@ -624,6 +624,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "shippo_live_1111111111111111111111111111111111111111",
         "shippo_live_1111111111111111111111111111111111111111",
     ),
+    // `pw` as a whole name part is a password's name.
+    ("SECRET", "db_pw='hunter2hunter2'", "hunter2hunter2"),
+    ("SECRET", "adminPw: S3cr3tP4ss", "S3cr3tP4ss"),
+    ("SECRET", "MYSQL_PW=S3cr3tP4ss", "S3cr3tP4ss"),
+    ("SECRET", "{\"ldap_pw\": \"S3cr3tP4ss\"}", "S3cr3tP4ss"),
     // The same under a credential name: the name says it is a key, whatever its letters.
     (
         "SECRET",
@@ -1626,6 +1631,18 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "amqp://guest:${RABBIT_PASS}@mq:5672/ and mongodb://app:<password>@db0.cluster.test/app",
     ),
+    // `pw` inside a word, a call, a length; a number declared with a number type (an ioctl
+    // code), also under `password`.
+    (
+        "SECRET",
+        "pwm = 0.5; upward = 3; pw = getpass.getpass(); pw_len = 12",
+    ),
+    ("SECRET", "pub const IOC_OPAL_SET_PW: u32 = 2183164128;"),
+    (
+        "SECRET",
+        "pub const IOC_OPAL_SET_PASSWORD: u32 = 0x8008_6F02u;",
+    ),
+    ("SECRET", "DB_PW: int = 12345678"),
     ("SECRET", "service_token = \"bearer:\""),
     (
         "SECRET",

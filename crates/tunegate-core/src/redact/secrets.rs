@@ -369,6 +369,10 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("pass", Anchor::Custom(pass_name)),
     ("Pass", Anchor::Custom(pass_name)),
     ("PASS", Anchor::Custom(pass_name)),
+    // `DB_PW=...`, `adminPw: ...` (a whole name part, so not `pwm` or `upward`).
+    ("pw", Anchor::Custom(pass_name)),
+    ("Pw", Anchor::Custom(pass_name)),
+    ("PW", Anchor::Custom(pass_name)),
     ("secret", Anchor::Keyword { password: false }),
     ("token", Anchor::Keyword { password: false }),
     ("key", Anchor::Keyword { password: false }),
@@ -788,6 +792,7 @@ pub(crate) fn is_secret_name(norm: &[u8]) -> bool {
         b"password",
         b"passwd",
         b"pwd",
+        b"pw",
         b"passphrase",
         b"authorization",
         b"auth",
@@ -868,9 +873,48 @@ const SEP: fn(u8) -> bool = |c| {
     )
 };
 
-/// `pass` at `s..e` ending a name that starts a word there (`pass`, `DB_PASS`, `smtp-pass`,
-/// `dbPass`; not `bypass` or `passenger`), with an assignment right after it: then its value
-/// is a password. Prose (`boarding pass 1234`, `pass the test`) has no assignment.
+/// A type name for integers or floats in the common languages (`u32`, `usize`, `int64`,
+/// `Long`, `double`).
+fn numeric_type(ty: &[u8]) -> bool {
+    const TYPES: &[&[u8]] = &[
+        b"u8", b"u16", b"u32", b"u64", b"u128", b"usize", b"i8", b"i16", b"i32", b"i64", b"i128",
+        b"isize", b"f32", b"f64", b"int", b"uint", b"long", b"ulong", b"short", b"ushort", b"int8",
+        b"int16", b"int32", b"int64", b"uint8", b"uint16", b"uint32", b"uint64", b"integer",
+        b"float", b"double", b"byte", b"number",
+    ];
+    ty.len() <= 7 && TYPES.iter().any(|t| t.eq_ignore_ascii_case(ty))
+}
+
+/// `v` starts with a whole decimal or `0x` hex number (`_` separators and a `u`/`l` suffix
+/// allowed) that ends there: `2183164128;`, `0x8008_6F02u`.
+fn numeric_literal(v: &[u8]) -> bool {
+    let hex = v.len() > 2 && v[0] == b'0' && matches!(v[1], b'x' | b'X');
+    let body = if hex { &v[2..] } else { v };
+    let digits = body
+        .iter()
+        .take_while(|&&c| {
+            c == b'_'
+                || if hex {
+                    c.is_ascii_hexdigit()
+                } else {
+                    c.is_ascii_digit()
+                }
+        })
+        .count();
+    let suffix = body[digits..]
+        .iter()
+        .take_while(|&&c| matches!(c, b'u' | b'U' | b'l' | b'L'))
+        .count();
+    digits > 0
+        && body[0] != b'_'
+        && body
+            .get(digits + suffix)
+            .is_none_or(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))
+}
+
+/// `pass` (or `pw`) at `s..e` ending a name that starts a word there (`pass`, `DB_PASS`,
+/// `smtp-pass`, `dbPass`, `admin_pw`; not `bypass`, `passenger` or `upward`), with an assignment
+/// right after it: then its value is a password. Prose (`boarding pass 1234`, `pass the test`) has no assignment.
 fn pass_name(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     if b.get(e)
         .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
@@ -1308,6 +1352,11 @@ fn keyword_scan(
             && t2 < n
             && !matches!(b[t2], b'\n' | b'\r' | b',' | b';')
         {
+            // A number declared with a number type is a constant (`IOC_SET_PW: u32 =
+            // 2183164128`, an ioctl code), not a PIN.
+            if numeric_type(&b[q..t]) && numeric_literal(&b[t2..]) {
+                return None;
+            }
             q = t2;
             open = o2;
             assign = true;
