@@ -624,6 +624,31 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "shippo_live_1111111111111111111111111111111111111111",
         "shippo_live_1111111111111111111111111111111111111111",
     ),
+    (
+        "SECRET",
+        "APPSYNC_KEY=da2-k3x9r7mq2vw8tz4yb6nc1pd5fh",
+        "da2-k3x9r7mq2vw8tz4yb6nc1pd5fh",
+    ),
+    (
+        "SECRET",
+        "read key pgar_Q7w9E2r4T6y8U1i3O5p7A9s2D4f",
+        "pgar_Q7w9E2r4T6y8U1i3O5p7A9s2D4f",
+    ),
+    (
+        "SECRET",
+        "spu-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c",
+        "spu-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c",
+    ),
+    (
+        "SECRET",
+        "/keys/pri_099889f14d114dfaae476569b395eade",
+        "pri_099889f14d114dfaae476569b395eade",
+    ),
+    (
+        "SECRET",
+        "Octopus key API-Q7W9E2R4T6Y8U1I3O5P7A9S2D4F6G",
+        "API-Q7W9E2R4T6Y8U1I3O5P7A9S2D4F6G",
+    ),
     // `pw` as a whole name part is a password's name.
     ("SECRET", "db_pw='hunter2hunter2'", "hunter2hunter2"),
     ("SECRET", "adminPw: S3cr3tP4ss", "S3cr3tP4ss"),
@@ -1630,6 +1655,12 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "amqp://guest:${RABBIT_PASS}@mq:5672/ and mongodb://app:<password>@db0.cluster.test/app",
+    ),
+    // The new prefixes with a body of the wrong length or alphabet.
+    (
+        "SECRET",
+        "pri_key = 3; spu-abc; da2-hello; API-KEY-ROTATION; pgar_short; \
+         da2-ABCDEFGHIJKLMNOPQRSTUVWXYZ; notion.site/API-BD80F56CDC1441E6BF6011AB6D852875",
     ),
     // `pw` inside a word, a call, a length; a number declared with a number type (an ioctl
     // code), also under `password`.

@@ -43,6 +43,8 @@ enum BodyClass {
     Alnum,
     /// `[A-Z0-9]`
     UpperAlnum,
+    /// `[a-z0-9]`
+    LowerAlnum,
     /// `[A-Za-z0-9_-]`
     UrlSafe,
     /// `[A-Za-z0-9_]`
@@ -66,6 +68,7 @@ impl BodyClass {
         match self {
             BodyClass::Alnum => c.is_ascii_alphanumeric(),
             BodyClass::UpperAlnum => c.is_ascii_uppercase() || c.is_ascii_digit(),
+            BodyClass::LowerAlnum => c.is_ascii_lowercase() || c.is_ascii_digit(),
             BodyClass::UrlSafe => c.is_ascii_alphanumeric() || c == b'_' || c == b'-',
             BodyClass::Word => c.is_ascii_alphanumeric() || c == b'_',
             BodyClass::AlnumDash => c.is_ascii_alphanumeric() || c == b'-',
@@ -294,7 +297,12 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("fm2_", prefix(100, 4096, BodyClass::Base64, false)),
     ("_gitlab_session=", prefix(32, 32, BodyClass::Alnum, false)),
     ("eyJrIjoi", prefix(70, 400, BodyClass::Base64, false)),
-    ("API-", prefix(26, 26, BodyClass::UpperAlnum, true)),
+    ("API-", Anchor::Custom(octopus_key)),
+    // AWS AppSync API keys, pganalyze read keys, SpectralOps user tokens, BestTime private keys.
+    ("da2-", prefix(26, 26, BodyClass::LowerAlnum, false)),
+    ("pgar_", prefix(27, 27, BodyClass::Alnum, false)),
+    ("spu-", prefix(32, 32, BodyClass::LowerAlnum, false)),
+    ("pri_", prefix(32, 32, BodyClass::Hex, true)),
     ("xkeysib-", prefix(81, 81, BodyClass::AlnumDash, false)),
     ("sm_aat_", prefix(16, 16, BodyClass::Alnum, false)),
     ("sm_pat_", prefix(16, 16, BodyClass::Alnum, false)),
@@ -613,6 +621,14 @@ impl SecretScanner {
         }
         m.start + 1
     }
+}
+
+/// Octopus Deploy API keys: `API-` and 26 upper-case letters and digits in the oldest, up to 34
+/// now. Thirty-two upper-case hex digits are a page or object id (`notion.site/API-BD80F5…`).
+fn octopus_key(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let (s, end) = prefixed(b, s, e, 26, 34, BodyClass::UpperAlnum, true)?;
+    let body = &b[e..end];
+    (!(body.len() == 32 && body.iter().all(u8::is_ascii_hexdigit))).then_some((s, end))
 }
 
 fn prefixed(
