@@ -27,6 +27,9 @@ enum Anchor {
     },
     /// A hand-written shape check for formats a prefix and one class cannot describe.
     Custom(Check),
+    /// A name ending in `pass` or `pw` ([`pass_name`]): like a keyword, the value it refused is
+    /// remembered, so a run of `pw=pw=pw=…` is not scanned again from each name.
+    PassName,
     /// A webhook URL whose path is the credential (Slack, Teams, Discord): the whole URL goes.
     Webhook,
     /// A bracketed `at` or a spelled dot of a written-out e-mail address (`obfuscated`): found
@@ -374,13 +377,13 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("passphrase", Anchor::Keyword { password: true }),
     ("pwd", Anchor::Keyword { password: true }),
     // `DB_PASS=...`, `smtpPass: ...` (not `bypass`, `boarding pass 12`).
-    ("pass", Anchor::Custom(pass_name)),
-    ("Pass", Anchor::Custom(pass_name)),
-    ("PASS", Anchor::Custom(pass_name)),
+    ("pass", Anchor::PassName),
+    ("Pass", Anchor::PassName),
+    ("PASS", Anchor::PassName),
     // `DB_PW=...`, `adminPw: ...` (a whole name part, so not `pwm` or `upward`).
-    ("pw", Anchor::Custom(pass_name)),
-    ("Pw", Anchor::Custom(pass_name)),
-    ("PW", Anchor::Custom(pass_name)),
+    ("pw", Anchor::PassName),
+    ("Pw", Anchor::PassName),
+    ("PW", Anchor::PassName),
     ("secret", Anchor::Keyword { password: false }),
     ("token", Anchor::Keyword { password: false }),
     ("key", Anchor::Keyword { password: false }),
@@ -570,6 +573,13 @@ impl SecretScanner {
             Anchor::Keyword { .. } => None,
             Anchor::Custom(check) => check(b, m.start, m.end),
             Anchor::Webhook => webhook(b, m.start, m.end),
+            Anchor::PassName if m.start < state.kw_until => None,
+            Anchor::PassName => {
+                let mut scanned = m.end;
+                let found = pass_name(b, m.start, m.end, &mut scanned);
+                state.kw_until = state.kw_until.max(scanned);
+                found
+            }
             Anchor::Obfuscated => None,
         };
         // A failed literal that begins with a keyword (`key-`, `secret_`) or overlaps one
@@ -930,8 +940,9 @@ fn numeric_literal(v: &[u8]) -> bool {
 
 /// `pass` (or `pw`) at `s..e` ending a name that starts a word there (`pass`, `DB_PASS`,
 /// `smtp-pass`, `dbPass`, `admin_pw`; not `bypass`, `passenger` or `upward`), with an assignment
-/// right after it: then its value is a password. Prose (`boarding pass 1234`, `pass the test`) has no assignment.
-fn pass_name(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+/// right after it: then its value is a password. Prose (`boarding pass 1234`, `pass the test`)
+/// has no assignment.
+fn pass_name(b: &[u8], s: usize, e: usize, scanned: &mut usize) -> Option<(usize, usize)> {
     if b.get(e)
         .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
     {
@@ -958,11 +969,11 @@ fn pass_name(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
                 r += 1;
             }
             matches!(b.get(r), Some(b'"' | b'\''))
-                .then(|| keyword_value(b, e, true))
+                .then(|| keyword_scan(b, e, true, scanned))
                 .flatten()
         }
         (Some(b':'), Some(b':')) => None,
-        (Some(b'=' | b':'), _) => keyword_value(b, e, true),
+        (Some(b'=' | b':'), _) => keyword_scan(b, e, true, scanned),
         _ => None,
     }
 }

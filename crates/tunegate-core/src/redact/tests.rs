@@ -352,8 +352,12 @@ fn pathological_inputs_stay_linear() {
     // Literals before compared names, and pairs, each looking a bounded way around it.
     let compared =
         "\"k3y\" == password ".repeat(50_000) + &"name: DB_PASSWORD\n value: ".repeat(20_000);
+    // Names ending in `pass`/`pw`, each with an assignment: a refused value is not scanned again
+    // from the next name in it (1 MB took 1 s in release before, 0.07 s now).
+    let pass_names = "pw=".repeat(200_000) + &"DB_PASS=".repeat(100_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
+        pass_names,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
