@@ -1298,11 +1298,11 @@ fn role_id(s: &str) -> u8 {
 fn normalise(entity: u16, value: &str, m: &mut Hmac<Sha256>) {
     match entity {
         ENT_EMAIL => m.update(value.to_ascii_lowercase().as_bytes()),
-        ENT_PHONE | ENT_CARD | ENT_SSN => {
+        ENT_PHONE | ENT_CARD | ENT_SSN | ENT_US_NPI | ENT_KR_RRN | ENT_TR_NATIONAL_ID => {
             let digits: Vec<u8> = value.bytes().filter(u8::is_ascii_digit).collect();
             m.update(&digits);
         }
-        ENT_IBAN => {
+        ENT_IBAN | ENT_US_MBI => {
             let v: Vec<u8> = value
                 .bytes()
                 .filter(u8::is_ascii_alphanumeric)

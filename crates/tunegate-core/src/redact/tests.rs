@@ -163,6 +163,22 @@ fn pseudonymize_is_stable_and_normalised() {
     m.update(b"EMAIL_ADDRESS\0jane@example.com");
     let want = hex::encode(&m.finalize().into_bytes()[..4]);
     assert_eq!(tok[0], format!("EMAIL_ADDRESS_{want}"));
+    // Formatting variants of the newer ids share a pseudonym too: digits only, or upper-case
+    // letters and digits for the MBI.
+    for line in [
+        r#"{"c":"NPI 1194-444-679, NPI 1194444679"}"#,
+        r#"{"c":"RRN 850314-2123456, RRN 8503142123456"}"#,
+        r#"{"c":"MBI 1eg4-te5-mk73, MBI 1EG4TE5MK73"}"#,
+    ] {
+        let (_, out, _) = red(&p, Some(b"k1"), line);
+        let tok: Vec<&str> = out
+            .split('[')
+            .skip(1)
+            .map(|s| s.split(']').next().unwrap())
+            .collect();
+        assert_eq!(tok.len(), 2, "{out}");
+        assert_eq!(tok[0], tok[1], "{out}");
+    }
     assert_eq!(
         Redactor::new(&p, None).unwrap_err(),
         PolicyError::MissingKey
