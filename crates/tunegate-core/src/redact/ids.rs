@@ -278,6 +278,11 @@ pub(crate) fn aadhaar_ok(d: &[u8]) -> bool {
     c == 0
 }
 
+/// The day exists in that month of that year (Gregorian leap years).
+fn date_exists(year: u32, month: u32, day: u32) -> bool {
+    (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day)
+}
+
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
@@ -305,7 +310,7 @@ pub(crate) fn hetu_ok(t: &[u8]) -> bool {
     };
     let two = |k: usize| dv(t[k]) * 10 + dv(t[k + 1]);
     let (day, month, year) = (two(0), two(2), century + two(4));
-    if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) {
+    if !date_exists(year, month, day) {
         return false;
     }
     let n = t[..6]
@@ -328,7 +333,7 @@ pub(crate) fn personnummer_ok(d: &[u8], year: Option<u32>) -> bool {
     }
     // Without the century, 29 February counts in any year divisible by four.
     let year = year.unwrap_or(2000 + two(0));
-    (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day) && luhn(d)
+    date_exists(year, month, day) && luhn(d)
 }
 
 /// Turkish TC Kimlik No: 11 digits, no leading zero; the tenth digit is seven times the sum of
@@ -360,7 +365,7 @@ pub(crate) fn kr_rrn_date_ok(d: &[u8]) -> bool {
     };
     let two = |k: usize| dv(d[k]) * 10 + dv(d[k + 1]);
     let (year, month, day) = (century + two(0), two(2), two(4));
-    (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day)
+    date_exists(year, month, day)
 }
 
 /// The pre-2020 check digit of a resident registration number: weights 2-9, 2-5 over the first

@@ -1370,16 +1370,16 @@ fn mbi_at(b: &[u8], s: usize, e: usize) -> Option<usize> {
         return None;
     }
     let raw = &b[s..end];
-    let lower = raw.iter().any(u8::is_ascii_lowercase);
-    if lower && raw.iter().any(u8::is_ascii_uppercase) {
+    if raw.iter().any(u8::is_ascii_lowercase) && raw.iter().any(u8::is_ascii_uppercase) {
         return None;
     }
+    // The groups 4-3-4 around the two dashes; `mbi_ok` checks every character's class.
     let mut buf = [0u8; 11];
-    for (slot, &c) in buf.iter_mut().zip(raw.iter().filter(|&&c| c != b'-')) {
+    let groups = raw[..4].iter().chain(&raw[5..8]).chain(&raw[9..]);
+    for (slot, c) in buf.iter_mut().zip(groups) {
         *slot = c.to_ascii_uppercase();
     }
-    let dashes = raw.iter().filter(|&&c| c == b'-').count();
-    (dashes == 2 && ids::mbi_ok(&buf)).then_some(end)
+    ids::mbi_ok(&buf).then_some(end)
 }
 
 /// UK NINO written in pairs: `AB 12 34 56 C`.
