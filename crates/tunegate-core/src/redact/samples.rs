@@ -649,6 +649,29 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "Octopus key API-Q7W9E2R4T6Y8U1I3O5P7A9S2D4F6G",
         "API-Q7W9E2R4T6Y8U1I3O5P7A9S2D4F6G",
     ),
+    // Where the syntax makes the value a literal (an env file, a YAML entry, a quoted value in a
+    // sentence, a quote escaped inside a string), a password may be a plain word.
+    (
+        "SECRET",
+        "REACT_APP_AUTH_PASSWORD=orangetulip",
+        "orangetulip",
+    ),
+    (
+        "SECRET",
+        "export DB_PASS=orangetulip  # staging",
+        "orangetulip",
+    ),
+    ("SECRET", "smtp:\n  password: orangetulip\n", "orangetulip"),
+    (
+        "SECRET",
+        "The default password is 'orangetulip'.",
+        "orangetulip",
+    ),
+    (
+        "SECRET",
+        "$db_password = \\\"orangetulip\\\";",
+        "orangetulip",
+    ),
     // `pw` as a whole name part is a password's name.
     ("SECRET", "db_pw='hunter2hunter2'", "hunter2hunter2"),
     ("SECRET", "adminPw: S3cr3tP4ss", "S3cr3tP4ss"),
@@ -1674,6 +1697,22 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "pub const IOC_OPAL_SET_PASSWORD: u32 = 0x8008_6F02u;",
     ),
     ("SECRET", "DB_PW: int = 12345678"),
+    // A plain word stays where it may be code or prose: a variable in a call (its closing
+    // parenthesis is not part of the value), a type, a YAML scalar, an unquoted word after
+    // "is", a value that is not alone on its line.
+    (
+        "SECRET",
+        "connect(user=user, password=secret)\nfn auth(user: String, pass: String) -> Self",
+    ),
+    (
+        "SECRET",
+        "password: string\npassword: null\nDB_PASSWORD=\npassword: str",
+    ),
+    (
+        "SECRET",
+        "Your password is incorrect.\nThe password is required",
+    ),
+    ("SECRET", "password=orangetulip, retries=3"),
     ("SECRET", "service_token = \"bearer:\""),
     (
         "SECRET",

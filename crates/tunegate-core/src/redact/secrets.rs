@@ -1395,11 +1395,23 @@ fn keyword_scan(
             if b[p..].starts_with(w) {
                 p += w.len();
                 while p < n && matches!(b[p], b' ' | b'"' | b'\'' | b':') {
+                    // `the password is 'blooberry'`: a quoted value in a sentence is a literal.
+                    if password && matches!(b[p], b'"' | b'\'') {
+                        (open, assign) = (b[p], true);
+                    }
                     p += 1;
                 }
                 break;
             }
         }
+    }
+    // A quote escaped inside a string (`$password = \"goodspec\";`, code pasted into JSON or a
+    // shell string) opens the value as the quote itself would.
+    let mut escaped_open = false;
+    if assign && open == 0 && b.get(p) == Some(&b'\\') && matches!(b.get(p + 1), Some(b'"' | b'\''))
+    {
+        (open, escaped_open) = (b[p + 1], true);
+        p += 2;
     }
     // An auth scheme in front of the value (`Authorization: Bearer ...`).
     for scheme in [
@@ -1471,6 +1483,19 @@ fn keyword_scan(
     if !delimited {
         // A sentence-ending dot is not part of the value.
         while p > s && matches!(b[p - 1], b'.' | b'-') {
+            p -= 1;
+        }
+    }
+    if escaped_open && p > s && b[p - 1] == b'\\' {
+        p -= 1;
+    }
+    // `connect(user=user, password=passwd)`: the call's closing parenthesis ends the value.
+    if password && close == 0 && p > s && b[p - 1] == b')' && !b[s..p].contains(&b'(') && {
+        let line = memchr::memrchr(b'\n', &b[..id_start]).map_or(0, |k| k + 1);
+        let opened = b[line..id_start].iter().filter(|&&c| c == b'(').count();
+        opened > b[line..id_start].iter().filter(|&&c| c == b')').count()
+    } {
+        while p > s && b[p - 1] == b')' {
             p -= 1;
         }
     }
@@ -1556,6 +1581,10 @@ fn keyword_scan(
     } else if (strong || password) && delimited && assign_or_tag(assign, open) {
         v.len() >= 4 && !v.contains(&b' ') && (password || !short_word)
             || (password && v.len() >= 6)
+    } else if password && assign && !delimited && line_value(b, id_start, sep_start, q, p) {
+        // `DB_PASSWORD=whiteduke` in an env file, `password: whiteduke` in YAML: the syntax makes
+        // the value a literal, and a password may be a plain word.
+        v.len() >= 4 && !scalar_or_type(v)
     } else if (strong || password) && assign {
         v.len() >= 6
             && (classes + other >= 2 || v.len() >= 12)
@@ -1702,6 +1731,70 @@ fn dotted_number(v: &[u8]) -> bool {
 /// Longest value after a keyword, and longest quoted one under a credential name.
 const MAX_VALUE: usize = 512;
 const MAX_QUOTED_VALUE: usize = 4096;
+
+/// A name that starts its line (after indentation, a list dash, `export`/`set`, or a comment
+/// mark), then `=` with no space or `:` and spaces, then a value that ends the line (or comes
+/// before a `#` comment): an env file, a shell assignment, a YAML or properties entry.
+fn line_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -> bool {
+    let op = &b[sep_start..q];
+    if !(op == b"=" || op.len() >= 2 && op[0] == b':' && op[1..].iter().all(|&c| c == b' ')) {
+        return false;
+    }
+    let mut k = id_start;
+    while k > 0 && matches!(b[k - 1], b' ' | b'\t') {
+        k -= 1;
+    }
+    for prefix in [&b"export"[..], b"set", b"SET", b"ENV", b"-", b"#", b"REM"] {
+        if b[..k].ends_with(prefix) {
+            k -= prefix.len();
+            while k > 0 && matches!(b[k - 1], b' ' | b'\t' | b'#') {
+                k -= 1;
+            }
+            break;
+        }
+    }
+    if k > 0 && b[k - 1] != b'\n' {
+        return false;
+    }
+    let mut e = p;
+    while e < b.len() && matches!(b[e], b' ' | b'\t') {
+        e += 1;
+    }
+    e >= b.len() || matches!(b[e], b'\n' | b'\r') || e > p && b[e] == b'#'
+}
+
+/// YAML scalars and type names that stand where a value would (`password: null`,
+/// `password: string`, `password: str`).
+fn scalar_or_type(v: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"string",
+        b"str",
+        b"number",
+        b"int",
+        b"integer",
+        b"bool",
+        b"boolean",
+        b"any",
+        b"bytes",
+        b"text",
+        b"true",
+        b"false",
+        b"null",
+        b"none",
+        b"nil",
+        b"yes",
+        b"no",
+        b"undefined",
+        b"required",
+        b"optional",
+        b"object",
+        b"varchar",
+        b"char",
+        b"unknown",
+        b"empty",
+    ];
+    WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
+}
 
 fn assign_or_tag(assign: bool, open: u8) -> bool {
     assign || open == b'>'
