@@ -672,6 +672,66 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "$db_password = \\\"orangetulip\\\";",
         "orangetulip",
     ),
+    // Password hashes: modular crypt (bcrypt, sha512-crypt in a shadow line, Argon2, phpass,
+    // Django PBKDF2), Kerberos AS-REP, LDAP schemes.
+    (
+        "SECRET",
+        "hash: $2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+        "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+    ),
+    (
+        "SECRET",
+        "deploy:$6$Zq3Xr9Lk$3n8Vw2Yq0pT5sR7uJ1mK4hF6dC9bA2eG8iL0oN3qS5tU7vW9xY1zA3bC5dE7fG9hI1jK3lM5nO7pQ9rS1tU3vW5:19700:0:99999:7:::",
+        "$6$Zq3Xr9Lk$3n8Vw2Yq0pT5sR7uJ1mK4hF6dC9bA2eG8iL0oN3qS5tU7vW9xY1zA3bC5dE7fG9hI1jK3lM5nO7pQ9rS1tU3vW5",
+    ),
+    (
+        "SECRET",
+        "stored $argon2id$v=19$m=65536,t=3,p=4$Zm9vYmFyYmF6cXV4$u7NkT1hQ3pV9xR2mW5sL8yC4bF6dA0eG",
+        "$argon2id$v=19$m=65536,t=3,p=4$Zm9vYmFyYmF6cXV4$u7NkT1hQ3pV9xR2mW5sL8yC4bF6dA0eG",
+    ),
+    (
+        "SECRET",
+        "wp_users: $P$B7k2Lx9Qw4Er6Ty8Ui0Op1As3Df5Gh7J.",
+        "$P$B7k2Lx9Qw4Er6Ty8Ui0Op1As3Df5Gh7J",
+    ),
+    (
+        "SECRET",
+        "pbkdf2_sha256$600000$Qm3Zx8Lk2Vn5$Yp4Rt7Wq1Ez9Xc3Vb6Nm8Kj0Hg2Fd5Sa7=",
+        "Yp4Rt7Wq1Ez9Xc3Vb6Nm8Kj0Hg2Fd5Sa7=",
+    ),
+    (
+        "SECRET",
+        "$krb5asrep$23$svc@corp.local:9f2c4b7a1e8d3f6a0b5c2e9d7f4a1b8c$5e2a9c7f3b1d8e6a4c0f2b9d7e5a3c1f8b6d4e2a0c9f7b5d3e1a8c6f4b2d0e9a7c5",
+        "9f2c4b7a1e8d3f6a0b5c2e9d7f4a1b8c",
+    ),
+    (
+        "SECRET",
+        "userPassword: {SSHA}k7Qm2Xw9Lp4Rt6Yv8Bn3Zc5=",
+        "k7Qm2Xw9Lp4Rt6Yv8Bn3Zc5=",
+    ),
+    // A base64-encoded PEM private key of any length.
+    (
+        "SECRET",
+        "KEY=LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2Z0lCQURBTkJna3Foa2lHOXcwQkFRRUZBQVNDQktnd2dnU2tBZ0VBQW9JQkFRQzdWSlRVdDlVczhjS2pNeng3",
+        "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2Z0lCQURBTkJna3Foa2lHOXcwQkFRRUZBQVNDQktnd2dnU2tBZ0VBQW9JQkFRQzdWSlRVdDlVczhjS2pNeng3",
+    ),
+    // `-p` right after a user flag and its value is the password, whatever its letters.
+    (
+        "SECRET",
+        "PsExec.exe \\\\host -u CORP\\ops -p orangetulip cmd",
+        "orangetulip",
+    ),
+    // A credential label and a long unbroken value after it, random-looking or not.
+    (
+        "SECRET",
+        "weatherly SECRET 1234567890123456789012345678",
+        "1234567890123456789012345678",
+    ),
+    (
+        "SECRET",
+        "client secret abcdefghijklmnopqrstuvwxyz",
+        "abcdefghijklmnopqrstuvwxyz",
+    ),
     // `pw` as a whole name part is a password's name.
     ("SECRET", "db_pw='hunter2hunter2'", "hunter2hunter2"),
     ("SECRET", "adminPw: S3cr3tP4ss", "S3cr3tP4ss"),
@@ -1697,6 +1757,20 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "pub const IOC_OPAL_SET_PASSWORD: u32 = 0x8008_6F02u;",
     ),
     ("SECRET", "DB_PW: int = 12345678"),
+    // Regex back-references and shell variables are not crypt hashes; a base64 certificate is
+    // public; MySQL's `-p` alone prompts; a protocol after `-p` is not a password.
+    ("SECRET", "s/(a)(b)/$1$2/ and echo \"$1$HOME\" and $2a$3"),
+    (
+        "SECRET",
+        "ca: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSURCVENDQWUyZ0F3SUJBZ0lJ",
+    ),
+    ("SECRET", "gh auth login -u bob -p https"),
+    // After a credential word, prose and ids stay: words, a UUID under a bare `token`.
+    (
+        "SECRET",
+        "the secret ingredient is love; token 123e4567-e89b-12d3-a456-426614174000; \
+         access token expiration_in_seconds",
+    ),
     // A plain word stays where it may be code or prose: a variable in a call (its closing
     // parenthesis is not part of the value), a type, a YAML scalar, an unquoted word after
     // "is", a value that is not alone on its line.

@@ -306,6 +306,40 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("pgar_", prefix(27, 27, BodyClass::Alnum, false)),
     ("spu-", prefix(32, 32, BodyClass::LowerAlnum, false)),
     ("pri_", prefix(32, 32, BodyClass::Hex, true)),
+    // Password hashes in modular crypt form (md5crypt, bcrypt, sha256/512-crypt, Cisco type
+    // 8/9, scrypt, yescrypt, Apache MD5, phpass, Argon2, PBKDF2, Django) and Kerberos
+    // AS-REP/TGS hashes: offline-crackable, so a credential.
+    ("$1$", Anchor::Custom(crypt_hash)),
+    ("$2a$", Anchor::Custom(crypt_hash)),
+    ("$2b$", Anchor::Custom(crypt_hash)),
+    ("$2x$", Anchor::Custom(crypt_hash)),
+    ("$2y$", Anchor::Custom(crypt_hash)),
+    ("$5$", Anchor::Custom(crypt_hash)),
+    ("$6$", Anchor::Custom(crypt_hash)),
+    ("$7$", Anchor::Custom(crypt_hash)),
+    ("$8$", Anchor::Custom(crypt_hash)),
+    ("$9$", Anchor::Custom(crypt_hash)),
+    ("$y$", Anchor::Custom(crypt_hash)),
+    ("$gy$", Anchor::Custom(crypt_hash)),
+    ("$apr1$", Anchor::Custom(crypt_hash)),
+    ("$P$", Anchor::Custom(crypt_hash)),
+    ("$H$", Anchor::Custom(crypt_hash)),
+    ("$argon2", Anchor::Custom(crypt_hash)),
+    ("$pbkdf2", Anchor::Custom(crypt_hash)),
+    ("$scrypt$", Anchor::Custom(crypt_hash)),
+    ("pbkdf2_sha256$", Anchor::Custom(crypt_hash)),
+    ("pbkdf2_sha1$", Anchor::Custom(crypt_hash)),
+    ("$krb5asrep$", Anchor::Custom(crypt_hash)),
+    ("$krb5tgs$", Anchor::Custom(crypt_hash)),
+    // LDAP `userPassword` schemes: `{SSHA}` and base64.
+    ("{SSHA}", Anchor::Custom(ldap_hash)),
+    ("{SHA}", Anchor::Custom(ldap_hash)),
+    ("{SSHA256}", Anchor::Custom(ldap_hash)),
+    ("{SSHA512}", Anchor::Custom(ldap_hash)),
+    ("{SHA256}", Anchor::Custom(ldap_hash)),
+    ("{SHA512}", Anchor::Custom(ldap_hash)),
+    ("{SMD5}", Anchor::Custom(ldap_hash)),
+    ("{MD5}", Anchor::Custom(ldap_hash)),
     ("xkeysib-", prefix(81, 81, BodyClass::AlnumDash, false)),
     ("sm_aat_", prefix(16, 16, BodyClass::Alnum, false)),
     ("sm_pat_", prefix(16, 16, BodyClass::Alnum, false)),
@@ -342,6 +376,9 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("AAAAAAAAAAAAAAAAAAAA", Anchor::Custom(twitter_bearer)),
     ("PuTTY-User-Key-File-", Anchor::Custom(putty)),
     ("ZXlK", Anchor::Custom(b64_jwt)),
+    // A base64-encoded PEM private key (`LS0tLS1CRUdJTi` is base64 of `-----BEGIN`), as in a
+    // kubeconfig's `client-key-data` or a `PRIVATE_KEY_B64` variable.
+    ("LS0tLS1CRUdJTi", Anchor::Custom(b64_pem_private)),
     // Discord bot tokens: base64 of the bot's numeric id (`MT...` = "1..."), `.`, 6, `.`, 27+.
     ("MT", Anchor::Custom(discord_bot)),
     ("Mj", Anchor::Custom(discord_bot)),
@@ -639,6 +676,62 @@ fn octopus_key(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     let (s, end) = prefixed(b, s, e, 26, 34, BodyClass::UpperAlnum, true)?;
     let body = &b[e..end];
     (!(body.len() == 32 && body.iter().all(u8::is_ascii_hexdigit))).then_some((s, end))
+}
+
+/// A password hash in modular crypt form: `$id$[params$]salt$hash`. The last `$` field is the
+/// hash: 16 or more characters of the crypt alphabet (`./A-Za-z0-9`, with `+=` for Argon2 and
+/// PBKDF2), with a digit. Kerberos hashes carry `user@realm:` or `*user$realm$spn*` in their fields.
+fn crypt_hash(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if s > 0 && (is_word(b[s - 1]) || b[s - 1] == b'$') {
+        return None;
+    }
+    let kerberos = b[s..e].starts_with(b"$krb5");
+    let mut p = e;
+    let mut last = e;
+    // Bounded by fields as well as bytes, so a run of `$1$.$1$.…` is not walked again from
+    // each anchor in it.
+    let mut fields = 0;
+    while p < b.len() && p - s < 8192 {
+        let c = b[p];
+        if c == b'$' {
+            fields += 1;
+            if fields > 8 {
+                break;
+            }
+        }
+        let ok = c.is_ascii_alphanumeric()
+            || matches!(c, b'.' | b'/' | b'+' | b'=' | b',' | b'-' | b'_')
+            || kerberos && matches!(c, b'*' | b'@' | b':');
+        if c == b'$' {
+            last = p + 1;
+        } else if !ok {
+            break;
+        }
+        p += 1;
+    }
+    let hash = &b[last.max(e)..p];
+    let dollars = b[s..p].iter().filter(|&&c| c == b'$').count();
+    // phpass (`$P$`, `$H$`): one field, a cost character, 8 of salt and 22 of hash.
+    let phpass = matches!(&b[s..e], b"$P$" | b"$H$");
+    let shape = if phpass {
+        hash.len() == 31
+    } else {
+        dollars >= 3
+    };
+    (shape
+        && hash.len() >= 16
+        && hash
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'/' | b'+' | b'='))
+        && hash.iter().any(u8::is_ascii_digit)
+        && (p >= b.len() || !is_word(b[p])))
+    .then_some((s, p))
+}
+
+/// An LDAP password scheme and its base64 digest (`{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=`).
+fn ldap_hash(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let (_, end) = prefixed(b, e, e, 16, 512, BodyClass::Base64, false)?;
+    (s == 0 || !is_word(b[s - 1])).then_some((s, end))
 }
 
 fn prefixed(
@@ -1491,7 +1584,8 @@ fn keyword_scan(
     }
     // `connect(user=user, password=passwd)`: the call's closing parenthesis ends the value.
     if password && close == 0 && p > s && b[p - 1] == b')' && !b[s..p].contains(&b'(') && {
-        let line = memchr::memrchr(b'\n', &b[..id_start]).map_or(0, |k| k + 1);
+        let from = id_start.saturating_sub(256);
+        let line = memchr::memrchr(b'\n', &b[from..id_start]).map_or(from, |k| from + k + 1);
         let opened = b[line..id_start].iter().filter(|&&c| c == b'(').count();
         opened > b[line..id_start].iter().filter(|&&c| c == b')').count()
     } {
@@ -1592,6 +1686,15 @@ fn keyword_scan(
             || password && v.len() >= 8 && digit + other >= 1
     } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
+    } else if strong && !assign && open == 0 && b[sep_start..q].iter().all(|&c| c == b' ') {
+        // A label and its value (`vatlayer SECRET abcdefghijklmnopqrstuvwxyz`, `client secret
+        // 1234567890123456789012`): a long unbroken run after a credential name is the value,
+        // random-looking or not, unless it reads as words or an id.
+        random_value(v)
+            || v.len() >= 20
+                && !wordy(v)
+                && !dotted_number(v)
+                && (!is_uuid(v) || !matches!(norm, b"token" | b"secret" | b"auth"))
     } else {
         random_value(v)
     };
@@ -2106,6 +2209,24 @@ fn b64_jwt(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
     (jwt(&dec, 0).is_ok()).then_some((s, q))
 }
 
+/// A base64 run that decodes to a PEM header naming a private key; certificates and public
+/// keys (`certificate-authority-data`) stay.
+fn b64_pem_private(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
+    if !left_ok(b, s) {
+        return None;
+    }
+    let q = run(b, s, BodyClass::Base64, 65536);
+    if q - s < 60 || !right_ok(b, q) {
+        return None;
+    }
+    let mut dec = Vec::new();
+    if !b64_decode(&b[s..s + 60], &mut dec, 45) {
+        return None;
+    }
+    let header = dec.split(|&c| c == b'\n').next().unwrap_or(&[]);
+    (memchr::memmem::find(header, b"PRIVATE KEY").is_some()).then_some((s, q))
+}
+
 /// Discord bot token `<id>.<timestamp>.<hmac>`: the first part is base64 of the bot's numeric
 /// id (17-20 digits, checked by decoding), then 6-7 and 27-40 URL-safe characters.
 fn discord_bot(b: &[u8], s: usize, _e: usize) -> Option<(usize, usize)> {
@@ -2219,18 +2340,32 @@ fn short_password_flag(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
         q += 1;
     }
     let v = &b[ps..q];
+    let from = s.saturating_sub(160);
+    let line_start = memchr::memrchr(b'\n', &b[from..s]).map_or(from, |k| from + k + 1);
+    let before = &b[line_start..s];
+    // `-u bob -p braksha` (PsExec, docker, az): right after a user flag and its value, `-p` is
+    // the password, lower-case letters or not. MySQL's `-p` alone prompts (`mysql -u root -p
+    // mydb`), so not there.
+    let after_user = {
+        let t = before.trim_ascii_end();
+        let user = t
+            .iter()
+            .rposition(|c| c.is_ascii_whitespace())
+            .map_or(&b""[..], |k| t[..k].trim_ascii_end());
+        [&b" -u"[..], b" --user", b" --username", b" -U"]
+            .iter()
+            .any(|f| user.ends_with(f))
+    };
     let value_ok = v.len() >= 4
         && v[0] != b'-'
         && v.iter().any(u8::is_ascii_alphabetic)
-        && !v.iter().all(u8::is_ascii_lowercase)
+        && (!v.iter().all(u8::is_ascii_lowercase)
+            || after_user && !glued && !matches!(v, b"https" | b"http" | b"ssh"))
         && !is_reference(v)
         && (quote.is_none() || b.get(q) == quote.as_ref());
     if !value_ok {
         return None;
     }
-    let from = s.saturating_sub(160);
-    let line_start = memchr::memrchr(b'\n', &b[from..s]).map_or(from, |k| from + k + 1);
-    let before = &b[line_start..s];
     let has_word = |w: &[u8]| {
         memchr::memmem::find_iter(before, w).any(|k| {
             (k == 0 || !before[k - 1].is_ascii_alphanumeric())

@@ -371,9 +371,14 @@ fn pathological_inputs_stay_linear() {
     // Names ending in `pass`/`pw`, each with an assignment: a refused value is not scanned again
     // from the next name in it (1 MB took 1 s in release before, 0.07 s now).
     let pass_names = "pw=".repeat(200_000) + &"DB_PASS=".repeat(100_000);
+    // Crypt-hash anchors in one run of fields, base64 PEM headers glued together, unquoted
+    // passwords closed by a parenthesis on one long line: each looks a bounded way.
+    let hashes = "$1$.".repeat(200_000)
+        + &"LS0tLS1CRUdJTi".repeat(20_000)
+        + &"(password=ab) ".repeat(50_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
-        pass_names,
+        pass_names, hashes,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
