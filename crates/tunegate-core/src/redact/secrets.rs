@@ -340,6 +340,28 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("{SHA512}", Anchor::Custom(ldap_hash)),
     ("{SMD5}", Anchor::Custom(ldap_hash)),
     ("{MD5}", Anchor::Custom(ldap_hash)),
+    // Supabase (personal and new secret keys), Buildkite, NVIDIA, Tailscale, Figma, Nightfall,
+    // PubNub publish/subscribe keys, Teamwork, Flexport, Fleetbase, Ubidots, Pagar.me.
+    ("sbp_", prefix(40, 40, BodyClass::Alnum, true)),
+    ("sb_secret_", prefix(24, 64, BodyClass::UrlSafe, false)),
+    ("bkua_", prefix(40, 40, BodyClass::Alnum, true)),
+    ("nvapi-", prefix(64, 72, BodyClass::UrlSafe, false)),
+    ("tskey-", prefix(16, 128, BodyClass::AlnumDash, true)),
+    ("figd_", prefix(36, 48, BodyClass::UrlSafe, true)),
+    ("NF-", Anchor::Custom(nightfall)),
+    ("pub-c-", prefix(36, 36, BodyClass::AlnumDash, true)),
+    ("sub-c-", prefix(36, 36, BodyClass::AlnumDash, true)),
+    ("tkn.v1_", prefix(40, 128, BodyClass::Base64Any, false)),
+    ("shltm_", prefix(40, 40, BodyClass::UrlSafe, true)),
+    ("flb_live_", prefix(20, 20, BodyClass::Alnum, true)),
+    ("BBFF-", prefix(30, 30, BodyClass::Alnum, true)),
+    ("ak_live_", prefix(30, 30, BodyClass::Alnum, true)),
+    ("ak_test_", prefix(30, 30, BodyClass::Alnum, true)),
+    // ElevenLabs (`sk_` and 48 hex), ClickUp (`pk_<user id>_<32>`), Salesforce session and
+    // access tokens (`<15-character org id>!<token>`).
+    ("sk_", Anchor::Custom(elevenlabs)),
+    ("pk_", Anchor::Custom(clickup)),
+    ("00D", Anchor::Custom(salesforce_session)),
     ("xkeysib-", prefix(81, 81, BodyClass::AlnumDash, false)),
     ("sm_aat_", prefix(16, 16, BodyClass::Alnum, false)),
     ("sm_pat_", prefix(16, 16, BodyClass::Alnum, false)),
@@ -732,6 +754,49 @@ fn crypt_hash(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
 fn ldap_hash(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     let (_, end) = prefixed(b, e, e, 16, 512, BodyClass::Base64, false)?;
     (s == 0 || !is_word(b[s - 1])).then_some((s, end))
+}
+
+/// ElevenLabs keys, `sk_` and 48 hex digits. A custom check, not a prefix rule: a prefix rule
+/// would claim every `sk_…` token, and other random `sk_` tokens must still reach the
+/// random-token rule.
+fn elevenlabs(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    prefixed(b, s, e, 48, 48, BodyClass::Hex, true)
+}
+
+/// Nightfall API keys, `NF-` and 32 letters and digits (a custom check for the reason above).
+fn nightfall(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    prefixed(b, s, e, 32, 32, BodyClass::Alnum, true)
+}
+
+/// ClickUp personal tokens: `pk_`, the user's numeric id, `_`, 32 upper-case letters and
+/// digits. Stripe's publishable `pk_live_`/`pk_test_` keys are public and do not match.
+fn clickup(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let d = e + b[e..]
+        .iter()
+        .take(13)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if d - e < 4 || b.get(d) != Some(&b'_') {
+        return None;
+    }
+    prefixed(b, s, d + 1, 32, 32, BodyClass::UpperAlnum, true)
+}
+
+/// A Salesforce session or access token: the org id (`00D` and 12 letters and digits) then `!`
+/// and the token proper.
+fn salesforce_session(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let id = run(b, e, BodyClass::Alnum, 13);
+    if id - e != 12 || b.get(id) != Some(&b'!') || (s > 0 && is_word(b[s - 1])) {
+        return None;
+    }
+    let mut p = id + 1;
+    while p < b.len()
+        && p - id < 200
+        && (b[p].is_ascii_alphanumeric() || matches!(b[p], b'.' | b'_'))
+    {
+        p += 1;
+    }
+    (p - id > 80 && (p >= b.len() || !is_word(b[p]))).then_some((s, p))
 }
 
 fn prefixed(
@@ -1686,6 +1751,18 @@ fn keyword_scan(
             || password && v.len() >= 8 && digit + other >= 1
     } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
+    } else if assign && vendor_key_name(norm) {
+        // `snyk_key = <uuid>`, `powrbot_key = abcdefghij…`: a name ending in `key` after a
+        // vendor or product holds that vendor's API key, UUID-shaped or typed-in as it may be.
+        random_value(v)
+            || is_uuid(v) && v.iter().any(|&c| c != b'0' && c != b'-')
+            || v.len() >= 16
+                && v.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'))
+                && (v.len() >= 20 || !v.iter().all(u8::is_ascii_digit))
+                && !v.windows(10).any(|w| w.iter().all(|&c| c == w[0]))
+                && !wordy(v)
+                && !dotted_number(v)
     } else if strong && !assign && open == 0 && b[sep_start..q].iter().all(|&c| c == b' ') {
         // A label and its value (`vatlayer SECRET abcdefghijklmnopqrstuvwxyz`, `client secret
         // 1234567890123456789012`): a long unbroken run after a credential name is the value,
@@ -1864,6 +1941,110 @@ fn line_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -
         e += 1;
     }
     e >= b.len() || matches!(b[e], b'\n' | b'\r') || e > p && b[e] == b'#'
+}
+
+/// A normalised name of the form `<something>key` whose first part is not one of the
+/// structural uses of "key" (`idempotency_key`, `cache_key`, `partition_key`, `kms_key`,
+/// `site_key`): with a value, most likely a vendor's API key.
+fn vendor_key_name(norm: &[u8]) -> bool {
+    const NOT: &[&[u8]] = &[
+        b"idempotency",
+        b"idempotence",
+        b"cache",
+        b"sort",
+        b"partition",
+        b"row",
+        b"range",
+        b"object",
+        b"bucket",
+        b"dedup",
+        b"dedupe",
+        b"lookup",
+        b"routing",
+        b"message",
+        b"group",
+        b"correlation",
+        b"request",
+        b"trace",
+        b"shard",
+        b"sharding",
+        b"map",
+        b"translation",
+        b"i18n",
+        b"locale",
+        b"kms",
+        b"site",
+        b"recaptchasite",
+        b"unique",
+        b"composite",
+        b"index",
+        b"dict",
+        b"entity",
+        b"record",
+        b"item",
+        b"order",
+        b"node",
+        b"join",
+        b"parent",
+        b"child",
+        b"hot",
+        b"primary",
+        b"foreign",
+        b"public",
+        b"publishable",
+        b"sortable",
+        b"s3",
+        b"file",
+        b"asset",
+        b"storage",
+        b"react",
+        b"list",
+        b"table",
+        b"column",
+        b"field",
+        b"config",
+        b"setting",
+        b"state",
+        b"query",
+        b"job",
+        b"task",
+        b"event",
+        b"metric",
+        b"feature",
+        b"flag",
+        b"hash",
+        b"search",
+        b"schema",
+        b"registry",
+        b"lock",
+        b"queue",
+        b"topic",
+        b"stream",
+        b"channel",
+        b"room",
+        b"user",
+        b"customer",
+        b"account",
+        b"tenant",
+        b"org",
+        b"project",
+        b"app",
+        b"device",
+        b"client",
+        b"session",
+        b"ssh",
+        b"gpg",
+        b"pgp",
+        b"host",
+        b"instrumentation",
+    ];
+    norm.len() > 3
+        && norm.ends_with(b"key")
+        && !norm.ends_with(b"monkey")
+        && !norm.ends_with(b"turkey")
+        && !norm.ends_with(b"hockey")
+        && !norm.ends_with(b"jockey")
+        && !NOT.contains(&&norm[..norm.len() - 3])
 }
 
 /// YAML scalars and type names that stand where a value would (`password: null`,
