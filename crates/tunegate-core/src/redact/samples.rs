@@ -1818,6 +1818,21 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "ca: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSURCVENDQWUyZ0F3SUJBZ0lJ",
     ),
     ("SECRET", "gh auth login -u bob -p https"),
+    // A credential word inside a string, then code: the quote after it closed the string.
+    (
+        "SECRET",
+        "sb.append(\"AdminPassword: \" + getAdminPassword() + \",\");\n\
+         labels = {passwordLabel:\"Password:\",rememberMeLabel:\"Remember me:\"}",
+    ),
+    (
+        "SECRET",
+        "fetch($user,$password=\"\",$timeout=\"0\",$verbose=false)",
+    ),
+    // A variable in an escaped string, a selector that names the field.
+    (
+        "SECRET",
+        "\\$pwd = \\$_POST[\\\"password\\\"];\nthis.addPassword = \"#add-password\";",
+    ),
     // Structural keys keep their UUIDs; a nil UUID or a run of zeros is a placeholder; short
     // `pk_`/`sk_` ids are not ClickUp or ElevenLabs keys.
     (

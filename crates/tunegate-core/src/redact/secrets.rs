@@ -1475,6 +1475,16 @@ fn keyword_scan(
         Some((q0, o)) => (q0, true, false, o),
         None => sep(p),
     };
+    // A quote opens the value only when the value follows it: in `"Password:",next` or
+    // `"Password: " + getPassword()` or `$password="",$timeout` the quote closed a string, and
+    // what follows is code.
+    if pair.is_none() && matches!(open, b'"' | b'\'' | b'`') && b[q - 1] != open {
+        // `$password="",$timeout="0"`: an empty string was the value.
+        if b[p..q].windows(2).any(|w| w[0] == w[1] && w[0] == open) {
+            return None;
+        }
+        open = 0;
+    }
     // A C# verbatim string: `password = @"…"`.
     if assign && open == 0 && b.get(q) == Some(&b'@') && b.get(q + 1) == Some(&b'"') {
         (q, open) = (q + 2, b'"');
@@ -1706,8 +1716,11 @@ fn keyword_scan(
     let reference = if delimited && close != b'<' {
         is_literal_reference(v)
     } else {
-        is_reference(v)
+        // `\$_POST[...]`: a variable written inside an escaped string.
+        is_reference(v) || v.starts_with(b"\\$") && (is_reference(&v[1..]) || call_head(&v[1..]))
     };
+    // A CSS selector or id that names the credential field (`"#add-password"`).
+    let selector = matches!(v.first(), Some(b'#' | b'.')) && names_a_credential(&v[1..]);
     if v.len() > limit
         || reference
         || env_name(v)
@@ -1718,6 +1731,7 @@ fn keyword_scan(
         || url
         || next_key
         || names_a_credential(v)
+        || selector
         || (!password && wordy(v) && !(strong && letters_unlike_words(v)))
     {
         return None;
