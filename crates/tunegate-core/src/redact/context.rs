@@ -208,9 +208,13 @@ impl ContextScanner {
                     None => break,
                 }
             }
-        } else if ent != ENT_DATE_OF_BIRTH
-            && let Some((s0, e0)) = id_before(b, m.start, ent == ENT_PASSPORT)
-        {
+        } else if ent == ENT_DATE_OF_BIRTH {
+            // The date before its cue: `1985-01-01 is my birthday`.
+            if let Some(s0) = date_before(b, m.start) {
+                let e0 = date_at(b, s0).unwrap_or(s0);
+                out.push(Finding::new(s0, e0, ent));
+            }
+        } else if let Some((s0, e0)) = id_before(b, m.start, ent == ENT_PASSPORT) {
             // The value before its cue: `AAA123456 es mi número de pasaporte`.
             out.push(Finding::new(s0, e0, ent));
         }
@@ -454,6 +458,7 @@ fn skip_fillers(b: &[u8], mut p: usize) -> usize {
         b"ist",
         b"mi",
         b"de",
+        b"the",
         "número".as_bytes(),
     ];
     // Possessive or plural tail of the cue word (passport's, licenses).
@@ -462,6 +467,10 @@ fn skip_fillers(b: &[u8], mut p: usize) -> usize {
         if p < b.len() && !is_word(b[p]) {
             break;
         }
+    }
+    // The abbreviation's own dot (`d.o.b.`, `geb.`).
+    if b.get(p) == Some(&b'.') && b.get(p + 1) == Some(&b' ') {
+        p += 1;
     }
     for _ in 0..4 {
         while p < b.len() && matches!(b[p], b' ' | b':' | b'#' | b'=' | b'-' | b'\t' | b'(' | b'"')
@@ -591,12 +600,43 @@ fn month_word(b: &[u8], p: usize) -> Option<usize> {
     }
 }
 
+/// The start of a numeric date right before `is my `/`was my ` and a cue
+/// (`1985-01-01 is my birthday`), when one ends there.
+fn date_before(b: &[u8], cue: usize) -> Option<usize> {
+    let head = &b[cue.saturating_sub(8)..cue];
+    const LINKS: &[&[u8]] = &[b" is my ", b" was my "];
+    let link = LINKS.iter().find(|l| head.ends_with(l))?;
+    let e = cue - link.len();
+    let s = e - b[e.saturating_sub(10)..e]
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, b'/' | b'-' | b'.'))
+        .count();
+    (s < e && (s == 0 || !b[s - 1].is_ascii_alphanumeric()) && date_at(b, s) == Some(e))
+        .then_some(s)
+}
+
 /// A date: `12/03/1985`, `1985-03-12`, `12.03.85`, `12 March 1985`, `March 12, 1985`.
 fn date_at(b: &[u8], s: usize) -> Option<usize> {
     if let Some((e1, a)) = digits(b, s, 1, 4) {
         if let Some(&sep) = b.get(e1)
             && matches!(sep, b'/' | b'-' | b'.')
         {
+            // 22-nov-1972, 4.Jun.1976
+            if e1 - s <= 2
+                && (1..=31).contains(&a)
+                && let Some(me) = month_word(b, e1 + 1)
+            {
+                let me = if b.get(me - 1) == Some(&b'.') {
+                    me - 1
+                } else {
+                    me
+                };
+                if b.get(me) != Some(&sep) {
+                    return None;
+                }
+                return digits(b, me + 1, 2, 4).map(|(e, _)| e);
+            }
             let (e2, m) = digits(b, e1 + 1, 1, 2)?;
             if b.get(e2) != Some(&sep) {
                 return None;
@@ -609,10 +649,19 @@ fn date_at(b: &[u8], s: usize) -> Option<usize> {
             };
             return plausible.then_some(e3);
         }
-        // 12 March 1985 / 12. März 1985
+        // 12 March 1985 / 12. März 1985 / 15th June 1991
         let mut p = e1;
         if b.get(p) == Some(&b'.') {
             p += 1;
+        } else if e1 - s <= 2
+            && [&b"st"[..], b"nd", b"rd", b"th"]
+                .iter()
+                .any(|x| b[p..].starts_with(x))
+        {
+            p += 2;
+            if b[p..].starts_with(b" of") {
+                p += 3;
+            }
         }
         if b.get(p) == Some(&b' ') && (1..=31).contains(&a) {
             let me = month_word(b, p + 1)?;

@@ -837,6 +837,25 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("DATE_OF_BIRTH", "DOB: 04/12/1987", "04/12/1987"),
     ("DATE_OF_BIRTH", "born on March 3, 1990", "March 3, 1990"),
     ("DATE_OF_BIRTH", "Geburtsdatum 12.03.1985", "12.03.1985"),
+    // An ordinal day, a month abbreviation between dashes, the abbreviation's dot, the date
+    // before its cue.
+    (
+        "DATE_OF_BIRTH",
+        "I was born 15th June 1991",
+        "15th June 1991",
+    ),
+    (
+        "DATE_OF_BIRTH",
+        "born on the 3rd of March 1980",
+        "3rd of March 1980",
+    ),
+    (
+        "DATE_OF_BIRTH",
+        "my date of birth is 22-nov-1972",
+        "22-nov-1972",
+    ),
+    ("DATE_OF_BIRTH", "d.o.b. is 4 June 1976", "4 June 1976"),
+    ("DATE_OF_BIRTH", "1985-01-01 is my birthday.", "1985-01-01"),
     // A phone word glued to the number by a colon.
     ("PHONE_NUMBER", "phone:2125550199", "2125550199"),
     ("PHONE_NUMBER", "Tel:212-555-0199", "212-555-0199"),
@@ -1716,6 +1735,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("EMAIL_ADDRESS", "a@b and @handle"),
     ("PASSPORT", "passport photo requirements"),
     ("DATE_OF_BIRTH", "born in the USA, shipped on 2024-05-01"),
+    (
+        "DATE_OF_BIRTH",
+        "the meeting is on 22-nov-2023; born 2nd; 2024-05-01 is the birthday party",
+    ),
     // Issue 13 follow-up: look-alikes of the new shapes.
     ("SECRET", "the pattern was patched; sat.down; pk.pem"),
     ("SECRET", "API-GATEWAY-DEFAULT-ENDPOINT and API-v2"),
