@@ -482,8 +482,10 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
     if ng == 1 && total < 9 && !plus {
         return cluster_end;
     }
-    // Right boundary of the cluster.
+    // Right boundary of the cluster; a phone extension may follow (`x623`, ` ext. 623`).
+    let ext_end = phone_extension(b, cluster_end);
     let right_ok = cluster_end >= n
+        || ext_end.is_some()
         || !(is_word(b[cluster_end])
             || (matches!(b[cluster_end], b'.' | b'-' | b'/' | b'@')
                 && cluster_end + 1 < n
@@ -535,6 +537,10 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
             z -= 1;
         }
         if let Some((s, e, ent)) = matched {
+            let e = match ext_end {
+                Some(x) if ent == ENT_PHONE && z == ng => x,
+                _ => e,
+            };
             out.push(Finding::new(s, e, ent));
             a = z;
         } else {
@@ -542,6 +548,33 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         }
     }
     cluster_end
+}
+
+/// A phone extension right after a number: `x623`, `EXT623`, ` ext. 623`, ` x 12`,
+/// ` extension 4411`; the end of its digits.
+fn phone_extension(b: &[u8], p: usize) -> Option<usize> {
+    let mut q = p;
+    if b.get(q) == Some(&b' ') {
+        q += 1;
+    }
+    let r = &b[q.min(b.len())..];
+    let word = [&b"extension"[..], b"ext", b"x"]
+        .into_iter()
+        .find(|w| r.len() > w.len() && r[..w.len()].eq_ignore_ascii_case(w))?;
+    q += word.len();
+    if b.get(q) == Some(&b'.') {
+        q += 1;
+    }
+    if b.get(q) == Some(&b' ') {
+        q += 1;
+    }
+    let d = b[q..]
+        .iter()
+        .take(7)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let e = q + d;
+    ((1..=6).contains(&d) && (e >= b.len() || !is_word(b[e]))).then_some(e)
 }
 
 fn digits_of(b: &[u8], gs: &[Group], buf: &mut [u8; 24]) -> usize {
@@ -881,8 +914,10 @@ fn classify(
         if ok && !version_word_before(b, start) {
             return Some(ENT_IP);
         }
-        // Not an address; only the dotted 3-3-2-2 phone shape goes on (`532.123.45.67`).
-        let phone_shape = gs.iter().map(|g| g.ndig).eq([3, 3, 2, 2]);
+        // Not an address; only the dotted 3-3-2-2 phone shape (`532.123.45.67`) and a NANP
+        // number with its `1` (`1.234.567.8900`) go on.
+        let phone_shape = gs.iter().map(|g| g.ndig).eq([3, 3, 2, 2])
+            || gs.iter().map(|g| g.ndig).eq([1, 3, 3, 4]) && d[0] == b'1';
         if ok || !phone_shape {
             return None;
         }
@@ -965,6 +1000,17 @@ fn classify(
             break 'phone true;
         }
         if ng == 4 && lens == [1, 3, 3, 4] && d[0] == b'1' && nanp(1) {
+            break 'phone true;
+        }
+        // A toll-free code written with its `1` (`1800 555-5555`, `1-888 555 0199`).
+        if ng == 3
+            && lens[..3] == [4, 3, 4]
+            && d[0] == b'1'
+            && d[1] == b'8'
+            && d[2] == d[3]
+            && matches!(d[2], b'0' | b'3' | b'4' | b'5' | b'6' | b'7' | b'8')
+            && (b'2'..=b'9').contains(&d[4])
+        {
             break 'phone true;
         }
         // A country code written without its `+` before a NANP-shaped number, all groups set
@@ -1943,6 +1989,17 @@ mod tests {
         one("1-800-555-0199", "1-800-555-0199", ENT_PHONE);
         one("phone: 4155552671", "4155552671", ENT_PHONE);
         one("room 12 415-555-2671", "415-555-2671", ENT_PHONE);
+        // Extensions, a toll-free code with its `1`, a dotted NANP number with its `1`.
+        one("(523)222-8888x623", "(523)222-8888x623", ENT_PHONE);
+        one(
+            "call 415-555-2671 ext. 12 now",
+            "415-555-2671 ext. 12",
+            ENT_PHONE,
+        );
+        one("tel 523-222-8888EXT623", "523-222-8888EXT623", ENT_PHONE);
+        one("1800 555-5555", "1800 555-5555", ENT_PHONE);
+        one("call 1.234.567.8900", "1.234.567.8900", ENT_PHONE);
+        none("screen 1920x1080, order 555-0100x2, 1700 555-5555, v 1.2.3.4");
         none("[PHONE_NUMBER] 4155552671 and [US_SSN] 536221234");
         none("on 2024-05-01 at 12:30:45 for $1299.99 (v1.2.3) order 4155552671");
     }
