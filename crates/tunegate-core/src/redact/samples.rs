@@ -1106,7 +1106,21 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("ES_NIF", "NIE X7654321-J", "X7654321-J"),
     ("UK_NINO", "ni ab123456c", "ab123456c"),
     ("UK_NINO", "NINO AB 123456 C", "AB 123456 C"),
+    ("UK_NINO", "my NI is AZ 123 456 A thanks", "AZ 123 456 A"),
     ("DRIVER_LICENSE", "SMITH710150J99AB", "SMITH710150J99AB"),
+    // In groups, with the issue number after it or attached.
+    (
+        "DRIVER_LICENSE",
+        "licence MORGA 753 116 SM91J 01 ok",
+        "MORGA 753 116 SM91J 01",
+    ),
+    (
+        "DRIVER_LICENSE",
+        "MORGA 753116 SM91J01",
+        "MORGA 753116 SM91J01",
+    ),
+    ("DRIVER_LICENSE", "MORGA753116SM91J01", "MORGA753116SM91J01"),
+    ("DRIVER_LICENSE", "MORGA753116SM91J 47.", "47"),
     ("DRIVER_LICENSE", "licence: D1234567X", "D1234567X"),
     ("DE_TAX_ID", "Steuer-ID 23456789013", "23456789013"),
     ("US_BANK_ROUTING", "wire via 0260-0959-3", "0260-0959-3"),

@@ -376,6 +376,12 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         out.push(Finding::new(s, e, ENT_UK_NINO));
         return e;
     }
+    if en.on(ENT_DRIVER_LICENSE)
+        && let Some((s, e)) = dvla_spaced(b, i)
+    {
+        out.push(Finding::new(s, e, ENT_DRIVER_LICENSE));
+        return e;
+    }
     // Left boundary: inside a word or an identifier like `ORD-123`, `v1.2`, `a/12` -> skip the run.
     if i > 0 {
         let p = b[i - 1];
@@ -1384,6 +1390,19 @@ fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
         return Some((s, e, ENT_IT_FISCAL_CODE));
     }
     if en.on(ENT_DRIVER_LICENSE) && u.len() == 16 && ids::uk_driving_licence_ok(u) {
+        // With its issue number after a space (`MORGA753116SM91J 01`).
+        let issue = b.get(e) == Some(&b' ')
+            && b.get(e + 1..e + 3)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            && b.get(e + 3).is_none_or(|c| !is_word(*c));
+        return Some((s, if issue { e + 3 } else { e }, ENT_DRIVER_LICENSE));
+    }
+    // The licence's two-digit issue number, attached (`MORGA753116SM91J01`).
+    if en.on(ENT_DRIVER_LICENSE)
+        && u.len() == 18
+        && u[16..].iter().all(u8::is_ascii_digit)
+        && ids::uk_driving_licence_ok(&u[..16])
+    {
         return Some((s, e, ENT_DRIVER_LICENSE));
     }
     if en.on(ENT_CRYPTO_WALLET) {
@@ -1429,6 +1448,52 @@ fn mbi_at(b: &[u8], s: usize, e: usize) -> Option<usize> {
 }
 
 /// UK NINO written in pairs: `AB 12 34 56 C`.
+/// A UK driving licence written in groups (`MORGA 753116 SM91J 01`, `MORGA 753 116 SM91J01`),
+/// found at its first digit: five surname characters, six digits (or three and three), five
+/// characters, and the issue number if it follows.
+fn dvla_spaced(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if i < 6 || b[i - 1] != b' ' {
+        return None;
+    }
+    let s = i - 6;
+    if s > 0 && is_word(b[s - 1]) {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..5].copy_from_slice(&b[s..s + 5]);
+    let mut p = i;
+    let mut k = 5;
+    while k < 11 {
+        match b.get(p) {
+            Some(c) if c.is_ascii_digit() => {
+                buf[k] = *c;
+                k += 1;
+                p += 1;
+            }
+            Some(b' ') if k == 8 => p += 1,
+            _ => return None,
+        }
+    }
+    if b.get(p) == Some(&b' ') {
+        p += 1;
+    }
+    let tail = b.get(p..p + 5)?;
+    buf[11..].copy_from_slice(tail);
+    p += 5;
+    if !ids::uk_driving_licence_ok(&buf) {
+        return None;
+    }
+    // The issue number, attached or after a space.
+    let q = if b.get(p) == Some(&b' ') { p + 1 } else { p };
+    if b.get(q..q + 2)
+        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        && b.get(q + 2).is_none_or(|c| !is_word(*c))
+    {
+        return Some((s, q + 2));
+    }
+    b.get(p).is_none_or(|c| !is_word(*c)).then_some((s, p))
+}
+
 fn nino_spaced(b: &[u8], i: usize) -> Option<(usize, usize)> {
     if i < 3 || b[i - 1] != b' ' {
         return None;
@@ -1455,6 +1520,21 @@ fn nino_spaced(b: &[u8], i: usize) -> Option<(usize, usize)> {
             return None;
         }
         return ids::nino_ok(&buf).then_some((s, q + 1));
+    }
+    // `AZ 123 456 A`: three and three, upper case only.
+    if b[s].is_ascii_uppercase()
+        && i + 9 <= b.len()
+        && b[i..i + 3].iter().all(u8::is_ascii_digit)
+        && b[i + 3] == b' '
+        && b[i + 4..i + 7].iter().all(u8::is_ascii_digit)
+        && b[i + 7] == b' '
+        && b[i + 8].is_ascii_uppercase()
+        && (i + 9 == b.len() || !is_word(b[i + 9]))
+    {
+        buf[2..5].copy_from_slice(&b[i..i + 3]);
+        buf[5..8].copy_from_slice(&b[i + 4..i + 7]);
+        buf[8] = b[i + 8];
+        return ids::nino_ok(&buf).then_some((s, i + 9));
     }
     for k in 0..3 {
         if p + 2 > b.len() || !b[p].is_ascii_digit() || !b[p + 1].is_ascii_digit() {
