@@ -1077,14 +1077,17 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
         // No cue before, but a reporting verb after: `Anni Rudolph called about the invoice`.
         // Two to four name-shaped words, none a stop word, the first not an ordinary word or a
         // place (`New York said`), one a known unambiguous name.
+        // One word will do when it is a known, unambiguous given name (`John spoke with Doug`,
+        // `Alan can be reached at ...`).
         if cue.is_none() && n < 2 {
-            n = (2..=nw)
+            n = (1..=nw)
                 .rev()
                 .find(|&m| {
                     let ks = &kinds[..m];
                     ks.iter().all(|k| !k.0)
                         && !ks[0].1
                         && ks.iter().any(|k| (k.2 || k.3) && !k.1)
+                        && (m > 1 || ks[0].2 && sentence_start(b, words[0].s))
                         && reporting_verb_after(b, words[m - 1].e)
                 })
                 .unwrap_or(0);
@@ -1220,11 +1223,25 @@ fn reporting_verb_after(b: &[u8], e: usize) -> bool {
         b" told",
         b" contacted",
         b" messaged",
+        b" spoke",
+        b" speaks",
+        b" can be reached",
+        b" will call",
+        b" will email",
     ];
     let rest = &b[e..];
     VERBS
         .iter()
         .any(|v| rest.starts_with(v) && rest.get(v.len()).is_none_or(|c| !c.is_ascii_alphabetic()))
+}
+
+/// `s` starts the text, a line or a sentence (after `. `, `! `, `? `).
+fn sentence_start(b: &[u8], s: usize) -> bool {
+    let mut k = s;
+    while k > 0 && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    k == 0 || matches!(b[k - 1], b'\n' | b'\r') || k < s && matches!(b[k - 1], b'.' | b'!' | b'?')
 }
 
 /// A `- ` or `— ` right before `s` (after optional line breaks): the sign-off cue.

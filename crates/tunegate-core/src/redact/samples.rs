@@ -168,6 +168,9 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "post to https://hooks.zapier.com/hooks/catch/1234567/bJdWL5u/ now",
         "hooks.zapier.com/hooks/catch/1234567/bJdWL5u/",
     ),
+    // A known given name alone before a reporting verb.
+    ("PERSON", "Ok. Jennifer spoke with the bank.", "Jennifer"),
+    ("PERSON", "Alan can be reached at the desk.", "Alan"),
     // A name at the start of a sentence, before a reporting verb.
     (
         "PERSON",
@@ -1552,7 +1555,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     // Reporting verbs after places and organisations.
     (
         "PERSON",
-        "New York said no. San Francisco said yes. Acme Widgets called about the invoice. Customer Service called twice.",
+        "New York said no. San Francisco said yes. Acme Widgets called about the invoice. Customer Service called twice. Will said no. Mark spoke up. Windows said error.",
     ),
     // An ambiguous single word after a weak cue.
     (
