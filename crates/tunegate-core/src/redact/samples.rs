@@ -675,6 +675,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "$db_password = \\\"orangetulip\\\";",
         "orangetulip",
     ),
+    // An env line under a credential name: the value runs to the next space, `%` and `$`
+    // included, so no part of it is left behind.
+    (
+        "SECRET",
+        "API_KEY=Qm7Xw2Lp9Rt4%HnjWAAF5HBKL$i6kwrsbD",
+        "HnjWAAF5HBKL",
+    ),
     // Password hashes: modular crypt (bcrypt, sha512-crypt in a shadow line, Argon2, phpass,
     // Django PBKDF2), Kerberos AS-REP, LDAP schemes.
     (
@@ -1901,6 +1908,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "password: string\npassword: null\nDB_PASSWORD=\npassword: str",
+    ),
+    (
+        "SECRET",
+        "    token: self.token,\n    session_token: input.session_token,\n    password: String,",
     ),
     (
         "SECRET",

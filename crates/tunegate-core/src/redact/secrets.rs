@@ -1624,10 +1624,20 @@ fn keyword_scan(
     } else {
         MAX_VALUE
     };
+    // An env line under a credential name (`API_KEY=WAgP6m4g%HnjW…`): the value is everything
+    // up to the next space (or `&`, which joins query parameters), whatever its characters, so
+    // no part of it is left behind.
+    let whole_word = close == 0
+        && (strong || password)
+        && assign
+        && &b[sep_start..q] == b"="
+        && line_name(b, id_start, sep_start, q);
     while p < n && p - s <= limit {
         let c = b[p];
         let ok = if delimited_scan {
             c != close && c != b'\n' && (c != b' ' || password)
+        } else if whole_word {
+            c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'`' | b'&')
         } else {
             token_char(c, password)
         };
@@ -1635,6 +1645,11 @@ fn keyword_scan(
             break;
         }
         p += 1;
+    }
+    if whole_word {
+        while p > s && matches!(b[p - 1], b',' | b';') {
+            p -= 1;
+        }
     }
     // Only a long refused value shadows the keywords inside it: short ones cost little to look
     // at again, and the next keyword often is the "value" a keyword saw (`apikey token = ...`).
@@ -1930,6 +1945,18 @@ const MAX_QUOTED_VALUE: usize = 4096;
 /// mark), then `=` with no space or `:` and spaces, then a value that ends the line (or comes
 /// before a `#` comment): an env file, a shell assignment, a YAML or properties entry.
 fn line_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -> bool {
+    if !line_name(b, id_start, sep_start, q) {
+        return false;
+    }
+    let mut e = p;
+    while e < b.len() && matches!(b[e], b' ' | b'\t') {
+        e += 1;
+    }
+    e >= b.len() || matches!(b[e], b'\n' | b'\r') || e > p && b[e] == b'#'
+}
+
+/// The first half of [`line_value`]: the name starts its line and `=` or `: ` follows it.
+fn line_name(b: &[u8], id_start: usize, sep_start: usize, q: usize) -> bool {
     let op = &b[sep_start..q];
     if !(op == b"=" || op.len() >= 2 && op[0] == b':' && op[1..].iter().all(|&c| c == b' ')) {
         return false;
@@ -1947,14 +1974,7 @@ fn line_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -
             break;
         }
     }
-    if k > 0 && b[k - 1] != b'\n' {
-        return false;
-    }
-    let mut e = p;
-    while e < b.len() && matches!(b[e], b' ' | b'\t') {
-        e += 1;
-    }
-    e >= b.len() || matches!(b[e], b'\n' | b'\r') || e > p && b[e] == b'#'
+    k == 0 || b[k - 1] == b'\n'
 }
 
 /// A normalised name of the form `<something>key` whose first part is not one of the
