@@ -661,6 +661,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     (
         "SECRET",
+        "Server=db01;User Id=app;Password=tulips;Database=shop;",
+        "tulips",
+    ),
+    (
+        "SECRET",
         "export DB_PASS=orangetulip  # staging",
         "orangetulip",
     ),

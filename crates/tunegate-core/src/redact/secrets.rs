@@ -1769,6 +1769,9 @@ fn keyword_scan(
     } else if (strong || password) && delimited && assign_or_tag(assign, open) {
         v.len() >= 4 && !v.contains(&b' ') && (password || !short_word)
             || (password && v.len() >= 6)
+    } else if password && assign && !delimited && conn_string_value(b, id_start, sep_start, q, p) {
+        // `Server=db;User Id=app;Password=secrat;`: a connection string's values are literals.
+        v.len() >= 4 && !scalar_or_type(v)
     } else if password && assign && !delimited && line_value(b, id_start, sep_start, q, p) {
         // `DB_PASSWORD=whiteduke` in an env file, `password: whiteduke` in YAML: the syntax makes
         // the value a literal, and a password may be a plain word.
@@ -1953,6 +1956,15 @@ fn line_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -
         e += 1;
     }
     e >= b.len() || matches!(b[e], b'\n' | b'\r') || e > p && b[e] == b'#'
+}
+
+/// `Key=Value;` pairs of a connection string: the name follows a `;` and the value ends at one.
+fn conn_string_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -> bool {
+    let mut k = id_start;
+    while k > 0 && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    &b[sep_start..q] == b"=" && k > 0 && b[k - 1] == b';' && b.get(p) == Some(&b';')
 }
 
 /// The first half of [`line_value`]: the name starts its line and `=` or `: ` follows it.
