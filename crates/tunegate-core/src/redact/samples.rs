@@ -666,6 +666,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     (
         "SECRET",
+        "machine git.corp\n  login bob\n  password tulip7",
+        "tulip7",
+    ),
+    ("SECRET", "username:snoop\npassword:crickets", "crickets"),
+    (
+        "SECRET",
         "export DB_PASS=orangetulip  # staging",
         "orangetulip",
     ),
@@ -1923,6 +1929,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "Your password is incorrect.\nThe password is required",
     ),
     ("SECRET", "password=orangetulip, retries=3"),
+    (
+        "SECRET",
+        "reset password link sent; password:{type:string}; the password field",
+    ),
     ("SECRET", "service_token = \"bearer:\""),
     (
         "SECRET",

@@ -1769,6 +1769,9 @@ fn keyword_scan(
     } else if (strong || password) && delimited && assign_or_tag(assign, open) {
         v.len() >= 4 && !v.contains(&b' ') && (password || !short_word)
             || (password && v.len() >= 6)
+    } else if password && !assign && !delimited && netrc_value(b, id_start, sep_start, q, p) {
+        // `machine host login bob password pass123`: a .netrc entry's values are literals.
+        v.len() >= 4
     } else if password && assign && !delimited && conn_string_value(b, id_start, sep_start, q, p) {
         // `Server=db;User Id=app;Password=secrat;`: a connection string's values are literals.
         v.len() >= 4 && !scalar_or_type(v)
@@ -1958,6 +1961,25 @@ fn line_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -
     e >= b.len() || matches!(b[e], b'\n' | b'\r') || e > p && b[e] == b'#'
 }
 
+/// A .netrc entry: `password <value>` after `machine` or right after `login <name>`, the value
+/// ending the line or followed by a space.
+fn netrc_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -> bool {
+    if &b[sep_start..q] != b" " || !&b[id_start..sep_start].eq_ignore_ascii_case(b"password") {
+        return false;
+    }
+    // The entry may span lines (`machine h\n  login bob\n  password x`).
+    let before = &b[id_start.saturating_sub(200)..id_start];
+    let login = before
+        .windows(8)
+        .any(|w| w.eq_ignore_ascii_case(b"machine "))
+        || before.last().is_some_and(u8::is_ascii_whitespace) && {
+            let t = before.trim_ascii_end();
+            let name_start = t.iter().rposition(|&c| c == b' ').map_or(0, |k| k + 1);
+            t[..name_start].trim_ascii_end().ends_with(b"login")
+        };
+    login && b.get(p).is_none_or(|c| c.is_ascii_whitespace())
+}
+
 /// `Key=Value;` pairs of a connection string: the name follows a `;` and the value ends at one.
 fn conn_string_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -> bool {
     let mut k = id_start;
@@ -1970,7 +1992,17 @@ fn conn_string_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: u
 /// The first half of [`line_value`]: the name starts its line and `=` or `: ` follows it.
 fn line_name(b: &[u8], id_start: usize, sep_start: usize, q: usize) -> bool {
     let op = &b[sep_start..q];
-    if !(op == b"=" || op.len() >= 2 && op[0] == b':' && op[1..].iter().all(|&c| c == b' ')) {
+    // `password:crickets` (a colon alone) only before a plain letters-and-digits value.
+    let bare_colon = op == b":"
+        && b[q..]
+            .iter()
+            .take(MAX_VALUE + 1)
+            .take_while(|c| !c.is_ascii_whitespace())
+            .all(u8::is_ascii_alphanumeric);
+    if !(op == b"="
+        || bare_colon
+        || op.len() >= 2 && op[0] == b':' && op[1..].iter().all(|&c| c == b' '))
+    {
         return false;
     }
     let mut k = id_start;

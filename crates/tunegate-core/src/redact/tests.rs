@@ -375,7 +375,10 @@ fn pathological_inputs_stay_linear() {
     // passwords closed by a parenthesis on one long line: each looks a bounded way.
     let hashes = "$1$.".repeat(200_000)
         + &"LS0tLS1CRUdJTi".repeat(20_000)
-        + &"(password=ab) ".repeat(50_000);
+        + &"(password=ab) ".repeat(50_000)
+        + &"\npassword:".repeat(50_000)
+        + &"password:".repeat(50_000)
+        + &"login password ".repeat(50_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes,
