@@ -8,7 +8,8 @@
 //!
 //! Addresses: house number + capitalised street name + street type (US/UK), compound street names
 //! and a number (DE/NL), number + rue/avenue... (FR), Calle/Avenida... + number (ES), each optionally
-//! extended over the town and the postcode.
+//! extended over a unit, the town, the postcode and the lines that continue it; PO boxes and UK
+//! postcodes (of a real postcode area) also alone.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

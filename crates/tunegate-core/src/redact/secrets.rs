@@ -1964,7 +1964,7 @@ fn line_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -
 /// A .netrc entry: `password <value>` after `machine` or right after `login <name>`, the value
 /// ending the line or followed by a space.
 fn netrc_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -> bool {
-    if &b[sep_start..q] != b" " || !&b[id_start..sep_start].eq_ignore_ascii_case(b"password") {
+    if &b[sep_start..q] != b" " || !b[id_start..sep_start].eq_ignore_ascii_case(b"password") {
         return false;
     }
     // The entry may span lines (`machine h\n  login bob\n  password x`).
