@@ -1961,23 +1961,22 @@ fn line_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -
     e >= b.len() || matches!(b[e], b'\n' | b'\r') || e > p && b[e] == b'#'
 }
 
-/// A .netrc entry: `password <value>` after `machine` or right after `login <name>`, the value
-/// ending the line or followed by a space.
+/// A .netrc entry: `password <value>` right after `login <name>`, the value ending the line or
+/// followed by a space.
 fn netrc_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -> bool {
     if &b[sep_start..q] != b" " || !b[id_start..sep_start].eq_ignore_ascii_case(b"password") {
         return false;
     }
+    if !b.get(p).is_none_or(|c| c.is_ascii_whitespace()) {
+        return false;
+    }
     // The entry may span lines (`machine h\n  login bob\n  password x`).
     let before = &b[id_start.saturating_sub(200)..id_start];
-    let login = before
-        .windows(8)
-        .any(|w| w.eq_ignore_ascii_case(b"machine "))
-        || before.last().is_some_and(u8::is_ascii_whitespace) && {
-            let t = before.trim_ascii_end();
-            let name_start = t.iter().rposition(|&c| c == b' ').map_or(0, |k| k + 1);
-            t[..name_start].trim_ascii_end().ends_with(b"login")
-        };
-    login && b.get(p).is_none_or(|c| c.is_ascii_whitespace())
+    before.last().is_some_and(u8::is_ascii_whitespace) && {
+        let t = before.trim_ascii_end();
+        let name_start = t.iter().rposition(|&c| c == b' ').map_or(0, |k| k + 1);
+        t[..name_start].trim_ascii_end().ends_with(b"login")
+    }
 }
 
 /// `Key=Value;` pairs of a connection string: the name follows a `;` and the value ends at one.
