@@ -2307,7 +2307,11 @@ fn line_tail(t: &str, mut e: usize) -> usize {
             .get(q)
             .filter(|c| **c == b' ' || **c == b',')
             .and_then(|_| {
-                let r = if b[q] == b',' { q + 2 } else { q + 1 };
+                // `, N2 8AW` or ` N2 8AW`.
+                let mut r = q + usize::from(b[q] == b',');
+                if b.get(r) == Some(&b' ') {
+                    r += 1;
+                }
                 postcode_line(r)
             });
         if let Some(z) = same_line {
@@ -2572,6 +2576,10 @@ mod tests {
             (
                 "11-59 High Road\nEast Finchley London\nN2 8AW\nUK\nThanks",
                 "11-59 High Road\nEast Finchley London\nN2 8AW\nUK",
+            ),
+            (
+                "12 High Road\nManchester,M1 1AE\nThanks",
+                "12 High Road\nManchester,M1 1AE",
             ),
             // A next line without a postcode is not part of the address.
             ("12 Main Street\nThanks for the help\nBob", "12 Main Street"),
