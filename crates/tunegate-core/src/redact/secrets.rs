@@ -707,6 +707,16 @@ fn crypt_hash(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     if s > 0 && (is_word(b[s - 1]) || b[s - 1] == b'$') {
         return None;
     }
+    // phpass (`$P$`, `$H$`): one field of exactly 31 (a cost character, 8 of salt and 22 of
+    // hash), so a sentence's dot after it is not read as part of it.
+    if matches!(&b[s..e], b"$P$" | b"$H$") {
+        let body = b.get(e..e + 31)?;
+        let crypt = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'/');
+        return (body.iter().all(crypt)
+            && body.iter().any(u8::is_ascii_digit)
+            && b.get(e + 31).is_none_or(|c| !is_word(*c) && *c != b'/'))
+        .then_some((s, e + 31));
+    }
     let kerberos = b[s..e].starts_with(b"$krb5");
     let mut p = e;
     let mut last = e;
@@ -733,14 +743,7 @@ fn crypt_hash(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     }
     let hash = &b[last.max(e)..p];
     let dollars = b[s..p].iter().filter(|&&c| c == b'$').count();
-    // phpass (`$P$`, `$H$`): one field, a cost character, 8 of salt and 22 of hash.
-    let phpass = matches!(&b[s..e], b"$P$" | b"$H$");
-    let shape = if phpass {
-        hash.len() == 31
-    } else {
-        dollars >= 3
-    };
-    (shape
+    (dollars >= 3
         && hash.len() >= 16
         && hash
             .iter()
