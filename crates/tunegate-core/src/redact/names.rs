@@ -1761,18 +1761,19 @@ fn house_number(b: &[u8], s: usize) -> Option<usize> {
     (e >= b.len() || !b[e].is_ascii_alphanumeric()).then_some(e)
 }
 
+/// After `p`, an optional comma and a space (`, ` or ` `): where the next part starts.
+fn comma_space(b: &[u8], p: usize) -> Option<usize> {
+    let p = p + usize::from(b.get(p) == Some(&b','));
+    (b.get(p) == Some(&b' ')).then_some(p + 1)
+}
+
 /// Extends an address over `, Town`, a US state + ZIP, a UK postcode or a 4-5 digit postcode.
 fn extend_tail(t: &str, mut e: usize) -> usize {
     let b = t.as_bytes();
     for _ in 0..3 {
-        let mut p = e;
-        if b.get(p) == Some(&b',') {
-            p += 1;
-        }
-        if b.get(p) != Some(&b' ') {
+        let Some(p) = comma_space(b, e) else {
             break;
-        }
-        p += 1;
+        };
         // ZIP / postcode (DE/FR/ES 5 digits, NL 1234 AB, US 12345-6789, CA A1A 1A1)
         if let Some(z) = postcode(b, p).or_else(|| ca_postcode(b, p)) {
             e = z;
@@ -1986,15 +1987,7 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
 /// `221B Baker Street`, `1600 Pennsylvania Ave NW`, `12, rue de la Paix`.
 fn us_fr_address(t: &str, s: usize) -> Option<usize> {
     let b = t.as_bytes();
-    let n_end = house_number(b, s)?;
-    let mut p = n_end;
-    if b.get(p) == Some(&b',') {
-        p += 1;
-    }
-    if b.get(p) != Some(&b' ') {
-        return None;
-    }
-    p += 1;
+    let p = comma_space(b, house_number(b, s)?)?;
     // FR: number + street type in lower case + name.
     let lim = (p + 16).min(b.len());
     let lw_end = (p..lim).find(|&k| b[k] == b' ').unwrap_or(lim);
@@ -2109,14 +2102,7 @@ fn ordinal_at(b: &[u8], p: usize) -> Option<Word> {
 /// 472`): the end of it.
 #[inline(never)]
 fn unit_tail(b: &[u8], e: usize) -> Option<usize> {
-    let mut p = e;
-    if b.get(p) == Some(&b',') {
-        p += 1;
-    }
-    if b.get(p) != Some(&b' ') {
-        return None;
-    }
-    p += 1;
+    let p = comma_space(b, e)?;
     let rest = &b[p..];
     let mut q = if rest.first() == Some(&b'#') {
         p + 1

@@ -1390,12 +1390,9 @@ fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
         return Some((s, e, ENT_IT_FISCAL_CODE));
     }
     if en.on(ENT_DRIVER_LICENSE) && u.len() == 16 && ids::uk_driving_licence_ok(u) {
-        // With its issue number after a space (`MORGA753116SM91J 01`).
-        let issue = b.get(e) == Some(&b' ')
-            && b.get(e + 1..e + 3)
-                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-            && b.get(e + 3).is_none_or(|c| !is_word(*c));
-        return Some((s, if issue { e + 3 } else { e }, ENT_DRIVER_LICENSE));
+        // With its issue number after a space (`MORGA753116SM91J 01`; the run ended at `e`, so
+        // an attached one is the 18-character case below).
+        return Some((s, dvla_issue(b, e).unwrap_or(e), ENT_DRIVER_LICENSE));
     }
     // The licence's two-digit issue number, attached (`MORGA753116SM91J01`).
     if en.on(ENT_DRIVER_LICENSE)
@@ -1447,18 +1444,11 @@ fn mbi_at(b: &[u8], s: usize, e: usize) -> Option<usize> {
     ids::mbi_ok(&buf).then_some(end)
 }
 
-/// UK NINO written in pairs: `AB 12 34 56 C`.
 /// A UK driving licence written in groups (`MORGA 753116 SM91J 01`, `MORGA 753 116 SM91J01`),
 /// found at its first digit: five surname characters, six digits (or three and three), five
 /// characters, and the issue number if it follows.
 fn dvla_spaced(b: &[u8], i: usize) -> Option<(usize, usize)> {
-    if i < 6 || b[i - 1] != b' ' {
-        return None;
-    }
-    let s = i - 6;
-    if s > 0 && is_word(b[s - 1]) {
-        return None;
-    }
+    let s = letters_before(b, i, 5)?;
     let mut buf = [0u8; 16];
     buf[..5].copy_from_slice(&b[s..s + 5]);
     let mut p = i;
@@ -1483,25 +1473,31 @@ fn dvla_spaced(b: &[u8], i: usize) -> Option<(usize, usize)> {
     if !ids::uk_driving_licence_ok(&buf) {
         return None;
     }
-    // The issue number, attached or after a space.
-    let q = if b.get(p) == Some(&b' ') { p + 1 } else { p };
-    if b.get(q..q + 2)
-        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-        && b.get(q + 2).is_none_or(|c| !is_word(*c))
-    {
-        return Some((s, q + 2));
+    if let Some(e) = dvla_issue(b, p) {
+        return Some((s, e));
     }
     b.get(p).is_none_or(|c| !is_word(*c)).then_some((s, p))
 }
 
+/// A UK driving licence's two-digit issue number at `p`, attached or after a space: its end.
+fn dvla_issue(b: &[u8], p: usize) -> Option<usize> {
+    let q = if b.get(p) == Some(&b' ') { p + 1 } else { p };
+    (b.get(q..q + 2)
+        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        && b.get(q + 2).is_none_or(|c| !is_word(*c)))
+    .then_some(q + 2)
+}
+
+/// The start of `n` characters and a space right before `i` (the letters of an id written
+/// apart from its digits), at a word boundary.
+fn letters_before(b: &[u8], i: usize, n: usize) -> Option<usize> {
+    let s = i.checked_sub(n + 1)?;
+    (b[i - 1] == b' ' && (s == 0 || !is_word(b[s - 1]))).then_some(s)
+}
+
+/// UK NINO written in pairs: `AB 12 34 56 C`.
 fn nino_spaced(b: &[u8], i: usize) -> Option<(usize, usize)> {
-    if i < 3 || b[i - 1] != b' ' {
-        return None;
-    }
-    let s = i - 3;
-    if s > 0 && is_word(b[s - 1]) {
-        return None;
-    }
+    let s = letters_before(b, i, 2)?;
     let mut buf = [0u8; 9];
     buf[0] = b[s].to_ascii_uppercase();
     buf[1] = b[s + 1].to_ascii_uppercase();
