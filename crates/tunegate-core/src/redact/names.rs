@@ -1921,6 +1921,8 @@ fn alnum_run_end(b: &[u8], i: usize) -> usize {
 pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
     let b = text.as_bytes();
     let mut i = 0;
+    // The end of the last address: the lines before a postcode are not followed back past it.
+    let mut floor = 0;
     while i < b.len() {
         // Addresses start at a house number or a capitalised word: skip everything else, one
         // table lookup per byte (a chain of range tests here mispredicted on prose).
@@ -1954,6 +1956,7 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
                 }
                 let e = line_tail(text, extend_tail(text, e));
                 out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
+                floor = e;
                 i = e;
                 continue;
             }
@@ -1962,6 +1965,7 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
         {
             let e = line_tail(text, extend_tail(text, e));
             out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
+            floor = e;
             i = e;
             continue;
         } else if c.is_ascii_uppercase()
@@ -1969,7 +1973,13 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
                 || b.get(i + 2).is_some_and(u8::is_ascii_digit))
             && let Some(e) = uk_postcode_alone(b, i)
         {
-            out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
+            let e = country_after(b, e);
+            out.push(Finding::new(
+                head_before(text, i, floor),
+                e,
+                ENT_POSTAL_ADDRESS,
+            ));
+            floor = e;
             i = e;
             continue;
         } else if (c.is_ascii_uppercase() || c >= 0xC3)
@@ -1977,6 +1987,7 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
         {
             let e = extend_tail(text, e);
             out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
+            floor = e;
             i = e;
             continue;
         }
@@ -2210,6 +2221,349 @@ fn uk_postcode_alone(b: &[u8], p: usize) -> Option<usize> {
         .iter()
         .all(|c| !matches!(c, b'C' | b'I' | b'K' | b'M' | b'O' | b'V'));
     (AREAS.contains(&&b[p..p + letters]) && letters_ok && !unit).then_some(e)
+}
+
+/// Street suffixes of USPS Publication 28 (Appendix C1), lower case. Many are also ordinary
+/// words (`views`, `fall`, `keys`), so they count only in the lines before a postcode.
+const USPS_SUFFIXES: &[&str] = &[
+    "alley",
+    "anex",
+    "arcade",
+    "avenue",
+    "bayou",
+    "beach",
+    "bend",
+    "bluff",
+    "bluffs",
+    "bottom",
+    "boulevard",
+    "branch",
+    "bridge",
+    "brook",
+    "brooks",
+    "burg",
+    "burgs",
+    "bypass",
+    "camp",
+    "canyon",
+    "cape",
+    "causeway",
+    "center",
+    "centers",
+    "circle",
+    "circles",
+    "cliff",
+    "cliffs",
+    "club",
+    "common",
+    "commons",
+    "corner",
+    "corners",
+    "course",
+    "court",
+    "courts",
+    "cove",
+    "coves",
+    "creek",
+    "crescent",
+    "crest",
+    "crossing",
+    "crossroad",
+    "crossroads",
+    "curve",
+    "dale",
+    "dam",
+    "divide",
+    "drive",
+    "drives",
+    "estate",
+    "estates",
+    "expressway",
+    "extension",
+    "extensions",
+    "fall",
+    "falls",
+    "ferry",
+    "field",
+    "fields",
+    "flat",
+    "flats",
+    "ford",
+    "fords",
+    "forest",
+    "forge",
+    "forges",
+    "fork",
+    "forks",
+    "fort",
+    "freeway",
+    "garden",
+    "gardens",
+    "gateway",
+    "glen",
+    "glens",
+    "green",
+    "greens",
+    "grove",
+    "groves",
+    "harbor",
+    "harbors",
+    "haven",
+    "heights",
+    "highway",
+    "hill",
+    "hills",
+    "hollow",
+    "inlet",
+    "island",
+    "islands",
+    "isle",
+    "junction",
+    "junctions",
+    "key",
+    "keys",
+    "knoll",
+    "knolls",
+    "lake",
+    "lakes",
+    "land",
+    "landing",
+    "lane",
+    "light",
+    "lights",
+    "loaf",
+    "lock",
+    "locks",
+    "lodge",
+    "loop",
+    "mall",
+    "manor",
+    "manors",
+    "meadow",
+    "meadows",
+    "mews",
+    "mill",
+    "mills",
+    "mission",
+    "motorway",
+    "mount",
+    "mountain",
+    "mountains",
+    "neck",
+    "orchard",
+    "oval",
+    "overpass",
+    "park",
+    "parks",
+    "parkway",
+    "parkways",
+    "pass",
+    "passage",
+    "path",
+    "pike",
+    "pine",
+    "pines",
+    "place",
+    "plain",
+    "plains",
+    "plaza",
+    "point",
+    "points",
+    "port",
+    "ports",
+    "prairie",
+    "radial",
+    "ramp",
+    "ranch",
+    "rapid",
+    "rapids",
+    "rest",
+    "ridge",
+    "ridges",
+    "river",
+    "road",
+    "roads",
+    "route",
+    "row",
+    "rue",
+    "run",
+    "shoal",
+    "shoals",
+    "shore",
+    "shores",
+    "skyway",
+    "spring",
+    "springs",
+    "spur",
+    "spurs",
+    "square",
+    "squares",
+    "station",
+    "stravenue",
+    "stream",
+    "street",
+    "streets",
+    "summit",
+    "terrace",
+    "throughway",
+    "trace",
+    "track",
+    "trafficway",
+    "trail",
+    "trailer",
+    "tunnel",
+    "turnpike",
+    "underpass",
+    "union",
+    "unions",
+    "valley",
+    "valleys",
+    "viaduct",
+    "view",
+    "views",
+    "village",
+    "villages",
+    "ville",
+    "vista",
+    "walk",
+    "walks",
+    "wall",
+    "way",
+    "ways",
+    "well",
+    "wells",
+    "close",
+    "gate",
+    "side",
+    "end",
+    "upon",
+];
+const USPS_FILTER: u128 = list_filter(USPS_SUFFIXES);
+
+/// Capitalised words that lead up to an address without being part of it.
+const HEAD_STOP: &[&str] = &[
+    "hi", "hello", "dear", "thanks", "thank", "please", "send", "ship", "deliver", "post", "mail",
+    "address", "to", "at", "in", "from", "my", "our", "the", "is", "i", "we", "me", "us", "re",
+    "attn", "billing", "shipping", "delivery", "and", "or", "it", "this", "that", "for", "of",
+    "on", "a", "an", "yes", "no", "ok", "sure", "live", "lives", "moved", "near",
+];
+const HEAD_STOP_FILTER: u128 = list_filter(HEAD_STOP);
+
+/// How far the lines before a postcode are followed back, in bytes and words.
+const HEAD_MAX_BYTES: usize = 160;
+const HEAD_MAX_WORDS: usize = 12;
+
+/// The lines and words before a UK postcode that belong to its address (`4 Paula views\nLake
+/// Howardburgh\nN7U 2FQ`, `79 Miller branch, Jordantown, W1F 3LB`): capitalised words, house and
+/// flat numbers and street suffixes, back to the first other word, at most
+/// [`HEAD_MAX_BYTES`] and never before `floor`. The start, or `s`.
+#[inline(never)]
+fn head_before(t: &str, s: usize, floor: usize) -> usize {
+    let b = t.as_bytes();
+    let lo = floor.max(s.saturating_sub(HEAD_MAX_BYTES));
+    let mut start = s;
+    let mut breaks = 0;
+    for _ in 0..HEAD_MAX_WORDS {
+        // The separator: one space inside a line; a comma, a line break or both between parts.
+        let mut p = start;
+        let mut spaces = 0;
+        while p > lo && b[p - 1] == b' ' && spaces < 4 {
+            p -= 1;
+            spaces += 1;
+        }
+        let mut hard = false;
+        if p > lo && b[p - 1] == b'\n' {
+            p -= 1;
+            hard = true;
+            if p > lo && b[p - 1] == b'\r' {
+                p -= 1;
+            }
+            while p > lo && b[p - 1] == b' ' && start - p < 8 {
+                p -= 1;
+            }
+        }
+        if p > lo && b[p - 1] == b',' {
+            p -= 1;
+            hard = true;
+        }
+        if hard {
+            breaks += 1;
+            if breaks > 4 {
+                break;
+            }
+        } else if spaces != 1 {
+            break;
+        }
+        // The word before it, which must start after a separator.
+        let mut ws = p;
+        while ws > lo
+            && p - ws < 24
+            && (b[ws - 1].is_ascii_alphanumeric()
+                || matches!(b[ws - 1], b'\'' | b'-' | b'.')
+                || b[ws - 1] >= 0x80)
+        {
+            ws -= 1;
+        }
+        let bounded = ws == 0 || matches!(b[ws - 1], b' ' | b'\n' | b',' | b'\t' | b'\r');
+        if ws == p || !bounded || ws < lo || !t.is_char_boundary(ws) {
+            break;
+        }
+        let w = &t[ws..p];
+        let w = w.strip_suffix('.').unwrap_or(w);
+        if !head_word(w) {
+            break;
+        }
+        start = ws;
+    }
+    start
+}
+
+/// A word that may stand in the lines of an address before its postcode.
+fn head_word(w: &str) -> bool {
+    let Some(first) = w.chars().next() else {
+        return false;
+    };
+    if first.is_ascii_digit() {
+        // A house or flat number: `4`, `98R`, `11-59`.
+        return w.len() <= 6 && w.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    }
+    if w.bytes().any(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    if first.is_uppercase() {
+        return !in_list_ci(w, HEAD_STOP, HEAD_STOP_FILTER);
+    }
+    in_list_ci(w, USPS_SUFFIXES, USPS_FILTER) || in_list_ci(w, STREET_TYPES, STREET_FILTER)
+}
+
+/// A country after a postcode (`, Cymru`, `\nUnited Kingdom`): the end, or `e`.
+fn country_after(b: &[u8], e: usize) -> usize {
+    const COUNTRIES: &[&[u8]] = &[
+        b"UK",
+        b"GB",
+        b"United Kingdom",
+        b"Great Britain",
+        b"England",
+        b"Scotland",
+        b"Wales",
+        b"Cymru",
+        b"Northern Ireland",
+    ];
+    let mut p = e;
+    if b.get(p) == Some(&b',') {
+        p += 1;
+    }
+    match b.get(p) {
+        Some(b' ') => p += 1,
+        Some(b'\n') => p += 1,
+        Some(b'\r') if b.get(p + 1) == Some(&b'\n') => p += 2,
+        _ => return e,
+    }
+    let r = &b[p..];
+    COUNTRIES
+        .iter()
+        .find(|c| r.starts_with(c) && r.get(c.len()).is_none_or(|n| !n.is_ascii_alphanumeric()))
+        .map_or(e, |c| p + c.len())
 }
 
 /// Lines after an address that continue it: a line that is a postcode, a town then a
@@ -2569,6 +2923,21 @@ mod tests {
             ),
             // A next line without a postcode is not part of the address.
             ("12 Main Street\nThanks for the help\nBob", "12 Main Street"),
+            // The lines before a postcode: street suffixes in any case, flat numbers, a country.
+            (
+                "Post it to:\n17 Ashby views\nUpper Wroxley\nLS6 2QT\nCheers",
+                "17 Ashby views\nUpper Wroxley\nLS6 2QT",
+            ),
+            (
+                "to Flat 3C, 9 Corran fall, Kirkwell, KW15 1AB, Scotland.",
+                "Flat 3C, 9 Corran fall, Kirkwell, KW15 1AB, Scotland",
+            ),
+            (
+                "deliver to 12 HOLLIN OVERPASS\nBRAMLEY\nLS13 3JT\nUnited Kingdom",
+                "12 HOLLIN OVERPASS\nBRAMLEY\nLS13 3JT\nUnited Kingdom",
+            ),
+            ("I moved to Leeds LS1 4AP last week", "Leeds LS1 4AP"),
+            ("Hi Team,\nLS1 4AP is the depot", "LS1 4AP"),
         ];
         for (t, want) in pos {
             assert_eq!(addresses(t), vec![*want], "in {t:?}");
