@@ -1844,15 +1844,16 @@ fn postcode(b: &[u8], p: usize) -> Option<usize> {
         }
         return (e >= b.len() || !b[e].is_ascii_alphanumeric()).then_some(e);
     }
-    // NL: 1234 AB
+    // NL: 1234 AB, 1234AB
+    let gap = usize::from(b.get(e) == Some(&b' '));
+    let l = e + gap;
     if n == 4
-        && e + 3 <= b.len()
-        && b[e] == b' '
-        && b[e + 1].is_ascii_uppercase()
-        && b[e + 2].is_ascii_uppercase()
-        && (e + 3 == b.len() || !b[e + 3].is_ascii_alphanumeric())
+        && l + 2 <= b.len()
+        && b[l].is_ascii_uppercase()
+        && b[l + 1].is_ascii_uppercase()
+        && (l + 2 == b.len() || !b[l + 2].is_ascii_alphanumeric())
     {
-        return Some(e + 3);
+        return Some(l + 2);
     }
     None
 }
@@ -1946,6 +1947,18 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
             continue;
         }
         if c.is_ascii_digit() {
+            if let Some(e) = postcode_town(text, i)
+                && number_before(b, i, floor)
+                && let s = head_before(text, i, floor)
+                && s < i
+            {
+                // `Am Falkpl. 5, 10437 Berlin`: a house number, then a postcode and its town.
+                let e = line_tail(text, e);
+                out.push(Finding::new(s, e, ENT_POSTAL_ADDRESS));
+                floor = e;
+                i = e;
+                continue;
+            }
             if let Some(e) = us_fr_address(text, i) {
                 let mut e = e;
                 for _ in 0..2 {
@@ -1982,10 +1995,24 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
             floor = e;
             i = e;
             continue;
+        } else if c.is_ascii_uppercase()
+            && b.get(i + 1).is_some_and(u8::is_ascii_uppercase)
+            && let Some(e) = state_zip(b, i)
+            && let s = head_before(text, i, floor)
+            && s < i
+            && (b[..i].ends_with(b", ") || b[s..i].iter().any(u8::is_ascii_digit))
+        {
+            // `1585 Broadway, New York, NY 10036`: the state and ZIP end an address whose street
+            // has no type word. A town alone before them needs its comma (`Austin, TX 78703`).
+            let e = country_after(b, e);
+            out.push(Finding::new(s, e, ENT_POSTAL_ADDRESS));
+            floor = e;
+            i = e;
+            continue;
         } else if (c.is_ascii_uppercase() || c >= 0xC3)
             && let Some(e) = compound_or_es(text, i)
         {
-            let e = extend_tail(text, e);
+            let e = line_tail(text, extend_tail(text, e));
             out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
             floor = e;
             i = e;
@@ -2442,10 +2469,68 @@ const USPS_FILTER: u128 = list_filter(USPS_SUFFIXES);
 
 /// Capitalised words that lead up to an address without being part of it.
 const HEAD_STOP: &[&str] = &[
-    "hi", "hello", "dear", "thanks", "thank", "please", "send", "ship", "deliver", "post", "mail",
-    "address", "to", "at", "in", "from", "my", "our", "the", "is", "i", "we", "me", "us", "re",
-    "attn", "billing", "shipping", "delivery", "and", "or", "it", "this", "that", "for", "of",
-    "on", "a", "an", "yes", "no", "ok", "sure", "live", "lives", "moved", "near",
+    "hi",
+    "hello",
+    "dear",
+    "thanks",
+    "thank",
+    "please",
+    "send",
+    "ship",
+    "deliver",
+    "post",
+    "mail",
+    "address",
+    "to",
+    "at",
+    "in",
+    "from",
+    "my",
+    "our",
+    "the",
+    "is",
+    "i",
+    "we",
+    "me",
+    "us",
+    "re",
+    "attn",
+    "billing",
+    "shipping",
+    "delivery",
+    "and",
+    "or",
+    "it",
+    "this",
+    "that",
+    "for",
+    "of",
+    "on",
+    "a",
+    "an",
+    "yes",
+    "no",
+    "ok",
+    "sure",
+    "live",
+    "lives",
+    "moved",
+    "near",
+    "team",
+    "all",
+    "everyone",
+    "customer",
+    "sir",
+    "madam",
+    "support",
+    "guys",
+    "folks",
+    "regards",
+    "cheers",
+    "best",
+    "sincerely",
+    "office",
+    "sent",
 ];
 const HEAD_STOP_FILTER: u128 = list_filter(HEAD_STOP);
 
@@ -2499,7 +2584,7 @@ fn head_before(t: &str, s: usize, floor: usize) -> usize {
         while ws > lo
             && p - ws < 24
             && (b[ws - 1].is_ascii_alphanumeric()
-                || matches!(b[ws - 1], b'\'' | b'-' | b'.')
+                || matches!(b[ws - 1], b'\'' | b'-' | b'.' | b'/' | b'#')
                 || b[ws - 1] >= 0x80)
         {
             ws -= 1;
@@ -2523,32 +2608,144 @@ fn head_word(w: &str) -> bool {
     let Some(first) = w.chars().next() else {
         return false;
     };
+    let number = |r: &str| {
+        r.len() <= 8
+            && r.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'/')
+    };
     if first.is_ascii_digit() {
-        // A house or flat number: `4`, `98R`, `11-59`.
-        return w.len() <= 6 && w.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+        // A house or flat number: `4`, `98R`, `11-59`, `1/2`.
+        return number(w);
+    }
+    if let Some(rest) = w.strip_prefix('#') {
+        // A unit: `#3b`, `# 2`.
+        return number(rest);
     }
     if w.bytes().any(|c| c.is_ascii_digit()) {
+        // A grid number (`W210 N16570`): one capital, then digits.
+        return first.is_ascii_uppercase()
+            && w.len() <= 7
+            && w.bytes().skip(1).all(|c| c.is_ascii_digit());
+    }
+    if w.contains(['/', '#']) {
         return false;
     }
     if first.is_uppercase() {
         return !in_list_ci(w, HEAD_STOP, HEAD_STOP_FILTER);
     }
-    in_list_ci(w, USPS_SUFFIXES, USPS_FILTER) || in_list_ci(w, STREET_TYPES, STREET_FILTER)
+    // Name particles inside a street name (`Carrer d'Aragó`, `Rua da Prata`, `Am Falkplatz`).
+    if let Some(rest) = w.strip_prefix("d'").or_else(|| w.strip_prefix("l'")) {
+        return rest.starts_with(|c: char| c.is_uppercase());
+    }
+    matches!(
+        w,
+        "de" | "la" | "del" | "der" | "den" | "van" | "von" | "du" | "des" | "da" | "do" | "dos"
+    ) || in_list_ci(w, USPS_SUFFIXES, USPS_FILTER)
+        || in_list_ci(w, STREET_TYPES, STREET_FILTER)
 }
+
+/// A US state or Canadian province code and its ZIP or postal code (`NY 10036`, `BC V3S 8E5`):
+/// the end.
+fn state_zip(b: &[u8], p: usize) -> Option<usize> {
+    let code = b.get(p..p + 2)?;
+    if !US_STATES
+        .iter()
+        .chain(CA_PROVINCES)
+        .any(|s| s.as_bytes() == code)
+    {
+        return None;
+    }
+    let mut e = p + 2;
+    if b.get(e) == Some(&b'.') {
+        e += 1;
+    }
+    if b.get(e) != Some(&b' ') {
+        return None;
+    }
+    let z = e + 1;
+    let digits = b[z..]
+        .iter()
+        .take(6)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits == 5 {
+        let mut e = z + 5;
+        if b.get(e) == Some(&b'-')
+            && b.len() >= e + 5
+            && b[e + 1..e + 5].iter().all(u8::is_ascii_digit)
+        {
+            e += 5;
+        }
+        return b
+            .get(e)
+            .is_none_or(|c| !c.is_ascii_alphanumeric())
+            .then_some(e);
+    }
+    ca_postcode(b, z)
+}
+
+/// A 5-digit or Dutch postcode at `p` and the capitalised town after it (`10437 Berlin`,
+/// `1015 CJ Amsterdam`): the end of the town.
+fn postcode_town(t: &str, p: usize) -> Option<usize> {
+    let b = t.as_bytes();
+    let z = postcode(b, p)?;
+    if z - p < 5 || b.get(z) != Some(&b' ') {
+        return None;
+    }
+    let w = cap_word_at(t, z + 1)?;
+    Some(w.e)
+}
+
+/// A house number right before the postcode at `p` (`5, 10437`, `155 08011`), after `floor`.
+fn number_before(b: &[u8], p: usize, floor: usize) -> bool {
+    let mut q = p;
+    for _ in 0..2 {
+        if q > floor && matches!(b[q - 1], b' ' | b',' | b'\n') {
+            q -= 1;
+        }
+    }
+    if q == p || q <= floor {
+        return false;
+    }
+    // One letter after the digits (`155a`), then 1-5 digits after a space.
+    if b[q - 1].is_ascii_alphabetic() {
+        q -= 1;
+    }
+    let d = b[floor..q]
+        .iter()
+        .rev()
+        .take(6)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    (1..=5).contains(&d) && q - d > floor && b[q - d - 1] == b' '
+}
+
+/// Countries that may end an address, as written after its postcode.
+const COUNTRIES: &[&[u8]] = &[
+    b"UK",
+    b"GB",
+    b"United Kingdom",
+    b"Great Britain",
+    b"England",
+    b"Scotland",
+    b"Wales",
+    b"Cymru",
+    b"Northern Ireland",
+    b"USA",
+    b"United States",
+    b"Canada",
+    b"France",
+    b"Germany",
+    b"Deutschland",
+    b"The Netherlands",
+    b"Netherlands",
+    b"Nederland",
+    b"Spain",
+    b"Espa\xc3\xb1a",
+];
 
 /// A country after a postcode (`, Cymru`, `\nUnited Kingdom`): the end, or `e`.
 fn country_after(b: &[u8], e: usize) -> usize {
-    const COUNTRIES: &[&[u8]] = &[
-        b"UK",
-        b"GB",
-        b"United Kingdom",
-        b"Great Britain",
-        b"England",
-        b"Scotland",
-        b"Wales",
-        b"Cymru",
-        b"Northern Ireland",
-    ];
     let mut p = e;
     if b.get(p) == Some(&b',') {
         p += 1;
@@ -2589,10 +2786,23 @@ fn line_tail(t: &str, mut e: usize) -> usize {
             q
         })
     };
+    // A postcode alone on its line, or followed by its town (`75007 Paris`, `1017 CD Amsterdam`).
     let postcode_line = |p: usize| {
-        postcode(b, p)
-            .or_else(|| ca_postcode(b, p))
-            .filter(|&z| line_end(z))
+        let z = postcode(b, p).or_else(|| ca_postcode(b, p))?;
+        if line_end(z) {
+            return Some(z);
+        }
+        let mut q = z;
+        for _ in 0..3 {
+            let w = (b.get(q) == Some(&b' '))
+                .then(|| cap_word_at(t, q + 1))
+                .flatten()?;
+            q = w.e;
+            if line_end(q) {
+                return Some(q);
+            }
+        }
+        None
     };
     let mut postcoded = false;
     for _ in 0..3 {
@@ -2606,23 +2816,11 @@ fn line_tail(t: &str, mut e: usize) -> usize {
         }
         // A country after the postcode.
         if postcoded {
-            let w = b[p..]
+            if let Some(c) = COUNTRIES
                 .iter()
-                .take(15)
-                .take_while(|c| c.is_ascii_alphabetic() || **c == b' ')
-                .count();
-            if matches!(
-                &b[p..p + w],
-                b"UK"
-                    | b"United Kingdom"
-                    | b"England"
-                    | b"Scotland"
-                    | b"Wales"
-                    | b"USA"
-                    | b"Canada"
-            ) && line_end(p + w)
+                .find(|c| b[p..].starts_with(c) && line_end(p + c.len()))
             {
-                e = p + w;
+                e = p + c.len();
             }
             break;
         }
@@ -2938,6 +3136,33 @@ mod tests {
             ),
             ("I moved to Leeds LS1 4AP last week", "Leeds LS1 4AP"),
             ("Hi Team,\nLS1 4AP is the depot", "LS1 4AP"),
+            // A state and ZIP, or a house number and a postcode with its town, end an address
+            // whose street has no type word.
+            (
+                "see 1585 Broadway, New York, NY 10036 today",
+                "1585 Broadway, New York, NY 10036",
+            ),
+            ("in Austin, TX 78703.", "Austin, TX 78703"),
+            (
+                "at W210 N16570 Glencoe Ln Jackson, WI 53037, USA.",
+                "W210 N16570 Glencoe Ln Jackson, WI 53037, USA",
+            ),
+            (
+                "to Am Falkpl. 5, 10437 Berlin.",
+                "Am Falkpl. 5, 10437 Berlin",
+            ),
+            (
+                "en Carrer d'Aragó 155 08011 Barcelona",
+                "Carrer d'Aragó 155 08011 Barcelona",
+            ),
+            (
+                "to:\nGontardstraße 7\n10178 Berlin\nGermany\nThanks",
+                "Gontardstraße 7\n10178 Berlin\nGermany",
+            ),
+            (
+                "naar Brinkstraat 87, 7512EC Enschede",
+                "Brinkstraat 87, 7512EC Enschede",
+            ),
         ];
         for (t, want) in pos {
             assert_eq!(addresses(t), vec![*want], "in {t:?}");
@@ -2953,6 +3178,11 @@ mod tests {
             "turn 2 E Main ways",
             "we saw 2 Jurassic Park films",
             "PO Box rental",
+            // A state and ZIP after a lower-case word or a bare capitalised one, a postcode and a
+            // capitalised word without a house number before them.
+            "the NY 10036 office",
+            "Flight CA 12345 departs",
+            "Order 12345 Shipped today",
         ];
         for t in neg {
             assert!(addresses(t).is_empty(), "in {t:?}: {:?}", addresses(t));
