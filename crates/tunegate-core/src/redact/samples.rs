@@ -98,6 +98,28 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "- name: API_TOKEN\n  value: \"x9Fk2LmQ7pRt\"",
         "x9Fk2LmQ7pRt",
     ),
+    // A dotted name, and the XML forms (Hadoop/Hive `<name>`/`<value>`, property lists'
+    // `<key>`/`<string>`, Java properties' `<entry key=…>`). Typed-in words: no random-token rule.
+    (
+        "SECRET",
+        "- key: billing.password\n  value: bluemoon",
+        "bluemoon",
+    ),
+    (
+        "SECRET",
+        "<property>\n  <name>javax.jdo.option.ConnectionPassword</name>\n  <value>bluemoon</value>\n</property>",
+        "bluemoon",
+    ),
+    (
+        "SECRET",
+        "<key>ApiToken</key>\n\t<string>moon42river</string>",
+        "moon42river",
+    ),
+    (
+        "SECRET",
+        "<entry key=\"db.password\">bluemoon</entry>",
+        "bluemoon",
+    ),
     (
         "SECRET",
         "\"environment\":[{\"name\":\"registry-password\",\"value\":\"Pw4Registry!\"}]",
@@ -1419,6 +1441,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "kind: ConfigMap\ndata:\n  mode: fast\n  ca.crt: |\n    Zm9vYmFy\n---\nkind: SecretStore\ndata:\n  a: YWJj\n",
+    ),
+    // XML pairs whose name only mentions a credential, or whose value is another element.
+    (
+        "SECRET",
+        "<name>password.min.length</name><value>12</value>\n<key>CFBundleName</key><string>MyApp</string>\n<name>api_token</name>\n<description>the token</description>",
     ),
     // Comparisons with a call, a property or a word; placeholders and code after a name.
     (

@@ -1168,8 +1168,9 @@ pub(crate) const PAIR_VALUE_KEYS: &[&[u8]] = &[b"value", b"parametervalue"];
 /// value starts (after its opening quote, if any) and that quote.
 fn pair_value_at(b: &[u8], id_start: usize, name_end: usize) -> Option<(usize, u8)> {
     let is_quote = |c: u8| matches!(c, b'"' | b'\'');
-    // Before the name: an optional quote, the assignment, the name key (optionally quoted).
-    let mut k = id_start;
+    // Before the name: an optional quote, the assignment, the name key (optionally quoted). A
+    // dotted name is one name (`key: business.password`).
+    let mut k = dotted_start(b, id_start);
     let name_quote = k.checked_sub(1).map(|j| b[j]).filter(|&c| is_quote(c));
     if name_quote.is_some() {
         k -= 1;
@@ -1251,6 +1252,55 @@ fn pair_value_at(b: &[u8], id_start: usize, name_end: usize) -> Option<(usize, u
         Some(&c) if is_quote(c) => Some((p + 1, c)),
         _ => Some((p, 0)),
     }
+}
+
+/// The start of the dotted name that ends in the identifier at `id_start`
+/// (`javax.jdo.option.ConnectionPassword`), at most 64 bytes back.
+fn dotted_start(b: &[u8], id_start: usize) -> usize {
+    let mut k = id_start;
+    while k > 0 && id_start - k < 64 && (is_word(b[k - 1]) || matches!(b[k - 1], b'.' | b'-')) {
+        k -= 1;
+    }
+    // Only dots joining words count: a leading dot belongs to something else.
+    while k < id_start && !is_word(b[k]) {
+        k += 1;
+    }
+    k
+}
+
+/// The XML forms of a name/value pair: a `<name>` or `<key>` element holding the credential's
+/// name, then its `<value>` or `<string>` element (Hadoop and Hive configuration, property
+/// lists), or a `key` attribute with the value as the element's content (`<entry
+/// key="db.password">…</entry>`). Where the value starts, with `>` as its opening.
+fn xml_pair_value_at(b: &[u8], id_start: usize, name_end: usize) -> Option<(usize, u8)> {
+    let k = dotted_start(b, id_start);
+    let before = &b[..k];
+    if before.ends_with(b"\"") {
+        // `<entry key="db.password">value</entry>`
+        let attr = &before[..before.len() - 1];
+        let named = attr.len() >= 5
+            && attr[attr.len() - 4..].eq_ignore_ascii_case(b"key=")
+            && attr[attr.len() - 5] == b' ';
+        return (named && b[name_end..].starts_with(b"\">")).then_some((name_end + 2, b'>'));
+    }
+    let tag = [b"<name>".as_slice(), b"<key>"].into_iter().find(|t| {
+        before.len() >= t.len() && before[before.len() - t.len()..].eq_ignore_ascii_case(t)
+    })?;
+    let close_len = tag.len() + 1;
+    let close = b.get(name_end..name_end + close_len)?;
+    if close[..2] != *b"</" || !close[2..].eq_ignore_ascii_case(&tag[1..]) {
+        return None;
+    }
+    let mut p = name_end + close_len;
+    let gap = p;
+    while p < b.len() && p - gap < 48 && b[p].is_ascii_whitespace() {
+        p += 1;
+    }
+    let r = &b[p..];
+    [b"<value>".as_slice(), b"<string>"]
+        .into_iter()
+        .find(|t| r.len() >= t.len() && r[..t.len()].eq_ignore_ascii_case(t))
+        .map(|t| (p + t.len(), b'>'))
 }
 
 fn in_ci_list(w: &[u8], list: &[&[u8]]) -> bool {
@@ -1473,7 +1523,8 @@ fn keyword_scan(
         return expansion_default(b, p, password || strong);
     }
     // `name: DB_PASSWORD` then `value: …`: the value of the pair is the credential's.
-    let pair = pair_value_at(b, id_start, kw_sep);
+    let pair =
+        pair_value_at(b, id_start, kw_sep).or_else(|| xml_pair_value_at(b, id_start, kw_sep));
     let (mut q, mut assign, mut weak, mut open) = match pair {
         Some((q0, o)) => (q0, true, false, o),
         None => sep(p),
@@ -1777,6 +1828,9 @@ fn keyword_scan(
         v.len() >= 4
     } else if password && assign && !delimited && conn_string_value(b, id_start, sep_start, q, p) {
         // `Server=db;User Id=app;Password=secrat;`: a connection string's values are literals.
+        v.len() >= 4 && !scalar_or_type(v)
+    } else if password && pair.is_some() {
+        // `- name: DB_PASSWORD` / `value: whiteduke`: the value member of a pair is a literal.
         v.len() >= 4 && !scalar_or_type(v)
     } else if password && assign && !delimited && line_value(b, id_start, sep_start, q, p) {
         // `DB_PASSWORD=whiteduke` in an env file, `password: whiteduke` in YAML: the syntax makes
