@@ -773,8 +773,29 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "abcdefghijklmnopqrstuvwxyz",
     ),
     // Provider token shapes (Supabase, Buildkite, NVIDIA, Tailscale, Figma, ClickUp,
-    // ElevenLabs, Salesforce), with no keyword around them and, where the random-token rule
-    // would catch a random body, a typed-in one: each row needs its shape rule.
+    // ElevenLabs, Salesforce, Vercel, Shopify, Cloudflare, Docker), with no keyword around them
+    // and, where the random-token rule would catch a random body, a typed-in one: each row
+    // needs its shape rule.
+    (
+        "SECRET",
+        "deploy with vck_abcdefABCDEF0123456789abcdefABCDEF",
+        "vck_abcdefABCDEF0123456789abcdefABCDEF",
+    ),
+    (
+        "SECRET",
+        "shopify shpss_ghijklGHIJKL0123456789ghijklGHIJ done",
+        "shpss_ghijklGHIJKL0123456789ghijklGHIJ",
+    ),
+    (
+        "SECRET",
+        "cf cfut_abcdefABCDEF0123456789abcdefABCDEF0123deadbeef",
+        "cfut_abcdefABCDEF0123456789abcdefABCDEF0123deadbeef",
+    ),
+    (
+        "SECRET",
+        "use dckr_pat_abcdefABCDEF0123456789abcd now",
+        "dckr_pat_abcdefABCDEF0123456789abcd",
+    ),
     (
         "SECRET",
         "use sbp_3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c7d8e9f0a",

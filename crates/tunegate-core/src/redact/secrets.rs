@@ -170,11 +170,25 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("CLOJARS_", prefix(60, 60, BodyClass::Alnum, false)),
     // SendGrid: SG.<22>.<43>.
     ("SG.", Anchor::Custom(sendgrid)),
-    // Shopify access, custom-app, private-app tokens and shared secrets.
-    ("shpat_", prefix(32, 32, BodyClass::Hex, false)),
-    ("shpca_", prefix(32, 32, BodyClass::Hex, false)),
-    ("shppa_", prefix(32, 32, BodyClass::Hex, false)),
-    ("shpss_", prefix(32, 32, BodyClass::Hex, false)),
+    // Shopify access, custom-app, private-app tokens and shared secrets: 32 hex first, longer
+    // and mixed-case since Shopify lengthened them.
+    ("shpat_", prefix(32, 64, BodyClass::Alnum, false)),
+    ("shpca_", prefix(32, 64, BodyClass::Alnum, false)),
+    ("shppa_", prefix(32, 64, BodyClass::Alnum, false)),
+    ("shpss_", prefix(32, 64, BodyClass::Alnum, false)),
+    // Vercel personal, integration, app, refresh and other tokens.
+    ("vcp_", prefix(24, 128, BodyClass::Alnum, true)),
+    ("vci_", prefix(24, 128, BodyClass::Alnum, true)),
+    ("vca_", prefix(24, 128, BodyClass::Alnum, true)),
+    ("vcr_", prefix(24, 128, BodyClass::Alnum, true)),
+    ("vck_", prefix(24, 128, BodyClass::Alnum, true)),
+    // Cloudflare account and user API tokens and global keys: 40 characters and 8 hex.
+    ("cfat_", prefix(40, 64, BodyClass::Alnum, true)),
+    ("cfut_", prefix(40, 64, BodyClass::Alnum, true)),
+    ("cfk_", prefix(40, 64, BodyClass::Alnum, true)),
+    // Docker personal and organisation access tokens.
+    ("dckr_pat_", prefix(24, 64, BodyClass::UrlSafe, false)),
+    ("dckr_oat_", prefix(24, 64, BodyClass::UrlSafe, false)),
     // HashiCorp Vault service, batch and recovery tokens; Terraform Cloud.
     ("hvs.", prefix(24, 256, BodyClass::UrlSafe, false)),
     ("hvb.", prefix(24, 512, BodyClass::UrlSafe, false)),
@@ -222,7 +236,7 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("sntrys_eyJ", prefix(50, 512, BodyClass::Base64Any, false)),
     ("sntryu_", prefix(64, 64, BodyClass::Hex, false)),
     ("sq0atp-", prefix(22, 22, BodyClass::UrlSafe, false)),
-    ("sq0csp-", prefix(43, 43, BodyClass::UrlSafe, false)),
+    ("sq0csp-", prefix(43, 64, BodyClass::UrlSafe, false)),
     ("EAAA", prefix(22, 60, BodyClass::UrlSafe, true)),
     ("EAAC", prefix(100, 512, BodyClass::Alnum, true)),
     ("EAAG", prefix(100, 512, BodyClass::Alnum, true)),
