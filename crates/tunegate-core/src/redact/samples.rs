@@ -1463,6 +1463,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "kind: ConfigMap\ndata:\n  mode: fast\n  ca.crt: |\n    Zm9vYmFy\n---\nkind: SecretStore\ndata:\n  a: YWJj\n",
     ),
+    // A format string, a Compose/make-escaped `$$` reference, a variable named after the
+    // credential closed by its object's brace.
+    ("SECRET", "label_password = \"user_{}\".format(name)"),
+    ("SECRET", "compose: DB_PASSWORD: $$password"),
+    ("SECRET", "creds = {\"user\": user, \"passwd\": passwd}"),
     // XML pairs whose name only mentions a credential, or whose value is another element.
     (
         "SECRET",

@@ -1740,6 +1740,12 @@ fn keyword_scan(
     if escaped_open && p > s && b[p - 1] == b'\\' {
         p -= 1;
     }
+    // `{"old": old, "password": password}`: the object's closing brace ends the value.
+    if close == 0 && p > s && b[p - 1] == b'}' && !b[s..p].contains(&b'{') {
+        while p > s && b[p - 1] == b'}' {
+            p -= 1;
+        }
+    }
     // `connect(user=user, password=passwd)`: the call's closing parenthesis ends the value.
     if password && close == 0 && p > s && b[p - 1] == b')' && !b[s..p].contains(&b'(') && {
         let from = id_start.saturating_sub(256);
@@ -1779,7 +1785,15 @@ fn keyword_scan(
             || !password
                 && v.first().is_some_and(u8::is_ascii_uppercase)
                 && v.iter().all(u8::is_ascii_alphabetic)
-                && !letters_random(v));
+                && !letters_random(v)
+            // A variable that is the credential's word itself (`"previousPassword": password}`).
+            || ident(v) && v.len() <= 16 && {
+                let (vb, vl) = stack_normalised(v);
+                matches!(
+                    &vb[..vl],
+                    b"password" | b"passwd" | b"pwd" | b"pass" | b"secret" | b"token" | b"apikey"
+                )
+            });
     let url = memchr::memmem::find(v, b"://").is_some();
     // A quoted string followed by a colon, or a bare word ending in one, is the next key of an
     // object, not a value: `"name": "registry-password", "value": "…"` (the pair rule reads
@@ -3311,6 +3325,15 @@ fn balanced(v: &[u8]) -> bool {
 /// A template placeholder inside the value: `${name}` (also `${name:-default}`) or
 /// `{{ anything without braces }}`. A `${` or `{{` that no such closing follows is part of a
 /// password (`m{{h}o)p${e]nob(ody…`).
+/// A format string's replacement field: `{}` or `{0}`..`{9}` (Python `str.format`, C#, Rust).
+fn format_field(v: &[u8]) -> bool {
+    memchr::memchr_iter(b'{', v).any(|k| match v.get(k + 1) {
+        Some(b'}') => true,
+        Some(c) if c.is_ascii_digit() => v.get(k + 2) == Some(&b'}'),
+        _ => false,
+    })
+}
+
 fn has_placeholder(v: &[u8]) -> bool {
     // Each search stops at the next brace or bracket, so a run of `${${${` stays linear.
     let mut from = 0;
@@ -3345,6 +3368,10 @@ fn reference(v: &[u8], literal: bool) -> bool {
     if v.is_empty() {
         return true;
     }
+    // `$$name`: a dollar escaped for Compose or make, then the reference.
+    if v.len() > 2 && v.starts_with(b"$$") {
+        return reference(&v[1..], literal);
+    }
     // A shell expansion of an upper-case variable first (`$PASSWORD`, `$API_URL/$COMMIT`);
     // `$ecret1` (lower-case) may be a real password.
     if v[0] == b'$' {
@@ -3367,7 +3394,7 @@ fn reference(v: &[u8], literal: bool) -> bool {
     {
         return true;
     }
-    if has_placeholder(v) {
+    if has_placeholder(v) || format_field(v) {
         return true;
     }
     // All one character (xxxx, ****, 0000, ••••) or a run of x/X/*/. inside (sk-xxxxxxxx).
