@@ -98,6 +98,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "- name: API_TOKEN\n  value: \"x9Fk2LmQ7pRt\"",
         "x9Fk2LmQ7pRt",
     ),
+    // A PEM key in a JSON string after a credential name: the whole block goes, not only the
+    // text up to its first space.
+    (
+        "SECRET",
+        r#"SA={"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n","id":1}"#,
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+    ),
     // A dotted name, and the XML forms (Hadoop/Hive `<name>`/`<value>`, property lists'
     // `<key>`/`<string>`, Java properties' `<entry key=…>`). Typed-in words: no random-token rule.
     (
@@ -1462,6 +1469,19 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "kind: ConfigMap\ndata:\n  mode: fast\n  ca.crt: |\n    Zm9vYmFy\n---\nkind: SecretStore\ndata:\n  a: YWJj\n",
+    ),
+    // PEM blocks holding a placeholder: `...`, a sentence, a short base64 word.
+    (
+        "SECRET",
+        r#"SA={"private_key":"-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n","id":1}"#,
+    ),
+    (
+        "SECRET",
+        "-----BEGIN PRIVATE KEY-----your key goes here-----END PRIVATE KEY-----",
+    ),
+    (
+        "SECRET",
+        "-----BEGIN PRIVATE KEY-----\ncGxhY2Vob2xkZXI=\n-----END PRIVATE KEY-----",
     ),
     // A format string, a Compose/make-escaped `$$` reference, a variable named after the
     // credential closed by its object's brace.
