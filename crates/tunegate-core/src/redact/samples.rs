@@ -1470,6 +1470,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "kind: ConfigMap\ndata:\n  mode: fast\n  ca.crt: |\n    Zm9vYmFy\n---\nkind: SecretStore\ndata:\n  a: YWJj\n",
     ),
+    // A vendor's public key is made to be shown.
+    (
+        "SECRET",
+        "DOTENV_PUBLIC_KEY=\"02b8a7c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90\"",
+    ),
     // PEM blocks holding a placeholder: `...`, a sentence, a short base64 word.
     (
         "SECRET",

@@ -3275,6 +3275,10 @@ fn names_no_secret(norm: &[u8]) -> bool {
         b"revision",
         // A reference to where the credential is kept (`passwordSecretRef`, `tokenRef`).
         b"ref",
+        // A public key after a qualifier (`DOTENV_PUBLIC_KEY`, `STRIPE_PUBLISHABLE_KEY`).
+        b"publickey",
+        b"publishablekey",
+        b"pubkey",
     ];
     STARTS.iter().any(|p| norm.starts_with(p)) || ENDS.iter().any(|e| norm.ends_with(e))
 }
