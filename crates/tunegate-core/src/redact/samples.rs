@@ -98,6 +98,14 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "- name: API_TOKEN\n  value: \"x9Fk2LmQ7pRt\"",
         "x9Fk2LmQ7pRt",
     ),
+    // A literal compared in a Python condition (the colon ends the statement), and a string
+    // with a Python prefix.
+    (
+        "SECRET",
+        "if user == \"admin\" and password == \"tr0ub4dor\":",
+        "tr0ub4dor",
+    ),
+    ("SECRET", "if password == f\"tr0ub4dor\":", "tr0ub4dor"),
     // A PEM key in a JSON string after a credential name: the whole block goes, not only the
     // text up to its first space.
     (
@@ -1470,6 +1478,8 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "kind: ConfigMap\ndata:\n  mode: fast\n  ca.crt: |\n    Zm9vYmFy\n---\nkind: SecretStore\ndata:\n  a: YWJj\n",
     ),
+    // An f-string with a field is a template.
+    ("SECRET", "password = f\"{prefix}-{suffix}\""),
     // A vendor's public key is made to be shown.
     (
         "SECRET",

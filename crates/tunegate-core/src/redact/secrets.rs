@@ -1595,6 +1595,17 @@ fn keyword_scan(
     if assign && open == 0 && b.get(q) == Some(&b'@') && b.get(q + 1) == Some(&b'"') {
         (q, open) = (q + 2, b'"');
     }
+    // A Python string prefix: `password == f"…"`, `key = b'…'`. An f-string with a field is a
+    // template.
+    let mut fstring = false;
+    if assign
+        && open == 0
+        && matches!(b.get(q), Some(b'f' | b'r' | b'b' | b'u'))
+        && matches!(b.get(q + 1), Some(b'"' | b'\''))
+    {
+        fstring = b[q] == b'f';
+        (q, open) = (q + 2, b[q + 1]);
+    }
     // A table row: `| password | s3cret |`, `apiKey |e9e0...` (a cell, one pipe, the next cell).
     if weak && table_cell(b, id_start, sep_start, q) {
         (assign, weak) = (true, false);
@@ -1840,7 +1851,11 @@ fn keyword_scan(
     // A quoted string followed by a colon, or a bare word ending in one, is the next key of an
     // object, not a value: `"name": "registry-password", "value": "…"` (the pair rule reads
     // that form), `"registry-password", tokenRef: …`.
-    let next_key = delimited && matches!(close, b'"' | b'\'') && {
+    // After a comparison (`if password == "x":`), a colon ends the statement, not a key.
+    let compared = b[sep_start..q.min(s)]
+        .windows(2)
+        .any(|w| w == b"==" || w == b"!=");
+    let next_key = delimited && !compared && matches!(close, b'"' | b'\'') && {
         let mut k = after + 1;
         while k < n && b[k] == b' ' {
             k += 1;
@@ -1853,7 +1868,7 @@ fn keyword_scan(
     // Quoted only: a `>` that opened the value may close a generic type (`Option<Credentials>`),
     // not an XML tag.
     let reference = if delimited && close != b'<' {
-        is_literal_reference(v)
+        is_literal_reference(v) || fstring && v.contains(&b'{')
     } else {
         // `\$_POST[...]`: a variable written inside an escaped string.
         is_reference(v) || v.starts_with(b"\\$") && (is_reference(&v[1..]) || call_head(&v[1..]))
