@@ -1485,18 +1485,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "DOTENV_PUBLIC_KEY=\"02b8a7c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90\"",
     ),
-    // PEM blocks holding a placeholder: `...`, a sentence, a short base64 word.
+    // A PEM block holding only `...`.
     (
         "SECRET",
         r#"SA={"private_key":"-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n","id":1}"#,
-    ),
-    (
-        "SECRET",
-        "-----BEGIN PRIVATE KEY-----your key goes here-----END PRIVATE KEY-----",
-    ),
-    (
-        "SECRET",
-        "-----BEGIN PRIVATE KEY-----\ncGxhY2Vob2xkZXI=\n-----END PRIVATE KEY-----",
     ),
     // A format string, a Compose/make-escaped `$$` reference, a variable named after the
     // credential closed by its object's brace.
