@@ -1966,7 +1966,7 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
                 i = e;
                 continue;
             }
-            if let Some(e) = us_fr_address(text, i) {
+            if let Some(e) = us_fr_address(text, i).or_else(|| us_address_to_zip(b, i)) {
                 let mut e = e;
                 for _ in 0..2 {
                     match unit_tail(b, e) {
@@ -2109,6 +2109,75 @@ fn us_fr_address(t: &str, s: usize) -> Option<usize> {
         e = w.e + 1;
     }
     None
+}
+
+/// A US address in any case that runs to its state and ZIP (`100 alabama avenue nw ft payne al
+/// 35967`, `1950 n stemmons fwy ste 5010 dallas tx 75207`): a house number, a street type
+/// within the next six words, then words up to a state code and a ZIP, at most 120 bytes. The
+/// end of the ZIP.
+#[inline(never)]
+fn us_address_to_zip(b: &[u8], s: usize) -> Option<usize> {
+    let p = comma_space(b, house_number(b, s)?)?;
+    let lim = (s + 120).min(b.len());
+    let mut e = p;
+    let mut typed = false;
+    for k in 0..14 {
+        let ws = e;
+        while e < lim && (b[e].is_ascii_alphanumeric() || matches!(b[e], b'#' | b'.' | b'\'')) {
+            e += 1;
+        }
+        if e == ws {
+            return None;
+        }
+        let w = &b[ws..e];
+        let w = w.strip_suffix(b".").unwrap_or(w);
+        if typed
+            && w.len() == 2
+            && US_STATES
+                .iter()
+                .any(|st| st.as_bytes().eq_ignore_ascii_case(w))
+            && let Some(z) = zip_after(b, e)
+        {
+            return Some(z);
+        }
+        if !typed && k < 6 {
+            typed = std::str::from_utf8(w)
+                .is_ok_and(|w| w.len() > 1 && in_list_ci(w, STREET_TYPES, STREET_FILTER));
+        }
+        // Words are joined by a space, or a comma and a space.
+        if b.get(e) == Some(&b',') {
+            e += 1;
+        }
+        if b.get(e) != Some(&b' ') {
+            return None;
+        }
+        e += 1;
+    }
+    None
+}
+
+/// A space and a ZIP (`35967`, `91786-0000`) at `p`: its end.
+fn zip_after(b: &[u8], p: usize) -> Option<usize> {
+    if b.get(p) != Some(&b' ') {
+        return None;
+    }
+    let z = p + 1;
+    let digits = b[z..]
+        .iter()
+        .take(6)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits != 5 {
+        return None;
+    }
+    let mut e = z + 5;
+    if b.get(e) == Some(&b'-') && b.len() >= e + 5 && b[e + 1..e + 5].iter().all(u8::is_ascii_digit)
+    {
+        e += 5;
+    }
+    b.get(e)
+        .is_none_or(|c| !c.is_ascii_alphanumeric())
+        .then_some(e)
 }
 
 /// A one-letter compass direction (or `NE`/`NW`/`SE`/`SW`) and the space after it: the end.
@@ -2669,26 +2738,7 @@ fn state_zip(b: &[u8], p: usize) -> Option<usize> {
     if b.get(e) != Some(&b' ') {
         return None;
     }
-    let z = e + 1;
-    let digits = b[z..]
-        .iter()
-        .take(6)
-        .take_while(|c| c.is_ascii_digit())
-        .count();
-    if digits == 5 {
-        let mut e = z + 5;
-        if b.get(e) == Some(&b'-')
-            && b.len() >= e + 5
-            && b[e + 1..e + 5].iter().all(u8::is_ascii_digit)
-        {
-            e += 5;
-        }
-        return b
-            .get(e)
-            .is_none_or(|c| !c.is_ascii_alphanumeric())
-            .then_some(e);
-    }
-    ca_postcode(b, z)
+    zip_after(b, e).or_else(|| ca_postcode(b, e + 1))
 }
 
 /// A 5-digit or Dutch postcode at `p` and the capitalised town after it (`10437 Berlin`,
@@ -3171,6 +3221,15 @@ mod tests {
                 "naar Brinkstraat 87, 7512EC Enschede",
                 "Brinkstraat 87, 7512EC Enschede",
             ),
+            // Any case, when the address runs to its state and ZIP.
+            (
+                "ship to 100 alabama avenue nw ft payne al 35967 before Monday",
+                "100 alabama avenue nw ft payne al 35967",
+            ),
+            (
+                "at 1950 n stemmons fwy ste 5010 lb # 842467 dallas tx 75207.",
+                "1950 n stemmons fwy ste 5010 lb # 842467 dallas tx 75207",
+            ),
         ];
         for (t, want) in pos {
             assert_eq!(addresses(t), vec![*want], "in {t:?}");
@@ -3191,6 +3250,7 @@ mod tests {
             "the NY 10036 office",
             "Flight CA 12345 departs",
             "Order 12345 Shipped today",
+            "buy 12 main st ideas for texas",
         ];
         for t in neg {
             assert!(addresses(t).is_empty(), "in {t:?}: {:?}", addresses(t));

@@ -379,11 +379,12 @@ fn pathological_inputs_stay_linear() {
         + &"\npassword:".repeat(50_000)
         + &"password:".repeat(50_000)
         + &"login password ".repeat(50_000);
-    // Postcodes, states and towns after long runs of address words: each looks back at most
-    // 160 bytes.
+    // Postcodes, states and towns after long runs of address words (each looks back at most
+    // 160 bytes), house numbers and street types without a ZIP (each looks ahead 120 bytes).
     let heads = ("Ab 12 ".repeat(40) + "LS1 4AP ").repeat(2_000)
         + &"Ab, NY 10036 ".repeat(50_000)
-        + &"Ab 5, 10437 Berlin ".repeat(30_000);
+        + &"Ab 5, 10437 Berlin ".repeat(30_000)
+        + &"1 st ".repeat(200_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads,
