@@ -98,6 +98,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "- name: API_TOKEN\n  value: \"x9Fk2LmQ7pRt\"",
         "x9Fk2LmQ7pRt",
     ),
+    (
+        "SECRET",
+        "curl --proxy-user admin:bluemoon http://proxy:3128",
+        "bluemoon",
+    ),
     // A literal compared in a Python condition (the colon ends the statement), and a string
     // with a Python prefix.
     (

@@ -435,6 +435,7 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("-u ", Anchor::Custom(curl_user)),
     ("-p", Anchor::Custom(short_password_flag)),
     ("--user ", Anchor::Custom(curl_user)),
+    ("--proxy-user ", Anchor::Custom(curl_user)),
     ("sig=", Anchor::Custom(sas_signature)),
     ("hooks.slack.com/", Anchor::Webhook),
     ("discord.com/api/webhooks/", Anchor::Webhook),
@@ -2765,7 +2766,8 @@ fn short_password_flag(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     command.then_some((ps, q))
 }
 
-/// `curl -u user:password` / `--user user:password`: the password goes.
+/// `curl -u user:password` / `--user user:password` / `--proxy-user user:password`: the password
+/// goes.
 fn curl_user(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     if s > 0 && !matches!(b[s - 1], b' ' | b'\t' | b'\n') {
         return None;
