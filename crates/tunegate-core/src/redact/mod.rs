@@ -829,7 +829,16 @@ impl Redactor {
                 if b.get(q) == Some(&b']') {
                     return Ok(q + 1);
                 }
+                // A list under a credential or personal-data key (`"api_tokens": ["…", "…"]`):
+                // each item is such a value.
+                let item_key = key.filter(|k| {
+                    matches!(
+                        k,
+                        KeyCtx::Secret { generic: false } | KeyCtx::Personal { generic: false, .. }
+                    )
+                });
                 loop {
+                    st.pending_key = item_key;
                     q = self.value(text, q, frame, json_depth, depth + 1, st, edits, repl)?;
                     q = json::skip_ws(b, q);
                     match b.get(q) {

@@ -103,6 +103,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "curl --proxy-user admin:bluemoon http://proxy:3128",
         "bluemoon",
     ),
+    // Each item of a list under a credential key, and plural credential names.
+    (
+        "SECRET",
+        "{\"api_tokens\": [\"moon42river\", \"tr0ub4dor33\"]}",
+        "tr0ub4dor33",
+    ),
+    ("SECRET", "{\"password\": [\"bluemoon\"]}", "bluemoon"),
     // A literal compared in a Python condition (the colon ends the statement), and a string
     // with a Python prefix.
     (
@@ -1482,6 +1489,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "kind: ConfigMap\ndata:\n  mode: fast\n  ca.crt: |\n    Zm9vYmFy\n---\nkind: SecretStore\ndata:\n  a: YWJj\n",
+    ),
+    // Counts of model tokens and a list of secret names are no credentials.
+    (
+        "SECRET",
+        "{\"usage\": {\"prompt_tokens\": 12, \"total_tokens\": 30}, \"secrets\": [\"db\", \"api\"]}",
     ),
     // An f-string with a field is a template.
     ("SECRET", "password = f\"{prefix}-{suffix}\""),

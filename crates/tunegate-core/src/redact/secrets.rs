@@ -1015,6 +1015,15 @@ pub(crate) fn is_secret_name(norm: &[u8]) -> bool {
         b"sessionkey",
         b"cookie",
         b"xapikey",
+        // Lists of credentials (`api_tokens`, `passwords`); not `tokens` (counts of model
+        // tokens) or `secrets` (sections and references).
+        b"passwords",
+        b"apikeys",
+        b"apitokens",
+        b"accesstokens",
+        b"accesskeys",
+        b"secretkeys",
+        b"privatekeys",
     ];
     const NOT: &[&[u8]] = &[b"author", b"oauthurl", b"tokenizer"];
     // Most keys (`content`, `role`, `messages`) end in two bytes that no name ends in: one
