@@ -1954,8 +1954,22 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
             continue;
         }
         if c.is_ascii_digit() {
-            if let Some(e) = postcode_town(text, i)
-                && number_before(b, i, floor)
+            // `… ft payne al 35967`: a ZIP after a state code in any case ends an address that
+            // starts at a house number and a street type.
+            if i >= 3
+                && b[i - 1] == b' '
+                && state_code_ci(b[i - 3], b[i - 2])
+                && (i == 3 || !b[i - 4].is_ascii_alphanumeric())
+                && let Some(z) = zip_after(b, i - 1)
+                && let Some(s) = address_before_state(b, i - 3, floor)
+            {
+                out.push(Finding::new(s, z, ENT_POSTAL_ADDRESS));
+                floor = z;
+                i = z;
+                continue;
+            }
+            if number_before(b, i, floor)
+                && let Some(e) = postcode_town(text, i)
                 && let s = head_before(text, i, floor)
                 && s < i
             {
@@ -1966,7 +1980,7 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
                 i = e;
                 continue;
             }
-            if let Some(e) = us_fr_address(text, i).or_else(|| us_address_to_zip(b, i)) {
+            if let Some(e) = us_fr_address(text, i) {
                 let mut e = e;
                 for _ in 0..2 {
                     match unit_tail(b, e) {
@@ -2004,6 +2018,7 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
             continue;
         } else if c.is_ascii_uppercase()
             && b.get(i + 1).is_some_and(u8::is_ascii_uppercase)
+            && matches!(b.get(i + 2), Some(b' ' | b'.'))
             && let Some(e) = state_zip(b, i)
             && let s = head_before(text, i, floor)
             && s < i
@@ -2111,49 +2126,72 @@ fn us_fr_address(t: &str, s: usize) -> Option<usize> {
     None
 }
 
-/// A US address in any case that runs to its state and ZIP (`100 alabama avenue nw ft payne al
-/// 35967`, `1950 n stemmons fwy ste 5010 dallas tx 75207`): a house number, a street type
-/// within the next six words, then words up to a state code and a ZIP, at most 120 bytes. The
-/// end of the ZIP.
+/// Whether two letters, in any case, are a US state code.
+fn state_code_ci(a: u8, b: u8) -> bool {
+    static CODES: [bool; 676] = {
+        let mut t = [false; 676];
+        let mut k = 0;
+        while k < US_STATES.len() {
+            let c = US_STATES[k].as_bytes();
+            t[(c[0] - b'A') as usize * 26 + (c[1] - b'A') as usize] = true;
+            k += 1;
+        }
+        t
+    };
+    let (a, b) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
+    a.is_ascii_uppercase()
+        && b.is_ascii_uppercase()
+        && CODES[(a - b'A') as usize * 26 + (b - b'A') as usize]
+}
+
+/// Where a US address that ends at the state code at `state` starts, in any case (`100 alabama
+/// avenue nw ft payne al 35967`, `1950 n stemmons fwy ste 5010 dallas tx 75207`): the earliest
+/// house number, at most 14 words and 120 bytes back and not before `floor`, with a street type
+/// among the six words after it. Words are joined by a space or a comma and a space.
 #[inline(never)]
-fn us_address_to_zip(b: &[u8], s: usize) -> Option<usize> {
-    let p = comma_space(b, house_number(b, s)?)?;
-    let lim = (s + 120).min(b.len());
-    let mut e = p;
-    let mut typed = false;
-    for k in 0..14 {
-        let ws = e;
-        while e < lim && (b[e].is_ascii_alphanumeric() || matches!(b[e], b'#' | b'.' | b'\'')) {
-            e += 1;
+fn address_before_state(b: &[u8], state: usize, floor: usize) -> Option<usize> {
+    let lo = floor.max(state.saturating_sub(120));
+    // Word spans, nearest first.
+    let mut words = [(0usize, 0usize); 14];
+    let mut n = 0;
+    let mut p = state;
+    while n < words.len() {
+        // The separator before `p`: one space, after an optional comma.
+        if p <= lo || b[p - 1] != b' ' {
+            break;
         }
-        if e == ws {
-            return None;
+        let mut we = p - 1;
+        if we > lo && b[we - 1] == b',' {
+            we -= 1;
         }
-        let w = &b[ws..e];
-        let w = w.strip_suffix(b".").unwrap_or(w);
-        if typed
-            && w.len() == 2
-            && US_STATES
-                .iter()
-                .any(|st| st.as_bytes().eq_ignore_ascii_case(w))
-            && let Some(z) = zip_after(b, e)
+        let mut ws = we;
+        while ws > lo
+            && (b[ws - 1].is_ascii_alphanumeric() || matches!(b[ws - 1], b'#' | b'.' | b'\''))
         {
-            return Some(z);
+            ws -= 1;
         }
-        if !typed && k < 6 {
-            typed = std::str::from_utf8(w)
-                .is_ok_and(|w| w.len() > 1 && in_list_ci(w, STREET_TYPES, STREET_FILTER));
+        if ws == we || (ws > 0 && !matches!(b[ws - 1], b' ' | b'\n' | b'\t' | b'(' | b'"')) {
+            break;
         }
-        // Words are joined by a space, or a comma and a space.
-        if b.get(e) == Some(&b',') {
-            e += 1;
-        }
-        if b.get(e) != Some(&b' ') {
-            return None;
-        }
-        e += 1;
+        words[n] = (ws, we);
+        n += 1;
+        p = ws;
     }
-    None
+    let street_type = |w: &[u8]| {
+        let w = w.strip_suffix(b".").unwrap_or(w);
+        w.len() > 1
+            && STREET_FILTER & filter_bit(w) != 0
+            && STREET_TYPES
+                .iter()
+                .any(|t| t.as_bytes().eq_ignore_ascii_case(w))
+    };
+    // The farthest house number first: `110 8th street, west hall, room 311 troy ny`.
+    (0..n).rev().find_map(|j| {
+        let (ws, we) = words[j];
+        let house = house_number(b, ws).is_some_and(|e| e == we);
+        let typed = (j.saturating_sub(6)..j).any(|k| street_type(&b[words[k].0..words[k].1]));
+        (house && typed).then_some(ws)
+    })
 }
 
 /// A space and a ZIP (`35967`, `91786-0000`) at `p`: its end.
