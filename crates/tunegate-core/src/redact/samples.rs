@@ -110,6 +110,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "tr0ub4dor33",
     ),
     ("SECRET", "{\"password\": [\"bluemoon\"]}", "bluemoon"),
+    // A query parameter whose name ends in `pass`.
+    (
+        "SECRET",
+        "jdbc:mysql://db/app?user=admin&userpass=bluemoonriver",
+        "bluemoonriver",
+    ),
     // A literal compared in a Python condition (the colon ends the statement), and a string
     // with a Python prefix.
     (
@@ -1494,6 +1500,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "SECRET",
         "{\"usage\": {\"prompt_tokens\": 12, \"total_tokens\": 30}, \"secrets\": [\"db\", \"api\"]}",
+    ),
+    // Words that end in `pass` as query parameters.
+    (
+        "SECRET",
+        "https://x.example/r?route=1&bypass=abcdefghij&compass=northwest",
     ),
     // An f-string with a field is a template.
     ("SECRET", "password = f\"{prefix}-{suffix}\""),

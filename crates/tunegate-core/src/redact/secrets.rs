@@ -1141,7 +1141,28 @@ fn pass_name(b: &[u8], s: usize, e: usize, scanned: &mut usize) -> Option<(usize
             c if c.is_ascii_lowercase() => b[s] == b'P',
             c => !c.is_ascii_alphanumeric(),
         };
-    if !starts_word {
+    // A query parameter (`?user=admin&userpass=…`, `;dbpass=…`) names a password even glued,
+    // unless it is a word that ends in `pass`.
+    let query_param = || {
+        let mut k = s;
+        while k > 0 && s - k < 12 && b[k - 1].is_ascii_alphanumeric() {
+            k -= 1;
+        }
+        k > 0
+            && matches!(b[k - 1], b'?' | b'&' | b';')
+            && b.get(e) == Some(&b'=')
+            && ![
+                &b"bypass"[..],
+                b"compass",
+                b"surpass",
+                b"trespass",
+                b"overpass",
+                b"underpass",
+            ]
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(&b[k..e]))
+    };
+    if !starts_word && !query_param() {
         return None;
     }
     let mut p = e;
@@ -1501,7 +1522,7 @@ fn keyword_scan(
     let url_param = id_start > 0
         && matches!(b[id_start - 1], b'?' | b'&')
         && b.get(p) == Some(&b'=')
-        && (strong || norm == b"key");
+        && (strong || norm == b"key" || norm.ends_with(b"pass"));
     // `publicToken`, `publishableKey`: made to be shown; other structural names only when the
     // name is not a credential name itself.
     if ((!strong || norm.starts_with(b"public")) && names_no_secret(norm))
