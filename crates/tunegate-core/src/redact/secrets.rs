@@ -1785,7 +1785,7 @@ fn keyword_scan(
         p -= 1;
     }
     // `{"old": old, "password": password}`: the object's closing brace ends the value.
-    if close == 0 && p > s && b[p - 1] == b'}' && !b[s..p].contains(&b'{') {
+    if close == 0 && !whole_word && p > s && b[p - 1] == b'}' && !b[s..p].contains(&b'{') {
         while p > s && b[p - 1] == b'}' {
             p -= 1;
         }
