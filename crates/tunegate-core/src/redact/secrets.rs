@@ -3427,9 +3427,11 @@ fn reference(v: &[u8], literal: bool) -> bool {
     if v.is_empty() {
         return true;
     }
-    // `$$name`: a dollar escaped for Compose or make, then the reference.
-    if v.len() > 2 && v.starts_with(b"$$") {
-        return reference(&v[1..], literal);
+    // `$$name`: a dollar escaped for Compose or make, then the reference (one call, whatever
+    // the run of dollars: a recursion per dollar would follow a hostile value's length).
+    let dollars = v.iter().take_while(|&&c| c == b'$').count();
+    if dollars >= 2 && v.len() > dollars {
+        return reference(&v[dollars - 1..], literal);
     }
     // A shell expansion of an upper-case variable first (`$PASSWORD`, `$API_URL/$COMMIT`);
     // `$ecret1` (lower-case) may be a real password.

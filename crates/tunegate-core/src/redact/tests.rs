@@ -384,7 +384,9 @@ fn pathological_inputs_stay_linear() {
     let heads = ("Ab 12 ".repeat(40) + "LS1 4AP ").repeat(2_000)
         + &"Ab, NY 10036 ".repeat(50_000)
         + &"Ab 5, 10437 Berlin ".repeat(30_000)
-        + &"1 st ".repeat(200_000);
+        + &"1 st ".repeat(200_000)
+        // A long run of dollars in a quoted value: one reference check, not one per dollar.
+        + &format!("password = \"{}x\"\n", "$".repeat(4_000)).repeat(50);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads,
