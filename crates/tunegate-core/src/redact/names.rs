@@ -107,17 +107,21 @@ impl Lexicon {
 /// `filter` is `list_filter(list)`.
 fn in_list_ci(raw: &str, list: &[&str], filter: u128) -> bool {
     if raw.is_ascii() {
-        // Most words are in no list: reject those whose (length, first letter) no entry has
-        // before comparing with every entry.
-        if filter & filter_bit(raw.as_bytes()) == 0 {
-            return false;
-        }
-        list.iter()
-            .any(|w| w.len() == raw.len() && w.as_bytes().eq_ignore_ascii_case(raw.as_bytes()))
+        in_list_ascii(raw.as_bytes(), list, filter)
     } else {
         let l = raw.to_lowercase();
         list.contains(&l.as_str())
     }
+}
+
+/// `in_list_ci` for an ASCII word given as bytes.
+fn in_list_ascii(raw: &[u8], list: &[&str], filter: u128) -> bool {
+    // Most words are in no list: reject those whose (length, first letter) no entry has before
+    // comparing with every entry.
+    filter & filter_bit(raw) != 0
+        && list
+            .iter()
+            .any(|w| w.len() == raw.len() && w.as_bytes().eq_ignore_ascii_case(raw))
 }
 
 /// The filter bits (`filter_bit`) of the street-type lists' entries.
@@ -1846,10 +1850,7 @@ fn postcode(b: &[u8], p: usize) -> Option<usize> {
     }
     let n = e - p;
     if n == 5 {
-        if e + 5 <= b.len() && b[e] == b'-' && b[e + 1..e + 5].iter().all(u8::is_ascii_digit) {
-            e += 5;
-        }
-        return (e >= b.len() || !b[e].is_ascii_alphanumeric()).then_some(e);
+        return zip(b, p);
     }
     // NL: 1234 AB, 1234AB
     let gap = usize::from(b.get(e) == Some(&b' '));
@@ -2179,11 +2180,7 @@ fn address_before_state(b: &[u8], state: usize, floor: usize) -> Option<usize> {
     }
     let street_type = |w: &[u8]| {
         let w = w.strip_suffix(b".").unwrap_or(w);
-        w.len() > 1
-            && STREET_FILTER & filter_bit(w) != 0
-            && STREET_TYPES
-                .iter()
-                .any(|t| t.as_bytes().eq_ignore_ascii_case(w))
+        w.len() > 1 && in_list_ascii(w, STREET_TYPES, STREET_FILTER)
     };
     // The farthest house number first: `110 8th street, west hall, room 311 troy ny`.
     (0..n).rev().find_map(|j| {
@@ -2196,11 +2193,12 @@ fn address_before_state(b: &[u8], state: usize, floor: usize) -> Option<usize> {
 
 /// A space and a ZIP (`35967`, `91786-0000`) at `p`: its end.
 fn zip_after(b: &[u8], p: usize) -> Option<usize> {
-    if b.get(p) != Some(&b' ') {
-        return None;
-    }
-    let z = p + 1;
-    let digits = b[z..]
+    (b.get(p) == Some(&b' ')).then(|| zip(b, p + 1)).flatten()
+}
+
+/// A 5-digit ZIP or postcode at `p`, with an optional `-1234` (ZIP+4), standing alone: its end.
+fn zip(b: &[u8], p: usize) -> Option<usize> {
+    let digits = b[p.min(b.len())..]
         .iter()
         .take(6)
         .take_while(|c| c.is_ascii_digit())
@@ -2208,7 +2206,7 @@ fn zip_after(b: &[u8], p: usize) -> Option<usize> {
     if digits != 5 {
         return None;
     }
-    let mut e = z + 5;
+    let mut e = p + 5;
     if b.get(e) == Some(&b'-') && b.len() >= e + 5 && b[e + 1..e + 5].iter().all(u8::is_ascii_digit)
     {
         e += 5;

@@ -2099,7 +2099,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("DRIVER_LICENSE", "U1H00A000B"),
     ("DATE_OF_BIRTH", "2024-05-01"),
     // ZIP+4 codes have the ITIN's shape (after a town and state they are an address).
-    ("US_ITIN", "ZIP+4 98052-6399 for Redmond"),
+    ("US_ITIN", "WA 98052-6399"),
     ("US_ITIN", "zip code 98052-6399"),
     ("IT_FISCAL_CODE", "CF RSSMRA85T32A562S"),
 ];

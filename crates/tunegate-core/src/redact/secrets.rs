@@ -1631,7 +1631,8 @@ fn keyword_scan(
         return None;
     }
     // A comparison (`password == token_type`) holds a value only when it is a string literal.
-    if pair.is_none() && open == 0 && b[sep_start..q].windows(2).any(|w| w == b"==" || w == b"!=") {
+    let compared = b[sep_start..q].windows(2).any(|w| w == b"==" || w == b"!=");
+    if pair.is_none() && open == 0 && compared {
         return None;
     }
     // XML attribute form: key="ApiToken" value="...".
@@ -1849,9 +1850,6 @@ fn keyword_scan(
     // object, not a value: `"name": "registry-password", "value": "…"` (the pair rule reads
     // that form), `"registry-password", tokenRef: …`.
     // After a comparison (`if password == "x":`), a colon ends the statement, not a key.
-    let compared = b[sep_start..q.min(s)]
-        .windows(2)
-        .any(|w| w == b"==" || w == b"!=");
     let next_key = delimited && !compared && matches!(close, b'"' | b'\'') && {
         let mut k = after + 1;
         while k < n && b[k] == b' ' {
