@@ -2,7 +2,9 @@
 //!
 //! Names: a gazetteer of US first names and surnames (the US Census Bureau's 1990 name frequency
 //! files, a US government work in the public domain; the most frequent 1,000 male, 2,000 female
-//! first names and 6,000 surnames, lower-cased, in `data/`), context cues (greetings, sign-offs,
+//! first names and 6,000 surnames, lower-cased, in `data/`), 18,600 international first names
+//! (from Jörg Michael's `nam_dict.txt`, GFDL; those that are also common words are ambiguous),
+//! context cues (greetings, sign-offs,
 //! "my name is", honorifics) and capitalisation. Words that are also ordinary English words
 //! (Will, Grace, Mark, Brown, months) only count with a cue or next to an unambiguous name part.
 //!
@@ -21,6 +23,10 @@ const F_FIRST: u8 = 1;
 const F_LAST: u8 = 2;
 const F_AMBIGUOUS: u8 = 4;
 const F_STOP: u8 = 8;
+/// An international given name (`data/given_names_intl*.txt`): a larger list, with more rare
+/// words and brands among its entries (`Tokio`, `Miri`), so alone it counts as ambiguous; in a
+/// run with a second name-shaped word (`Matti Mäkinen`) it is a known given name.
+const F_WEAK: u8 = 16;
 
 /// Every word list of the name rules in one table: lower-case word -> flags. A capitalised word
 /// costs one lookup over its bytes (lower-cased on the stack), never an allocation.
@@ -62,8 +68,17 @@ fn lexicon() -> &'static Lexicon {
     L.get_or_init(|| {
         let mut map: HashMap<&'static [u8], u8, BuildHasherDefault<WordHasher>> =
             HashMap::default();
-        let lists: [(&mut dyn Iterator<Item = &'static str>, u8); 4] = [
+        let data = |text: &'static str| text.lines().filter(|l| !l.starts_with('#'));
+        let lists: [(&mut dyn Iterator<Item = &'static str>, u8); 6] = [
             (&mut include_str!("data/first_names.txt").lines(), F_FIRST),
+            (
+                &mut data(include_str!("data/given_names_intl.txt")),
+                F_FIRST | F_WEAK,
+            ),
+            (
+                &mut data(include_str!("data/given_names_intl_ambiguous.txt")),
+                F_FIRST | F_AMBIGUOUS,
+            ),
             (&mut include_str!("data/surnames.txt").lines(), F_LAST),
             (&mut AMBIGUOUS.iter().copied(), F_AMBIGUOUS),
             (&mut STOP.iter().copied(), F_STOP),
@@ -1032,6 +1047,7 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
         }
         let words = &run[..nw];
         let mut kinds_buf = [(false, false, false, false); 4];
+        let mut weak_prev = false;
         for (k, w) in words.iter().enumerate() {
             let raw = &text[w.s..w.e];
             // A word not shaped like a name (`IBAN`, `iPhone`) is a stop word, and no rule below
@@ -1047,6 +1063,15 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
                 f & F_FIRST != 0,
                 f & F_LAST != 0,
             );
+            // A weak given name is only as good as the name-shaped word (or the surname
+            // particles, `Wout van 't Zand`) after it.
+            if k > 0 && weak_prev {
+                kinds_buf[k - 1].1 |= stop;
+            }
+            weak_prev = f & F_WEAK != 0;
+            if weak_prev && k + 1 == nw && particles_after(text, w.e).is_none() {
+                kinds_buf[k].1 = true;
+            }
         }
         let kinds = &kinds_buf[..nw];
         // A stop word first ends the run whatever the cue: only look for a cue otherwise.
@@ -1173,6 +1198,16 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             // `Amin van 't Houteveen`, `María de la Cruz`.
             let mut end = words[n - 1].e;
             if let Some(w) = particles_after(text, end) {
+                end = w.e;
+            }
+            // A middle initial and the surname after it: `Jerome K. Jerome`, `John F. Kennedy`.
+            if let [b' ', i, b'.', b' ', ..] = b.get(end..).unwrap_or_default()
+                && i.is_ascii_uppercase()
+                && let Some(w) = cap_word_at(text, end + 4)
+                && text
+                    .get(w.s..w.e)
+                    .is_some_and(|r| is_name_shape(r) && lex.flags(r) & (F_STOP | F_AMBIGUOUS) == 0)
+            {
                 end = w.e;
             }
             out.push(Finding::new(start, end, ENT_PERSON));
@@ -1367,52 +1402,265 @@ pub(crate) fn answered_name(text: &str) -> Option<(usize, usize)> {
 /// How far into a reply `answered_name` looks.
 const ANSWER_NAME_HEAD: usize = 64;
 
-/// Names typed in lower case right after `my name is` / `my name's` / `name is`: `hi my name is
-/// john smith`. Chat users often skip capitals; only this cue is strong enough to take lower-case
-/// words, and only gazetteer names that are not also common words (`my name is will` stays).
+/// Names typed in lower case right after `my name is` / `my name's` / `name is`, `call me` and
+/// a sentence-opening `myself`: `hi my name is john smith`, `myself pratik jayarao`. Chat users
+/// often skip capitals. Gazetteer names that are not also common words are taken after any of
+/// these cues (`my name is will` stays). Words outside the gazetteer (`pratik`) are taken only
+/// after `my name is`, `call me` or `myself`, when none is a common word (`call me back`) and
+/// they end the clause (the text, a punctuation mark or a joining word such as `and` follows):
+/// after a bare `name is` (`the file name is config`) they stay.
 fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
     let b = text.as_bytes();
-    let lex = lexicon();
-    // One searcher for every string (building one per call showed in profiles).
-    static NAME: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"name"));
+    // One searcher per cue for every string (building one per call showed in profiles).
+    static NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"name"));
+    static CALL_ME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"call me "));
+    static MYSELF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"myself "));
+    let word_start = |at: usize| at == 0 || !b[at - 1].is_ascii_alphanumeric();
     for at in NAME.find_iter(b) {
-        let start_ok = at == 0 || !b[at - 1].is_ascii_alphanumeric();
         let rest = &b[at + 4..];
         let skip = [&b" is "[..], b"'s ", "’s ".as_bytes()]
             .iter()
             .find(|cue| rest.starts_with(cue))
             .map_or(0, |cue| cue.len());
-        if !start_ok || skip == 0 {
+        if !word_start(at) || skip == 0 {
             continue;
         }
-        let s = at + 4 + skip;
-        let mut e = s;
-        let mut words = 0;
-        while words < 2 {
-            let ws = if words == 0 { s } else { e + 1 };
-            if words > 0 && b.get(e) != Some(&b' ') {
-                break;
-            }
-            let we = word_end(text, ws);
-            let Some(w) = text.get(ws..we) else {
-                break;
-            };
-            let lower = w.chars().next().is_some_and(char::is_lowercase);
-            let f = lex.flags(w);
-            let name = f & (F_FIRST | F_LAST) != 0 && f & (F_AMBIGUOUS | F_STOP) == 0;
-            // The first word must be a given name; a second one a given name or surname.
-            if w.is_empty() || !lower || !name || (words == 0 && f & F_FIRST == 0) {
-                break;
-            }
-            e = we;
-            words += 1;
+        let mine = word_before(&b[..at], &[b"my "]);
+        introduced_name(text, at + 4 + skip, mine, out);
+    }
+    for at in CALL_ME.find_iter(b) {
+        if word_start(at) {
+            introduced_name(text, at + 8, true, out);
         }
-        if words > 0 {
-            out.push(Finding::new(s, e, ENT_PERSON));
+    }
+    for at in MYSELF.find_iter(b) {
+        // Only opening a sentence: `I did it myself today` is no introduction.
+        let opens = b[..at]
+            .iter()
+            .rev()
+            .find(|c| **c != b' ')
+            .is_none_or(|c| matches!(c, b'.' | b'!' | b'?' | b'\n' | b','));
+        if opens {
+            introduced_name(text, at + 7, true, out);
         }
     }
 }
+
+/// Up to three lower-case name words at `s` (see `lower_case_introductions`); `unknown` lets
+/// words outside the gazetteer in.
+fn introduced_name(text: &str, s: usize, unknown: bool, out: &mut Vec<Finding>) {
+    let b = text.as_bytes();
+    let lex = lexicon();
+    let (mut e, mut words, mut all_known) = (s, 0, true);
+    while words < 3 {
+        let ws = if words == 0 { s } else { e + 1 };
+        if words > 0 && b.get(e) != Some(&b' ') {
+            break;
+        }
+        let we = word_end(text, ws);
+        let Some(w) = text.get(ws..we) else {
+            break;
+        };
+        let lower = w.chars().next().is_some_and(char::is_lowercase);
+        let f = lex.flags(w);
+        let name = f & (F_FIRST | F_LAST) != 0 && f & (F_AMBIGUOUS | F_STOP) == 0;
+        // The first word must be a given name; a second one a given name or surname.
+        let known = name && (words > 0 || f & F_FIRST != 0);
+        let other = unknown
+            && f == 0
+            && (2..=24).contains(&w.len())
+            && w.chars().all(char::is_alphabetic)
+            && !in_list_ci(w, AFTER_INTRODUCTION, AFTER_INTRODUCTION_FILTER)
+            // Participles, adverbs and adjectives (`unchanged`, `missing`, `clearly`, `visible`).
+            && !["ed", "ing", "ly", "able", "ible", "ful", "less"]
+                .iter()
+                .any(|x| w.len() > x.len() + 2 && w.ends_with(x));
+        if w.is_empty() || !lower || !(known || other) {
+            break;
+        }
+        all_known &= known;
+        e = we;
+        words += 1;
+    }
+    if words == 0 {
+        return;
+    }
+    if !all_known {
+        let rest = &b[e..];
+        let next = rest.strip_prefix(b" ").unwrap_or(rest);
+        let joins = [&b"and "[..], b"from ", b"here", b"i ", b"but ", b"with "]
+            .iter()
+            .any(|w| next.starts_with(w));
+        let ends = rest
+            .first()
+            .is_none_or(|c| matches!(c, b'.' | b',' | b'!' | b'?' | b';' | b'\n'));
+        if !(ends || joins) {
+            return;
+        }
+    }
+    out.push(Finding::new(s, e, ENT_PERSON));
+}
+
+/// Common words that follow `my name is`, `call me` or `myself` and are no name (`call me
+/// back`, `my name is spelled wrong`, `myself and my wife`).
+const AFTER_INTRODUCTION: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "again",
+    "alone",
+    "already",
+    "also",
+    "always",
+    "am",
+    "an",
+    "and",
+    "anytime",
+    "as",
+    "asap",
+    "at",
+    "back",
+    "because",
+    "before",
+    "being",
+    "below",
+    "blank",
+    "but",
+    "by",
+    "can",
+    "confidential",
+    "correct",
+    "could",
+    "crazy",
+    "did",
+    "different",
+    "do",
+    "does",
+    "done",
+    "down",
+    "either",
+    "else",
+    "empty",
+    "ever",
+    "fine",
+    "first",
+    "for",
+    "from",
+    "full",
+    "good",
+    "great",
+    "had",
+    "has",
+    "have",
+    "here",
+    "hidden",
+    "how",
+    "if",
+    "important",
+    "in",
+    "incorrect",
+    "instead",
+    "into",
+    "invalid",
+    "irrelevant",
+    "is",
+    "isnt",
+    "it",
+    "just",
+    "last",
+    "later",
+    "legal",
+    "like",
+    "long",
+    "maybe",
+    "me",
+    "middle",
+    "mine",
+    "misspelt",
+    "more",
+    "my",
+    "na",
+    "never",
+    "new",
+    "next",
+    "no",
+    "none",
+    "not",
+    "now",
+    "of",
+    "off",
+    "ok",
+    "okay",
+    "old",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "out",
+    "over",
+    "please",
+    "pls",
+    "plz",
+    "private",
+    "quite",
+    "right",
+    "same",
+    "secret",
+    "shown",
+    "so",
+    "some",
+    "someone",
+    "sometime",
+    "soon",
+    "spelt",
+    "still",
+    "sure",
+    "than",
+    "thank",
+    "thanks",
+    "that",
+    "the",
+    "then",
+    "there",
+    "this",
+    "to",
+    "today",
+    "tomorrow",
+    "tonight",
+    "too",
+    "unknown",
+    "up",
+    "valid",
+    "very",
+    "was",
+    "wasnt",
+    "what",
+    "whatever",
+    "when",
+    "whenever",
+    "where",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "with",
+    "without",
+    "would",
+    "wrong",
+    "yes",
+    "yet",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+];
+
+const AFTER_INTRODUCTION_FILTER: u128 = list_filter(AFTER_INTRODUCTION);
 
 /// A letter of a script without case (Han, kana, Hangul, Arabic, Hebrew, Devanagari, Thai...):
 /// capitalisation cannot mark a name written in it.

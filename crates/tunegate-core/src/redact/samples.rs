@@ -1261,6 +1261,41 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("US_BANK_ROUTING", "routing: 451230982", "451230982"),
     ("PERSON", "my name is Olivia Martinez", "Olivia Martinez"),
+    // International given names (data/given_names_intl.txt) before a capitalised surname.
+    (
+        "PERSON",
+        "Yesterday I had lunch with Matti Mäkinen at the office.",
+        "Matti Mäkinen",
+    ),
+    (
+        "PERSON",
+        "Please forward the contract to Teppo Tikka by Friday.",
+        "Teppo Tikka",
+    ),
+    (
+        "PERSON",
+        "Seppo Hovi soitti iloiseesti haitaria.",
+        "Seppo Hovi",
+    ),
+    // A middle initial and the surname after it.
+    (
+        "PERSON",
+        "Yesterday I had lunch with Jerome K. Jerome at the office.",
+        "Jerome K. Jerome",
+    ),
+    // Lower-case names outside the gazetteer after `my name is`, `call me`, `myself`.
+    (
+        "PERSON",
+        "my name is pratik sridatt jayarao",
+        "pratik sridatt jayarao",
+    ),
+    ("PERSON", "call me pratik jayarao", "pratik jayarao"),
+    (
+        "PERSON",
+        "myself pratik sridatt jayarao",
+        "pratik sridatt jayarao",
+    ),
+    ("PERSON", "my name is pratik and i need help", "pratik"),
     // Names in scripts without case, after a cue that introduces a person.
     ("PERSON", "Hi, my name is 王伟 and I can't log in.", "王伟"),
     ("PERSON", "Best regards, 陽子 佐藤", "陽子 佐藤"),
@@ -1909,6 +1944,21 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("DRIVER_LICENSE", "under the MIT license, version 2"),
     ("CREDIT_CARD", "ref 4111 1111 1111 1111 1111"),
     ("PERSON", "Will Brown be there in May? Grace period ends."),
+    // International given names that are also words or products need a second name word.
+    (
+        "PERSON",
+        "it will not be removed from Tokio. Enable testing with Miri and fix it",
+    ),
+    ("PERSON", "fs::write(&path, b\"Hello File!\")"),
+    // Lower-case words after an introduction cue that are no name.
+    (
+        "PERSON",
+        "call me back please; call me tomorrow. I hurt myself badly. my name is unchanged",
+    ),
+    (
+        "PERSON",
+        "my name is spelled wrong; the file name is config; my name is not important",
+    ),
     // Places that are also surnames, after `from`.
     (
         "PERSON",

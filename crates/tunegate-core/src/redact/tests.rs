@@ -387,9 +387,15 @@ fn pathological_inputs_stay_linear() {
         + &"1 st ".repeat(200_000)
         // A long run of dollars in a quoted value: one reference check, not one per dollar.
         + &format!("password = \"{}x\"\n", "$".repeat(4_000)).repeat(50);
+    // Introduction cues back to back, and after long runs of spaces: each reads at most three
+    // words after it and the bytes before it up to the previous non-space.
+    let intros = "my name is ".repeat(100_000)
+        + &"call me myself ".repeat(50_000)
+        + &format!("{}myself ", " ".repeat(2_000)).repeat(200)
+        + &"Matti Mäkinen K. ".repeat(50_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
-        pass_names, hashes, heads,
+        pass_names, hashes, heads, intros,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
