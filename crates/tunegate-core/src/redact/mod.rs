@@ -463,7 +463,11 @@ impl Redactor {
         if escaped || end - p > 66 {
             return None;
         }
-        secrets::normalise_name(&b[p + 1..end - 1], norm);
+        let raw = &b[p + 1..end - 1];
+        secrets::normalise_name(raw, norm);
+        if self.engine.secrets_on() && secrets::pass_part_name(raw) {
+            return Some(KeyCtx::Secret { generic: false });
+        }
         self.key_ctx(norm, 1)
             .filter(|k| matches!(k, KeyCtx::Secret { .. }))
     }
@@ -781,7 +785,10 @@ impl Redactor {
                         st.pending_key = {
                             let mut norm = std::mem::take(&mut st.key_norm);
                             secrets::normalise_name(raw_key, &mut norm);
-                            let mut key = self.key_ctx(&norm, json_depth);
+                            let mut key = self.key_ctx(&norm, json_depth).or_else(|| {
+                                (self.engine.secrets_on() && secrets::pass_part_name(raw_key))
+                                    .then_some(KeyCtx::Secret { generic: false })
+                            });
                             // Every pair key starts with one of these letters.
                             let maybe_pair =
                                 matches!(norm.first(), Some(b'n' | b'k' | b'p' | b'v'));

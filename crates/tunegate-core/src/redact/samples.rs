@@ -103,6 +103,42 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "curl --proxy-user admin:bluemoon http://proxy:3128",
         "bluemoon",
     ),
+    // `pass` as a whole pair name or JSON key, in text and in JSON.
+    ("SECRET", "- key: PASS\n  value: hardcoded5", "hardcoded5"),
+    (
+        "SECRET",
+        "<key>PASS</key>\n<value>hardcoded5</value>",
+        "hardcoded5",
+    ),
+    (
+        "SECRET",
+        r#"{"key": "PASS", "value": "hardcoded5"}"#,
+        "hardcoded5",
+    ),
+    ("SECRET", r#"{"db_pass": "hardcoded5"}"#, "hardcoded5"),
+    // An env line inside an XML element; a vendor key element.
+    (
+        "SECRET",
+        "<inlist>DB_PASSWORD=hardcoded4</inlist>",
+        "hardcoded4",
+    ),
+    (
+        "SECRET",
+        "<slackKey>YXNkZmZmZmZm_HARDcoded</slackKey>",
+        "YXNkZmZmZmZm_HARDcoded",
+    ),
+    // GitHub: an installation token with its id and JWT, a token as the user of
+    // `x-oauth-basic`.
+    (
+        "SECRET",
+        "ghs_12345_eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpYXQiOjE3NDU1NjgwMDAsImlzcyI6IjEyMzQ1In0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "ghs_12345_eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpYXQiOjE3NDU1NjgwMDAsImlzcyI6IjEyMzQ1In0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    ),
+    (
+        "SECRET",
+        "git+https://111da111qqqq309bqq562159952c2c2a11111a1:x-oauth-basic@github.com/e/e.git",
+        "111da111qqqq309bqq562159952c2c2a11111a1",
+    ),
     // Each item of a list under a credential key, and plural credential names.
     (
         "SECRET",
@@ -1944,6 +1980,13 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("DRIVER_LICENSE", "under the MIT license, version 2"),
     ("CREDIT_CARD", "ref 4111 1111 1111 1111 1111"),
     ("PERSON", "Will Brown be there in May? Grace period ends."),
+    // Test results under `pass`, words ending in `pass`, a generic type after a password name.
+    (
+        "SECRET",
+        r#"{"pass": true, "tests": {"pass": 12}, "bypass": "enabled", "result": "pass"}"#,
+    ),
+    ("SECRET", "password = Option<String>"),
+    ("SECRET", "<sortKey>created_at_desc</sortKey>"),
     // International given names that are also words or products need a second name word.
     (
         "PERSON",

@@ -118,7 +118,7 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("ghp_", prefix(30, 255, BodyClass::Alnum, false)),
     ("gho_", prefix(30, 255, BodyClass::Alnum, false)),
     ("ghu_", prefix(30, 255, BodyClass::Alnum, false)),
-    ("ghs_", prefix(30, 255, BodyClass::Alnum, false)),
+    ("ghs_", Anchor::Custom(github_server)),
     ("ghr_", prefix(30, 255, BodyClass::Alnum, false)),
     ("github_pat_", prefix(22, 255, BodyClass::Word, false)),
     // GitLab tokens (personal, deploy, pipeline trigger, runner, OAuth, feed, CI job, ...).
@@ -848,6 +848,25 @@ fn prefixed(
     Some((s, e))
 }
 
+/// A GitHub App installation token: `ghs_` and 30+ letters and digits, or (the newer form)
+/// `ghs_<installation id>_<JWT>`.
+fn github_server(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let mut d = e;
+    while d < b.len() && d - e < 20 && b[d].is_ascii_digit() {
+        d += 1;
+    }
+    if d > e && b.get(d) == Some(&b'_') && b[d + 1..].starts_with(b"eyJ") {
+        if s > 0 && is_word(b[s - 1]) {
+            return None;
+        }
+        // The JWT starts after a `_`, which its own rule takes for a word it is inside of.
+        if let Ok((_, end)) = jwt(&b[d + 1..], 0) {
+            return Some((s, d + 1 + end));
+        }
+    }
+    prefixed(b, s, e, 30, 255, BodyClass::Alnum, false)
+}
+
 fn b64url_run(b: &[u8], mut p: usize) -> usize {
     while p < b.len() && (b[p].is_ascii_alphanumeric() || b[p] == b'_' || b[p] == b'-') {
         p += 1;
@@ -970,6 +989,12 @@ fn url_password(b: &[u8], colon_slash: usize) -> Option<(usize, usize)> {
         || is_reference(&b[pw_start..q])
     {
         return None;
+    }
+    // `https://<token>:x-oauth-basic@github.com`: GitHub's fixed password, the user is the
+    // token.
+    if b[pw_start..q].eq_ignore_ascii_case(b"x-oauth-basic") {
+        let user = colon_slash + 3;
+        return (pw_start - 1 > user).then_some((user, pw_start - 1));
     }
     Some((pw_start, q))
 }
@@ -1167,6 +1192,10 @@ fn pass_name(b: &[u8], s: usize, e: usize, scanned: &mut usize) -> Option<(usize
     if !starts_word && !query_param() {
         return None;
     }
+    // The name of a name/value pair (`key: PASS` / `value: …`, `<key>PASS</key>`).
+    if pair_value_at(b, s, e).is_some() || xml_pair_value_at(b, s, e).is_some() {
+        return keyword_scan(b, e, true, scanned);
+    }
     let mut p = e;
     while p < b.len() && p - e < 4 && matches!(b[p], b' ' | b'\t' | b'"' | b'\'') {
         p += 1;
@@ -1210,6 +1239,21 @@ fn table_cell(b: &[u8], id_start: usize, sep_start: usize, q: usize) -> bool {
 /// (`ParameterKey`/`ParameterValue`).
 pub(crate) const PAIR_NAME_KEYS: &[&[u8]] = &[b"name", b"key", b"parameterkey", b"parametername"];
 pub(crate) const PAIR_VALUE_KEYS: &[&[u8]] = &[b"value", b"parametervalue"];
+
+/// A JSON key or pair name whose last part is `pass` or `pw` (`pass`, `DB_PASS`, `smtp-pass`,
+/// `dbPass`, `admin_pw`; not `bypass`, `compass` or `upward`): it names a password.
+pub(crate) fn pass_part_name(raw: &[u8]) -> bool {
+    [&b"pass"[..], b"pw"].iter().any(|suffix| {
+        let n = raw.len();
+        let k = suffix.len();
+        n >= k
+            && raw[n - k..].eq_ignore_ascii_case(suffix)
+            && (n == k
+                || matches!(raw[n - k - 1], b'_' | b'-' | b'.')
+                || raw[n - k - 1].is_ascii_lowercase()
+                    && raw[n - k] == suffix[0].to_ascii_uppercase())
+    })
+}
 
 /// The name `id_start..name_end` is the whole value of a pair's name key (`name: DB_PASSWORD`,
 /// `"key": "api_token"`, `ParameterKey=DbPassword`) and the pair's value key follows it in the
@@ -1830,7 +1874,8 @@ fn keyword_scan(
     };
     let code = !delimited
         && (ident(v)
-            && (matches!(b.get(p), Some(b'<' | b'!' | b'{')) || b[p..].starts_with(b"::"))
+            && (matches!(b.get(p), Some(b'<' | b'!' | b'{')) && !b[p..].starts_with(b"</")
+                || b[p..].starts_with(b"::"))
             || matches!(v.first(), Some(b'&' | b'*')) && ident(&v[1..])
             || s > 0 && matches!(b[s - 1], b'&' | b'*') && ident(v)
             || !password
@@ -1923,7 +1968,7 @@ fn keyword_scan(
             || password && v.len() >= 8 && digit + other >= 1
     } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
-    } else if assign && vendor_key_name(norm) {
+    } else if assign_or_tag(assign, open) && vendor_key_name(norm) {
         // `snyk_key = <uuid>`, `powrbot_key = abcdefghij…`: a name ending in `key` after a
         // vendor or product holds that vendor's API key, UUID-shaped or typed-in as it may be.
         random_value(v)
