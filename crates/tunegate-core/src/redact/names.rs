@@ -2203,6 +2203,15 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
             continue;
         }
         if c.is_ascii_digit() {
+            if let Some(s) = po_box_before(b, i).filter(|&s| s >= floor && b[s] != b'P')
+                && let Some(e) = po_box(b, s)
+            {
+                let e = line_tail(text, extend_tail(text, e));
+                out.push(Finding::new(s, e, ENT_POSTAL_ADDRESS));
+                floor = e;
+                i = e;
+                continue;
+            }
             // `… ft payne al 35967`: a ZIP after a state code in any case ends an address that
             // starts at a house number and a street type.
             if i >= 3
@@ -2262,6 +2271,16 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
                 e,
                 ENT_POSTAL_ADDRESS,
             ));
+            floor = e;
+            i = e;
+            continue;
+        } else if c.is_ascii_uppercase()
+            && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+            && b.get(i + 3) == Some(&b' ')
+            && let Some(e) = ca_postcode_alone(b, i)
+        {
+            let e = country_after(b, e);
+            out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
             floor = e;
             i = e;
             continue;
@@ -2554,22 +2573,21 @@ fn unit_tail(b: &[u8], e: usize) -> Option<usize> {
     .then_some(q)
 }
 
-/// A post-office box: `PO Box 123`, `P.O. Box 472`, `P O Box 9`, `POBox 53485`; the end.
+/// The heads of a post-office box, compared in any case; a space or none before the number.
+const PO_BOX_HEADS: &[&[u8]] = &[b"P.O. Box", b"P.O.Box", b"PO Box", b"P O Box", b"POBox"];
+
+/// A post-office box: `PO Box 123`, `P.O. Box 472`, `P O Box 9`, `POBox 53485`, `po box108`;
+/// the end.
 #[inline(never)]
 fn po_box(b: &[u8], p: usize) -> Option<usize> {
     let r = &b[p.min(b.len())..];
-    const HEADS: &[&[u8]] = &[
-        b"P.O. Box ",
-        b"P.O.Box ",
-        b"PO Box ",
-        b"P O Box ",
-        b"POBox ",
-        b"POBox",
-    ];
-    let head = HEADS
+    let head = PO_BOX_HEADS
         .iter()
         .find(|h| r.len() > h.len() && r[..h.len()].eq_ignore_ascii_case(h))?;
-    let s = p + head.len();
+    let mut s = p + head.len();
+    if b.get(s) == Some(&b' ') {
+        s += 1;
+    }
     let d = b[s..]
         .iter()
         .take(8)
@@ -2577,6 +2595,21 @@ fn po_box(b: &[u8], p: usize) -> Option<usize> {
         .count();
     let e = s + d;
     ((1..=7).contains(&d) && (e >= b.len() || !b[e].is_ascii_alphanumeric())).then_some(e)
+}
+
+/// The start of a post-office box head in lower case that ends right before the number at `i`
+/// (`hey p.o. box 234234`): capitals start one at the `P` already.
+fn po_box_before(b: &[u8], i: usize) -> Option<usize> {
+    let gap = usize::from(i > 0 && b[i - 1] == b' ');
+    let end = i - gap;
+    if end == 0 || !matches!(b[end - 1], b'x' | b'X') {
+        return None;
+    }
+    PO_BOX_HEADS.iter().find_map(|h| {
+        let s = end.checked_sub(h.len())?;
+        (b[s..end].eq_ignore_ascii_case(h) && (s == 0 || !b[s - 1].is_ascii_alphanumeric()))
+            .then_some(s)
+    })
 }
 
 /// A UK postcode standing alone (`BX1 1LT`): the area letters must be a real postcode area.
@@ -3208,6 +3241,17 @@ fn line_tail(t: &str, mut e: usize) -> usize {
         break;
     }
     e
+}
+
+/// A Canadian postal code standing alone (`T2P 1H3`): with its space, and only the letters
+/// Canada Post uses (no D F I O Q U; no W or Z first).
+fn ca_postcode_alone(b: &[u8], p: usize) -> Option<usize> {
+    let e = ca_postcode(b, p)?;
+    let letters_ok = [b[p], b[p + 2], b[p + 5]]
+        .iter()
+        .all(|c| !b"DFIOQU".contains(c))
+        && !matches!(b[p], b'W' | b'Z');
+    (e == p + 7 && letters_ok).then_some(e)
 }
 
 /// A Canadian postal code: `T2P 1H3`, `L1W3E6`.

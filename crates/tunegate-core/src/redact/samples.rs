@@ -1357,6 +1357,15 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "ship it to 742 Evergreen Terrace, Springfield",
         "742 Evergreen Terrace",
     ),
+    // Post-office boxes in lower case or without a space; Canadian postal codes alone.
+    (
+        "POSTAL_ADDRESS",
+        "hey p.o. box 234234 hey",
+        "p.o. box 234234",
+    ),
+    ("POSTAL_ADDRESS", "write to po box 108", "po box 108"),
+    ("POSTAL_ADDRESS", "P.O. box119", "P.O. box119"),
+    ("POSTAL_ADDRESS", "send to J8Y 3G5 please", "J8Y 3G5"),
     // Round 3: the look-alike rules above leave real values alone.
     (
         "SECRET",
@@ -2022,6 +2031,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "please transfer me to Customer Service or Billing",
     ),
     ("POSTAL_ADDRESS", "read the Wall Street Journal, chapter 3"),
+    (
+        "POSTAL_ADDRESS",
+        "boxer 123, my xbox 360, the box 12, POb ox1070, D1A 2B3, id L1W3E6",
+    ),
     // Look-alikes, round 3 (our own strings): masked-out displays, file paths, calls, URLs,
     // template markers, placeholders inside URLs, repeated units, words under key names,
     // mangled JWT headers, hand-edited hex.
