@@ -213,6 +213,11 @@ impl ContextScanner {
             if let Some(s0) = date_before(b, m.start) {
                 let e0 = date_at(b, s0).unwrap_or(s0);
                 out.push(Finding::new(s0, e0, ent));
+            } else if CUES[m.pattern].0 == "born"
+                && let Some((s0, e0)) = date_later_in_clause(b, m.end)
+            {
+                // `born in a land far away on 22/11/1972`: the date later in the same clause.
+                out.push(Finding::new(s0, e0, ent));
             }
         } else if let Some((s0, e0)) = id_before(b, m.start, ent == ENT_PASSPORT) {
             // The value before its cue: `AAA123456 es mi número de pasaporte`.
@@ -489,6 +494,30 @@ fn skip_fillers(b: &[u8], mut p: usize) -> usize {
         }
     }
     p
+}
+
+/// The first date after `from` that starts a word within the same clause (no `.`, `!`, `?`,
+/// `;`, `,`, a parenthesis, `:`, `and`, `but` or line break before it), at most 64 bytes on: start and end.
+fn date_later_in_clause(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let lim = (from + 64).min(b.len());
+    for k in from..lim {
+        let r = &b[k..];
+        if matches!(b[k], b'!' | b'?' | b';' | b',' | b'(' | b')' | b':' | b'\n')
+            || b[k] == b'.' && b.get(k + 1).is_none_or(|c| !c.is_ascii_digit())
+            || r.starts_with(b" and ")
+            || r.starts_with(b" but ")
+        {
+            return None;
+        }
+        if k > 0
+            && b[k - 1] == b' '
+            && (b[k].is_ascii_digit() || b[k].is_ascii_uppercase())
+            && let Some(e) = date_at(b, k)
+        {
+            return Some((k, e));
+        }
+    }
+    None
 }
 
 /// After a value, the start of the next one in a list (`, `, ` and `, ` y `, ` & `), or `e`.

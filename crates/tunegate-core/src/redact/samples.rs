@@ -967,6 +967,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("DATE_OF_BIRTH", "DOB: 04/12/1987", "04/12/1987"),
     ("DATE_OF_BIRTH", "born on March 3, 1990", "March 3, 1990"),
+    // The date later in the clause that `born` opens.
+    (
+        "DATE_OF_BIRTH",
+        "I was born in a land far away on 22/11/1972",
+        "22/11/1972",
+    ),
     ("DATE_OF_BIRTH", "Geburtsdatum 12.03.1985", "12.03.1985"),
     // An ordinal day, a month abbreviation between dashes, the abbreviation's dot, the date
     // before its cue.
@@ -2031,6 +2037,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "please transfer me to Customer Service or Billing",
     ),
     ("POSTAL_ADDRESS", "read the Wall Street Journal, chapter 3"),
+    (
+        "DATE_OF_BIRTH",
+        "The project was born in 2019 and released on 12 March 2021; born in Paris. On 2/3/1990 we moved",
+    ),
     (
         "POSTAL_ADDRESS",
         "boxer 123, my xbox 360, the box 12, POb ox1070, D1A 2B3, id L1W3E6",
