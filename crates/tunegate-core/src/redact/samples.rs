@@ -103,6 +103,28 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "curl --proxy-user admin:bluemoon http://proxy:3128",
         "bluemoon",
     ),
+    // The password argument of a credential constructor or a login call.
+    (
+        "SECRET",
+        "sender.Credentials = new NetworkCredential(\"NuGets\", \"vzihlaquknriqlht\");",
+        "vzihlaquknriqlht",
+    ),
+    (
+        "SECRET",
+        "new PasswordAuthentication(\"user\", \"s3cr3tPass\".toCharArray());",
+        "s3cr3tPass",
+    ),
+    // A value after alignment spaces; a password that starts with `#`.
+    (
+        "SECRET",
+        "     apiKey:            \"171e84fd57f430fc59afa8fad3dbda2a\",",
+        "171e84fd57f430fc59afa8fad3dbda2a",
+    ),
+    (
+        "SECRET",
+        "Server=x;Password=#gets0m3;Trusted=False",
+        "#gets0m3",
+    ),
     // `pass` as a whole pair name or JSON key, in text and in JSON.
     ("SECRET", "- key: PASS\n  value: hardcoded5", "hardcoded5"),
     (
@@ -2001,6 +2023,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         r#"{"pass": true, "tests": {"pass": 12}, "bypass": "enabled", "result": "pass"}"#,
     ),
     ("SECRET", "password = Option<String>"),
+    (
+        "SECRET",
+        "server.login(user, password); new NetworkCredential(\"user\", \"${PASS}\"); password = \"#{secret}\"",
+    ),
     ("SECRET", "<sortKey>created_at_desc</sortKey>"),
     // International given names that are also words or products need a second name word.
     (

@@ -205,6 +205,13 @@ const ANCHORS: &[(&str, Anchor)] = &[
     // LaunchDarkly SDK and API access tokens.
     ("sdk-", Anchor::Custom(launchdarkly)),
     ("api-", Anchor::Custom(launchdarkly)),
+    // A user and a password as the two string arguments of a credential constructor or a
+    // login call (`new NetworkCredential("u", "p")`, `PasswordAuthentication("u",
+    // "p".toCharArray())`, `smtp.login("u", "p")`).
+    ("Credential(", Anchor::Custom(credential_call)),
+    ("Credentials(", Anchor::Custom(credential_call)),
+    ("Authentication(", Anchor::Custom(credential_call)),
+    (".login(", Anchor::Custom(credential_call)),
     // Azure AD (Entra) client secrets: `xxx8Q~...`.
     ("Q~", Anchor::Custom(azure_ad)),
     // Dropbox short-lived tokens.
@@ -865,6 +872,34 @@ fn github_server(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
         }
     }
     prefixed(b, s, e, 30, 255, BodyClass::Alnum, false)
+}
+
+/// The second of two string literals that open a credential call's arguments at `e` (after
+/// its `(`): the password. A reference (`"${PASS}"`) or a short string stays.
+fn credential_call(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
+    let skip_ws = |mut p: usize| {
+        while p < b.len() && p - e < 64 && matches!(b[p], b' ' | b'\t' | b'\n' | b'\r') {
+            p += 1;
+        }
+        p
+    };
+    let literal = |p: usize| -> Option<(usize, usize)> {
+        let q = *b.get(p)?;
+        if !matches!(q, b'"' | b'\'') {
+            return None;
+        }
+        let body = &b[p + 1..b.len().min(p + 1 + MAX_VALUE)];
+        let end = p + 1 + body.iter().position(|&c| c == q || c == b'\n')?;
+        (b[end] == q).then_some((p + 1, end))
+    };
+    let (_, user_end) = literal(skip_ws(e))?;
+    let p = skip_ws(user_end + 1);
+    if b.get(p) != Some(&b',') {
+        return None;
+    }
+    let (s, end) = literal(skip_ws(p + 1))?;
+    let v = &b[s..end];
+    (v.len() >= 4 && !v.contains(&b'\\') && !is_literal_reference(v)).then_some((s, end))
 }
 
 fn b64url_run(b: &[u8], mut p: usize) -> usize {
@@ -1587,7 +1622,11 @@ fn keyword_scan(
     let sep = |mut p: usize| -> (usize, bool, bool, u8) {
         let s0 = p;
         let (mut assign, mut weak, mut open) = (false, false, 0u8);
-        while p < n && p - s0 < 12 && SEP(b[p]) {
+        // Up to 12 separator bytes, not counting alignment spaces (`apiKey:      "…"`), at
+        // most 48 in all.
+        let mut spaces = 0;
+        while p < n && p - s0 - spaces < 12 && p - s0 < 48 && SEP(b[p]) {
+            spaces += usize::from(b[p] == b' ' && p > s0 && b[p - 1] == b' ');
             match b[p] {
                 b':' | b'=' => assign = true,
                 b'.' | b'?' | b'|' | b'+' | b'!' | b'&' => weak = true,
@@ -3489,8 +3528,12 @@ fn reference(v: &[u8], literal: bool) -> bool {
     }
     let first = v[0];
     let last = v[v.len() - 1];
-    // ${var}, {{ .Values.x }}, $(cmd), %(name)s, #{x}, <your-key>, [REDACTED], %VAR%
-    if matches!(first, b'$' | b'{' | b'<' | b'[' | b'%' | b'#')
+    // ${var}, {{ .Values.x }}, $(cmd), %(name)s, #{x}, <your-key>, [REDACTED], %VAR%. A `#`
+    // opens a reference only with its brace: `#gets0m3` is a password.
+    if first == b'#' && v.get(1) == Some(&b'{') && last == b'}' {
+        return true;
+    }
+    if matches!(first, b'$' | b'{' | b'<' | b'[' | b'%')
         && (matches!(last, b'}' | b'>' | b']' | b')' | b'%' | b's')
             || v[1..]
                 .iter()

@@ -392,7 +392,10 @@ fn pathological_inputs_stay_linear() {
     let intros = "my name is ".repeat(100_000)
         + &"call me myself ".repeat(50_000)
         + &format!("{}myself ", " ".repeat(2_000)).repeat(200)
-        + &"Matti Mäkinen K. ".repeat(50_000);
+        + &"Matti Mäkinen K. ".repeat(50_000)
+        // Credential calls whose literals never close, and alignment spaces after names.
+        + &format!("Credential(\"a\", \"{}", "b".repeat(600)).repeat(300)
+        + &format!("apiKey:{}", " ".repeat(60)).repeat(20_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads, intros,
