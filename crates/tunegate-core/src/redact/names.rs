@@ -1054,7 +1054,7 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             // reads the other flags of a stop word to a different end (the one look-ahead that
             // does, at the first word without a cue, can only make a one-word name, which needs
             // a cue): skip its lexicon lookup.
-            let shape = is_name_shape(raw);
+            let shape = is_name_shape(raw) && !street_before_number(text, *w);
             let f = if shape { lex.flags(raw) } else { 0 };
             let stop = f & F_STOP != 0 || !shape;
             kinds_buf[k] = (
@@ -1952,6 +1952,54 @@ const STREET_TYPES: &[&str] = &[
     "causeway",
     "pike",
 ];
+/// Where a street named after a person starts: up to three capitalised words on the same line
+/// right before the compound at `i` (`Jan Erasmusstraat`, `Karl Marx Allee`), not before
+/// `floor`.
+fn named_street_start(t: &str, i: usize, floor: usize) -> usize {
+    let b = t.as_bytes();
+    let mut s = i;
+    for _ in 0..3 {
+        if s < 2 || s - 1 <= floor || b[s - 1] != b' ' {
+            break;
+        }
+        let e = s - 1;
+        let mut k = e;
+        while k > 0 && e - k < 24 && (b[k - 1].is_ascii_alphabetic() || b[k - 1] >= 0x80) {
+            k -= 1;
+        }
+        if k == e
+            || k < floor
+            || (k > 0 && !matches!(b[k - 1], b' ' | b'\n' | b'\t'))
+            || !t.is_char_boundary(k)
+            || cap_word_at(t, k).is_none_or(|w| w.e != e)
+            || lexicon().flags(&t[k..e]) & F_STOP != 0
+        {
+            break;
+        }
+        s = k;
+    }
+    s
+}
+
+/// The word `w` is a compound street name before its house number (`Jan Erasmusstraat 14`,
+/// `Anna-Müller-Straße 3`): an address, not part of a name.
+fn street_before_number(t: &str, w: Word) -> bool {
+    const STREETS: &[&str] = &[
+        "straße", "strasse", "straat", "gracht", "laan", "plein", "kade", "singel", "dreef",
+        "steeg", "gasse", "allee", "platz", "weg",
+    ];
+    let b = t.as_bytes();
+    b.get(w.e) == Some(&b' ')
+        && b.get(w.e + 1).is_some_and(u8::is_ascii_digit)
+        && t.get(w.s..w.e).is_some_and(|word| {
+            STREETS.iter().any(|suf| {
+                word.len() > suf.len() + 2
+                    && word.is_char_boundary(word.len() - suf.len())
+                    && word[word.len() - suf.len()..].eq_ignore_ascii_case(suf)
+            })
+        })
+}
+
 const COMPOUND_SUFFIXES: &[&str] = &[
     "straße", "strasse", "str.", "weg", "gasse", "platz", "allee", "ring", "damm", "ufer",
     "straat", "laan", "gracht", "plein", "kade", "singel", "dreef", "steeg",
@@ -2017,6 +2065,10 @@ fn house_number(b: &[u8], s: usize) -> Option<usize> {
             e += 1;
         }
     }
+    // A half lot: `2615 1/2 Gary Avenue`.
+    if b.get(e..e + 5) == Some(b" 1/2 ") {
+        e += 4;
+    }
     (e >= b.len() || !b[e].is_ascii_alphanumeric()).then_some(e)
 }
 
@@ -2045,17 +2097,8 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
             continue;
         }
         // US state or Canadian province + ZIP or postal code
-        if p + 2 <= b.len()
-            && US_STATES
-                .iter()
-                .chain(CA_PROVINCES)
-                .any(|s| b[p..].starts_with(s.as_bytes()))
-            && (p + 2 == b.len() || !b[p + 2].is_ascii_alphanumeric())
-        {
-            e = p + 2;
-            if b.get(e) == Some(&b'.') {
-                e += 1;
-            }
+        if let Some(se) = state_code_at(b, p) {
+            e = se;
             if b.get(e) == Some(&b' ')
                 && let Some(z) = postcode(b, e + 1).or_else(|| ca_postcode(b, e + 1))
             {
@@ -2080,12 +2123,41 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
                     .and_then(|_| postcode(b, e + 1))
                 {
                     e = z;
+                } else if b.get(e) == Some(&b' ')
+                    && let Some(se) = state_code_at(b, e + 1)
+                    && b.get(se) == Some(&b' ')
+                    && let Some(z) = postcode(b, se + 1)
+                {
+                    // `Washington D.C. 20500`: the state and ZIP after the town, no comma.
+                    e = z;
                 }
             }
             _ => break,
         }
     }
     e
+}
+
+/// A US state or Canadian province code at `p` (`NY`, `NY.`, `N.Y.`, `D.C`): its end.
+fn state_code_at(b: &[u8], p: usize) -> Option<usize> {
+    let r = b.get(p..)?;
+    let (code, mut e) = match r {
+        [x, b'.', y, ..] if x.is_ascii_uppercase() && y.is_ascii_uppercase() => ([*x, *y], p + 3),
+        [x, y, ..] => ([*x, *y], p + 2),
+        _ => return None,
+    };
+    if !US_STATES
+        .iter()
+        .chain(CA_PROVINCES)
+        .any(|s| s.as_bytes() == code)
+        || b.get(e).is_some_and(u8::is_ascii_alphanumeric)
+    {
+        return None;
+    }
+    if b.get(e) == Some(&b'.') {
+        e += 1;
+    }
+    Some(e)
 }
 
 fn postcode(b: &[u8], p: usize) -> Option<usize> {
@@ -2303,7 +2375,8 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
             && let Some(e) = compound_or_es(text, i)
         {
             let e = line_tail(text, extend_tail(text, e));
-            out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
+            let s = named_street_start(text, i, floor);
+            out.push(Finding::new(s, e, ENT_POSTAL_ADDRESS));
             floor = e;
             i = e;
             continue;
@@ -2521,6 +2594,29 @@ fn ordinal_at(b: &[u8], p: usize) -> Option<Word> {
 fn unit_tail(b: &[u8], e: usize) -> Option<usize> {
     let p = comma_space(b, e)?;
     let rest = &b[p..];
+    // `6th Floor`, `2nd Fl`: an ordinal floor.
+    let d = rest
+        .iter()
+        .take(3)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if d > 0 {
+        let r = &rest[d..];
+        let ordinal = [&b"st "[..], b"nd ", b"rd ", b"th "]
+            .iter()
+            .any(|o| r.len() >= 3 && r[..3].eq_ignore_ascii_case(o));
+        if ordinal {
+            let w = &r[3..];
+            const FLOORS: &[&[u8]] = &[b"Floor", b"Fl", b"FLOOR", b"FL"];
+            let floor = FLOORS.iter().find(|f| {
+                w.starts_with(f) && w.get(f.len()).is_none_or(|c| !c.is_ascii_alphanumeric())
+            });
+            if let Some(f) = floor {
+                return Some(p + d + 3 + f.len());
+            }
+        }
+        return None;
+    }
     let mut q = if rest.first() == Some(&b'#') {
         p + 1
     } else if let Some(z) = po_box(b, p) {
@@ -2559,7 +2655,12 @@ fn unit_tail(b: &[u8], e: usize) -> Option<usize> {
         if b.get(q) != Some(&b' ') {
             return None;
         }
-        q + 1
+        // `Apt #3b`
+        if b.get(q + 1) == Some(&b'#') {
+            q + 2
+        } else {
+            q + 1
+        }
     };
     let s = q;
     while q < b.len() && q - s < 6 && (b[q].is_ascii_alphanumeric() || b[q] == b'-') {

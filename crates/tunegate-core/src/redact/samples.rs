@@ -1385,6 +1385,38 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "ship it to 742 Evergreen Terrace, Springfield",
         "742 Evergreen Terrace",
     ),
+    // Units with `#` and ordinal floors, dotted state codes, half lots, streets named after
+    // a person.
+    (
+        "POSTAL_ADDRESS",
+        "ship to 52 Ten Eyck St Apt #3b Brooklyn NY today",
+        "52 Ten Eyck St Apt #3b Brooklyn NY",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "We moved to 44 Court St, 6th Floor, Brooklyn 11201 last spring.",
+        "44 Court St, 6th Floor, Brooklyn 11201",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "My home address is 1600 Pennsylvania Ave NW, Washington D.C. 20500.",
+        "1600 Pennsylvania Ave NW, Washington D.C. 20500",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "at 660 Nostrand Ave, Brooklyn, N.Y., 11216.",
+        "660 Nostrand Ave, Brooklyn, N.Y., 11216",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "ship to 2615 1/2 Gary Avenue, Dodge City, KS 67801 today",
+        "2615 1/2 Gary Avenue, Dodge City, KS 67801",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "Please ship the parcel to Jan Erasmusstraat 14, Willemstad before Monday.",
+        "Jan Erasmusstraat 14, Willemstad",
+    ),
     // Post-office boxes in lower case or without a space; Canadian postal codes alone.
     (
         "POSTAL_ADDRESS",
@@ -2070,6 +2102,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "POSTAL_ADDRESS",
         "boxer 123, my xbox 360, the box 12, POb ox1070, D1A 2B3, id L1W3E6",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "I need 5 1/2 cups; the 6th floor; NY is big",
     ),
     // Look-alikes, round 3 (our own strings): masked-out displays, file paths, calls, URLs,
     // template markers, placeholders inside URLs, repeated units, words under key names,
