@@ -2106,6 +2106,14 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
             }
             continue;
         }
+        // A UK outward code alone after the town (`64 Melbourne Road, London, E10`).
+        if e > 0
+            && b[..e].last().is_some_and(u8::is_ascii_alphabetic)
+            && let Some(z) = uk_outward_at(b, p)
+        {
+            e = z;
+            break;
+        }
         // Town: one or two capitalised words.
         match cap_word_at(t, p) {
             Some(w) => {
@@ -2351,8 +2359,13 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
             && b.get(i + 3) == Some(&b' ')
             && let Some(e) = ca_postcode_alone(b, i)
         {
+            // Like a UK postcode, the lines and words before it that read as address parts.
             let e = country_after(b, e);
-            out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
+            out.push(Finding::new(
+                head_before(text, i, floor),
+                e,
+                ENT_POSTAL_ADDRESS,
+            ));
             floor = e;
             i = e;
             continue;
@@ -2713,21 +2726,49 @@ fn po_box_before(b: &[u8], i: usize) -> Option<usize> {
     })
 }
 
+/// The UK postcode areas (the letters that start a postcode).
+const UK_AREAS: &[&[u8]] = &[
+    b"AB", b"AL", b"B", b"BA", b"BB", b"BD", b"BH", b"BL", b"BN", b"BR", b"BS", b"BT", b"BX",
+    b"CA", b"CB", b"CF", b"CH", b"CM", b"CO", b"CR", b"CT", b"CV", b"CW", b"DA", b"DD", b"DE",
+    b"DG", b"DH", b"DL", b"DN", b"DT", b"DY", b"E", b"EC", b"EH", b"EN", b"EX", b"FK", b"FY", b"G",
+    b"GL", b"GU", b"GY", b"HA", b"HD", b"HG", b"HP", b"HR", b"HS", b"HU", b"HX", b"IG", b"IM",
+    b"IP", b"IV", b"JE", b"KA", b"KT", b"KW", b"KY", b"L", b"LA", b"LD", b"LE", b"LL", b"LN",
+    b"LS", b"LU", b"M", b"ME", b"MK", b"ML", b"N", b"NE", b"NG", b"NN", b"NP", b"NR", b"NW", b"OL",
+    b"OX", b"PA", b"PE", b"PH", b"PL", b"PO", b"PR", b"RG", b"RH", b"RM", b"S", b"SA", b"SE",
+    b"SG", b"SK", b"SL", b"SM", b"SN", b"SO", b"SP", b"SR", b"SS", b"ST", b"SW", b"SY", b"TA",
+    b"TD", b"TF", b"TN", b"TQ", b"TR", b"TS", b"TW", b"UB", b"W", b"WA", b"WC", b"WD", b"WF",
+    b"WN", b"WR", b"WS", b"WV", b"YO", b"ZE",
+];
+
+/// A UK outward code alone (`E10`, `SW1A`, `M25`) of a real postcode area, as the last part of
+/// an address: its end.
+fn uk_outward_at(b: &[u8], p: usize) -> Option<usize> {
+    let r = b.get(p..)?;
+    let letters = r
+        .iter()
+        .take(2)
+        .take_while(|c| c.is_ascii_uppercase())
+        .count();
+    let digits = r[letters..]
+        .iter()
+        .take(2)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if letters == 0 || digits == 0 || !UK_AREAS.contains(&&r[..letters]) {
+        return None;
+    }
+    let mut e = p + letters + digits;
+    if digits == 1 && b.get(e).is_some_and(u8::is_ascii_uppercase) {
+        e += 1;
+    }
+    b.get(e)
+        .is_none_or(|c| !c.is_ascii_alphanumeric())
+        .then_some(e)
+}
+
 /// A UK postcode standing alone (`BX1 1LT`): the area letters must be a real postcode area.
 #[inline(never)]
 fn uk_postcode_alone(b: &[u8], p: usize) -> Option<usize> {
-    const AREAS: &[&[u8]] = &[
-        b"AB", b"AL", b"B", b"BA", b"BB", b"BD", b"BH", b"BL", b"BN", b"BR", b"BS", b"BT", b"BX",
-        b"CA", b"CB", b"CF", b"CH", b"CM", b"CO", b"CR", b"CT", b"CV", b"CW", b"DA", b"DD", b"DE",
-        b"DG", b"DH", b"DL", b"DN", b"DT", b"DY", b"E", b"EC", b"EH", b"EN", b"EX", b"FK", b"FY",
-        b"G", b"GL", b"GU", b"GY", b"HA", b"HD", b"HG", b"HP", b"HR", b"HS", b"HU", b"HX", b"IG",
-        b"IM", b"IP", b"IV", b"JE", b"KA", b"KT", b"KW", b"KY", b"L", b"LA", b"LD", b"LE", b"LL",
-        b"LN", b"LS", b"LU", b"M", b"ME", b"MK", b"ML", b"N", b"NE", b"NG", b"NN", b"NP", b"NR",
-        b"NW", b"OL", b"OX", b"PA", b"PE", b"PH", b"PL", b"PO", b"PR", b"RG", b"RH", b"RM", b"S",
-        b"SA", b"SE", b"SG", b"SK", b"SL", b"SM", b"SN", b"SO", b"SP", b"SR", b"SS", b"ST", b"SW",
-        b"SY", b"TA", b"TD", b"TF", b"TN", b"TQ", b"TR", b"TS", b"TW", b"UB", b"W", b"WA", b"WC",
-        b"WD", b"WF", b"WN", b"WR", b"WS", b"WV", b"YO", b"ZE",
-    ];
     let e = uk_postcode(b, p)?;
     let letters = b[p..]
         .iter()
@@ -2741,7 +2782,7 @@ fn uk_postcode_alone(b: &[u8], p: usize) -> Option<usize> {
     let letters_ok = inward
         .iter()
         .all(|c| !matches!(c, b'C' | b'I' | b'K' | b'M' | b'O' | b'V'));
-    (AREAS.contains(&&b[p..p + letters]) && letters_ok && !unit).then_some(e)
+    (UK_AREAS.contains(&&b[p..p + letters]) && letters_ok && !unit).then_some(e)
 }
 
 /// Street suffixes of USPS Publication 28 (Appendix C1), lower case. Many are also ordinary
@@ -3422,6 +3463,19 @@ fn compound_or_es(t: &str, s: usize) -> Option<usize> {
             e = we2;
         }
         return None;
+    }
+    // DE: a name, then the street word on its own, then the number (`Genter Straße 16a`,
+    // `Karl-Marx-Allee`'s spaced form `Karl Marx Allee 12`).
+    if b.get(we) == Some(&b' ')
+        && let Some(w2) = cap_word_at(t, we + 1)
+        && b.get(w2.e) == Some(&b' ')
+        && b.get(w2.e + 1).is_some_and(u8::is_ascii_digit)
+        && [
+            "Straße", "Strasse", "Weg", "Allee", "Platz", "Gasse", "Chaussee", "Damm", "Ufer",
+        ]
+        .contains(&&t[w2.s..w2.e])
+    {
+        return house_number(b, w2.e + 1);
     }
     // DE/NL: compound street name + number (which starts with a digit after one space).
     if b.get(we) != Some(&b' ') || !b.get(we + 1).is_some_and(u8::is_ascii_digit) {

@@ -1417,6 +1417,23 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "Please ship the parcel to Jan Erasmusstraat 14, Willemstad before Monday.",
         "Jan Erasmusstraat 14, Willemstad",
     ),
+    // German streets with the street word apart, UK outward codes ending an address, the
+    // lines before a Canadian postal code.
+    (
+        "POSTAL_ADDRESS",
+        "Please ship the parcel to Genter Straße 16a, Munich before Monday.",
+        "Genter Straße 16a, Munich",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "My home address is 64 Melbourne Road, London, E10, United Kingdom.",
+        "64 Melbourne Road, London, E10",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "My home address is 12345 Av Demars, St-Hyancinth, J2T 3T5, Canada.",
+        "12345 Av Demars, St-Hyancinth, J2T 3T5",
+    ),
     // Post-office boxes in lower case or without a space; Canadian postal codes alone.
     (
         "POSTAL_ADDRESS",
@@ -2105,7 +2122,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ),
     (
         "POSTAL_ADDRESS",
-        "I need 5 1/2 cups; the 6th floor; NY is big",
+        "I need 5 1/2 cups; the 6th floor; NY is big; The Abbey Road 5 album; Ask Tom, E10",
     ),
     // Look-alikes, round 3 (our own strings): masked-out displays, file paths, calls, URLs,
     // template markers, placeholders inside URLs, repeated units, words under key names,
