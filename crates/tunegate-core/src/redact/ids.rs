@@ -117,9 +117,21 @@ pub(crate) fn steuer_check_digit_ok(d: &[u8]) -> bool {
     check == dv(d[10])
 }
 
-/// French NIR: sex digit, year, month, department, commune, order, and a mod-97 key.
+/// French NIR: sex digit, year, month, department, commune, order, and a mod-97 key. Corsica's
+/// departments are `2A` and `2B`, counted as 19 and 18 for the key.
 pub(crate) fn nir_ok(d: &[u8]) -> bool {
-    if d.len() != 15 || !all_digits(d) || !b"12378".contains(&d[0]) {
+    if d.len() != 15 || !b"12378".contains(&d[0]) {
+        return false;
+    }
+    let mut digits = [0u8; 15];
+    digits.copy_from_slice(d);
+    match &d[5..7] {
+        b"2A" => digits[5..7].copy_from_slice(b"19"),
+        b"2B" => digits[5..7].copy_from_slice(b"18"),
+        _ => {}
+    }
+    let d = &digits;
+    if !all_digits(d) {
         return false;
     }
     let month = dv(d[3]) * 10 + dv(d[4]);

@@ -656,6 +656,17 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "1 84 12 76 451 089 46",
     ),
     ("FR_NIR", "184127645108946", "184127645108946"),
+    // Born in Corsica (`2A`/`2B`), and the card's grouping after a reference word.
+    (
+        "FR_NIR",
+        "Mon NIR est le 253072B07300470.",
+        "253072B07300470",
+    ),
+    (
+        "FR_NIR",
+        "ref 2 95 10 99 126 111 93 ok",
+        "2 95 10 99 126 111 93",
+    ),
     ("NL_BSN", "BSN 111222333", "111222333"),
     ("ES_NIF", "DNI 12345678Z", "12345678Z"),
     ("ES_NIF", "NIE X1234567L", "X1234567L"),
@@ -2124,6 +2135,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "POSTAL_ADDRESS",
         "I need 5 1/2 cups; the 6th floor; NY is big; The Abbey Road 5 album; Ask Tom, E10",
     ),
+    ("FR_NIR", "ref 253072A07300444 ok, ref 295109912611193 ok"),
     // Look-alikes, round 3 (our own strings): masked-out displays, file paths, calls, URLs,
     // template markers, placeholders inside URLs, repeated units, words under key names,
     // mangled JWT headers, hand-edited hex.

@@ -1284,13 +1284,12 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
             (citizen && bare_ok && !neg()).then_some(ENT_KR_RRN)
         }
         15 => {
+            // Grouped as the card prints it (1 2 2 2 3 3 2), it is nobody's reference number.
+            let card = seps_same && sep1 == b' ' && lens == [1, 2, 2, 2, 3, 3, 2];
             let ok = en.on(ENT_FR_NIR)
-                && (ng == 1
-                    || (seps_same
-                        && sep1 == b' '
-                        && (lens == [1, 2, 2, 2, 3, 3, 2] || lens == [13, 2])))
+                && (ng == 1 || card || (seps_same && sep1 == b' ' && lens == [13, 2]))
                 && ids::nir_ok(d);
-            (ok && !neg()).then_some(ENT_FR_NIR)
+            (ok && (card || !neg())).then_some(ENT_FR_NIR)
         }
         _ => None,
     }
@@ -1385,6 +1384,10 @@ fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
         if ids::es_nif_ok(&buf) {
             return Some((s, e, ENT_ES_NIF));
         }
+    }
+    // A French NIR of someone born in Corsica: `2A`/`2B` for the department.
+    if en.on(ENT_FR_NIR) && u.len() == 15 && ids::nir_ok(u) {
+        return Some((s, e, ENT_FR_NIR));
     }
     if en.on(ENT_IT_FISCAL_CODE) && u.len() == 16 && ids::codice_fiscale_shape_ok(u) {
         return Some((s, e, ENT_IT_FISCAL_CODE));
