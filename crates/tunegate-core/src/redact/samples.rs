@@ -103,6 +103,17 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "curl --proxy-user admin:bluemoon http://proxy:3128",
         "bluemoon",
     ),
+    // Multiple assignment: each name gets its literal.
+    (
+        "SECRET",
+        "user, password = \"admin\", \"s3cretPW\"",
+        "s3cretPW",
+    ),
+    (
+        "SECRET",
+        "\tconst static_password01, static_password02 string = \"hardcoded0\", \"hardcoded1\"",
+        "hardcoded1",
+    ),
     // The password argument of a credential constructor or a login call.
     (
         "SECRET",
@@ -2136,6 +2147,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "I need 5 1/2 cups; the 6th floor; NY is big; The Abbey Road 5 album; Ask Tom, E10",
     ),
     ("FR_NIR", "ref 253072A07300444 ok, ref 295109912611193 ok"),
+    (
+        "SECRET",
+        "print(a, password, \"hello world\"); if user, password == \"a\", \"b\": pass",
+    ),
     // Look-alikes, round 3 (our own strings): masked-out displays, file paths, calls, URLs,
     // template markers, placeholders inside URLs, repeated units, words under key names,
     // mangled JWT headers, hand-edited hex.

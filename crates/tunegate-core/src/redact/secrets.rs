@@ -1290,6 +1290,137 @@ pub(crate) fn pass_part_name(raw: &[u8]) -> bool {
     })
 }
 
+/// In a multiple assignment on one line (`a, b = "x", "y"`, `const a, b string = "x", "y"`,
+/// `a, b := "x", "y"`), the string literal that the name at `id_start..id_end` receives: its
+/// inside. Only string literals on the right, as many as the names, within 256 bytes.
+fn multi_assign_value(b: &[u8], id_start: usize, id_end: usize) -> Option<(usize, usize)> {
+    let ident = |c: u8| is_word(c) || c == b'.';
+    // Names before this one: `[decl] name, name, ` back to the line start.
+    let mut k = id_start;
+    let mut index = 0;
+    loop {
+        let mut j = k;
+        while j > 0 && k - j < 4 && b[j - 1] == b' ' {
+            j -= 1;
+        }
+        if j == 0 || b[j - 1] != b',' {
+            break;
+        }
+        j -= 1;
+        while j > 0 && k - j < 8 && b[j - 1] == b' ' {
+            j -= 1;
+        }
+        let name_end = j;
+        while j > 0 && name_end - j < 64 && ident(b[j - 1]) {
+            j -= 1;
+        }
+        if j == name_end || index == 8 {
+            return None;
+        }
+        index += 1;
+        k = j;
+    }
+    let mut j = k;
+    while j > 0 && k - j < 16 && matches!(b[j - 1], b' ' | b'\t') {
+        j -= 1;
+    }
+    // What comes before the names: the line start or a declaration keyword.
+    let mut w = j;
+    while w > 0 && j - w < 8 && b[w - 1].is_ascii_alphabetic() {
+        w -= 1;
+    }
+    let decl = matches!(
+        &b[w..j],
+        b"var" | b"const" | b"let" | b"local" | b"my" | b"our"
+    );
+    let head = if decl { w } else { j };
+    if !(head == 0 || matches!(b[head - 1], b'\n' | b'\r' | b'\t' | b' ' | b';' | b'{')) {
+        return None;
+    }
+    if head > 0 && b[head - 1] == b' ' {
+        // Only indentation (at most 64 bytes) may come before: a space after text is prose.
+        let mut ls = head;
+        while ls > 0 && head - ls < 64 && matches!(b[ls - 1], b' ' | b'\t') {
+            ls -= 1;
+        }
+        if ls > 0 && !matches!(b[ls - 1], b'\n' | b'\r') {
+            return None;
+        }
+    }
+    // Names after this one, an optional type, then `=` or `:=`.
+    let mut p = id_end;
+    let mut total = index + 1;
+    loop {
+        while p < b.len() && p - id_end < 256 && b[p] == b' ' {
+            p += 1;
+        }
+        if b.get(p) != Some(&b',') {
+            break;
+        }
+        p += 1;
+        while p < b.len() && p - id_end < 256 && b[p] == b' ' {
+            p += 1;
+        }
+        let n0 = p;
+        while p < b.len() && p - n0 < 64 && ident(b[p]) {
+            p += 1;
+        }
+        if p == n0 || total == 9 {
+            return None;
+        }
+        total += 1;
+    }
+    if total < 2 {
+        return None;
+    }
+    // An optional type (`string`), then the operator.
+    if b.get(p).is_some_and(|&c| c.is_ascii_alphabetic()) {
+        let t0 = p;
+        while p < b.len() && p - t0 < 32 && ident(b[p]) {
+            p += 1;
+        }
+        while p < b.len() && b[p] == b' ' && p - t0 < 40 {
+            p += 1;
+        }
+    }
+    if b.get(p) == Some(&b':') {
+        p += 1;
+    }
+    if b.get(p) != Some(&b'=') || b.get(p + 1) == Some(&b'=') {
+        return None;
+    }
+    p += 1;
+    let mut found = None;
+    for n in 0..total {
+        while p < b.len() && p - id_end < 256 && b[p] == b' ' {
+            p += 1;
+        }
+        let q = *b.get(p)?;
+        if !matches!(q, b'"' | b'\'' | b'`') {
+            return None;
+        }
+        let body = &b[p + 1..b.len().min(p + 1 + 256)];
+        let end = p + 1 + body.iter().position(|&c| c == q || c == b'\n')?;
+        if b[end] != q || b[p + 1..end].contains(&b'\\') {
+            return None;
+        }
+        if n == index {
+            found = Some((p + 1, end));
+        }
+        p = end + 1;
+        if n + 1 < total {
+            while p < b.len() && p - id_end < 256 && b[p] == b' ' {
+                p += 1;
+            }
+            if b.get(p) != Some(&b',') {
+                return None;
+            }
+            p += 1;
+        }
+    }
+    found
+}
+
 /// The name `id_start..name_end` is the whole value of a pair's name key (`name: DB_PASSWORD`,
 /// `"key": "api_token"`, `ParameterKey=DbPassword`) and the pair's value key follows it in the
 /// same object or list item (`\n  value: …`, `, "value": "…"`, `,ParameterValue=…`): where the
@@ -1645,6 +1776,14 @@ fn keyword_scan(
         }
         (p, assign, weak && !assign, open)
     };
+    // `user, password = "admin", "s3cret"` (Python), `a, db_pass string = "x", "y"` (Go): the
+    // literal at this name's place in the list.
+    if (strong || password)
+        && let Some((s, e)) = multi_assign_value(b, id_start, kw_sep)
+    {
+        let v = &b[s..e];
+        return (v.len() >= 4 && !is_literal_reference(v) && !v.contains(&b'{')).then_some((s, e));
+    }
     let sep_start = p;
     // `Token::Open`: a path (Rust, C++, PHP), not an assignment.
     if b[p..].starts_with(b"::") {

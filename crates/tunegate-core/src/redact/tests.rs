@@ -395,7 +395,10 @@ fn pathological_inputs_stay_linear() {
         + &"Matti Mäkinen K. ".repeat(50_000)
         // Credential calls whose literals never close, and alignment spaces after names.
         + &format!("Credential(\"a\", \"{}", "b".repeat(600)).repeat(300)
-        + &format!("apiKey:{}", " ".repeat(60)).repeat(20_000);
+        + &format!("apiKey:{}", " ".repeat(60)).repeat(20_000)
+        // Long name lists before an assignment: each name looks at most 9 names around it.
+        + &"a, password".repeat(30_000)
+        + &format!("{} = {}", "pw, ".repeat(5_000), "\"abcd\", ".repeat(5_000));
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads, intros,
