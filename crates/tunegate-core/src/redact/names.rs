@@ -1144,6 +1144,26 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
         // Addressed by a greeting: `Hello Radmila Hendriks,` / `Hi Amin van 't Houteveen!`.
         // Two name-shaped words (or one and a particle surname) between the greeting and a
         // comma, `!` or the end of the line are a name even when neither is in the gazetteer.
+        // Introduced with where they are from: `I'm Chidi Okafor from billing`, `this is Ngozi
+        // Adeyemi here` (two name-shaped words, then `from` or `here`; `I'm Super Excited!`
+        // stays).
+        if n < 2
+            && cue.is_some()
+            && nw == 2
+            && !kinds[0].0
+            && !kinds[0].1
+            && !kinds[1].0
+            && !kinds[1].1
+            && word_before(&b[..words[0].s], &[b"i'm ", b"i am ", b"this is "])
+            && {
+                let r = &b[words[1].e..];
+                r.starts_with(b" from ") || r.starts_with(b" here")
+            }
+        {
+            out.push(Finding::new(words[0].s, words[1].e, ENT_PERSON));
+            pos = words[1].e;
+            continue;
+        }
         if n < 2
             && cue == Some(false)
             && !kinds[0].0

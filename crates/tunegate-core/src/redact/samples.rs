@@ -1363,6 +1363,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "Seppo Hovi soitti iloiseesti haitaria.",
         "Seppo Hovi",
     ),
+    // Two names outside the gazetteer, introduced with where the person is from.
+    (
+        "PERSON",
+        "I'm Chidi Okafor from the billing team.",
+        "Chidi Okafor",
+    ),
+    ("PERSON", "Hi, this is Ngozi Adeyemi here.", "Ngozi Adeyemi"),
     // A middle initial and the surname after it.
     (
         "PERSON",
@@ -2147,6 +2154,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "I need 5 1/2 cups; the 6th floor; NY is big; The Abbey Road 5 album; Ask Tom, E10",
     ),
     ("FR_NIR", "ref 253072A07300444 ok, ref 295109912611193 ok"),
+    ("PERSON", "I'm Super Excited! I am Not Sure, sorry"),
     (
         "SECRET",
         "print(a, password, \"hello world\"); if user, password == \"a\", \"b\": pass",
