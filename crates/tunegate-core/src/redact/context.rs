@@ -497,7 +497,8 @@ fn skip_fillers(b: &[u8], mut p: usize) -> usize {
 }
 
 /// The first date after `from` that starts a word within the same clause (no `.`, `!`, `?`,
-/// `;`, `,`, a parenthesis, `:`, `and`, `but` or line break before it), at most 64 bytes on: start and end.
+/// `;`, `,`, a parenthesis, `:`, `and`, `but` or line break before it), at most 64 bytes on:
+/// its start and end.
 fn date_later_in_clause(b: &[u8], from: usize) -> Option<(usize, usize)> {
     let lim = (from + 64).min(b.len());
     for k in from..lim {

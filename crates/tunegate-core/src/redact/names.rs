@@ -2,7 +2,7 @@
 //!
 //! Names: a gazetteer of US first names and surnames (the US Census Bureau's 1990 name frequency
 //! files, a US government work in the public domain; the most frequent 1,000 male, 2,000 female
-//! first names and 6,000 surnames, lower-cased, in `data/`), 18,600 international first names
+//! first names and 6,000 surnames, lower-cased, in `data/`), 18,200 international first names
 //! (from Jörg Michael's `nam_dict.txt`, GFDL; those that are also common words are ambiguous),
 //! context cues (greetings, sign-offs,
 //! "my name is", honorifics) and capitalisation. Words that are also ordinary English words
@@ -678,6 +678,7 @@ const CUES: &[(&str, bool)] = &[
     ("name: ", true),
     ("names are ", true),
     ("call me ", true),
+    ("myself ", true),
     ("dear ", true),
     ("mr. ", true),
     ("mrs. ", true),
@@ -1435,8 +1436,9 @@ fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
     let b = text.as_bytes();
     // One searcher per cue for every string (building one per call showed in profiles).
     static NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"name"));
-    static CALL_ME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"call me "));
-    static MYSELF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"myself "));
+    // Without their first letter, which may be a capital (`Call me …`, `Myself …`).
+    static CALL_ME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"all me "));
+    static MYSELF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"yself "));
     let word_start = |at: usize| at == 0 || !b[at - 1].is_ascii_alphanumeric();
     for at in NAME.find_iter(b) {
         let rest = &b[at + 4..];
@@ -1451,11 +1453,15 @@ fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
         introduced_name(text, at + 4 + skip, mine, out);
     }
     for at in CALL_ME.find_iter(b) {
-        if word_start(at) {
-            introduced_name(text, at + 8, true, out);
+        if at > 0 && matches!(b[at - 1], b'c' | b'C') && word_start(at - 1) {
+            introduced_name(text, at + 7, true, out);
         }
     }
     for at in MYSELF.find_iter(b) {
+        if at == 0 || !matches!(b[at - 1], b'm' | b'M') || !word_start(at - 1) {
+            continue;
+        }
+        let at = at - 1;
         // Only opening a sentence: `I did it myself today` is no introduction.
         let opens = b[..at]
             .iter()

@@ -1389,6 +1389,8 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "pratik sridatt jayarao",
     ),
     ("PERSON", "my name is pratik and i need help", "pratik"),
+    ("PERSON", "Myself Pratik Jayarao", "Pratik Jayarao"),
+    ("PERSON", "Call me pratik", "pratik"),
     // Names in scripts without case, after a cue that introduces a person.
     ("PERSON", "Hi, my name is 王伟 and I can't log in.", "王伟"),
     ("PERSON", "Best regards, 陽子 佐藤", "陽子 佐藤"),
@@ -2154,7 +2156,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "I need 5 1/2 cups; the 6th floor; NY is big; The Abbey Road 5 album; Ask Tom, E10",
     ),
     ("FR_NIR", "ref 253072A07300444 ok, ref 295109912611193 ok"),
-    ("PERSON", "I'm Super Excited! I am Not Sure, sorry"),
+    (
+        "PERSON",
+        "I'm Super Excited! I am Not Sure, sorry. I did it myself Tuesday. Call me back",
+    ),
     (
         "SECRET",
         "print(a, password, \"hello world\"); if user, password == \"a\", \"b\": pass",
