@@ -730,6 +730,14 @@ const CUES: &[(&str, bool)] = &[
     ("spoke with ", true),
     ("talked to ", true),
     ("ask for ", true),
+    // Who did something to a ticket, a document or a request.
+    ("signed by ", true),
+    ("reported by ", true),
+    ("submitted by ", true),
+    ("opened by ", true),
+    ("approved by ", true),
+    ("requested by ", true),
+    ("authored by ", true),
     ("customer ", false),
     ("agent ", false),
     // Form-field labels. Not transcript speaker labels (`Customer:`, `Caller:`): a transcript
@@ -1210,7 +1218,13 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
                 .iter()
                 .take_while(|&&c| c != b'\n')
                 .all(|c| c.is_ascii_whitespace() || matches!(c, b'.' | b',' | b'!'));
-            if code || (cue == Some(false) && dash_before(b, start) && !line_ends) {
+            // Words outside the gazetteer before an organisation word (`Dear Finance Team`,
+            // `ask for Google Cloud support`): the words name the organisation.
+            let org = n < nw
+                && kinds[n].0
+                && is_name_shape(&text[words[n].s..words[n].e])
+                && kinds[..n].iter().all(|k| !(k.2 || k.3) || k.1);
+            if code || org || (cue == Some(false) && dash_before(b, start) && !line_ends) {
                 n = 0;
             }
         }

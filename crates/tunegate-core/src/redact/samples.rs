@@ -1370,6 +1370,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "Chidi Okafor",
     ),
     ("PERSON", "Hi, this is Ngozi Adeyemi here.", "Ngozi Adeyemi"),
+    // Who did something to a ticket or a document.
+    ("PERSON", "Signed by Ngozi Adeyemi.", "Ngozi Adeyemi"),
+    (
+        "PERSON",
+        "The ticket was opened by Sven Lindqvist.",
+        "Sven Lindqvist",
+    ),
     // A middle initial and the surname after it.
     (
         "PERSON",
@@ -2159,6 +2166,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "PERSON",
         "I'm Super Excited! I am Not Sure, sorry. I did it myself Tuesday. Call me back",
+    ),
+    // Words outside the gazetteer before an organisation word after a strong cue.
+    (
+        "PERSON",
+        "Dear Finance Team, please ask for Google Cloud support. Approved by Finance Team",
     ),
     (
         "SECRET",
