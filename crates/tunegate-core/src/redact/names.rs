@@ -1339,11 +1339,11 @@ fn dash_before(b: &[u8], s: usize) -> bool {
 /// Whether `v`, the whole value under a person-name JSON key, is a name: one to six words of
 /// letters (with `'`, `-`, `.`), none a stop word. Under the generic key `name` (which also names
 /// tools, products and files) every word must be capitalised and one must be a known,
-/// unambiguous given name or surname.
+/// unambiguous given name or surname (an international given name only with a second word).
 pub(crate) fn person_value(v: &str, generic: bool) -> bool {
     let lex = lexicon();
     let mut words = 0;
-    let mut known = false;
+    let (mut known, mut weak) = (false, false);
     for w in v.split_whitespace() {
         words += 1;
         if words > 6
@@ -1361,9 +1361,11 @@ pub(crate) fn person_value(v: &str, generic: bool) -> bool {
         if generic && !w.chars().next().is_some_and(char::is_uppercase) {
             return false;
         }
-        known |= f & (F_FIRST | F_LAST) != 0 && f & F_AMBIGUOUS == 0;
+        known |= f & (F_FIRST | F_LAST) != 0 && f & F_AMBIGUOUS == 0 && f & F_WEAK == 0;
+        weak |= f & F_WEAK != 0 && f & F_AMBIGUOUS == 0;
     }
-    words > 0 && (!generic || known)
+    // A weak given name alone is ambiguous here too (`{"name": "Tokio"}`, a crate's name).
+    words > 0 && (!generic || known || weak && words >= 2)
 }
 
 /// The name a reply gives when the message before asked for it (`context::answer`): "What's

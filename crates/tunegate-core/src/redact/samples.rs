@@ -2110,6 +2110,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         r#"{"pass": true, "tests": {"pass": 12}, "bypass": "enabled", "result": "pass"}"#,
     ),
     ("SECRET", "password = Option<String>"),
+    ("PERSON", r#"{"name": "Tokio", "version": "1.0"}"#),
     (
         "SECRET",
         "server.login(user, password); new NetworkCredential(\"user\", \"${PASS}\"); password = \"#{secret}\"",
