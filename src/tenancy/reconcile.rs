@@ -506,12 +506,22 @@ async fn reconcile_any<K: ConfigObject>(
     if persisted.as_ref() != Some(&status) {
         crate::controller::apply_status(&api, &name, &status).await?;
     }
-    // Secrets are not watched (the operator would need every Secret's events); re-check on a timer.
-    Ok(Action::requeue(if verdict.is_ok() {
+    Ok(Action::requeue(recheck_after(verdict.is_ok(), in_use)))
+}
+
+/// When to reconcile a config again without an event. Secrets are not watched (the operator
+/// would need every Secret's events), so readiness is re-checked on a timer. While jobs use the
+/// config, sooner: the job event that ends the last use can reach this controller before the job
+/// store it counts uses from has the job's final state, and the credentials Secret's finalizer
+/// must not then wait five minutes for its release.
+fn recheck_after(ready: bool, in_use: u32) -> Duration {
+    if in_use > 0 {
+        Duration::from_secs(10)
+    } else if ready {
         Duration::from_secs(300)
     } else {
         Duration::from_secs(30)
-    }))
+    }
 }
 
 pub async fn reconcile_cluster(
@@ -563,6 +573,14 @@ pub async fn namespace_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configs_in_use_are_checked_again_soon() {
+        assert_eq!(recheck_after(true, 1), Duration::from_secs(10));
+        assert_eq!(recheck_after(false, 3), Duration::from_secs(10));
+        assert_eq!(recheck_after(true, 0), Duration::from_secs(300));
+        assert_eq!(recheck_after(false, 0), Duration::from_secs(30));
+    }
 
     fn cluster(y: &str) -> ClusterProviderConfig {
         serde_yaml::from_str(y).expect("fixture")
