@@ -2385,23 +2385,10 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
         } else if c.is_ascii_uppercase()
             && (b.get(i + 1).is_some_and(u8::is_ascii_digit)
                 || b.get(i + 2).is_some_and(u8::is_ascii_digit))
-            && let Some(e) = uk_postcode_alone(b, i)
+            && let Some(e) = uk_postcode_alone(b, i).or_else(|| ca_postcode_alone(b, i))
         {
-            let e = country_after(b, e);
-            out.push(Finding::new(
-                head_before(text, i, floor),
-                e,
-                ENT_POSTAL_ADDRESS,
-            ));
-            floor = e;
-            i = e;
-            continue;
-        } else if c.is_ascii_uppercase()
-            && b.get(i + 1).is_some_and(u8::is_ascii_digit)
-            && b.get(i + 3) == Some(&b' ')
-            && let Some(e) = ca_postcode_alone(b, i)
-        {
-            // Like a UK postcode, the lines and words before it that read as address parts.
+            // A UK or Canadian postcode alone, with the lines and words before it that read
+            // as address parts.
             let e = country_after(b, e);
             out.push(Finding::new(
                 head_before(text, i, floor),
@@ -3224,18 +3211,7 @@ fn head_word(w: &str) -> bool {
 /// A US state or Canadian province code and its ZIP or postal code (`NY 10036`, `BC V3S 8E5`):
 /// the end.
 fn state_zip(b: &[u8], p: usize) -> Option<usize> {
-    let code = b.get(p..p + 2)?;
-    if !US_STATES
-        .iter()
-        .chain(CA_PROVINCES)
-        .any(|s| s.as_bytes() == code)
-    {
-        return None;
-    }
-    let mut e = p + 2;
-    if b.get(e) == Some(&b'.') {
-        e += 1;
-    }
+    let e = state_code_at(b, p)?;
     if b.get(e) != Some(&b' ') {
         return None;
     }

@@ -149,6 +149,7 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "hardcoded5",
     ),
     ("SECRET", r#"{"db_pass": "hardcoded5"}"#, "hardcoded5"),
+    ("SECRET", r#"{"smtp:pass": "hardcoded6"}"#, "hardcoded6"),
     // An env line inside an XML element; a vendor key element.
     (
         "SECRET",

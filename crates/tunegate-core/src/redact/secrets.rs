@@ -883,15 +883,7 @@ fn credential_call(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
         }
         p
     };
-    let literal = |p: usize| -> Option<(usize, usize)> {
-        let q = *b.get(p)?;
-        if !matches!(q, b'"' | b'\'') {
-            return None;
-        }
-        let body = &b[p + 1..b.len().min(p + 1 + MAX_VALUE)];
-        let end = p + 1 + body.iter().position(|&c| c == q || c == b'\n')?;
-        (b[end] == q).then_some((p + 1, end))
-    };
+    let literal = |p: usize| one_line_literal(b, p, b"\"'", MAX_VALUE);
     let (_, user_end) = literal(skip_ws(e))?;
     let p = skip_ws(user_end + 1);
     if b.get(p) != Some(&b',') {
@@ -900,6 +892,18 @@ fn credential_call(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
     let (s, end) = literal(skip_ws(p + 1))?;
     let v = &b[s..end];
     (v.len() >= 4 && !v.contains(&b'\\') && !is_literal_reference(v)).then_some((s, end))
+}
+
+/// A string literal opened at `p` by one of `quotes` and closed by the same quote on the same
+/// line within `max` bytes: the span of its inside.
+fn one_line_literal(b: &[u8], p: usize, quotes: &[u8], max: usize) -> Option<(usize, usize)> {
+    let q = *b.get(p)?;
+    if !quotes.contains(&q) {
+        return None;
+    }
+    let body = &b[p + 1..b.len().min(p + 1 + max)];
+    let end = p + 1 + body.iter().position(|&c| c == q || c == b'\n')?;
+    (b[end] == q).then_some((p + 1, end))
 }
 
 fn b64url_run(b: &[u8], mut p: usize) -> usize {
@@ -1197,12 +1201,7 @@ fn pass_name(b: &[u8], s: usize, e: usize, scanned: &mut usize) -> Option<(usize
     {
         return None;
     }
-    let starts_word = s == 0
-        || match b[s - 1] {
-            b'_' | b'-' | b'.' => true,
-            c if c.is_ascii_lowercase() => b[s] == b'P',
-            c => !c.is_ascii_alphanumeric(),
-        };
+    let starts_word = pass_starts_part(s.checked_sub(1).map(|k| b[k]), b[s]);
     // A query parameter (`?user=admin&userpass=…`, `;dbpass=…`) names a password even glued,
     // unless it is a word that ends in `pass`.
     let query_param = || {
@@ -1279,15 +1278,22 @@ pub(crate) const PAIR_VALUE_KEYS: &[&[u8]] = &[b"value", b"parametervalue"];
 /// `dbPass`, `admin_pw`; not `bypass`, `compass` or `upward`): it names a password.
 pub(crate) fn pass_part_name(raw: &[u8]) -> bool {
     [&b"pass"[..], b"pw"].iter().any(|suffix| {
-        let n = raw.len();
-        let k = suffix.len();
-        n >= k
-            && raw[n - k..].eq_ignore_ascii_case(suffix)
-            && (n == k
-                || matches!(raw[n - k - 1], b'_' | b'-' | b'.')
-                || raw[n - k - 1].is_ascii_lowercase()
-                    && raw[n - k] == suffix[0].to_ascii_uppercase())
+        let k = raw.len().saturating_sub(suffix.len());
+        raw.len() >= suffix.len()
+            && raw[k..].eq_ignore_ascii_case(suffix)
+            && pass_starts_part(raw[..k].last().copied(), raw[k])
     })
+}
+
+/// `pass`/`pw` whose first byte is `first` starts a part of a name after the byte `before`
+/// (`None`: the name's start): after `_`, `-`, `.` or any other non-alphanumeric byte, or as
+/// a camelCase part (`dbPass`); not inside a word (`bypass`, `upward`, `DBPASS`).
+fn pass_starts_part(before: Option<u8>, first: u8) -> bool {
+    match before {
+        None | Some(b'_' | b'-' | b'.') => true,
+        Some(c) if c.is_ascii_lowercase() => first == b'P',
+        Some(c) => !c.is_ascii_alphanumeric(),
+    }
 }
 
 /// In a multiple assignment on one line (`a, b = "x", "y"`, `const a, b string = "x", "y"`,
@@ -1395,17 +1401,12 @@ fn multi_assign_value(b: &[u8], id_start: usize, id_end: usize) -> Option<(usize
         while p < b.len() && p - id_end < 256 && b[p] == b' ' {
             p += 1;
         }
-        let q = *b.get(p)?;
-        if !matches!(q, b'"' | b'\'' | b'`') {
-            return None;
-        }
-        let body = &b[p + 1..b.len().min(p + 1 + 256)];
-        let end = p + 1 + body.iter().position(|&c| c == q || c == b'\n')?;
-        if b[end] != q || b[p + 1..end].contains(&b'\\') {
+        let (s, end) = one_line_literal(b, p, b"\"'`", 256)?;
+        if b[s..end].contains(&b'\\') {
             return None;
         }
         if n == index {
-            found = Some((p + 1, end));
+            found = Some((s, end));
         }
         p = end + 1;
         if n + 1 < total {
