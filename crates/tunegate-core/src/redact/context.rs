@@ -10,7 +10,7 @@ use super::ids;
 use super::structured::{Enabled, is_word};
 use super::{
     ENT_DATE_OF_BIRTH, ENT_DE_TAX_ID, ENT_DRIVER_LICENSE, ENT_PASSPORT, ENT_PERSON, ENT_PHONE,
-    ENT_SECRET, ENT_SSN, ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
+    ENT_POSTAL_ADDRESS, ENT_SECRET, ENT_SSN, ENT_US_BANK_ROUTING, ENT_US_ITIN, Finding,
 };
 
 const CUES: &[(&str, u16)] = &[
@@ -92,6 +92,10 @@ const CUES: &[(&str, u16)] = &[
     ("surname", ENT_PERSON),
     ("name on the account", ENT_PERSON),
     ("name on the card", ENT_PERSON),
+    // A UK or Canadian postcode names a street or a building; a US ZIP code alone stays.
+    ("postcode", ENT_POSTAL_ADDRESS),
+    ("post code", ENT_POSTAL_ADDRESS),
+    ("postal code", ENT_POSTAL_ADDRESS),
 ];
 
 const MONTHS: &[&str] = &[
@@ -191,6 +195,12 @@ impl ContextScanner {
             return;
         }
         let p = skip_fillers(b, m.end);
+        if ent == ENT_POSTAL_ADDRESS {
+            if let Some(e) = super::names::postcode_loose(b, p) {
+                out.push(Finding::new(p, e, ent));
+            }
+            return;
+        }
         let found = match ent {
             ENT_DATE_OF_BIRTH => date_at(b, p),
             _ => id_at(b, p, ent == ENT_PASSPORT),
@@ -313,6 +323,7 @@ pub(crate) fn answer(text: &str, ent: u16) -> Option<(usize, usize)> {
             ENT_PASSPORT | ENT_DRIVER_LICENSE => id_at(b, p, ent == ENT_PASSPORT),
             ENT_SECRET if b[p].is_ascii_digit() => super::codes::digits_at(b, p).map(|(_, e)| e),
             ENT_SSN => ssn_answer(b, p),
+            ENT_POSTAL_ADDRESS => super::names::postcode_loose(b, p),
             _ => None,
         };
         if let Some(e) = end {

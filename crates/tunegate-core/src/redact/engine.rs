@@ -38,6 +38,7 @@ impl Engine {
         let context = if has(EntityType::Passport)
             || has(EntityType::DriverLicense)
             || has(EntityType::DateOfBirth)
+            || has(EntityType::PostalAddress)
             || has(EntityType::Secret)
         {
             Some(super::context::ContextScanner::new().map_err(PolicyError::Matcher)?)

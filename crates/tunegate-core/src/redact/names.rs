@@ -2128,7 +2128,10 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
             break;
         };
         // ZIP / postcode (DE/FR/ES 5 digits, NL 1234 AB, US 12345-6789, CA A1A 1A1)
-        if let Some(z) = postcode(b, p).or_else(|| ca_postcode(b, p)) {
+        if let Some(z) = postcode(b, p)
+            .or_else(|| ca_postcode(b, p))
+            .or_else(|| postcode_loose(b, p))
+        {
             e = z;
             // Town after the postcode.
             if b.get(e) == Some(&b' ')
@@ -2170,7 +2173,7 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
                 if let Some(z) = b
                     .get(e)
                     .filter(|c| **c == b' ')
-                    .and_then(|_| postcode(b, e + 1))
+                    .and_then(|_| postcode(b, e + 1).or_else(|| postcode_loose(b, e + 1)))
                 {
                     e = z;
                 } else if b.get(e) == Some(&b' ')
@@ -2369,7 +2372,8 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
                     }
                 }
                 let e = line_tail(text, extend_tail(text, e));
-                out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
+                let s = unit_before(b, i, floor).unwrap_or(i);
+                out.push(Finding::new(s, e, ENT_POSTAL_ADDRESS));
                 floor = e;
                 i = e;
                 continue;
@@ -2664,30 +2668,12 @@ fn unit_tail(b: &[u8], e: usize) -> Option<usize> {
     } else if let Some(z) = po_box(b, p) {
         return Some(z);
     } else {
-        const UNITS: &[&[u8]] = &[
-            b"Suite",
-            b"Ste",
-            b"Unit",
-            b"Apt",
-            b"Apartment",
-            b"Bldg",
-            b"Building",
-            b"Floor",
-            b"Fl",
-            b"Room",
-            b"Rm",
-            b"Flat",
-            b"SUITE",
-            b"STE",
-            b"UNIT",
-            b"APT",
-        ];
         let w = rest
             .iter()
             .take(10)
             .take_while(|c| c.is_ascii_alphabetic())
             .count();
-        if !UNITS.contains(&&rest[..w]) {
+        if !UNIT_WORDS.contains(&&rest[..w]) {
             return None;
         }
         let mut q = p + w;
@@ -3412,6 +3398,118 @@ fn ca_postcode_alone(b: &[u8], p: usize) -> Option<usize> {
         .all(|c| !b"DFIOQU".contains(c))
         && !matches!(b[p], b'W' | b'Z');
     (e == p + 7 && letters_ok).then_some(e)
+}
+
+/// Words that name a unit of a building (`Suite 200`, `Apt. 4B`, `Flat 3`).
+const UNIT_WORDS: &[&[u8]] = &[
+    b"Suite",
+    b"Ste",
+    b"Unit",
+    b"Apt",
+    b"Apartment",
+    b"Bldg",
+    b"Building",
+    b"Floor",
+    b"Fl",
+    b"Room",
+    b"Rm",
+    b"Flat",
+    b"SUITE",
+    b"STE",
+    b"UNIT",
+    b"APT",
+];
+
+/// A unit written before the street, with its comma (`Apt 4B, 12 High Street`, `Flat 2/1, 45
+/// Byres Road`): where it starts, not before `floor`.
+fn unit_before(b: &[u8], s: usize, floor: usize) -> Option<usize> {
+    let head = b.get(floor..s)?;
+    let head = head.strip_suffix(b", ")?;
+    let id_len = head
+        .iter()
+        .rev()
+        .take(7)
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'/'))
+        .count();
+    let (rest, id) = head.split_at(head.len() - id_len);
+    if !(id.iter().any(u8::is_ascii_digit) || id.len() == 1 && id[0].is_ascii_uppercase())
+        || !id.first().is_some_and(u8::is_ascii_alphanumeric)
+    {
+        return None;
+    }
+    let rest = rest.strip_suffix(b"#").unwrap_or(rest);
+    let rest = rest.strip_suffix(b" ")?;
+    let rest = rest.strip_suffix(b".").unwrap_or(rest);
+    let word = UNIT_WORDS.iter().find(|w| rest.ends_with(w))?;
+    let start = rest.len() - word.len();
+    (start == 0 || !rest[start - 1].is_ascii_alphanumeric()).then_some(floor + start)
+}
+
+/// A UK or Canadian postcode in any case, its space optional (`sw1a 1aa`, `SW1A1AA`, `M25DB`,
+/// `t2p1h3`): only where an address or a postcode cue says one follows. Its end.
+pub(crate) fn postcode_loose(b: &[u8], p: usize) -> Option<usize> {
+    uk_postcode_loose(b, p).or_else(|| ca_postcode_loose(b, p))
+}
+
+fn uk_postcode_loose(b: &[u8], p: usize) -> Option<usize> {
+    let r = b.get(p..)?;
+    let letters = r
+        .iter()
+        .take(2)
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    let area = [
+        r.first()?.to_ascii_uppercase(),
+        r.get(1).map_or(0, u8::to_ascii_uppercase),
+    ];
+    if letters == 0
+        || !UK_AREAS.contains(&&area[..letters])
+        || !r.get(letters).is_some_and(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    // The outward code ends after its digit or one more digit or letter; the inward code is a
+    // digit and two letters (never C I K M O V, and no size unit).
+    let inward = |k: usize| -> Option<usize> {
+        let k = if r.get(k) == Some(&b' ') { k + 1 } else { k };
+        let w = r.get(k..k + 3)?;
+        let ok = w[0].is_ascii_digit()
+            && w[1..]
+                .iter()
+                .all(|c| c.is_ascii_alphabetic() && !b"CIKMOV".contains(&c.to_ascii_uppercase()))
+            && !matches!(
+                [w[1].to_ascii_uppercase(), w[2].to_ascii_uppercase()],
+                [b'G' | b'T' | b'P', b'B'] | [b'H', b'Z']
+            )
+            && r.get(k + 3).is_none_or(|c| !c.is_ascii_alphanumeric());
+        ok.then_some(p + k + 3)
+    };
+    let d = letters + 1;
+    r.get(d)
+        .filter(|c| c.is_ascii_alphanumeric())
+        .and_then(|_| inward(d + 1))
+        .or_else(|| inward(d))
+}
+
+fn ca_postcode_loose(b: &[u8], p: usize) -> Option<usize> {
+    let r = b.get(p..)?;
+    let letter = |c: &u8| c.is_ascii_alphabetic() && !b"DFIOQU".contains(&c.to_ascii_uppercase());
+    let digit = u8::is_ascii_digit;
+    let head = r.get(..3)?;
+    if !(letter(&head[0])
+        && !matches!(head[0].to_ascii_uppercase(), b'W' | b'Z')
+        && digit(&head[1])
+        && letter(&head[2]))
+    {
+        return None;
+    }
+    let k = if r.get(3) == Some(&b' ') { 4 } else { 3 };
+    let w = r.get(k..k + 3)?;
+    (digit(&w[0])
+        && letter(&w[1])
+        && digit(&w[2])
+        && r.get(k + 3).is_none_or(|c| !c.is_ascii_alphanumeric()))
+    .then_some(p + k + 3)
 }
 
 /// A Canadian postal code: `T2P 1H3`, `L1W3E6`.

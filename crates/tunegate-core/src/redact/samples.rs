@@ -1482,6 +1482,32 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("POSTAL_ADDRESS", "write to po box 108", "po box 108"),
     ("POSTAL_ADDRESS", "P.O. box119", "P.O. box119"),
     ("POSTAL_ADDRESS", "send to J8Y 3G5 please", "J8Y 3G5"),
+    // A postcode after an address or a postcode cue, in any case or without its space.
+    (
+        "POSTAL_ADDRESS",
+        "12 High Street, London SW1A1AA",
+        "SW1A1AA",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "10 Downing Street, London, sw1a 2aa",
+        "sw1a",
+    ),
+    ("POSTAL_ADDRESS", "my postcode is sw1a 1aa", "sw1a"),
+    ("POSTAL_ADDRESS", "Postcode: M25DB", "M25DB"),
+    ("POSTAL_ADDRESS", "postal code t2p1h3 thanks", "t2p1h3"),
+    // A unit before the street.
+    ("POSTAL_ADDRESS", "Apt 4B, 12 High Street, London", "4B"),
+    (
+        "POSTAL_ADDRESS",
+        "Flat 2/1, 45 Byres Road, Glasgow G11 5RG",
+        "2/1",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "Suite 200, 1600 Amphitheatre Parkway",
+        "200",
+    ),
     // Round 3: the look-alike rules above leave real values alone.
     (
         "SECRET",
@@ -2152,6 +2178,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "please transfer me to Customer Service or Billing",
     ),
     ("POSTAL_ADDRESS", "read the Wall Street Journal, chapter 3"),
+    ("POSTAL_ADDRESS", "the postcode field is required"),
+    ("POSTAL_ADDRESS", "post code 12345 is a US ZIP code"),
+    ("POSTAL_ADDRESS", "postcode: B1 4TB"),
+    ("POSTAL_ADDRESS", "What is your postcode?"),
     (
         "DATE_OF_BIRTH",
         "The project was born in 2019 and released on 12 March 2021; born in Paris. On 2/3/1990 we moved",
