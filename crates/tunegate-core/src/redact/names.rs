@@ -1046,7 +1046,8 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
         let mut run = [w; 4];
         let mut nw = 1;
         while nw < 4 && b.get(run[nw - 1].e) == Some(&b' ') {
-            match cap_word_at(text, run[nw - 1].e + 1) {
+            // Middle initials sit inside the run: `Michael B. Hagearty`, `DAVID W FLYNN`.
+            match cap_word_at(text, initials_end(b, run[nw - 1].e + 1)) {
                 Some(n) => {
                     run[nw] = n;
                     nw += 1;
@@ -1055,6 +1056,11 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             }
         }
         let words = &run[..nw];
+        if let Some(e) = caps_name(text, words) {
+            out.push(Finding::new(words[0].s, e, ENT_PERSON));
+            pos = e;
+            continue;
+        }
         let mut kinds_buf = [(false, false, false, false); 4];
         let mut weak_prev = false;
         for (k, w) in words.iter().enumerate() {
@@ -1251,6 +1257,125 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             // The next word may start a name of its own (Hi Will, Thanks Jennifer).
             pos = words[0].e;
         }
+    }
+}
+
+/// Past up to two middle initials at `p` (`B. `, `R. B. `, `W ` before a capital): where the
+/// next word of a name would start, or `p` itself. A lone `I` is the pronoun.
+fn initials_end(b: &[u8], p: usize) -> usize {
+    let mut q = p;
+    for _ in 0..2 {
+        let Some(&c) = b.get(q) else { break };
+        if !c.is_ascii_uppercase() {
+            break;
+        }
+        let next = match b.get(q + 1..q + 3) {
+            Some([b'.', b' ']) => q + 3,
+            Some([b' ', _]) if c != b'I' => q + 2,
+            _ => break,
+        };
+        if !b.get(next).is_some_and(u8::is_ascii_uppercase) {
+            break;
+        }
+        q = next;
+    }
+    q
+}
+
+/// A name written in capitals (`ALEXANDER TREJO called`, `Dear IAN GERRARD`, `TOWEY, BRIAN F`):
+/// its end. Capitals hide the shape that tells a name from a word, so the gazetteer decides:
+/// without a cue, a known given name and then a known given name or surname, none of them
+/// ambiguous; after a strong cue (`Dear`, `Ms`, `name:`), any words outside the stop list,
+/// with one known name among them. Surname first, then a comma and the given name, needs both
+/// known, or a strong cue and the given name known.
+fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
+    let b = t.as_bytes();
+    let caps = |w: &Word| {
+        let r = &b[w.s..w.e];
+        r.len() >= 2
+            && r.iter()
+                .all(|c| c.is_ascii_uppercase() || matches!(c, b'\'' | b'-'))
+    };
+    if !caps(words.first()?) {
+        return None;
+    }
+    let lex = lexicon();
+    let flags = |w: &Word| lex.flags(&t[w.s..w.e]);
+    let mut words: &[Word] = words;
+    let mut cue = cue_before(t, words[0].s);
+    // A title in capitals opens the name (`MS KEITHA M ARNOLD`, `MR SMITH`).
+    let mut title = word_before(
+        &b[..words[0].s],
+        &[
+            b"mr ", b"mrs ", b"ms ", b"miss ", b"dr ", b"mr. ", b"mrs. ", b"ms. ", b"dr. ",
+        ],
+    );
+    if words.len() > 1
+        && [&b"mr"[..], b"mrs", b"ms", b"miss", b"dr", b"prof"]
+            .iter()
+            .any(|x| b[words[0].s..words[0].e].eq_ignore_ascii_case(x))
+    {
+        words = &words[1..];
+        cue = Some(true);
+        title = true;
+    }
+    let n = words.iter().take_while(|w| caps(w)).count();
+    let words = &words[..n];
+    let name = |f: u8| f & (F_FIRST | F_LAST) != 0 && f & (F_AMBIGUOUS | F_STOP) == 0;
+    let given = |f: u8| f & F_FIRST != 0 && f & (F_AMBIGUOUS | F_STOP | F_WEAK) == 0;
+    let strong = cue == Some(true);
+    // Surname, given name: `TOWEY, BRIAN F`, `SMITH SR, DONALD L`.
+    let first_end = words.first()?.e;
+    if words.len() <= 2
+        && let Some(after) = b.get(first_end..).filter(|r| r.starts_with(b", "))
+        && let Some(g) = cap_word_at(t, first_end + 2).filter(|g| caps(g) && after.len() > 2)
+    {
+        let sf = flags(&words[0]);
+        let gf = flags(&g);
+        let surname_ok = sf & F_LAST != 0 && sf & (F_AMBIGUOUS | F_STOP) == 0;
+        if (given(gf) && (surname_ok || strong && sf & F_STOP == 0)) && words.len() == 1 {
+            let e = initials_tail(b, g.e);
+            return Some(e);
+        }
+    }
+    let mut buf = [0u8; 4];
+    for (f, w) in buf.iter_mut().zip(words) {
+        *f = flags(w);
+    }
+    let fs = &buf[..words.len().min(4)];
+    // How many words form the name.
+    let n = match (strong, fs) {
+        (true, [f]) if title => {
+            usize::from(f & F_STOP == 0 && (f & F_AMBIGUOUS == 0 || f & (F_FIRST | F_LAST) != 0))
+        }
+        (true, [f]) => usize::from(given(*f)),
+        (true, fs) => {
+            let n = fs.iter().take_while(|&&f| f & F_STOP == 0).count();
+            let fs = &fs[..n];
+            if fs.iter().any(|&f| name(f)) && fs.iter().any(|&f| f & F_AMBIGUOUS == 0) {
+                n
+            } else {
+                0
+            }
+        }
+        (false, [f0, f1, rest @ ..]) if given(*f0) && name(*f1) => {
+            2 + rest.iter().take_while(|&&f| name(f)).count()
+        }
+        _ => 0,
+    };
+    (n > 0).then(|| initials_tail(b, words[n - 1].e))
+}
+
+/// After a name in capitals, a trailing initial (`BRIAN F`, `LUIS R.`): the end past it.
+fn initials_tail(b: &[u8], e: usize) -> usize {
+    match b.get(e..).unwrap_or_default() {
+        [b' ', c, rest @ ..] if c.is_ascii_uppercase() => match rest {
+            [b'.', ..] => e + 3,
+            [] => e + 2,
+            [d, ..] if !d.is_ascii_alphanumeric() => e + 2,
+            _ => e,
+        },
+        _ => e,
     }
 }
 

@@ -1546,6 +1546,17 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("PERSON", "hi Wout van 't Zand!", "Zand"),
     ("PERSON", "Hey Siobhan Gallagher, welcome back", "Siobhan"),
+    // Middle initials inside a name without a cue; names written in capitals.
+    ("PERSON", "Michael B. Hagearty called about it", "Hagearty"),
+    ("PERSON", "ask Harold D McLendon first", "McLendon"),
+    ("PERSON", "Kevin R. B. Butler wrote back", "Butler"),
+    ("PERSON", "DAVID BLEVINS called yesterday", "BLEVINS"),
+    ("PERSON", "Account holder: ALEXANDER TREJO", "TREJO"),
+    ("PERSON", "Dear IAN GERRARD, thank you", "GERRARD"),
+    ("PERSON", "Patient name: TOWEY, BRIAN F", "TOWEY"),
+    ("PERSON", "MS KEITHA M ARNOLD called", "ARNOLD"),
+    ("PERSON", "Dear MR SMITH,", "SMITH"),
+    ("PERSON", "PLEASE CALL JOHN SMITH ASAP", "JOHN SMITH"),
     // Round 3: context words in more languages and abbreviations.
     ("PASSPORT", "Passaporte nº CB482913", "CB482913"),
     ("PASSPORT", "pasaporte n.º XKA402281", "XKA402281"),
@@ -2198,6 +2209,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "PERSON",
         "I'm Super Excited! I am Not Sure, sorry. I did it myself Tuesday. Call me back",
+    ),
+    // Capitals: ambiguous or common words, places and states stay.
+    (
+        "PERSON",
+        "GRACE PERIOD ENDS. AUSTIN TX 78701. DALLAS, TX. Dear HIRING MANAGER. Dear CUSTOMER SERVICE. Plan B Options. Dear SIR OR MADAM",
     ),
     // Words outside the gazetteer before an organisation word after a strong cue.
     (
