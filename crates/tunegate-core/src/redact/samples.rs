@@ -1481,6 +1481,33 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("POSTAL_ADDRESS", "write to po box 108", "po box 108"),
     ("POSTAL_ADDRESS", "P.O. box119", "P.O. box119"),
+    // Env and properties lines under a credential name hold literals, words included.
+    ("SECRET", "export SECRET=foobar", "foobar"),
+    ("SECRET", "client_secret=UnsafeString", "UnsafeString"),
+    ("SECRET", "aws_secret_access_key=foobaz", "foobaz"),
+    ("SECRET", "pword=UnsafeString", "UnsafeString"),
+    ("SECRET", "'password' ,\"abc123XYZ\"", "abc123XYZ"),
+    ("SECRET", "sshpass -p 'blah' ssh host", "blah"),
+    (
+        "SECRET",
+        r#"<string name="hockeyapp_key">ac4fbb5fa9ae7de11f4c8150394ac543</string>"#,
+        "ac4fbb5fa9ae7de11f4c8150394ac543",
+    ),
+    (
+        "SECRET",
+        "amzn.mws.00a19111-8311-5311-5391-5e211cbfcd5c",
+        "00a19111-8311",
+    ),
+    (
+        "SECRET",
+        "api_live.abc123ABC-_.abc123ABC-_abc123ABC-_abc123ABC-",
+        "abc123ABC-_abc123ABC",
+    ),
+    (
+        "SECRET",
+        "access_token$production$aaa722wk737379q3$afefae5za65de111123a72251111e065",
+        "afefae5za65de111123a72251111e065",
+    ),
     ("POSTAL_ADDRESS", "send to J8Y 3G5 please", "J8Y 3G5"),
     // A postcode after an address or a postcode cue, in any case or without its space.
     (
@@ -2380,6 +2407,14 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "signing_secret = \"projects/7781/secrets/webhook-signing/versions/3\"",
     ),
     ("SECRET", "password: awssm:billing/postgres#password"),
+    (
+        "SECRET",
+        "secret=true\nauth=basic\nTOKEN=${TOKEN}\ntoken=12345\nSECRET=secret",
+    ),
+    (
+        "SECRET",
+        r#"<string name="app_name">My App</string> the api_live.example endpoint"#,
+    ),
     ("PHONE_NUMBER", "ticket 555-0142 was closed"),
     // Lone messages of other shapes, and identifiers inside a sentence without a cue.
     ("PASSPORT", "AB123456"),

@@ -173,6 +173,19 @@ const ANCHORS: &[(&str, Anchor)] = &[
     // Shopify access, custom-app, private-app tokens and shared secrets: 32 hex first, longer
     // and mixed-case since Shopify lengthened them.
     ("shpat_", prefix(32, 64, BodyClass::Alnum, false)),
+    // Amazon MWS auth tokens: `amzn.mws.` and a UUID.
+    ("amzn.mws.", Anchor::Custom(amazon_mws)),
+    // Onfido API tokens: `api_live.` / `api_sandbox.` (optionally `_ca`/`_us`), 11 and 32
+    // base64url characters joined by a dot.
+    ("api_live.", Anchor::Custom(onfido)),
+    ("api_live_ca.", Anchor::Custom(onfido)),
+    ("api_live_us.", Anchor::Custom(onfido)),
+    ("api_sandbox.", Anchor::Custom(onfido)),
+    ("api_sandbox_ca.", Anchor::Custom(onfido)),
+    ("api_sandbox_us.", Anchor::Custom(onfido)),
+    // Braintree access tokens: `access_token$production$<16>$<32>`.
+    ("access_token$production$", Anchor::Custom(braintree)),
+    ("access_token$sandbox$", Anchor::Custom(braintree)),
     ("shpca_", prefix(32, 64, BodyClass::Alnum, false)),
     ("shppa_", prefix(32, 64, BodyClass::Alnum, false)),
     ("shpss_", prefix(32, 64, BodyClass::Alnum, false)),
@@ -457,6 +470,7 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("passwd", Anchor::Keyword { password: true }),
     ("passphrase", Anchor::Keyword { password: true }),
     ("pwd", Anchor::Keyword { password: true }),
+    ("pword", Anchor::Keyword { password: true }),
     // `DB_PASS=...`, `smtpPass: ...` (not `bypass`, `boarding pass 12`).
     ("pass", Anchor::PassName),
     ("Pass", Anchor::PassName),
@@ -1063,6 +1077,7 @@ pub(crate) fn is_secret_name(norm: &[u8]) -> bool {
         b"passwd",
         b"pwd",
         b"pw",
+        b"pword",
         b"passphrase",
         b"authorization",
         b"auth",
@@ -1530,17 +1545,18 @@ fn dotted_start(b: &[u8], id_start: usize) -> usize {
 
 /// The XML forms of a name/value pair: a `<name>` or `<key>` element holding the credential's
 /// name, then its `<value>` or `<string>` element (Hadoop and Hive configuration, property
-/// lists), or a `key` attribute with the value as the element's content (`<entry
+/// lists), or a `key` or `name` attribute with the value as the element's content (`<entry
 /// key="db.password">…</entry>`). Where the value starts, with `>` as its opening.
 fn xml_pair_value_at(b: &[u8], id_start: usize, name_end: usize) -> Option<(usize, u8)> {
     let k = dotted_start(b, id_start);
     let before = &b[..k];
     if before.ends_with(b"\"") {
-        // `<entry key="db.password">value</entry>`
+        // `<entry key="db.password">value</entry>`, Android's `<string
+        // name="api_key">value</string>`.
         let attr = &before[..before.len() - 1];
-        let named = attr.len() >= 5
-            && attr[attr.len() - 4..].eq_ignore_ascii_case(b"key=")
-            && attr[attr.len() - 5] == b' ';
+        let named = [&b" key="[..], b" name="]
+            .iter()
+            .any(|a| attr.len() >= a.len() && attr[attr.len() - a.len()..].eq_ignore_ascii_case(a));
         return (named && b[name_end..].starts_with(b"\">")).then_some((name_end + 2, b'>'));
     }
     let tag = [b"<name>".as_slice(), b"<key>"].into_iter().find(|t| {
@@ -1762,7 +1778,8 @@ fn keyword_scan(
             match b[p] {
                 b':' | b'=' => assign = true,
                 b'.' | b'?' | b'|' | b'+' | b'!' | b'&' => weak = true,
-                b',' if s0 < p && matches!(b[p - 1], b'"' | b'\'') => assign = true,
+                // `'password', "x"` and `'password' ,"x"`: the arguments of a setter.
+                b',' if b[s0..p].iter().any(|c| matches!(c, b'"' | b'\'')) => assign = true,
                 b',' => weak = true,
                 _ => {}
             }
@@ -2051,7 +2068,16 @@ fn keyword_scan(
             && w.iter()
                 .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
     };
+    // `SECRET=foobar`, `export CLIENT_SECRET=UnsafeString`: an env or properties line under a
+    // credential name holds a literal, word-shaped or not (`auth=basic` names a scheme).
+    let env_line = strong
+        && !password
+        && !delimited
+        && norm != b"auth"
+        && matches!(&b[sep_start..q], b"=" | b":")
+        && line_value(b, id_start, sep_start, q, p);
     let code = !delimited
+        && !env_line
         && (ident(v)
             && (matches!(b.get(p), Some(b'<' | b'!' | b'{')) && !b[p..].starts_with(b"</")
                 || b[p..].starts_with(b"::"))
@@ -2105,7 +2131,7 @@ fn keyword_scan(
         || next_key
         || names_a_credential(v)
         || selector
-        || (!password && wordy(v) && !(strong && letters_unlike_words(v)))
+        || (!password && !env_line && wordy(v) && !(strong && letters_unlike_words(v)))
     {
         return None;
     }
@@ -2136,6 +2162,8 @@ fn keyword_scan(
     } else if password && pair.is_some() {
         // `- name: DB_PASSWORD` / `value: whiteduke`: the value member of a pair is a literal.
         v.len() >= 4 && !scalar_or_type(v)
+    } else if env_line {
+        v.len() >= 4 && !scalar_or_type(v) && !v.iter().all(u8::is_ascii_digit)
     } else if password && assign && !delimited && line_value(b, id_start, sep_start, q, p) {
         // `DB_PASSWORD=whiteduke` in an env file, `password: whiteduke` in YAML: the syntax makes
         // the value a literal, and a password may be a plain word.
@@ -2688,6 +2716,30 @@ fn telegram(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     (q - e == 34 && right_ok(b, q) && mixed(&b[e..q])).then_some((a, q))
 }
 
+fn amazon_mws(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let q = e.checked_add(36)?;
+    (left_ok(b, s) && b.get(e..q).is_some_and(is_uuid) && right_ok(b, q) && b.get(q) != Some(&b'-'))
+        .then_some((s, q))
+}
+
+fn onfido(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let p = run(b, e, BodyClass::UrlSafe, 12);
+    if p - e != 11 || b.get(p) != Some(&b'.') || !left_ok(b, s) {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::UrlSafe, 33);
+    (q - (p + 1) == 32 && right_ok(b, q)).then_some((s, q))
+}
+
+fn braintree(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let p = run(b, e, BodyClass::LowerAlnum, 17);
+    if p - e != 16 || b.get(p) != Some(&b'$') || !left_ok(b, s) {
+        return None;
+    }
+    let q = run(b, p + 1, BodyClass::LowerAlnum, 33);
+    (q - (p + 1) == 32 && right_ok(b, q)).then_some((s, q))
+}
+
 /// Airtable OAuth access token: 10+ letters and digits, `.v1.`, a base64url payload of 40+, a
 /// dot and a hex signature.
 fn airtable_oauth(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
@@ -2975,11 +3027,16 @@ fn short_password_flag(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
             .iter()
             .any(|f| user.ends_with(f))
     };
+    // `sshpass -p blah`: sshpass has no other `-p`.
+    let sshpass = {
+        let t = before.trim_ascii_end();
+        t.ends_with(b"sshpass") && (t.len() == 7 || !is_word(t[t.len() - 8]))
+    };
     let value_ok = v.len() >= 4
         && v[0] != b'-'
         && v.iter().any(u8::is_ascii_alphabetic)
         && (!v.iter().all(u8::is_ascii_lowercase)
-            || after_user && !glued && !matches!(v, b"https" | b"http" | b"ssh"))
+            || (after_user || sshpass) && !glued && !matches!(v, b"https" | b"http" | b"ssh"))
         && !is_reference(v)
         && (quote.is_none() || b.get(q) == quote.as_ref());
     if !value_ok {
