@@ -2131,7 +2131,7 @@ fn keyword_scan(
         || next_key
         || names_a_credential(v)
         || selector
-        || (!password && !env_line && wordy(v) && !(strong && letters_unlike_words(v)))
+        || (!(password || env_line) && wordy(v) && !(strong && letters_unlike_words(v)))
     {
         return None;
     }
