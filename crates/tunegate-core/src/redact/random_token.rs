@@ -449,7 +449,17 @@ fn after_digest_label(b: &[u8], s: usize) -> bool {
     let starts = |label: &[u8]| {
         b.len() - j >= label.len() && b[j..j + label.len()].eq_ignore_ascii_case(label)
     };
-    (j >= 3 && b[j - 3..j].eq_ignore_ascii_case(b"h1:"))
+    // `h1:` (Go checksums), `sha256:` (image and content digests).
+    [
+        &b"h1:"[..],
+        b"sha1:",
+        b"sha256:",
+        b"sha384:",
+        b"sha512:",
+        b"md5:",
+    ]
+    .iter()
+    .any(|l| j >= l.len() && b[j - l.len()..j].eq_ignore_ascii_case(l))
         || [&b"sha1-"[..], b"sha256-", b"sha384-", b"sha512-"]
             .iter()
             .any(|label| starts(label))

@@ -2118,6 +2118,26 @@ fn keyword_scan(
         // `\$_POST[...]`: a variable written inside an escaped string.
         is_reference(v) || v.starts_with(b"\\$") && (is_reference(&v[1..]) || call_head(&v[1..]))
     };
+    // A literal joined to more with `+` is a fragment of a computed string (`'network_' +
+    // String(name)`); only a random one is a key on its own.
+    let fragment = delimited && {
+        let mut k = after + 1;
+        while k < n && k - after < 8 && b[k] == b' ' {
+            k += 1;
+        }
+        b.get(k) == Some(&b'+') && b.get(k + 1) != Some(&b'=')
+    };
+    // A decimal number (`"lastModifiedSecret": 1556312220.133`) is a time or a measure.
+    let decimal = {
+        let dot = v.iter().position(|&c| c == b'.');
+        dot.is_some_and(|d| {
+            d > 0
+                && d + 1 < v.len()
+                && v.iter()
+                    .enumerate()
+                    .all(|(k, c)| k == d || c.is_ascii_digit())
+        })
+    };
     // A CSS selector or id that names the credential field (`"#add-password"`).
     let selector = matches!(v.first(), Some(b'#' | b'.')) && names_a_credential(&v[1..]);
     if v.len() > limit
@@ -2131,6 +2151,7 @@ fn keyword_scan(
         || next_key
         || names_a_credential(v)
         || selector
+        || (!password && (decimal || fragment && !random_value(v)))
         || (!(password || env_line) && wordy(v) && !(strong && letters_unlike_words(v)))
     {
         return None;
@@ -2197,9 +2218,24 @@ fn keyword_scan(
                 && !dotted_number(v)
                 && (!is_uuid(v) || !matches!(norm, b"token" | b"secret" | b"auth"))
     } else {
-        random_value(v)
+        // A file name (`ami-1234567890abcdef0.bin`) is not a key.
+        random_value(v) && !file_name(v)
     };
     ok.then_some((s, p))
+}
+
+/// A value that ends in a file extension: a dot and one to five lower-case letters or digits,
+/// one a letter (`.bin`, `.tar`, `.mp4`).
+fn file_name(v: &[u8]) -> bool {
+    v.iter().rposition(|&c| c == b'.').is_some_and(|d| {
+        let ext = &v[d + 1..];
+        d > 0
+            && (1..=5).contains(&ext.len())
+            && ext
+                .iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && ext.iter().any(u8::is_ascii_lowercase)
+    })
 }
 
 /// The rule for values under names that only hint at a credential (`cloudsmith_key`,
@@ -3038,6 +3074,10 @@ fn short_password_flag(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
         && (!v.iter().all(u8::is_ascii_lowercase)
             || (after_user || sshpass) && !glued && !matches!(v, b"https" | b"http" | b"ssh"))
         && !is_reference(v)
+        && !v
+            .windows(2)
+            .any(|w| w[0] == b'%' && matches!(w[1], b's' | b'd' | b'v' | b'q' | b'('))
+        && (quote.is_some() || !v.iter().any(|c| matches!(c, b'"' | b'\'')))
         && (quote.is_none() || b.get(q) == quote.as_ref());
     if !value_ok {
         return None;
@@ -3531,7 +3571,7 @@ fn anti_forgery(norm: &[u8]) -> bool {
 /// Identifiers that hold a key word but name something public or structural
 /// (`public_key`, `primaryKey`, `key_vault_name`, `issuerKeyHash`, `keyStr`).
 fn names_no_secret(norm: &[u8]) -> bool {
-    const STARTS: &[&[u8]] = &[b"public", b"primary", b"foreign", b"pub"];
+    const STARTS: &[&[u8]] = &[b"public", b"primary", b"foreign", b"pub", b"secretar"];
     const ENDS: &[&[u8]] = &[
         b"name",
         b"id",
@@ -3741,6 +3781,10 @@ fn reference(v: &[u8], literal: bool) -> bool {
     if has_placeholder(v) || format_field(v) {
         return true;
     }
+    // An ARN names where a secret is stored (`arn:aws:secretsmanager:…:secret:db-XyZ12`).
+    if v.starts_with(b"arn:") && v.iter().filter(|&&c| c == b':').count() >= 5 {
+        return true;
+    }
     // All one character (xxxx, ****, 0000, ••••) or a run of x/X/*/. inside (sk-xxxxxxxx).
     if v.iter().all(|&c| c == first) || (first >= 0x80 && all_one_char(v)) {
         return true;
@@ -3755,10 +3799,13 @@ fn reference(v: &[u8], literal: bool) -> bool {
         let a = v.iter().take_while(|&&c| c == first).count();
         let z = v.iter().rev().take_while(|&&c| c == first).count();
         let name = v.get(a..v.len().saturating_sub(z)).unwrap_or_default();
+        // Words in any case are a name too (`__globPaths__`); random letters are a password.
         if !name.is_empty()
-            && name
+            && (name
                 .iter()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+                || wordy(name)
+                || name.iter().all(u8::is_ascii_alphabetic) && camel_words(name))
         {
             return true;
         }
@@ -4004,6 +4051,8 @@ mod tests {
         ));
         assert!(is_reference(b"__API_TOKEN__") && is_reference(b"@@DB_PASS@@"));
         assert!(!is_reference(b"__aB3dE6gH9jK2mN5p__"));
+        assert!(is_reference(b"__globPaths__") && is_reference(b"arn:aws:ssm:eu-west-1:1:x"));
+        assert!(file_name(b"ami-1234567890abcdef0.bin") && !file_name(b"Xk2Jd8Lq0PzR.4tWv9NbC"));
     }
 
     #[test]
