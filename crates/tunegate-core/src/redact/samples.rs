@@ -2415,6 +2415,28 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         r#"<string name="app_name">My App</string> the api_live.example endpoint"#,
     ),
+    // Digests after their algorithm, ARNs, dunder substitutions, decimals, fragments joined
+    // with `+`, file names, format fields, words that start with `secretar`.
+    (
+        "SECRET",
+        r#"ImageID: "SHA256:AP1AyUTbi2szylgr266fcae00707e67a2545ef34f9a29354585f93dac906749""#,
+    ),
+    (
+        "SECRET",
+        "webHookSecret: 'arn:aws:secretsmanager:us-west-2:12321321:secret:AppWebHookSecret-21321321',",
+    ),
+    ("SECRET", r#"val PASSWORD = "__globPaths__""#),
+    ("SECRET", r#""lastModifiedSecret": 1556312220.133"#),
+    (
+        "SECRET",
+        "this._perfKey = 'network_XMLHttpRequest_' + String(friendlyName);",
+    ),
+    ("SECRET", r#""ObjectKey": "ami-1234567890abcdef0.bin""#),
+    ("SECRET", r#"cmd := fmt.Sprintf("sshpass -p %s", password)"#),
+    (
+        "SECRET",
+        "secretary: 123567890123456789012345678901234567890s",
+    ),
     ("PHONE_NUMBER", "ticket 555-0142 was closed"),
     // Lone messages of other shapes, and identifiers inside a sentence without a cue.
     ("PASSPORT", "AB123456"),
