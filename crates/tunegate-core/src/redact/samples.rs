@@ -1573,6 +1573,21 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("PERSON", "hi Wout van 't Zand!", "Zand"),
     ("PERSON", "Hey Siobhan Gallagher, welcome back", "Siobhan"),
+    // A country code glued to a parenthesised area code; 00 unseparated with a phone word;
+    // the second number of a list after a phone word.
+    ("PHONE_NUMBER", "+49(89)123456", "123456"),
+    ("PHONE_NUMBER", "+44(0)1134960009", "1134960009"),
+    ("PHONE_NUMBER", "call 1(123)456-7890", "1(123)"),
+    (
+        "PHONE_NUMBER",
+        "my number is 004917612345678",
+        "004917612345678",
+    ),
+    (
+        "PHONE_NUMBER",
+        "The phone numbers are 9024354311 and 3684234567",
+        "3684234567",
+    ),
     // Middle initials inside a name without a cue; names written in capitals.
     ("PERSON", "Michael B. Hagearty called about it", "Hagearty"),
     ("PERSON", "ask Harold D McLendon first", "McLendon"),
@@ -2236,6 +2251,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "PERSON",
         "I'm Super Excited! I am Not Sure, sorry. I did it myself Tuesday. Call me back",
+    ),
+    (
+        "PHONE_NUMBER",
+        "order 004917612345678; ids 9024354311 and 3684234567; f(1)(2)",
     ),
     // Capitals: ambiguous or common words, places and states stay.
     (

@@ -464,6 +464,14 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         if r < n && (matches!(b[r], b' ' | b'-' | b'.') || area_slash) {
             s = b[r];
             r += 1;
+        } else if ng == 1
+            && r < n
+            && b[r] == b'('
+            && (plus && ndig <= 3 || !plus && ndig == 1 && b[dstart] == b'1')
+        {
+            // `+49(89)123456`, `+44(0)1134960009`, `1(123)456-7890`: a country code glued to
+            // the area code in parentheses reads as if a space were there.
+            s = b' ';
         } else if !paren {
             break;
         }
@@ -497,6 +505,16 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
                 && cluster_end + 1 < n
                 && is_word(b[cluster_end + 1])));
     let ctx_start = if plus { i } else { groups[0].start };
+    // Right after a phone number and a list joiner (`, `, ` and `, ` or `, ` / `).
+    let listed_phone = out.last().is_some_and(|f| {
+        f.entity == ENT_PHONE
+            && b.get(f.end as usize..ctx_start).is_some_and(|gap| {
+                matches!(
+                    gap,
+                    b", " | b" and " | b" or " | b" / " | b", and " | b", or "
+                )
+            })
+    });
     let mut a = 0;
     while a < ng {
         if a > 0 && groups[a].sep != b' ' {
@@ -505,7 +523,8 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         }
         let mut matched = None;
         let mut z = ng;
-        let cx = Ctx::new(b, if a == 0 { ctx_start } else { groups[a].start });
+        let mut cx = Ctx::new(b, if a == 0 { ctx_start } else { groups[a].start });
+        cx.listed_phone = listed_phone;
         while z > a {
             let ends_ok = if z == ng {
                 right_ok
@@ -617,6 +636,9 @@ struct Ctx<'a> {
     b: &'a [u8],
     start: usize,
     found: std::cell::OnceCell<Window>,
+    /// The number follows a phone number in a list (`… 9024354311 and 3684234567`): the phone
+    /// word before the first one holds for it too.
+    listed_phone: bool,
 }
 
 struct Window {
@@ -720,7 +742,13 @@ impl<'a> Ctx<'a> {
             b,
             start,
             found: std::cell::OnceCell::new(),
+            listed_phone: false,
         }
+    }
+
+    /// A phone word before the number (starting a word), or a phone number listed before it.
+    fn phone_cue(&self) -> bool {
+        self.listed_phone || self.has_word_start(PHONE_CONTEXT)
     }
 
     fn raw(&self) -> &'a [u8] {
@@ -986,6 +1014,15 @@ fn classify(
         if plus {
             break 'phone (8..=15).contains(&total) && gs[0].ndig <= 15;
         }
+        // 00 international prefix unseparated, with a phone word: `my number is 004917612345678`.
+        if ng == 1
+            && (11..=15).contains(&total)
+            && d.starts_with(b"00")
+            && d.get(2).is_some_and(|&c| c != b'0')
+            && cx.phone_cue()
+        {
+            break 'phone true;
+        }
         // 00 international prefix
         if at_start
             && ng >= 2
@@ -1078,12 +1115,12 @@ fn classify(
         if ng == 1 && (total == 10 || eleven) {
             let ten = total == 10 && (nanp(0) || (d[0] >= b'2' && !cx.has(NOT_PII_CONTEXT)));
             // The phone word must start a word: `tel`, not `hotel` or `intel`.
-            if (ten || eleven) && cx.has_word_start(PHONE_CONTEXT) {
+            if (ten || eleven) && cx.phone_cue() {
                 break 'phone true;
             }
         }
         // Indian mobiles written 5-5 (`98765 43210`), with a phone word.
-        if ng == 2 && lens[..2] == [5, 5] && d[0] >= b'6' && cx.has_word_start(PHONE_CONTEXT) {
+        if ng == 2 && lens[..2] == [5, 5] && d[0] >= b'6' && cx.phone_cue() {
             break 'phone true;
         }
         // Any national grouping with a phone word nearby: most countries' numbers have 7-13
@@ -1102,7 +1139,7 @@ fn classify(
             && groups_ok
             && !date
             && !epoch
-            && cx.has_word_start(PHONE_CONTEXT)
+            && cx.phone_cue()
             && !cx.has(NOT_PII_CONTEXT)
     };
     (phone && !(total == 10 && cx.has(NHS_CONTEXT))).then_some(ENT_PHONE)
