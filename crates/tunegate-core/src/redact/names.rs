@@ -732,6 +732,18 @@ const CUES: &[(&str, bool)] = &[
     ("ask for ", true),
     // Who did something to a ticket, a document or a request.
     ("signed by ", true),
+    ("received by ", false),
+    ("emergency contact: ", true),
+    ("contact person: ", true),
+    ("attn: ", true),
+    ("attention: ", true),
+    ("contact: ", false),
+    // Titles of honour and office before a name (`Sir Gerald`, `Senator Edmonds`).
+    ("sir ", true),
+    ("dame ", true),
+    ("hon. ", true),
+    ("senator ", true),
+    ("rev. ", true),
     ("reported by ", true),
     ("submitted by ", true),
     ("opened by ", true),
@@ -1260,12 +1272,37 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
     }
 }
 
-/// Past up to two middle initials at `p` (`B. `, `R. B. `, `W ` before a capital): where the
-/// next word of a name would start, or `p` itself. A lone `I` is the pronoun.
+/// Past up to two middle initials or a nickname at `p` (`B. `, `R. B. `, `W `, `"Mack" `, `(Jack) `
+/// before a capital): where the next word of a name would start, or `p` itself. A lone `I` is
+/// the pronoun.
 fn initials_end(b: &[u8], p: usize) -> usize {
     let mut q = p;
     for _ in 0..2 {
         let Some(&c) = b.get(q) else { break };
+        // A nickname in quotes or parentheses: `James "Mack" Henderson`, `John (Jack) Sampson`.
+        if let Some(close) = match c {
+            b'"' | b'\'' => Some(c),
+            b'(' => Some(b')'),
+            _ => None,
+        } {
+            let inner = b.get(q + 1..).unwrap_or_default();
+            let len = inner
+                .iter()
+                .take(16)
+                .take_while(|c| c.is_ascii_alphabetic())
+                .count();
+            let next = q + 1 + len;
+            if len >= 2
+                && inner[0].is_ascii_uppercase()
+                && b.get(next) == Some(&close)
+                && b.get(next + 1) == Some(&b' ')
+                && b.get(next + 2).is_some_and(u8::is_ascii_uppercase)
+            {
+                q = next + 2;
+                continue;
+            }
+            break;
+        }
         if !c.is_ascii_uppercase() {
             break;
         }
