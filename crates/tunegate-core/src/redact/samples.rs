@@ -1599,6 +1599,21 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PERSON", "MS KEITHA M ARNOLD called", "ARNOLD"),
     ("PERSON", "Dear MR SMITH,", "SMITH"),
     ("PERSON", "PLEASE CALL JOHN SMITH ASAP", "JOHN SMITH"),
+    // Nicknames inside a name; more form labels and titles.
+    (
+        "PERSON",
+        "James \"Mack\" Henderson called yesterday",
+        "Henderson",
+    ),
+    (
+        "PERSON",
+        "handed to John (Jack) Sampson at the desk",
+        "Sampson",
+    ),
+    ("PERSON", "Emergency contact: Alon Efrat", "Efrat"),
+    ("PERSON", "Attn: Maria Gonzalez", "Gonzalez"),
+    ("PERSON", "It was received by Yang Cao", "Yang Cao"),
+    ("PERSON", "Please thank Sir Gerald", "Gerald"),
     // Round 3: context words in more languages and abbreviations.
     ("PASSPORT", "Passaporte nº CB482913", "CB482913"),
     ("PASSPORT", "pasaporte n.º XKA402281", "XKA402281"),
@@ -2255,6 +2270,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "PHONE_NUMBER",
         "order 004917612345678; ids 9024354311 and 3684234567; f(1)(2)",
+    ),
+    (
+        "PERSON",
+        "received by Licensor and. Contact: Sales Team. Contact: Sales. Attn: Billing Department. See section (A) Results. Use the \"Save\" Button.",
     ),
     // Capitals: ambiguous or common words, places and states stay.
     (
