@@ -399,9 +399,22 @@ fn pathological_inputs_stay_linear() {
         // Long name lists before an assignment: each name looks at most 9 names around it.
         + &"a, password".repeat(30_000)
         + &format!("{} = {}", "pw, ".repeat(5_000), "\"abcd\", ".repeat(5_000));
+    // Names in capitals, nicknames and initials back to back, env lines, listed phone numbers,
+    // postcode cues and units before streets, literals joined with `+`: each looks a bounded
+    // way around it.
+    let round29 = "JOHN SMITH ".repeat(50_000)
+        + &"SMITH, JOHN ".repeat(30_000)
+        + &"MR ".repeat(100_000)
+        + &"John \"Jack\" (Jack) B. ".repeat(30_000)
+        + &"SECRET=a\nsecret=\n".repeat(30_000)
+        + &"9024354311 and ".repeat(30_000)
+        + &"postcode postal code sw1a ".repeat(20_000)
+        + &"Apt 4B, ".repeat(50_000)
+        + "12 High Street, London SW1A1AA "
+        + &"'ab' + ".repeat(50_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
-        pass_names, hashes, heads, intros,
+        pass_names, hashes, heads, intros, round29,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
