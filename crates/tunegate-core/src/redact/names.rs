@@ -1083,7 +1083,7 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             // a cue): skip its lexicon lookup.
             let shape = is_name_shape(raw) && !street_before_number(text, *w);
             let f = if shape { lex.flags(raw) } else { 0 };
-            let stop = f & F_STOP != 0 || !shape;
+            let stop = f & F_STOP != 0 || !shape || (k > 0 && institution_word(raw));
             kinds_buf[k] = (
                 stop,
                 f & F_AMBIGUOUS != 0,
@@ -1238,10 +1238,14 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
                 .all(|c| c.is_ascii_whitespace() || matches!(c, b'.' | b',' | b'!'));
             // Words outside the gazetteer before an organisation word (`Dear Finance Team`,
             // `ask for Google Cloud support`): the words name the organisation.
+            // Unless a strong cue says a person follows, known names before an institution
+            // word name the institution (`Mayo Clinic approved`).
+            let institution =
+                n < nw && cue != Some(true) && institution_word(&text[words[n].s..words[n].e]);
             let org = n < nw
                 && kinds[n].0
                 && is_name_shape(&text[words[n].s..words[n].e])
-                && kinds[..n].iter().all(|k| !(k.2 || k.3) || k.1);
+                && (institution || kinds[..n].iter().all(|k| !(k.2 || k.3) || k.1));
             if code || org || (cue == Some(false) && dash_before(b, start) && !line_ends) {
                 n = 0;
             }
@@ -1270,6 +1274,28 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             pos = words[0].e;
         }
     }
+}
+
+/// A word that names an institution after a name (`Mayo Clinic`, `Johns Hopkins Hospital`).
+/// Not `Church` or `Temple`, which are also surnames (`Mary Church called`).
+fn institution_word(w: &str) -> bool {
+    const INSTITUTIONS: &[&str] = &[
+        "clinic",
+        "hospital",
+        "university",
+        "college",
+        "school",
+        "foundation",
+        "institute",
+        "cathedral",
+        "chapel",
+        "mosque",
+        "synagogue",
+        "academy",
+        "museum",
+        "library",
+    ];
+    w.len() >= 6 && INSTITUTIONS.iter().any(|x| w.eq_ignore_ascii_case(x))
 }
 
 /// Past up to two middle initials or a nickname at `p` (`B. `, `R. B. `, `W `, `"Mack" `, `(Jack) `
@@ -2244,6 +2270,72 @@ const US_STATES: &[&str] = &[
     "WI", "WY", "DC",
 ];
 
+/// The US states and DC written out, lower case.
+const US_STATE_NAMES: &[&[u8]] = &[
+    b"alabama",
+    b"alaska",
+    b"arizona",
+    b"arkansas",
+    b"california",
+    b"colorado",
+    b"connecticut",
+    b"delaware",
+    b"florida",
+    b"georgia",
+    b"hawaii",
+    b"idaho",
+    b"illinois",
+    b"indiana",
+    b"iowa",
+    b"kansas",
+    b"kentucky",
+    b"louisiana",
+    b"maine",
+    b"maryland",
+    b"massachusetts",
+    b"michigan",
+    b"minnesota",
+    b"mississippi",
+    b"missouri",
+    b"montana",
+    b"nebraska",
+    b"nevada",
+    b"new hampshire",
+    b"new jersey",
+    b"new mexico",
+    b"new york",
+    b"north carolina",
+    b"north dakota",
+    b"ohio",
+    b"oklahoma",
+    b"oregon",
+    b"pennsylvania",
+    b"rhode island",
+    b"south carolina",
+    b"south dakota",
+    b"tennessee",
+    b"texas",
+    b"utah",
+    b"vermont",
+    b"virginia",
+    b"washington",
+    b"west virginia",
+    b"wisconsin",
+    b"wyoming",
+    b"district of columbia",
+];
+
+/// A US state written out at `p` (`Arizona`, `SOUTH CAROLINA`), ending a word: its end.
+fn state_name_at(b: &[u8], p: usize) -> Option<usize> {
+    let r = b.get(p..)?;
+    US_STATE_NAMES
+        .iter()
+        .filter(|n| r.len() >= n.len() && r[..n.len()].eq_ignore_ascii_case(n))
+        .map(|n| p + n.len())
+        .filter(|&e| b.get(e).is_none_or(|c| !c.is_ascii_alphanumeric()))
+        .max()
+}
+
 const CA_PROVINCES: &[&str] = &[
     "AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT",
 ];
@@ -2561,6 +2653,21 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
                 e,
                 ENT_POSTAL_ADDRESS,
             ));
+            floor = e;
+            i = e;
+            continue;
+        } else if c.is_ascii_uppercase()
+            && b[..i].ends_with(b", ")
+            && let Some(se) = state_name_at(b, i)
+            && let Some(z) = zip_after(b, se)
+            && let s = head_before(text, i, floor)
+            && s < i
+            && b[s..i].iter().any(u8::is_ascii_digit)
+        {
+            // `9221 E. Via de Ventura Scottsdale, Arizona 85258`: a state written out and its
+            // ZIP end an address with a house number.
+            let e = country_after(b, z);
+            out.push(Finding::new(s, e, ENT_POSTAL_ADDRESS));
             floor = e;
             i = e;
             continue;

@@ -1014,6 +1014,10 @@ fn classify(
         if plus {
             break 'phone (8..=15).contains(&total) && gs[0].ndig <= 15;
         }
+        // A decimal fraction (`0.000000012`), not a number set apart.
+        if ng == 2 && gs[0].ndig == 1 && sep1 == b'.' {
+            break 'phone false;
+        }
         // 00 international prefix unseparated, with a phone word: `my number is 004917612345678`.
         if ng == 1
             && (11..=15).contains(&total)
@@ -1039,7 +1043,13 @@ fn classify(
                 && (b'2'..=b'9').contains(&d[off])
                 && (b'2'..=b'9').contains(&d[off + 3])
         };
-        if ng == 3 && lens[..3] == [3, 3, 4] && nanp(0) {
+        // Also the made-up numbers of forms and examples (`(123) 456-7890`, `555-123-4567`):
+        // set apart like a phone number, they stand for one.
+        if ng == 3
+            && lens[..3] == [3, 3, 4]
+            && (nanp(0)
+                || (gs[0].paren || seps_same) && !cx.has(NOT_PII_CONTEXT) && !cx.has(SSN_CONTEXT))
+        {
             break 'phone true;
         }
         if ng == 4 && lens == [1, 3, 3, 4] && d[0] == b'1' && nanp(1) {
