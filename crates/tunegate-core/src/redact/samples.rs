@@ -1585,6 +1585,22 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     (
         "PHONE_NUMBER",
+        "Main line 555-123-4567 is active.",
+        "555-123-4567",
+    ),
+    ("PHONE_NUMBER", "call (123) 456-7890 today", "456-7890"),
+    (
+        "POSTAL_ADDRESS",
+        "deliver it to 9221 E. Via de Ventura Scottsdale, Arizona 85258 tomorrow",
+        "85258",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "4079 U.S. 17 Business Murrells Inlet, South Carolina 29576",
+        "Murrells",
+    ),
+    (
+        "PHONE_NUMBER",
         "The phone numbers are 9024354311 and 3684234567",
         "3684234567",
     ),
@@ -2270,6 +2286,15 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "PHONE_NUMBER",
         "order 004917612345678; ids 9024354311 and 3684234567; f(1)(2)",
+    ),
+    (
+        "PHONE_NUMBER",
+        "0.000000012 is small; &[0.0003070104, 0.0026630748]; SSN: 123-456-7890; order 123-456-7890",
+    ),
+    ("POSTAL_ADDRESS", "I lived in Austin, Texas 12 years"),
+    (
+        "PERSON",
+        "Mayo Clinic approved your referral. Johns Hopkins Hospital called.",
     ),
     (
         "PERSON",
