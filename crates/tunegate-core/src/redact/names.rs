@@ -1676,86 +1676,14 @@ fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
             introduced_name(text, at + 7, true, out);
         }
     }
-    lower_case_cued(text, out);
-}
-
-/// Lower-case names after the other cues that introduce a person (`i spoke with amelia pray`,
-/// `dear john`, `account holder: patrick lucansky`): the first word must be a gazetteer given
-/// name that is not also a common word; words outside the gazetteer may follow it when they end
-/// the clause. Only texts with a lower-case cue pay for the search beyond one automaton pass.
-fn lower_case_cued(text: &str, out: &mut Vec<Finding>) {
-    use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-    use std::sync::LazyLock;
-    const CUED: &[&str] = &[
-        "spoke with ",
-        "spoke to ",
-        "speak with ",
-        "speak to ",
-        "talk to ",
-        "talked to ",
-        "talking to ",
-        "talked with ",
-        "dear ",
-        "ask for ",
-        "transfer me to ",
-        "assigned to ",
-        "signed by ",
-        "attn: ",
-        "attention: ",
-        "contact: ",
-        "holder: ",
-        "patient: ",
-        "name: ",
-        "hi ",
-        "hello ",
-        "hey ",
-        "thanks ",
-        "thank you ",
-    ];
-    static AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-        AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(CUED)
-            .ok()
-    });
-    let Some(ac) = AC.as_ref() else {
-        return;
-    };
-    let b = text.as_bytes();
-    for m in ac.find_iter(b) {
-        let word_start = m.start() == 0 || !b[m.start() - 1].is_ascii_alphanumeric();
-        if word_start && b.get(m.end()).is_some_and(u8::is_ascii_lowercase) {
-            introduced_name_after(text, m.end(), out);
-        }
-    }
 }
 
 /// Up to three lower-case name words at `s` (see `lower_case_introductions`); `unknown` lets
 /// words outside the gazetteer in.
 fn introduced_name(text: &str, s: usize, unknown: bool, out: &mut Vec<Finding>) {
-    lower_case_name(text, s, unknown, false, out);
-}
-
-/// As [`introduced_name`], the first word a gazetteer given name, words outside the
-/// gazetteer only after it (`lower_case_cued`).
-fn introduced_name_after(text: &str, s: usize, out: &mut Vec<Finding>) {
-    lower_case_name(text, s, false, true, out);
-}
-
-fn lower_case_name(
-    text: &str,
-    s: usize,
-    unknown: bool,
-    unknown_after_first: bool,
-    out: &mut Vec<Finding>,
-) {
     let b = text.as_bytes();
     let lex = lexicon();
     let (mut e, mut words, mut all_known) = (s, 0, true);
-    // The end of the leading gazetteer names, kept when unknown words after them do not end
-    // the clause (`spoke with amelia pray this morning`).
-    let mut known_end = s;
     while words < 3 {
         let ws = if words == 0 { s } else { e + 1 };
         if words > 0 && b.get(e) != Some(&b' ') {
@@ -1770,7 +1698,7 @@ fn lower_case_name(
         let name = f & (F_FIRST | F_LAST) != 0 && f & (F_AMBIGUOUS | F_STOP) == 0;
         // The first word must be a given name; a second one a given name or surname.
         let known = name && (words > 0 || f & F_FIRST != 0);
-        let other = (unknown || unknown_after_first && words > 0)
+        let other = unknown
             && f == 0
             && (2..=24).contains(&w.len())
             && w.chars().all(char::is_alphabetic)
@@ -1783,9 +1711,6 @@ fn lower_case_name(
             break;
         }
         all_known &= known;
-        if all_known {
-            known_end = we;
-        }
         e = we;
         words += 1;
     }
@@ -1802,9 +1727,6 @@ fn lower_case_name(
             .first()
             .is_none_or(|c| matches!(c, b'.' | b',' | b'!' | b'?' | b';' | b'\n'));
         if !(ends || joins) {
-            if unknown_after_first && known_end > s {
-                out.push(Finding::new(s, known_end, ENT_PERSON));
-            }
             return;
         }
     }

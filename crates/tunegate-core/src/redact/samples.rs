@@ -1615,10 +1615,6 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PERSON", "MS KEITHA M ARNOLD called", "ARNOLD"),
     ("PERSON", "Dear MR SMITH,", "SMITH"),
     ("PERSON", "PLEASE CALL JOHN SMITH ASAP", "JOHN SMITH"),
-    // Lower-case names after the cues that introduce a person.
-    ("PERSON", "I spoke with amelia pray this morning", "amelia"),
-    ("PERSON", "Account holder: patrick lucansky", "lucansky"),
-    ("PERSON", "Hi john, the order shipped", "john"),
     // Nicknames inside a name; more form labels and titles.
     (
         "PERSON",
@@ -2296,10 +2292,6 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "0.000000012 is small; &[0.0003070104, 0.0026630748]; SSN: 123-456-7890; order 123-456-7890",
     ),
     ("POSTAL_ADDRESS", "I lived in Austin, Texas 12 years"),
-    (
-        "PERSON",
-        "hi will, thanks mark. i talked to support yesterday and spoke with sales. hi there, thanks again, dear customer, assigned to jenkins, hello world, name: config",
-    ),
     (
         "PERSON",
         "Mayo Clinic approved your referral. Johns Hopkins Hospital called.",
