@@ -1364,11 +1364,11 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
     }
     let lex = lexicon();
     let flags = |w: &Word| lex.flags(&t[w.s..w.e]);
+    let s0 = words[0].s;
     let mut words: &[Word] = words;
-    let mut cue = cue_before(t, words[0].s);
     // A title in capitals opens the name (`MS KEITHA M ARNOLD`, `MR SMITH`).
     let mut title = word_before(
-        &b[..words[0].s],
+        &b[..s0],
         &[
             b"mr ", b"mrs ", b"ms ", b"miss ", b"dr ", b"mr. ", b"mrs. ", b"ms. ", b"dr. ",
         ],
@@ -1379,26 +1379,25 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
             .any(|x| b[words[0].s..words[0].e].eq_ignore_ascii_case(x))
     {
         words = &words[1..];
-        cue = Some(true);
         title = true;
     }
     let n = words.iter().take_while(|w| caps(w)).count();
     let words = &words[..n];
     let name = |f: u8| f & (F_FIRST | F_LAST) != 0 && f & (F_AMBIGUOUS | F_STOP) == 0;
     let given = |f: u8| f & F_FIRST != 0 && f & (F_AMBIGUOUS | F_STOP | F_WEAK) == 0;
-    let strong = cue == Some(true);
+    // The cue is looked up last: most words in capitals (`JIRA`, `ACME`) fail the gazetteer.
+    let strong = || title || cue_before(t, s0) == Some(true);
     // Surname, given name: `TOWEY, BRIAN F`, `SMITH SR, DONALD L`.
     let first_end = words.first()?.e;
-    if words.len() <= 2
+    if words.len() == 1
         && let Some(after) = b.get(first_end..).filter(|r| r.starts_with(b", "))
         && let Some(g) = cap_word_at(t, first_end + 2).filter(|g| caps(g) && after.len() > 2)
+        && given(flags(&g))
     {
         let sf = flags(&words[0]);
-        let gf = flags(&g);
         let surname_ok = sf & F_LAST != 0 && sf & (F_AMBIGUOUS | F_STOP) == 0;
-        if (given(gf) && (surname_ok || strong && sf & F_STOP == 0)) && words.len() == 1 {
-            let e = initials_tail(b, g.e);
-            return Some(e);
+        if surname_ok || sf & F_STOP == 0 && strong() {
+            return Some(initials_tail(b, g.e));
         }
     }
     let mut buf = [0u8; 4];
@@ -1406,13 +1405,20 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
         *f = flags(w);
     }
     let fs = &buf[..words.len().min(4)];
-    // How many words form the name.
-    let n = match (strong, fs) {
-        (true, [f]) if title => {
+    // How many words form the name: without a cue, a known given name and a known name; after
+    // a strong cue, the words up to a stop word.
+    let plain = match fs {
+        [f0, f1, rest @ ..] if given(*f0) && name(*f1) => {
+            2 + rest.iter().take_while(|&&f| name(f)).count()
+        }
+        _ => 0,
+    };
+    let cued = || match fs {
+        [f] if title => {
             usize::from(f & F_STOP == 0 && (f & F_AMBIGUOUS == 0 || f & (F_FIRST | F_LAST) != 0))
         }
-        (true, [f]) => usize::from(given(*f)),
-        (true, fs) => {
+        [f] => usize::from(given(*f)),
+        fs => {
             let n = fs.iter().take_while(|&&f| f & F_STOP == 0).count();
             let fs = &fs[..n];
             if fs.iter().any(|&f| name(f)) && fs.iter().any(|&f| f & F_AMBIGUOUS == 0) {
@@ -1421,10 +1427,12 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
                 0
             }
         }
-        (false, [f0, f1, rest @ ..]) if given(*f0) && name(*f1) => {
-            2 + rest.iter().take_while(|&&f| name(f)).count()
-        }
-        _ => 0,
+    };
+    let could_cue = fs.iter().any(|&f| f & (F_FIRST | F_LAST) != 0) || title;
+    let n = if plain < fs.len() && could_cue && strong() {
+        plain.max(cued())
+    } else {
+        plain
     };
     (n > 0).then(|| initials_tail(b, words[n - 1].e))
 }
@@ -2325,9 +2333,28 @@ const US_STATE_NAMES: &[&[u8]] = &[
     b"district of columbia",
 ];
 
-/// A US state written out at `p` (`Arizona`, `SOUTH CAROLINA`), ending a word: its end.
+/// A US state written out at `p` (`Arizona`, `SOUTH CAROLINA`) before a space and a digit: its
+/// end.
 fn state_name_at(b: &[u8], p: usize) -> Option<usize> {
     let r = b.get(p..)?;
+    // Cheap first: a word of four letters or more (`Iowa`; not `, I updated order 12…`), only
+    // letters and spaces, then a space and a digit (the ZIP), within 22 bytes.
+    if r.iter()
+        .take(4)
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count()
+        < 4
+    {
+        return None;
+    }
+    let words = r
+        .iter()
+        .take(22)
+        .take_while(|c| c.is_ascii_alphabetic() || **c == b' ')
+        .count();
+    if !(words >= 5 && r[words - 1] == b' ' && r.get(words).is_some_and(u8::is_ascii_digit)) {
+        return None;
+    }
     US_STATE_NAMES
         .iter()
         .filter(|n| r.len() >= n.len() && r[..n.len()].eq_ignore_ascii_case(n))
