@@ -3077,23 +3077,12 @@ fn uk_outward_at(b: &[u8], p: usize) -> Option<usize> {
         .then_some(e)
 }
 
-/// A UK postcode standing alone (`BX1 1LT`): the area letters must be a real postcode area.
+/// A UK postcode standing alone (`BX1 1LT`): upper case with its space, and the area, inward
+/// letter and unit rules of [`uk_postcode_loose`].
 #[inline(never)]
 fn uk_postcode_alone(b: &[u8], p: usize) -> Option<usize> {
     let e = uk_postcode(b, p)?;
-    let letters = b[p..]
-        .iter()
-        .take(2)
-        .take_while(|c| c.is_ascii_uppercase())
-        .count();
-    // The inward code's letters never include C I K M O V; sizes and units (`M2 8GB`, `B1 4TB`)
-    // have a postcode's shape.
-    let inward = &b[e - 2..e];
-    let unit = matches!(inward, b"GB" | b"TB" | b"PB" | b"HZ");
-    let letters_ok = inward
-        .iter()
-        .all(|c| !matches!(c, b'C' | b'I' | b'K' | b'M' | b'O' | b'V'));
-    (UK_AREAS.contains(&&b[p..p + letters]) && letters_ok && !unit).then_some(e)
+    (uk_postcode_loose(b, p) == Some(e)).then_some(e)
 }
 
 /// Street suffixes of USPS Publication 28 (Appendix C1), lower case. Many are also ordinary
@@ -3685,15 +3674,11 @@ fn line_tail(t: &str, mut e: usize) -> usize {
     e
 }
 
-/// A Canadian postal code standing alone (`T2P 1H3`): with its space, and only the letters
-/// Canada Post uses (no D F I O Q U; no W or Z first).
+/// A Canadian postal code standing alone (`T2P 1H3`): upper case with its space, and only the
+/// letters Canada Post uses ([`ca_postcode_loose`]).
 fn ca_postcode_alone(b: &[u8], p: usize) -> Option<usize> {
     let e = ca_postcode(b, p)?;
-    let letters_ok = [b[p], b[p + 2], b[p + 5]]
-        .iter()
-        .all(|c| !b"DFIOQU".contains(c))
-        && !matches!(b[p], b'W' | b'Z');
-    (e == p + 7 && letters_ok).then_some(e)
+    (e == p + 7 && ca_postcode_loose(b, p) == Some(e)).then_some(e)
 }
 
 /// Words that name a unit of a building (`Suite 200`, `Apt. 4B`, `Flat 3`).
@@ -3765,7 +3750,8 @@ fn uk_postcode_loose(b: &[u8], p: usize) -> Option<usize> {
         return None;
     }
     // The outward code ends after its digit or one more digit or letter; the inward code is a
-    // digit and two letters (never C I K M O V, and no size unit).
+    // digit and two letters, never C I K M O V; sizes and units (`M2 8GB`, `B1 4TB`) have a
+    // postcode's shape.
     let inward = |k: usize| -> Option<usize> {
         let k = if r.get(k) == Some(&b' ') { k + 1 } else { k };
         let w = r.get(k..k + 3)?;
@@ -3787,6 +3773,7 @@ fn uk_postcode_loose(b: &[u8], p: usize) -> Option<usize> {
         .or_else(|| inward(d))
 }
 
+/// Canada Post's letters: no D F I O Q U, and no W or Z first.
 fn ca_postcode_loose(b: &[u8], p: usize) -> Option<usize> {
     let r = b.get(p..)?;
     let letter = |c: &u8| c.is_ascii_alphabetic() && !b"DFIOQU".contains(&c.to_ascii_uppercase());

@@ -2759,21 +2759,29 @@ fn amazon_mws(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
 }
 
 fn onfido(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
-    let p = run(b, e, BodyClass::UrlSafe, 12);
-    if p - e != 11 || b.get(p) != Some(&b'.') || !left_ok(b, s) {
-        return None;
-    }
-    let q = run(b, p + 1, BodyClass::UrlSafe, 33);
-    (q - (p + 1) == 32 && right_ok(b, q)).then_some((s, q))
+    two_runs(b, s, e, BodyClass::UrlSafe, 11, b'.', 32)
 }
 
 fn braintree(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
-    let p = run(b, e, BodyClass::LowerAlnum, 17);
-    if p - e != 16 || b.get(p) != Some(&b'$') || !left_ok(b, s) {
+    two_runs(b, s, e, BodyClass::LowerAlnum, 16, b'$', 32)
+}
+
+/// A literal at `s..e`, then exactly `n1` characters of `class`, `sep`, and exactly `n2` more.
+fn two_runs(
+    b: &[u8],
+    s: usize,
+    e: usize,
+    class: BodyClass,
+    n1: usize,
+    sep: u8,
+    n2: usize,
+) -> Option<(usize, usize)> {
+    let p = run(b, e, class, n1 + 1);
+    if p - e != n1 || b.get(p) != Some(&sep) || !left_ok(b, s) {
         return None;
     }
-    let q = run(b, p + 1, BodyClass::LowerAlnum, 33);
-    (q - (p + 1) == 32 && right_ok(b, q)).then_some((s, q))
+    let q = run(b, p + 1, class, n2 + 1);
+    (q - (p + 1) == n2 && right_ok(b, q)).then_some((s, q))
 }
 
 /// Airtable OAuth access token: 10+ letters and digits, `.v1.`, a base64url payload of 40+, a
