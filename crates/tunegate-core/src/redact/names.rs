@@ -730,6 +730,40 @@ const CUES: &[(&str, bool)] = &[
     ("spoke with ", true),
     ("talked to ", true),
     ("ask for ", true),
+    // Who saw, treated or referred a patient (`seen by A. Visser`, Dutch `gezien door`).
+    ("seen by ", true),
+    ("treated by ", true),
+    ("examined by ", true),
+    ("referred by ", true),
+    ("prescribed by ", true),
+    ("gezien door ", true),
+    ("behandeld door ", true),
+    ("verwezen door ", true),
+    // Titles in other languages and of office (`Mevrouw Visser`, `Herr Weber`, `Sra. Gómez`,
+    // `Mayor Rodgers`). `Dr` without its period is in `cue_before`: it is also a street type.
+    ("mevrouw ", true),
+    ("mevr. ", true),
+    ("mw. ", true),
+    ("mijnheer ", true),
+    ("meneer ", true),
+    ("dhr. ", true),
+    ("herr ", true),
+    ("frau ", true),
+    ("monsieur ", true),
+    ("madame ", true),
+    ("mme ", true),
+    ("mme. ", true),
+    ("señor ", true),
+    ("señora ", true),
+    ("sr. ", true),
+    ("sra. ", true),
+    ("srta. ", true),
+    ("dra. ", true),
+    ("prof ", true),
+    ("professor ", true),
+    ("doctor ", true),
+    ("mayor ", true),
+    ("judge ", true),
     // Who did something to a ticket, a document or a request.
     ("signed by ", true),
     ("received by ", false),
@@ -744,6 +778,7 @@ const CUES: &[(&str, bool)] = &[
     ("hon. ", true),
     ("senator ", true),
     ("rev. ", true),
+    ("rev ", true),
     ("reported by ", true),
     ("submitted by ", true),
     ("opened by ", true),
@@ -972,18 +1007,44 @@ fn cue_before(t: &str, s: usize) -> Option<bool> {
         buf[n] = b' ';
         n += 1;
     }
-    cue_strength(&buf[..n])
+    let before = &buf[..n];
+    cue_strength(before).or_else(|| dr_title(window, before).then_some(true))
+}
+
+/// `Dr ` without its period ends `before` (`window` lower-cased) as a title, not the street
+/// type of `12 Oak Dr Springfield`: no capitalised word before it, unless that word is a cue
+/// itself (`Dear Dr Visser`, `Hi Dr Smith`).
+fn dr_title(window: &[u8], before: &[u8]) -> bool {
+    let Some(k) = before.len().checked_sub(3) else {
+        return false;
+    };
+    if &before[k..] != b"dr " || (k > 0 && before[k - 1].is_ascii_alphanumeric()) {
+        return false;
+    }
+    let prev = window.get(..k).unwrap_or_default().trim_ascii_end();
+    match prev.last() {
+        Some(c) if c.is_ascii_alphanumeric() => {
+            let w = prev
+                .iter()
+                .rposition(|c| !c.is_ascii_alphanumeric())
+                .map_or(0, |i| i + 1);
+            prev[w].is_ascii_lowercase() || cue_strength(&before[..k]).is_some()
+        }
+        _ => true,
+    }
 }
 
 /// The strongest cue `before` (lower case) ends with, where the cue starts a word.
 fn cue_strength(before: &[u8]) -> Option<bool> {
     let &last = before.last()?;
-    // The byte before the last is compared first: most cues end with a space, as does most
-    // text before a capitalised word, so the last byte alone rarely rejects.
-    let last2 = before.len().checked_sub(2).map(|k| before[k]);
+    // Most cues end with a space, as does most text before a capitalised word, so the last
+    // byte alone rarely rejects: the two bytes before it pick the candidates.
+    let n = before.len();
     let index = cue_index();
-    // Only the cues whose byte before last is `last2` (and any shorter than two bytes) can match.
-    let bucket: &[u8] = last2.map_or(&[], |c| &index.by_last2[c as usize]);
+    let bucket: &[u8] = match n.checked_sub(3) {
+        Some(k) => &index.by_tail[tail_key(before[k], before[k + 1])],
+        None => &[],
+    };
     index
         .short
         .iter()
@@ -991,23 +1052,27 @@ fn cue_strength(before: &[u8]) -> Option<bool> {
         .map(|&k| CUES[k as usize])
         .filter(|(c, _)| {
             let c = c.as_bytes();
-            c.last() == Some(&last)
-                && (c.len() < 2 || last2 == Some(c[c.len() - 2]))
-                && before.ends_with(c)
-                && {
-                    // The cue starts a word.
-                    let k = before.len() - c.len();
-                    k == 0 || !before[k - 1].is_ascii_alphanumeric()
-                }
+            c.last() == Some(&last) && before.ends_with(c) && {
+                // The cue starts a word.
+                let k = before.len() - c.len();
+                k == 0 || !before[k - 1].is_ascii_alphanumeric()
+            }
         })
         .map(|(_, strong)| strong)
         .max()
 }
 
-/// `CUES` indices grouped by the byte before their last.
+const TAIL_BUCKETS: usize = 1024;
+
+/// The bucket of the two bytes before a cue's last.
+fn tail_key(a: u8, b: u8) -> usize {
+    (usize::from(a) * 31 + usize::from(b)) % TAIL_BUCKETS
+}
+
+/// `CUES` indices grouped by the two bytes before their last.
 struct CueIndex {
-    by_last2: [Vec<u8>; 256],
-    /// Cues shorter than two bytes (none today).
+    by_tail: Vec<Vec<u8>>,
+    /// Cues shorter than three bytes (`- `).
     short: Vec<u8>,
 }
 
@@ -1018,13 +1083,14 @@ fn cue_index() -> &'static CueIndex {
     static I: OnceLock<CueIndex> = OnceLock::new();
     I.get_or_init(|| {
         let mut index = CueIndex {
-            by_last2: std::array::from_fn(|_| Vec::new()),
+            by_tail: vec![Vec::new(); TAIL_BUCKETS],
             short: Vec::new(),
         };
         for (k, (c, _)) in CUES.iter().enumerate() {
             let k = k as u8;
-            match c.len().checked_sub(2).map(|j| c.as_bytes()[j]) {
-                Some(c2) => index.by_last2[c2 as usize].push(k),
+            let c = c.as_bytes();
+            match c.len().checked_sub(3) {
+                Some(j) => index.by_tail[tail_key(c[j], c[j + 1])].push(k),
                 None => index.short.push(k),
             }
         }
@@ -1101,12 +1167,22 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             }
         }
         let kinds = &kinds_buf[..nw];
+        // Initials before the first word (`J. Smith`, `A.B. Visser`): the name starts there,
+        // its first word is a surname, and the cue sits before the initials.
+        let lead = if kinds[0].0 {
+            None
+        } else {
+            initials_before(b, words[0].s)
+        };
         // A stop word first ends the run whatever the cue: only look for a cue otherwise.
         let cue = if kinds[0].0 {
             None
         } else {
-            cue_before(text, words[0].s)
+            cue_before(text, lead.map_or(words[0].s, |l| l.0))
         };
+        // Initials without periods (`A Visser`) only after a strong cue: `A Smith` may open a
+        // sentence with the article.
+        let lead = lead.filter(|&(_, dotted)| dotted || cue == Some(true));
         // How many leading words form the name.
         let mut n = 0;
         for (k, &(stop, amb, first, last)) in kinds.iter().enumerate() {
@@ -1125,7 +1201,12 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
                 Some(true) => !(k == 0 && amb && !(first || last)),
                 Some(false) => known || (k > 0 && n > 0) || (amb && k == 0) || before_surname,
                 None => {
-                    if k == 0 {
+                    if let (0, Some((l, _))) = (k, lead) {
+                        // After initials, a known surname opening a sentence or before a
+                        // reporting verb: `J. Smith called` (`see appendix B. Johnson` stays).
+                        last && !amb
+                            && (sentence_start(b, l) || reporting_verb_after(b, words[k].e))
+                    } else if k == 0 {
                         // Needs a second word: checked below.
                         first && (!amb || kinds.get(1).is_some_and(|x| !x.1 && x.3))
                     } else {
@@ -1143,7 +1224,7 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
         // place (`New York said`), one a known unambiguous name.
         // One word will do when it is a known, unambiguous given name (`John spoke with Doug`,
         // `Alan can be reached at ...`).
-        if cue.is_none() && n < 2 {
+        if cue.is_none() && n < 2 && lead.is_none() {
             n = (1..=nw)
                 .rev()
                 .find(|&m| {
@@ -1213,14 +1294,17 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             }
         }
         // `Mr. van Santen`: a strong cue, surname particles, then the capitalised surname.
-        let mut start = words[0].s;
+        let mut start = lead.map_or(words[0].s, |l| l.0);
+        // With initials before them (`A. van der Sluis`), the particles need no cue.
         if n == 0
             && !kinds[0].0
             && let Some(p) = particles_before(b, words[0].s)
-            && cue_before(text, p) == Some(true)
+            && let lead = initials_before(b, p)
+            && (lead.is_some_and(|l| l.1)
+                || cue_before(text, lead.map_or(p, |l| l.0)) == Some(true))
         {
             n = 1;
-            start = p;
+            start = lead.map_or(p, |l| l.0);
         }
         // A dash signs off only at the end of a line (`- Sarah`): `- Fix typo in ...` and
         // `- Mark as deprecated` are list items. Code puts a type, not a name, where a word is
@@ -1343,6 +1427,43 @@ fn initials_end(b: &[u8], p: usize) -> usize {
         q = next;
     }
     q
+}
+
+/// Initials written before a surname (`J. `, `A.B.C. `, `J. Th. `, `U. S. `, `A `), ending with
+/// the space right before `s`: their start, and whether each had its period. Up to six, each a
+/// capital or a Dutch abbreviation (`Th.`, `Chr.`); `Dr.` and `St.` are no initials.
+fn initials_before(b: &[u8], s: usize) -> Option<(usize, bool)> {
+    const ABBREVIATED: &[&[u8]] = &[b"Th", b"Ph", b"Chr", b"Ch", b"Wm", b"Jos", b"Joh"];
+    if s < 2 || b[s - 1] != b' ' || !(b[s - 2] == b'.' || b[s - 2].is_ascii_uppercase()) {
+        return None;
+    }
+    let (mut start, mut dotted, mut end) = (None, true, s - 1);
+    for _ in 0..6 {
+        let dot = end > 0 && b[end - 1] == b'.';
+        let letters_end = end - usize::from(dot);
+        let mut q = letters_end;
+        while q > 0 && letters_end - q < 2 && b[q - 1].is_ascii_lowercase() {
+            q -= 1;
+        }
+        if q == 0 || !b[q - 1].is_ascii_uppercase() {
+            break;
+        }
+        let g = q - 1;
+        if (q < letters_end && !(dot && ABBREVIATED.contains(&&b[g..letters_end])))
+            || (!dot && b[g] == b'I')
+            || (g > 0 && b[g - 1].is_ascii_alphanumeric())
+        {
+            break;
+        }
+        start = Some(g);
+        dotted &= dot;
+        match g.checked_sub(1).map(|k| b[k]) {
+            Some(b'.') => end = g,
+            Some(b' ') => end = g - 1,
+            _ => break,
+        }
+    }
+    start.map(|p| (p, dotted))
 }
 
 /// A name written in capitals (`ALEXANDER TREJO called`, `Dear IAN GERRARD`, `TOWEY, BRIAN F`):
@@ -2068,6 +2189,8 @@ fn is_particle(w: &[u8]) -> bool {
     matches!(
         w,
         b"van"
+            | b"v/d"
+            | b"v.d."
             | b"von"
             | b"de"
             | b"der"
@@ -2092,6 +2215,11 @@ fn is_particle(w: &[u8]) -> bool {
     )
 }
 
+/// A byte of a particle: lower case, or the `'`, `/`, `.` of `'t`, `v/d`, `v.d.`.
+fn particle_byte(c: u8) -> bool {
+    c.is_ascii_lowercase() || matches!(c, b'\'' | b'/' | b'.')
+}
+
 /// Up to three particles after `e` (` van der `) and the capitalised word after them.
 fn particles_after(t: &str, e: usize) -> Option<Word> {
     let b = t.as_bytes();
@@ -2100,7 +2228,7 @@ fn particles_after(t: &str, e: usize) -> Option<Word> {
     while seen < 3 && b.get(p) == Some(&b' ') {
         let s = p + 1;
         let mut q = s;
-        while q < b.len() && q - s < 6 && (b[q].is_ascii_lowercase() || b[q] == b'\'') {
+        while q < b.len() && q - s < 6 && particle_byte(b[q]) {
             q += 1;
         }
         if b.get(q) != Some(&b' ') || !is_particle(&b[s..q]) {
@@ -2123,7 +2251,7 @@ fn particles_before(b: &[u8], s: usize) -> Option<usize> {
     while seen < 3 && p >= 2 && b[p - 1] == b' ' {
         let e = p - 1;
         let mut q = e;
-        while q > 0 && e - q < 6 && (b[q - 1].is_ascii_lowercase() || b[q - 1] == b'\'') {
+        while q > 0 && e - q < 6 && particle_byte(b[q - 1]) {
             q -= 1;
         }
         if q == e || !is_particle(&b[q..e]) || (q > 0 && b[q - 1] != b' ') {

@@ -1606,6 +1606,35 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     // Middle initials inside a name without a cue; names written in capitals.
     ("PERSON", "Michael B. Hagearty called about it", "Hagearty"),
+    // Initials before the surname, after a cue or opening a sentence.
+    (
+        "PERSON",
+        "The patient was seen by J. Th. Bakema today.",
+        "J. Th. Bakema",
+    ),
+    (
+        "PERSON",
+        "Referred by Dr. A.B. Mulder last week.",
+        "A.B. Mulder",
+    ),
+    ("PERSON", "R. Jansen called about the invoice.", "R. Jansen"),
+    (
+        "PERSON",
+        "Dear E.K. Okafor, your order shipped.",
+        "E.K. Okafor",
+    ),
+    ("PERSON", "Account holder: U. S. Grant", "U. S. Grant"),
+    // Particles after initials, and the Dutch short forms of `van der`.
+    (
+        "PERSON",
+        "Seen by H. van den Berg this morning.",
+        "H. van den Berg",
+    ),
+    ("PERSON", "Behandeld door v.d. Meer.", "v.d. Meer"),
+    // `Dr` without its period, and titles in other languages.
+    ("PERSON", "signed by dr Hoekstra yesterday", "Hoekstra"),
+    ("PERSON", "Hi Dr Okafor, thanks for the help", "Okafor"),
+    ("PERSON", "Termin mit Frau Schneider am Montag", "Schneider"),
     ("PERSON", "ask Harold D McLendon first", "McLendon"),
     ("PERSON", "Kevin R. B. Butler wrote back", "Butler"),
     ("PERSON", "DAVID BLEVINS called yesterday", "BLEVINS"),
@@ -2296,6 +2325,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "PERSON",
         "Mayo Clinic approved your referral. Johns Hopkins Hospital called.",
     ),
+    // An initial inside a sentence without a cue; `Dr` as a street type.
+    ("PERSON", "See appendix B. Johnson and the rest."),
+    ("PERSON", "The file is under section C. Miller had no part."),
+    ("PERSON", "Meet at the Elm Dr Jackson entrance."),
     (
         "PERSON",
         "received by Licensor and. Contact: Sales Team. Contact: Sales. Attn: Billing Department. See section (A) Results. Use the \"Save\" Button.",

@@ -412,9 +412,15 @@ fn pathological_inputs_stay_linear() {
         + &"Apt 4B, ".repeat(50_000)
         + "12 High Street, London SW1A1AA "
         + &"'ab' + ".repeat(50_000);
+    // Initials and particles back to back before capitalised words, `Dr` after capitalised
+    // words: each looks back at most six initials or three particles.
+    let round30 = "seen by J. Th. Ab. ".repeat(50_000)
+        + &"A.B.C.D.E.F.G. Ab ".repeat(20_000)
+        + &"v.d. v/d van der Ab ".repeat(30_000)
+        + &"Elm Dr Ab dr Ab ".repeat(30_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
-        pass_names, hashes, heads, intros, round29,
+        pass_names, hashes, heads, intros, round29, round30,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
