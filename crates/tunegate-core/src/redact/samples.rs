@@ -650,6 +650,8 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PHONE_NUMBER", "电话 13812345678", "13812345678"),
     ("US_SSN", "ssn 536.22.1234", "536.22.1234"),
     ("US_SSN", "ssn 536 22 1234", "536 22 1234"),
+    // Never issued, but the number people and forms type as an SSN.
+    ("US_SSN", "Employee SSN is 123-45-6789 on file.", "123-45-6789"),
     (
         "EMAIL_ADDRESS",
         "mail info@xn--bcher-kva.example",
@@ -2161,6 +2163,8 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "ORD415-555-0132 abcde415-555-0132 id115-555-0132 at415-555-01321 is415-555-0132-9",
     ),
     ("US_SSN", "ref 666-22-1234"),
+    // Printed in advertising: look-alikes, not anyone's number.
+    ("US_SSN", "The wallet insert showed 078-05-1120 as a sample."),
     ("UK_NINO", "BG123456C"),
     ("UK_NHS", "NHS 943 476 5918"),
     ("NL_BSN", "123456789"),
