@@ -981,6 +981,9 @@ fn is_name_shape(w: &str) -> bool {
 
 fn cue_before(t: &str, s: usize) -> Option<bool> {
     let b = t.as_bytes();
+    if glued_dash(b, s) {
+        return Some(false);
+    }
     // Sign-offs on their own line: "Thanks,\nSarah".
     let mut end = s;
     while end > 0 && matches!(b[end - 1], b'\n' | b'\r') {
@@ -1316,7 +1319,7 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             let code = matches!(rest.first(), Some(b'<' | b'(' | b'{' | b'['))
                 || rest.starts_with(b"::")
                 || (rest.first() == Some(&b'!') && matches!(rest.get(1), Some(b'(' | b'[' | b'{')));
-            let line_ends = rest
+            let line_ends = b[initials_tail(b, end)..]
                 .iter()
                 .take_while(|&&c| c != b'\n')
                 .all(|c| c.is_ascii_whitespace() || matches!(c, b'.' | b',' | b'!'));
@@ -1330,7 +1333,12 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
                 && kinds[n].0
                 && is_name_shape(&text[words[n].s..words[n].e])
                 && (institution || kinds[..n].iter().all(|k| !(k.2 || k.3) || k.1));
-            if code || org || (cue == Some(false) && dash_before(b, start) && !line_ends) {
+            if code
+                || org
+                || (cue == Some(false)
+                    && (dash_before(b, start) || glued_dash(b, start))
+                    && !line_ends)
+            {
                 n = 0;
             }
         }
@@ -1351,6 +1359,10 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             {
                 end = w.e;
             }
+            // Surname first, then the given name: `Stern, Eve`, `Okafor, Chidi A.`.
+            if let Some(e) = comma_given(text, end, cue == Some(true)) {
+                end = e;
+            }
             out.push(Finding::new(start, end, ENT_PERSON));
             pos = end;
         } else {
@@ -1358,6 +1370,26 @@ pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
             pos = words[0].e;
         }
     }
+}
+
+/// After a name, `, ` and a known given name that ends the name (no capitalised word after it;
+/// a trailing initial is taken): the end past it. An ambiguous given name (`Eve`, `Grace`) only
+/// after a strong cue.
+fn comma_given(t: &str, e: usize, strong: bool) -> Option<usize> {
+    let b = t.as_bytes();
+    if b.get(e..e + 2) != Some(b", ") {
+        return None;
+    }
+    let g = cap_word_at(t, e + 2)?;
+    let w = &t[g.s..g.e];
+    let f = lexicon().flags(w);
+    let ok = is_name_shape(w)
+        && f & F_FIRST != 0
+        && f & F_STOP == 0
+        && (strong || f & (F_AMBIGUOUS | F_WEAK) == 0);
+    let end = initials_tail(b, g.e);
+    let next_cap = b.get(end) == Some(&b' ') && cap_word_at(t, end + 1).is_some();
+    (ok && !next_cap).then_some(end)
 }
 
 /// A word that names an institution after a name (`Mayo Clinic`, `Johns Hopkins Hospital`).
@@ -1508,16 +1540,35 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
     let given = |f: u8| f & F_FIRST != 0 && f & (F_AMBIGUOUS | F_STOP | F_WEAK) == 0;
     // The cue is looked up last: most words in capitals (`JIRA`, `ACME`) fail the gazetteer.
     let strong = || title || cue_before(t, s0) == Some(true);
-    // Surname, given name: `TOWEY, BRIAN F`, `SMITH SR, DONALD L`.
-    let first_end = words.first()?.e;
-    if words.len() == 1
-        && let Some(after) = b.get(first_end..).filter(|r| r.starts_with(b", "))
-        && let Some(g) = cap_word_at(t, first_end + 2).filter(|g| caps(g) && after.len() > 2)
+    // Surname, given name: `TOWEY, BRIAN F`, `SMITH SR, DONALD L`, `MC BRIDE, RAYMOND`,
+    // `PUENTE KILLIAN, CHRISTINE E`.
+    let sur_end = words.last()?.e;
+    if words.len() <= 2
+        && let Some(after) = b.get(sur_end..).filter(|r| r.starts_with(b", "))
+        && let Some(g) = cap_word_at(t, sur_end + 2).filter(|g| caps(g) && after.len() > 2)
         && given(flags(&g))
     {
-        let sf = flags(&words[0]);
-        let surname_ok = sf & F_LAST != 0 && sf & (F_AMBIGUOUS | F_STOP) == 0;
-        if surname_ok || sf & F_STOP == 0 && strong() {
+        let word = |w: &Word| &b[w.s..w.e];
+        let known = |f: u8| f & F_LAST != 0 && f & (F_AMBIGUOUS | F_STOP) == 0;
+        // Of two words, one is the surname and the other a suffix (`SR`), a prefix (`MC`) or a
+        // second surname.
+        let (sf, extra) = match words {
+            [w] => (flags(w), true),
+            [w, x] if SUFFIXES.iter().any(|s| word(x).eq_ignore_ascii_case(s)) => (flags(w), true),
+            [p, w]
+                if SURNAME_PREFIXES
+                    .iter()
+                    .any(|s| word(p).eq_ignore_ascii_case(s)) =>
+            {
+                (flags(w), true)
+            }
+            [w, x] => {
+                let (fw, fx) = (flags(w), flags(x));
+                (fw | fx, (fw | fx) & F_STOP == 0 && (known(fw) || known(fx)))
+            }
+            _ => (F_STOP, false),
+        };
+        if extra && (known(sf) || sf & F_STOP == 0 && strong()) {
             return Some(initials_tail(b, g.e));
         }
     }
@@ -1557,6 +1608,14 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
     };
     (n > 0).then(|| initials_tail(b, words[n - 1].e))
 }
+
+/// Generational suffixes after a surname (`SMITH SR, DONALD`).
+const SUFFIXES: &[&[u8]] = &[b"jr", b"sr", b"ii", b"iii", b"iv"];
+
+/// Surname prefixes written apart in capitals (`MC BRIDE`, `DE LA`, `VAN DYKE`).
+const SURNAME_PREFIXES: &[&[u8]] = &[
+    b"mc", b"mac", b"de", b"di", b"da", b"du", b"del", b"la", b"le", b"van", b"von", b"st",
+];
 
 /// After a name in capitals, a trailing initial (`BRIAN F`, `LUIS R.`): the end past it.
 fn initials_tail(b: &[u8], e: usize) -> usize {
@@ -1641,6 +1700,16 @@ fn sentence_start(b: &[u8], s: usize) -> bool {
         k -= 1;
     }
     k == 0 || matches!(b[k - 1], b'\n' | b'\r') || k < s && matches!(b[k - 1], b'.' | b'!' | b'?')
+}
+
+/// One or two dashes glued to `s` after a space or a line start (`-John`, `--Meg C.`): a
+/// sign-off when the line ends after the name.
+fn glued_dash(b: &[u8], s: usize) -> bool {
+    let mut k = s;
+    while k > 0 && s - k < 2 && b[k - 1] == b'-' {
+        k -= 1;
+    }
+    k < s && (k == 0 || matches!(b[k - 1], b' ' | b'\n' | b'\r' | b'\t'))
 }
 
 /// A `- ` or `— ` right before `s` (after optional line breaks): the sign-off cue.

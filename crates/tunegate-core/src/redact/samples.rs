@@ -651,7 +651,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("US_SSN", "ssn 536.22.1234", "536.22.1234"),
     ("US_SSN", "ssn 536 22 1234", "536 22 1234"),
     // Never issued, but the number people and forms type as an SSN.
-    ("US_SSN", "Employee SSN is 123-45-6789 on file.", "123-45-6789"),
+    (
+        "US_SSN",
+        "Employee SSN is 123-45-6789 on file.",
+        "123-45-6789",
+    ),
     (
         "EMAIL_ADDRESS",
         "mail info@xn--bcher-kva.example",
@@ -1637,6 +1641,25 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PERSON", "signed by dr Hoekstra yesterday", "Hoekstra"),
     ("PERSON", "Hi Dr Okafor, thanks for the help", "Okafor"),
     ("PERSON", "Termin mit Frau Schneider am Montag", "Schneider"),
+    // Surname first: title case after a name, capitals with a suffix, a prefix or two surnames.
+    (
+        "PERSON",
+        "Please contact Stern, Eve about the invoice.",
+        "Eve",
+    ),
+    (
+        "PERSON",
+        "I spoke with MC CULLUM, CHARLES D this morning",
+        "CULLUM",
+    ),
+    ("PERSON", "Account holder: SMITH SR, DONALD L", "DONALD"),
+    (
+        "PERSON",
+        "I spoke with PUENTE KILLIAN, CHRISTINE E today",
+        "CHRISTINE",
+    ),
+    // A dash glued to the name of a sign-off at the end of a line.
+    ("PERSON", "All the best,\n\n-John\n\nAcme Support", "John"),
     ("PERSON", "ask Harold D McLendon first", "McLendon"),
     ("PERSON", "Kevin R. B. Butler wrote back", "Butler"),
     ("PERSON", "DAVID BLEVINS called yesterday", "BLEVINS"),
@@ -2164,7 +2187,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ),
     ("US_SSN", "ref 666-22-1234"),
     // Printed in advertising: look-alikes, not anyone's number.
-    ("US_SSN", "The wallet insert showed 078-05-1120 as a sample."),
+    (
+        "US_SSN",
+        "The wallet insert showed 078-05-1120 as a sample.",
+    ),
     ("UK_NINO", "BG123456C"),
     ("UK_NHS", "NHS 943 476 5918"),
     ("NL_BSN", "123456789"),
@@ -2333,6 +2359,10 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("PERSON", "See appendix B. Johnson and the rest."),
     ("PERSON", "The file is under section C. Miller had no part."),
     ("PERSON", "Meet at the Elm Dr Jackson entrance."),
+    // A flag, not a sign-off; capitals before a comma that name no one.
+    ("PERSON", "Get-Process -Name foo -Mark bar"),
+    ("PERSON", "NEW YORK, JOHN said"),
+    ("PERSON", "I met Smith, Paris is lovely"),
     (
         "PERSON",
         "received by Licensor and. Contact: Sales Team. Contact: Sales. Attn: Billing Department. See section (A) Results. Use the \"Save\" Button.",

@@ -417,7 +417,8 @@ fn pathological_inputs_stay_linear() {
     let round30 = "seen by J. Th. Ab. ".repeat(50_000)
         + &"A.B.C.D.E.F.G. Ab ".repeat(20_000)
         + &"v.d. v/d van der Ab ".repeat(30_000)
-        + &"Elm Dr Ab dr Ab ".repeat(30_000);
+        + &"Elm Dr Ab dr Ab ".repeat(30_000)
+        + &"SMITH SR, DONALD Ab, Eve --Ab -".repeat(30_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads, intros, round29, round30,
