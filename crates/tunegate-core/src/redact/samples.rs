@@ -650,6 +650,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PHONE_NUMBER", "电话 13812345678", "13812345678"),
     ("US_SSN", "ssn 536.22.1234", "536.22.1234"),
     ("US_SSN", "ssn 536 22 1234", "536 22 1234"),
+    // A UUID assigned to a credential name, as under a JSON key.
+    (
+        "SECRET",
+        "app.secret=3f9c1a7e-52d4-4b8e-9a61-c0d2e7f4b813",
+        "3f9c1a7e-52d4-4b8e-9a61-c0d2e7f4b813",
+    ),
     // Never issued, but the number people and forms type as an SSN.
     (
         "US_SSN",

@@ -2190,9 +2190,15 @@ fn keyword_scan(
         // the value a literal, and a password may be a plain word.
         v.len() >= 4 && !scalar_or_type(v)
     } else if (strong || password) && assign {
+        // A UUID assigned with `=` to a credential name is its value (`app.secret=<uuid>`, as
+        // under a JSON key). After a bare `token:` or `secret:` label it may be an id in prose;
+        // a bare `auth` may name a scheme or a flag's id.
+        let equals = b[sep_start..q].contains(&b'=');
         v.len() >= 6
             && (classes + other >= 2 || v.len() >= 12)
-            && (!is_uuid(v) || (strong && !matches!(norm, b"token" | b"secret" | b"auth")))
+            && (!is_uuid(v)
+                || (strong && !matches!(norm, b"token" | b"secret" | b"auth")
+                    || equals && norm != b"auth"))
             || password && v.len() >= 8 && digit + other >= 1
     } else if password {
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
