@@ -30,7 +30,10 @@ impl Engine {
             }
         }
         let secrets = if has(EntityType::Secret) {
-            Some(SecretScanner::new(has(EntityType::EmailAddress)).map_err(PolicyError::Matcher)?)
+            Some(
+                SecretScanner::new(has(EntityType::EmailAddress), has(EntityType::Person))
+                    .map_err(PolicyError::Matcher)?,
+            )
         } else {
             None
         };
@@ -315,7 +318,7 @@ impl Engine {
         // (a house number): text without one skips those passes.
         let digits = text.bytes().any(|c| c.is_ascii_digit());
         let context = self.context.as_ref().filter(|_| digits);
-        self.walk_anchors(text.as_bytes(), context, random_tokens, out);
+        let person_cues = self.walk_anchors(text.as_bytes(), context, random_tokens, out);
         if self.secrets.is_some() {
             super::manifest::scan(text, out);
         }
@@ -323,7 +326,10 @@ impl Engine {
             return false;
         }
         if self.enabled.on(super::ENT_PERSON) {
-            super::names::scan_people(text, out);
+            // The secret walk found the lower-case name cues; without it, the name scanner
+            // looks for them itself.
+            let cues = self.secrets.as_ref().map(|_| &person_cues[..]);
+            super::names::scan_people(text, cues, out);
         }
         // Written-out e-mail addresses are anchors of the secret walk; without it, one search.
         if self.secrets.is_none() && self.enabled.on(super::ENT_EMAIL) {
@@ -379,7 +385,8 @@ impl Engine {
     }
 
     /// The secret scanner's anchors and the context scanner's cues, both found by walking their
-    /// DFAs in one loop (see `walk`). Findings are pushed in the order of separate scans: every
+    /// DFAs in one loop (see `walk`); returns the ends of the lower-case name cues the secret
+    /// walk passed. Findings are pushed in the order of separate scans: every
     /// secret, then every context value (ties in `resolve_overlaps` keep the first pushed).
     fn walk_anchors(
         &self,
@@ -387,7 +394,7 @@ impl Engine {
         context: Option<&super::context::ContextScanner>,
         random_tokens: bool,
         out: &mut Vec<Finding>,
-    ) {
+    ) -> Vec<usize> {
         use super::walk::Step;
         let from = out.len();
         let mut state = super::secrets::WalkState::default();
@@ -439,6 +446,7 @@ impl Engine {
         for m in cues {
             super::context::ContextScanner::cue(&self.enabled, b, m, out);
         }
+        state.person_cues
     }
 
     /// Drops findings that overlap a mask token or lie inside an allow-listed value. Linear: both

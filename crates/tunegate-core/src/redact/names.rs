@@ -1114,10 +1114,16 @@ fn cue_before_unicode(t: &str, from: usize, end: usize, s: usize) -> Option<bool
 // Out of line: inlined into `Engine::find_with`, the scanners' code generation there costs ~1.5%
 // of the dense bench (instruction counts).
 #[inline(never)]
-pub(crate) fn scan_people(text: &str, out: &mut Vec<Finding>) {
+pub(crate) fn scan_people(text: &str, cue_ends: Option<&[usize]>, out: &mut Vec<Finding>) {
     let lex = lexicon();
     let b = text.as_bytes();
     lower_case_introductions(text, out);
+    match cue_ends {
+        Some(ends) => ends.iter().for_each(|&s| cued_name(text, s, out)),
+        None => lower_case_cues(b)
+            .into_iter()
+            .for_each(|s| cued_name(text, s, out)),
+    }
     if !b.is_ascii() {
         uncased_introductions(text, out);
     }
@@ -1876,12 +1882,92 @@ fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
     }
 }
 
+/// The cues (lower case) after which a lower-case name is taken (`i spoke with amelia pray`,
+/// `dear john`, `account holder: patrick lucansky`): see [`cued_name`]. The secret walk has
+/// them as anchors (in three cases) and hands their ends to [`scan_people`]; without it,
+/// [`lower_case_cues`] finds them with an automaton of their own.
+pub(crate) const LOWER_CASE_CUES: &[&str] = &[
+    "spoke with ",
+    "spoke to ",
+    "speak with ",
+    "speak to ",
+    "talk to ",
+    "talk with ",
+    "talked to ",
+    "talked with ",
+    "talking to ",
+    "transfer me to ",
+    "assigned to ",
+    "signed by ",
+    "received by ",
+    "seen by ",
+    "referred by ",
+    "dear ",
+    "hi ",
+    "hey ",
+    "hello ",
+    "thanks ",
+    "thank you ",
+    "attn: ",
+    "attention: ",
+    "contact: ",
+    "holder: ",
+    "cardholder: ",
+    "patient: ",
+    "recipient: ",
+    "name: ",
+];
+
+/// Where a name may start after a cue of [`LOWER_CASE_CUES`] matched at `s..e`: `e`, when the
+/// cue starts a word and a lower-case letter follows it.
+pub(crate) fn lower_case_cue_end(b: &[u8], s: usize, e: usize) -> Option<usize> {
+    let starts = s == 0 || !b[s - 1].is_ascii_alphanumeric();
+    (starts && b.get(e).is_some_and(u8::is_ascii_lowercase)).then_some(e)
+}
+
+/// The ends of the cues of [`LOWER_CASE_CUES`] in `b`, for engines without a secret walk.
+fn lower_case_cues(b: &[u8]) -> Vec<usize> {
+    use aho_corasick::{AhoCorasick, MatchKind};
+    static AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    let ac = AC.get_or_init(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(LOWER_CASE_CUES)
+            .ok()
+    });
+    ac.as_ref().map_or_else(Vec::new, |ac| {
+        ac.find_iter(b)
+            .filter_map(|m| lower_case_cue_end(b, m.start(), m.end()))
+            .collect()
+    })
+}
+
 /// Up to three lower-case name words at `s` (see `lower_case_introductions`); `unknown` lets
 /// words outside the gazetteer in.
 fn introduced_name(text: &str, s: usize, unknown: bool, out: &mut Vec<Finding>) {
+    lower_case_name(text, s, unknown, false, out);
+}
+
+/// After a cue of [`LOWER_CASE_CUES`]: as [`introduced_name`], but the first word must be a
+/// gazetteer given name and only the words after it may be outside the gazetteer.
+fn cued_name(text: &str, s: usize, out: &mut Vec<Finding>) {
+    lower_case_name(text, s, false, true, out);
+}
+
+fn lower_case_name(
+    text: &str,
+    s: usize,
+    unknown: bool,
+    unknown_after_first: bool,
+    out: &mut Vec<Finding>,
+) {
     let b = text.as_bytes();
     let lex = lexicon();
     let (mut e, mut words, mut all_known) = (s, 0, true);
+    // The end of the leading gazetteer names, kept when unknown words after them do not end
+    // the clause (`spoke with amelia pray this morning`).
+    let mut known_end = s;
     while words < 3 {
         let ws = if words == 0 { s } else { e + 1 };
         if words > 0 && b.get(e) != Some(&b' ') {
@@ -1896,7 +1982,7 @@ fn introduced_name(text: &str, s: usize, unknown: bool, out: &mut Vec<Finding>) 
         let name = f & (F_FIRST | F_LAST) != 0 && f & (F_AMBIGUOUS | F_STOP) == 0;
         // The first word must be a given name; a second one a given name or surname.
         let known = name && (words > 0 || f & F_FIRST != 0);
-        let other = unknown
+        let other = (unknown || unknown_after_first && words > 0)
             && f == 0
             && (2..=24).contains(&w.len())
             && w.chars().all(char::is_alphabetic)
@@ -1909,6 +1995,9 @@ fn introduced_name(text: &str, s: usize, unknown: bool, out: &mut Vec<Finding>) 
             break;
         }
         all_known &= known;
+        if all_known {
+            known_end = we;
+        }
         e = we;
         words += 1;
     }
@@ -1925,6 +2014,9 @@ fn introduced_name(text: &str, s: usize, unknown: bool, out: &mut Vec<Finding>) 
             .first()
             .is_none_or(|c| matches!(c, b'.' | b',' | b'!' | b'?' | b';' | b'\n'));
         if !(ends || joins) {
+            if unknown_after_first && known_end > s {
+                out.push(Finding::new(s, known_end, ENT_PERSON));
+            }
             return;
         }
     }
@@ -4143,7 +4235,7 @@ mod tests {
 
     fn people(t: &str) -> Vec<&str> {
         let mut v = Vec::new();
-        scan_people(t, &mut v);
+        scan_people(t, None, &mut v);
         v.iter()
             .map(|f| &t[f.start as usize..f.end as usize])
             .collect()

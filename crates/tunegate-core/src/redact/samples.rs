@@ -1664,6 +1664,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "I spoke with PUENTE KILLIAN, CHRISTINE E today",
         "CHRISTINE",
     ),
+    // Lower-case names after the cues that introduce a person: a gazetteer given name first.
+    ("PERSON", "I spoke with amelia pray this morning", "amelia"),
+    ("PERSON", "Account holder: patrick lucansky", "lucansky"),
+    ("PERSON", "Hi john, the order shipped", "john"),
+    ("PERSON", "signed by mack johnson on Tuesday", "johnson"),
     // A dash glued to the name of a sign-off at the end of a line.
     ("PERSON", "All the best,\n\n-John\n\nAcme Support", "John"),
     ("PERSON", "ask Harold D McLendon first", "McLendon"),
@@ -2365,6 +2370,13 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("PERSON", "See appendix B. Johnson and the rest."),
     ("PERSON", "The file is under section C. Miller had no part."),
     ("PERSON", "Meet at the Elm Dr Jackson entrance."),
+    // Lower-case words after those cues that are no names.
+    (
+        "PERSON",
+        "hi will, thanks mark. i talked to support yesterday and spoke with sales. hi there, \
+         thanks again, dear customer, assigned to jenkins, hello world, name: config, \
+         signed by hand, talk to you later",
+    ),
     // A flag, not a sign-off; capitals before a comma that name no one.
     ("PERSON", "Get-Process -Name foo -Mark bar"),
     ("PERSON", "NEW YORK, JOHN said"),

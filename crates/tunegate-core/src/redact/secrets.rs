@@ -35,6 +35,9 @@ enum Anchor {
     /// A bracketed `at` or a spelled dot of a written-out e-mail address (`obfuscated`): found
     /// by this walk, which steps every byte anyway, and reported as EMAIL_ADDRESS.
     Obfuscated,
+    /// A cue before a lower-case name (`spoke with `, `dear `): its end is handed to the name
+    /// scanner (`names::LOWER_CASE_CUES`), which has no walk of its own.
+    PersonCue,
 }
 
 /// `(bytes, anchor start, anchor end) -> span`.
@@ -510,6 +513,8 @@ pub(crate) struct WalkState {
     kw_until: usize,
     /// Whether the text holds a comparison (`==`, `!=`) at all, once a keyword asked.
     compares: Option<bool>,
+    /// Ends of person cues (`PersonCue`), in text order: at most one per three bytes.
+    pub(crate) person_cues: Vec<usize>,
 }
 
 /// `lit` in lower case, with its first letter capitalised, and in upper case, without repeats.
@@ -535,8 +540,8 @@ pub(crate) struct SecretScanner {
 
 impl SecretScanner {
     /// The scanner; with `emails`, its walk also finds written-out e-mail addresses.
-    pub(crate) fn new(emails: bool) -> Result<Self, String> {
-        let (pats, kinds) = Self::patterns(emails);
+    pub(crate) fn new(emails: bool, people: bool) -> Result<Self, String> {
+        let (pats, kinds) = Self::patterns(emails, people);
         // A DFA: the pattern set is too large for the SIMD prefilter, and a DFA takes one table
         // step per byte where the default (a contiguous NFA) may follow failure links. Walked
         // by `Engine::find_with` beside the context scanner's (see `walk`).
@@ -550,7 +555,7 @@ impl SecretScanner {
 
     /// The anchor literals (keywords in lower, Title and UPPER case) and their kinds; with
     /// `emails`, also the markers of written-out e-mail addresses in the same three cases.
-    fn patterns(emails: bool) -> (Vec<String>, Vec<Anchor>) {
+    fn patterns(emails: bool, people: bool) -> (Vec<String>, Vec<Anchor>) {
         let mut pats = Vec::new();
         let mut kinds = Vec::new();
         for (lit, anchor) in ANCHORS {
@@ -572,13 +577,21 @@ impl SecretScanner {
                 }
             }
         }
+        if people {
+            for lit in super::names::LOWER_CASE_CUES {
+                for v in three_cases(lit) {
+                    pats.push(v);
+                    kinds.push(Anchor::PersonCue);
+                }
+            }
+        }
         (pats, kinds)
     }
 
     /// The anchor literals, for tests that compare `walk` with `AhoCorasick`.
     #[cfg(test)]
     pub(crate) fn literals() -> Vec<String> {
-        Self::patterns(true).0
+        Self::patterns(true, true).0
     }
 
     /// Every finding in `text` (the anchors found by a walk of `dfa()` alone).
@@ -640,6 +653,13 @@ impl SecretScanner {
             state.kw_until = state.kw_until.max(scanned);
             return m.start + 1;
         }
+        if let Anchor::PersonCue = self.kinds[m.pattern] {
+            if let Some(e) = super::names::lower_case_cue_end(b, m.start, m.end) {
+                state.person_cues.push(e);
+            }
+            // Anchors starting inside the cue are still found.
+            return m.start + 1;
+        }
         if let Anchor::Obfuscated = self.kinds[m.pattern] {
             return match super::obfuscated::at_marker(b, m.start, m.end) {
                 Some((s, e)) => {
@@ -677,7 +697,7 @@ impl SecretScanner {
                 state.kw_until = state.kw_until.max(scanned);
                 found
             }
-            Anchor::Obfuscated => None,
+            Anchor::Obfuscated | Anchor::PersonCue => None,
         };
         // A failed literal that begins with a keyword (`key-`, `secret_`) or overlaps one
         // (`SK` in `ACCESSKEY`, which hides the `KEY` match) still gets the keyword rule.
@@ -4000,7 +4020,7 @@ mod tests {
     use super::*;
 
     fn found(text: &str) -> Vec<&str> {
-        let s = SecretScanner::new(true).unwrap();
+        let s = SecretScanner::new(true, true).unwrap();
         let mut v = Vec::new();
         s.scan(text, &mut v);
         v.iter()
