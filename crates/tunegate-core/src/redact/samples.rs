@@ -315,6 +315,16 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     // National numbers in any grouping after a phone word.
     ("PHONE_NUMBER", "call me at 22 21 23 45", "22 21 23 45"),
+    // Seven or eight digits unseparated after a phone word; a dash with spaces around it.
+    ("PHONE_NUMBER", "phone: 08000700", "08000700"),
+    ("PHONE_NUMBER", "tlf. 32145678", "32145678"),
+    ("PHONE_NUMBER", "Telefoonnummer: 030 - 7654321", "7654321"),
+    (
+        "PHONE_NUMBER",
+        "my phone number is 0176 -23456789.",
+        "23456789",
+    ),
+    ("PHONE_NUMBER", "Tf. 913 444 112", "913 444 112"),
     (
         "PHONE_NUMBER",
         "my mobile: 8 0152 45-09-11",
@@ -2586,6 +2596,15 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "secretary: 123567890123456789012345678901234567890s",
     ),
     ("PHONE_NUMBER", "ticket 555-0142 was closed"),
+    // Short numbers without a phone word; arithmetic and ranges with spaced dashes.
+    (
+        "PHONE_NUMBER",
+        "Order 12345678 shipped, invoice 7654321 paid",
+    ),
+    (
+        "PHONE_NUMBER",
+        "pages 10 - 20, years 1990 - 2000, x = 5 - 3",
+    ),
     // Lone messages of other shapes, and identifiers inside a sentence without a cue.
     ("PASSPORT", "AB123456"),
     ("PASSPORT", "ABCD12345"),

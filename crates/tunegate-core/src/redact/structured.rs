@@ -461,7 +461,18 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
             && r < n
             && b[r] == b'/'
             && b[r + 1..].iter().take_while(|c| c.is_ascii_digit()).count() >= 5;
-        if r < n && (matches!(b[r], b' ' | b'-' | b'.') || area_slash) {
+        if r + 1 < n && b[r] == b' ' && b[r + 1] == b'-' && !plus {
+            // A dash with spaces around it or before it (`030 - 5555555`, `0176 -12345678`).
+            s = b'-';
+            r += 2;
+            if r < n && b[r] == b' ' {
+                r += 1;
+            }
+        } else if r + 2 < n && b[r] == b'-' && b[r + 1] == b' ' && b[r + 2].is_ascii_digit() {
+            // A dash with a space after it (`0176- 12345678`).
+            s = b'-';
+            r += 2;
+        } else if r < n && (matches!(b[r], b' ' | b'-' | b'.') || area_slash) {
             s = b[r];
             r += 1;
         } else if ng == 1
@@ -493,7 +504,13 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         return e;
     }
     let total: usize = groups[..ng].iter().map(|g| g.ndig).sum();
-    if ng == 1 && total < 9 && !plus {
+    // Short unseparated numbers are phone numbers only after a phone word (`phone: 08000700`,
+    // Danish and Norwegian numbers have eight digits): the context is read only for them.
+    if ng == 1
+        && total < 9
+        && !plus
+        && !(total >= 7 && en.on(ENT_PHONE) && Ctx::new(b, groups[0].start).phone_cue())
+    {
         return cluster_end;
     }
     // Right boundary of the cluster; a phone extension may follow (`x623`, ` ext. 623`).
@@ -850,6 +867,10 @@ const PHONE_CONTEXT: &[&[u8]] = &[
     b"celular",
     b"movil",
     b"m\xc3\xb3vil",
+    // Spanish `Tf.` and `llamar`, Scandinavian `tlf.`.
+    b"tf. ",
+    b"llam",
+    b"tlf",
 ];
 const SSN_CONTEXT: &[&[u8]] = &[
     b"ssn",

@@ -446,7 +446,8 @@ fn pathological_inputs_stay_linear() {
         + &"Elm Dr Ab dr Ab ".repeat(30_000)
         + &"SMITH SR, DONALD Ab, Eve --Ab -".repeat(30_000)
         + &"spoke with john hi dear thanks ".repeat(30_000)
-        + &format!("holder: john {}", "zq ".repeat(2_000)).repeat(50);
+        + &format!("holder: john {}", "zq ".repeat(2_000)).repeat(50)
+        + &"phone 1234567 - - 12 -".repeat(30_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads, intros, round29, round30,
