@@ -1501,6 +1501,23 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "hey p.o. box 234234 hey",
         "p.o. box 234234",
     ),
+    // US addresses in lower case without street commas: after an address cue, or a line of
+    // their own ending with a state code and ZIP.
+    (
+        "POSTAL_ADDRESS",
+        "Billing address: 7712 birchwood court alpharetta 30022",
+        "birchwood court alpharetta",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "She lives at 415 w elm st apt 2 springfield il, near the park",
+        "elm st apt 2 springfield",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "2231 cr 9 hartsville tn 37074",
+        "hartsville tn 37074",
+    ),
     ("POSTAL_ADDRESS", "write to po box 108", "po box 108"),
     ("POSTAL_ADDRESS", "P.O. box119", "P.O. box119"),
     // Env and properties lines under a credential name hold literals, words included.
@@ -2604,6 +2621,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "PHONE_NUMBER",
         "pages 10 - 20, years 1990 - 2000, x = 5 - 3",
+    ),
+    // Things sent to people or in numbers, not to an address.
+    (
+        "POSTAL_ADDRESS",
+        "Delivered to 12 boxes by noon, order 55555 closed. Send it to 3 people in ca 90210 please",
     ),
     // Lone messages of other shapes, and identifiers inside a sentence without a cue.
     ("PASSPORT", "AB123456"),

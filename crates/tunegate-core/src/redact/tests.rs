@@ -447,7 +447,9 @@ fn pathological_inputs_stay_linear() {
         + &"SMITH SR, DONALD Ab, Eve --Ab -".repeat(30_000)
         + &"spoke with john hi dear thanks ".repeat(30_000)
         + &format!("holder: john {}", "zq ".repeat(2_000)).repeat(50)
-        + &"phone 1234567 - - 12 -".repeat(30_000);
+        + &"phone 1234567 - - 12 -".repeat(30_000)
+        + &format!("address: 12 {}", "ab ".repeat(5_000)).repeat(40)
+        + &"\n1 a b c d e f g h i j k l m n o p ".repeat(20_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads, intros, round29, round30,
