@@ -1916,6 +1916,8 @@ pub(crate) const LOWER_CASE_CUES: &[&str] = &[
     "patient: ",
     "recipient: ",
     "name: ",
+    "contact ",
+    "ask for ",
 ];
 
 /// Where a name may start after a cue of [`LOWER_CASE_CUES`] matched at `s..e`: `e`, when the
@@ -1968,10 +1970,27 @@ fn lower_case_name(
     // The end of the leading gazetteer names, kept when unknown words after them do not end
     // the clause (`spoke with amelia pray this morning`).
     let mut known_end = s;
+    // Before a middle initial (`john e. smith`): where the name ends if no word follows it.
+    let (mut before_initial, mut initial_last) = (None, false);
     while words < 3 {
         let ws = if words == 0 { s } else { e + 1 };
         if words > 0 && b.get(e) != Some(&b' ') {
             break;
+        }
+        // One middle initial after the first word, with or without its period (not the
+        // pronoun `i` or the article `a` without one).
+        if words > 0 && before_initial.is_none() && b.get(ws).is_some_and(u8::is_ascii_lowercase) {
+            let dot = b.get(ws + 1) == Some(&b'.');
+            let after = ws + 1 + usize::from(dot);
+            if (dot || !matches!(b[ws], b'a' | b'i'))
+                && b.get(after) == Some(&b' ')
+                && b.get(after + 1).is_some_and(u8::is_ascii_lowercase)
+            {
+                before_initial = Some(e);
+                initial_last = true;
+                e = after;
+                continue;
+            }
         }
         let we = word_end(text, ws);
         let Some(w) = text.get(ws..we) else {
@@ -1992,8 +2011,13 @@ fn lower_case_name(
                 .iter()
                 .any(|x| w.len() > x.len() + 2 && w.ends_with(x));
         if w.is_empty() || !lower || !(known || other) {
+            // An initial with no name word after it is not part of the name.
+            if let Some(p) = before_initial.take().filter(|_| initial_last) {
+                e = p;
+            }
             break;
         }
+        initial_last = false;
         all_known &= known;
         if all_known {
             known_end = we;

@@ -1696,6 +1696,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PERSON", "Account holder: patrick lucansky", "lucansky"),
     ("PERSON", "Hi john, the order shipped", "john"),
     ("PERSON", "signed by mack johnson on Tuesday", "johnson"),
+    // A middle initial inside a lower-case name; `contact` before it.
+    (
+        "PERSON",
+        "please contact john e smith about the invoice",
+        "smith",
+    ),
+    ("PERSON", "Emergency contact: scott e. werner", "werner"),
     // A dash glued to the name of a sign-off at the end of a line.
     ("PERSON", "All the best,\n\n-John\n\nAcme Support", "John"),
     ("PERSON", "ask Harold D McLendon first", "McLendon"),
@@ -2402,7 +2409,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "PERSON",
         "hi will, thanks mark. i talked to support yesterday and spoke with sales. hi there, \
          thanks again, dear customer, assigned to jenkins, hello world, name: config, \
-         signed by hand, talk to you later",
+         signed by hand, talk to you later, please contact support today",
     ),
     // A flag, not a sign-off; capitals before a comma that name no one.
     ("PERSON", "Get-Process -Name foo -Mark bar"),
