@@ -27,6 +27,9 @@ const F_STOP: u8 = 8;
 /// words and brands among its entries (`Tokio`, `Miri`), so alone it counts as ambiguous; in a
 /// run with a second name-shaped word (`Matti Mäkinen`) it is a known given name.
 const F_WEAK: u8 = 16;
+/// A common Chinese family name in pinyin (`CN_SURNAMES`): a name only beside a pinyin given
+/// name (`pinyin_given`).
+const F_CN: u8 = 32;
 
 /// Every word list of the name rules in one table: lower-case word -> flags. A capitalised word
 /// costs one lookup over its bytes (lower-cased on the stack), never an allocation.
@@ -69,7 +72,7 @@ fn lexicon() -> &'static Lexicon {
         let mut map: HashMap<&'static [u8], u8, BuildHasherDefault<WordHasher>> =
             HashMap::default();
         let data = |text: &'static str| text.lines().filter(|l| !l.starts_with('#'));
-        let lists: [(&mut dyn Iterator<Item = &'static str>, u8); 6] = [
+        let lists: [(&mut dyn Iterator<Item = &'static str>, u8); 7] = [
             (&mut include_str!("data/first_names.txt").lines(), F_FIRST),
             (
                 &mut data(include_str!("data/given_names_intl.txt")),
@@ -81,6 +84,12 @@ fn lexicon() -> &'static Lexicon {
             ),
             (&mut include_str!("data/surnames.txt").lines(), F_LAST),
             (&mut AMBIGUOUS.iter().copied(), F_AMBIGUOUS),
+            (
+                &mut CN_SURNAMES
+                    .iter()
+                    .filter_map(|w| std::str::from_utf8(w).ok()),
+                F_CN,
+            ),
             (&mut STOP.iter().copied(), F_STOP),
         ];
         for (words, flag) in lists {
@@ -1149,6 +1158,7 @@ pub(crate) fn scan_people(text: &str, cue_ends: Option<&[usize]>, out: &mut Vec<
             continue;
         }
         let mut kinds_buf = [(false, false, false, false); 4];
+        let mut flags_buf = [0u8; 4];
         let mut weak_prev = false;
         for (k, w) in words.iter().enumerate() {
             let raw = &text[w.s..w.e];
@@ -1158,6 +1168,7 @@ pub(crate) fn scan_people(text: &str, cue_ends: Option<&[usize]>, out: &mut Vec<
             // a cue): skip its lexicon lookup.
             let shape = is_name_shape(raw) && !street_before_number(text, *w);
             let f = if shape { lex.flags(raw) } else { 0 };
+            flags_buf[k] = f;
             let stop = f & F_STOP != 0 || !shape || (k > 0 && institution_word(raw));
             kinds_buf[k] = (
                 stop,
@@ -1173,6 +1184,25 @@ pub(crate) fn scan_people(text: &str, cue_ends: Option<&[usize]>, out: &mut Vec<
             weak_prev = f & F_WEAK != 0;
             if weak_prev && k + 1 == nw && particles_after(text, w.e).is_none() {
                 kinds_buf[k].1 = true;
+            }
+        }
+        // A Chinese name in pinyin, either order: the pair counts as a known given name and
+        // family name.
+        for k in 1..nw {
+            let (fa, fz) = (flags_buf[k - 1], flags_buf[k]);
+            if (fa | fz) & F_CN == 0 || kinds_buf[k - 1].0 || kinds_buf[k].0 {
+                continue;
+            }
+            let (a, z) = (
+                &text[words[k - 1].s..words[k - 1].e],
+                &text[words[k].s..words[k].e],
+            );
+            if fz & F_CN != 0 && pinyin_given(a, fa) {
+                kinds_buf[k - 1] = (false, false, true, false);
+                kinds_buf[k] = (false, false, false, true);
+            } else if fa & F_CN != 0 && pinyin_given(z, fz) {
+                kinds_buf[k - 1] = (false, false, true, true);
+                kinds_buf[k] = (false, false, true, false);
             }
         }
         let kinds = &kinds_buf[..nw];
@@ -1396,6 +1426,76 @@ fn comma_given(t: &str, e: usize, strong: bool) -> Option<usize> {
     let end = initials_tail(b, g.e);
     let next_cap = b.get(end) == Some(&b' ') && cap_word_at(t, end + 1).is_some();
     (ok && !next_cap).then_some(end)
+}
+
+/// Pinyin syllables (Hanyu Pinyin without tones; `lv`, `nv` for `lü`, `nü`).
+const PINYIN: &[&[u8]] = &[
+    b"a", b"ai", b"an", b"ang", b"ao", b"ba", b"bai", b"ban", b"bang", b"bao", b"bei", b"ben",
+    b"beng", b"bi", b"bian", b"biao", b"bie", b"bin", b"bing", b"bo", b"bu", b"ca", b"cai", b"can",
+    b"cang", b"cao", b"ce", b"cen", b"ceng", b"cha", b"chai", b"chan", b"chang", b"chao", b"che",
+    b"chen", b"cheng", b"chi", b"chong", b"chou", b"chu", b"chua", b"chuai", b"chuan", b"chuang",
+    b"chui", b"chun", b"chuo", b"ci", b"cong", b"cou", b"cu", b"cuan", b"cui", b"cun", b"cuo",
+    b"da", b"dai", b"dan", b"dang", b"dao", b"de", b"dei", b"den", b"deng", b"di", b"dian",
+    b"diao", b"die", b"ding", b"diu", b"dong", b"dou", b"du", b"duan", b"dui", b"dun", b"duo",
+    b"e", b"ei", b"en", b"eng", b"er", b"fa", b"fan", b"fang", b"fei", b"fen", b"feng", b"fo",
+    b"fou", b"fu", b"ga", b"gai", b"gan", b"gang", b"gao", b"ge", b"gei", b"gen", b"geng", b"gong",
+    b"gou", b"gu", b"gua", b"guai", b"guan", b"guang", b"gui", b"gun", b"guo", b"ha", b"hai",
+    b"han", b"hang", b"hao", b"he", b"hei", b"hen", b"heng", b"hong", b"hou", b"hu", b"hua",
+    b"huai", b"huan", b"huang", b"hui", b"hun", b"huo", b"ji", b"jia", b"jian", b"jiang", b"jiao",
+    b"jie", b"jin", b"jing", b"jiong", b"jiu", b"ju", b"juan", b"jue", b"jun", b"ka", b"kai",
+    b"kan", b"kang", b"kao", b"ke", b"ken", b"keng", b"kong", b"kou", b"ku", b"kua", b"kuai",
+    b"kuan", b"kuang", b"kui", b"kun", b"kuo", b"la", b"lai", b"lan", b"lang", b"lao", b"le",
+    b"lei", b"leng", b"li", b"lia", b"lian", b"liang", b"liao", b"lie", b"lin", b"ling", b"liu",
+    b"long", b"lou", b"lu", b"luan", b"lun", b"luo", b"lv", b"lve", b"ma", b"mai", b"man", b"mang",
+    b"mao", b"me", b"mei", b"men", b"meng", b"mi", b"mian", b"miao", b"mie", b"min", b"ming",
+    b"miu", b"mo", b"mou", b"mu", b"na", b"nai", b"nan", b"nang", b"nao", b"ne", b"nei", b"nen",
+    b"neng", b"ni", b"nian", b"niang", b"niao", b"nie", b"nin", b"ning", b"niu", b"nong", b"nou",
+    b"nu", b"nuan", b"nuo", b"nv", b"nve", b"o", b"ou", b"pa", b"pai", b"pan", b"pang", b"pao",
+    b"pei", b"pen", b"peng", b"pi", b"pian", b"piao", b"pie", b"pin", b"ping", b"po", b"pou",
+    b"pu", b"qi", b"qia", b"qian", b"qiang", b"qiao", b"qie", b"qin", b"qing", b"qiong", b"qiu",
+    b"qu", b"quan", b"que", b"qun", b"ran", b"rang", b"rao", b"re", b"ren", b"reng", b"ri",
+    b"rong", b"rou", b"ru", b"ruan", b"rui", b"run", b"ruo", b"sa", b"sai", b"san", b"sang",
+    b"sao", b"se", b"sen", b"seng", b"sha", b"shai", b"shan", b"shang", b"shao", b"she", b"shei",
+    b"shen", b"sheng", b"shi", b"shou", b"shu", b"shua", b"shuai", b"shuan", b"shuang", b"shui",
+    b"shun", b"shuo", b"si", b"song", b"sou", b"su", b"suan", b"sui", b"sun", b"suo", b"ta",
+    b"tai", b"tan", b"tang", b"tao", b"te", b"teng", b"ti", b"tian", b"tiao", b"tie", b"ting",
+    b"tong", b"tou", b"tu", b"tuan", b"tui", b"tun", b"tuo", b"wa", b"wai", b"wan", b"wang",
+    b"wei", b"wen", b"weng", b"wo", b"wu", b"xi", b"xia", b"xian", b"xiang", b"xiao", b"xie",
+    b"xin", b"xing", b"xiong", b"xiu", b"xu", b"xuan", b"xue", b"xun", b"ya", b"yan", b"yang",
+    b"yao", b"ye", b"yi", b"yin", b"ying", b"yo", b"yong", b"you", b"yu", b"yuan", b"yue", b"yun",
+    b"za", b"zai", b"zan", b"zang", b"zao", b"ze", b"zei", b"zen", b"zeng", b"zha", b"zhai",
+    b"zhan", b"zhang", b"zhao", b"zhe", b"zhei", b"zhen", b"zheng", b"zhi", b"zhong", b"zhou",
+    b"zhu", b"zhua", b"zhuai", b"zhuan", b"zhuang", b"zhui", b"zhun", b"zhuo", b"zi", b"zong",
+    b"zou", b"zu", b"zuan", b"zui", b"zun", b"zuo",
+];
+
+/// Common Chinese family names in pinyin (not `he` or `ye`, which are English words).
+const CN_SURNAMES: &[&[u8]] = &[
+    b"wang", b"li", b"zhang", b"liu", b"chen", b"yang", b"huang", b"zhao", b"wu", b"zhou", b"xu",
+    b"sun", b"ma", b"zhu", b"hu", b"guo", b"gao", b"lin", b"luo", b"zheng", b"liang", b"xie",
+    b"song", b"tang", b"han", b"feng", b"deng", b"cao", b"peng", b"zeng", b"xiao", b"tian",
+    b"dong", b"pan", b"yuan", b"cai", b"jiang", b"du", b"cheng", b"wei", b"su", b"lu", b"ding",
+    b"ren", b"shen", b"yao", b"fu", b"zhong", b"cui", b"tan", b"liao", b"fan", b"jin", b"shi",
+    b"jia", b"xia", b"fang", b"zou", b"xiong", b"bai", b"meng", b"qin", b"qiu", b"hou", b"yin",
+    b"xue", b"yan", b"duan", b"lei", b"long", b"tao", b"mao", b"hao", b"gu", b"gong", b"shao",
+    b"wan", b"qian", b"dai", b"kong", b"xiang", b"chai", b"qiao", b"lai", b"wen", b"kang",
+];
+
+/// A Chinese given name in pinyin (`Xianfeng` in `Xianfeng Gu`, `Xiaoming` in `Wang
+/// Xiaoming`): a word of exactly two pinyin syllables outside the gazetteer (`flags` is its
+/// lexicon flags). Asked only beside a family name of `CN_SURNAMES`.
+fn pinyin_given(given: &str, flags: u8) -> bool {
+    let n = given.len();
+    let mut buf = [0u8; 12];
+    if flags & !F_CN != 0 || !(4..=buf.len()).contains(&n) || !given.is_ascii() {
+        return false;
+    }
+    buf[..n].copy_from_slice(given.as_bytes());
+    buf[..n].make_ascii_lowercase();
+    let g = &buf[..n];
+    // Sorted (checked by a test): at most eleven splits, each two binary searches.
+    let syllable = |x: &[u8]| x.len() <= 6 && PINYIN.binary_search(&x).is_ok();
+    (1..n).any(|k| syllable(&g[..k]) && syllable(&g[k..]))
 }
 
 /// A word that names an institution after a name (`Mayo Clinic`, `Johns Hopkins Hospital`).
@@ -2002,7 +2102,7 @@ fn lower_case_name(
         // The first word must be a given name; a second one a given name or surname.
         let known = name && (words > 0 || f & F_FIRST != 0);
         let other = (unknown || unknown_after_first && words > 0)
-            && f == 0
+            && f & !F_CN == 0
             && (2..=24).contains(&w.len())
             && w.chars().all(char::is_alphabetic)
             && !in_list_ci(w, AFTER_INTRODUCTION, AFTER_INTRODUCTION_FILTER)
@@ -4330,6 +4430,21 @@ fn compound_or_es(t: &str, s: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinyin_tables_are_sorted_and_lower_case() {
+        // `pinyin_given` binary-searches the syllables; the lexicon stores family names as is.
+        assert!(PINYIN.windows(2).all(|w| w[0] < w[1]));
+        for w in PINYIN.iter().chain(CN_SURNAMES) {
+            assert!(w.iter().all(u8::is_ascii_lowercase), "{w:?}");
+        }
+        assert!(pinyin_given("Xiaoming", 0));
+        assert!(pinyin_given("Yusu", F_CN));
+        // Not two syllables; too long; a word of the gazetteer.
+        assert!(!pinyin_given("Sarah", 0));
+        assert!(!pinyin_given("Zhangzhuangzhuang", 0));
+        assert!(!pinyin_given("Xiaoming", F_FIRST));
+    }
 
     #[test]
     fn list_filters_keep_every_entry() {

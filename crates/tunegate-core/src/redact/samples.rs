@@ -1696,6 +1696,9 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PERSON", "Account holder: patrick lucansky", "lucansky"),
     ("PERSON", "Hi john, the order shipped", "john"),
     ("PERSON", "signed by mack johnson on Tuesday", "johnson"),
+    // Chinese names in pinyin: two syllables beside a common family name, either order.
+    ("PERSON", "Shaoqun Zhu called about the refund.", "Shaoqun"),
+    ("PERSON", "Xiaoming Gao will join the call", "Xiaoming"),
     // A middle initial inside a lower-case name; `contact` before it.
     (
         "PERSON",
@@ -2410,6 +2413,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "hi will, thanks mark. i talked to support yesterday and spoke with sales. hi there, \
          thanks again, dear customer, assigned to jenkins, hello world, name: config, \
          signed by hand, talk to you later, please contact support today",
+    ),
+    // Pinyin-shaped words that are not beside a family name, or are words of the gazetteer.
+    (
+        "PERSON",
+        "Tofu Ma is tasty; the Dao Tian project; Xianfeng Road",
     ),
     // A flag, not a sign-off; capitals before a comma that name no one.
     ("PERSON", "Get-Process -Name foo -Mark bar"),
