@@ -660,6 +660,17 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("PHONE_NUMBER", "电话 13812345678", "13812345678"),
     ("US_SSN", "ssn 536.22.1234", "536.22.1234"),
     ("US_SSN", "ssn 536 22 1234", "536 22 1234"),
+    // `.npmrc` credentials are literals, words included.
+    (
+        "SECRET",
+        "//registry.example.org/:_authToken=PurpleMonkeyDishwasher7",
+        "PurpleMonkeyDishwasher7",
+    ),
+    (
+        "SECRET",
+        "_auth=PurpleMonkeyDishwasher",
+        "PurpleMonkeyDishwasher",
+    ),
     // A UUID assigned to a credential name, as under a JSON key.
     (
         "SECRET",

@@ -1766,6 +1766,13 @@ fn keyword_scan(
     let (buf, len) = stack_normalised(&b[id_start..p]);
     let norm = &buf[..len];
     let strong = is_secret_name(norm);
+    // `.npmrc` credentials (`//registry.example/:_authToken=…`, `_auth=…`, `_password=…`):
+    // the file holds literals only, words included.
+    let npmrc = b.get(id_start) == Some(&b'_')
+        && (id_start == 0 || matches!(b[id_start - 1], b':' | b'\n'))
+        && b.get(p) == Some(&b'=')
+        && matches!(norm, b"auth" | b"authtoken" | b"password");
+    let password = password || npmrc;
     // A credential parameter of a URL query (`?key=…`, `&access_token=…`): the request carries
     // it, whatever its shape (a UUID, letters only).
     let url_param = id_start > 0
