@@ -1632,6 +1632,24 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
             b"mr ", b"mrs ", b"ms ", b"miss ", b"dr ", b"mr. ", b"mrs. ", b"ms. ", b"dr. ",
         ],
     );
+    // Written `Miss`, `Dr` (not `DR SITE`, `MS OFFICE`): the words after it name a person
+    // even when the gazetteer knows none of them (`Dear Dr OLAMIDE AKHUMERE`).
+    let (title_cased, title_in_caps) = if title {
+        let before = b[..s0].trim_ascii_end();
+        let k = before
+            .iter()
+            .rposition(|c| !(c.is_ascii_alphabetic() || *c == b'.'))
+            .map_or(0, |k| k + 1);
+        let up = |k: usize| before.get(k).is_some_and(u8::is_ascii_uppercase);
+        (
+            up(k) && before.get(k + 1).is_some_and(u8::is_ascii_lowercase),
+            up(k) && up(k + 1),
+        )
+    } else {
+        (false, false)
+    };
+    // A title in capitals inside the run (`DR SITE`, `MR SMITH`): a name only if known.
+    let mut caps_title = title_in_caps;
     if words.len() > 1
         && [&b"mr"[..], b"mrs", b"ms", b"miss", b"dr", b"prof"]
             .iter()
@@ -1639,6 +1657,7 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
     {
         words = &words[1..];
         title = true;
+        caps_title = true;
     }
     let n = words.iter().take_while(|w| caps(w)).count();
     let words = &words[..n];
@@ -1652,7 +1671,11 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
     if words.len() <= 2
         && let Some(after) = b.get(sur_end..).filter(|r| r.starts_with(b", "))
         && let Some(g) = cap_word_at(t, sur_end + 2).filter(|g| caps(g) && after.len() > 2)
-        && given(flags(&g))
+        && let gf = flags(&g)
+        // A trailing initial (`ROLON, RICHARD A`) marks a roster entry: an ambiguous given
+        // name will do then, or after a strong cue.
+        && let initial = initials_tail(b, g.e) > g.e
+        && (given(gf) || gf & F_FIRST != 0 && gf & F_STOP == 0 && (initial || strong()))
     {
         let word = |w: &Word| &b[w.s..w.e];
         let known = |f: u8| f & F_LAST != 0 && f & (F_AMBIGUOUS | F_STOP) == 0;
@@ -1674,7 +1697,7 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
             }
             _ => (F_STOP, false),
         };
-        if extra && (known(sf) || sf & F_STOP == 0 && strong()) {
+        if extra && (known(sf) || sf & F_STOP == 0 && (strong() || initial && given(gf))) {
             return Some(initials_tail(b, g.e));
         }
     }
@@ -1692,6 +1715,7 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
         _ => 0,
     };
     let cued = || match fs {
+        [f] if caps_title => usize::from(f & F_STOP == 0 && f & (F_FIRST | F_LAST) != 0),
         [f] if title => {
             usize::from(f & F_STOP == 0 && (f & F_AMBIGUOUS == 0 || f & (F_FIRST | F_LAST) != 0))
         }
@@ -1699,7 +1723,9 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
         fs => {
             let n = fs.iter().take_while(|&&f| f & F_STOP == 0).count();
             let fs = &fs[..n];
-            if fs.iter().any(|&f| name(f)) && fs.iter().any(|&f| f & F_AMBIGUOUS == 0) {
+            if fs.iter().any(|&f| name(f)) && fs.iter().any(|&f| f & F_AMBIGUOUS == 0)
+                || title_cased && n <= 3
+            {
                 n
             } else {
                 0
@@ -1711,6 +1737,19 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
         plain.max(cued())
     } else {
         plain
+    };
+    // After a weak cue (`received by`, `contact`), a known given name and any word outside the
+    // stop list: `received by STEVE REBER`.
+    let n = match fs {
+        [f0, f1, ..]
+            if n == 0
+                && given(*f0)
+                && f1 & (F_STOP | F_AMBIGUOUS) == 0
+                && cue_before(t, s0) == Some(false) =>
+        {
+            2
+        }
+        _ => n,
     };
     (n > 0).then(|| initials_tail(b, words[n - 1].e))
 }

@@ -1717,6 +1717,24 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "smith",
     ),
     ("PERSON", "Emergency contact: scott e. werner", "werner"),
+    // Names in capitals: after a title written `Dr` or `Miss`, surname first with a trailing
+    // initial or an ambiguous given name after a strong cue, a known given name after a weak cue.
+    (
+        "PERSON",
+        "Dear Dr TEMITOPE ADEBAYO-OKE, thank you",
+        "TEMITOPE",
+    ),
+    ("PERSON", "Emergency contact: PRZYBYL, MARK R", "MARK"),
+    (
+        "PERSON",
+        "Please contact ROLSKI, RICHARD A about it",
+        "ROLSKI",
+    ),
+    (
+        "PERSON",
+        "The package was received by STEVE KRAMBEK at the desk",
+        "KRAMBEK",
+    ),
     // A dash glued to the name of a sign-off at the end of a line.
     ("PERSON", "All the best,\n\n-John\n\nAcme Support", "John"),
     ("PERSON", "ask Harold D McLendon first", "McLendon"),
@@ -2430,6 +2448,8 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "PERSON",
         "Tofu Ma is tasty; the Dao Tian project; Xianfeng Road",
     ),
+    // A title in capitals before words in capitals that name no one.
+    ("PERSON", "Check the DR SITE and MS OFFICE"),
     // A flag, not a sign-off; capitals before a comma that name no one.
     ("PERSON", "Get-Process -Name foo -Mark bar"),
     ("PERSON", "NEW YORK, JOHN said"),

@@ -450,7 +450,8 @@ fn pathological_inputs_stay_linear() {
         + &"phone 1234567 - - 12 -".repeat(30_000)
         + &format!("address: 12 {}", "ab ".repeat(5_000)).repeat(40)
         + &"\n1 a b c d e f g h i j k l m n o p ".repeat(20_000)
-        + &"Zhu Zhangzhuang Wang Shuangxiong ".repeat(30_000);
+        + &"Zhu Zhangzhuang Wang Shuangxiong ".repeat(30_000)
+        + &"Dear Dr AB CD, EF, GH I received by JOHN AB ".repeat(20_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads, intros, round29, round30,
