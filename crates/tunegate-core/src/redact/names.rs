@@ -3104,7 +3104,7 @@ pub(crate) fn scan_addresses(text: &str, out: &mut Vec<Finding>) {
                 && b[i - 1] == b' '
                 && matches!(b[i - 2] | 0x20, b's' | b't' | b'o' | b':' | b'-');
             if (i == 0 || b[i - 1] == b'\n' || cue_shape)
-                && let Some(e) = cued_us_address(b, i)
+                && let Some(e) = cued_us_address(text, i)
             {
                 out.push(Finding::new(i, e, ENT_POSTAL_ADDRESS));
                 floor = e;
@@ -3386,7 +3386,8 @@ fn address_cue_before(b: &[u8], s: usize) -> Option<bool> {
 // Out of line: inlined, it changed how the address scanner's byte loop compiled (+0.8% on the
 // dense bench).
 #[inline(never)]
-fn cued_us_address(b: &[u8], s: usize) -> Option<usize> {
+fn cued_us_address(t: &str, s: usize) -> Option<usize> {
+    let b = t.as_bytes();
     let cue = address_cue_before(b, s);
     let line = s == 0 || b[s - 1] == b'\n';
     if cue.is_none() && !line {
@@ -3395,7 +3396,7 @@ fn cued_us_address(b: &[u8], s: usize) -> Option<usize> {
     let mut p = house_number(b, s)?;
     let mut prev_state = false;
     // After a cue of sending (`ship to`), a street type word must be among the words.
-    let mut typed = false;
+    let (mut typed, mut unit_prev) = (false, false);
     for words in 1..14 {
         // The separator: a space, or a comma and a space.
         let q = p + usize::from(b.get(p) == Some(&b','));
@@ -3418,7 +3419,9 @@ fn cued_us_address(b: &[u8], s: usize) -> Option<usize> {
             return None;
         }
         let w = &b[ws..we];
+        // Five digits after `#` or a unit word are the unit (`st # 25366`, `unit 17771`).
         if words >= 2
+            && !unit_prev
             && let Some(z) = zip(b, ws)
         {
             let ok = match cue {
@@ -3426,16 +3429,42 @@ fn cued_us_address(b: &[u8], s: usize) -> Option<usize> {
                 Some(false) => typed,
                 None => prev_state,
             };
-            return ok.then_some(z);
+            // A European postcode and its town (`75007 Paris`), or a US ZIP and a country.
+            return ok.then(|| match country_after(b, z) {
+                c if c > z => c,
+                _ => country_after(b, postcode_town(t, ws).map_or(z, |e| line_tail(t, e))),
+            });
         }
         let state = w.len() == 2 && state_code_ci(w[0], w[1]);
-        let clause_end = b
-            .get(we)
-            .is_none_or(|c| matches!(c, b',' | b'.' | b';' | b'!' | b'?' | b'\n' | b'\r'));
+        // A period ends the clause only before the end, a line break or a capital: `3rd fl.
+        // west palm beach` goes on.
+        let clause_end = match b.get(we) {
+            None => true,
+            Some(b'.') => {
+                b.get(we + 1).is_none_or(|c| *c != b' ')
+                    || b.get(we + 2).is_none_or(|c| !c.is_ascii_lowercase())
+            }
+            Some(c) => matches!(c, b',' | b';' | b'!' | b'?' | b'\n' | b'\r'),
+        };
         if state && words >= 3 && clause_end && (cue == Some(true) || cue.is_some() && typed) {
-            return Some(we);
+            // A ZIP after the state and its comma: `Rochester, NY, 14612`.
+            let after = we + usize::from(b.get(we) == Some(&b','));
+            return Some(zip_after(b, after).map_or(we, |z| country_after(b, z)));
         }
         typed |= w.len() > 1 && in_list_ascii(w, STREET_TYPES, STREET_FILTER);
+        unit_prev = w == b"#"
+            || [
+                &b"apt"[..],
+                b"unit",
+                b"ste",
+                b"suite",
+                b"spc",
+                b"room",
+                b"box",
+                b"lockbox",
+            ]
+            .iter()
+            .any(|u| w.eq_ignore_ascii_case(u));
         prev_state = state && words >= 3;
         p = we + usize::from(dot);
     }
