@@ -1529,6 +1529,23 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "2231 cr 9 hartsville tn 37074",
         "hartsville tn 37074",
     ),
+    // After a cue, five digits after `#` are a unit, a European postcode keeps its town, a
+    // period after `fl` (floor) does not end the address.
+    (
+        "POSTAL_ADDRESS",
+        "We moved to 1732 2nd ave # 25366 new york ny 10128-5177 last month",
+        "new york ny",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "Our office address is 15 Avenue Charles Floquet, 75007 Paris.",
+        "Paris",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "Please ship it to 218 datura st. 3rd fl. west palm beach fl 33402.",
+        "west palm beach",
+    ),
     ("POSTAL_ADDRESS", "write to po box 108", "po box 108"),
     ("POSTAL_ADDRESS", "P.O. box119", "P.O. box119"),
     // Env and properties lines under a credential name hold literals, words included.
