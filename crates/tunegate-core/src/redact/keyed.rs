@@ -100,6 +100,13 @@ pub(crate) fn key_entity(norm: &[u8]) -> Option<u16> {
         b"legalname",
         b"employeename",
         b"guestname",
+        // Keys that name a person or a team, an account or a bot: generic, as `name`.
+        b"owner",
+        b"author",
+        b"assignee",
+        b"reporter",
+        b"requester",
+        b"customer",
     ];
     let table: [(&[&[u8]], u16); 8] = [
         (PHONE, ENT_PHONE),
@@ -115,6 +122,15 @@ pub(crate) fn key_entity(norm: &[u8]) -> Option<u16> {
         .iter()
         .find(|(keys, _)| keys.contains(&norm))
         .map(|&(_, ent)| ent)
+}
+
+/// Person keys that also name things (`name`: tools, files; `owner`, `author`: teams, bots):
+/// a gazetteer name must be part of the value.
+pub(crate) fn generic_person_key(norm: &[u8]) -> bool {
+    matches!(
+        norm,
+        b"name" | b"owner" | b"author" | b"assignee" | b"reporter" | b"requester" | b"customer"
+    )
 }
 
 /// Whether `v` (the whole string value under a key naming `ent`) has that type's shape. `generic`
@@ -218,7 +234,7 @@ mod tests {
     fn fits(key: &str, v: &str) -> bool {
         let mut norm = Vec::new();
         super::super::secrets::normalise_name(key.as_bytes(), &mut norm);
-        key_entity(&norm).is_some_and(|e| value_fits(e, v, norm == b"name"))
+        key_entity(&norm).is_some_and(|e| value_fits(e, v, generic_person_key(&norm)))
     }
 
     #[test]
@@ -243,6 +259,8 @@ mod tests {
             ("last_name", "O'Brien-Smith"),
             ("name", "Sarah Connor"),
             ("name", "Jennifer"),
+            ("owner", "Sarah Connor"),
+            ("assignee", "Priya Patel"),
         ] {
             assert!(fits(k, v), "{k}: {v}");
         }
@@ -253,6 +271,10 @@ mod tests {
         for (k, v) in [
             ("phone", "unknown"),
             ("phone", "123"),
+            // Generic person keys also hold teams, bots and accounts.
+            ("owner", "platform-team"),
+            ("author", "Dependabot"),
+            ("assignee", "octocat"),
             ("ssn", "078-05-0000"),
             ("ssn", "666-12-3456"),
             ("dob", "unknown"),

@@ -448,7 +448,7 @@ impl Redactor {
             .filter(|&ent| self.engine.entity_on(ent))
             .map(|ent| KeyCtx::Personal {
                 ent,
-                generic: norm == b"name",
+                generic: keyed::generic_person_key(norm),
             })
     }
 

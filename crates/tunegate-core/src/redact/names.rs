@@ -796,6 +796,10 @@ const CUES: &[(&str, bool)] = &[
     ("authored by ", true),
     ("customer ", false),
     ("agent ", false),
+    ("user ", false),
+    ("traveler ", false),
+    ("traveller ", false),
+    ("owner ", false),
     // Form-field labels. Not transcript speaker labels (`Customer:`, `Caller:`): a transcript
     // line starts with its text (`Customer: Apple Watch is broken`) far more often than a name.
     ("patient: ", false),
@@ -1831,6 +1835,14 @@ fn reporting_verb_after(b: &[u8], e: usize) -> bool {
         b" can be reached",
         b" will call",
         b" will email",
+        b" submitted",
+        b" signed",
+        b" joined",
+        b" shared",
+        b" sent",
+        b" paid",
+        b" booked",
+        b" ordered",
     ];
     let rest = &b[e..];
     VERBS

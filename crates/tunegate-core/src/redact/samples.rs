@@ -1752,6 +1752,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "The package was received by STEVE KRAMBEK at the desk",
         "KRAMBEK",
     ),
+    // Weak cues of a role (`User`, `Traveler`), more reporting verbs.
+    ("PERSON", "Traveler Omar Aziz, passport pending", "Omar"),
+    (
+        "PERSON",
+        "Marie-Claire Dubois submitted the report.",
+        "Dubois",
+    ),
     // A dash glued to the name of a sign-off at the end of a line.
     ("PERSON", "All the best,\n\n-John\n\nAcme Support", "John"),
     ("PERSON", "ask Harold D McLendon first", "McLendon"),
@@ -2464,6 +2471,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     (
         "PERSON",
         "Tofu Ma is tasty; the Dao Tian project; Xianfeng Road",
+    ),
+    // Roles and verbs before words that name no one.
+    (
+        "PERSON",
+        "User Guide and User Agent; Apple sent an email; GitHub Actions joined",
     ),
     // A title in capitals before words in capitals that name no one.
     ("PERSON", "Check the DR SITE and MS OFFICE"),
