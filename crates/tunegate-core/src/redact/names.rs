@@ -748,8 +748,10 @@ const CUES: &[(&str, bool)] = &[
     ("gezien door ", true),
     ("behandeld door ", true),
     ("verwezen door ", true),
-    // Titles in other languages and of office (`Mevrouw Visser`, `Herr Weber`, `Sra. Gómez`,
-    // `Mayor Rodgers`). `Dr` without its period is in `cue_before`: it is also a street type.
+    // Titles in other languages (`Mevrouw Visser`, `Herr Weber`, `Sra. Gómez`). `Dr` without
+    // its period is in `cue_before`: it is also a street type. Not `Sr.` (`Sr. Software
+    // Engineer`), nor `judge`, `mayor`, `doctor`, which are also a verb, an adjective and a
+    // noun before a capitalised word (`I can't judge Python`); cues are compared in lower case.
     ("mevrouw ", true),
     ("mevr. ", true),
     ("mw. ", true),
@@ -764,15 +766,11 @@ const CUES: &[(&str, bool)] = &[
     ("mme. ", true),
     ("señor ", true),
     ("señora ", true),
-    ("sr. ", true),
     ("sra. ", true),
     ("srta. ", true),
     ("dra. ", true),
     ("prof ", true),
     ("professor ", true),
-    ("doctor ", true),
-    ("mayor ", true),
-    ("judge ", true),
     // Who did something to a ticket, a document or a request.
     ("signed by ", true),
     ("received by ", false),

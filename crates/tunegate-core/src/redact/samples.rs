@@ -2472,6 +2472,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "PERSON",
         "Tofu Ma is tasty; the Dao Tian project; Xianfeng Road",
     ),
+    // Words that read as titles only in other uses: a senior role, a verb.
+    (
+        "PERSON",
+        "Intro chat - Sr. Software Engineer roles at Microsoft. I can't judge Python.",
+    ),
     // Roles and verbs before words that name no one.
     (
         "PERSON",
