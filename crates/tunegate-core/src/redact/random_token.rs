@@ -123,8 +123,20 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
             let token = &b[ts..te];
             // Validators beat randomness: a token a shaped rule refused, a placeholder, a value
             // its key calls public, a digest or public key material stays.
+            // A token that calls itself an example anywhere in the base64 bounds the finding
+            // would take (`SAMPLE…/…`, whose runs look random one by one) stays, as does one
+            // shown with its rest masked out (`MIIBOgIBAAJB****…`, `…****Xme/ovcDeM1`).
+            let (fs, fe) = if mixed {
+                base64_bounds(b, ts, te)
+            } else {
+                (ts, te)
+            };
             let keep = super::secrets::has_shaped_prefix(token)
                 || super::secrets::placeholder_token(token)
+                || super::secrets::marked_example(&b[fs..fe])
+                || super::secrets::masked_tail(b, fe)
+                || (fs >= 3 && b[fs - 3..fs] == *b"***")
+                || super::secrets::public_client_token(token)
                 || public
                     .get_or_insert_with(|| public_armor(b))
                     .iter()
@@ -132,11 +144,7 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>, from: usize) {
                 || named_no_secret(b, ts)
                 || (mixed && (after_digest_label(b, s) || wallet_shaped(run) || dotted(b, ts, te)));
             if !keep && out.get(next).is_none_or(|f| (f.start as usize) >= te) {
-                let (ts, te) = if mixed {
-                    base64_bounds(b, ts, te)
-                } else {
-                    (ts, te)
-                };
+                let (ts, te) = (fs, fe);
                 out.push(Finding::new(ts, te, ENT_SECRET));
                 // `b[te]` is a joiner or not alphanumeric: the next run starts after it.
                 i = te.max(e) + 1;

@@ -1919,6 +1919,40 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("US_ITIN", "ITIN 911-701234", "911-701234"),
     ("US_ITIN", "it is 91170-1234, ok", "91170-1234"),
     ("IT_FISCAL_CODE", "CF RSSMRA85T10A562T", "RSSMRA85T10A562T"),
+    // Credential values written as words: "random string" is no placeholder marker; symbol keys
+    // (Clojure, EDN, Ruby); elements with attributes or spaced content; `secret` assigned.
+    (
+        "SECRET",
+        "spring.datasource.password=myRandomStringPass",
+        "myRandomStringPass",
+    ),
+    ("SECRET", "{:password \"OpenSesameNow\"}", "OpenSesameNow"),
+    (
+        "SECRET",
+        ":passphrase CorrectHorseBattery",
+        "CorrectHorseBattery",
+    ),
+    (
+        "SECRET",
+        "(def creds {:db-password \"WhiteDuke\"})",
+        "WhiteDuke",
+    ),
+    (
+        "SECRET",
+        "<password encrypted=\"false\">Tr0ub4dor3</password>",
+        "Tr0ub4dor3",
+    ),
+    (
+        "SECRET",
+        "<secret> BlueOceanSunset </secret>",
+        "BlueOceanSunset",
+    ),
+    (
+        "SECRET",
+        "<password>  hunter2isme  </password>",
+        "hunter2isme",
+    ),
+    ("SECRET", "app.secret=BlueOceanSunset", "BlueOceanSunset"),
 ];
 
 /// Texts that must come out unchanged.
@@ -2723,6 +2757,33 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("US_ITIN", "WA 98052-6399"),
     ("US_ITIN", "zip code 98052-6399"),
     ("IT_FISCAL_CODE", "CF RSSMRA85T32A562S"),
+    // Published client tokens, typed-in sequences and repeated units, tokens inside base64,
+    // private keys already masked or filled with a repeated unit, self-declared examples, and
+    // the code forms the symbol-key and XML rules must leave alone.
+    (
+        "SECRET",
+        "clientToken: \"pub0123456789abcdef0123456789abcdef\"",
+    ),
+    ("SECRET", "const sessionToken = \"1234-abcd-123\";"),
+    ("SECRET", "token: ghp_cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"),
+    ("SECRET", "AIzaSyQ3v8Rk2LmN5pTq7WxYz9BcDfGhJkLmNpQ=="),
+    (
+        "SECRET",
+        "-----BEGIN PRIVATE KEY-----\ncdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+    ),
+    (
+        "SECRET",
+        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkZ3q9****************************\n********************************\n-----END EC PRIVATE KEY-----",
+    ),
+    ("SECRET", "secret_key: Zk3mQ9vLp2Rt7WxY4nB8TESTKEY"),
+    (
+        "SECRET",
+        "pub const STABLE_SECRET: _bindgen_ty_3 = _bindgen_ty_3::STABLE_SECRET;",
+    ),
+    ("SECRET", "validates :password presence"),
+    ("SECRET", "(:password user)"),
+    ("SECRET", "(get-in req [:params :password])"),
+    ("SECRET", "type <password> here"),
 ];
 
 #[test]

@@ -730,10 +730,14 @@ impl SecretScanner {
             let body = &b[m.end.clamp(s, e)..e];
             // JWT bodies are base64 of JSON, whose repeats are not filler.
             let jwt = matches!(self.kinds[m.pattern], Anchor::Jwt);
+            // A body of letters that repeats a unit of two to four throughout (`ghp_abab…`) is
+            // a typed-in dummy; repeated digits (`glc_7878…`) are kept with the filler above.
+            // A token glued to `==` is a piece of a longer base64 blob.
             if shaped
-                && ((!jwt && documented_placeholder(body))
+                && ((!jwt && (documented_placeholder(body) || letter_filler(body)))
                     || asset_name(b, s, e)
-                    || masked_tail(b, e))
+                    || masked_tail(b, e)
+                    || b[e..].starts_with(b"=="))
             {
                 *skip_to = e;
                 return e.max(m.end);
@@ -1013,7 +1017,20 @@ fn pem(b: &[u8], s: usize) -> Option<(usize, usize)> {
     }
     let body = head_end + 5;
     // Any body goes, a made-up one included (`super secret key here`): a redactor loses nothing
-    // by masking a placeholder key, and a key pasted in part is still a key.
+    // by masking a placeholder key, and a key pasted in part is still a key. Two bodies stay: one
+    // masked already (more `*` than key characters) and a typed-in unit repeated (`abab…`).
+    let shown = &b[body..b.len().min(body + 4096)];
+    let shown = &shown[..memchr::memmem::find(shown, b"-----END ").unwrap_or(shown.len())];
+    let stars = shown.iter().filter(|&&c| c == b'*').count();
+    let key: Vec<u8> = shown
+        .iter()
+        .copied()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/'))
+        .take(64)
+        .collect();
+    if stars > shown.len() / 2 || periodic(&key) {
+        return None;
+    }
     let Some(end) = memchr::memmem::find(&b[body..], b"-----END ") else {
         // Truncated key: everything after the header goes.
         return Some((s, b.len()));
@@ -1841,10 +1858,30 @@ fn keyword_scan(
     // `name: DB_PASSWORD` then `value: …`: the value of the pair is the credential's.
     let pair =
         pair_value_at(b, id_start, kw_sep).or_else(|| xml_pair_value_at(b, id_start, kw_sep));
+    // The name opens an XML element (`<password>`, `<secret data="x">`): its content may be
+    // spaced off from the tags.
+    let element = id_start > 0 && b[id_start - 1] == b'<';
     let (mut q, mut assign, mut weak, mut open) = match pair {
         Some((q0, o)) => (q0, true, false, o),
-        None => sep(p),
+        None => match element.then(|| element_attributes_end(b, kw_sep)).flatten() {
+            Some(gt) => (gt + 1, false, false, b'>'),
+            None => sep(p),
+        },
     };
+    // A symbol key and its value with only spaces between (`{:password "s3cret"}` in Clojure or
+    // EDN, `:password s3cret` in a Ruby or Lisp option list) is a pair.
+    let symbol_key = pair.is_none()
+        && !assign
+        && (strong || password)
+        && id_start > 0
+        && b[id_start - 1] == b':'
+        && (id_start == 1 || !(is_word(b[id_start - 2]) || b[id_start - 2] == b':'))
+        && q > sep_start
+        && b[sep_start..q - 1].iter().all(|&c| c == b' ')
+        && matches!(b[q - 1], b' ' | b'"');
+    if symbol_key {
+        assign = true;
+    }
     // A quote opens the value only when the value follows it: in `"Password:",next` or
     // `"Password: " + getPassword()` or `$password="",$timeout` the quote closed a string, and
     // what follows is code.
@@ -1882,7 +1919,7 @@ fn keyword_scan(
     {
         (q, assign, open) = (q + 3, true, b[q + 2]);
     }
-    if (q == sep_start || weak || (open == b'>' && q - sep_start > 1 && !assign))
+    if (q == sep_start || weak || (open == b'>' && q - sep_start > 1 && !assign && !element))
         && !(open == b'>' && q - sep_start == 1)
     {
         return None;
@@ -2071,6 +2108,12 @@ fn keyword_scan(
             p -= 1;
         }
     }
+    // Element content spaced off from its closing tag (`<password> s3cret </password>`).
+    if delimited && close == b'<' {
+        while p > s && b[p - 1].is_ascii_whitespace() {
+            p -= 1;
+        }
+    }
     let v = &b[s..p];
     // A PEM block after a name (`"private_key": "-----BEGIN …`): the PEM rule judges it whole.
     if v.starts_with(b"-----") {
@@ -2103,6 +2146,14 @@ fn keyword_scan(
         && norm != b"auth"
         && matches!(&b[sep_start..q], b"=" | b":")
         && line_value(b, id_start, sep_start, q, p);
+    // A value assigned to or enclosed by a name ending in `secret` (`jwt.secret=…`, `<secret>…`)
+    // is typed in like a password and may be built from words; in prose (`secret sauce`) it
+    // stays a word.
+    // A bare value needs a plain `=` or a symbol key: after a colon it may be a type
+    // (`STABLE_SECRET: _bindgen_ty_3 = …`).
+    let typed_secret = strong
+        && norm.ends_with(b"secret")
+        && (delimited || symbol_key || &b[sep_start..q] == b"=");
     let code = !delimited
         && !env_line
         && (ident(v)
@@ -2110,7 +2161,7 @@ fn keyword_scan(
                 || b[p..].starts_with(b"::"))
             || matches!(v.first(), Some(b'&' | b'*')) && ident(&v[1..])
             || s > 0 && matches!(b[s - 1], b'&' | b'*') && ident(v)
-            || !password
+            || !(password || typed_secret)
                 && v.first().is_some_and(u8::is_ascii_uppercase)
                 && v.iter().all(u8::is_ascii_alphabetic)
                 && !letters_random(v)
@@ -2178,8 +2229,12 @@ fn keyword_scan(
         || next_key
         || names_a_credential(v)
         || selector
+        || public_client_token(v)
+        || (!password && (typed_sequence(v) || letter_filler(last_part(v))))
         || (!password && (decimal || fragment && !random_value(v)))
-        || (!(password || env_line) && wordy(v) && !(strong && letters_unlike_words(v)))
+        || (!(password || env_line || typed_secret)
+            && wordy(v)
+            && !(strong && letters_unlike_words(v)))
     {
         return None;
     }
@@ -2255,6 +2310,18 @@ fn keyword_scan(
         random_value(v) && !file_name(v)
     };
     ok.then_some((s, p))
+}
+
+/// The `>` closing a start tag whose attributes follow the name at `name_end` (`<password
+/// encrypted="false">`): one line, at most 160 bytes, no other tag inside; `None` for an empty
+/// element (`/>`) or when no attribute follows.
+fn element_attributes_end(b: &[u8], name_end: usize) -> Option<usize> {
+    if b.get(name_end) != Some(&b' ') {
+        return None;
+    }
+    let end = b.len().min(name_end.saturating_add(160));
+    let gt = name_end + memchr::memchr3(b'>', b'<', b'\n', &b[name_end..end])?;
+    (b[gt] == b'>' && b[gt - 1] != b'/').then_some(gt)
 }
 
 /// A value that ends in a file extension: a dot and one to five lower-case letters or digits,
@@ -3334,7 +3401,7 @@ fn documented_placeholder(t: &[u8]) -> bool {
 /// dots) comes a run of three or more `*`, `#` or `•`, or a `[redacted]`-style marker
 /// (`xoxp-5723...-####`, `abc123****`, `ops_eyJzaWdu..[Redacted]`). The visible part is a
 /// prefix (ids, a scheme) that a page or a log chose to show.
-fn masked_tail(b: &[u8], e: usize) -> bool {
+pub(crate) fn masked_tail(b: &[u8], e: usize) -> bool {
     let mut p = e;
     if p < b.len() && matches!(b[p], b'-' | b'_' | b':') {
         p += 1;
@@ -3378,6 +3445,65 @@ fn repeated_unit(v: &[u8]) -> bool {
     n >= 10
         && (5..=n / 2).any(|p| n.is_multiple_of(p) && v[p] == v[0] && periodic(p))
         && !(1..5).any(|p| n.is_multiple_of(p) && periodic(p))
+}
+
+/// `v` (12 bytes or more) repeats one unit of two to four characters from start to end
+/// (`abababab…`, `abcabcabc…`), not one character.
+fn periodic(v: &[u8]) -> bool {
+    v.len() >= 12
+        && v.iter().any(|&c| c != v[0])
+        && (2..=4).any(|p| v[p..].iter().zip(v).all(|(a, c)| a == c))
+}
+
+/// Letters only, repeating one unit of two to four ([`periodic`]).
+fn letter_filler(v: &[u8]) -> bool {
+    v.iter().all(u8::is_ascii_alphabetic) && periodic(v)
+}
+
+/// What follows the last `_` or `-` of `v` (the body after a token's prefix), or all of `v`.
+fn last_part(v: &[u8]) -> &[u8] {
+    v.iter()
+        .rposition(|&c| matches!(c, b'_' | b'-'))
+        .map_or(v, |k| &v[k + 1..])
+}
+
+/// A browser client token that its vendor publishes in web pages (Datadog RUM: `pub` and 32
+/// lower-case hex digits): made to be shown, like a publishable key.
+pub(crate) fn public_client_token(v: &[u8]) -> bool {
+    v.len() == 35
+        && v.starts_with(b"pub")
+        && v[3..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// Pieces split on `-`, `_` or `.`, two or more, each a typed-in ascending run of three or more
+/// digits or letters (`12345-123-abc`): a dummy, not a drawn value.
+fn typed_sequence(v: &[u8]) -> bool {
+    let mut pieces = 0;
+    for piece in v.split(|&c| matches!(c, b'-' | b'_' | b'.')) {
+        if piece.len() < 3
+            || !piece.windows(2).all(|w| {
+                w[0].is_ascii_alphanumeric()
+                    && w[1] == w[0].wrapping_add(1)
+                    && w[1].is_ascii_alphanumeric()
+            })
+        {
+            return false;
+        }
+        pieces += 1;
+    }
+    pieces >= 2
+}
+
+/// A token that calls itself an example (`SAMPLEIvYXdz…`, `…EXAMPLEKEY`, `…TESTKEY`): read
+/// over the whole base64 token, as its runs split at `/` and `+` each look random.
+pub(crate) fn marked_example(t: &[u8]) -> bool {
+    t.windows(7).any(|w| {
+        w[..6].eq_ignore_ascii_case(b"sample")
+            || w[..5].eq_ignore_ascii_case(b"examp")
+            || w.eq_ignore_ascii_case(b"testkey")
+    })
 }
 
 /// A file-system path (`~/.ssh/id_ed25519`, `/var/lib/app/secrets`, `./certs/key.pem`,
@@ -3921,9 +4047,10 @@ fn reference(v: &[u8], literal: bool) -> bool {
         b"getenv",
         b"secretkeyref",
         b"valuefrom",
-        b"randomstring",
         b"tokenhere",
         b"keyhere",
+        // AWS's documented secret key with its suffix changed (`…bPxRfiCYESATESTKEY`).
+        b"testkey",
     ];
     if WORDS
         .iter()

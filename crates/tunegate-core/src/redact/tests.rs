@@ -452,9 +452,16 @@ fn pathological_inputs_stay_linear() {
         + &"\n1 a b c d e f g h i j k l m n o p ".repeat(20_000)
         + &"Zhu Zhangzhuang Wang Shuangxiong ".repeat(30_000)
         + &"Dear Dr AB CD, EF, GH I received by JOHN AB ".repeat(20_000);
+    // Masked or filler private keys back to back (each header reads at most 4 KB of body),
+    // start tags with long attributes, symbol keys, typed-in sequences.
+    let round31 = "-----BEGIN PRIVATE KEY-----\n****abab".repeat(30_000)
+        + &format!("<password {}", "a=1 ".repeat(60)).repeat(5_000)
+        + &":password :secret ".repeat(30_000)
+        + &"token = 123-abc-".repeat(30_000)
+        + &"SAMPLE/xQ9zLk2Wm8/".repeat(30_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
-        pass_names, hashes, heads, intros, round29, round30,
+        pass_names, hashes, heads, intros, round29, round30, round31,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
