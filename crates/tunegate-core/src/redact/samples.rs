@@ -1953,6 +1953,33 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "hunter2isme",
     ),
     ("SECRET", "app.secret=BlueOceanSunset", "BlueOceanSunset"),
+    // Names after a role or a relation; a known given name before surname particles, with or
+    // without a reporting verb after the surname.
+    (
+        "PERSON",
+        "Our new hire, Salman Avestimehr, starts Monday.",
+        "Salman Avestimehr",
+    ),
+    (
+        "PERSON",
+        "Our new hire, anuradha ghogale, starts Monday.",
+        "anuradha ghogale",
+    ),
+    (
+        "PERSON",
+        "my colleague Salman Avestimehr will join",
+        "Salman Avestimehr",
+    ),
+    (
+        "PERSON",
+        "Andre van der Hoek called about the invoice.",
+        "Andre van der Hoek",
+    ),
+    (
+        "PERSON",
+        "Anna de Vries called this morning",
+        "Anna de Vries",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -2784,6 +2811,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", "(:password user)"),
     ("SECRET", "(get-in req [:params :password])"),
     ("SECRET", "type <password> here"),
+    // Role and relation nouns before title-case words that are no name.
+    ("PERSON", "Colleague Survey Results are out"),
+    ("PERSON", "my son Minecraft server crashed"),
+    ("PERSON", "New hire Onboarding Checklist"),
+    ("PERSON", "my friend Google told me"),
 ];
 
 #[test]
