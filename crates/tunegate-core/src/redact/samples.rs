@@ -1980,6 +1980,30 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "Anna de Vries called this morning",
         "Anna de Vries",
     ),
+    // Phones: a reference word must start a word (`passport` holds no `port`); a phone label
+    // right before ten digits starting with 1; an area code before a slash; an extension after.
+    (
+        "PHONE_NUMBER",
+        "passport X1234567, phone 5551234567.",
+        "5551234567",
+    ),
+    (
+        "PHONE_NUMBER",
+        "My phone number is 1302231221.",
+        "1302231221",
+    ),
+    (
+        "PHONE_NUMBER",
+        "Los teléfonos son 1112345678 y 3415234567",
+        "1112345678",
+    ),
+    ("PHONE_NUMBER", "Mobile 506/312-4312", "506/312-4312"),
+    (
+        "PHONE_NUMBER",
+        "My phone number is +49 176/12345678.",
+        "176/12345678",
+    ),
+    ("PHONE_NUMBER", "Desk: 5551234567 ext 9", "5551234567"),
 ];
 
 /// Texts that must come out unchanged.
@@ -2816,6 +2840,12 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("PERSON", "my son Minecraft server crashed"),
     ("PERSON", "New hire Onboarding Checklist"),
     ("PERSON", "my friend Google told me"),
+    // Unix times after a phone word that is no label; slashes and extensions without a phone.
+    ("PHONE_NUMBER", "phone updated 1712654216"),
+    ("PHONE_NUMBER", "\"phone_verified_at\": 1712654216"),
+    ("PHONE_NUMBER", "see 100/200-3000"),
+    ("PHONE_NUMBER", "build 506/312-4312"),
+    ("PHONE_NUMBER", "order 5551234567 ext 9"),
 ];
 
 #[test]

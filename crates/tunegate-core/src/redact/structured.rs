@@ -454,13 +454,23 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         let mut s = 0u8;
         // A slash only after a trunk-prefixed area code (`030/12345678`, German style); dates
         // and fractions never start with 0 and a 2-5 digit group followed by a long one.
-        let area_slash = ng == 1
-            && !plus
-            && (2..=5).contains(&ndig)
-            && b[dstart] == b'0'
-            && r < n
+        // Also after a country code (`+49 176/12345678`), and a North American area code before
+        // the 3-4 local number (`506/312-4312`).
+        let after_slash = || b[r + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let area_slash = r < n
             && b[r] == b'/'
-            && b[r + 1..].iter().take_while(|c| c.is_ascii_digit()).count() >= 5;
+            && (((ng == 1 && !plus && b[dstart] == b'0') || (ng == 2 && plus))
+                && (2..=5).contains(&ndig)
+                && after_slash() >= 5
+                || ng == 1
+                    && !plus
+                    && ndig == 3
+                    && b[dstart] >= b'2'
+                    && after_slash() == 3
+                    && matches!(b.get(r + 4), Some(b'-' | b' '))
+                    && b.get(r + 5..r + 9)
+                        .is_some_and(|g| g.iter().all(u8::is_ascii_digit))
+                    && b.get(r + 9).is_none_or(|c| !c.is_ascii_digit()));
         if r + 1 < n && b[r] == b' ' && b[r + 1] == b'-' && !plus {
             // A dash with spaces around it or before it (`030 - 5555555`, `0176 -12345678`).
             s = b'-';
@@ -847,6 +857,69 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Right before `s`, after spaces, an optional `:` and an optional `is`/`are`/`son`/`es`: a
+/// phone word and an optional `number`/`no.`/`#` (`phone number is `, `Tel.: `, `teléfonos
+/// son `). Reads at most 40 bytes back.
+fn phone_label_before(b: &[u8], s: usize) -> bool {
+    let from = s.saturating_sub(40);
+    let mut buf = [0u8; 40];
+    let w = &mut buf[..s - from];
+    w.copy_from_slice(&b[from..s]);
+    w.make_ascii_lowercase();
+    let mut t: &[u8] = w.trim_ascii_end();
+    t = t.strip_suffix(b":").unwrap_or(t).trim_ascii_end();
+    for verb in [&b" is"[..], b" are", b" son", b" es", b" was"] {
+        if let Some(r) = t.strip_suffix(verb) {
+            t = r.trim_ascii_end();
+            break;
+        }
+    }
+    t = t.strip_suffix(b":").unwrap_or(t).trim_ascii_end();
+    for noun in [&b" number"[..], b" no.", b" no", b" #", b" nr."] {
+        if let Some(r) = t.strip_suffix(noun) {
+            t = r.trim_ascii_end();
+            break;
+        }
+    }
+    const WORDS: &[&[u8]] = &[
+        b"phone",
+        b"telephone",
+        b"tel",
+        b"tel.",
+        b"mobile",
+        b"cell",
+        b"my number",
+        b"phones",
+        b"tel\xc3\xa9fono",
+        b"tel\xc3\xa9fonos",
+    ];
+    WORDS.iter().any(|word| {
+        t.ends_with(word)
+            && t.len()
+                .checked_sub(word.len() + 1)
+                .is_none_or(|k| !t[k].is_ascii_alphanumeric())
+    })
+}
+
+/// An extension right after a number ending at `e`: a space, `ext`, `ext.`, `extension` or
+/// `x`, an optional space, then one to six digits (`ext 9`, `x204`, `ext. 12`).
+fn extension_after(b: &[u8], e: usize) -> bool {
+    let Some(rest) = b.get(e..).and_then(|r| r.strip_prefix(b" ")) else {
+        return false;
+    };
+    let Some(k) = [&b"extension"[..], b"ext.", b"ext", b"x"]
+        .iter()
+        .find(|w| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w))
+        .map(|w| w.len())
+    else {
+        return false;
+    };
+    let rest = &rest[k..];
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    (1..=6).contains(&digits) && rest.get(digits).is_none_or(|c| !c.is_ascii_alphanumeric())
+}
+
 const ZIP_CONTEXT: &[&[u8]] = &[b"zip", b"postal", b"postcode"];
 
 const PHONE_CONTEXT: &[&[u8]] = &[
@@ -1029,7 +1102,7 @@ fn classify(
         let seps_phone = gs[1..]
             .iter()
             .all(|g| matches!(g.sep, b' ' | b'-' | b'.' | b'/') || gs_prev_paren(gs, g));
-        if !seps_phone || (sep1 == b'/' && cx.has(NOT_PII_CONTEXT)) {
+        if !seps_phone || (sep1 == b'/' && cx.has_word_start(NOT_PII_CONTEXT)) {
             break 'phone false;
         }
         if plus {
@@ -1069,7 +1142,9 @@ fn classify(
         if ng == 3
             && lens[..3] == [3, 3, 4]
             && (nanp(0)
-                || (gs[0].paren || seps_same) && !cx.has(NOT_PII_CONTEXT) && !cx.has(SSN_CONTEXT))
+                || (gs[0].paren || seps_same)
+                    && !cx.has_word_start(NOT_PII_CONTEXT)
+                    && !cx.has(SSN_CONTEXT))
         {
             break 'phone true;
         }
@@ -1096,7 +1171,7 @@ fn classify(
             && nanp(lens[0])
             && matches!(gs[1].sep, b'-' | b' ' | b'.')
             && gs[2..].iter().all(|g| g.sep == gs[1].sep)
-            && !cx.has(NOT_PII_CONTEXT)
+            && !cx.has_word_start(NOT_PII_CONTEXT)
         {
             break 'phone true;
         }
@@ -1125,7 +1200,7 @@ fn classify(
         if ng == 1
             && ((total == 11 && d[0] == b'1' && (b'3'..=b'9').contains(&d[1]))
                 || ((10..=11).contains(&total) && d[0] == b'0' && d[1] != b'0'))
-            && !cx.has(NOT_PII_CONTEXT)
+            && !cx.has_word_start(NOT_PII_CONTEXT)
         {
             break 'phone true;
         }
@@ -1135,7 +1210,7 @@ fn classify(
             && sep1 == b'-'
             && d[0] >= b'2'
             && !any_paren
-            && !cx.has(NOT_PII_CONTEXT)
+            && !cx.has_word_start(NOT_PII_CONTEXT)
         {
             break 'phone true;
         }
@@ -1144,9 +1219,16 @@ fn classify(
         // (Unix timestamps do) and not named as references.
         let eleven = total == 11 && d[0] == b'1' && nanp(1);
         if ng == 1 && (total == 10 || eleven) {
-            let ten = total == 10 && (nanp(0) || (d[0] >= b'2' && !cx.has(NOT_PII_CONTEXT)));
+            // A number starting with 1 may be a Unix time, unless a phone label stands right
+            // before it (`phone number is 1302231221`, `teléfonos son 1112345678`).
+            let ten = total == 10
+                && (nanp(0)
+                    || (d[0] >= b'2' || phone_label_before(cx.b, cx.start))
+                        && !cx.has_word_start(NOT_PII_CONTEXT));
             // The phone word must start a word: `tel`, not `hotel` or `intel`.
-            if (ten || eleven) && cx.phone_cue() {
+            // An extension after it says phone as well as a phone word before it does
+            // (`Desk: 5551234567 ext 9`).
+            if (ten || eleven) && (cx.phone_cue() || extension_after(b, gs[ng - 1].end)) {
                 break 'phone true;
             }
         }
@@ -1171,7 +1253,7 @@ fn classify(
             && !date
             && !epoch
             && cx.phone_cue()
-            && !cx.has(NOT_PII_CONTEXT)
+            && !cx.has_word_start(NOT_PII_CONTEXT)
     };
     (phone && !(total == 10 && cx.has(NHS_CONTEXT))).then_some(ENT_PHONE)
 }
