@@ -185,8 +185,7 @@ fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
             s -= 1;
         } else if b[s - 1] >= 0x80
             && let Some((c, start)) = char_before(b, s)
-            && c.is_alphabetic()
-            && !is_cjk(c)
+            && email_letter(c)
         {
             s = start;
         } else {
@@ -220,7 +219,7 @@ fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
                 .or_else(|| std::str::from_utf8(&b[e..(e + 2).min(b.len())]).ok())
                 .and_then(|x| x.chars().next());
             match ch {
-                Some(c) if c.is_alphabetic() && !is_cjk(c) => e += c.len_utf8(),
+                Some(c) if email_letter(c) => e += c.len_utf8(),
                 _ => break,
             }
             continue;
@@ -249,6 +248,17 @@ fn char_before(b: &[u8], end: usize) -> Option<(char, usize)> {
     Some((c, start))
 }
 
+/// A non-ASCII character of an address: a letter outside the CJK scripts, or a sign of the
+/// Indic scripts (a virama or vowel sign, as in `माइक्रोसॉफ्ट`; not the danda that ends a
+/// sentence) or a combining accent, which `is_alphabetic` does not all cover.
+fn email_letter(c: char) -> bool {
+    let u = c as u32;
+    (c.is_alphabetic()
+        || (0x0300..=0x036F).contains(&u)
+        || (0x0900..=0x0DFF).contains(&u) && !(0x0964..=0x0965).contains(&u))
+        && !is_cjk(c)
+}
+
 fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3000..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF)
 }
@@ -268,7 +278,9 @@ fn valid_domain(d: &[u8]) -> bool {
         || (last.starts_with(b"xn--")
             && last.len() > 5
             && last.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-'));
-    labels >= 2 && last.len() >= 2 && tld_ok
+    // Two characters or more, counted as characters: `.क` is one letter in three bytes.
+    let tld_chars = last.iter().filter(|&&c| c & 0xC0 != 0x80).count();
+    labels >= 2 && tld_chars >= 2 && tld_ok
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2202,6 +2214,14 @@ mod tests {
             ENT_EMAIL,
         );
         one("— ünal@example.com", "ünal@example.com", ENT_EMAIL);
+        // Indic scripts: viramas and vowel signs are part of the words.
+        one(
+            "and जॉन@माइक्रोसॉफ्टहै.कॉम.",
+            "जॉन@माइक्रोसॉफ्टहै.कॉम",
+            ENT_EMAIL,
+        );
+        one("मेल राम@उदाहरण.भारत। धन्यवाद", "राम@उदाहरण.भारत", ENT_EMAIL);
+        none("email जॉन@माइक्रोसॉफ्टहै.क");
         none("ping @john_doe on example.com");
         none("user@localhost and a@b");
     }
