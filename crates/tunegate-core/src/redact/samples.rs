@@ -2004,6 +2004,10 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "176/12345678",
     ),
     ("PHONE_NUMBER", "Desk: 5551234567 ext 9", "5551234567"),
+    // A Spanish ID glued to its label; an e-mail address in an Indic script.
+    ("ES_NIF", "Identificación DNI34657934-Q", "34657934-Q"),
+    ("ES_NIF", "NIEX1234567L", "X1234567L"),
+    ("EMAIL_ADDRESS", "लिखें राम@माइक्रोसॉफ्ट.कॉम पर", "राम@माइक्रोसॉफ्ट.कॉम"),
 ];
 
 /// Texts that must come out unchanged.
@@ -2846,6 +2850,8 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("PHONE_NUMBER", "see 100/200-3000"),
     ("PHONE_NUMBER", "build 506/312-4312"),
     ("PHONE_NUMBER", "order 5551234567 ext 9"),
+    ("ES_NIF", "NIFTY50 index closed higher"),
+    ("EMAIL_ADDRESS", "email जॉन@माइक्रोसॉफ्टहै.क"),
 ];
 
 #[test]

@@ -1493,6 +1493,18 @@ fn alnum_id(en: &Enabled, b: &[u8], i: usize) -> Option<(usize, usize, u16)> {
     if first_digit != Some(i) {
         return None;
     }
+    // A Spanish ID glued to its label (`DNI34657934-Q`, `NIEX1234567L`): the label is no part
+    // of it.
+    let glued_label = t.len() > 3
+        && [&b"DNI"[..], b"NIE", b"NIF"]
+            .iter()
+            .any(|l| t[..3].eq_ignore_ascii_case(l))
+        && matches!(t[3], b'0'..=b'9' | b'X' | b'Y' | b'Z' | b'x' | b'y' | b'z');
+    let (s, t) = if glued_label && en.on(ENT_ES_NIF) {
+        (s + 3, &b[s + 3..e])
+    } else {
+        (s, t)
+    };
     let letters = t.iter().any(u8::is_ascii_alphabetic);
     if en.on(ENT_US_MBI)
         && letters
@@ -2215,11 +2227,7 @@ mod tests {
         );
         one("— ünal@example.com", "ünal@example.com", ENT_EMAIL);
         // Indic scripts: viramas and vowel signs are part of the words.
-        one(
-            "and जॉन@माइक्रोसॉफ्टहै.कॉम.",
-            "जॉन@माइक्रोसॉफ्टहै.कॉम",
-            ENT_EMAIL,
-        );
+        one("and जॉन@माइक्रोसॉफ्टहै.कॉम.", "जॉन@माइक्रोसॉफ्टहै.कॉम", ENT_EMAIL);
         one("मेल राम@उदाहरण.भारत। धन्यवाद", "राम@उदाहरण.भारत", ENT_EMAIL);
         none("email जॉन@माइक्रोसॉफ्टहै.क");
         none("ping @john_doe on example.com");
