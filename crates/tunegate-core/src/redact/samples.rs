@@ -1953,6 +1953,18 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "hunter2isme",
     ),
     ("SECRET", "app.secret=BlueOceanSunset", "BlueOceanSunset"),
+    (
+        "SECRET",
+        "\"SERVER_SECRET\" : OpenSesameNow",
+        "OpenSesameNow",
+    ),
+    // AWS account ids under their names.
+    ("SECRET", "aws_account_id = 287139315271", "287139315271"),
+    (
+        "SECRET",
+        "      AccountId: \"287139315271\"",
+        "287139315271",
+    ),
     // Names after a role or a relation; a known given name before surname particles, with or
     // without a reporting verb after the surname.
     (
@@ -2007,7 +2019,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     // A Spanish ID glued to its label; an e-mail address in an Indic script.
     ("ES_NIF", "Identificación DNI34657934-Q", "34657934-Q"),
     ("ES_NIF", "NIEX1234567L", "X1234567L"),
-    ("EMAIL_ADDRESS", "लिखें राम@माइक्रोसॉफ्ट.कॉम पर", "राम@माइक्रोसॉफ्ट.कॉम"),
+    (
+        "EMAIL_ADDRESS",
+        "लिखें राम@माइक्रोसॉफ्ट.कॉम पर",
+        "राम@माइक्रोसॉफ्ट.कॉम",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -2852,6 +2868,13 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("PHONE_NUMBER", "order 5551234567 ext 9"),
     ("ES_NIF", "NIFTY50 index closed higher"),
     ("EMAIL_ADDRESS", "email जॉन@माइक्रोसॉफ्टहै.क"),
+    ("SECRET", "\"client_secret\": ClientSecret,"),
+    ("SECRET", "\"secret\": SecretType"),
+    (
+        "SECRET",
+        "account_id = 12345 and discount_id = 287139315271",
+    ),
+    ("SECRET", "account_id: 2871393152711"),
 ];
 
 #[test]

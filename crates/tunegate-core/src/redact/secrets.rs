@@ -466,6 +466,13 @@ const ANCHORS: &[(&str, Anchor)] = &[
     (".webhook.office.com/", Anchor::Webhook),
     ("outlook.office.com/webhook", Anchor::Webhook),
     ("hooks.zapier.com/hooks/catch/", Anchor::Webhook),
+    // AWS account ids under their names (`aws_account_id = 287139315271`, `"AccountId":
+    // "…"`): not credentials, but they name the infrastructure, and masking one costs nothing.
+    ("ccount_id", Anchor::Custom(account_id)),
+    ("ccountId", Anchor::Custom(account_id)),
+    ("ccountID", Anchor::Custom(account_id)),
+    ("CCOUNT_ID", Anchor::Custom(account_id)),
+    ("ccount-id", Anchor::Custom(account_id)),
     ("eyJ", Anchor::Jwt),
     ("-----BEGIN", Anchor::Pem),
     ("://", Anchor::UrlCreds),
@@ -752,6 +759,23 @@ impl SecretScanner {
         }
         m.start + 1
     }
+}
+
+/// Twelve digits assigned to a name ending in `account_id` (any case; `s..e` is the name's end
+/// after its `a`): `=`, `:` or `": "` between, quotes allowed around the digits.
+fn account_id(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if s == 0 || !b[s - 1].eq_ignore_ascii_case(&b'a') || b.get(e).is_some_and(|&c| is_word(c)) {
+        return None;
+    }
+    let mut p = e;
+    let mut assign = false;
+    while p < b.len() && p - e < 8 && matches!(b[p], b' ' | b'"' | b'\'' | b':' | b'=') {
+        assign |= matches!(b[p], b':' | b'=');
+        p += 1;
+    }
+    let digits = b[p..].iter().take_while(|c| c.is_ascii_digit()).count();
+    (assign && digits == 12 && b.get(p + 12).is_none_or(|&c| !is_word(c) && c != b'.'))
+        .then_some((p, p + 12))
 }
 
 /// Octopus Deploy API keys: `API-` and 26 upper-case letters and digits in the oldest, up to 34
@@ -2149,11 +2173,14 @@ fn keyword_scan(
     // A value assigned to or enclosed by a name ending in `secret` (`jwt.secret=…`, `<secret>…`)
     // is typed in like a password and may be built from words; in prose (`secret sauce`) it
     // stays a word.
-    // A bare value needs a plain `=` or a symbol key: after a colon it may be a type
-    // (`STABLE_SECRET: _bindgen_ty_3 = …`).
+    // A bare value needs a plain `=`, a symbol key or a quoted key (`"SERVER_SECRET" : …`):
+    // after the colon of a bare name it may be a type (`STABLE_SECRET: _bindgen_ty_3 = …`).
+    // Unquoted, a value that holds the word is a variable (`"client_secret": ClientSecret`).
     let typed_secret = strong
         && norm.ends_with(b"secret")
-        && (delimited || symbol_key || &b[sep_start..q] == b"=");
+        && (delimited
+            || (symbol_key || name_quote.is_some() || &b[sep_start..q] == b"=")
+                && !v.windows(6).any(|w| w.eq_ignore_ascii_case(b"secret")));
     let code = !delimited
         && !env_line
         && (ident(v)
