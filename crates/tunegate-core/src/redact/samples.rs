@@ -1958,6 +1958,18 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "\"SERVER_SECRET\" : OpenSesameNow",
         "OpenSesameNow",
     ),
+    // A quoted word under any name that holds `secret`; Sumo Logic access ids.
+    ("SECRET", "aws_secret_access_key= \"Hoagie\"", "Hoagie"),
+    (
+        "SECRET",
+        "SUMO_ACCESS_ID = \"suQ3vRt8LmN2Xa\"",
+        "suQ3vRt8LmN2Xa",
+    ),
+    (
+        "SECRET",
+        "sumologic.accessId: 'suA1b2C3d4E5f6'",
+        "suA1b2C3d4E5f6",
+    ),
     // AWS account ids under their names.
     ("SECRET", "aws_account_id = 287139315271", "287139315271"),
     (
@@ -2875,6 +2887,9 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "account_id = 12345 and discount_id = 287139315271",
     ),
     ("SECRET", "account_id: 2871393152711"),
+    ("SECRET", "(\"Secret\", \"secrets\"),"),
+    ("SECRET", "consumo = \"suGyI5imvADdvU\""),
+    ("SECRET", "sumo_id = \"supercalifragi\""),
 ];
 
 #[test]

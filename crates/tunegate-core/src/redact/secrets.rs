@@ -473,6 +473,10 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("ccountID", Anchor::Custom(account_id)),
     ("CCOUNT_ID", Anchor::Custom(account_id)),
     ("ccount-id", Anchor::Custom(account_id)),
+    // Sumo Logic access ids (`su` and 12 letters or digits) under a name that says `sumo`.
+    ("sumo", Anchor::Custom(sumologic_id)),
+    ("Sumo", Anchor::Custom(sumologic_id)),
+    ("SUMO", Anchor::Custom(sumologic_id)),
     ("eyJ", Anchor::Jwt),
     ("-----BEGIN", Anchor::Pem),
     ("://", Anchor::UrlCreds),
@@ -776,6 +780,36 @@ fn account_id(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     let digits = b[p..].iter().take_while(|c| c.is_ascii_digit()).count();
     (assign && digits == 12 && b.get(p + 12).is_none_or(|&c| !is_word(c) && c != b'.'))
         .then_some((p, p + 12))
+}
+
+/// The rest of a name that holds `sumo` at `s..e` (up to 40 name bytes), an assignment, then
+/// `su` and 12 letters or digits: `SUMO_ACCESS_ID = "suGyI5imvADdvU"`.
+fn sumologic_id(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    // The name part starts a word or a camel-case hump (`mySumoId`, not `consumo`).
+    if s > 0
+        && b[s - 1].is_ascii_alphanumeric()
+        && !(b[s].is_ascii_uppercase() && b[s - 1].is_ascii_lowercase())
+    {
+        return None;
+    }
+    let mut p = e;
+    while p < b.len() && p - e < 40 && (is_word(b[p]) || matches!(b[p], b'.' | b'-')) {
+        p += 1;
+    }
+    let mut assign = false;
+    let sep = p;
+    while p < b.len() && p - sep < 8 && matches!(b[p], b' ' | b'"' | b'\'' | b':' | b'=' | b'>') {
+        assign |= matches!(b[p], b':' | b'=');
+        p += 1;
+    }
+    let end = p + 14;
+    let v = b.get(p..end)?;
+    (assign
+        && v.starts_with(b"su")
+        && v[2..].iter().all(u8::is_ascii_alphanumeric)
+        && mixed(&v[2..])
+        && b.get(end).is_none_or(|&c| !is_word(c)))
+    .then_some((p, end))
 }
 
 /// Octopus Deploy API keys: `API-` and 26 upper-case letters and digits in the oldest, up to 34
@@ -2170,17 +2204,18 @@ fn keyword_scan(
         && norm != b"auth"
         && matches!(&b[sep_start..q], b"=" | b":")
         && line_value(b, id_start, sep_start, q, p);
-    // A value assigned to or enclosed by a name ending in `secret` (`jwt.secret=…`, `<secret>…`)
-    // is typed in like a password and may be built from words; in prose (`secret sauce`) it
-    // stays a word.
-    // A bare value needs a plain `=`, a symbol key or a quoted key (`"SERVER_SECRET" : …`):
-    // after the colon of a bare name it may be a type (`STABLE_SECRET: _bindgen_ty_3 = …`).
-    // Unquoted, a value that holds the word is a variable (`"client_secret": ClientSecret`).
+    // A secret is typed in like a password and may be built from words: a quoted value under
+    // any name that holds `secret` (`aws_secret_access_key= "Laverne"`, `<secret>…`), or a
+    // bare one under a name ending in it after a plain `=`, a symbol key or a quoted key
+    // (`jwt.secret=…`, `"SERVER_SECRET" : …`). After the colon of a bare name a type may follow
+    // (`STABLE_SECRET: _bindgen_ty_3 = …`), and in prose (`secret sauce`) a word stays a word.
+    // A value that holds the word itself names it (`("Secret", "secrets")`) or is a variable
+    // (`"client_secret": ClientSecret`).
     let typed_secret = strong
-        && norm.ends_with(b"secret")
-        && (delimited
-            || (symbol_key || name_quote.is_some() || &b[sep_start..q] == b"=")
-                && !v.windows(6).any(|w| w.eq_ignore_ascii_case(b"secret")));
+        && (delimited && norm.windows(6).any(|w| w == b"secret")
+            || norm.ends_with(b"secret")
+                && (symbol_key || name_quote.is_some() || &b[sep_start..q] == b"="))
+        && !v.windows(6).any(|w| w.eq_ignore_ascii_case(b"secret"));
     let code = !delimited
         && !env_line
         && (ident(v)
@@ -2281,7 +2316,7 @@ fn keyword_scan(
         // A bare `key` may also name a stored object (`?key=uploads/a.png`).
         v.len() >= 8 && (strong || !v.contains(&b'/'))
     } else if (strong || password) && delimited && assign_or_tag(assign, open) {
-        v.len() >= 4 && !v.contains(&b' ') && (password || !short_word)
+        v.len() >= 4 && !v.contains(&b' ') && (password || typed_secret || !short_word)
             || (password && v.len() >= 6)
     } else if password && !assign && !delimited && netrc_value(b, id_start, sep_start, q, p) {
         // `machine host login bob password pass123`: a .netrc entry's values are literals.
