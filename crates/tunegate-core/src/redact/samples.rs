@@ -2031,6 +2031,12 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     // A Spanish ID glued to its label; an e-mail address in an Indic script.
     ("ES_NIF", "Identificación DNI34657934-Q", "34657934-Q"),
     ("ES_NIF", "NIEX1234567L", "X1234567L"),
+    // A Corsican NIR grouped as the card prints it.
+    (
+        "FR_NIR",
+        "numéro de sécu 1 85 05 2A 123 456 33",
+        "1 85 05 2A 123 456 33",
+    ),
     (
         "EMAIL_ADDRESS",
         "लिखें राम@माइक्रोसॉफ्ट.कॉम पर",
@@ -2890,6 +2896,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", "(\"Secret\", \"secrets\"),"),
     ("SECRET", "consumo = \"suGyI5imvADdvU\""),
     ("SECRET", "sumo_id = \"supercalifragi\""),
+    ("FR_NIR", "NIR 2 53 07 2B 073 004 71."),
 ];
 
 #[test]

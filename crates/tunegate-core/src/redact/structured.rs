@@ -333,6 +333,16 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         out.push(Finding::new(i - 3, e, ENT_IBAN));
         return e;
     }
+    // A French NIR of someone born in Corsica, grouped as the card prints it (`2 53 07 2B 073
+    // 004 70`): the `2A`/`2B` department breaks the digit groups.
+    if en.on(ENT_FR_NIR)
+        && matches!(b[i], b'1' | b'2')
+        && matches!(b.get(i + 9), Some(b'A' | b'B' | b'a' | b'b'))
+        && let Some(e) = spaced_corsican_nir(b, i)
+    {
+        out.push(Finding::new(i, e, ENT_FR_NIR));
+        return e;
+    }
     // Finnish and Swedish personal identity numbers: a birth date and a check character or digit.
     if en.on(ENT_FI_HETU)
         && let Some(e) = hetu_at(b, i)
@@ -1455,6 +1465,36 @@ fn national_id(en: &Enabled, gs: &[Group], d: &[u8], decorated: bool, cx: &Ctx<'
         }
         _ => None,
     }
+}
+
+/// `S YY MM 2A CCC KKK CC` at `i` (groups of 1, 2, 2, 2, 3, 3, 2 split by single spaces, the
+/// fourth `2A` or `2B`) whose NIR check holds: the end.
+fn spaced_corsican_nir(b: &[u8], i: usize) -> Option<usize> {
+    const LENS: [usize; 7] = [1, 2, 2, 2, 3, 3, 2];
+    if i > 0 && is_word(b[i - 1]) {
+        return None;
+    }
+    let mut u = [0u8; 15];
+    let (mut p, mut k) = (i, 0);
+    for (g, &len) in LENS.iter().enumerate() {
+        if g > 0 {
+            if b.get(p) != Some(&b' ') {
+                return None;
+            }
+            p += 1;
+        }
+        let group = b.get(p..p + len)?;
+        for (j, &c) in group.iter().enumerate() {
+            let letter = g == 3 && j == 1 && matches!(c.to_ascii_uppercase(), b'A' | b'B');
+            if !(c.is_ascii_digit() || letter) {
+                return None;
+            }
+            u[k] = c.to_ascii_uppercase();
+            k += 1;
+        }
+        p += len;
+    }
+    (u[5] == b'2' && b.get(p).is_none_or(|&c| !is_word(c)) && ids::nir_ok(&u)).then_some(p)
 }
 
 fn gs_prev_paren(gs: &[Group], g: &Group) -> bool {
