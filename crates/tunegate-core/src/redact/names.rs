@@ -1143,7 +1143,13 @@ fn cue_before_unicode(t: &str, from: usize, end: usize, s: usize) -> Option<bool
     } else {
         before
     };
-    cue_strength(before.as_bytes())
+    // `Dr ` as a title, as in ASCII text (`gezien door dr Visser`): only where lower-casing kept
+    // the byte length, so the original case can be read at the same offsets.
+    let window = &t.as_bytes()[from..end];
+    cue_strength(before.as_bytes()).or_else(|| {
+        (end == s && window.len() == before.len() && dr_title(window, before.as_bytes()))
+            .then_some(true)
+    })
 }
 
 // Out of line: inlined into `Engine::find_with`, the scanners' code generation there costs ~1.5%
@@ -1229,6 +1235,22 @@ pub(crate) fn scan_people(text: &str, cue_ends: Option<&[usize]>, out: &mut Vec<
             } else if fa & F_CN != 0 && pinyin_given(z, fz) {
                 kinds_buf[k - 1] = (false, false, true, true);
                 kinds_buf[k] = (false, false, true, false);
+            }
+        }
+        // After a strong cue, surname particles written with capitals open the surname (`seen by
+        // Van Der Sluis`): they count as name words when a word that is no particle follows.
+        if nw >= 2 && particle_any_case(&b[words[0].s..words[0].e]) {
+            let last_particle = (0..nw)
+                .take_while(|&k| particle_any_case(&b[words[k].s..words[k].e]))
+                .last();
+            if let Some(lp) = last_particle
+                && lp + 1 < nw
+                && !kinds_buf[lp + 1].0
+                && cue_before(text, words[0].s) == Some(true)
+            {
+                for kind in &mut kinds_buf[..=lp] {
+                    *kind = (false, false, false, false);
+                }
             }
         }
         let kinds = &kinds_buf[..nw];
@@ -1738,7 +1760,16 @@ fn caps_name(t: &str, words: &[Word]) -> Option<usize> {
             }
             _ => (F_STOP, false),
         };
-        if extra && (known(sf) || sf & F_STOP == 0 && (strong() || initial && given(gf))) {
+        // An unknown surname needs a strong cue, a trailing initial, or a weak cue other than a
+        // bare preposition before a known, unambiguous given name (`received by BREITBART,
+        // TODD`; `from ACME, JOHN` stays).
+        let weak_cue = || {
+            cue_before(t, s0).is_some()
+                && !word_before(b[..s0].trim_ascii_end(), &[b"from", b"with", b"and"])
+        };
+        if extra
+            && (known(sf) || sf & F_STOP == 0 && (strong() || given(gf) && (initial || weak_cue())))
+        {
             return Some(initials_tail(b, g.e));
         }
     }
@@ -2566,6 +2597,17 @@ fn greeting_before(b: &[u8], s: usize) -> bool {
 
 /// Lower-case surname particles (Dutch, German, French, Spanish, Italian, Portuguese). A
 /// `match` on the bytes: this runs for the word before every capitalised word.
+/// [`is_particle`] in any letter case (`Van`, `DER`), lower-cased on the stack.
+fn particle_any_case(w: &[u8]) -> bool {
+    let mut buf = [0u8; 6];
+    let Some(l) = buf.get_mut(..w.len()) else {
+        return false;
+    };
+    l.copy_from_slice(w);
+    l.make_ascii_lowercase();
+    is_particle(l)
+}
+
 fn is_particle(w: &[u8]) -> bool {
     matches!(
         w,

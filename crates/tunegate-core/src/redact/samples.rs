@@ -2028,6 +2028,18 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "176/12345678",
     ),
     ("PHONE_NUMBER", "Desk: 5551234567 ext 9", "5551234567"),
+    // `dr` as a title in text with non-ASCII letters; capitalised particles after a strong cue.
+    ("PERSON", "De patiënt werd gezien door dr Visser.", "Visser"),
+    (
+        "PERSON",
+        "The patient was seen by Van Der Sluis today.",
+        "Van Der Sluis",
+    ),
+    (
+        "PERSON",
+        "The package was received by BREITBART, TODD at the desk.",
+        "BREITBART, TODD",
+    ),
     // A Spanish ID glued to its label; an e-mail address in an Indic script.
     ("ES_NIF", "Identificación DNI34657934-Q", "34657934-Q"),
     ("ES_NIF", "NIEX1234567L", "X1234567L"),
@@ -2897,6 +2909,9 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", "consumo = \"suGyI5imvADdvU\""),
     ("SECRET", "sumo_id = \"supercalifragi\""),
     ("FR_NIR", "NIR 2 53 07 2B 073 004 71."),
+    ("PERSON", "Van Halen played at the arena"),
+    ("PERSON", "De patiënt woont aan de Oak Dr Springfield"),
+    ("PERSON", "a letter from ACME, JOHN."),
 ];
 
 #[test]
