@@ -2599,6 +2599,15 @@ fn greeting_before(b: &[u8], s: usize) -> bool {
 /// `match` on the bytes: this runs for the word before every capitalised word.
 /// [`is_particle`] in any letter case (`Van`, `DER`), lower-cased on the stack.
 fn particle_any_case(w: &[u8]) -> bool {
+    // Every particle starts with one of these (most capitalised words do not).
+    if !w.first().is_some_and(|c| {
+        matches!(
+            c.to_ascii_lowercase(),
+            b'v' | b'd' | b't' | b'z' | b'l' | b'\''
+        )
+    }) {
+        return false;
+    }
     let mut buf = [0u8; 6];
     let Some(l) = buf.get_mut(..w.len()) else {
         return false;
