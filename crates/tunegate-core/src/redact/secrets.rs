@@ -1076,7 +1076,7 @@ fn pem(b: &[u8], s: usize) -> Option<(usize, usize)> {
     let body = head_end + 5;
     // Any body goes, a made-up one included (`super secret key here`): a redactor loses nothing
     // by masking a placeholder key, and a key pasted in part is still a key. Two bodies stay: one
-    // masked already (more `*` than key characters) and a typed-in unit repeated (`abab…`).
+    // masked already (over half of its first 4 KB is `*`) and a typed-in unit repeated (`abab…`).
     let shown = &b[body..b.len().min(body + 4096)];
     let shown = &shown[..memchr::memmem::find(shown, b"-----END ").unwrap_or(shown.len())];
     let stars = shown.iter().filter(|&&c| c == b'*').count();
