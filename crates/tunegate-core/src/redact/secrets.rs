@@ -766,20 +766,27 @@ impl SecretScanner {
 }
 
 /// Twelve digits assigned to a name ending in `account_id` (any case; `s..e` is the name's end
-/// after its `a`): `=`, `:` or `": "` between, quotes allowed around the digits.
+/// after its `a`): an assignment between (`=`, `:`, `": "`, `=>`), quotes allowed around the
+/// digits.
 fn account_id(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     if s == 0 || !b[s - 1].eq_ignore_ascii_case(&b'a') || b.get(e).is_some_and(|&c| is_word(c)) {
         return None;
     }
-    let mut p = e;
+    let p = value_after_assignment(b, e)?;
+    let digits = b[p..].iter().take_while(|c| c.is_ascii_digit()).count();
+    (digits == 12 && b.get(p + 12).is_none_or(|&c| !is_word(c) && c != b'.')).then_some((p, p + 12))
+}
+
+/// Past the separator of an assignment at `p`: up to 8 spaces, quotes, `:`, `=` and `>`, with
+/// a `:` or `=` among them (` = "`, `": "`, ` => '`). Where the value starts.
+fn value_after_assignment(b: &[u8], mut p: usize) -> Option<usize> {
+    let start = p;
     let mut assign = false;
-    while p < b.len() && p - e < 8 && matches!(b[p], b' ' | b'"' | b'\'' | b':' | b'=') {
+    while p < b.len() && p - start < 8 && matches!(b[p], b' ' | b'"' | b'\'' | b':' | b'=' | b'>') {
         assign |= matches!(b[p], b':' | b'=');
         p += 1;
     }
-    let digits = b[p..].iter().take_while(|c| c.is_ascii_digit()).count();
-    (assign && digits == 12 && b.get(p + 12).is_none_or(|&c| !is_word(c) && c != b'.'))
-        .then_some((p, p + 12))
+    assign.then_some(p)
 }
 
 /// The rest of a name that holds `sumo` at `s..e` (up to 40 name bytes), an assignment, then
@@ -796,16 +803,10 @@ fn sumologic_id(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     while p < b.len() && p - e < 40 && (is_word(b[p]) || matches!(b[p], b'.' | b'-')) {
         p += 1;
     }
-    let mut assign = false;
-    let sep = p;
-    while p < b.len() && p - sep < 8 && matches!(b[p], b' ' | b'"' | b'\'' | b':' | b'=' | b'>') {
-        assign |= matches!(b[p], b':' | b'=');
-        p += 1;
-    }
+    let p = value_after_assignment(b, p)?;
     let end = p + 14;
     let v = b.get(p..end)?;
-    (assign
-        && v.starts_with(b"su")
+    (v.starts_with(b"su")
         && v[2..].iter().all(u8::is_ascii_alphanumeric)
         && mixed(&v[2..])
         && b.get(end).is_none_or(|&c| !is_word(c)))

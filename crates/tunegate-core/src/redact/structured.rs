@@ -923,25 +923,6 @@ fn phone_label_before(b: &[u8], s: usize) -> bool {
     })
 }
 
-/// An extension right after a number ending at `e`: a space, `ext`, `ext.`, `extension` or
-/// `x`, an optional space, then one to six digits (`ext 9`, `x204`, `ext. 12`).
-fn extension_after(b: &[u8], e: usize) -> bool {
-    let Some(rest) = b.get(e..).and_then(|r| r.strip_prefix(b" ")) else {
-        return false;
-    };
-    let Some(k) = [&b"extension"[..], b"ext.", b"ext", b"x"]
-        .iter()
-        .find(|w| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w))
-        .map(|w| w.len())
-    else {
-        return false;
-    };
-    let rest = &rest[k..];
-    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-    (1..=6).contains(&digits) && rest.get(digits).is_none_or(|c| !c.is_ascii_alphanumeric())
-}
-
 const ZIP_CONTEXT: &[&[u8]] = &[b"zip", b"postal", b"postcode"];
 
 const PHONE_CONTEXT: &[&[u8]] = &[
@@ -1250,7 +1231,7 @@ fn classify(
             // The phone word must start a word: `tel`, not `hotel` or `intel`.
             // An extension after it says phone as well as a phone word before it does
             // (`Desk: 5551234567 ext 9`).
-            if (ten || eleven) && (cx.phone_cue() || extension_after(b, gs[ng - 1].end)) {
+            if (ten || eleven) && (cx.phone_cue() || phone_extension(b, gs[ng - 1].end).is_some()) {
                 break 'phone true;
             }
         }
