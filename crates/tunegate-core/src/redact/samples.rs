@@ -2053,6 +2053,53 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "EMAIL_ADDRESS",
         "लिखें राम@माइक्रोसॉफ्ट.कॉम पर",
         "राम@माइक्रोसॉफ्ट.कॉम",
+    ), // A key under a vendor's name alone; a default after an expression; 24 digits and more
+    // under a key name; a bare name, ` ,` and a quoted value; a Google OAuth client id.
+    (
+        "SECRET",
+        "export SONAR=7f3c9a1e55b04d2e8c61f0a9b4d7e2c3a8f61b05",
+        "7f3c9a1e55b04d2e8c61f0a9b4d7e2c3a8f61b05",
+    ),
+    (
+        "SECRET",
+        "TWILIO = \"9c3e7a1f5b2d4e6a8c0f1b3d5e7a9c2f\"",
+        "9c3e7a1f5b2d4e6a8c0f1b3d5e7a9c2f",
+    ),
+    (
+        "SECRET",
+        "heroku = \"5d1e8a3c-7b24-4f9e-a6c1-0e3b9d2f7a48\"",
+        "5d1e8a3c-7b24-4f9e-a6c1-0e3b9d2f7a48",
+    ),
+    (
+        "SECRET",
+        "val dbPassword = System.getenv(\"DB_PASS\") ?: \"Tr0ub4dor&3\"",
+        "Tr0ub4dor&3",
+    ),
+    (
+        "SECRET",
+        "const password = process.env.PGPASSWORD || 'quiet-harbor-71'",
+        "quiet-harbor-71",
+    ),
+    (
+        "SECRET",
+        "var apiToken = config.Token ?? \"a8Kd02LmQz71Xv\"",
+        "a8Kd02LmQz71Xv",
+    ),
+    (
+        "SECRET",
+        "password = os.getenv('DB_PASS') or 'velvet-Moon7'",
+        "velvet-Moon7",
+    ),
+    (
+        "SECRET",
+        "API_KEY=4815162342481516234248151623",
+        "4815162342481516234248151623",
+    ),
+    ("SECRET", "password ,\"Lighthouse42\"", "Lighthouse42"),
+    (
+        "SECRET",
+        "clientId: 841726350912-a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6.apps.googleusercontent.com",
+        "841726350912-a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6",
     ),
 ];
 
@@ -2912,6 +2959,27 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("PERSON", "Van Halen played at the arena"),
     ("PERSON", "De patiënt woont aan de Oak Dr Springfield"),
     ("PERSON", "a letter from ACME, JOHN."),
+    (
+        "SECRET",
+        "SENTRY_RELEASE=0af7651916cd43dd8448eb211c80319c5e7d2a14",
+    ),
+    (
+        "SECRET",
+        "datadog_trace_id: 0af7651916cd43dd8448eb211c80319c",
+    ),
+    (
+        "SECRET",
+        "MAILCHIMP_LIST_ID=3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e",
+    ),
+    ("SECRET", "my facebook is 0af7651916cd43dd8448eb211c80319c"),
+    ("SECRET", "SONARQUBE_HOST=https://sonar.example.com"),
+    ("SECRET", "password = process.env.DB_PASS || \"changeme\""),
+    ("SECRET", "token = req.headers.token || \"anonymous\""),
+    ("SECRET", "the password, \"hello\" he said"),
+    (
+        "SECRET",
+        "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
+    ),
 ];
 
 #[test]

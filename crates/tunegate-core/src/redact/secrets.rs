@@ -477,6 +477,12 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("sumo", Anchor::Custom(sumologic_id)),
     ("Sumo", Anchor::Custom(sumologic_id)),
     ("SUMO", Anchor::Custom(sumologic_id)),
+    // Google OAuth client ids: not secrets alone, but they name the app a client secret
+    // belongs to, and their shape is fixed.
+    (
+        ".apps.googleusercontent.com",
+        Anchor::Custom(google_client_id),
+    ),
     ("eyJ", Anchor::Jwt),
     ("-----BEGIN", Anchor::Pem),
     ("://", Anchor::UrlCreds),
@@ -578,6 +584,12 @@ impl SecretScanner {
             } else {
                 pats.push(lit.to_string());
                 kinds.push(*anchor);
+            }
+        }
+        for lit in VENDORS {
+            for v in three_cases(lit) {
+                pats.push(v);
+                kinds.push(Anchor::Custom(vendor_value));
             }
         }
         if emails {
@@ -763,6 +775,166 @@ impl SecretScanner {
         }
         m.start + 1
     }
+}
+
+/// Vendors whose API keys are plain hex, UUIDs or random runs, often stored under the vendor's
+/// name alone (`SONARQUBE=5eee…`, `API_SNYK='…'`, `softlayer: abcd…`). Vendors with their own
+/// prefix (GitHub, Stripe, Slack) have shaped rules, and names common in prose are left out.
+/// Matched in lower, Title and UPPER case.
+const VENDORS: &[&str] = &[
+    "sonar",
+    "softlayer",
+    "snyk",
+    "artifactory",
+    "jfrog",
+    "messagebird",
+    "heroku",
+    "mailchimp",
+    "mailgun",
+    "sendinblue",
+    "twilio",
+    "pagerduty",
+    "datadog",
+    "newrelic",
+    "dynatrace",
+    "algolia",
+    "contentful",
+    "launchdarkly",
+    "mapbox",
+    "netlify",
+    "hubspot",
+    "intercom",
+    "zendesk",
+    "pulumi",
+    "doppler",
+    "fastly",
+    "cloudflare",
+    "digitalocean",
+    "facebook",
+    "twitter",
+    "dropbox",
+    "asana",
+    "airtable",
+    "typeform",
+    "yandex",
+    "atlassian",
+    "trello",
+    "vercel",
+    "coinbase",
+    "finnhub",
+    "gitter",
+    "mattermost",
+    "rapidapi",
+    "sendbird",
+    "shippo",
+    "easypost",
+    "freshbooks",
+    "bittrex",
+    "kucoin",
+    "databricks",
+    "gocardless",
+    "adafruit",
+    "codecov",
+    "confluent",
+];
+
+/// A key assigned to a name that holds a vendor's name at `s..e` (up to 40 more name bytes, as
+/// `SONARQUBE`, `API_SNYK`, `softlayer_user_key`): 32, 40 or 64 hex digits (Mailchimp's with its
+/// `-us12` data centre), a UUID, or a random run
+/// of 20 to 100 letters and digits. A name that says what else it holds (`…_id`, `…_sha`,
+/// `…_version`, `trace`, `commit`, `url`) keeps its value.
+fn vendor_value(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if s > 0
+        && b[s - 1].is_ascii_alphanumeric()
+        && !(b[s].is_ascii_uppercase() && b[s - 1].is_ascii_lowercase())
+    {
+        return None;
+    }
+    let mut id_start = s;
+    while id_start > 0 && s - id_start < 40 && (is_word(b[id_start - 1]) || b[id_start - 1] == b'-')
+    {
+        id_start -= 1;
+    }
+    let mut name_end = e;
+    while name_end < b.len()
+        && name_end - e < 40
+        && (is_word(b[name_end]) || matches!(b[name_end], b'.' | b'-'))
+    {
+        name_end += 1;
+    }
+    let (buf, len) = stack_normalised(&b[id_start..name_end]);
+    let norm = &buf[..len];
+    const NOT: &[&[u8]] = &[
+        b"trace",
+        b"span",
+        b"request",
+        b"event",
+        b"commit",
+        b"build",
+        b"release",
+        b"user",
+        b"url",
+        b"uri",
+        b"host",
+        b"region",
+        b"org",
+        b"project",
+        b"channel",
+        b"team",
+        b"page",
+        b"account",
+        b"tenant",
+        b"domain",
+        b"endpoint",
+        b"email",
+        b"session",
+    ];
+    if names_no_secret(norm) || NOT.iter().any(|w| norm.windows(w.len()).any(|x| x == *w)) {
+        return None;
+    }
+    let p = value_after_assignment(b, name_end)?;
+    let run = b[p..]
+        .iter()
+        .take(101)
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'-')
+        .count();
+    let v = &b[p..p + run];
+    // Mailchimp appends its data centre (`…-us12`).
+    let dc = v.len() > 32
+        && v[32..].starts_with(b"-us")
+        && v.len() <= 37
+        && v[35..].iter().all(u8::is_ascii_digit);
+    let hex_part = if dc { &v[..32] } else { v };
+    let hex = matches!(hex_part.len(), 32 | 40 | 64)
+        && hex_part.iter().all(u8::is_ascii_hexdigit)
+        && hex_part.iter().any(u8::is_ascii_digit)
+        && hex_part.iter().any(u8::is_ascii_alphabetic);
+    let uuid = is_uuid(v) && v.iter().any(|&c| c != b'0' && c != b'-');
+    let random = (20..=100).contains(&v.len()) && !v.contains(&b'-') && random_value(v);
+    ((hex || uuid || random) && b.get(p + run).is_none_or(|&c| !is_word(c) && c != b'.'))
+        .then_some((p, p + run))
+}
+
+/// A Google OAuth client id: 10 to 20 digits, `-`, 32 letters, digits or `_`, then
+/// `.apps.googleusercontent.com` at `s`. The whole id goes.
+fn google_client_id(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let body = s.checked_sub(32)?;
+    let dash = body.checked_sub(1)?;
+    if b[dash] != b'-'
+        || !b[body..s]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    {
+        return None;
+    }
+    let digits = b[..dash]
+        .iter()
+        .rev()
+        .take(21)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let start = dash - digits;
+    ((10..=20).contains(&digits) && (start == 0 || !is_word(b[start - 1]))).then_some((start, e))
 }
 
 /// Twelve digits assigned to a name ending in `account_id` (any case; `s..e` is the name's end
@@ -1106,6 +1278,34 @@ fn pem(b: &[u8], s: usize) -> Option<(usize, usize)> {
         Some(k) => Some((s, end + k + 5)),
         None => Some((s, b.len())),
     }
+}
+
+/// The string literal an expression at `from` falls back to, on the same line within 160 bytes:
+/// `env["PASS"] ?: "s3cret"` (Kotlin, Groovy), `process.env.PASS || "s3cret"`, `?? "s3cret"`
+/// (C#, JavaScript), `os.getenv("PASS") or "s3cret"` (Python). Under a password name it may be
+/// a word; under another credential name it must not read as words. A placeholder stays.
+fn fallback_literal(b: &[u8], from: usize, password: bool) -> Option<(usize, usize)> {
+    let end = b.len().min(from.saturating_add(160));
+    let line = &b[from..end];
+    let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+    let (k, op) = [&b"?:"[..], b"||", b"??", b" or "]
+        .iter()
+        .filter_map(|op| memchr::memmem::find(line, op).map(|k| (k, op.len())))
+        .min()?;
+    let mut p = from + k + op;
+    while p < end && b[p] == b' ' {
+        p += 1;
+    }
+    let (s, e) = one_line_literal(b, p, b"\"'", MAX_VALUE)?;
+    let v = &b[s..e];
+    (v.len() >= 4
+        && !v.contains(&b' ')
+        && !is_literal_reference(v)
+        && !names_a_credential(v)
+        && !env_name(v)
+        && !scalar_or_type(v)
+        && (password || !wordy(v)))
+    .then_some((s, e))
 }
 
 /// `scheme://user:password@host`: only the password goes.
@@ -1881,8 +2081,16 @@ fn keyword_scan(
             match b[p] {
                 b':' | b'=' => assign = true,
                 b'.' | b'?' | b'|' | b'+' | b'!' | b'&' => weak = true,
-                // `'password', "x"` and `'password' ,"x"`: the arguments of a setter.
-                b',' if b[s0..p].iter().any(|c| matches!(c, b'"' | b'\'')) => assign = true,
+                // `'password', "x"` and `'password' ,"x"`: the arguments of a setter. So is a
+                // bare name with a space before the comma and a quote right after it
+                // (`password ,"x"`); in prose the comma follows the word (`password, "x"`).
+                b',' if b[s0..p].iter().any(|c| matches!(c, b'"' | b'\''))
+                    || p == s0 + 1
+                        && b[s0] == b' '
+                        && matches!(b.get(p + 1), Some(b'"' | b'\'')) =>
+                {
+                    assign = true
+                }
                 b',' => weak = true,
                 _ => {}
             }
@@ -2299,7 +2507,12 @@ fn keyword_scan(
             && wordy(v)
             && !(strong && letters_unlike_words(v)))
     {
-        return None;
+        // `password = env["PASS"] ?: "s3cret"`: the expression was no value, its default is.
+        return if assign && !delimited && !compared {
+            fallback_literal(b, s, password)
+        } else {
+            None
+        };
     }
     let lower = v.iter().any(u8::is_ascii_lowercase) as u8;
     let upper = v.iter().any(u8::is_ascii_uppercase) as u8;
@@ -2329,7 +2542,9 @@ fn keyword_scan(
         // `- name: DB_PASSWORD` / `value: whiteduke`: the value member of a pair is a literal.
         v.len() >= 4 && !scalar_or_type(v)
     } else if env_line {
-        v.len() >= 4 && !scalar_or_type(v) && !v.iter().all(u8::is_ascii_digit)
+        // A number is a count, a port or a time; 24 digits or more are none of these
+        // (`API_KEY=1234567890…`).
+        v.len() >= 4 && !scalar_or_type(v) && (v.len() >= 24 || !v.iter().all(u8::is_ascii_digit))
     } else if password && assign && !delimited && line_value(b, id_start, sep_start, q, p) {
         // `DB_PASSWORD=whiteduke` in an env file, `password: whiteduke` in YAML: the syntax makes
         // the value a literal, and a password may be a plain word.

@@ -459,9 +459,15 @@ fn pathological_inputs_stay_linear() {
         + &":password :secret ".repeat(30_000)
         + &"token = 123-abc-".repeat(30_000)
         + &"SAMPLE/xQ9zLk2Wm8/".repeat(30_000);
+    // Vendor names glued in one name (each reads 40 bytes each way), client-id suffixes back to
+    // back, fallback operators without a literal after a refused value (each reads 160 bytes).
+    let round32 = "SONAR_SONAR_".repeat(50_000)
+        + &"snyk=".repeat(50_000)
+        + &"1-.apps.googleusercontent.com".repeat(20_000)
+        + &format!("password = env[x] {}\n", "?? || ?: or ".repeat(20)).repeat(5_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
-        pass_names, hashes, heads, intros, round29, round30, round31,
+        pass_names, hashes, heads, intros, round29, round30, round31, round32,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
