@@ -3705,7 +3705,21 @@ fn unit_tail(b: &[u8], e: usize) -> Option<usize> {
 }
 
 /// The heads of a post-office box, compared in any case; a space or none before the number.
-const PO_BOX_HEADS: &[&[u8]] = &[b"P.O. Box", b"P.O.Box", b"PO Box", b"P O Box", b"POBox"];
+/// Besides the post office's own: a bank's lockbox, a rural route, and the Dutch, German and
+/// Spanish names (`Postbus 123`, `Postfach 1024`, `Apartado de Correos 45`).
+const PO_BOX_HEADS: &[&[u8]] = &[
+    b"P.O. Box",
+    b"P.O.Box",
+    b"PO Box",
+    b"P O Box",
+    b"POBox",
+    b"Lockbox",
+    b"Lock Box",
+    b"Rural Route",
+    b"Postbus",
+    b"Postfach",
+    b"Apartado de Correos",
+];
 
 /// A post-office box: `PO Box 123`, `P.O. Box 472`, `P O Box 9`, `POBox 53485`, `po box108`;
 /// the end.
@@ -3724,8 +3738,65 @@ fn po_box(b: &[u8], p: usize) -> Option<usize> {
         .take(8)
         .take_while(|c| c.is_ascii_digit())
         .count();
-    let e = s + d;
-    ((1..=7).contains(&d) && (e >= b.len() || !b[e].is_ascii_alphanumeric())).then_some(e)
+    let mut e = s + d;
+    if !(1..=7).contains(&d) || e < b.len() && b[e].is_ascii_alphanumeric() {
+        return None;
+    }
+    match head[0] {
+        // A lockbox number runs to three digits or more (`lockbox 3` is a thing in software).
+        b'L' if d < 3 => return None,
+        // A rural route is an address with its box: `Rural Route 1 Box 12`.
+        b'R' => {
+            if !b
+                .get(e..e + 5)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b" box "))
+            {
+                return None;
+            }
+            let d = b[e + 5..]
+                .iter()
+                .take(6)
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if !(1..=5).contains(&d) || b.get(e + 5 + d).is_some_and(u8::is_ascii_alphanumeric) {
+                return None;
+            }
+            e += 5 + d;
+        }
+        _ => {}
+    }
+    // A US town, state and ZIP after the box, in any case (`box 1 louisville il 62858`).
+    Some(town_state_zip(b, e).unwrap_or(e))
+}
+
+/// A US town, state code and ZIP from `p`, in any case: up to four words of letters, each after
+/// one space (a comma before it allowed), then the state and its ZIP. The end of the ZIP.
+fn town_state_zip(b: &[u8], mut p: usize) -> Option<usize> {
+    for _ in 0..5 {
+        if b.get(p) == Some(&b',') {
+            p += 1;
+        }
+        if b.get(p) != Some(&b' ') {
+            return None;
+        }
+        let ws = p + 1;
+        let len = b[ws..]
+            .iter()
+            .take(24)
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        if len == 0 {
+            return None;
+        }
+        if len == 2
+            && state_code_ci(b[ws], b[ws + 1])
+            && let Some(z) = zip_after(b, ws + 2)
+        {
+            return Some(z);
+        }
+        p = ws + len;
+    }
+    None
 }
 
 /// The start of a post-office box head in lower case that ends right before the number at `i`
@@ -3733,7 +3804,7 @@ fn po_box(b: &[u8], p: usize) -> Option<usize> {
 fn po_box_before(b: &[u8], i: usize) -> Option<usize> {
     let gap = usize::from(i > 0 && b[i - 1] == b' ');
     let end = i - gap;
-    if end == 0 || !matches!(b[end - 1], b'x' | b'X') {
+    if end == 0 || !matches!(b[end - 1] | 0x20, b'x' | b'e' | b's' | b'h' | b'o') {
         return None;
     }
     PO_BOX_HEADS.iter().find_map(|h| {

@@ -2100,7 +2100,30 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "SECRET",
         "clientId: 841726350912-a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6.apps.googleusercontent.com",
         "841726350912-a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6",
+    ), // Boxes besides the post office's (a rural route's, a bank's lockbox, a German
+    // Postfach) with the US town after them; an area code in parentheses after a dash; a
+    // country code in parentheses glued to the number.
+    (
+        "POSTAL_ADDRESS",
+        "Her mailing address is rural route 4 box 27 greenville ky 42345.",
+        "rural route 4 box 27 greenville ky 42345",
     ),
+    (
+        "POSTAL_ADDRESS",
+        "Schicken Sie es an Postfach 102030, 10115 Berlin.",
+        "Postfach 102030",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "remit to Lockbox 774512 chicago il 60693",
+        "Lockbox 774512 chicago il 60693",
+    ),
+    (
+        "PHONE_NUMBER",
+        "Reach me at Ana-(415) 555-2671 tonight",
+        "(415)",
+    ),
+    ("PHONE_NUMBER", "WhatsApp (+351)912345678", "+351"),
 ];
 
 /// Texts that must come out unchanged.
@@ -2980,6 +3003,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
     ),
+    ("POSTAL_ADDRESS", "the lockbox 3 has a bug"),
+    ("POSTAL_ADDRESS", "según el apartado 3 de la ley"),
+    ("POSTAL_ADDRESS", "Take route 9 north, then rural route 12."),
+    ("PHONE_NUMBER", "range 10-(20) 30"),
+    ("PHONE_NUMBER", "f(+1)"),
 ];
 
 #[test]

@@ -407,10 +407,13 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
     // Left boundary: inside a word or an identifier like `ORD-123`, `v1.2`, `a/12` -> skip the run.
     if i > 0 {
         let p = b[i - 1];
+        // An area code in parentheses after a dash (`Bob-(312) 456-7890`) opens a number: no
+        // identifier holds a `(`.
         let ident = is_word(p)
             || (matches!(p, b'-' | b'.' | b'/' | b'#' | b'$' | b'\\')
                 && i >= 2
-                && is_word(b[i - 2]))
+                && is_word(b[i - 2])
+                && !(p == b'-' && b[i] == b'('))
             || matches!(p, b'#' | b'$' | b'/' | b'\\');
         if ident {
             if en.on(ENT_PHONE)
@@ -435,6 +438,8 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
     }
     let mut sep = 0u8;
     let mut truncated = false;
+    // `(+55)…`: the finding takes the opening parenthesis too.
+    let mut cc_paren = false;
     loop {
         let gstart = p;
         let paren = p < n && b[p] == b'(';
@@ -515,6 +520,12 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
             // `+49(89)123456`, `+44(0)1134960009`, `1(123)456-7890`: a country code glued to
             // the area code in parentheses reads as if a space were there.
             s = b' ';
+        } else if ng == 1 && plus && ndig <= 3 && r < n && b[r] == b')' && i > 0 && b[i - 1] == b'('
+        {
+            // `(+55)1537027523`: the country code in parentheses, then the number.
+            s = b' ';
+            r += 1;
+            cc_paren = true;
         } else if !paren {
             break;
         }
@@ -581,7 +592,11 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
                 groups[z].sep == b' '
             };
             if ends_ok {
-                let start = if a == 0 { ctx_start } else { groups[a].start };
+                let start = match a {
+                    0 if cc_paren => ctx_start - 1,
+                    0 => ctx_start,
+                    _ => groups[a].start,
+                };
                 // A card is never a slice of a longer 4-4-4-4 run (order numbers, references).
                 // A neighbour belongs to the run only when it is joined the same way as the
                 // card's own groups (several cards on one line, each grouped its own way).

@@ -460,11 +460,16 @@ fn pathological_inputs_stay_linear() {
         + &"token = 123-abc-".repeat(30_000)
         + &"SAMPLE/xQ9zLk2Wm8/".repeat(30_000);
     // Vendor names glued in one name (each reads 40 bytes each way), client-id suffixes back to
-    // back, fallback operators without a literal after a refused value (each reads 160 bytes).
+    // back, fallback operators without a literal after a refused value (each reads 160 bytes),
+    // boxes before words that never reach a state (each reads five words), parenthesised
+    // country codes.
     let round32 = "SONAR_SONAR_".repeat(50_000)
         + &"snyk=".repeat(50_000)
         + &"1-.apps.googleusercontent.com".repeat(20_000)
-        + &format!("password = env[x] {}\n", "?? || ?: or ".repeat(20)).repeat(5_000);
+        + &format!("password = env[x] {}\n", "?? || ?: or ".repeat(20)).repeat(5_000)
+        + &"rural route 1 box 1 a b c d e ".repeat(30_000)
+        + &"lockbox 123 ab cd ef gh ij ".repeat(30_000)
+        + &"(+1)(+1)-(1)".repeat(30_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads, intros, round29, round30, round31, round32,
