@@ -2123,7 +2123,89 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "Reach me at Ana-(415) 555-2671 tonight",
         "(415)",
     ),
-    ("PHONE_NUMBER", "WhatsApp (+351)912345678", "+351"),
+    ("PHONE_NUMBER", "WhatsApp (+351)912345678", "+351"), // A typed-in secret whose brackets close nothing or another kind (no template), quoted or
+    // not; a directive's quoted argument; a PHP array append; `pass` as a property, a symbol,
+    // a setter argument and an element with attributes; digits glued to an address's domain.
+    (
+        "SECRET",
+        "my_password = {{q}7)x${w]kf(z[m>-_$#vault9}}",
+        "{{q}7)x${w]kf(z[m>-_$#vault9}}",
+    ),
+    (
+        "SECRET",
+        "apikey: {{q}7)x${w]kf(z[m>-_$#vault9}}",
+        "{{q}7)x${w]kf(z[m>-_$#vault9}}",
+    ),
+    (
+        "SECRET",
+        "\"theapikey\": \"{{q}7)x${w]kf(z[m>-_$#vault9}}\"",
+        "{{q}7)x${w]kf(z[m>-_$#vault9}}",
+    ),
+    (
+        "SECRET",
+        "apikey \"{{q}7)x${w]kf(z[m>-_$#vault9}}\";",
+        "{{q}7)x${w]kf(z[m>-_$#vault9}}",
+    ),
+    (
+        "SECRET",
+        "$apikey[] = \"Tr0ub4dor&3xyz\";",
+        "Tr0ub4dor&3xyz",
+    ),
+    (
+        "SECRET",
+        "cfg.pass=randomStringNumberSeven",
+        "randomStringNumberSeven",
+    ),
+    ("SECRET", ":pass BlueOceanSunset", "BlueOceanSunset"),
+    ("SECRET", "pass ,\"BlueOceanSunset\"", "BlueOceanSunset"),
+    (
+        "SECRET",
+        "<pass data=\"1\"> BlueOceanSunset </pass>",
+        "BlueOceanSunset",
+    ),
+    (
+        "US_SSN",
+        "reply to li.wei@corp.com536-22-8107",
+        "536-22-8107",
+    ),
+    (
+        "EMAIL_ADDRESS",
+        "mail bob@example.org2024 please",
+        "bob@example.org",
+    ), // Markup that names the credential in an attribute, with the value attribute before it or
+    // the content after spaces; spaces inside the brackets; a `>` inside a quoted value; a
+    // long letters-only value after a command-line flag; Aiven tokens; a Cloudant key.
+    (
+        "SECRET",
+        "<add value=\"Qv7#mLp2!xZ\" name=\"SMTP_PASSWORD\" />",
+        "Qv7#mLp2!xZ",
+    ),
+    (
+        "SECRET",
+        "<setting name=\"db_password\" >Qv7#mLp2!xZ</setting>",
+        "Qv7#mLp2!xZ",
+    ),
+    (
+        "SECRET",
+        "< db_password > Qv7#mLp2!xZ </db_password>",
+        "Qv7#mLp2!xZ",
+    ),
+    (
+        "SECRET",
+        "<db_password value=\"Qv7#m>Lp2!xZ\"/>",
+        "Qv7#m>Lp2!xZ",
+    ),
+    (
+        "SECRET",
+        "wget --http-password correcthorsebattery",
+        "correcthorsebattery",
+    ),
+    ("SECRET", "AVNS_k3Pq9ZxLm2Rt7Wv", "AVNS_k3Pq9ZxLm2Rt7Wv"),
+    (
+        "SECRET",
+        "cloudant-creds=\"9f1c3e5a7b2d4f6a8c0e1b3d5f7a9c2e9f1c3e5a7b2d4f6a8c0e1b3d5f7a9c2e\"",
+        "9f1c3e5a7b2d4f6a8c0e1b3d5f7a9c2e9f1c3e5a7b2d4f6a8c0e1b3d5f7a9c2e",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -3008,6 +3090,17 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("POSTAL_ADDRESS", "Take route 9 north, then rural route 12."),
     ("PHONE_NUMBER", "range 10-(20) 30"),
     ("PHONE_NUMBER", "f(+1)"),
+    ("SECRET", "token: [a, b]}"),
+    ("SECRET", "secret: {{ .Values.secret }}"),
+    ("SECRET", "password: {{ .Values.db.password | b64enc }}"),
+    ("SECRET", "password = (input(\"pw: \"))"),
+    ("SECRET", "boarding pass, \"A12\""),
+    ("SECRET", "a :pass b"),
+    ("EMAIL_ADDRESS", "user@host.c0m"),
+    ("SECRET", "if (n < token_len) { return; }"),
+    ("SECRET", "use --password interactive"),
+    ("SECRET", "<sometag name=\"password\" value=\"\" />"),
+    ("SECRET", "<field name=\"password\" type=\"text\"/>"),
 ];
 
 #[test]

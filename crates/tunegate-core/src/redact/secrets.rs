@@ -207,6 +207,8 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("dckr_oat_", prefix(24, 64, BodyClass::UrlSafe, false)),
     // HashiCorp Vault service, batch and recovery tokens; Terraform Cloud.
     ("hvs.", prefix(24, 256, BodyClass::UrlSafe, false)),
+    // Aiven service passwords and tokens.
+    ("AVNS_", prefix(8, 64, BodyClass::UrlSafe, false)),
     ("hvb.", prefix(24, 512, BodyClass::UrlSafe, false)),
     ("hvr.", prefix(24, 256, BodyClass::UrlSafe, false)),
     (".atlasv1.", Anchor::Custom(terraform)),
@@ -744,9 +746,11 @@ impl SecretScanner {
             // Other filler (`shippo_live_1111...`, `da2-abcdefghij...`) goes: under a vendor's
             // prefix it is as likely a real test key as a dummy, and a masked dummy costs
             // nothing.
+            // A `pass` name is a keyword too (`.pass=randomStringGoesHere` is a typed-in
+            // password, not a documented placeholder of a token format).
             let shaped = !matches!(
                 self.kinds[m.pattern],
-                Anchor::Keyword { .. } | Anchor::Pem | Anchor::UrlCreds
+                Anchor::Keyword { .. } | Anchor::Pem | Anchor::UrlCreds | Anchor::PassName
             );
             // The body after the anchor literal (a literal such as Twitter's run of `A`s is
             // not filler).
@@ -836,6 +840,7 @@ const VENDORS: &[&str] = &[
     "adafruit",
     "codecov",
     "confluent",
+    "cloudant",
 ];
 
 /// A key assigned to a name that holds a vendor's name at `s..e` (up to 40 more name bytes, as
@@ -1558,6 +1563,11 @@ fn pass_name(b: &[u8], s: usize, e: usize, scanned: &mut usize) -> Option<(usize
         }
         (Some(b':'), Some(b':')) => None,
         (Some(b'=' | b':'), _) => keyword_scan(b, e, true, scanned),
+        // Setter arguments (`'pass' ,"x"`, `pass ,"x"`): a quote or a space between the name
+        // and the comma, a quote right after it. In prose the comma follows the word.
+        (Some(b','), Some(b'"' | b'\'')) if p > e => keyword_scan(b, e, true, scanned),
+        // An XML element (`<pass data="1">x</pass>`) or a symbol key (`:pass x`).
+        _ if s > 0 && matches!(b[s - 1], b'<' | b':') => keyword_scan(b, e, true, scanned),
         _ => None,
     }
 }
@@ -1846,14 +1856,36 @@ fn dotted_start(b: &[u8], id_start: usize) -> usize {
 fn xml_pair_value_at(b: &[u8], id_start: usize, name_end: usize) -> Option<(usize, u8)> {
     let k = dotted_start(b, id_start);
     let before = &b[..k];
-    if before.ends_with(b"\"") {
+    if before.last().is_some_and(|&c| matches!(c, b'"' | b'\'')) {
         // `<entry key="db.password">value</entry>`, Android's `<string
-        // name="api_key">value</string>`.
-        let attr = &before[..before.len() - 1];
-        let named = [&b" key="[..], b" name="]
-            .iter()
-            .any(|a| attr.len() >= a.len() && attr[attr.len() - a.len()..].eq_ignore_ascii_case(a));
-        return (named && b[name_end..].starts_with(b"\">")).then_some((name_end + 2, b'>'));
+        // name="api_key">value</string>`, `<add name = 'the_password' value="…"/>`: the
+        // element's content or a `value` attribute after the name.
+        named_attribute(b, id_start, name_end)?;
+        // The rest of the start tag, quotes skipped: a `value` attribute, or the `>` that
+        // opens the content (`/>` closes an empty element).
+        let end = b.len().min(name_end + 200);
+        let mut quote = 0u8;
+        for k in name_end + 1..end {
+            let c = b[k];
+            if quote != 0 {
+                if c == quote {
+                    quote = 0;
+                }
+                continue;
+            }
+            match c {
+                b'"' | b'\'' => quote = c,
+                b'>' => return (b[k - 1] != b'/').then_some((k + 1, b'>')),
+                b'<' | b'\n' => return None,
+                b' ' => {
+                    if let Some(found) = value_attribute(b, k + 1) {
+                        return Some(found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        return None;
     }
     let tag = [b"<name>".as_slice(), b"<key>"].into_iter().find(|t| {
         before.len() >= t.len() && before[before.len() - t.len()..].eq_ignore_ascii_case(t)
@@ -1873,6 +1905,74 @@ fn xml_pair_value_at(b: &[u8], id_start: usize, name_end: usize) -> Option<(usiz
         .into_iter()
         .find(|t| r.len() >= t.len() && r[..t.len()].eq_ignore_ascii_case(t))
         .map(|t| (p + t.len(), b'>'))
+}
+
+/// The name at `id_start..name_end` is the quoted value of a `key` or `name` attribute
+/// (`name="the_password"`, `key = 'db.password'`): where that attribute starts.
+fn named_attribute(b: &[u8], id_start: usize, name_end: usize) -> Option<usize> {
+    let before = &b[..dotted_start(b, id_start)];
+    let quote = *before.last().filter(|&&c| matches!(c, b'"' | b'\''))?;
+    let attr = before[..before.len() - 1].trim_ascii_end();
+    let attr = attr.strip_suffix(b"=")?.trim_ascii_end();
+    let a = [&b" key"[..], b" name"]
+        .into_iter()
+        .find(|a| attr.len() >= a.len() && attr[attr.len() - a.len()..].eq_ignore_ascii_case(a))?;
+    (b.get(name_end) == Some(&quote)).then_some(attr.len() - a.len() + 1)
+}
+
+/// A `value="…"` attribute before a `name` or `key` attribute that names a credential, in the
+/// same start tag (`<add value="s3cret" name="the_password"/>`): the span of its text. The tag
+/// opens at most 200 bytes back, with no `>` or line break outside quotes between.
+fn value_attribute_before(b: &[u8], id_start: usize, name_end: usize) -> Option<(usize, usize)> {
+    let attr = named_attribute(b, id_start, name_end)?;
+    let from = attr.saturating_sub(200);
+    let mut lt = None;
+    let mut quote = 0u8;
+    for k in (from..attr).rev() {
+        let c = b[k];
+        if quote != 0 {
+            if c == quote {
+                quote = 0;
+            }
+        } else if matches!(c, b'"' | b'\'') {
+            quote = c;
+        } else if c == b'<' {
+            lt = Some(k);
+            break;
+        } else if matches!(c, b'>' | b'\n') {
+            return None;
+        }
+    }
+    let mut q = lt?;
+    while let Some(i) = memchr::memmem::find(&b[q..attr], b" value") {
+        if let Some((s, quote)) = value_attribute(b, q + i + 1) {
+            let len = b[s..attr].iter().position(|&c| c == quote || c == b'\n')?;
+            return (b[s + len] == quote).then_some((s, s + len));
+        }
+        q += i + 1;
+    }
+    None
+}
+
+/// A `value="…"` attribute at `p` (any case, spaces around `=`): where its text starts, and its
+/// quote.
+fn value_attribute(b: &[u8], p: usize) -> Option<(usize, u8)> {
+    if !b.get(p..p + 5)?.eq_ignore_ascii_case(b"value") {
+        return None;
+    }
+    let mut q = p + 5;
+    while b.get(q) == Some(&b' ') && q - p < 12 {
+        q += 1;
+    }
+    if b.get(q) != Some(&b'=') {
+        return None;
+    }
+    q += 1;
+    while b.get(q) == Some(&b' ') && q - p < 20 {
+        q += 1;
+    }
+    let quote = *b.get(q).filter(|c| matches!(c, b'"' | b'\''))?;
+    Some((q + 1, quote))
 }
 
 fn in_ci_list(w: &[u8], list: &[&[u8]]) -> bool {
@@ -2113,10 +2213,21 @@ fn keyword_scan(
         let v = &b[s..e];
         return (v.len() >= 4 && !is_literal_reference(v) && !v.contains(&b'{')).then_some((s, e));
     }
+    // `$apikey[] = "…"`: PHP appends to an array.
+    if b[p..].starts_with(b"[]") {
+        p += 2;
+    }
     let sep_start = p;
     // `Token::Open`: a path (Rust, C++, PHP), not an assignment.
     if b[p..].starts_with(b"::") {
         return None;
+    }
+    // `<add value="s3cret" name="DB_PASSWORD"/>`: the value attribute came first.
+    if (strong || password)
+        && let Some((s, e)) = value_attribute_before(b, id_start, kw_sep)
+    {
+        let v = &b[s..e];
+        return (v.len() >= 4 && !is_literal_reference(v)).then_some((s, e));
     }
     // `${DB_PASSWORD:-default}`: a shell or compose expansion; only its default can be a value.
     if id_start >= 2 && &b[id_start - 2..id_start] == b"${" {
@@ -2125,9 +2236,25 @@ fn keyword_scan(
     // `name: DB_PASSWORD` then `value: …`: the value of the pair is the credential's.
     let pair =
         pair_value_at(b, id_start, kw_sep).or_else(|| xml_pair_value_at(b, id_start, kw_sep));
+    // A markup attribute that names the credential (`<field name="password" type="text"/>`)
+    // has its value only in a `value` attribute or the element's content.
+    if pair.is_none() && named_attribute(b, id_start, kw_sep).is_some() {
+        return None;
+    }
     // The name opens an XML element (`<password>`, `<secret data="x">`): its content may be
     // spaced off from the tags.
-    let element = id_start > 0 && b[id_start - 1] == b'<';
+    // Spaces inside the brackets (`< the_password > … </the_password>`) only with a closing
+    // tag ahead: `if n < token_len` is a comparison.
+    let element = id_start > 0 && b[id_start - 1] == b'<'
+        || id_start > 1 && b[id_start - 1] == b' ' && {
+            let mut k = id_start - 1;
+            while k > 0 && id_start - k < 4 && b[k - 1] == b' ' {
+                k -= 1;
+            }
+            k > 0
+                && b[k - 1] == b'<'
+                && memchr::memmem::find(&b[id_start..b.len().min(id_start + 200)], b"</").is_some()
+        };
     let (mut q, mut assign, mut weak, mut open) = match pair {
         Some((q0, o)) => (q0, true, false, o),
         None => match element.then(|| element_attributes_end(b, kw_sep)).flatten() {
@@ -2318,11 +2445,27 @@ fn keyword_scan(
         && assign
         && &b[sep_start..q] == b"="
         && line_name(b, id_start, sep_start, q);
+    // An unquoted value that opens with a bracket and holds brackets that close nothing or
+    // another kind (`apikey: {{h}o)p${e]nob(ody[…`) is a typed-in secret, not an object, a
+    // list or a template: read it to the next space like an env line's.
+    let bracket_word = close == 0
+        && !whole_word
+        && (strong || password)
+        && assign
+        && matches!(b.get(s), Some(b'{' | b'[' | b'('))
+        && {
+            let end = (s + MAX_VALUE).min(n);
+            let end = b[s..end]
+                .iter()
+                .position(|c| !c.is_ascii_graphic() || matches!(c, b'"' | b'\'' | b'`'))
+                .map_or(end, |k| s + k);
+            bracket_mismatch(&b[s..end])
+        };
     while p < n && p - s <= limit {
         let c = b[p];
         let ok = if delimited_scan {
             c != close && c != b'\n' && (c != b' ' || password)
-        } else if whole_word {
+        } else if whole_word || bracket_word {
             c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'`' | b'&')
         } else {
             token_char(c, password)
@@ -2349,6 +2492,16 @@ fn keyword_scan(
         }
     }
     let delimited = close != 0 && b.get(after) == Some(&close);
+    // A directive and its quoted argument (`apikey "k3y";`, nginx style): the semicolon after
+    // the closing quote makes the pair a statement.
+    if !assign
+        && delimited
+        && matches!(close, b'"' | b'\'')
+        && b.get(after + 1) == Some(&b';')
+        && b[sep_start..q].iter().all(|&c| c == b' ' || c == close)
+    {
+        assign = true;
+    }
     if !delimited {
         // A sentence-ending dot is not part of the value.
         while p > s && matches!(b[p - 1], b'.' | b'-') {
@@ -2561,7 +2714,11 @@ fn keyword_scan(
                     || equals && norm != b"auth"))
             || password && v.len() >= 8 && digit + other >= 1
     } else if password {
+        // After a command-line flag (`--http-password hopenobodyfinds…`) a long run of letters
+        // is the value too; a short word may be prose about the flag.
+        let flag = b[id_start..].starts_with(b"--");
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
+            || flag && v.len() >= 12 && v.iter().all(u8::is_ascii_alphanumeric)
     } else if assign_or_tag(assign, open) && vendor_key_name(norm) {
         // `snyk_key = <uuid>`, `powrbot_key = abcdefghij…`: a name ending in `key` after a
         // vendor or product holds that vendor's API key, UUID-shaped or typed-in as it may be.
@@ -2598,8 +2755,26 @@ fn element_attributes_end(b: &[u8], name_end: usize) -> Option<usize> {
         return None;
     }
     let end = b.len().min(name_end.saturating_add(160));
-    let gt = name_end + memchr::memchr3(b'>', b'<', b'\n', &b[name_end..end])?;
-    (b[gt] == b'>' && b[gt - 1] != b'/').then_some(gt)
+    // A `>` inside a quoted attribute value does not end the tag.
+    let mut quote = 0u8;
+    for k in name_end..end {
+        let c = b[k];
+        if quote != 0 {
+            if c == quote {
+                quote = 0;
+            } else if c == b'\n' {
+                return None;
+            }
+            continue;
+        }
+        match c {
+            b'"' | b'\'' => quote = c,
+            b'>' => return (b[k - 1] != b'/').then_some(k),
+            b'<' | b'\n' => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A value that ends in a file extension: a dot and one to five lower-case letters or digits,
@@ -4187,6 +4362,39 @@ fn has_placeholder(v: &[u8]) -> bool {
     false
 }
 
+/// A closing bracket that closes nothing or another kind (`{{h}o)p${e]…`): brackets a
+/// password holds, not a template's or an expression's. Opening brackets left open are no
+/// mismatch (`hashpw(pw` is a call cut at its first argument). Past 32 levels of nesting the
+/// answer is no.
+fn bracket_mismatch(v: &[u8]) -> bool {
+    let mut stack = [0u8; 32];
+    let mut depth = 0;
+    for &c in v {
+        match c {
+            b'(' | b'[' | b'{' => {
+                let Some(slot) = stack.get_mut(depth) else {
+                    return false;
+                };
+                *slot = c;
+                depth += 1;
+            }
+            b')' | b']' | b'}' => {
+                let open = match c {
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
+                };
+                if depth == 0 || stack[depth - 1] != open {
+                    return true;
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 fn reference(v: &[u8], literal: bool) -> bool {
     if v.is_empty() {
         return true;
@@ -4215,7 +4423,10 @@ fn reference(v: &[u8], literal: bool) -> bool {
     if first == b'#' && v.get(1) == Some(&b'{') && last == b'}' {
         return true;
     }
-    if matches!(first, b'$' | b'{' | b'<' | b'[' | b'%')
+    // Mismatched brackets are a password's (`{{h}o)p${e]nob(ody[…}}`), not a template's.
+    let paired = !bracket_mismatch(v);
+    if paired
+        && matches!(first, b'$' | b'{' | b'<' | b'[' | b'%')
         && (matches!(last, b'}' | b'>' | b']' | b')' | b'%' | b's')
             || v[1..]
                 .iter()
@@ -4223,7 +4434,7 @@ fn reference(v: &[u8], literal: bool) -> bool {
     {
         return true;
     }
-    if has_placeholder(v) || format_field(v) {
+    if paired && has_placeholder(v) || format_field(v) {
         return true;
     }
     // An ARN names where a secret is stored (`arn:aws:secretsmanager:…:secret:db-XyZ12`).
@@ -4292,7 +4503,8 @@ fn reference(v: &[u8], literal: bool) -> bool {
             || !literal
                 && (call_head(v)
                     || balanced(v)
-                    || matches!(v[0], b'(' | b')' | b'[' | b']' | b'{' | b'}')))
+                    || matches!(v[0], b')' | b']' | b'}')
+                    || matches!(v[0], b'(' | b'[' | b'{') && paired))
     {
         return true;
     }

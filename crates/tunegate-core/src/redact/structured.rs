@@ -230,8 +230,27 @@ fn email(b: &[u8], at: usize, out: &mut Vec<Finding>) -> usize {
         e -= 1;
     }
     let domain = &b[at + 1..e];
-    if domain.is_empty() || !valid_domain(domain) {
+    if domain.is_empty() {
         return at + 1;
+    }
+    if !valid_domain(domain) {
+        // Digits glued to the top-level domain start the next token (`john@acme.com123-45-6789`,
+        // text pasted from a form without its separator): the address ends at the letters.
+        let dot = memchr::memrchr(b'.', domain).map_or(0, |k| k + 1);
+        let letters = domain[dot..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        let cut = at + 1 + dot + letters;
+        if dot == 0
+            || letters < 2
+            || !b.get(cut).is_some_and(u8::is_ascii_digit)
+            || !valid_domain(&b[at + 1..cut])
+        {
+            return at + 1;
+        }
+        out.push(Finding::new(s, cut, ENT_EMAIL));
+        return cut;
     }
     out.push(Finding::new(s, e, ENT_EMAIL));
     e
@@ -409,7 +428,11 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         let p = b[i - 1];
         // An area code in parentheses after a dash (`Bob-(312) 456-7890`) opens a number: no
         // identifier holds a `(`.
-        let ident = is_word(p)
+        // Right after an e-mail address the scanner cut at its letters (see `email`).
+        let after_email = out
+            .last()
+            .is_some_and(|f| f.entity == ENT_EMAIL && f.end as usize == i);
+        let ident = !after_email && is_word(p)
             || (matches!(p, b'-' | b'.' | b'/' | b'#' | b'$' | b'\\')
                 && i >= 2
                 && is_word(b[i - 2])

@@ -462,14 +462,23 @@ fn pathological_inputs_stay_linear() {
     // Vendor names glued in one name (each reads 40 bytes each way), client-id suffixes back to
     // back, fallback operators without a literal after a refused value (each reads 160 bytes),
     // boxes before words that never reach a state (each reads five words), parenthesised
-    // country codes.
+    // country codes, mismatched brackets after a key name (one value read each), digits glued
+    // to addresses, setter commas, attributes naming a credential (each reads 200 bytes of its
+    // tag).
     let round32 = "SONAR_SONAR_".repeat(50_000)
         + &"snyk=".repeat(50_000)
         + &"1-.apps.googleusercontent.com".repeat(20_000)
         + &format!("password = env[x] {}\n", "?? || ?: or ".repeat(20)).repeat(5_000)
         + &"rural route 1 box 1 a b c d e ".repeat(30_000)
         + &"lockbox 123 ab cd ef gh ij ".repeat(30_000)
-        + &"(+1)(+1)-(1)".repeat(30_000);
+        + &"(+1)(+1)-(1)".repeat(30_000)
+        + &format!("apikey: {}\n", "{(}]".repeat(2_000)).repeat(100)
+        + &"apikey: {".repeat(50_000)
+        + &"a@b.co1".repeat(50_000)
+        + &"pass ,\"".repeat(50_000)
+        + &format!("<a {}>\n", "value=\"x\" name=\"password\" ".repeat(10_000))
+        + &"< password ".repeat(50_000)
+        + &"name=\"password\" ".repeat(50_000);
     for s in [
         emails, jwts, masks, keywords, dots, joined, base64ish, copies, flags, braces, compared,
         pass_names, hashes, heads, intros, round29, round30, round31, round32,
