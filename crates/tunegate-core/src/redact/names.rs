@@ -3726,9 +3726,19 @@ const PO_BOX_HEADS: &[&[u8]] = &[
 #[inline(never)]
 fn po_box(b: &[u8], p: usize) -> Option<usize> {
     let r = &b[p.min(b.len())..];
+    // This runs at every capital `P`: a word whose first two letters start no head (`Pl`,
+    // `Pe`) is rejected before any head is compared.
+    let (&c0, &c1) = (r.first()?, r.get(1)?);
+    let (c0, c1) = (c0.to_ascii_uppercase(), c1.to_ascii_uppercase());
+    if !matches!(
+        (c0, c1),
+        (b'P', b'.' | b'O' | b' ') | (b'L', b'O') | (b'R', b'U') | (b'A', b'P')
+    ) {
+        return None;
+    }
     let head = PO_BOX_HEADS
         .iter()
-        .find(|h| r.len() > h.len() && r[..h.len()].eq_ignore_ascii_case(h))?;
+        .find(|h| h[0] == c0 && r.len() > h.len() && r[..h.len()].eq_ignore_ascii_case(h))?;
     let mut s = p + head.len();
     if b.get(s) == Some(&b' ') {
         s += 1;
@@ -3804,10 +3814,17 @@ fn town_state_zip(b: &[u8], mut p: usize) -> Option<usize> {
 fn po_box_before(b: &[u8], i: usize) -> Option<usize> {
     let gap = usize::from(i > 0 && b[i - 1] == b' ');
     let end = i - gap;
-    if end == 0 || !matches!(b[end - 1] | 0x20, b'x' | b'e' | b's' | b'h' | b'o') {
+    let last = b.get(end.wrapping_sub(1))? | 0x20;
+    if !matches!(last, b'x' | b'e' | b's' | b'h') {
         return None;
     }
+    // Only the heads that end in these two letters are compared (`the 3`, `has 2` end in
+    // `e` and `s`, as `Rural Route` and `Postbus` do).
+    let before_last = b.get(end.wrapping_sub(2)).map_or(0, |c| c | 0x20);
     PO_BOX_HEADS.iter().find_map(|h| {
+        if h[h.len() - 1] | 0x20 != last || h[h.len() - 2] | 0x20 != before_last {
+            return None;
+        }
         let s = end.checked_sub(h.len())?;
         (b[s..end].eq_ignore_ascii_case(h) && (s == 0 || !b[s - 1].is_ascii_alphanumeric()))
             .then_some(s)

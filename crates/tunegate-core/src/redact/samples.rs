@@ -2205,6 +2205,21 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "SECRET",
         "cloudant-creds=\"9f1c3e5a7b2d4f6a8c0e1b3d5f7a9c2e9f1c3e5a7b2d4f6a8c0e1b3d5f7a9c2e\"",
         "9f1c3e5a7b2d4f6a8c0e1b3d5f7a9c2e9f1c3e5a7b2d4f6a8c0e1b3d5f7a9c2e",
+    ), // A vendor's name and a quoted key after a space; a Vault AppRole secret id.
+    (
+        "SECRET",
+        "railway = 'b63b96e2-44d5-4919-9ab1-d486a7d5124b'",
+        "b63b96e2-44d5-4919-9ab1-d486a7d5124b",
+    ),
+    (
+        "SECRET",
+        "websitepulse '4cebbdcc96ff3fa03cc3c93f48b22e10'",
+        "4cebbdcc96ff3fa03cc3c93f48b22e10",
+    ),
+    (
+        "SECRET",
+        "secret_id = '98765432-5432-4432-8432-dcb098765432'",
+        "98765432-5432-4432-8432-dcb098765432",
     ),
 ];
 
@@ -3101,6 +3116,11 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", "use --password interactive"),
     ("SECRET", "<sometag name=\"password\" value=\"\" />"),
     ("SECRET", "<field name=\"password\" type=\"text\"/>"),
+    ("SECRET", "req.Header.Set(\"Authorization\", billingToken)"),
+    (
+        "SECRET",
+        "role_id = \"12345678-1234-4234-8234-123456789abc\"",
+    ),
 ];
 
 #[test]

@@ -841,6 +841,12 @@ const VENDORS: &[&str] = &[
     "codecov",
     "confluent",
     "cloudant",
+    "cloudsmith",
+    "onesignal",
+    "railway",
+    "loggly",
+    "websitepulse",
+    "freshworks",
 ];
 
 /// A key assigned to a name that holds a vendor's name at `s..e` (up to 40 more name bytes, as
@@ -897,7 +903,16 @@ fn vendor_value(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     if names_no_secret(norm) || NOT.iter().any(|w| norm.windows(w.len()).any(|x| x == *w)) {
         return None;
     }
-    let p = value_after_assignment(b, name_end)?;
+    // `websitepulse '3bda…'`: a quoted value after a space reads as assigned.
+    let p = value_after_assignment(b, name_end).or_else(|| {
+        let q = name_end
+            + b[name_end..]
+                .iter()
+                .take(4)
+                .take_while(|&&c| c == b' ')
+                .count();
+        (q > name_end && matches!(b.get(q), Some(b'"' | b'\''))).then_some(q + 1)
+    })?;
     let run = b[p..]
         .iter()
         .take(101)
@@ -1394,6 +1409,8 @@ pub(crate) fn is_secret_name(norm: &[u8]) -> bool {
         b"licensekey",
         b"bearer",
         b"passcode",
+        // A Vault AppRole's `secret_id` is the credential itself (its `role_id` is not).
+        b"secretid",
         b"sessionkey",
         b"cookie",
         b"xapikey",
@@ -2596,6 +2613,16 @@ fn keyword_scan(
                     &vb[..vl],
                     b"password" | b"passwd" | b"pwd" | b"pass" | b"secret" | b"token" | b"apikey"
                 )
+            }
+            // A variable named for a credential, in camel or snake case (`apactaSecret` in
+            // `Header.Set("Authorization", apactaSecret)`); a password may be words like that.
+            || !password && ident(v) && v.len() <= 40 && {
+                let hump = v.contains(&b'_')
+                    || v.windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+                let (vb, vl) = stack_normalised(v);
+                hump && [&b"secret"[..], b"token", b"apikey", b"password"]
+                    .iter()
+                    .any(|w| vb[..vl].ends_with(w))
             });
     let url = memchr::memmem::find(v, b"://").is_some();
     // A quoted string followed by a colon, or a bare word ending in one, is the next key of an

@@ -429,10 +429,11 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
         // An area code in parentheses after a dash (`Bob-(312) 456-7890`) opens a number: no
         // identifier holds a `(`.
         // Right after an e-mail address the scanner cut at its letters (see `email`).
-        let after_email = out
-            .last()
-            .is_some_and(|f| f.entity == ENT_EMAIL && f.end as usize == i);
-        let ident = !after_email && is_word(p)
+        let after_email = || {
+            out.last()
+                .is_some_and(|f| f.entity == ENT_EMAIL && f.end as usize == i)
+        };
+        let ident = is_word(p) && !after_email()
             || (matches!(p, b'-' | b'.' | b'/' | b'#' | b'$' | b'\\')
                 && i >= 2
                 && is_word(b[i - 2])
