@@ -2221,6 +2221,11 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "secret_id = '98765432-5432-4432-8432-dcb098765432'",
         "98765432-5432-4432-8432-dcb098765432",
     ),
+    (
+        "SECRET",
+        "MAILGUN: key-7rk2mq0zp81vwt4n5ds9xj3e6hcy0abl",
+        "key-7rk2mq0zp81vwt4n5ds9xj3e6hcy0abl",
+    ),
 ];
 
 /// Texts that must come out unchanged.

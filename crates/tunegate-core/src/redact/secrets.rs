@@ -247,8 +247,9 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ),
     // Twilio API keys.
     ("SK", prefix(32, 32, BodyClass::Hex, true)),
-    // Mailgun private and public keys.
-    ("key-", prefix(32, 32, BodyClass::Hex, true)),
+    // Mailgun private and public keys: `key-` and 32 lower-case letters and digits (not only
+    // hex: `key-3ax6xnjp29jd6fds4gc373sgvjxteol0`).
+    ("key-", prefix(32, 32, BodyClass::LowerAlnum, true)),
     ("pubkey-", prefix(32, 32, BodyClass::Hex, true)),
     // Other providers with a fixed prefix.
     ("dapi", prefix(32, 34, BodyClass::AlnumDash, true)),
