@@ -851,10 +851,10 @@ const VENDORS: &[&str] = &[
 ];
 
 /// A key assigned to a name that holds a vendor's name at `s..e` (up to 40 more name bytes, as
-/// `SONARQUBE`, `API_SNYK`, `softlayer_user_key`): 32, 40 or 64 hex digits (Mailchimp's with its
-/// `-us12` data centre), a UUID, or a random run
-/// of 20 to 100 letters and digits. A name that says what else it holds (`…_id`, `…_sha`,
-/// `…_version`, `trace`, `commit`, `url`) keeps its value.
+/// `SONARQUBE`, `API_SNYK`, `softlayer_user_key`), or quoted after it and a space: 32, 40 or 64
+/// hex digits (Mailchimp's with its `-us12` data centre), a UUID, or a random run of 20 to 100
+/// letters and digits. A name that says what else it holds (`…_id`, `…_sha`, `…_version`,
+/// `trace`, `commit`, `url`) keeps its value.
 fn vendor_value(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     if s > 0
         && b[s - 1].is_ascii_alphanumeric()
@@ -1964,7 +1964,10 @@ fn value_attribute_before(b: &[u8], id_start: usize, name_end: usize) -> Option<
     let mut q = lt?;
     while let Some(i) = memchr::memmem::find(&b[q..attr], b" value") {
         if let Some((s, quote)) = value_attribute(b, q + i + 1) {
-            let len = b[s..attr].iter().position(|&c| c == quote || c == b'\n')?;
+            let len = b
+                .get(s..attr)?
+                .iter()
+                .position(|&c| c == quote || c == b'\n')?;
             return (b[s + len] == quote).then_some((s, s + len));
         }
         q += i + 1;
@@ -2477,7 +2480,7 @@ fn keyword_scan(
                 .iter()
                 .position(|c| !c.is_ascii_graphic() || matches!(c, b'"' | b'\'' | b'`'))
                 .map_or(end, |k| s + k);
-            bracket_mismatch(&b[s..end])
+            brackets(&b[s..end]) == Brackets::Mismatched
         };
     while p < n && p - s <= limit {
         let c = b[p];
@@ -4318,17 +4321,28 @@ fn call_head(v: &[u8]) -> bool {
     head > 0 && matches!(v.get(head), Some(b'(' | b'['))
 }
 
-/// Every bracket closed by its own kind, in order, as in an expression.
-fn balanced(v: &[u8]) -> bool {
-    let mut stack = [0u8; 16];
-    let mut depth = 0usize;
+/// How the brackets of a value pair up.
+#[derive(PartialEq)]
+enum Brackets {
+    /// Every bracket closed by its own kind, in order, as in an expression.
+    Paired,
+    /// Some left open (`hashpw(pw`, a call cut at its first argument), or nested past 32 levels.
+    Open,
+    /// A closing bracket that closes nothing or another kind (`{{h}o)p${e]…`): brackets a
+    /// password holds, not a template's or an expression's.
+    Mismatched,
+}
+
+fn brackets(v: &[u8]) -> Brackets {
+    let mut stack = [0u8; 32];
+    let mut depth = 0;
     for &c in v {
         match c {
             b'(' | b'[' | b'{' => {
-                if depth == stack.len() {
-                    return false;
-                }
-                stack[depth] = c;
+                let Some(slot) = stack.get_mut(depth) else {
+                    return Brackets::Open;
+                };
+                *slot = c;
                 depth += 1;
             }
             b')' | b']' | b'}' => {
@@ -4338,14 +4352,18 @@ fn balanced(v: &[u8]) -> bool {
                     _ => b'{',
                 };
                 if depth == 0 || stack[depth - 1] != open {
-                    return false;
+                    return Brackets::Mismatched;
                 }
                 depth -= 1;
             }
             _ => {}
         }
     }
-    depth == 0
+    if depth == 0 {
+        Brackets::Paired
+    } else {
+        Brackets::Open
+    }
 }
 
 /// A template placeholder inside the value: `${name}` (also `${name:-default}`) or
@@ -4390,39 +4408,6 @@ fn has_placeholder(v: &[u8]) -> bool {
     false
 }
 
-/// A closing bracket that closes nothing or another kind (`{{h}o)p${e]…`): brackets a
-/// password holds, not a template's or an expression's. Opening brackets left open are no
-/// mismatch (`hashpw(pw` is a call cut at its first argument). Past 32 levels of nesting the
-/// answer is no.
-fn bracket_mismatch(v: &[u8]) -> bool {
-    let mut stack = [0u8; 32];
-    let mut depth = 0;
-    for &c in v {
-        match c {
-            b'(' | b'[' | b'{' => {
-                let Some(slot) = stack.get_mut(depth) else {
-                    return false;
-                };
-                *slot = c;
-                depth += 1;
-            }
-            b')' | b']' | b'}' => {
-                let open = match c {
-                    b')' => b'(',
-                    b']' => b'[',
-                    _ => b'{',
-                };
-                if depth == 0 || stack[depth - 1] != open {
-                    return true;
-                }
-                depth -= 1;
-            }
-            _ => {}
-        }
-    }
-    false
-}
-
 fn reference(v: &[u8], literal: bool) -> bool {
     if v.is_empty() {
         return true;
@@ -4452,7 +4437,7 @@ fn reference(v: &[u8], literal: bool) -> bool {
         return true;
     }
     // Mismatched brackets are a password's (`{{h}o)p${e]nob(ody[…}}`), not a template's.
-    let paired = !bracket_mismatch(v);
+    let paired = brackets(v) != Brackets::Mismatched;
     if paired
         && matches!(first, b'$' | b'{' | b'<' | b'[' | b'%')
         && (matches!(last, b'}' | b'>' | b']' | b')' | b'%' | b's')
@@ -4530,7 +4515,7 @@ fn reference(v: &[u8], literal: bool) -> bool {
         && (call_or_index(v)
             || !literal
                 && (call_head(v)
-                    || balanced(v)
+                    || brackets(v) == Brackets::Paired
                     || matches!(v[0], b')' | b']' | b'}')
                     || matches!(v[0], b'(' | b'[' | b'{') && paired))
     {
