@@ -26,6 +26,16 @@ const CUES: &[(&str, u16)] = &[
     ("passnummer", ENT_PASSPORT),
     ("passaporte", ENT_PASSPORT),
     ("paszport", ENT_PASSPORT),
+    // Identity cards carry a document number of the same shape; it is reported as a passport
+    // number (`Personalausweis: L01X00T44`).
+    ("personalausweis", ENT_PASSPORT),
+    ("ausweisnummer", ENT_PASSPORT),
+    ("ausweis nr", ENT_PASSPORT),
+    ("id card", ENT_PASSPORT),
+    ("identity card", ENT_PASSPORT),
+    ("carte d'identité", ENT_PASSPORT),
+    ("carta d'identità", ENT_PASSPORT),
+    ("identiteitskaart", ENT_PASSPORT),
     ("license", ENT_DRIVER_LICENSE),
     ("licence", ENT_DRIVER_LICENSE),
     ("patente di guida", ENT_DRIVER_LICENSE),

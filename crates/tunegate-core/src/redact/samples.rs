@@ -2225,7 +2225,13 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "SECRET",
         "MAILGUN: key-7rk2mq0zp81vwt4n5ds9xj3e6hcy0abl",
         "key-7rk2mq0zp81vwt4n5ds9xj3e6hcy0abl",
+    ), // An identity card's document number after its name.
+    (
+        "PASSPORT",
+        "Personalausweis: T8KLM2P41 bitte prüfen",
+        "T8KLM2P41",
     ),
+    ("PASSPORT", "identity card no. 4XRT9PC72", "4XRT9PC72"),
 ];
 
 /// Texts that must come out unchanged.
@@ -3126,6 +3132,8 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "role_id = \"12345678-1234-4234-8234-123456789abc\"",
     ),
+    ("PASSPORT", "the ID card reader v2 failed"),
+    ("PASSPORT", "Personalausweis beantragen"),
 ];
 
 #[test]
