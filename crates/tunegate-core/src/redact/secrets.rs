@@ -856,10 +856,7 @@ const VENDORS: &[&str] = &[
 /// letters and digits. A name that says what else it holds (`…_id`, `…_sha`, `…_version`,
 /// `trace`, `commit`, `url`) keeps its value.
 fn vendor_value(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
-    if s > 0
-        && b[s - 1].is_ascii_alphanumeric()
-        && !(b[s].is_ascii_uppercase() && b[s - 1].is_ascii_lowercase())
-    {
+    if !starts_name_part(b, s) {
         return None;
     }
     let mut id_start = s;
@@ -867,13 +864,7 @@ fn vendor_value(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     {
         id_start -= 1;
     }
-    let mut name_end = e;
-    while name_end < b.len()
-        && name_end - e < 40
-        && (is_word(b[name_end]) || matches!(b[name_end], b'.' | b'-'))
-    {
-        name_end += 1;
-    }
+    let name_end = name_rest_end(b, e);
     let (buf, len) = stack_normalised(&b[id_start..name_end]);
     let norm = &buf[..len];
     const NOT: &[&[u8]] = &[
@@ -982,21 +973,31 @@ fn value_after_assignment(b: &[u8], mut p: usize) -> Option<usize> {
     assign.then_some(p)
 }
 
+/// The part of a name at `s` starts a word or a camel-case hump (`mySumoId`, `API_SNYK`; not
+/// `consumo`).
+fn starts_name_part(b: &[u8], s: usize) -> bool {
+    s == 0
+        || !b[s - 1].is_ascii_alphanumeric()
+        || b[s].is_ascii_uppercase() && b[s - 1].is_ascii_lowercase()
+}
+
+/// The end of the rest of a name from `e`: up to 40 word characters, dots and dashes
+/// (`SONAR|QUBE_TOKEN`, `sumo|.access-id`).
+fn name_rest_end(b: &[u8], e: usize) -> usize {
+    e + b[e..]
+        .iter()
+        .take(40)
+        .take_while(|&&c| is_word(c) || matches!(c, b'.' | b'-'))
+        .count()
+}
+
 /// The rest of a name that holds `sumo` at `s..e` (up to 40 name bytes), an assignment, then
 /// `su` and 12 letters or digits: `SUMO_ACCESS_ID = "suGyI5imvADdvU"`.
 fn sumologic_id(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
-    // The name part starts a word or a camel-case hump (`mySumoId`, not `consumo`).
-    if s > 0
-        && b[s - 1].is_ascii_alphanumeric()
-        && !(b[s].is_ascii_uppercase() && b[s - 1].is_ascii_lowercase())
-    {
+    if !starts_name_part(b, s) {
         return None;
     }
-    let mut p = e;
-    while p < b.len() && p - e < 40 && (is_word(b[p]) || matches!(b[p], b'.' | b'-')) {
-        p += 1;
-    }
-    let p = value_after_assignment(b, p)?;
+    let p = value_after_assignment(b, name_rest_end(b, e))?;
     let end = p + 14;
     let v = b.get(p..end)?;
     (v.starts_with(b"su")
