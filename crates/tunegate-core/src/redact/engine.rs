@@ -318,7 +318,9 @@ impl Engine {
         // (a house number): text without one skips those passes.
         let digits = text.bytes().any(|c| c.is_ascii_digit());
         let context = self.context.as_ref().filter(|_| digits);
-        let person_cues = self.walk_anchors(text.as_bytes(), context, random_tokens, out);
+        // Asked by the non-ASCII password words and the uncased name introductions: once here.
+        let ascii = text.is_ascii();
+        let person_cues = self.walk_anchors(text.as_bytes(), ascii, context, random_tokens, out);
         if self.secrets.is_some() {
             super::manifest::scan(text, out);
         }
@@ -329,7 +331,7 @@ impl Engine {
             // The secret walk found the lower-case name cues; without it, the name scanner
             // looks for them itself.
             let cues = self.secrets.as_ref().map(|_| &person_cues[..]);
-            super::names::scan_people(text, cues, out);
+            super::names::scan_people(text, ascii, cues, out);
         }
         // Written-out e-mail addresses are anchors of the secret walk; without it, one search.
         if self.secrets.is_none() && self.enabled.on(super::ENT_EMAIL) {
@@ -391,6 +393,7 @@ impl Engine {
     fn walk_anchors(
         &self,
         b: &[u8],
+        ascii: bool,
         context: Option<&super::context::ContextScanner>,
         random_tokens: bool,
         out: &mut Vec<Finding>,
@@ -438,6 +441,11 @@ impl Engine {
                 }
             }
             (None, None) => {}
+        }
+        if let Some(s) = &self.secrets
+            && !ascii
+        {
+            s.foreign_keywords(b, out);
         }
         // Random tokens outside the shaped ones (which are pushed from `from` on).
         if random_tokens && self.secrets.is_some() {

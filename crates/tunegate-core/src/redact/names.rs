@@ -1155,7 +1155,13 @@ fn cue_before_unicode(t: &str, from: usize, end: usize, s: usize) -> Option<bool
 // Out of line: inlined into `Engine::find_with`, the scanners' code generation there costs ~1.5%
 // of the dense bench (instruction counts).
 #[inline(never)]
-pub(crate) fn scan_people(text: &str, cue_ends: Option<&[usize]>, out: &mut Vec<Finding>) {
+/// `ascii`: whether `text` is ASCII only (the caller knows).
+pub(crate) fn scan_people(
+    text: &str,
+    ascii: bool,
+    cue_ends: Option<&[usize]>,
+    out: &mut Vec<Finding>,
+) {
     let lex = lexicon();
     let b = text.as_bytes();
     lower_case_introductions(text, out);
@@ -1165,7 +1171,7 @@ pub(crate) fn scan_people(text: &str, cue_ends: Option<&[usize]>, out: &mut Vec<
             .into_iter()
             .for_each(|s| cued_name(text, s, out)),
     }
-    if !b.is_ascii() {
+    if !ascii {
         uncased_introductions(text, out);
     }
     let mut pos = 0;
@@ -4755,7 +4761,7 @@ mod tests {
 
     fn people(t: &str) -> Vec<&str> {
         let mut v = Vec::new();
-        scan_people(t, None, &mut v);
+        scan_people(t, t.is_ascii(), None, &mut v);
         v.iter()
             .map(|f| &t[f.start as usize..f.end as usize])
             .collect()

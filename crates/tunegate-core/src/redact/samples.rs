@@ -2232,6 +2232,42 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "T8KLM2P41",
     ),
     ("PASSPORT", "identity card no. 4XRT9PC72", "4XRT9PC72"),
+    // The word for a password in other languages, in code and in a customer's sentence.
+    ("SECRET", "passwort = \"Xk9#mQ2vLp\"", "Xk9#mQ2vLp"),
+    (
+        "SECRET",
+        "Mein Passwort ist Xk9mQ2vLp7, bitte ändern.",
+        "Xk9mQ2vLp7",
+    ),
+    (
+        "SECRET",
+        "Mon mot de passe est Xk9mQ2vLp7 merci",
+        "Xk9mQ2vLp7",
+    ),
+    (
+        "SECRET",
+        "Mi contraseña es Xk9mQ2vLp7 gracias",
+        "Xk9mQ2vLp7",
+    ),
+    ("SECRET", "Minha senha é Xk9mQ2vLp7 obrigado", "Xk9mQ2vLp7"),
+    ("SECRET", "Mijn wachtwoord is Xk9mQ2vLp7 dank", "Xk9mQ2vLp7"),
+    ("SECRET", "Mitt lösenord är Xk9mQ2vLp7 tack", "Xk9mQ2vLp7"),
+    ("SECRET", "Moje heslo je Xk9mQ2vLp7 díky", "Xk9mQ2vLp7"),
+    ("SECRET", "hasło: Xk9mQ2vLp7", "Xk9mQ2vLp7"),
+    ("SECRET", "ПАРОЛЬ: Xk9mQ2vLp7", "Xk9mQ2vLp7"),
+    ("SECRET", "我的密码是Xk9mQ2vLp7，谢谢", "Xk9mQ2vLp7"),
+    ("SECRET", "パスワードはXk9mQ2vLp7です", "Xk9mQ2vLp7"),
+    ("SECRET", "비밀번호: Xk9mQ2vLp7", "Xk9mQ2vLp7"),
+    ("SECRET", "password：Xk9mQ2vLp7", "Xk9mQ2vLp7"),
+    ("SECRET", "the password is: Xk9mQ2vLp7 thanks", "Xk9mQ2vLp7"),
+    // `cred` and `creds` as a whole name part.
+    (
+        "SECRET",
+        "cred = abcdef0123456789abcdef0123456789abcdef01",
+        "abcdef0123456789abcdef0123456789abcdef01",
+    ),
+    ("SECRET", "creds = \"ilikelemons\"", "ilikelemons"),
+    ("SECRET", "const dbCreds = 'Xk9#mQ2vLp';", "Xk9#mQ2vLp"),
 ];
 
 /// Texts that must come out unchanged.
@@ -3136,6 +3172,18 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("PASSPORT", "Personalausweis beantragen"), // An IBAN's layout with a failed check is kept whole, not masked in pieces.
     ("IBAN_CODE", "AL47 2121 1009 0000 0002 3569 8742"),
     ("IBAN_CODE", "CY17 0020 0128 0000 0012 0052 7602"),
+    // A password word in a sentence about the password, in any language.
+    ("SECRET", "Das Passwort ist abgelaufen, bitte zurücksetzen."),
+    ("SECRET", "Mi contraseña es muy segura."),
+    ("SECRET", "Wachtwoord vergeten? Klik hier."),
+    ("SECRET", "Password forgotten? Click here."),
+    ("SECRET", "Passwort: <dein Passwort>"),
+    ("SECRET", "Hasło reklamowe: Najlepsza kawa w mieście"),
+    ("SECRET", "パスワードを忘れました"),
+    // `cred` inside a word, or in prose.
+    ("SECRET", "He has great street cred in the scene."),
+    ("SECRET", "incredible results, credit = 4111"),
+    ("SECRET", "creds: none"),
 ];
 
 #[test]

@@ -494,6 +494,29 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("passphrase", Anchor::Keyword { password: true }),
     ("pwd", Anchor::Keyword { password: true }),
     ("pword", Anchor::Keyword { password: true }),
+    // The word for a password in the languages of the PII rules and other common ones, so a
+    // customer writing in their own language (`Mein Passwort ist …`) is covered too. Words
+    // that also mean something else (Italian `parola`, French `parole`) are left out; words
+    // written with letters outside ASCII are in `FOREIGN_PASSWORD_WORDS`.
+    ("passwort", Anchor::Keyword { password: true }),
+    ("kennwort", Anchor::Keyword { password: true }),
+    ("mot de passe", Anchor::Keyword { password: true }),
+    ("mot_de_passe", Anchor::Keyword { password: true }),
+    ("motdepasse", Anchor::Keyword { password: true }),
+    ("contrasena", Anchor::Keyword { password: true }),
+    ("contrasenya", Anchor::Keyword { password: true }),
+    ("senha", Anchor::Keyword { password: true }),
+    ("wachtwoord", Anchor::Keyword { password: true }),
+    ("haslo", Anchor::Keyword { password: true }),
+    ("heslo", Anchor::Keyword { password: true }),
+    ("jelszo", Anchor::Keyword { password: true }),
+    ("salasana", Anchor::Keyword { password: true }),
+    ("losenord", Anchor::Keyword { password: true }),
+    ("passord", Anchor::Keyword { password: true }),
+    ("adgangskode", Anchor::Keyword { password: true }),
+    ("sifre", Anchor::Keyword { password: true }),
+    ("kata sandi", Anchor::Keyword { password: true }),
+    ("kata laluan", Anchor::Keyword { password: true }),
     // `DB_PASS=...`, `smtpPass: ...` (not `bypass`, `boarding pass 12`).
     ("pass", Anchor::PassName),
     ("Pass", Anchor::PassName),
@@ -502,6 +525,26 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("pw", Anchor::PassName),
     ("Pw", Anchor::PassName),
     ("PW", Anchor::PassName),
+    // `cred = …`, `DB_CREDS=…` (a whole name part, so not `credit` or `incredible`). `cred`
+    // is matched with the byte after it: the walk would stop at every `credit` otherwise.
+    ("cred ", Anchor::PassName),
+    ("cred=", Anchor::PassName),
+    ("cred:", Anchor::PassName),
+    ("cred\"", Anchor::PassName),
+    ("cred'", Anchor::PassName),
+    ("Cred ", Anchor::PassName),
+    ("Cred=", Anchor::PassName),
+    ("Cred:", Anchor::PassName),
+    ("Cred\"", Anchor::PassName),
+    ("Cred'", Anchor::PassName),
+    ("CRED ", Anchor::PassName),
+    ("CRED=", Anchor::PassName),
+    ("CRED:", Anchor::PassName),
+    ("CRED\"", Anchor::PassName),
+    ("CRED'", Anchor::PassName),
+    ("creds", Anchor::PassName),
+    ("Creds", Anchor::PassName),
+    ("CREDS", Anchor::PassName),
     ("secret", Anchor::Keyword { password: false }),
     ("token", Anchor::Keyword { password: false }),
     ("key", Anchor::Keyword { password: false }),
@@ -537,25 +580,48 @@ pub(crate) struct WalkState {
     pub(crate) person_cues: Vec<usize>,
 }
 
-/// `lit` in lower case, with its first letter capitalised, and in upper case, without repeats.
+/// `lit` in lower case, with its first letter capitalised, and in upper case, without repeats
+/// (Unicode case: `пароль`, `Пароль`, `ПАРОЛЬ`).
 fn three_cases(lit: &str) -> Vec<String> {
-    let title = match lit.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(k) => format!(
+    let title = match lit.char_indices().find(|(_, c)| c.is_alphabetic()) {
+        Some((k, c)) => format!(
             "{}{}{}",
             &lit[..k],
-            lit[k..=k].to_ascii_uppercase(),
-            &lit[k + 1..]
+            c.to_uppercase(),
+            &lit[k + c.len_utf8()..]
         ),
         None => lit.to_string(),
     };
-    let mut v = vec![lit.to_string(), title, lit.to_ascii_uppercase()];
+    let mut v = vec![lit.to_string(), title, lit.to_uppercase()];
     v.dedup();
     v
 }
 
+/// The word for a password written with letters outside ASCII (`contraseña`, `пароль`,
+/// `密码`), matched in lower, Title and UPPER case. They are searched apart from `ANCHORS`,
+/// and only in text that holds a byte outside ASCII: their bytes in the anchor DFA would more
+/// than double its byte classes, and so its table (1.9 to 4.3 MB) and build time.
+const FOREIGN_PASSWORD_WORDS: &[&str] = &[
+    "contraseña",
+    "hasło",
+    "jelszó",
+    "lösenord",
+    "şifre",
+    "пароль",
+    "密码",
+    "密碼",
+    "パスワード",
+    "비밀번호",
+    "mật khẩu",
+    "סיסמה",
+    "كلمة المرور",
+    "पासवर्ड",
+];
+
 pub(crate) struct SecretScanner {
     dfa: super::walk::Dfa,
     kinds: Vec<Anchor>,
+    foreign: aho_corasick::AhoCorasick,
 }
 
 impl SecretScanner {
@@ -566,7 +632,34 @@ impl SecretScanner {
         // step per byte where the default (a contiguous NFA) may follow failure links. Walked
         // by `Engine::find_with` beside the context scanner's (see `walk`).
         let dfa = super::walk::build(&pats, false)?;
-        Ok(Self { dfa, kinds })
+        let foreign = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(FOREIGN_PASSWORD_WORDS.iter().flat_map(|w| three_cases(w)))
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            dfa,
+            kinds,
+            foreign,
+        })
+    }
+
+    /// The values after the non-ASCII words for a password (`Пароль: …`, `密码是…`); the
+    /// caller skips ASCII text.
+    pub(crate) fn foreign_keywords(&self, b: &[u8], out: &mut Vec<Finding>) {
+        // Past a finding, or past a long value already refused (as `kw_until` in the walk):
+        // `пароль=пароль=…` is read once, not once per word.
+        let mut after = 0;
+        for m in self.foreign.find_iter(b) {
+            if m.start() < after {
+                continue;
+            }
+            let mut scanned = 0;
+            if let Some((s, e)) = keyword_scan(b, m.end(), true, &mut scanned) {
+                out.push(Finding::new(s, e, ENT_SECRET));
+                after = e;
+            }
+            after = after.max(scanned);
+        }
     }
 
     pub(crate) fn dfa(&self) -> &super::walk::Dfa {
@@ -633,6 +726,9 @@ impl SecretScanner {
                 super::walk::Step::Hit(m) => w.resume_at(self.anchor(b, m, &mut state, out)),
                 super::walk::Step::Done => break,
             }
+        }
+        if !b.is_ascii() {
+            self.foreign_keywords(b, out);
         }
         super::random_token::scan(b, out, from);
     }
@@ -718,8 +814,14 @@ impl SecretScanner {
             Anchor::Webhook => webhook(b, m.start, m.end),
             Anchor::PassName if m.start < state.kw_until => None,
             Anchor::PassName => {
-                let mut scanned = m.end;
-                let found = pass_name(b, m.start, m.end, &mut scanned);
+                // The name without the byte matched after it (`cred=`).
+                let e = if b[m.end - 1].is_ascii_alphabetic() {
+                    m.end
+                } else {
+                    m.end - 1
+                };
+                let mut scanned = e;
+                let found = pass_name(b, m.start, e, &mut scanned);
                 state.kw_until = state.kw_until.max(scanned);
                 found
             }
@@ -1401,6 +1503,7 @@ pub(crate) fn is_secret_name(norm: &[u8]) -> bool {
         b"auth",
         b"credential",
         b"credentials",
+        b"creds",
         b"signingkey",
         b"encryptionkey",
         b"masterkey",
@@ -1631,7 +1734,7 @@ pub(crate) fn pass_part_name(raw: &[u8]) -> bool {
 fn pass_starts_part(before: Option<u8>, first: u8) -> bool {
     match before {
         None | Some(b'_' | b'-' | b'.') => true,
-        Some(c) if c.is_ascii_lowercase() => first == b'P',
+        Some(c) if c.is_ascii_lowercase() => first.is_ascii_uppercase(),
         Some(c) => !c.is_ascii_alphanumeric(),
     }
 }
@@ -2195,6 +2298,14 @@ fn keyword_scan(
     let sep = |mut p: usize| -> (usize, bool, bool, u8) {
         let s0 = p;
         let (mut assign, mut weak, mut open) = (false, false, 0u8);
+        // A full-width colon (`密码：…`) or a copula glued to the name (`密码是…`, `パスワードは…`).
+        for w in ["：", "是", "为", "為", "は"] {
+            if b[p..].starts_with(w.as_bytes()) {
+                assign = true;
+                p += w.len();
+                break;
+            }
+        }
         // Up to 12 separator bytes, not counting alignment spaces (`apiKey:      "…"`), at
         // most 48 in all.
         let mut spaces = 0;
@@ -2394,7 +2505,22 @@ fn keyword_scan(
     }
     let mut p = q;
     if !assign && open == 0 {
-        for w in [&b"is "[..], b"are ", b"was ", b"of "] {
+        // The copula in other languages too (`Passwort ist …`, `mot de passe est …`,
+        // `contraseña es …`, `senha é …`, `lösenord är …`, `heslo je …`).
+        for w in [
+            &b"is "[..],
+            b"is:",
+            b"are ",
+            b"was ",
+            b"of ",
+            b"ist ",
+            b"est ",
+            b"es ",
+            "é ".as_bytes(),
+            "è ".as_bytes(),
+            "är ".as_bytes(),
+            b"je ",
+        ] {
             if b[p..].starts_with(w) {
                 p += w.len();
                 while p < n && matches!(b[p], b' ' | b'"' | b'\'' | b':') {
@@ -2749,6 +2875,12 @@ fn keyword_scan(
         // After a command-line flag (`--http-password hopenobodyfinds…`) a long run of letters
         // is the value too; a short word may be prose about the flag.
         let flag = b[id_start..].starts_with(b"--");
+        // Sentence punctuation after a word is not part of it (`Password forgotten? Click`).
+        let mut core = v;
+        while let [rest @ .., b'?' | b'!' | b',' | b';' | b':' | b')'] = core {
+            core = rest;
+        }
+        let other = core.iter().any(|c| !c.is_ascii_alphanumeric()) as u8;
         v.len() >= 8 && (classes + other) >= 2 && digit + other >= 1
             || flag && v.len() >= 12 && v.iter().all(u8::is_ascii_alphanumeric)
     } else if assign_or_tag(assign, open) && vendor_key_name(norm) {

@@ -481,6 +481,12 @@ fn pathological_inputs_stay_linear() {
         + &format!("<a {}>\n", "value=\"x\" name=\"password\" ".repeat(10_000))
         + &"< password ".repeat(50_000)
         + &"name=\"password\" ".repeat(50_000);
+    // Password words in other languages, and `cred` names, back to back.
+    let round33 = "пароль=".repeat(100_000)
+        + &"密码是".repeat(50_000)
+        + &format!("contraseña: {}\n", "x".repeat(3_000)).repeat(100)
+        + &"cred=cred:".repeat(50_000)
+        + &"Passwort ist ".repeat(50_000);
     for s in [
         emails,
         jwts,
@@ -504,6 +510,7 @@ fn pathological_inputs_stay_linear() {
         round32_names,
         round32_numbers,
         round32_markup,
+        round33,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();

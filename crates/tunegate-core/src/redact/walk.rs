@@ -219,3 +219,12 @@ mod tests {
         same_as_aho_corasick(&pats, true);
     }
 }
+#[cfg(test)]
+mod tmp_mem {
+    #[test]
+    fn tmp_dfa_memory() {
+        use aho_corasick::automaton::Automaton;
+        let s = super::super::secrets::SecretScanner::new(true, true).unwrap();
+        eprintln!("DFA memory {} states? stride?", s.dfa().dfa.memory_usage());
+    }
+}
