@@ -2268,6 +2268,39 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ),
     ("SECRET", "creds = \"ilikelemons\"", "ilikelemons"),
     ("SECRET", "const dbCreds = 'Xk9#mQ2vLp';", "Xk9#mQ2vLp"),
+    // A connection string's password, a word as it may be: after another pair (`; Password =
+    // x"`), before the next pair in a string (`"password=x;user=…"`, `"password=x&user=…"`), or
+    // among libpq's space-separated pairs.
+    (
+        "SECRET",
+        r#"var c = "Server=localhost; Database=Test; User=SA; Password=hardcoded";"#,
+        "hardcoded",
+    ),
+    (
+        "SECRET",
+        r#"var b = "Server = localhost; Database = Test; User = SA; Password = hardcoded";"#,
+        "hardcoded",
+    ),
+    (
+        "SECRET",
+        r#"String query10 = "password=something&user=user";"#,
+        "something",
+    ),
+    (
+        "SECRET",
+        r#"string query2 = "password=hardcoded;user='" + user + "'";"#,
+        "hardcoded",
+    ),
+    (
+        "SECRET",
+        r#"psql "host=db port=5432 user=app password=hardcoded sslmode=require""#,
+        "hardcoded",
+    ),
+    (
+        "SECRET",
+        r#"conn = "dbname=shop user=app password=hardcoded""#,
+        "hardcoded",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -3184,6 +3217,13 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", "He has great street cred in the scene."),
     ("SECRET", "incredible results, credit = 4111"),
     ("SECRET", "creds: none"),
+    // A format placeholder is no password; nor is a word after pairs in prose.
+    ("SECRET", r#"$var1 = "password=%s&login=a";"#),
+    ("SECRET", "So with n=3 and m=4 the password=hello trick"),
+    (
+        "SECRET",
+        "the form has fields user= and password= to fill in",
+    ),
 ];
 
 #[test]

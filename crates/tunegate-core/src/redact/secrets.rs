@@ -2478,7 +2478,8 @@ fn keyword_scan(
     while pair.is_none()
         && t < n
         && t - q < 16
-        && (b[t].is_ascii_alphanumeric() || matches!(b[t], b'&' | b'[' | b']'))
+        // A reference type's `&` only leads (`&str`): inside, it joins query pairs.
+        && (b[t].is_ascii_alphanumeric() || matches!(b[t], b'[' | b']') || b[t] == b'&' && t == q)
     {
         t += 1;
     }
@@ -2616,7 +2617,8 @@ fn keyword_scan(
         } else if whole_word || bracket_word {
             c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'`' | b'&')
         } else {
-            token_char(c, password)
+            // `password=x&user=y`: the next pair of a query string ends a bare password.
+            token_char(c, password) && !(c == b'&' && password && assign && pair_at(b, p + 1))
         };
         if !ok {
             break;
@@ -3123,11 +3125,76 @@ fn netrc_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) 
 
 /// `Key=Value;` pairs of a connection string: the name follows a `;` and the value ends at one.
 fn conn_string_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: usize) -> bool {
+    // `=`, spaces around it allowed (`Password = x` in .NET connection strings).
+    let op = &b[sep_start..q];
+    if op.iter().filter(|&&c| c == b'=').count() != 1
+        || !op.iter().all(|&c| matches!(c, b'=' | b' '))
+    {
+        return false;
+    }
     let mut k = id_start;
     while k > 0 && b[k - 1] == b' ' {
         k -= 1;
     }
-    &b[sep_start..q] == b"=" && k > 0 && b[k - 1] == b';' && b.get(p) == Some(&b';')
+    let before = k.checked_sub(1).map(|k| b[k]);
+    let after = b.get(p).copied();
+    // The value ends its string (a quote, a line end, the text's end) or the pair (`;`, `&`).
+    let ends = matches!(
+        after,
+        None | Some(b'"' | b'\'' | b';' | b'\n' | b'\r' | b'&' | b' ')
+    );
+    // The pair starts a string (`"Password=x;…"`) or a line.
+    let starts = matches!(before, None | Some(b'"' | b'\'' | b'\n'));
+    match (before, after) {
+        // `…; Password=x"`, `…;Password=x;`: after another pair of the connection string.
+        (Some(b';'), _) => ends && after != Some(b' '),
+        // `"Password=x; User=…"`, `"password=x&user=…"`: pairs follow.
+        (_, Some(b';' | b'&')) => starts && pair_at(b, p + 1),
+        // libpq (`host=db port=5432 user=app password=x sslmode=require`): pairs separated by
+        // spaces, two before the password or one on either side.
+        (Some(_), _) if matches!(after, None | Some(b' ' | b'"' | b'\'' | b'\n' | b'\r')) => {
+            let prev = pair_before(b, id_start);
+            prev.is_some_and(|j| pair_before(b, j).is_some())
+                || prev.is_some() && after == Some(b' ') && pair_at(b, p + 1)
+        }
+        _ => false,
+    }
+}
+
+/// A `name=` (letters, digits, `_`, `-`, `.`, spaces inside as in `User Id=`, 1-32 bytes) at
+/// `at`, spaces before it skipped: the next pair of a connection or query string.
+fn pair_at(b: &[u8], at: usize) -> bool {
+    let mut j = at;
+    while j < b.len() && j - at < 4 && b[j] == b' ' {
+        j += 1;
+    }
+    let s = j;
+    while j < b.len() && j - s < 32 && (is_word(b[j]) || matches!(b[j], b'-' | b'.' | b' ')) {
+        j += 1;
+    }
+    j > s && b[s].is_ascii_alphabetic() && b.get(j) == Some(&b'=') && b[j - 1] != b' '
+}
+
+/// The start of a `name=value` pair (no spaces inside, at most 64 bytes) that ends one space
+/// before `k`: the pair before this one in a libpq connection string.
+fn pair_before(b: &[u8], k: usize) -> Option<usize> {
+    if k < 4 || b[k - 1] != b' ' {
+        return None;
+    }
+    let end = k - 1;
+    let mut j = end;
+    while j > 0 && end - j < 64 && b[j - 1].is_ascii_graphic() && !matches!(b[j - 1], b'"' | b'\'')
+    {
+        j -= 1;
+    }
+    let pair = &b[j..end];
+    let eq = memchr::memchr(b'=', pair)?;
+    (eq > 0
+        && eq + 1 < pair.len()
+        && (j == 0 || matches!(b[j - 1], b' ' | b'"' | b'\'' | b'\n'))
+        && pair[..eq].iter().all(|&c| is_word(c) || c == b'-')
+        && pair[0].is_ascii_alphabetic())
+    .then_some(j)
 }
 
 /// The first half of [`line_value`]: the name starts its line and `=` or `: ` follows it.

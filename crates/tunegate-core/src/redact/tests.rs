@@ -487,6 +487,9 @@ fn pathological_inputs_stay_linear() {
         + &format!("contraseña: {}\n", "x".repeat(3_000)).repeat(100)
         + &"cred=cred:".repeat(50_000)
         + &"Passwort ist ".repeat(50_000);
+    // Connection and query string pairs, back to back.
+    let round33_pairs =
+        "a=b ".repeat(100_000) + &"password=x&".repeat(50_000) + &"; Password = ".repeat(50_000);
     for s in [
         emails,
         jwts,
@@ -511,6 +514,7 @@ fn pathological_inputs_stay_linear() {
         round32_numbers,
         round32_markup,
         round33,
+        round33_pairs,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
