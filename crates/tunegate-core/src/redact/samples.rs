@@ -2301,6 +2301,64 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         r#"conn = "dbname=shop user=app password=hardcoded""#,
         "hardcoded",
     ),
+    // A password or signing key as the positional argument of a call that takes one there.
+    ("SECRET", r#"ldap_bind("a", "b", "p4ssw0rd");"#, "p4ssw0rd"),
+    (
+        "SECRET",
+        r#"$db = mysqli_connect("db", "app", "p4ssw0rd");"#,
+        "p4ssw0rd",
+    ),
+    (
+        "SECRET",
+        "pymysql.connect('localhost', 'root', 'Azerty123')",
+        "Azerty123",
+    ),
+    (
+        "SECRET",
+        r#"new PasswordDeriveBytes("hardcoded", byteArray);"#,
+        "hardcoded",
+    ),
+    (
+        "SECRET",
+        r#"jwt.sign({ id: user.id }, "Xk9mQ2vLp7", { expiresIn: 3600 })"#,
+        "Xk9mQ2vLp7",
+    ),
+    (
+        "SECRET",
+        r#"JWT.create().sign(Algorithm.HMAC256("Xk9mQ2vLp7"));"#,
+        "Xk9mQ2vLp7",
+    ),
+    (
+        "SECRET",
+        r#"hmac.new(b"Xk9mQ2vLp7", msg, hashlib.sha256)"#,
+        "Xk9mQ2vLp7",
+    ),
+    (
+        "SECRET",
+        r#"requests.get(url, auth=("bob", "Xk9mQ2vLp7"))"#,
+        "Xk9mQ2vLp7",
+    ),
+    (
+        "SECRET",
+        r#"DriverManager.getConnection("jdbc:mysql://db/app", "root", "Xk9mQ2vLp7");"#,
+        "Xk9mQ2vLp7",
+    ),
+    // A literal compared with a credential by a method.
+    (
+        "SECRET",
+        r#"if(password2.equals("xvxf6_gaa")) {"#,
+        "xvxf6_gaa",
+    ),
+    (
+        "SECRET",
+        r#"if("xvxf6_gaa".equals(password)) {"#,
+        "xvxf6_gaa",
+    ),
+    (
+        "SECRET",
+        r#"if (string.Equals("31bf3856ad364e35", authToken))"#,
+        "31bf3856ad364e35",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -3224,6 +3282,14 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
         "SECRET",
         "the form has fields user= and password= to fill in",
     ),
+    // Calls whose credential argument is no literal, or that take none there.
+    ("SECRET", "mysqli_connect($host, $user, $pass);"),
+    ("SECRET", "jwt.sign(payload, process.env.JWT_SECRET)"),
+    ("SECRET", r#"reconnect("a", "b", "p4ssw0rd")"#),
+    ("SECRET", r#"socket.connect("localhost", 8080, "default")"#),
+    ("SECRET", r#"if (password.equals(confirm)) {"#),
+    ("SECRET", r#"if ("password".equals(fieldName)) {"#),
+    ("SECRET", r#"if(password.equals("password-1234")) {"#),
 ];
 
 #[test]

@@ -230,6 +230,32 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("Credentials(", Anchor::Custom(credential_call)),
     ("Authentication(", Anchor::Custom(credential_call)),
     (".login(", Anchor::Custom(credential_call)),
+    // A password or signing key as a positional argument of a call that takes one there
+    // (`mysqli_connect("db", "u", "p")`, `jwt.sign(payload, "k")`); see `SINK_CALLS`.
+    ("connect(", Anchor::Custom(sink_call)),
+    ("ldap_bind(", Anchor::Custom(sink_call)),
+    ("ldap_exop_passwd(", Anchor::Custom(sink_call)),
+    ("imap_open(", Anchor::Custom(sink_call)),
+    ("ftp_login(", Anchor::Custom(sink_call)),
+    ("ssh2_auth_password(", Anchor::Custom(sink_call)),
+    ("new PDO(", Anchor::Custom(sink_call)),
+    ("new mysqli(", Anchor::Custom(sink_call)),
+    ("new maxdb(", Anchor::Custom(sink_call)),
+    ("maxdb_change_user(", Anchor::Custom(sink_call)),
+    ("getConnection(", Anchor::Custom(sink_call)),
+    ("DeriveBytes(", Anchor::Custom(sink_call)),
+    ("PasswordEncoder(", Anchor::Custom(sink_call)),
+    ("jwt.sign(", Anchor::Custom(sink_call)),
+    ("JWT.sign(", Anchor::Custom(sink_call)),
+    ("jwt.encode(", Anchor::Custom(sink_call)),
+    ("jwt.decode(", Anchor::Custom(sink_call)),
+    ("HMAC256(", Anchor::Custom(sink_call)),
+    ("HMAC384(", Anchor::Custom(sink_call)),
+    ("HMAC512(", Anchor::Custom(sink_call)),
+    ("hmac.new(", Anchor::Custom(sink_call)),
+    ("BasicAuth(", Anchor::Custom(sink_call)),
+    ("DigestAuth(", Anchor::Custom(sink_call)),
+    ("auth=(", Anchor::Custom(sink_call)),
     // Azure AD (Entra) client secrets: `xxx8Q~...`.
     ("Q~", Anchor::Custom(azure_ad)),
     // Dropbox short-lived tokens.
@@ -765,8 +791,10 @@ impl SecretScanner {
             let compares = *state.compares.get_or_insert_with(|| {
                 memchr::memchr_iter(b'=', b).any(|k| k > 0 && matches!(b[k - 1], b'=' | b'!'))
             });
-            if compares
-                && let Some((s, e)) = compared_literal(b, m.end, password)
+            if let Some((s, e)) = compares
+                .then(|| compared_literal(b, m.end, password))
+                .flatten()
+                .or_else(|| equals_literal(b, m.end, password))
                 && s >= *skip_to
             {
                 out.push(Finding::new(s, e, ENT_SECRET));
@@ -1285,6 +1313,128 @@ fn credential_call(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
     let (s, end) = literal(skip_ws(p + 1))?;
     let v = &b[s..end];
     (v.len() >= 4 && !v.contains(&b'\\') && !is_literal_reference(v)).then_some((s, end))
+}
+
+/// Calls that take a password or a signing key as a positional argument: the text before the
+/// `(` (its end, as written), and the argument's index. `connect(` is the `…_connect(` of PHP's
+/// database drivers and Python's DB-API drivers (`pymysql.connect(host, user, password)`).
+const SINK_CALLS: &[(&[u8], usize)] = &[
+    (b"cubrid_connect", 4),
+    (b"dbx_connect", 4),
+    (b"oci_connect", 1),
+    (b"connect", 2),
+    (b"ldap_bind", 2),
+    (b"ldap_exop_passwd", 3),
+    (b"imap_open", 2),
+    (b"ftp_login", 2),
+    (b"ssh2_auth_password", 2),
+    (b"new PDO", 2),
+    (b"new mysqli", 2),
+    (b"new maxdb", 2),
+    (b"maxdb_change_user", 2),
+    (b"getConnection", 2),
+    (b"DeriveBytes", 0),
+    (b"PasswordEncoder", 0),
+    (b"jwt.sign", 1),
+    (b"JWT.sign", 1),
+    (b"jwt.encode", 1),
+    (b"jwt.decode", 1),
+    (b"HMAC256", 0),
+    (b"HMAC384", 0),
+    (b"HMAC512", 0),
+    (b"hmac.new", 0),
+    (b"BasicAuth", 1),
+    (b"DigestAuth", 1),
+    (b"auth=", 1),
+];
+
+/// The literal at a credential argument of a call in `SINK_CALLS` (the anchor `b[s..e]` ends at
+/// its `(`): the arguments before it may be anything but a bracket or another string holding a
+/// comma is read as the language would (depth and quotes), on one line, within 256 bytes.
+fn sink_call(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    let head = &b[s..e - 1];
+    // `connect(` must end a driver's name (`mysqli_connect`, `pymysql.connect`), not a word
+    // (`reconnect(`) or a bare call (`connect(a, b, c)` in prose about code).
+    let index = if head == b"connect" {
+        let mut k = s;
+        while k > 0 && s - k < 24 && (is_word(b[k - 1]) || b[k - 1] == b'.') {
+            k -= 1;
+        }
+        let driver = &b[k..s];
+        let known = [
+            &b"cubrid_"[..],
+            b"dbx_",
+            b"oci_",
+            b"mysqli_",
+            b"mysql_",
+            b"mysql_p",
+            b"mssql_",
+            b"odbc_",
+            b"db2_",
+            b"maxdb_",
+            b"ifx_",
+            b"fbsql_",
+            b"fbsql_p",
+            b"pymysql.",
+            b"MySQLdb.",
+            b"pgdb.",
+        ];
+        let d = known.iter().find(|d| driver.ends_with(d))?;
+        match *d {
+            b"cubrid_" | b"dbx_" => 4,
+            b"oci_" => 1,
+            _ => 2,
+        }
+    } else {
+        SINK_CALLS.iter().find(|(name, _)| head.ends_with(name))?.1
+    };
+    let end = b.len().min(e + 256);
+    let (mut p, mut arg, mut depth) = (e, 0, 0u32);
+    while p < end {
+        match b[p] {
+            b'\n' => return None,
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' if depth == 0 => return None,
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => arg += 1,
+            c @ (b'"' | b'\'') => {
+                let (ls, le) = one_line_literal(b, p, &[c], end - p)?;
+                if arg == index && depth == 0 {
+                    // Only the whole argument: a literal followed by `,` or `)`, a prefix
+                    // (`b"…"`, `@"…"`) before it at most.
+                    let mut k = p;
+                    if k > 0 && matches!(b[k - 1], b'b' | b'@' | b'r' | b'u') {
+                        k -= 1;
+                    }
+                    let mut j = k;
+                    while j > e && matches!(b[j - 1], b' ' | b'\t') {
+                        j -= 1;
+                    }
+                    let mut a = le + 1;
+                    while a < end && matches!(b[a], b' ' | b'\t') {
+                        a += 1;
+                    }
+                    let whole =
+                        matches!(b[j - 1], b'(' | b',') && matches!(b.get(a), Some(b',' | b')'));
+                    let v = &b[ls..le];
+                    return (whole
+                        && v.len() >= 4
+                        && !names_password(v)
+                        && !v.contains(&b'\\')
+                        && !is_literal_reference(v)
+                        && !env_name(v))
+                    .then_some((ls, le));
+                }
+                p = le;
+            }
+            _ => {}
+        }
+        if arg > index {
+            return None;
+        }
+        p += 1;
+    }
+    None
 }
 
 /// A string literal opened at `p` by one of `quotes` and closed by the same quote on the same
@@ -2232,6 +2382,114 @@ fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, u
         && !filler_pattern(v)
         && (password || !wordy(v));
     ok.then_some((s, e))
+}
+
+/// A literal that holds the word `password` or `passwd` (`"password-1234"`,
+/// `"whateverpassword"`): a made-up stand-in, as the placeholder rule reads one.
+fn names_password(v: &[u8]) -> bool {
+    v.windows(6).any(|w| w.eq_ignore_ascii_case(b"passwd"))
+        || v.windows(8).any(|w| w.eq_ignore_ascii_case(b"password"))
+}
+
+/// A literal compared with a credential by a method (`password.equals("x")`,
+/// `"x".equals(password)`, `string.Equals("x", authToken)`, `equalsIgnoreCase`).
+fn equals_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usize)> {
+    let mut id_end = kw_end;
+    while id_end < b.len() && id_end - kw_end < 32 && is_word(b[id_end]) {
+        id_end += 1;
+    }
+    let mut id_start = kw_end;
+    while id_start > 0 && kw_end - id_start < 48 && is_word(b[id_start - 1]) {
+        id_start -= 1;
+    }
+    // Most keywords are followed by neither `.` nor `)`, nor preceded by `(` or a space.
+    let after = b.get(id_end).copied();
+    let before = id_start.checked_sub(1).map(|k| b[k]);
+    if !matches!(after, Some(b'.' | b')')) && !matches!(before, Some(b'(' | b' ')) {
+        return None;
+    }
+    // `.equals(` / `.Equals(` / `.equalsIgnoreCase(` at `p`: its end.
+    let method_at = |p: usize| -> Option<usize> {
+        let rest = b.get(p..)?;
+        if rest.len() < 8 || rest[0] != b'.' || !rest[1..7].eq_ignore_ascii_case(b"equals") {
+            return None;
+        }
+        let mut k = p + 7;
+        if b.get(k..k + 10).is_some_and(|w| w == b"IgnoreCase") {
+            k += 10;
+        }
+        (b.get(k) == Some(&b'(')).then_some(k + 1)
+    };
+    // `.equals(` ending at `end` (its `(` at `end - 1`): its start.
+    let method_before = |end: usize| -> Option<usize> {
+        let t = &b[end.saturating_sub(18)..end];
+        [&b".equals("[..], b".Equals(", b".equalsIgnoreCase("]
+            .iter()
+            .find(|m| t.ends_with(m))
+            .map(|m| end - m.len())
+    };
+    let skip = |mut p: usize| {
+        while p < b.len() && b[p] == b' ' {
+            p += 1;
+        }
+        p
+    };
+    let literal_ending = |e: usize| -> Option<(usize, usize)> {
+        // A literal whose closing quote is at `e - 1`.
+        let quote = *b.get(e.checked_sub(1)?)?;
+        if !matches!(quote, b'"' | b'\'') {
+            return None;
+        }
+        let close = e - 1;
+        let s = close
+            - b[close.saturating_sub(MAX_QUOTED_VALUE)..close]
+                .iter()
+                .rev()
+                .position(|&c| c == quote || c == b'\n')?;
+        (s > 0 && b[s - 1] == quote).then_some((s, close))
+    };
+    let span = if let Some(p) = method_at(id_end) {
+        // `password.equals("x")`
+        let q = skip(p);
+        let (s, e) = one_line_literal(b, q, b"\"'", MAX_QUOTED_VALUE)?;
+        (b.get(skip(e + 1)) == Some(&b')')).then_some((s, e))?
+    } else if before == Some(b'(') && after == Some(b')') {
+        // `"x".equals(password)`
+        let m = method_before(id_start)?;
+        literal_ending(m)?
+    } else if after == Some(b')') {
+        // `Equals("x", authToken)`
+        let mut k = id_start;
+        while k > 0 && b[k - 1] == b' ' {
+            k -= 1;
+        }
+        if k == 0 || b[k - 1] != b',' {
+            return None;
+        }
+        let mut j = k - 1;
+        while j > 0 && b[j - 1] == b' ' {
+            j -= 1;
+        }
+        let (s, e) = literal_ending(j)?;
+        let open = s.checked_sub(2)?;
+        (b[open] == b'(' && b[open.saturating_sub(6)..open].eq_ignore_ascii_case(b"equals"))
+            .then_some((s, e))?
+    } else {
+        return None;
+    };
+    let (buf, len) = stack_normalised(&b[id_start..id_end]);
+    if !(password || is_secret_name(&buf[..len])) {
+        return None;
+    }
+    let v = &b[span.0..span.1];
+    let ok = v.len() >= 4
+        && !names_password(v)
+        && (password || !v.contains(&b' '))
+        && !is_literal_reference(v)
+        && !env_name(v)
+        && !filler_pattern(v)
+        && (password || !wordy(v));
+    ok.then_some(span)
 }
 
 /// A value right after a keyword (`api_key = "..."`, `token: ...`, `password is ...`,

@@ -490,6 +490,13 @@ fn pathological_inputs_stay_linear() {
     // Connection and query string pairs, back to back.
     let round33_pairs =
         "a=b ".repeat(100_000) + &"password=x&".repeat(50_000) + &"; Password = ".repeat(50_000);
+    // Credential calls with arguments that never end, and method comparisons.
+    let round33_calls = format!("mysqli_connect({}\n", "(\"a\", ".repeat(40)).repeat(5_000)
+        + &"ldap_bind(".repeat(50_000)
+        + &"auth=(\"a\", ".repeat(50_000)
+        + &"password.equals(".repeat(30_000)
+        + &"\"x\".equals(password) ".repeat(30_000)
+        + &"Equals(\"abcd\", token) ".repeat(30_000);
     for s in [
         emails,
         jwts,
@@ -515,6 +522,7 @@ fn pathological_inputs_stay_linear() {
         round32_markup,
         round33,
         round33_pairs,
+        round33_calls,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
