@@ -68,14 +68,29 @@ impl Seeds {
                 | ENT_TR_NATIONAL_ID => numbered(v),
                 _ => false,
             };
-            if !ok || self.iter().any(|(s, _)| s == v) {
+            if !ok {
                 continue;
             }
-            let s = self.buf.len();
-            self.buf.push_str(v);
-            self.ranges
-                .push((s as u32, self.buf.len() as u32, f.entity));
+            self.push(v, f.entity);
+            // The person's given and family names alone (`Nice to meet you, John!` after `my
+            // name is John Doe`), unless one is also an ordinary word (`Will`, `Grace`).
+            if f.entity == ENT_PERSON {
+                for part in v.split(' ') {
+                    if super::names::echo_part(part) {
+                        self.push(part, ENT_PERSON);
+                    }
+                }
+            }
         }
+    }
+
+    fn push(&mut self, v: &str, entity: u16) {
+        if self.ranges.len() >= MAX_SEEDS || self.iter().any(|(s, _)| s == v) {
+            return;
+        }
+        let s = self.buf.len();
+        self.buf.push_str(v);
+        self.ranges.push((s as u32, self.buf.len() as u32, entity));
     }
 }
 
@@ -249,7 +264,7 @@ mod tests {
         ]);
         assert_eq!(
             s.iter().map(|(v, _)| v).collect::<Vec<_>>(),
-            ["Zorbek Quintaval", "536-22-1234"]
+            ["Zorbek Quintaval", "Zorbek", "Quintaval", "536-22-1234"]
         );
         // Copies of personal data must stand alone, and keep their entity.
         let mut f = Vec::new();
@@ -259,7 +274,22 @@ mod tests {
             &mut f,
             100
         ));
-        assert_eq!(f, [Finding::new(19, 35, ENT_PERSON)]);
+        assert_eq!(
+            f,
+            [
+                Finding::new(0, 6, ENT_PERSON),
+                Finding::new(19, 35, ENT_PERSON)
+            ]
+        );
+    }
+
+    #[test]
+    fn name_parts_that_are_also_words_are_no_seeds() {
+        let s = seeds_of(&[("Will Smith", ENT_PERSON), ("Grace Kowalczyk", ENT_PERSON)]);
+        assert_eq!(
+            s.iter().map(|(v, _)| v).collect::<Vec<_>>(),
+            ["Will Smith", "Smith", "Grace Kowalczyk", "Kowalczyk"]
+        );
     }
 
     #[test]

@@ -130,6 +130,17 @@ impl Lexicon {
     }
 }
 
+/// A part of a full name found with its context that stands for the person alone when it
+/// recurs (see `echo`): capitalised, three letters or more, and neither a common word that is
+/// also a name (`Will`, `Grace`, `Mark`) nor a stop word.
+pub(crate) fn echo_part(word: &str) -> bool {
+    let mut chars = word.chars();
+    chars.next().is_some_and(char::is_uppercase)
+        && chars.all(char::is_alphabetic)
+        && word.chars().count() >= 3
+        && lexicon().flags(word) & (F_AMBIGUOUS | F_STOP) == 0
+}
+
 /// `raw` lower-cased is one of `list` (lower-case entries). No allocation for ASCII words.
 /// `filter` is `list_filter(list)`.
 fn in_list_ci(raw: &str, list: &[&str], filter: u128) -> bool {
@@ -714,6 +725,38 @@ const CUES: &[(&str, bool)] = &[
     ("ich heiße ", true),
     ("me llamo ", true),
     ("mi nombre es ", true),
+    // Introductions and sign-offs in the other languages of support chats.
+    ("je m’appelle ", true),
+    ("mon nom est ", true),
+    ("mein name ist ", true),
+    ("mein name lautet ", true),
+    ("ich heisse ", true),
+    ("mijn naam is ", true),
+    ("ik heet ", true),
+    ("mi chiamo ", true),
+    ("il mio nome è ", true),
+    ("meu nome é ", true),
+    ("me chamo ", true),
+    ("benim adım ", true),
+    ("mă numesc ", true),
+    ("ma numesc ", true),
+    ("numele meu este ", true),
+    ("a nevem ", true),
+    ("nazywam się ", true),
+    ("mam na imię ", true),
+    ("jmenuji se ", true),
+    ("mitt namn är ", true),
+    ("jeg heter ", true),
+    ("mit navn er ", true),
+    ("minun nimeni on ", true),
+    ("viele grüße, ", true),
+    ("liebe grüße, ", true),
+    ("beste grüße, ", true),
+    ("saludos, ", true),
+    ("atentamente, ", true),
+    ("met vriendelijke groet, ", true),
+    ("cordiali saluti, ", true),
+    ("atenciosamente, ", true),
     ("soy ", true),
     ("je suis ", false),
     ("ich bin ", false),
@@ -2075,14 +2118,14 @@ fn lower_case_introductions(text: &str, out: &mut Vec<Finding>) {
     let word_start = |at: usize| at == 0 || !b[at - 1].is_ascii_alphanumeric();
     for at in NAME.find_iter(b) {
         let rest = &b[at + 4..];
-        let skip = [&b" is "[..], b"'s ", "’s ".as_bytes()]
+        let skip = [&b" is "[..], b"'s ", "’s ".as_bytes(), b" ist "]
             .iter()
             .find(|cue| rest.starts_with(cue))
             .map_or(0, |cue| cue.len());
         if !word_start(at) || skip == 0 {
             continue;
         }
-        let mine = word_before(&b[..at], &[b"my "]);
+        let mine = word_before(&b[..at], &[b"my ", b"mein "]);
         introduced_name(text, at + 4 + skip, mine, out);
     }
     for at in CALL_ME.find_iter(b) {

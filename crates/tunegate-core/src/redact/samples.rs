@@ -2359,6 +2359,47 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         r#"if (string.Equals("31bf3856ad364e35", authToken))"#,
         "31bf3856ad364e35",
     ),
+    // IBANs of the registry's newer members and of territories with their parent's format.
+    (
+        "IBAN_CODE",
+        "Zahlung an RU5600000000000000000000000000000 bitte",
+        "RU5600000000000000000000000000000",
+    ),
+    (
+        "IBAN_CODE",
+        "IBAN GG97AAAA00000000000000",
+        "GG97AAAA00000000000000",
+    ),
+    (
+        "IBAN_CODE",
+        "IBAN RE0730001007941234567890185",
+        "RE0730001007941234567890185",
+    ),
+    // Introductions and sign-offs in other languages.
+    ("PERSON", "Hallo, mein Name ist Max Müller", "Max Müller"),
+    (
+        "PERSON",
+        "je m’appelle Zorbek Quintaval",
+        "Zorbek Quintaval",
+    ),
+    (
+        "PERSON",
+        "Mijn naam is Zorbek Quintaval",
+        "Zorbek Quintaval",
+    ),
+    ("PERSON", "Mi chiamo Zorbek Quintaval", "Zorbek Quintaval"),
+    ("PERSON", "Nazywam się Zorbek Quintaval", "Zorbek Quintaval"),
+    (
+        "PERSON",
+        "Viele Grüße, Zorbek Quintaval",
+        "Zorbek Quintaval",
+    ),
+    // A given name alone, after the full name was found in the same line.
+    (
+        "PERSON",
+        "User: my name is John Doe\nBot: Nice to meet you, John!",
+        "John!",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -3290,6 +3331,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", r#"if (password.equals(confirm)) {"#),
     ("SECRET", r#"if ("password".equals(fieldName)) {"#),
     ("SECRET", r#"if(password.equals("password-1234")) {"#),
+    ("PERSON", "Der Dateiname ist Config"),
 ];
 
 #[test]

@@ -165,6 +165,20 @@ pub(crate) fn iban_length(cc: [u8; 2]) -> Option<usize> {
         b"VA" => 22,
         b"VG" => 24,
         b"XK" => 20,
+        // Newer members of the registry.
+        b"BI" | b"DJ" => 27,
+        b"FK" => 18,
+        b"HN" | b"NI" => 28,
+        b"MN" => 20,
+        b"OM" | b"SO" => 23,
+        b"RU" => 33,
+        b"YE" => 30,
+        // Territories whose banks use their parent's format under their own country code
+        // (France's overseas departments and collectivities, the Crown Dependencies, Åland).
+        b"GF" | b"GP" | b"MQ" | b"RE" | b"NC" | b"PF" | b"PM" | b"TF" | b"WF" | b"YT" | b"BL"
+        | b"MF" => 27,
+        b"GG" | b"IM" | b"JE" => 22,
+        b"AX" => 18,
         _ => return None,
     };
     Some(len)
