@@ -91,6 +91,14 @@ const CUES: &[(&str, u16)] = &[
     ("nato il", ENT_DATE_OF_BIRTH),
     ("nata il", ENT_DATE_OF_BIRTH),
     ("data de nascimento", ENT_DATE_OF_BIRTH),
+    ("geburtstag", ENT_DATE_OF_BIRTH),
+    ("nacido el", ENT_DATE_OF_BIRTH),
+    ("nacida el", ENT_DATE_OF_BIRTH),
+    ("nascido em", ENT_DATE_OF_BIRTH),
+    ("nascida em", ENT_DATE_OF_BIRTH),
+    ("data urodzenia", ENT_DATE_OF_BIRTH),
+    ("urodzony", ENT_DATE_OF_BIRTH),
+    ("urodzona", ENT_DATE_OF_BIRTH),
     // Only asked for (`asks_for`): in the same text, the SSN and name rules read their own
     // context.
     ("ssn", ENT_SSN),

@@ -3005,6 +3005,15 @@ fn house_number(b: &[u8], s: usize) -> Option<usize> {
 }
 
 /// After `p`, an optional comma and a space (`, ` or ` `): where the next part starts.
+/// ` - `, ` – ` or ` — ` at `p`: the end.
+fn dash_space(b: &[u8], p: usize) -> Option<usize> {
+    let r = b.get(p..)?;
+    [" – ", " — ", " - "]
+        .iter()
+        .find(|d| r.starts_with(d.as_bytes()))
+        .map(|d| p + d.len())
+}
+
 fn comma_space(b: &[u8], p: usize) -> Option<usize> {
     let p = p + usize::from(b.get(p) == Some(&b','));
     (b.get(p) == Some(&b' ')).then_some(p + 1)
@@ -3014,7 +3023,10 @@ fn comma_space(b: &[u8], p: usize) -> Option<usize> {
 fn extend_tail(t: &str, mut e: usize) -> usize {
     let b = t.as_bytes();
     for _ in 0..3 {
-        let Some(p) = comma_space(b, e) else {
+        // A dash between the street and the postcode (`Lindenstr. 7 – 80331 München`) joins
+        // only a postcode.
+        let dash = dash_space(b, e);
+        let Some(p) = dash.or_else(|| comma_space(b, e)) else {
             break;
         };
         // ZIP / postcode (DE/FR/ES 5 digits, NL 1234 AB, US 12345-6789, CA A1A 1A1)
@@ -3030,6 +3042,9 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
                 e = w.e;
             }
             continue;
+        }
+        if dash.is_some() {
+            break;
         }
         // US state or Canadian province + ZIP or postal code
         if let Some(se) = state_code_at(b, p) {
@@ -3724,7 +3739,11 @@ fn unit_tail(b: &[u8], e: usize) -> Option<usize> {
             .take(10)
             .take_while(|c| c.is_ascii_alphabetic())
             .count();
-        if !UNIT_WORDS.contains(&&rest[..w]) {
+        // Any case (`4 Devonshire Ct apt 222`): a street is already behind it.
+        if !UNIT_WORDS
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(&rest[..w]))
+        {
             return None;
         }
         let mut q = p + w;

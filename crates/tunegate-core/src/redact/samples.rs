@@ -2400,6 +2400,14 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "User: my name is John Doe\nBot: Nice to meet you, John!",
         "John!",
     ),
+    // A dash between street and postcode; a unit word in lower case.
+    ("POSTAL_ADDRESS", "Lindenstr. 7 – 80331 München", "80331"),
+    ("POSTAL_ADDRESS", "Calle Mayor 5 - 28013 Madrid", "28013"),
+    ("POSTAL_ADDRESS", "4 Devonshire Ct apt 222", "222"),
+    // Birth cues in German, Spanish, Polish.
+    ("DATE_OF_BIRTH", "Geburtstag 31.12.1990", "31.12.1990"),
+    ("DATE_OF_BIRTH", "nacido el 15/03/1985", "15/03/1985"),
+    ("DATE_OF_BIRTH", "urodzony 15.03.1985", "15.03.1985"),
 ];
 
 /// Texts that must come out unchanged.
@@ -3332,6 +3340,8 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("SECRET", r#"if ("password".equals(fieldName)) {"#),
     ("SECRET", r#"if(password.equals("password-1234")) {"#),
     ("PERSON", "Der Dateiname ist Config"),
+    ("POSTAL_ADDRESS", "pages 10 - 12345 total"),
+    ("DATE_OF_BIRTH", "Geburtstagsfeier am 31.12.2024 um 18 Uhr"),
 ];
 
 #[test]
