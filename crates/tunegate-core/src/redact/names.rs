@@ -722,6 +722,8 @@ const CUES: &[(&str, bool)] = &[
     ("cordialement, ", true),
     ("mit freundlichen grüßen, ", true),
     ("je m'appelle ", true),
+    ("i am called ", true),
+    ("i'm called ", true),
     ("ich heiße ", true),
     ("me llamo ", true),
     ("mi nombre es ", true),
@@ -3035,22 +3037,42 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
             .or_else(|| postcode_loose(b, p))
         {
             e = z;
-            // Town after the postcode.
+            // Town after the postcode; a second word only where the clause ends after it
+            // (`90210 Beverly Hills`, not `75007 Paris Merci beaucoup`).
             if b.get(e) == Some(&b' ')
                 && let Some(w) = cap_word_at(t, e + 1)
             {
                 e = w.e;
+                if b.get(e) == Some(&b' ')
+                    && let Some(w2) = cap_word_at(t, e + 1)
+                    && b.get(w2.e).is_none_or(|c| {
+                        matches!(c, b',' | b'.' | b'\n' | b'\r' | b';' | b'!' | b'?')
+                    })
+                {
+                    e = w2.e;
+                }
             }
             continue;
         }
         if dash.is_some() {
             break;
         }
+        // A ZIP without its leading zero right after the state the address ended with.
+        if let Some(z) = e
+            .checked_sub(2)
+            .filter(|&st| st > 0 && b[st - 1] == b' ')
+            .and_then(|st| stripped_zip(b, st, p))
+        {
+            e = z;
+            continue;
+        }
         // US state or Canadian province + ZIP or postal code
         if let Some(se) = state_code_at(b, p) {
             e = se;
             if b.get(e) == Some(&b' ')
-                && let Some(z) = postcode(b, e + 1).or_else(|| ca_postcode(b, e + 1))
+                && let Some(z) = postcode(b, e + 1)
+                    .or_else(|| ca_postcode(b, e + 1))
+                    .or_else(|| stripped_zip(b, p, e + 1))
             {
                 e = z;
             }
@@ -3084,7 +3106,7 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
                 } else if b.get(e) == Some(&b' ')
                     && let Some(se) = state_code_at(b, e + 1)
                     && b.get(se) == Some(&b' ')
-                    && let Some(z) = postcode(b, se + 1)
+                    && let Some(z) = postcode(b, se + 1).or_else(|| stripped_zip(b, e + 1, se + 1))
                 {
                     // `Washington D.C. 20500`: the state and ZIP after the town, no comma.
                     e = z;
@@ -3094,6 +3116,26 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
         }
     }
     e
+}
+
+/// A ZIP that lost its leading zero (`Abington MA 2351`: a spreadsheet read it as a number)
+/// at `p`, after the state code at `state`: four digits standing alone, for the states whose
+/// ZIPs start with 0 (New England, New Jersey, Puerto Rico, the Virgin Islands).
+fn stripped_zip(b: &[u8], state: usize, p: usize) -> Option<usize> {
+    let code = b.get(state..state + 2)?;
+    if !matches!(
+        code,
+        b"CT" | b"MA" | b"ME" | b"NH" | b"NJ" | b"RI" | b"VT" | b"PR" | b"VI"
+    ) {
+        return None;
+    }
+    let digits = b
+        .get(p..)?
+        .iter()
+        .take(5)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    (digits == 4 && b.get(p + 4).is_none_or(|c| !c.is_ascii_alphanumeric())).then_some(p + 4)
 }
 
 /// A US state or Canadian province code at `p` (`NY`, `NY.`, `N.Y.`, `D.C`): its end.
@@ -4360,6 +4402,14 @@ fn postcode_town(t: &str, p: usize) -> Option<usize> {
         return None;
     }
     let w = cap_word_at(t, z + 1)?;
+    // A second word only where the clause ends after it (`90210 Beverly Hills`).
+    if b.get(w.e) == Some(&b' ')
+        && let Some(w2) = cap_word_at(t, w.e + 1)
+        && b.get(w2.e)
+            .is_none_or(|c| matches!(c, b',' | b'.' | b'\n' | b'\r' | b';' | b'!' | b'?'))
+    {
+        return Some(w2.e);
+    }
     Some(w.e)
 }
 

@@ -2408,6 +2408,23 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     ("DATE_OF_BIRTH", "Geburtstag 31.12.1990", "31.12.1990"),
     ("DATE_OF_BIRTH", "nacido el 15/03/1985", "15/03/1985"),
     ("DATE_OF_BIRTH", "urodzony 15.03.1985", "15.03.1985"),
+    // A ZIP that a spreadsheet stripped of its leading zero, after a state whose ZIPs start
+    // with one; a two-word town that ends the address.
+    (
+        "POSTAL_ADDRESS",
+        "My new address is 777 Brockton Avenue, Abington MA 2351",
+        "2351",
+    ),
+    (
+        "POSTAL_ADDRESS",
+        "Shipping to Main St. 10, 90210 Beverly Hills",
+        "Hills",
+    ),
+    (
+        "PERSON",
+        "User: I am called Zorbek\nSupport: Hello",
+        "Zorbek",
+    ),
 ];
 
 /// Texts that must come out unchanged.
@@ -3342,6 +3359,7 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("PERSON", "Der Dateiname ist Config"),
     ("POSTAL_ADDRESS", "pages 10 - 12345 total"),
     ("DATE_OF_BIRTH", "Geburtstagsfeier am 31.12.2024 um 18 Uhr"),
+    ("POSTAL_ADDRESS", "Order 2351 ships from MA 2351 days late"),
 ];
 
 #[test]
