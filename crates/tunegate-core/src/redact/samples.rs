@@ -2425,6 +2425,9 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
         "User: I am called Zorbek\nSupport: Hello",
         "Zorbek",
     ),
+    // The older German layout: a slash between spaces after the area code.
+    ("PHONE_NUMBER", "Tel.: 089 / 123 456 78", "089"),
+    ("PHONE_NUMBER", "Tel. 030 / 12 34 56", "12 34 56"),
 ];
 
 /// Texts that must come out unchanged.
@@ -3360,6 +3363,8 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("POSTAL_ADDRESS", "pages 10 - 12345 total"),
     ("DATE_OF_BIRTH", "Geburtstagsfeier am 31.12.2024 um 18 Uhr"),
     ("POSTAL_ADDRESS", "Order 2351 ships from MA 2351 days late"),
+    ("PHONE_NUMBER", "Seite 01 / 12 34 56 78"),
+    ("PHONE_NUMBER", "05 / 2024 20 Stück"),
 ];
 
 #[test]

@@ -537,6 +537,23 @@ fn numeric(en: &Enabled, b: &[u8], i: usize, out: &mut Vec<Finding>) -> usize {
             // A dash with a space after it (`0176- 12345678`).
             s = b'-';
             r += 2;
+        } else if ng == 1
+            && !plus
+            && b[dstart] == b'0'
+            && (3..=5).contains(&ndig)
+            && b[r..].starts_with(b" / ")
+            && b[r + 3..]
+                .iter()
+                .take(16)
+                .take_while(|c| c.is_ascii_digit() || **c == b' ')
+                .filter(|c| c.is_ascii_digit())
+                .count()
+                >= 5
+        {
+            // A trunk-prefixed area code and a slash between spaces (`030 / 12 34 56`, the
+            // older German layout).
+            s = b'/';
+            r += 3;
         } else if r < n && (matches!(b[r], b' ' | b'-' | b'.') || area_slash) {
             s = b[r];
             r += 1;
