@@ -3037,20 +3037,11 @@ fn extend_tail(t: &str, mut e: usize) -> usize {
             .or_else(|| postcode_loose(b, p))
         {
             e = z;
-            // Town after the postcode; a second word only where the clause ends after it
-            // (`90210 Beverly Hills`, not `75007 Paris Merci beaucoup`).
+            // Town after the postcode (a second word: see `second_town_word`).
             if b.get(e) == Some(&b' ')
                 && let Some(w) = cap_word_at(t, e + 1)
             {
-                e = w.e;
-                if b.get(e) == Some(&b' ')
-                    && let Some(w2) = cap_word_at(t, e + 1)
-                    && b.get(w2.e).is_none_or(|c| {
-                        matches!(c, b',' | b'.' | b'\n' | b'\r' | b';' | b'!' | b'?')
-                    })
-                {
-                    e = w2.e;
-                }
+                e = second_town_word(t, w.e).unwrap_or(w.e);
             }
             continue;
         }
@@ -4402,15 +4393,20 @@ fn postcode_town(t: &str, p: usize) -> Option<usize> {
         return None;
     }
     let w = cap_word_at(t, z + 1)?;
-    // A second word only where the clause ends after it (`90210 Beverly Hills`).
-    if b.get(w.e) == Some(&b' ')
-        && let Some(w2) = cap_word_at(t, w.e + 1)
-        && b.get(w2.e)
-            .is_none_or(|c| matches!(c, b',' | b'.' | b'\n' | b'\r' | b';' | b'!' | b'?'))
-    {
-        return Some(w2.e);
+    Some(second_town_word(t, w.e).unwrap_or(w.e))
+}
+
+/// A town's second capitalised word after its first (ending at `e`), taken only where the
+/// clause ends after it (`90210 Beverly Hills`, not `75007 Paris Merci beaucoup`): its end.
+fn second_town_word(t: &str, e: usize) -> Option<usize> {
+    let b = t.as_bytes();
+    if b.get(e) != Some(&b' ') {
+        return None;
     }
-    Some(w.e)
+    let w = cap_word_at(t, e + 1)?;
+    b.get(w.e)
+        .is_none_or(|c| matches!(c, b',' | b'.' | b'\n' | b'\r' | b';' | b'!' | b'?'))
+        .then_some(w.e)
 }
 
 /// A house number right before the postcode at `p` (`5, 10437`, `155 08011`), after `floor`.
