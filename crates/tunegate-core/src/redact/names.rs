@@ -2196,6 +2196,14 @@ pub(crate) const LOWER_CASE_CUES: &[&str] = &[
     "my wife ",
     "my husband ",
     "my friend ",
+    // Introductions in other languages, typed in lower case (`je m'appelle jean dupont`).
+    "je m'appelle ",
+    "me llamo ",
+    "mi chiamo ",
+    "me chamo ",
+    "ich heisse ",
+    "ik heet ",
+    "mijn naam is ",
 ];
 
 /// Where a name may start after a cue of [`LOWER_CASE_CUES`] matched at `s..e`: `e`, when the

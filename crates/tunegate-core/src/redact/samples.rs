@@ -2428,6 +2428,14 @@ pub(crate) const POSITIVE: &[(&str, &str, &str)] = &[
     // The older German layout: a slash between spaces after the area code.
     ("PHONE_NUMBER", "Tel.: 089 / 123 456 78", "089"),
     ("PHONE_NUMBER", "Tel. 030 / 12 34 56", "12 34 56"),
+    // A string that is one connection-string pair; lower-case introductions in other languages.
+    (
+        "SECRET",
+        r#"public void Test(string methodParam = "Password=hardcoded")"#,
+        "hardcoded",
+    ),
+    ("PERSON", "je m'appelle jean dupont", "jean dupont"),
+    ("PERSON", "me llamo maria garcia", "maria garcia"),
 ];
 
 /// Texts that must come out unchanged.
@@ -3365,6 +3373,9 @@ pub(crate) const NEGATIVE: &[(&str, &str)] = &[
     ("POSTAL_ADDRESS", "Order 2351 ships from MA 2351 days late"),
     ("PHONE_NUMBER", "Seite 01 / 12 34 56 78"),
     ("PHONE_NUMBER", "05 / 2024 20 Stück"),
+    ("SECRET", r#"string query11 = "password=@pwd";"#),
+    ("SECRET", r#"label = "password=required""#),
+    ("PERSON", "me llamo la atención"),
 ];
 
 #[test]

@@ -3390,6 +3390,10 @@ fn conn_string_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: u
     {
         return false;
     }
+    // A bind parameter or a format field (`password=@pwd`, `:pwd`, `?`, `%s`, `{0}`).
+    if matches!(b.get(q), Some(b'@' | b':' | b'?' | b'$' | b'%' | b'{')) {
+        return false;
+    }
     let mut k = id_start;
     while k > 0 && b[k - 1] == b' ' {
         k -= 1;
@@ -3408,6 +3412,8 @@ fn conn_string_value(b: &[u8], id_start: usize, sep_start: usize, q: usize, p: u
         (Some(b';'), _) => ends && after != Some(b' '),
         // `"Password=x; User=…"`, `"password=x&user=…"`: pairs follow.
         (_, Some(b';' | b'&')) => starts && pair_at(b, p + 1),
+        // `"Password=hardcoded"`: a string that is one pair (a connection string's fragment).
+        (Some(q @ (b'"' | b'\'')), Some(a)) => q == a,
         // libpq (`host=db port=5432 user=app password=x sslmode=require`): pairs separated by
         // spaces, two before the password or one on either side.
         (Some(_), _) if matches!(after, None | Some(b' ' | b'"' | b'\'' | b'\n' | b'\r')) => {
