@@ -493,8 +493,8 @@ fn pathological_inputs_stay_linear() {
     // Credential calls with arguments that never end, and method comparisons.
     let round33_calls = format!("mysqli_connect({}\n", "(\"a\", ".repeat(40)).repeat(5_000)
         + &"ldap_bind(".repeat(50_000)
-        + &"auth=(\"a\", ".repeat(50_000)
-        + &"password.equals(".repeat(30_000)
+        + &"auth=(\"a\", ".repeat(50_000);
+    let round33_equals = "password.equals(".repeat(30_000)
         + &"\"x\".equals(password) ".repeat(30_000)
         + &"Equals(\"abcd\", token) ".repeat(30_000);
     for s in [
@@ -523,6 +523,7 @@ fn pathological_inputs_stay_linear() {
         round33,
         round33_pairs,
         round33_calls,
+        round33_equals,
     ] {
         let line = serde_json::json!({ "c": s }).to_string();
         let t = std::time::Instant::now();
