@@ -230,32 +230,6 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("Credentials(", Anchor::Custom(credential_call)),
     ("Authentication(", Anchor::Custom(credential_call)),
     (".login(", Anchor::Custom(credential_call)),
-    // A password or signing key as a positional argument of a call that takes one there
-    // (`mysqli_connect("db", "u", "p")`, `jwt.sign(payload, "k")`); see `SINK_CALLS`.
-    ("connect(", Anchor::Custom(sink_call)),
-    ("ldap_bind(", Anchor::Custom(sink_call)),
-    ("ldap_exop_passwd(", Anchor::Custom(sink_call)),
-    ("imap_open(", Anchor::Custom(sink_call)),
-    ("ftp_login(", Anchor::Custom(sink_call)),
-    ("ssh2_auth_password(", Anchor::Custom(sink_call)),
-    ("new PDO(", Anchor::Custom(sink_call)),
-    ("new mysqli(", Anchor::Custom(sink_call)),
-    ("new maxdb(", Anchor::Custom(sink_call)),
-    ("maxdb_change_user(", Anchor::Custom(sink_call)),
-    ("getConnection(", Anchor::Custom(sink_call)),
-    ("DeriveBytes(", Anchor::Custom(sink_call)),
-    ("PasswordEncoder(", Anchor::Custom(sink_call)),
-    ("jwt.sign(", Anchor::Custom(sink_call)),
-    ("JWT.sign(", Anchor::Custom(sink_call)),
-    ("jwt.encode(", Anchor::Custom(sink_call)),
-    ("jwt.decode(", Anchor::Custom(sink_call)),
-    ("HMAC256(", Anchor::Custom(sink_call)),
-    ("HMAC384(", Anchor::Custom(sink_call)),
-    ("HMAC512(", Anchor::Custom(sink_call)),
-    ("hmac.new(", Anchor::Custom(sink_call)),
-    ("BasicAuth(", Anchor::Custom(sink_call)),
-    ("DigestAuth(", Anchor::Custom(sink_call)),
-    ("auth=(", Anchor::Custom(sink_call)),
     // Azure AD (Entra) client secrets: `xxx8Q~...`.
     ("Q~", Anchor::Custom(azure_ad)),
     // Dropbox short-lived tokens.
@@ -551,23 +525,7 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("pw", Anchor::PassName),
     ("Pw", Anchor::PassName),
     ("PW", Anchor::PassName),
-    // `cred = …`, `DB_CREDS=…` (a whole name part, so not `credit` or `incredible`). `cred`
-    // is matched with the byte after it: the walk would stop at every `credit` otherwise.
-    ("cred ", Anchor::PassName),
-    ("cred=", Anchor::PassName),
-    ("cred:", Anchor::PassName),
-    ("cred\"", Anchor::PassName),
-    ("cred'", Anchor::PassName),
-    ("Cred ", Anchor::PassName),
-    ("Cred=", Anchor::PassName),
-    ("Cred:", Anchor::PassName),
-    ("Cred\"", Anchor::PassName),
-    ("Cred'", Anchor::PassName),
-    ("CRED ", Anchor::PassName),
-    ("CRED=", Anchor::PassName),
-    ("CRED:", Anchor::PassName),
-    ("CRED\"", Anchor::PassName),
-    ("CRED'", Anchor::PassName),
+    // `DB_CREDS=…` (a whole name part); `cred` itself: see `CRED_ENDS`.
     ("creds", Anchor::PassName),
     ("Creds", Anchor::PassName),
     ("CREDS", Anchor::PassName),
@@ -713,6 +671,16 @@ impl SecretScanner {
                 pats.push(v);
                 kinds.push(Anchor::Custom(vendor_value));
             }
+        }
+        for v in three_cases("cred") {
+            for end in CRED_ENDS {
+                pats.push(format!("{v}{end}"));
+                kinds.push(Anchor::PassName);
+            }
+        }
+        for name in SINK_CALLS.iter().map(|(name, _)| *name).chain(["connect"]) {
+            pats.push(format!("{name}("));
+            kinds.push(Anchor::Custom(sink_call));
         }
         if emails {
             for lit in super::obfuscated::MARKERS {
@@ -1315,37 +1283,58 @@ fn credential_call(b: &[u8], _s: usize, e: usize) -> Option<(usize, usize)> {
     (v.len() >= 4 && !v.contains(&b'\\') && !is_literal_reference(v)).then_some((s, end))
 }
 
-/// Calls that take a password or a signing key as a positional argument: the text before the
-/// `(` (its end, as written), and the argument's index. `connect(` is the `…_connect(` of PHP's
-/// database drivers and Python's DB-API drivers (`pymysql.connect(host, user, password)`).
-const SINK_CALLS: &[(&[u8], usize)] = &[
-    (b"cubrid_connect", 4),
-    (b"dbx_connect", 4),
-    (b"oci_connect", 1),
-    (b"connect", 2),
-    (b"ldap_bind", 2),
-    (b"ldap_exop_passwd", 3),
-    (b"imap_open", 2),
-    (b"ftp_login", 2),
-    (b"ssh2_auth_password", 2),
-    (b"new PDO", 2),
-    (b"new mysqli", 2),
-    (b"new maxdb", 2),
-    (b"maxdb_change_user", 2),
-    (b"getConnection", 2),
-    (b"DeriveBytes", 0),
-    (b"PasswordEncoder", 0),
-    (b"jwt.sign", 1),
-    (b"JWT.sign", 1),
-    (b"jwt.encode", 1),
-    (b"jwt.decode", 1),
-    (b"HMAC256", 0),
-    (b"HMAC384", 0),
-    (b"HMAC512", 0),
-    (b"hmac.new", 0),
-    (b"BasicAuth", 1),
-    (b"DigestAuth", 1),
-    (b"auth=", 1),
+/// `cred = …`, `cred: …` (a whole name part, so not `credit` or `incredible`): `cred` is an
+/// anchor with the byte after it, or the walk would stop at every `credit`.
+const CRED_ENDS: &[char] = &[' ', '=', ':', '"', '\''];
+
+/// Calls that take a password or a signing key as a positional argument (the anchor is the
+/// name and its `(`), and the argument's index. `connect(` is an anchor too, for the
+/// `…_connect(` of PHP's and Python's database drivers: see `DRIVERS`.
+const SINK_CALLS: &[(&str, usize)] = &[
+    ("ldap_bind", 2),
+    ("ldap_exop_passwd", 3),
+    ("imap_open", 2),
+    ("ftp_login", 2),
+    ("ssh2_auth_password", 2),
+    ("new PDO", 2),
+    ("new mysqli", 2),
+    ("new maxdb", 2),
+    ("maxdb_change_user", 2),
+    ("getConnection", 2),
+    ("DeriveBytes", 0),
+    ("PasswordEncoder", 0),
+    ("jwt.sign", 1),
+    ("JWT.sign", 1),
+    ("jwt.encode", 1),
+    ("jwt.decode", 1),
+    ("HMAC256", 0),
+    ("HMAC384", 0),
+    ("HMAC512", 0),
+    ("hmac.new", 0),
+    ("BasicAuth", 1),
+    ("DigestAuth", 1),
+    ("auth=", 1),
+];
+
+/// The database drivers whose `connect(` takes a password (the text right before `connect`),
+/// and its index.
+const DRIVERS: &[(&[u8], usize)] = &[
+    (b"cubrid_", 4),
+    (b"dbx_", 4),
+    (b"oci_", 1),
+    (b"mysqli_", 2),
+    (b"mysql_", 2),
+    (b"mysql_p", 2),
+    (b"mssql_", 2),
+    (b"odbc_", 2),
+    (b"db2_", 2),
+    (b"maxdb_", 2),
+    (b"ifx_", 2),
+    (b"fbsql_", 2),
+    (b"fbsql_p", 2),
+    (b"pymysql.", 2),
+    (b"MySQLdb.", 2),
+    (b"pgdb.", 2),
 ];
 
 /// The literal at a credential argument of a call in `SINK_CALLS` (the anchor `b[s..e]` ends at
@@ -1353,40 +1342,20 @@ const SINK_CALLS: &[(&[u8], usize)] = &[
 /// comma is read as the language would (depth and quotes), on one line, within 256 bytes.
 fn sink_call(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
     let head = &b[s..e - 1];
-    // `connect(` must end a driver's name (`mysqli_connect`, `pymysql.connect`), not a word
-    // (`reconnect(`) or a bare call (`connect(a, b, c)` in prose about code).
     let index = if head == b"connect" {
+        // `connect(` must end a driver's name (`mysqli_connect`, `pymysql.connect`), not a word
+        // (`reconnect(`) or a bare call (`connect(a, b, c)` in prose about code).
         let mut k = s;
         while k > 0 && s - k < 24 && (is_word(b[k - 1]) || b[k - 1] == b'.') {
             k -= 1;
         }
         let driver = &b[k..s];
-        let known = [
-            &b"cubrid_"[..],
-            b"dbx_",
-            b"oci_",
-            b"mysqli_",
-            b"mysql_",
-            b"mysql_p",
-            b"mssql_",
-            b"odbc_",
-            b"db2_",
-            b"maxdb_",
-            b"ifx_",
-            b"fbsql_",
-            b"fbsql_p",
-            b"pymysql.",
-            b"MySQLdb.",
-            b"pgdb.",
-        ];
-        let d = known.iter().find(|d| driver.ends_with(d))?;
-        match *d {
-            b"cubrid_" | b"dbx_" => 4,
-            b"oci_" => 1,
-            _ => 2,
-        }
+        DRIVERS.iter().find(|(d, _)| driver.ends_with(d))?.1
     } else {
-        SINK_CALLS.iter().find(|(name, _)| head.ends_with(name))?.1
+        SINK_CALLS
+            .iter()
+            .find(|(name, _)| head == name.as_bytes())?
+            .1
     };
     let end = b.len().min(e + 256);
     let (mut p, mut arg, mut depth) = (e, 0, 0u32);
@@ -2360,28 +2329,38 @@ fn compared_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, u
     while k > 0 && op_start - k < 8 && b[k - 1] == b' ' {
         k -= 1;
     }
-    let quote = *b.get(k.checked_sub(1)?)?;
+    let (s, e) = literal_closed_at(b, k.checked_sub(1)?)?;
+    if s > 1 && is_word(b[s - 2]) {
+        return None;
+    }
+    compared_value_ok(&b[s..e], password).then_some((s, e))
+}
+
+/// The string literal whose closing quote (`"` or `'`) is at `close`, on one line and at most
+/// `MAX_QUOTED_VALUE` bytes long: the span of its inside.
+fn literal_closed_at(b: &[u8], close: usize) -> Option<(usize, usize)> {
+    let quote = *b.get(close)?;
     if !matches!(quote, b'"' | b'\'') {
         return None;
     }
-    let e = k - 1;
-    let s = b[..e]
-        .iter()
-        .rev()
-        .take(MAX_QUOTED_VALUE + 1)
-        .position(|&c| c == quote || c == b'\n')
-        .map(|d| e - d)?;
-    if s == 0 || b[s - 1] != quote || s > 1 && is_word(b[s - 2]) {
-        return None;
-    }
-    let v = &b[s..e];
-    let ok = v.len() >= 4
+    let s = close
+        - b[..close]
+            .iter()
+            .rev()
+            .take(MAX_QUOTED_VALUE + 1)
+            .position(|&c| c == quote || c == b'\n')?;
+    (s > 0 && b[s - 1] == quote).then_some((s, close))
+}
+
+/// A literal compared with a credential is its value: long enough, not a reference, an
+/// environment variable's name or filler, and (unless the name is a password's) no words.
+fn compared_value_ok(v: &[u8], password: bool) -> bool {
+    v.len() >= 4
         && (password || !v.contains(&b' '))
         && !is_literal_reference(v)
         && !env_name(v)
         && !filler_pattern(v)
-        && (password || !wordy(v));
-    ok.then_some((s, e))
+        && (password || !wordy(v))
 }
 
 /// A literal that holds the word `password` or `passwd` (`"password-1234"`,
@@ -2434,20 +2413,6 @@ fn equals_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usi
         }
         p
     };
-    let literal_ending = |e: usize| -> Option<(usize, usize)> {
-        // A literal whose closing quote is at `e - 1`.
-        let quote = *b.get(e.checked_sub(1)?)?;
-        if !matches!(quote, b'"' | b'\'') {
-            return None;
-        }
-        let close = e - 1;
-        let s = close
-            - b[close.saturating_sub(MAX_QUOTED_VALUE)..close]
-                .iter()
-                .rev()
-                .position(|&c| c == quote || c == b'\n')?;
-        (s > 0 && b[s - 1] == quote).then_some((s, close))
-    };
     let span = if let Some(p) = method_at(id_end) {
         // `password.equals("x")`
         let q = skip(p);
@@ -2456,7 +2421,7 @@ fn equals_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usi
     } else if before == Some(b'(') && after == Some(b')') {
         // `"x".equals(password)`
         let m = method_before(id_start)?;
-        literal_ending(m)?
+        literal_closed_at(b, m.checked_sub(1)?)?
     } else if after == Some(b')') {
         // `Equals("x", authToken)`
         let mut k = id_start;
@@ -2470,7 +2435,7 @@ fn equals_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usi
         while j > 0 && b[j - 1] == b' ' {
             j -= 1;
         }
-        let (s, e) = literal_ending(j)?;
+        let (s, e) = literal_closed_at(b, j.checked_sub(1)?)?;
         let open = s.checked_sub(2)?;
         (b[open] == b'(' && b[open.saturating_sub(6)..open].eq_ignore_ascii_case(b"equals"))
             .then_some((s, e))?
@@ -2482,14 +2447,7 @@ fn equals_literal(b: &[u8], kw_end: usize, password: bool) -> Option<(usize, usi
         return None;
     }
     let v = &b[span.0..span.1];
-    let ok = v.len() >= 4
-        && !names_password(v)
-        && (password || !v.contains(&b' '))
-        && !is_literal_reference(v)
-        && !env_name(v)
-        && !filler_pattern(v)
-        && (password || !wordy(v));
-    ok.then_some(span)
+    (!names_password(v) && compared_value_ok(v, password)).then_some(span)
 }
 
 /// A value right after a keyword (`api_key = "..."`, `token: ...`, `password is ...`,
